@@ -1,0 +1,58 @@
+// GatedChild: a forked child that waits at a gate until its cgroup is ready.
+//
+// No process of a session may ever run outside its cgroup. So the child is
+// forked first and blocks reading a pipe; the backend moves it into the
+// session's scope; only then does release() open the gate and the child
+// exec()s the browser. Everything it forks afterwards is born in the scope.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "corral/error.hpp"
+#include "corral/unique_fd.hpp"
+
+namespace corral {
+
+struct LaunchSpec {
+  std::vector<std::string> argv;         ///< argv[0] is the program's path
+  std::vector<std::string> environment;  ///< complete environment, "KEY=value"
+  std::filesystem::path working_directory;
+  std::filesystem::path log_file;        ///< stdout and stderr go here (appended)
+};
+
+class GatedChild {
+ public:
+  /// Fork the child, which waits at the gate. Nothing of `spec` runs yet.
+  static Result<GatedChild> spawn(const LaunchSpec& spec);
+
+  GatedChild(GatedChild&&) = default;
+  GatedChild& operator=(GatedChild&&) = default;
+  ~GatedChild();
+
+  pid_t pid() const { return m_pid; }
+  int pidfd() const { return m_pidfd.get(); }
+  /// Hand the pidfd to the caller (the session keeps it for signals and exit).
+  UniqueFd take_pidfd() { return std::move(m_pidfd); }
+
+  /// Open the gate; returns once the child has exec()ed, or with the exec
+  /// error (ENOENT for a missing binary, ...).
+  Result<void> release();
+  /// SIGKILL a child that was never released. The reaper reaps it.
+  void abort();
+
+ private:
+  GatedChild(pid_t pid, UniqueFd pidfd, UniqueFd gate, UniqueFd exec_status)
+      : m_pid(pid), m_pidfd(std::move(pidfd)), m_gate(std::move(gate)), m_exec_status(std::move(exec_status)) {}
+
+  pid_t m_pid = -1;
+  UniqueFd m_pidfd;
+  UniqueFd m_gate;         ///< write end; the child blocks reading the other end
+  UniqueFd m_exec_status;  ///< read end; EOF means exec succeeded (CLOEXEC)
+  bool m_released = false;
+};
+
+}  // namespace corral

@@ -1,0 +1,92 @@
+// SessionManager: the core. Opens sessions (dirs → gated child → scope →
+// release → wait until the browser answers), tracks them, and closes them
+// with the verified cleanup — on request, when the browser ends by itself,
+// and at shutdown. Knows nothing of HTTP; talks to the host only through
+// ScopeBackend, GatedChild and ChildWatcher.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "corral/browser_launch.hpp"
+#include "corral/child_watcher.hpp"
+#include "corral/scope_backend.hpp"
+#include "corral/session.hpp"
+#include "corral/session_cleanup.hpp"
+
+namespace corral {
+
+struct SessionManagerConfig {
+  std::filesystem::path state_dir;
+  BrowserPrograms programs;
+  Limits default_limits;             ///< applied where a request sets none
+  bool allow_unenforced_limits = false;
+  std::chrono::milliseconds start_timeout{60000};
+  std::chrono::milliseconds default_grace{2000};
+  std::chrono::milliseconds kill_wait{5000};
+  size_t closed_history = 256;       ///< closed sessions kept so GET can say why
+};
+
+class SessionManager {
+ public:
+  SessionManager(ScopeBackend& backend, ChildWatcher& watcher, SessionManagerConfig config);
+  ~SessionManager();
+
+  /// Kill and remove corral-* scopes and session dirs of an earlier run.
+  /// Returns how many scopes were removed.
+  Result<size_t> remove_leftovers();
+
+  /// EOPNOTSUPP: an explicit limit the host cannot enforce; EAGAIN: shutting
+  /// down; ECHILD/ETIMEDOUT: the browser did not come up (all cleaned).
+  Result<SessionInfo> open(const SessionRequest& request);
+  /// With live cgroup stats. ENOENT for an unknown id.
+  Result<SessionInfo> get(const std::string& id) const;
+  std::vector<SessionInfo> list() const;
+  /// ENOENT unknown; EALREADY closed or closing; EBUSY still starting.
+  Result<CloseReport> close(const std::string& id, std::optional<std::chrono::milliseconds> grace);
+  /// Refuse new sessions and close every open one (in parallel).
+  void close_all();
+
+  const ScopeBackend& backend() const { return m_backend; }
+  const SessionManagerConfig& config() const { return m_config; }
+  size_t open_count() const;
+
+ private:
+  struct Entry;
+  Result<std::shared_ptr<Entry>> start(const SessionRequest& request);
+  Result<Endpoints> wait_until_ready(const Entry& entry, uint16_t port);
+  CloseReport finish(const std::shared_ptr<Entry>& entry, CloseReason reason, std::chrono::milliseconds grace);
+  void on_browser_exit(const std::string& id, ExitStatus status);
+  void run_closer();
+  std::shared_ptr<Entry> find(const std::string& id) const;
+
+  ScopeBackend& m_backend;
+  ChildWatcher& m_watcher;
+  SessionManagerConfig m_config;
+
+  mutable std::mutex m_mutex;
+  std::map<std::string, std::shared_ptr<Entry>> m_live;
+  std::deque<std::shared_ptr<Entry>> m_closed;
+  bool m_shutting_down = false;
+  std::condition_variable m_live_changed;
+
+  // Sessions whose browser ended by itself are closed here, off the watcher thread.
+  std::condition_variable m_closer_wakeup;
+  std::deque<std::string> m_to_close;
+  bool m_closer_stop = false;
+  std::thread m_closer;
+};
+
+/// 12 random hex digits.
+std::string new_session_id();
+/// True for strings new_session_id() can return; anything else is unknown.
+bool valid_session_id(const std::string& id);
+
+}  // namespace corral

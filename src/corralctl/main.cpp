@@ -1,0 +1,154 @@
+// corralctl: open, list, show and close corral sessions from a shell.
+// Human tables by default, the daemon's JSON with --json.
+#include <httplib.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+namespace {
+using nlohmann::json;
+
+struct Target {
+  std::string url = "http://127.0.0.1:8420";
+  bool json_output = false;
+};
+
+// Send one request; print the daemon's error and exit non-zero on failure.
+json call(const Target& target, const std::string& method, const std::string& path, const std::string& body = "") {
+  httplib::Client client(target.url);
+  client.set_read_timeout(120);
+  httplib::Result response = method == "GET"    ? client.Get(path.c_str())
+                             : method == "POST" ? client.Post(path.c_str(), body, "application/json")
+                                                : client.Delete(path.c_str());
+  if (!response) {
+    std::cerr << "corralctl: cannot reach corrald at " << target.url << ": " << httplib::to_string(response.error())
+              << "\n";
+    std::exit(2);
+  }
+  json reply = json::parse(response->body, nullptr, false);
+  if (response->status >= 400) {
+    std::string message = reply.is_object() && reply.contains("error") ? reply["error"].value("message", "")
+                                                                       : response->body;
+    std::cerr << "corralctl: " << response->status << ": " << message << "\n";
+    if (target.json_output && !reply.is_discarded()) std::cout << reply.dump(2) << "\n";
+    std::exit(1);
+  }
+  return reply;
+}
+
+std::string text(const json& value) {
+  if (value.is_null()) return "-";
+  if (value.is_string()) return value.get<std::string>();
+  return value.dump();
+}
+
+std::string megabytes(const json& value) {
+  if (!value.is_number()) return "-";
+  char out[32];
+  std::snprintf(out, sizeof out, "%.1fM", value.get<double>() / (1 << 20));
+  return out;
+}
+
+void print_table(const json& sessions) {
+  std::printf("%-12s %-12s %-8s %-6s %-9s %-8s %s\n", "ID", "KIND", "STATE", "PID", "MEM_MAX", "CREATED", "ENDPOINT");
+  for (const auto& s : sessions) {
+    std::string endpoint = s["webdriver"].is_string() ? text(s["webdriver"])
+                           : s["devtools"].is_object() ? text(s["devtools"]["ws"]) : "-";
+    std::printf("%-12s %-12s %-8s %-6s %-9s %-8s %s\n", text(s["id"]).c_str(), text(s["kind"]).c_str(),
+                text(s["state"]).c_str(), text(s["pid"]).c_str(), megabytes(s["limits"]["memory_max"]).c_str(),
+                text(s["created_at"]).substr(11, 8).c_str(), endpoint.c_str());
+  }
+}
+
+void print_details(const json& s) {
+  for (const char* key : {"id", "kind", "state", "unit", "cgroup", "pid", "webdriver", "created_at"})
+    std::printf("%-12s %s\n", key, text(s[key]).c_str());
+  if (s["devtools"].is_object()) std::printf("%-12s %s\n", "devtools", text(s["devtools"]["ws"]).c_str());
+  std::printf("%-12s %s\n", "limits", s["limits"].dump().c_str());
+  std::printf("%-12s %s\n", "enforced", s["enforced"].dump().c_str());
+  if (s.contains("stats")) {
+    const auto& st = s["stats"];
+    std::printf("%-12s memory %s (peak %s), %s processes, cpu %s us, oom kills %s\n", "use",
+                megabytes(st["memory_current"]).c_str(), megabytes(st["memory_peak"]).c_str(), text(st["pids"]).c_str(),
+                text(st["cpu_usage_usec"]).c_str(), text(st["oom_kills"]).c_str());
+  }
+  if (s.contains("exit")) std::printf("%-12s %s\n", "exit", text(s["exit"]["description"]).c_str());
+  if (s.contains("report")) std::printf("%-12s %s\n", "report", s["report"].dump().c_str());
+}
+
+void print_report(const json& r) {
+  std::printf("closed %s: %s processes killed, %s, verified empty: %s, %s ms\n", text(r["id"]).c_str(),
+              text(r["processes_killed"]).c_str(), r.value("graceful", false) ? "graceful" : "forced",
+              r.value("verified_empty", false) ? "yes" : "NO", text(r["duration_ms"]).c_str());
+}
+
+void output(const Target& target, const json& reply, void (*human)(const json&)) {
+  if (target.json_output) std::cout << reply.dump(2) << "\n";
+  else human(reply);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Target target;
+  CLI::App app{"corralctl: manage corral browser sessions"};
+  app.add_option("--url", target.url, "corrald's address")->capture_default_str()->envname("CORRAL_URL");
+  app.add_flag("--json", target.json_output, "print the daemon's JSON");
+  app.require_subcommand(1);
+
+  json open_body = json::object();
+  std::string kind = "chrome", memory_max, memory_high, cpu_quota;
+  int tasks_max = 0;
+  std::vector<std::string> args, labels;
+  auto* open = app.add_subcommand("open", "open a session");
+  open->add_option("--kind", kind, "chrome or chromedriver")->capture_default_str();
+  open->add_option("--memory-max", memory_max, "e.g. 1536M");
+  open->add_option("--memory-high", memory_high, "e.g. 1G");
+  open->add_option("--cpu-quota", cpu_quota, "e.g. 150%");
+  open->add_option("--tasks-max", tasks_max, "maximum number of tasks");
+  open->add_option("--arg", args, "extra browser flag (allowlisted), repeatable");
+  open->add_option("--label", labels, "KEY=VALUE, repeatable");
+
+  auto* ls = app.add_subcommand("ls", "list open sessions");
+  std::string id;
+  auto* show = app.add_subcommand("show", "show one session with live use");
+  show->add_option("id", id, "session id")->required();
+  std::string grace;
+  auto* close = app.add_subcommand("close", "close a session: SIGTERM, then cgroup.kill, verified");
+  close->add_option("id", id, "session id")->required();
+  close->add_option("--grace", grace, "seconds before cgroup.kill (0 = at once)");
+  auto* health = app.add_subcommand("health", "show the daemon's backend and controllers");
+  CLI11_PARSE(app, argc, argv);
+
+  if (open->parsed()) {
+    open_body["kind"] = kind;
+    if (!memory_max.empty()) open_body["memory_max"] = memory_max;
+    if (!memory_high.empty()) open_body["memory_high"] = memory_high;
+    if (!cpu_quota.empty()) open_body["cpu_quota"] = cpu_quota;
+    if (tasks_max) open_body["tasks_max"] = tasks_max;
+    if (!args.empty()) open_body["args"] = args;
+    for (const auto& label : labels) {
+      auto eq = label.find('=');
+      if (eq == std::string::npos) {
+        std::cerr << "corralctl: --label wants KEY=VALUE\n";
+        return 2;
+      }
+      open_body["labels"][label.substr(0, eq)] = label.substr(eq + 1);
+    }
+    output(target, call(target, "POST", "/v1/sessions", open_body.dump()), print_details);
+  } else if (ls->parsed()) {
+    auto reply = call(target, "GET", "/v1/sessions");
+    if (target.json_output) std::cout << reply.dump(2) << "\n";
+    else print_table(reply["sessions"]);
+  } else if (show->parsed()) {
+    output(target, call(target, "GET", "/v1/sessions/" + id), print_details);
+  } else if (close->parsed()) {
+    std::string path = "/v1/sessions/" + id + (grace.empty() ? "" : "?grace=" + grace);
+    output(target, call(target, "DELETE", path), print_report);
+  } else if (health->parsed()) {
+    std::cout << call(target, "GET", "/v1/health").dump(2) << "\n";
+  }
+  return 0;
+}

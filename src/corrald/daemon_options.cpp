@@ -1,0 +1,88 @@
+#include "daemon_options.hpp"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+
+#include "corral/size_units.hpp"
+
+namespace corral {
+namespace {
+
+// Unwrap a parse Result or stop with CLI11's usage error.
+template <class T>
+T value_or_usage(Result<T> result, const std::string& flag) {
+  if (!result) throw CLI::ValidationError(flag, result.error().message);
+  return std::move(*result);
+}
+
+std::pair<std::string, uint16_t> parse_listen(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) throw CLI::ValidationError("--listen", "use HOST:PORT");
+  auto host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port = -1;
+  try {
+    port = std::stoi(text.substr(colon + 1));
+  } catch (const std::exception&) {
+  }
+  if (port < 0 || port > 65535) throw CLI::ValidationError("--listen", "port must be 0-65535");
+  return {host, static_cast<uint16_t>(port)};
+}
+
+}  // namespace
+
+std::filesystem::path default_state_dir() {
+  if (const char* state = std::getenv("STATE_DIRECTORY")) return state;
+  if (::geteuid() == 0) return "/var/lib/corral";
+  if (const char* xdg = std::getenv("XDG_STATE_HOME")) return std::filesystem::path(xdg) / "corral";
+  const char* home = std::getenv("HOME");
+  return std::filesystem::path(home ? home : "/tmp") / ".local/state/corral";
+}
+
+DaemonOptions parse_daemon_options(int argc, char** argv) {
+  DaemonOptions options;
+  auto& sessions = options.sessions;
+  std::string listen = "127.0.0.1:8420", backend = "auto", state_dir = default_state_dir().string();
+  std::string browser, chromedriver, memory_max, memory_high, cpu_quota, grace = "2s", start_timeout = "60s";
+  uint64_t tasks_max = 0;
+
+  CLI::App app{"corrald: headless Chrome sessions, each in its own cgroup, ended by cgroup.kill"};
+  app.set_config("--config", "", "Read flags from this TOML/INI file");
+  app.add_option("--listen", listen, "HOST:PORT to serve the HTTP API on")->capture_default_str();
+  app.add_option("--backend", backend, "auto, systemd-system, systemd-user or cgroupfs")->capture_default_str();
+  app.add_option("--cgroup-root", options.cgroup_root,
+                 "cgroupfs backend: parent cgroup for sessions (default: <own cgroup>/corral)");
+  app.add_option("--browser", browser, "Chrome/Chromium binary (default: found in the usual places)");
+  app.add_option("--chromedriver", chromedriver, "chromedriver binary (default: found in the usual places)");
+  app.add_option("--state-dir", state_dir, "where session profiles and temp dirs live")->capture_default_str();
+  app.add_flag("--allow-unenforced-limits", sessions.allow_unenforced_limits,
+               "accept explicit limits this host cannot enforce (they are recorded, not applied)");
+  app.add_option("--default-memory-max", memory_max, "MemoryMax for sessions that ask for none (e.g. 2G)");
+  app.add_option("--default-memory-high", memory_high, "MemoryHigh for sessions that ask for none");
+  app.add_option("--default-cpu-quota", cpu_quota, "CPU quota for sessions that ask for none (e.g. 200%)");
+  app.add_option("--default-tasks-max", tasks_max, "TasksMax for sessions that ask for none");
+  app.add_option("--grace", grace, "how long a closing browser gets after SIGTERM before cgroup.kill")
+      ->capture_default_str();
+  app.add_option("--start-timeout", start_timeout, "how long a browser may take to answer")->capture_default_str();
+  app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+    std::tie(options.listen_host, options.listen_port) = parse_listen(listen);
+    options.backend = value_or_usage(parse_backend_choice(backend), "--backend");
+    sessions.state_dir = state_dir;
+    sessions.programs = {browser, chromedriver};
+    if (!memory_max.empty()) sessions.default_limits.memory_max = value_or_usage(parse_size(memory_max), "--default-memory-max");
+    if (!memory_high.empty()) sessions.default_limits.memory_high = value_or_usage(parse_size(memory_high), "--default-memory-high");
+    if (!cpu_quota.empty()) sessions.default_limits.cpu_percent = value_or_usage(parse_cpu_percent(cpu_quota), "--default-cpu-quota");
+    if (tasks_max) sessions.default_limits.tasks_max = tasks_max;
+    sessions.default_grace = value_or_usage(parse_duration(grace, std::chrono::minutes(1)), "--grace");
+    sessions.start_timeout = value_or_usage(parse_duration(start_timeout, std::chrono::minutes(10)), "--start-timeout");
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e));
+  }
+  return options;
+}
+
+}  // namespace corral

@@ -1,0 +1,29 @@
+// corrald's command line (and config file): every flag with its default.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "corral/backend_select.hpp"
+#include "corral/session_manager.hpp"
+
+namespace corral {
+
+struct DaemonOptions {
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 8420;
+  BackendChoice backend = BackendChoice::automatic;
+  std::filesystem::path cgroup_root;  ///< cgroupfs backend; empty = default
+  std::string log_level = "info";
+  SessionManagerConfig sessions;
+};
+
+/// Parse argv. Exits the process for --help and on a bad flag (start-up is
+/// the one place where exiting on an error is right).
+DaemonOptions parse_daemon_options(int argc, char** argv);
+
+/// Default state dir: $STATE_DIRECTORY (set by systemd's StateDirectory=),
+/// /var/lib/corral for root, else $XDG_STATE_HOME/corral or ~/.local/state/corral.
+std::filesystem::path default_state_dir();
+
+}  // namespace corral

@@ -1,0 +1,298 @@
+#include "corral/session_manager.hpp"
+
+#include <fcntl.h>
+#include <sys/random.h>
+
+#include <spdlog/spdlog.h>
+
+#include "corral/file_io.hpp"
+
+namespace corral {
+namespace fs = std::filesystem;
+using namespace std::chrono;
+
+struct SessionManager::Entry {
+  SessionInfo info;  ///< guarded by SessionManager::m_mutex
+  SessionDirs dirs;
+  UniqueFd pidfd;    ///< the browser's main process, for signals and exit
+};
+
+std::string new_session_id() {
+  unsigned char bytes[6];
+  if (getrandom(bytes, sizeof bytes, 0) != sizeof bytes) throw std::runtime_error("getrandom failed");
+  static const char digits[] = "0123456789abcdef";
+  std::string id;
+  for (unsigned char byte : bytes) id += {digits[byte >> 4], digits[byte & 15]};
+  return id;
+}
+
+bool valid_session_id(const std::string& id) {
+  return id.size() == 12 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+namespace {
+
+// The end of a browser's log, to say why it did not start.
+std::string log_tail(const fs::path& log) {
+  auto text = read_text_file(log);
+  if (!text || text->empty()) return "";
+  std::string tail = text->size() > 600 ? text->substr(text->size() - 600) : *text;
+  while (!tail.empty() && (tail.back() == '\n' || tail.back() == ' ')) tail.pop_back();
+  return "; browser log ends: " + tail;
+}
+
+}  // namespace
+
+SessionManager::SessionManager(ScopeBackend& backend, ChildWatcher& watcher, SessionManagerConfig config)
+    : m_backend(backend), m_watcher(watcher), m_config(std::move(config)) {
+  m_closer = std::thread([this] { run_closer(); });
+}
+
+SessionManager::~SessionManager() {
+  {
+    std::lock_guard lock(m_mutex);
+    m_closer_stop = true;
+  }
+  m_closer_wakeup.notify_all();
+  m_closer.join();
+}
+
+Result<size_t> SessionManager::remove_leftovers() {
+  auto leftovers = m_backend.find_leftovers();
+  if (!leftovers) return leftovers.error();
+  for (const auto& scope : *leftovers) {
+    auto removed = remove_leftover_scope(m_backend, scope, m_config.kill_wait);
+    if (!removed) return removed.error();
+    spdlog::info("removed leftover scope {} ({})", scope.name, scope.cgroup.string());
+  }
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(sessions_dir(m_config.state_dir), ec)) {
+    fs::remove_all(entry.path(), ec);
+    if (ec) return Error::from_errno(ec.value(), "remove leftover '" + entry.path().string() + "'");
+  }
+  return leftovers->size();
+}
+
+Result<std::shared_ptr<SessionManager::Entry>> SessionManager::start(const SessionRequest& request) {
+  const auto& program = request.kind == BrowserKind::chrome ? m_config.programs.chrome : m_config.programs.chromedriver;
+  if (program.empty())
+    return Error::make(ENOEXEC, std::string("no ") + browser_kind_name(request.kind) +
+                                    " binary is configured on this host (install Debian's chromium / chromium-driver, "
+                                    "or start corrald with --browser / --chromedriver)");
+  auto id = new_session_id();
+  auto dirs = SessionDirs::create(m_config.state_dir, id);
+  if (!dirs) return dirs.error();
+  uint16_t port = 0;
+  LaunchSpec spec;
+  if (request.kind == BrowserKind::chrome) {
+    spec = chrome_launch(m_config.programs.chrome, *dirs, request.args);
+  } else {
+    auto free_port = pick_free_port();
+    if (!free_port) return free_port.error();
+    port = *free_port;
+    spec = chromedriver_launch(m_config.programs.chromedriver, *dirs, port, request.args);
+  }
+  auto child = GatedChild::spawn(spec);
+  if (!child) {
+    (void)dirs->remove();
+    return child.error();
+  }
+  auto entry = std::make_shared<Entry>();
+  entry->info.id = id;
+  entry->info.request = request;
+  entry->info.limits = request.limits.with_defaults(m_config.default_limits);
+  entry->info.pid = child->pid();
+  entry->info.created_at = system_clock::now();
+  entry->dirs = *dirs;
+  entry->pidfd.reset(::fcntl(child->pidfd(), F_DUPFD_CLOEXEC, 3));
+  m_watcher.watch(child->pid(), entry->pidfd.get(), [this, id](ExitStatus status) { on_browser_exit(id, status); });
+
+  auto scope = m_backend.create({kScopePrefix + id, child->pid(), entry->info.limits,
+                                 "corral session " + id + " (" + browser_kind_name(request.kind) + ")"});
+  if (!scope) {
+    m_watcher.unwatch(child->pid());
+    child->abort();
+    (void)dirs->remove();
+    return scope.error();
+  }
+  entry->info.scope = *scope;
+  entry->info.enforced = Cgroup(scope->cgroup).enforced();
+  {
+    std::lock_guard lock(m_mutex);
+    m_live[id] = entry;
+  }
+  auto released = child->release();
+  if (!released) released = Error::make(ECHILD, "cannot run " + spec.argv[0] + ": " + released.error().message);
+  auto ready = released ? wait_until_ready(*entry, port) : Result<Endpoints>(released.error());
+  if (!ready) {
+    auto why = ready.error();
+    why.message = "could not start " + std::string(browser_kind_name(request.kind)) + ": " + why.message +
+                  log_tail(entry->dirs.log());
+    finish(entry, CloseReason::start_failed, milliseconds(0));
+    return why;
+  }
+  std::unique_lock lock(m_mutex);
+  entry->info.endpoints = *ready;
+  if (m_shutting_down) {
+    lock.unlock();
+    finish(entry, CloseReason::shutdown, milliseconds(0));
+    return Error::make(EAGAIN, "the daemon is shutting down");
+  }
+  entry->info.state = SessionState::running;
+  return entry;
+}
+
+Result<Endpoints> SessionManager::wait_until_ready(const Entry& entry, uint16_t port) {
+  if (entry.info.request.kind == BrowserKind::chrome)
+    return wait_for_devtools(entry.dirs.profile, entry.pidfd.get(), m_config.start_timeout);
+  return wait_for_webdriver(port, entry.pidfd.get(), m_config.start_timeout);
+}
+
+Result<SessionInfo> SessionManager::open(const SessionRequest& request) {
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_shutting_down) return Error::make(EAGAIN, "the daemon is shutting down");
+  }
+  if (!m_config.allow_unenforced_limits) CORRAL_TRY(check_enforceable(request.limits, m_backend.controllers()));
+  auto started = steady_clock::now();
+  auto entry = start(request);
+  if (!entry) {
+    spdlog::warn("session open failed: {}", entry.error().message);
+    // Host-side failures (ENOENT from a cgroup path, say) are the daemon's
+    // problem, not the client's: keep only the classes the API promises.
+    Error error = entry.error();
+    if (error.code != EAGAIN && error.code != ECHILD && error.code != ETIMEDOUT && error.code != ENOEXEC)
+      error.code = EIO;
+    return error;
+  }
+  std::lock_guard lock(m_mutex);
+  const SessionInfo& info = (*entry)->info;
+  spdlog::info("session {} opened: kind={} unit={} cgroup={} pid={} in {} ms", info.id,
+               browser_kind_name(info.request.kind), info.scope.unit.empty() ? "-" : info.scope.unit,
+               info.scope.cgroup.string(), info.pid, duration_cast<milliseconds>(steady_clock::now() - started).count());
+  return info;
+}
+
+CloseReport SessionManager::finish(const std::shared_ptr<Entry>& entry, CloseReason reason, milliseconds grace) {
+  CleanupTarget target;
+  {
+    std::lock_guard lock(m_mutex);
+    entry->info.state = SessionState::closing;
+    target = CleanupTarget{entry->info.id, entry->info.scope, entry->pidfd.get(), entry->dirs};
+  }
+  auto report = clean_up_session(m_backend, target, reason, {grace, m_config.kill_wait});
+  auto log_level = report.clean() ? spdlog::level::info : spdlog::level::err;
+  spdlog::log(log_level, "session {} closed: reason={} unit={} duration={} ms killed={} graceful={} verified_empty={}{}",
+              report.id, close_reason_name(reason), target.scope.unit.empty() ? "-" : target.scope.unit,
+              report.duration_ms, report.processes_killed, report.graceful, report.verified_empty,
+              report.problems.empty() ? "" : " problems: " + report.problems.front());
+  std::lock_guard lock(m_mutex);
+  entry->info.state = SessionState::closed;
+  entry->info.report = report;
+  m_live.erase(entry->info.id);
+  m_live_changed.notify_all();
+  m_closed.push_back(entry);
+  while (m_closed.size() > m_config.closed_history) {
+    m_watcher.unwatch(m_closed.front()->info.pid);
+    m_closed.pop_front();
+  }
+  return report;
+}
+
+std::shared_ptr<SessionManager::Entry> SessionManager::find(const std::string& id) const {
+  if (auto it = m_live.find(id); it != m_live.end()) return it->second;
+  for (const auto& entry : m_closed)
+    if (entry->info.id == id) return entry;
+  return nullptr;
+}
+
+Result<SessionInfo> SessionManager::get(const std::string& id) const {
+  SessionInfo info;
+  {
+    std::lock_guard lock(m_mutex);
+    auto entry = find(id);
+    if (!entry) return Error::make(ENOENT, "no session '" + id + "'");
+    info = entry->info;
+  }
+  if (info.state == SessionState::running) info.stats = Cgroup(info.scope.cgroup).stats();
+  return info;
+}
+
+std::vector<SessionInfo> SessionManager::list() const {
+  std::lock_guard lock(m_mutex);
+  std::vector<SessionInfo> sessions;
+  for (const auto& [id, entry] : m_live) sessions.push_back(entry->info);
+  return sessions;
+}
+
+size_t SessionManager::open_count() const {
+  std::lock_guard lock(m_mutex);
+  return m_live.size();
+}
+
+Result<CloseReport> SessionManager::close(const std::string& id, std::optional<milliseconds> grace) {
+  std::shared_ptr<Entry> entry;
+  {
+    std::lock_guard lock(m_mutex);
+    entry = find(id);
+    if (!entry) return Error::make(ENOENT, "no session '" + id + "'");
+    switch (entry->info.state) {
+      case SessionState::starting: return Error::make(EBUSY, "session " + id + " is still starting");
+      case SessionState::closing: return Error::make(EALREADY, "session " + id + " is already closing");
+      case SessionState::closed: return Error::make(EALREADY, "session " + id + " is already closed");
+      case SessionState::running: entry->info.state = SessionState::closing; break;
+    }
+  }
+  return finish(entry, CloseReason::client, grace.value_or(m_config.default_grace));
+}
+
+void SessionManager::on_browser_exit(const std::string& id, ExitStatus status) {
+  {
+    std::lock_guard lock(m_mutex);
+    auto entry = find(id);
+    if (!entry) return;
+    entry->info.exit = status;
+    if (entry->info.state != SessionState::running) return;  // closing already, or start-up handles it
+    entry->info.state = SessionState::closing;
+    m_to_close.push_back(id);
+  }
+  spdlog::warn("session {}: browser {}; cleaning up", id, status.describe());
+  m_closer_wakeup.notify_one();
+}
+
+void SessionManager::run_closer() {
+  std::unique_lock lock(m_mutex);
+  for (;;) {
+    m_closer_wakeup.wait(lock, [this] { return m_closer_stop || !m_to_close.empty(); });
+    if (m_to_close.empty()) return;
+    auto id = m_to_close.front();
+    m_to_close.pop_front();
+    auto entry = find(id);
+    lock.unlock();
+    if (entry) finish(entry, CloseReason::browser_exited, milliseconds(0));
+    lock.lock();
+  }
+}
+
+void SessionManager::close_all() {
+  std::vector<std::shared_ptr<Entry>> closing;
+  {
+    std::lock_guard lock(m_mutex);
+    m_shutting_down = true;
+    for (auto& [id, entry] : m_live)
+      if (entry->info.state == SessionState::running) {
+        entry->info.state = SessionState::closing;
+        closing.push_back(entry);
+      }
+  }
+  // In parallel, so N sessions take one grace period, not N.
+  std::vector<std::thread> workers;
+  for (auto& entry : closing)
+    workers.emplace_back([this, entry] { finish(entry, CloseReason::shutdown, m_config.default_grace); });
+  for (auto& worker : workers) worker.join();
+  // Sessions still starting, or being cleaned by the closer thread, end on their own.
+  std::unique_lock lock(m_mutex);
+  m_live_changed.wait(lock, [this] { return m_live.empty(); });
+}
+
+}  // namespace corral
