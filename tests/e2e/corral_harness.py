@@ -1,0 +1,193 @@
+"""Test support: run a real corrald, talk to it over HTTP, and prove that
+nothing of a session is left on the host afterwards.
+
+Environment (set by tests/meson.build):
+  CORRALD            path of the corrald binary under test
+  CORRAL_STUB        path of the stub browser
+  CORRAL_TEST_BACKEND  cgroupfs (default) or systemd-user
+  XDG_RUNTIME_DIR    for systemd-user: the private manager's runtime dir
+"""
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+CGROUP2 = "/sys/fs/cgroup/unified" if os.path.exists("/sys/fs/cgroup/unified/cgroup.procs") else "/sys/fs/cgroup"
+BACKEND = os.environ.get("CORRAL_TEST_BACKEND", "cgroupfs")
+
+
+def pid_alive(pid):
+    """True if pid exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def wait_until(predicate, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def systemctl_user(*args):
+    return subprocess.run(["systemctl", "--user", *args], capture_output=True, text=True, timeout=30)
+
+
+class Daemon:
+    """One corrald process with its own state dir (and cgroup root for cgroupfs)."""
+
+    def __init__(self, *extra_args, browser=None, backend=BACKEND, reuse=None):
+        """reuse: another Daemon whose state dir and cgroup root this one takes over."""
+        self.backend = backend
+        self.state_dir = reuse.state_dir if reuse else tempfile.mkdtemp(prefix="corral-test-state.")
+        self.cgroup_root = None
+        args = [os.environ["CORRALD"], "--listen", "127.0.0.1:0", "--state-dir", self.state_dir,
+                "--backend", backend, "--log-level", "debug", "--grace", "1s"]
+        if backend == "cgroupfs":
+            self.cgroup_root = reuse.cgroup_root if reuse else \
+                f"{CGROUP2}/corral-test-{os.getpid()}-{id(self) & 0xffffff:x}"
+            args += ["--cgroup-root", self.cgroup_root]
+        if browser:
+            args += ["--browser", browser]
+        args += list(extra_args)
+        self.log_lines = []
+        self.process = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        self.port = self._wait_ready()
+
+    def _wait_ready(self):
+        ready = threading.Event()
+        found = {}
+
+        def pump():
+            for line in self.process.stderr:
+                self.log_lines.append(line.rstrip())
+                match = re.search(r"corrald ready on http://[^:]+:(\d+)", line)
+                if match:
+                    found["port"] = int(match.group(1))
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(30) or "port" not in found:
+            self.process.kill()
+            raise AssertionError("corrald did not start:\n" + "\n".join(self.log_lines))
+        return found["port"]
+
+    def log(self):
+        return "\n".join(self.log_lines)
+
+    # --- HTTP ------------------------------------------------------------
+    def request(self, method, path, body=None, headers=None, timeout=120):
+        """(status, parsed JSON or raw text) of one request."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        raw = response.read().decode("utf-8", "replace")
+        connection.close()
+        try:
+            return response.status, json.loads(raw)
+        except ValueError:
+            return response.status, raw
+
+    def open(self, body=None, expect=201):
+        status, reply = self.request("POST", "/v1/sessions", body if body is not None else {})
+        assert status == expect, f"open: {status} {reply}\n{self.log()[-3000:]}"
+        return reply
+
+    def close(self, session_id, grace=None, expect=200):
+        path = f"/v1/sessions/{session_id}" + (f"?grace={grace}" if grace is not None else "")
+        status, reply = self.request("DELETE", path)
+        assert status == expect, f"close: {status} {reply}"
+        return reply
+
+    def get(self, session_id):
+        return self.request("GET", f"/v1/sessions/{session_id}")
+
+    # --- what the host holds --------------------------------------------
+    def session_cgroups(self):
+        """Session cgroups (corral-*) that exist under the sessions root."""
+        status, health = self.request("GET", "/v1/health")
+        root = health["cgroup_root"]
+        if not os.path.isdir(root):
+            return []
+        return [name for name in os.listdir(root) if name.startswith("corral-")]
+
+    def session_dirs(self):
+        sessions = os.path.join(self.state_dir, "sessions")
+        return os.listdir(sessions) if os.path.isdir(sessions) else []
+
+    def units(self):
+        if not self.backend.startswith("systemd-user"):
+            return []
+        out = systemctl_user("list-units", "--all", "--no-legend", "--plain", "corral-*.scope").stdout
+        return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+    def leftovers(self):
+        return {"cgroups": self.session_cgroups(), "dirs": self.session_dirs(), "units": self.units()}
+
+    def assert_nothing_left(self, pids=()):
+        alive = [pid for pid in pids if pid_alive(pid)]
+        left = self.leftovers()
+        assert not alive and not any(left.values()), f"leaked: pids {alive}, {left}"
+
+    # --- shutdown ----------------------------------------------------------
+    def stop(self, sig=signal.SIGTERM):
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def remove(self):
+        """Stop the daemon and remove what the test itself made (state dir, cgroup root)."""
+        self.stop()
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+        if self.cgroup_root and os.path.isdir(self.cgroup_root):
+            os.rmdir(self.cgroup_root)
+
+
+def read_pid_file(path, count=None, timeout=10.0):
+    """PIDs the stub browser wrote, once the file is complete."""
+    wait_until(lambda: os.path.exists(path), timeout, f"pid file {path}")
+    with open(path) as f:
+        pids = [int(line) for line in f if line.strip()]
+    if count is not None:
+        assert len(pids) == count, f"expected {count} pids, got {pids}"
+    return pids
+
+
+class DaemonTestCase(unittest.TestCase):
+    """A fresh daemon per test class; every test must leave nothing behind."""
+    daemon_args = ()
+    use_stub = True
+
+    @classmethod
+    def setUpClass(cls):
+        browser = os.environ["CORRAL_STUB"] if cls.use_stub else None
+        cls.daemon = Daemon(*cls.daemon_args, browser=browser)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.remove()
+
+    def tearDown(self):
+        for session in self.daemon.request("GET", "/v1/sessions")[1]["sessions"]:
+            self.daemon.close(session["id"], grace=0)
+        self.daemon.assert_nothing_left()

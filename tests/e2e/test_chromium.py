@@ -1,0 +1,152 @@
+"""Real Chromium, both kinds, through the HTTP API: every process the browser
+makes (crashpad handlers included) is in the session's cgroup, and after
+close none of them, nor any file of the session, is left."""
+import glob
+import http.client
+import json
+import os
+import signal
+import sys
+import time
+import unittest
+
+from corral_harness import DaemonTestCase, pid_alive, wait_until
+
+CHROME_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-default-apps", "--disable-dev-shm-usage"]
+
+
+def processes_in(cgroup):
+    pids = []
+    for root, _, files in os.walk(cgroup):
+        with open(os.path.join(root, "cgroup.procs")) as f:
+            pids += [int(line) for line in f if line.strip()]
+    return pids
+
+
+def comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return "?"
+
+
+def processes_mentioning(text):
+    """Live processes whose command line contains text (e.g. the session dir)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if text.encode() in f.read() and pid_alive(int(entry)):
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def http_json(url, method="GET", body=None, timeout=60):
+    host, port = url.split("//", 1)[1].split("/", 1)[0].split(":")
+    path = "/" + url.split("//", 1)[1].split("/", 1)[1] if url.count("/") > 2 else "/"
+    connection = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    connection.request(method, path, body=json.dumps(body) if body is not None else None,
+                       headers={"Content-Type": "application/json"})
+    response = connection.getresponse()
+    reply = json.loads(response.read() or b"null")
+    connection.close()
+    return response.status, reply
+
+
+def chromium_temp_dirs():
+    return set(glob.glob("/tmp/.org.chromium.Chromium.*") + glob.glob("/tmp/org.chromium.Chromium.*"))
+
+
+class RealChromium(DaemonTestCase):
+    use_stub = False
+
+    def setUp(self):
+        self.temp_before = chromium_temp_dirs()
+
+    def tearDown(self):
+        super().tearDown()
+        self.assertEqual(chromium_temp_dirs() - self.temp_before, set(), "Chromium temp dirs outside the session")
+
+    def assert_all_in_cgroup(self, session, minimum):
+        session_dir = os.path.join(self.daemon.state_dir, "sessions", session["id"])
+        in_cgroup = processes_in(session["cgroup"])
+        outside = [p for p in processes_mentioning(session_dir) if p not in in_cgroup]
+        self.assertEqual(outside, [], "processes of the session outside its cgroup")
+        names = [comm(p) for p in in_cgroup]
+        self.assertGreaterEqual(len(in_cgroup), minimum, names)
+        self.assertIn("chrome_crashpad", " ".join(names), f"crashpad handler not in the cgroup: {names}")
+        return in_cgroup
+
+    def test_chrome_session_end_to_end(self):
+        session = self.daemon.open({"kind": "chrome", "args": ["--window-size=800,600"]})
+        self.assertTrue(session["devtools"]["ws"].startswith("ws://127.0.0.1:"))
+        status, version = http_json(session["devtools"]["http"] + "/json/version")
+        self.assertEqual(status, 200)
+        self.assertIn("Chrome", version["Browser"])
+        status, target = http_json(session["devtools"]["http"] + "/json/new?data:text/html,hello", method="PUT")
+        self.assertEqual(status, 200)
+        pids = self.assert_all_in_cgroup(session, 6)
+
+        report = self.daemon.close(session["id"])
+        print(f"\nchrome close (grace 1s): {report['duration_ms']} ms, graceful={report['graceful']}, "
+              f"killed {report['processes_killed']} of {len(pids)}", file=sys.stderr)
+        self.assertTrue(report["verified_empty"])
+        self.assertEqual([p for p in pids if pid_alive(p)], [])
+
+    def test_chrome_forced_close(self):
+        session = self.daemon.open({"kind": "chrome"})
+        pids = self.assert_all_in_cgroup(session, 6)
+        report = self.daemon.close(session["id"], grace=0)
+        print(f"\nchrome close (grace 0): {report['duration_ms']} ms, killed {report['processes_killed']}",
+              file=sys.stderr)
+        self.assertFalse(report["graceful"])
+        self.assertGreaterEqual(report["processes_killed"], 6)
+        self.assertTrue(report["verified_empty"])
+        self.assertEqual([p for p in pids if pid_alive(p)], [])
+
+    def test_chrome_that_crashes_is_reported_and_cleaned(self):
+        session = self.daemon.open({"kind": "chrome"})
+        pids = self.assert_all_in_cgroup(session, 6)
+        os.kill(session["pid"], signal.SIGSEGV)
+        wait_until(lambda: self.daemon.get(session["id"])[1]["state"] == "closed", 15, "the crashed browser's cleanup")
+        closed = self.daemon.get(session["id"])[1]
+        self.assertEqual(closed["report"]["reason"], "browser-exited")
+        self.assertIsNotNone(closed["exit"]["signal"])
+        self.assertTrue(closed["report"]["verified_empty"])
+        self.assertEqual([p for p in pids if pid_alive(p)], [])
+
+    def test_chromedriver_session_and_a_bot_that_never_quits(self):
+        session = self.daemon.open({"kind": "chromedriver"})
+        webdriver = session["webdriver"]
+        self.assertTrue(webdriver.startswith("http://127.0.0.1:"))
+        status, ready = http_json(webdriver + "/status")
+        self.assertTrue(ready["value"]["ready"])
+        capabilities = {"capabilities": {"alwaysMatch": {"browserName": "chrome",
+                                                         "goog:chromeOptions": {"args": CHROME_FLAGS}}}}
+        status, created = http_json(webdriver + "/session", "POST", capabilities, timeout=120)
+        self.assertEqual(status, 200, created)
+        wd_session = created["value"]["sessionId"]
+        status, _ = http_json(f"{webdriver}/session/{wd_session}/url", "POST",
+                              {"url": "data:text/html,<title>corral</title>"})
+        self.assertEqual(status, 200)
+        status, title = http_json(f"{webdriver}/session/{wd_session}/title")
+        self.assertEqual(title["value"], "corral")
+        pids = self.assert_all_in_cgroup(session, 8)
+        self.assertIn("chromedriver", [comm(p) for p in pids])
+
+        # The bot dies here without quit(): only the DELETE of the session remains.
+        report = self.daemon.close(session["id"])
+        print(f"\nchromedriver close: {report['duration_ms']} ms, killed {report['processes_killed']}",
+              file=sys.stderr)
+        self.assertTrue(report["verified_empty"])
+        self.assertEqual([p for p in pids if pid_alive(p)], [])
+
+
+if __name__ == "__main__":
+    unittest.main()
