@@ -38,11 +38,9 @@ void kill_everything(const Cgroup& cgroup, milliseconds kill_wait, CloseReport& 
   }
   auto populated = cgroup.populated();
   auto remaining = cgroup.processes();
-  if (!populated && vanished(populated.error())) {
-    report.verified_empty = true;
-    return;
-  }
-  report.verified_empty = populated && !*populated && remaining && remaining->empty();
+  bool no_longer_populated = populated ? !*populated : vanished(populated.error());
+  bool no_process_listed = remaining ? remaining->empty() : vanished(remaining.error());
+  report.verified_empty = no_longer_populated && no_process_listed;
   if (remaining && !remaining->empty()) {
     report.stuck_pids = *remaining;
     report.problems.push_back(std::to_string(remaining->size()) + " processes survived cgroup.kill twice");

@@ -153,6 +153,7 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self.process.stderr.close()
         return self.process.returncode
 
     def remove(self):

@@ -75,6 +75,8 @@ class RealChromium(DaemonTestCase):
 
     def assert_all_in_cgroup(self, session, minimum):
         session_dir = os.path.join(self.daemon.state_dir, "sessions", session["id"])
+        # DevTools answers before Chrome has started all its helpers.
+        wait_until(lambda: len(processes_in(session["cgroup"])) >= minimum, 20, f"{minimum} processes")
         in_cgroup = processes_in(session["cgroup"])
         outside = [p for p in processes_mentioning(session_dir) if p not in in_cgroup]
         self.assertEqual(outside, [], "processes of the session outside its cgroup")

@@ -1,0 +1,197 @@
+"""Sessions of the stub browser: a program that forks children, double-forks a
+setsid escapee away from its process tree and ignores SIGTERM. Whatever it
+does, closing the session must end every one of its processes."""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import unittest
+
+from corral_harness import (Daemon, DaemonTestCase, pid_alive, read_pid_file, wait_until)
+
+STUB_PROCESSES = 5  # main + 3 children + the escapee
+
+
+def pid_file(daemon, session):
+    return os.path.join(daemon.state_dir, "sessions", session["id"], "profile", "stub.pids")
+
+
+def stub_wrapper(*stub_args):
+    """A --browser program that runs the stub with extra behaviour flags."""
+    handle, path = tempfile.mkstemp(prefix="corral-test-stub.", suffix=".sh")
+    with os.fdopen(handle, "w") as f:
+        f.write(f"#!/bin/sh\nexec {os.environ['CORRAL_STUB']} {' '.join(stub_args)} \"$@\"\n")
+    os.chmod(path, 0o755)
+    return path
+
+
+def cgroup_of(pid):
+    with open(f"/proc/{pid}/cgroup") as f:
+        return next(line[3:].strip() for line in f if line.startswith("0::"))
+
+
+class StubSessions(DaemonTestCase):
+    def test_close_kills_every_process_even_the_escapee(self):
+        session = self.daemon.open()
+        self.assertEqual(session["state"], "running")
+        self.assertIsNotNone(session["devtools"])
+        pids = read_pid_file(pid_file(self.daemon, session), STUB_PROCESSES)
+        escapee = pids[-1]
+        with open(f"/proc/{escapee}/stat") as f:
+            parent = int(f.read().rsplit(")", 1)[1].split()[1])
+        self.assertNotIn(parent, pids, "the escapee must have left the stub's process tree")
+        for pid in pids:
+            self.assertTrue(session["cgroup"].endswith(cgroup_of(pid)), f"{pid} is outside the session cgroup")
+
+        report = self.daemon.close(session["id"], grace=0.3)
+        self.assertFalse(report["graceful"], "the stub ignores SIGTERM")
+        self.assertEqual(report["processes_killed"], STUB_PROCESSES)
+        self.assertTrue(report["verified_empty"])
+        self.assertTrue(report["scope_removed"])
+        self.assertTrue(report["dirs_removed"])
+        self.assertEqual(report["reason"], "client")
+        self.daemon.assert_nothing_left(pids)
+
+    def test_get_shows_live_use_then_the_close_report(self):
+        session = self.daemon.open({"labels": {"bot": "test"}})
+        read_pid_file(pid_file(self.daemon, session), STUB_PROCESSES)
+        status, live = self.daemon.get(session["id"])
+        self.assertEqual(status, 200)
+        self.assertEqual(live["labels"], {"bot": "test"})
+        self.assertEqual(live["stats"]["pids"], STUB_PROCESSES)
+        status, listing = self.daemon.request("GET", "/v1/sessions")
+        self.assertIn(session["id"], [s["id"] for s in listing["sessions"]])
+
+        self.daemon.close(session["id"], grace=0)
+        status, closed = self.daemon.get(session["id"])
+        self.assertEqual(status, 200)
+        self.assertEqual(closed["state"], "closed")
+        self.assertTrue(closed["report"]["verified_empty"])
+        status, listing = self.daemon.request("GET", "/v1/sessions")
+        self.assertNotIn(session["id"], [s["id"] for s in listing["sessions"]])
+
+    def test_double_close_is_409_and_cleans_once(self):
+        session = self.daemon.open()
+        self.daemon.close(session["id"], grace=0)
+        reply = self.daemon.close(session["id"], expect=409)
+        self.assertEqual(reply["error"]["code"], "already_closed")
+
+    def test_bot_that_dies_without_closing(self):
+        # A bot process opens a session and is SIGKILLed: the daemon cannot
+        # know, the session lives on, and a later DELETE still ends it all.
+        bot = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+            import http.client, json, time
+            c = http.client.HTTPConnection("127.0.0.1", {self.daemon.port})
+            c.request("POST", "/v1/sessions", body="{{}}")
+            print(json.loads(c.getresponse().read())["id"], flush=True)
+            time.sleep(600)
+        """)], stdout=subprocess.PIPE, text=True)
+        session_id = bot.stdout.readline().strip()
+        bot.kill()
+        bot.wait()
+        status, session = self.daemon.get(session_id)
+        self.assertEqual(session["state"], "running")
+        pids = read_pid_file(pid_file(self.daemon, session), STUB_PROCESSES)
+        self.assertTrue(all(pid_alive(pid) for pid in pids))
+        report = self.daemon.close(session_id)
+        self.assertTrue(report["verified_empty"])
+        self.daemon.assert_nothing_left(pids)
+
+    def test_two_hundred_cycles_leave_nothing(self):
+        all_pids = []
+        started = time.monotonic()
+        for cycle in range(200):
+            session = self.daemon.open()
+            all_pids += read_pid_file(pid_file(self.daemon, session), STUB_PROCESSES)
+            report = self.daemon.close(session["id"], grace=0)
+            self.assertTrue(report["verified_empty"], f"cycle {cycle}: {report}")
+        print(f"\n200 open/close cycles in {time.monotonic() - started:.1f} s", file=sys.stderr)
+        self.assertEqual(len(all_pids), 200 * STUB_PROCESSES)
+        self.daemon.assert_nothing_left(all_pids)
+
+
+class BrowserThatExitsOnItsOwn(DaemonTestCase):
+    """The main process exits; its children and the escapee stay behind."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.wrapper = stub_wrapper("--exit-after", "1")
+        cls.daemon = Daemon(browser=cls.wrapper)
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        os.unlink(cls.wrapper)
+
+    def test_is_noticed_reported_and_cleaned(self):
+        session = self.daemon.open()
+        pids = read_pid_file(pid_file(self.daemon, session), STUB_PROCESSES)
+        wait_until(lambda: self.daemon.get(session["id"])[1]["state"] == "closed", 10, "the session to close itself")
+        closed = self.daemon.get(session["id"])[1]
+        self.assertEqual(closed["report"]["reason"], "browser-exited")
+        self.assertEqual(closed["exit"]["code"], 0)
+        self.assertEqual(closed["report"]["processes_killed"], STUB_PROCESSES - 1)
+        self.assertTrue(closed["report"]["verified_empty"])
+        self.daemon.assert_nothing_left(pids)
+        self.assertEqual(self.daemon.close(session["id"], expect=409)["error"]["code"], "already_closed")
+
+
+class BrowserThatCrashes(DaemonTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.wrapper = stub_wrapper("--crash-after", "1")
+        cls.daemon = Daemon(browser=cls.wrapper)
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        os.unlink(cls.wrapper)
+
+    def test_crash_is_reported_with_its_signal(self):
+        session = self.daemon.open()
+        pids = read_pid_file(pid_file(self.daemon, session), STUB_PROCESSES)
+        wait_until(lambda: self.daemon.get(session["id"])[1]["state"] == "closed", 10, "the crashed session to close")
+        closed = self.daemon.get(session["id"])[1]
+        self.assertEqual(closed["exit"]["signal"], "SEGV")
+        self.assertEqual(closed["report"]["reason"], "browser-exited")
+        self.daemon.assert_nothing_left(pids)
+        self.assertIn("killed by signal SEGV", self.daemon.log())
+
+
+class DaemonLifecycle(unittest.TestCase):
+    def test_sigterm_closes_every_session(self):
+        daemon = Daemon(browser=os.environ["CORRAL_STUB"])
+        try:
+            sessions = [daemon.open() for _ in range(3)]
+            pids = [pid for s in sessions for pid in read_pid_file(pid_file(daemon, s), STUB_PROCESSES)]
+            self.assertEqual(daemon.stop(signal.SIGTERM), 0)
+            self.assertEqual([p for p in pids if pid_alive(p)], [])
+            self.assertEqual(daemon.session_dirs(), [])
+            self.assertEqual([s for s in sessions if os.path.exists(s["cgroup"])], [])
+            self.assertEqual(daemon.log().count("reason=shutdown"), 3)
+        finally:
+            daemon.remove()
+
+    def test_restart_removes_what_a_killed_daemon_left(self):
+        first = Daemon(browser=os.environ["CORRAL_STUB"])
+        second = None
+        try:
+            session = first.open()
+            pids = read_pid_file(pid_file(first, session), STUB_PROCESSES)
+            first.stop(signal.SIGKILL)
+            self.assertTrue(all(pid_alive(pid) for pid in pids), "sessions outlive a killed daemon")
+            second = Daemon(browser=os.environ["CORRAL_STUB"], reuse=first)
+            self.assertIn("removed 1 leftover", second.log())
+            wait_until(lambda: not any(pid_alive(pid) for pid in pids), 5, "leftover processes to die")
+            second.assert_nothing_left(pids)
+        finally:
+            if second:
+                second.stop()
+            first.remove()
+
+
+if __name__ == "__main__":
+    unittest.main()
