@@ -25,6 +25,9 @@ std::optional<uint64_t> find_keyed_value(const std::string& text, const std::str
 
 namespace {
 
+// ENOENT: the directory is gone; ENODEV: it went while we held a file open.
+bool vanished(const Error& error) { return error.code == ENOENT || error.code == ENODEV; }
+
 std::optional<uint64_t> read_number(const fs::path& path) {
   auto text = read_text_file(path);
   if (!text) return std::nullopt;
@@ -66,22 +69,35 @@ bool Cgroup::exists() const {
   return fs::is_directory(m_path, ec);
 }
 
-Result<void> Cgroup::kill() const { return write_control_file(file("cgroup.kill"), "1"); }
+Result<void> Cgroup::kill() const {
+  auto written = write_control_file(file("cgroup.kill"), "1");
+  if (!written && vanished(written.error())) return success();
+  return written;
+}
 
 Result<bool> Cgroup::populated() const {
   UniqueFd fd(::open(file("cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return Error::from_errno(errno, "open '" + file("cgroup.events").string() + "'");
-  return read_populated(fd.get());
+  if (!fd.valid()) {
+    if (errno == ENOENT) return false;
+    return Error::from_errno(errno, "open '" + file("cgroup.events").string() + "'");
+  }
+  auto populated = read_populated(fd.get());
+  if (!populated && vanished(populated.error())) return false;
+  return populated;
 }
 
 Result<bool> Cgroup::wait_until_empty(milliseconds timeout) const {
   UniqueFd fd(::open(file("cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return Error::from_errno(errno, "open '" + file("cgroup.events").string() + "'");
+  if (!fd.valid()) {
+    if (errno == ENOENT) return true;
+    return Error::from_errno(errno, "open '" + file("cgroup.events").string() + "'");
+  }
   auto deadline = steady_clock::now() + timeout;
   for (;;) {
     // Read after arming: a change between the read and poll() still raises
     // POLLPRI, because the kernel flags the open file, not the poller.
     auto populated = read_populated(fd.get());
+    if (!populated && vanished(populated.error())) return true;
     if (!populated) return populated.error();
     if (!*populated) return true;
     auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
@@ -94,6 +110,7 @@ Result<bool> Cgroup::wait_until_empty(milliseconds timeout) const {
 
 Result<std::vector<pid_t>> Cgroup::processes() const {
   auto text = read_text_file(file("cgroup.procs"));
+  if (!text && vanished(text.error())) return std::vector<pid_t>();
   if (!text) return text.error();
   std::vector<pid_t> pids;
   std::istringstream lines(*text);

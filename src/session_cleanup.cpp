@@ -18,29 +18,20 @@ bool ask_to_exit(int pidfd, milliseconds grace) {
   return ::poll(&pfd, 1, static_cast<int>(grace.count())) > 0;
 }
 
-// systemd may unload an emptied scope and rmdir its cgroup at any moment; the
-// kernel refuses to remove a populated cgroup, so "gone" proves "empty" too.
-bool vanished(const Error& error) { return error.code == ENOENT; }
-
 // cgroup.kill, then wait for populated 0. A second kill covers processes
 // forked while the first was delivered on kernels before the kill_seq fix;
 // what survives both is stuck in the kernel (D state) and is reported.
 void kill_everything(const Cgroup& cgroup, milliseconds kill_wait, CloseReport& report) {
   if (auto before = cgroup.processes()) report.processes_killed = before->size();
   for (int round = 0; round < 2; ++round) {
-    auto killed = cgroup.kill();
-    if (!killed && vanished(killed.error())) break;
-    if (!killed) report.problems.push_back(killed.error().message);
+    if (auto killed = cgroup.kill(); !killed) report.problems.push_back(killed.error().message);
     auto empty = cgroup.wait_until_empty(kill_wait);
-    if (!empty && vanished(empty.error())) break;
     if (!empty) report.problems.push_back(empty.error().message);
     if (empty && *empty) break;
   }
   auto populated = cgroup.populated();
   auto remaining = cgroup.processes();
-  bool no_longer_populated = populated ? !*populated : vanished(populated.error());
-  bool no_process_listed = remaining ? remaining->empty() : vanished(remaining.error());
-  report.verified_empty = no_longer_populated && no_process_listed;
+  report.verified_empty = populated && !*populated && remaining && remaining->empty();
   if (remaining && !remaining->empty()) {
     report.stuck_pids = *remaining;
     report.problems.push_back(std::to_string(remaining->size()) + " processes survived cgroup.kill twice");
@@ -58,14 +49,10 @@ CloseReport clean_up_session(ScopeBackend& backend, const CleanupTarget& target,
   report.graceful = ask_to_exit(target.pidfd, timeouts.grace);
 
   Cgroup cgroup(target.scope.cgroup);
-  if (cgroup.exists()) {
-    auto stats = cgroup.stats();  // read while the cgroup surely still exists
-    report.memory_peak = stats.memory_peak;
-    report.oom_kills = stats.oom_kills;
-    kill_everything(cgroup, timeouts.kill_wait, report);
-  } else {
-    report.verified_empty = true;  // nothing left to hold a process
-  }
+  auto stats = cgroup.stats();  // before the kill: systemd may remove an emptied scope at once
+  report.memory_peak = stats.memory_peak;
+  report.oom_kills = stats.oom_kills;
+  kill_everything(cgroup, timeouts.kill_wait, report);
   if (report.verified_empty) {
     auto destroyed = backend.destroy(target.scope);
     report.scope_removed = destroyed.ok() && !cgroup.exists();
@@ -84,12 +71,10 @@ CloseReport clean_up_session(ScopeBackend& backend, const CleanupTarget& target,
 
 Result<void> remove_leftover_scope(ScopeBackend& backend, const Scope& scope, milliseconds kill_wait) {
   Cgroup cgroup(scope.cgroup);
-  if (cgroup.exists()) {
-    CORRAL_TRY(cgroup.kill());
-    auto empty = cgroup.wait_until_empty(kill_wait);
-    if (!empty) return empty.error();
-    if (!*empty) return Error::make(EBUSY, "leftover " + cgroup.path().string() + " does not empty");
-  }
+  CORRAL_TRY(cgroup.kill());
+  auto empty = cgroup.wait_until_empty(kill_wait);
+  if (!empty) return empty.error();
+  if (!*empty) return Error::make(EBUSY, "leftover " + cgroup.path().string() + " does not empty");
   return backend.destroy(scope);
 }
 

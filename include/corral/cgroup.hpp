@@ -25,6 +25,9 @@ struct CgroupStats {
   uint64_t processes = 0;
 };
 
+/// A cgroup that vanished (systemd garbage-collects an emptied scope at once)
+/// holds no process: the kernel refuses to remove a populated cgroup. So the
+/// queries below answer "empty" for a removed cgroup instead of failing.
 class Cgroup {
  public:
   explicit Cgroup(std::filesystem::path path) : m_path(std::move(path)) {}

@@ -92,6 +92,7 @@ class StubSessions(DaemonTestCase):
         session_id = bot.stdout.readline().strip()
         bot.kill()
         bot.wait()
+        bot.stdout.close()
         status, session = self.daemon.get(session_id)
         self.assertEqual(session["state"], "running")
         pids = read_pid_file(pid_file(self.daemon, session), STUB_PROCESSES)
