@@ -45,50 +45,15 @@ def systemctl_user(*args):
     return subprocess.run(["systemctl", "--user", *args], capture_output=True, text=True, timeout=30)
 
 
-class Daemon:
-    """One corrald process with its own state dir (and cgroup root for cgroupfs)."""
+class Api:
+    """A client of a running corrald's HTTP API."""
 
-    def __init__(self, *extra_args, browser=None, backend=BACKEND, reuse=None):
-        """reuse: another Daemon whose state dir and cgroup root this one takes over."""
-        self.backend = backend
-        self.state_dir = reuse.state_dir if reuse else tempfile.mkdtemp(prefix="corral-test-state.")
-        self.cgroup_root = None
-        args = [os.environ["CORRALD"], "--listen", "127.0.0.1:0", "--state-dir", self.state_dir,
-                "--backend", backend, "--log-level", "debug", "--grace", "1s"]
-        if backend == "cgroupfs":
-            self.cgroup_root = reuse.cgroup_root if reuse else \
-                f"{CGROUP2}/corral-test-{os.getpid()}-{id(self) & 0xffffff:x}"
-            args += ["--cgroup-root", self.cgroup_root]
-        if browser:
-            args += ["--browser", browser]
-        args += list(extra_args)
-        self.log_lines = []
-        self.process = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-        self.port = self._wait_ready()
-
-    def _wait_ready(self):
-        ready = threading.Event()
-        found = {}
-
-        def pump():
-            for line in self.process.stderr:
-                self.log_lines.append(line.rstrip())
-                match = re.search(r"corrald ready on http://[^:]+:(\d+)", line)
-                if match:
-                    found["port"] = int(match.group(1))
-                    ready.set()
-            ready.set()
-
-        threading.Thread(target=pump, daemon=True).start()
-        if not ready.wait(30) or "port" not in found:
-            self.process.kill()
-            raise AssertionError("corrald did not start:\n" + "\n".join(self.log_lines))
-        return found["port"]
+    def __init__(self, port):
+        self.port = port
 
     def log(self):
-        return "\n".join(self.log_lines)
+        return ""
 
-    # --- HTTP ------------------------------------------------------------
     def request(self, method, path, body=None, headers=None, timeout=120):
         """(status, parsed JSON or raw text) of one request."""
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
@@ -116,6 +81,50 @@ class Daemon:
 
     def get(self, session_id):
         return self.request("GET", f"/v1/sessions/{session_id}")
+
+
+class Daemon(Api):
+    """One corrald process with its own state dir (and cgroup root for cgroupfs)."""
+
+    def __init__(self, *extra_args, browser=None, backend=BACKEND, reuse=None):
+        """reuse: another Daemon whose state dir and cgroup root this one takes over."""
+        self.backend = backend
+        self.state_dir = reuse.state_dir if reuse else tempfile.mkdtemp(prefix="corral-test-state.")
+        self.cgroup_root = None
+        args = [os.environ["CORRALD"], "--listen", "127.0.0.1:0", "--state-dir", self.state_dir,
+                "--backend", backend, "--log-level", "debug", "--grace", "1s"]
+        if backend == "cgroupfs":
+            self.cgroup_root = reuse.cgroup_root if reuse else \
+                f"{CGROUP2}/corral-test-{os.getpid()}-{id(self) & 0xffffff:x}"
+            args += ["--cgroup-root", self.cgroup_root]
+        if browser:
+            args += ["--browser", browser]
+        args += list(extra_args)
+        self.log_lines = []
+        self.process = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        super().__init__(self._wait_ready())
+
+    def _wait_ready(self):
+        ready = threading.Event()
+        found = {}
+
+        def pump():
+            for line in self.process.stderr:
+                self.log_lines.append(line.rstrip())
+                match = re.search(r"corrald ready on http://[^:]+:(\d+)", line)
+                if match:
+                    found["port"] = int(match.group(1))
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(30) or "port" not in found:
+            self.process.kill()
+            raise AssertionError("corrald did not start:\n" + "\n".join(self.log_lines))
+        return found["port"]
+
+    def log(self):
+        return "\n".join(self.log_lines)
 
     # --- what the host holds --------------------------------------------
     def session_cgroups(self):
