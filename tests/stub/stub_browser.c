@@ -27,8 +27,11 @@
  *                     --fork-bomb-max N children (default 2000, 0 = no cap),
  *                     so a host without an enforced pids limit survives.
  *   --spin N          N extra child processes that spin on the CPU
- *   --allocate MB     after writing the pid file, main allocates MB MiB and
- *                     writes to every page, then goes on sleeping
+ *   --allocate MB     after writing the pid file (and, when playing DevTools,
+ *                     after answering the first request, so the daemon sees
+ *                     the browser ready before a cap can kill it), main
+ *                     allocates MB MiB and writes to every page, then goes
+ *                     on sleeping
  *   --user-data-dir=DIR with --remote-debugging-port=0 (as corrald starts a
  *                     browser): play Chrome's DevTools start-up. Listen on
  *                     127.0.0.1:0, write DIR/DevToolsActivePort, and answer
@@ -344,12 +347,13 @@ static void write_devtools_active_port(const char *dir, int port)
         die(path);
 }
 
-/* Answer one HTTP request with a /json/version body, whatever was asked. */
-static void serve_devtools_request(int listener, int port)
+/* Answer one HTTP request with a /json/version body, whatever was asked.
+ * Returns whether a request was answered. */
+static bool serve_devtools_request(int listener, int port)
 {
     int client = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
     if (client < 0)
-        return;
+        return false;
     char request[4096];
     struct pollfd pfd = { client, POLLIN, 0 };
     if (poll(&pfd, 1, 1000) > 0)
@@ -365,18 +369,21 @@ static void serve_devtools_request(int listener, int port)
                      n, body);
     (void)write_all(client, response, (size_t)m);
     close(client);
+    return true;
 }
 
-/* Sleep up to `seconds`, serving DevTools requests meanwhile if listening. */
-static void idle(double seconds, int listener, int port)
+/* Sleep up to `seconds`, serving DevTools requests meanwhile if listening.
+ * Returns whether a DevTools request was answered. */
+static bool idle(double seconds, int listener, int port)
 {
     if (listener < 0) {
         sleep_seconds(seconds);
-        return;
+        return false;
     }
     struct pollfd pfd = { listener, POLLIN, 0 };
     if (poll(&pfd, 1, (int)(seconds * 1000)) > 0)
-        serve_devtools_request(listener, port);
+        return serve_devtools_request(listener, port);
+    return false;
 }
 
 int main(int argc, char **argv)
@@ -453,7 +460,8 @@ int main(int argc, char **argv)
         crash = true;
     }
 
-    if (alloc_mb > 0)
+    bool answered = listener < 0; /* without DevTools nobody waits for us */
+    if (alloc_mb > 0 && answered)
         allocate(alloc_mb);
 
     long bombed = 0;
@@ -482,6 +490,10 @@ int main(int argc, char **argv)
         }
         if (deadline >= 0 && deadline - now < nap)
             nap = deadline - now;
-        idle(nap, listener, port);
+        if (idle(nap, listener, port) && !answered) {
+            answered = true;
+            if (alloc_mb > 0)
+                allocate(alloc_mb);
+        }
     }
 }
