@@ -54,7 +54,7 @@ class Api:
     def log(self):
         return ""
 
-    def request(self, method, path, body=None, headers=None, timeout=120):
+    def request(self, method, path, body=None, headers=None, timeout=360):
         """(status, parsed JSON or raw text) of one request."""
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         if isinstance(body, (dict, list)):

@@ -1,0 +1,257 @@
+"""The limits suite: runs as root inside a real cgroup-v2 host with systemd as
+PID 1 (tools/vm/vm-run boots one), and proves that the caps corral sets hold.
+
+It installs corral there the way an operator does (`meson install`, then
+systemctl), runs corrald as the system service from units/ and, for an
+unprivileged user, under that user's manager with the documented
+`systemd-run --user` recipe, and drives both over the HTTP API.
+
+Usage (in the guest): python3 limits_suite.py BUILD_DIR
+"""
+import json
+import os
+import pwd
+import subprocess
+import sys
+import time
+import unittest
+import urllib.parse
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from corral_harness import Api, pid_alive, wait_until  # noqa: E402
+
+BUILD = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else os.environ["CORRAL_BUILD_DIR"]
+STUB = "/usr/local/libexec/corral-test/stub_browser"
+SYSTEM_PORT, USER_PORT = 8420, 8421
+FIGURES = {}
+
+
+def run(*args, check=True, **kwargs):
+    result = subprocess.run(args, capture_output=True, text=True, **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+    return result
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def keyed(path, key):
+    for line in read(path).splitlines():
+        name, value = line.split()
+        if name == key:
+            return int(value)
+    raise KeyError(key)
+
+
+def stub_wrapper(name, *stub_args):
+    """A --browser program that runs the stub with extra behaviour flags."""
+    path = f"/usr/local/libexec/corral-test/{name}"
+    with open(path, "w") as f:
+        f.write(f"#!/bin/sh\nexec {STUB} {' '.join(stub_args)} \"$@\"\n")
+    os.chmod(path, 0o755)
+    return path
+
+
+def install_corral():
+    """As an operator: meson install, the units in place, daemon-reload."""
+    run("meson", "install", "-C", BUILD, "--no-rebuild", "--quiet")
+    os.makedirs(os.path.dirname(STUB), exist_ok=True)
+    run("install", "-m", "0755", os.path.join(BUILD, "tests", "stub_browser"), STUB)
+    run("systemctl", "daemon-reload")
+
+
+def start_system_service(*args):
+    """(Re)start corrald.service with CORRALD_ARGS from /etc/default/corrald."""
+    with open("/etc/default/corrald", "w") as f:
+        f.write("CORRALD_ARGS=" + " ".join(["--listen", f"127.0.0.1:{SYSTEM_PORT}", "--start-timeout", "300s",
+                                            *args]) + "\n")
+    # Type=notify: restart returns once corrald said READY=1.
+    run("systemctl", "restart", "corrald.service")
+    return Api(SYSTEM_PORT)
+
+
+def fetch(url, method="GET"):
+    with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=60) as response:
+        return response.read().decode()
+
+
+def cgroup_path(session):
+    return session["cgroup"]
+
+
+def close_or_await(api, session_id):
+    """Close a running session; one whose browser a cap killed closes itself:
+    wait for that. Returns the close report either way."""
+    status, session = api.get(session_id)
+    if session["state"] == "running":
+        status, report = api.request("DELETE", f"/v1/sessions/{session_id}?grace=0")
+        if status == 200:
+            return report
+    wait_until(lambda: api.get(session_id)[1]["state"] == "closed", 60, f"session {session_id} to close")
+    return api.get(session_id)[1]["report"]
+
+
+class SystemService(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        install_corral()
+        cls.api = start_system_service()
+
+    @classmethod
+    def tearDownClass(cls):
+        run("systemctl", "stop", "corrald.service", check=False)
+
+    def tearDown(self):
+        for session in self.api.request("GET", "/v1/sessions")[1]["sessions"]:
+            close_or_await(self.api, session["id"])
+        leftover = run("systemctl", "list-units", "--all", "--no-legend", "corral-*.scope").stdout.strip()
+        self.assertEqual(leftover, "", "scopes left behind")
+
+    def test_1_health_and_enforced_flags(self):
+        status, health = self.api.request("GET", "/v1/health")
+        self.assertEqual(health["backend"], "systemd-system")
+        self.assertEqual(health["controllers"], {"memory": True, "cpu": True, "pids": True})
+        self.assertEqual(run("systemctl", "is-active", "corrald.service").stdout.strip(), "active")
+        security = run("systemd-analyze", "security", "corrald.service", check=False).stdout
+        FIGURES["systemd-analyze security"] = security.strip().splitlines()[-1] if security else "n/a"
+
+    def test_2_memory_cap_kills_inside_the_session_only(self):
+        hog = self.api.open({"kind": "chrome", "memory_max": "256M"})
+        neighbour = self.api.open({"kind": "chrome", "memory_max": "256M"})
+        self.assertEqual(hog["enforced"], {"memory": True, "cpu": False, "tasks": False})
+        self.assertEqual(int(read(os.path.join(hog["cgroup"], "memory.max"))), 256 << 20)
+        page = ("data:text/html,<script>let a=[];setInterval(()=>{for(let i=0;i<20;i++)"
+                "a.push(new Array(1<<20).fill(Math.random()))},20)</script>")
+        fetch(f"{hog['devtools']['http']}/json/new?{urllib.parse.quote(page, safe='')}", method="PUT")
+
+        def oom_seen():
+            return (self.api.get(hog["id"])[1].get("stats") or {}).get("oom_kills", 0) >= 1 or \
+                self.api.get(hog["id"])[1]["state"] == "closed"
+        started = time.monotonic()
+        wait_until(oom_seen, 180, "an OOM kill in the hog session")
+        FIGURES["memory: first OOM kill after"] = f"{time.monotonic() - started:.1f} s"
+        if os.path.isdir(hog["cgroup"]):
+            FIGURES["memory: times memory.max was hit"] = keyed(os.path.join(hog["cgroup"], "memory.events"), "max")
+
+        self.assertEqual(self.api.request("GET", "/v1/health")[0], 200, "the daemon lives")
+        answer = fetch(f"{neighbour['devtools']['http']}/json/version")
+        self.assertIn("webSocketDebuggerUrl", answer, "the neighbour session still answers")
+        self.assertEqual(keyed(os.path.join(neighbour["cgroup"], "memory.events"), "oom_kill"), 0)
+
+        report = close_or_await(self.api, hog["id"])
+        FIGURES["memory: oom_kills in close report"] = report["oom_kills"]
+        FIGURES["memory: memory_peak in close report"] = report["memory_peak"]
+        self.assertGreaterEqual(report["oom_kills"], 1)
+        self.assertLessEqual(report["memory_peak"], 256 << 20)
+        self.assertTrue(report["verified_empty"])
+        self.api.close(neighbour["id"], grace=0)
+
+    def test_3_tasks_cap_holds_a_fork_bomb(self):
+        api = start_system_service("--browser", stub_wrapper("fork-bomb", "--fork-bomb", "--fork-bomb-max", "0"))
+        try:
+            session = api.open({"tasks_max": 32})
+            self.assertTrue(session["enforced"]["tasks"])
+            events = os.path.join(cgroup_path(session), "pids.events")
+            wait_until(lambda: keyed(events, "max") > 10, 60, "forks refused at pids.max")
+            current = int(read(os.path.join(cgroup_path(session), "pids.current")))
+            FIGURES["tasks: pids.current under a fork bomb (tasks_max 32)"] = current
+            FIGURES["tasks: forks refused (pids.events max)"] = keyed(events, "max")
+            self.assertLessEqual(current, 32)
+            report = api.close(session["id"], grace=0)
+            self.assertTrue(report["verified_empty"])
+            FIGURES["tasks: processes killed at close"] = report["processes_killed"]
+        finally:
+            self.api = start_system_service()
+
+    def test_4_cpu_quota_holds(self):
+        api = start_system_service("--browser", stub_wrapper("spin", "--spin", "2", "--children", "0"))
+        try:
+            session = api.open({"cpu_quota": "50%"})
+            self.assertTrue(session["enforced"]["cpu"])
+            stat = os.path.join(cgroup_path(session), "cpu.stat")
+            time.sleep(1)  # let the spinners start
+            before, started = keyed(stat, "usage_usec"), time.monotonic()
+            time.sleep(5)
+            used = (keyed(stat, "usage_usec") - before) / ((time.monotonic() - started) * 1e6)
+            FIGURES["cpu: share of one CPU used with cpu_quota 50% (2 spinners, 5 s)"] = f"{used:.3f}"
+            self.assertLessEqual(used, 0.55)
+            self.assertGreater(used, 0.2, "the spinners ran")
+            api.close(session["id"], grace=0)
+        finally:
+            self.api = start_system_service()
+
+    def test_5_slice_caps_all_sessions_together(self):
+        run("systemctl", "set-property", "--runtime", "corral.slice", "MemoryMax=300M", "MemorySwapMax=0")
+        api = start_system_service("--browser", stub_wrapper("hog", "--allocate", "150", "--children", "0"))
+        slice_dir = "/sys/fs/cgroup/corral.slice"
+        try:
+            sessions = []
+            for _ in range(3):  # 3 × 150 MiB asked, each under its own 200 MiB cap
+                status, reply = api.request("POST", "/v1/sessions", {"memory_max": "200M"})
+                if status == 201:
+                    sessions.append(reply)
+            wait_until(lambda: keyed(os.path.join(slice_dir, "memory.events"), "oom_kill") >= 1, 60,
+                       "an OOM kill in corral.slice")
+            peak = int(read(os.path.join(slice_dir, "memory.peak")))
+            FIGURES["slice: corral.slice memory.peak with MemoryMax=300M, 3x150M asked"] = f"{peak / 2**20:.0f} MiB"
+            FIGURES["slice: OOM kills in corral.slice"] = keyed(os.path.join(slice_dir, "memory.events"), "oom_kill")
+            self.assertLessEqual(peak, 300 << 20)
+            self.assertEqual(api.request("GET", "/v1/health")[0], 200)
+            for session in sessions:
+                self.assertTrue(close_or_await(api, session["id"])["verified_empty"])
+        finally:
+            run("systemctl", "set-property", "--runtime", "corral.slice", "MemoryMax=infinity", check=False)
+            self.api = start_system_service()
+
+
+class UserService(unittest.TestCase):
+    """An unprivileged user runs corrald under their own manager, as CI jobs do."""
+    user = "corral-ci"
+
+    @classmethod
+    def setUpClass(cls):
+        install_corral()
+        run("useradd", "--create-home", cls.user, check=False)
+        cls.uid = pwd.getpwnam(cls.user).pw_uid
+        run("systemctl", "start", f"user@{cls.uid}.service")
+        cls.env = ["env", f"XDG_RUNTIME_DIR=/run/user/{cls.uid}"]
+        hog = stub_wrapper("user-hog", "--allocate", "200", "--children", "2")
+        # The documented CI recipe (docs/operators.md).
+        cls.as_user("systemd-run", "--user", "--unit=corrald-ci", "-p", "Type=notify", "/usr/local/bin/corrald",
+                    "--backend", "systemd-user", "--listen", f"127.0.0.1:{USER_PORT}", "--browser", hog)
+        cls.api = Api(USER_PORT)
+
+    @classmethod
+    def as_user(cls, *args, check=True):
+        return run("runuser", "-u", cls.user, "--", *cls.env, *args, check=check)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.as_user("systemctl", "--user", "stop", "corrald-ci.service", check=False)
+
+    def test_user_manager_enforces_caps(self):
+        status, health = self.api.request("GET", "/v1/health")
+        self.assertEqual(health["backend"], "systemd-user")
+        self.assertEqual(health["controllers"], {"memory": True, "cpu": True, "pids": True})
+        session = self.api.open({"memory_max": "64M", "tasks_max": 16, "cpu_quota": "50%"})
+        self.assertEqual(session["enforced"], {"memory": True, "cpu": True, "tasks": True})
+        self.assertIn(f"user@{self.uid}.service", session["cgroup"])
+        wait_until(lambda: self.api.get(session["id"])[1]["state"] == "closed", 60,
+                   "the 200M hog under a 64M cap to be OOM-killed and cleaned")
+        closed = self.api.get(session["id"])[1]
+        FIGURES["user manager: exit of a 200M hog under memory_max 64M"] = closed["exit"]["description"]
+        self.assertEqual(closed["exit"]["signal"], "KILL")
+        self.assertGreaterEqual(closed["report"]["oom_kills"], 1)
+        self.assertTrue(closed["report"]["verified_empty"])
+        units = self.as_user("systemctl", "--user", "list-units", "--all", "--no-legend", "corral-*").stdout
+        self.assertEqual(units.strip(), "")
+
+
+if __name__ == "__main__":
+    result = unittest.main(exit=False, verbosity=2).result
+    print("\nFIGURES " + json.dumps(FIGURES, indent=1))
+    sys.exit(0 if result.wasSuccessful() else 1)
