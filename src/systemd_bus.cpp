@@ -32,6 +32,16 @@ Error bus_failure(int r, const BusError& e, const std::string& what) {
   return error;
 }
 
+// Read the object path a method returned (a job or a unit), and free the reply.
+Result<std::string> take_object_path(sd_bus_message* reply, const std::string& what) {
+  const char* object = nullptr;
+  int r = sd_bus_message_read(reply, "o", &object);
+  std::string path = object ? object : "";
+  sd_bus_message_unref(reply);
+  if (r < 0) return Error::from_errno(-r, "read " + what + " reply");
+  return path;
+}
+
 int on_job_removed(sd_bus_message* message, void* userdata, sd_bus_error*) {
   auto* finished = static_cast<std::vector<std::pair<std::string, std::string>>*>(userdata);
   uint32_t id;
@@ -120,12 +130,9 @@ Result<void> SystemdBus::start_transient_unit(const std::string& unit, const App
       continue;
     }
     if (r < 0) return bus_failure(r, e, "StartTransientUnit " + unit);
-    const char* job = nullptr;
-    r = sd_bus_message_read(reply, "o", &job);
-    std::string job_path = job ? job : "";
-    sd_bus_message_unref(reply);
-    if (r < 0) return Error::from_errno(-r, "read StartTransientUnit reply");
-    auto result = wait_for_job(job_path, kJobTimeout);
+    auto job = take_object_path(reply, "StartTransientUnit");
+    if (!job) return job.error();
+    auto result = wait_for_job(*job, kJobTimeout);
     if (!result) return result.error();
     if (*result != "done")
       return Error::make(EIO, "systemd job for " + unit + " ended '" + *result + "', not 'done'");
@@ -152,51 +159,39 @@ Result<std::string> SystemdBus::wait_for_job(const std::string& job, millisecond
   }
 }
 
-Result<std::string> SystemdBus::unit_control_group(const std::string& unit) {
-  std::lock_guard lock(m_mutex);
+Result<std::optional<std::string>> SystemdBus::unit_object(const std::string& unit) {
   BusError e;
   sd_bus_message* reply = nullptr;
   int r = sd_bus_call_method(m_bus, kService, kPath, kManager, "GetUnit", &e.error, &reply, "s", unit.c_str());
+  if (r < 0 && e.is("org.freedesktop.systemd1.NoSuchUnit")) return std::optional<std::string>();
   if (r < 0) return bus_failure(r, e, "GetUnit " + unit);
-  const char* object = nullptr;
-  r = sd_bus_message_read(reply, "o", &object);
-  std::string path = object ? object : "";
-  sd_bus_message_unref(reply);
-  if (r < 0) return Error::from_errno(-r, "read GetUnit reply");
-  BusError e2;
+  auto path = take_object_path(reply, "GetUnit");
+  if (!path) return path.error();
+  return std::optional<std::string>(*path);
+}
+
+Result<std::string> SystemdBus::unit_control_group(const std::string& unit) {
+  std::lock_guard lock(m_mutex);
+  auto object = unit_object(unit);
+  if (!object) return object.error();
+  if (!*object) return Error::make(ENOENT, "unit " + unit + " is not loaded");
+  BusError e;
   char* group = nullptr;
-  r = sd_bus_get_property_string(m_bus, kService, path.c_str(), "org.freedesktop.systemd1.Scope", "ControlGroup",
-                                 &e2.error, &group);
-  if (r < 0) return bus_failure(r, e2, "read ControlGroup of " + unit);
+  int r = sd_bus_get_property_string(m_bus, kService, (*object)->c_str(), "org.freedesktop.systemd1.Scope",
+                                     "ControlGroup", &e.error, &group);
+  if (r < 0) return bus_failure(r, e, "read ControlGroup of " + unit);
   std::string result(group);
   free(group);
   return result;
-}
-
-Result<bool> SystemdBus::unit_loaded(const std::string& unit) {
-  BusError e;
-  sd_bus_message* reply = nullptr;
-  int r = sd_bus_call_method(m_bus, kService, kPath, kManager, "GetUnit", &e.error, &reply, "s", unit.c_str());
-  sd_bus_message_unref(reply);
-  if (r >= 0) return true;
-  if (e.is("org.freedesktop.systemd1.NoSuchUnit")) return false;
-  return bus_failure(r, e, "GetUnit " + unit);
 }
 
 Result<std::string> SystemdBus::call_returning_job(const char* method, const std::string& unit, const char* mode) {
   BusError e;
   sd_bus_message* reply = nullptr;
   int r = sd_bus_call_method(m_bus, kService, kPath, kManager, method, &e.error, &reply, "ss", unit.c_str(), mode);
-  if (r < 0) {
-    if (e.is("org.freedesktop.systemd1.NoSuchUnit")) return std::string();
-    return bus_failure(r, e, std::string(method) + " " + unit);
-  }
-  const char* job = nullptr;
-  r = sd_bus_message_read(reply, "o", &job);
-  std::string path = job ? job : "";
-  sd_bus_message_unref(reply);
-  if (r < 0) return Error::from_errno(-r, "read job path");
-  return path;
+  if (r < 0 && e.is("org.freedesktop.systemd1.NoSuchUnit")) return std::string();
+  if (r < 0) return bus_failure(r, e, std::string(method) + " " + unit);
+  return take_object_path(reply, method);
 }
 
 void SystemdBus::wait_for_traffic(milliseconds limit) {
@@ -208,7 +203,7 @@ void SystemdBus::wait_for_traffic(milliseconds limit) {
 Result<void> SystemdBus::stop_and_unload(const std::string& unit, milliseconds timeout) {
   std::lock_guard lock(m_mutex);
   auto deadline = steady_clock::now() + timeout;
-  auto loaded = unit_loaded(unit);
+  auto loaded = unit_object(unit);
   if (!loaded) return loaded.error();
   if (!*loaded) return success();
   auto job = call_returning_job("StopUnit", unit, "replace");
@@ -221,7 +216,7 @@ Result<void> SystemdBus::stop_and_unload(const std::string& unit, milliseconds t
   // collected (CollectMode=inactive-or-failed) on systemd's next GC pass.
   sd_bus_call_method(m_bus, kService, kPath, kManager, "ResetFailedUnit", nullptr, nullptr, "s", unit.c_str());
   for (;;) {
-    loaded = unit_loaded(unit);
+    loaded = unit_object(unit);
     if (!loaded) return loaded.error();
     if (!*loaded) return success();
     if (steady_clock::now() >= deadline)

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,7 +46,8 @@ class SystemdBus {
 
  private:
   SystemdBus(sd_bus* bus, std::string address) : m_bus(bus), m_address(std::move(address)) {}
-  Result<bool> unit_loaded(const std::string& unit);
+  /// The unit's object path, or nothing when it is not loaded.
+  Result<std::optional<std::string>> unit_object(const std::string& unit);
   Result<std::string> call_returning_job(const char* method, const std::string& unit, const char* mode);
   Result<std::string> wait_for_job(const std::string& job, std::chrono::milliseconds timeout);
   void wait_for_traffic(std::chrono::milliseconds limit);

@@ -114,18 +114,24 @@ class StubSessions(DaemonTestCase):
         self.daemon.assert_nothing_left(all_pids)
 
 
-class BrowserThatExitsOnItsOwn(DaemonTestCase):
-    """The main process exits; its children and the escapee stay behind."""
+class StubModeTestCase(DaemonTestCase):
+    """A daemon whose browser is the stub with extra behaviour flags."""
+    stub_args = ()
 
     @classmethod
     def setUpClass(cls):
-        cls.wrapper = stub_wrapper("--exit-after", "1")
+        cls.wrapper = stub_wrapper(*cls.stub_args)
         cls.daemon = Daemon(browser=cls.wrapper)
 
     @classmethod
     def tearDownClass(cls):
         super().tearDownClass()
         os.unlink(cls.wrapper)
+
+
+class BrowserThatExitsOnItsOwn(StubModeTestCase):
+    """The main process exits; its children and the escapee stay behind."""
+    stub_args = ("--exit-after", "1")
 
     def test_is_noticed_reported_and_cleaned(self):
         session = self.daemon.open()
@@ -140,16 +146,8 @@ class BrowserThatExitsOnItsOwn(DaemonTestCase):
         self.assertEqual(self.daemon.close(session["id"], expect=409)["error"]["code"], "already_closed")
 
 
-class BrowserThatCrashes(DaemonTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.wrapper = stub_wrapper("--crash-after", "1")
-        cls.daemon = Daemon(browser=cls.wrapper)
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        os.unlink(cls.wrapper)
+class BrowserThatCrashes(StubModeTestCase):
+    stub_args = ("--crash-after", "1")
 
     def test_crash_is_reported_with_its_signal(self):
         session = self.daemon.open()
