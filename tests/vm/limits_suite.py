@@ -250,6 +250,17 @@ class UserService(unittest.TestCase):
         units = self.as_user("systemctl", "--user", "list-units", "--all", "--no-legend", "corral-*").stdout
         self.assertEqual(units.strip(), "")
 
+    def test_installed_user_unit_starts(self):
+        # `systemctl --user` with the unit meson installed (Type=notify: start
+        # returns once the API answers on its default port).
+        self.as_user("systemctl", "--user", "start", "corrald.service")
+        try:
+            status, health = Api(8420).request("GET", "/v1/health")
+            self.assertEqual((status, health["backend"]), (200, "systemd-user"))
+            self.assertTrue(health["cgroup_root"].endswith(f"user@{self.uid}.service/corral.slice"))
+        finally:
+            self.as_user("systemctl", "--user", "stop", "corrald.service")
+
 
 if __name__ == "__main__":
     result = unittest.main(exit=False, verbosity=2).result
