@@ -10,7 +10,8 @@ namespace {
 using namespace std::chrono;
 
 // SIGTERM to the browser's main process; true if it ended within `grace`.
-// Chrome on SIGTERM closes its windows and ends its own children.
+// Chrome on SIGTERM shuts down cleanly (its profile is flushed); the
+// helpers that outlive it are what cgroup.kill is for.
 bool ask_to_exit(int pidfd, milliseconds grace) {
   if (grace.count() <= 0 || pidfd < 0) return false;
   if (::syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, nullptr, 0) < 0) return errno == ESRCH;

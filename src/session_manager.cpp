@@ -73,61 +73,78 @@ Result<size_t> SessionManager::remove_leftovers() {
   return leftovers->size();
 }
 
-Result<std::shared_ptr<SessionManager::Entry>> SessionManager::start(const SessionRequest& request) {
-  const auto& program = request.kind == BrowserKind::chrome ? m_config.programs.chrome : m_config.programs.chromedriver;
+Result<SessionManager::Launch> SessionManager::prepare_launch(const SessionRequest& request) {
+  bool chrome = request.kind == BrowserKind::chrome;
+  const auto& program = chrome ? m_config.programs.chrome : m_config.programs.chromedriver;
   if (program.empty())
     return Error::make(ENOEXEC, std::string("no ") + browser_kind_name(request.kind) +
                                     " binary is configured on this host (install Debian's chromium / chromium-driver, "
                                     "or start corrald with --browser / --chromedriver)");
-  auto id = new_session_id();
-  auto dirs = SessionDirs::create(m_config.state_dir, id);
-  if (!dirs) return dirs.error();
-  uint16_t port = 0;
-  LaunchSpec spec;
-  if (request.kind == BrowserKind::chrome) {
-    spec = chrome_launch(m_config.programs.chrome, *dirs, request.args);
-  } else {
+  Launch launch;
+  launch.id = new_session_id();
+  if (!chrome) {
     auto free_port = pick_free_port();
     if (!free_port) return free_port.error();
-    port = *free_port;
-    spec = chromedriver_launch(m_config.programs.chromedriver, *dirs, port, request.args);
+    launch.port = *free_port;
   }
-  auto child = GatedChild::spawn(spec);
-  if (!child) {
-    (void)dirs->remove();
-    return child.error();
-  }
+  auto dirs = SessionDirs::create(m_config.state_dir, launch.id);
+  if (!dirs) return dirs.error();
+  launch.dirs = *dirs;
+  launch.spec = chrome ? chrome_launch(program, launch.dirs, request.args)
+                       : chromedriver_launch(program, launch.dirs, launch.port, request.args);
+  return launch;
+}
+
+std::shared_ptr<SessionManager::Entry> SessionManager::track(const SessionRequest& request, const Launch& launch,
+                                                             const GatedChild& child) {
   auto entry = std::make_shared<Entry>();
-  entry->info.id = id;
+  entry->info.id = launch.id;
   entry->info.request = request;
   entry->info.limits = request.limits.with_defaults(m_config.default_limits);
-  entry->info.pid = child->pid();
+  entry->info.pid = child.pid();
   entry->info.created_at = system_clock::now();
-  entry->dirs = *dirs;
-  entry->pidfd.reset(::fcntl(child->pidfd(), F_DUPFD_CLOEXEC, 3));
-  m_watcher.watch(child->pid(), entry->pidfd.get(), [this, id](ExitStatus status) { on_browser_exit(id, status); });
+  entry->dirs = launch.dirs;
+  entry->pidfd.reset(::fcntl(child.pidfd(), F_DUPFD_CLOEXEC, 3));
+  m_watcher.watch(child.pid(), entry->pidfd.get(),
+                  [this, id = launch.id](ExitStatus status) { on_browser_exit(id, status); });
+  return entry;
+}
 
-  auto scope = m_backend.create({kScopePrefix + id, child->pid(), entry->info.limits,
-                                 "corral session " + id + " (" + browser_kind_name(request.kind) + ")"});
+Result<std::shared_ptr<SessionManager::Entry>> SessionManager::start(const SessionRequest& request) {
+  auto launch = prepare_launch(request);
+  if (!launch) return launch.error();
+  auto child = GatedChild::spawn(launch->spec);
+  if (!child) {
+    (void)launch->dirs.remove();
+    return child.error();
+  }
+  auto entry = track(request, *launch, *child);
+  auto scope = m_backend.create({kScopePrefix + launch->id, child->pid(), entry->info.limits,
+                                 "corral session " + launch->id + " (" + browser_kind_name(request.kind) + ")"});
   if (!scope) {
     m_watcher.unwatch(child->pid());
     child->abort();
-    (void)dirs->remove();
+    (void)launch->dirs.remove();
     return scope.error();
   }
   entry->info.scope = *scope;
   entry->info.enforced = Cgroup(scope->cgroup).enforced();
   {
     std::lock_guard lock(m_mutex);
-    m_live[id] = entry;
+    m_live[launch->id] = entry;
   }
-  auto released = child->release();
-  if (!released) released = Error::make(ECHILD, "cannot run " + spec.argv[0] + ": " + released.error().message);
-  auto ready = released ? wait_until_ready(*entry, port) : Result<Endpoints>(released.error());
+  CORRAL_TRY(bring_up(entry, *child, *launch));
+  return entry;
+}
+
+Result<void> SessionManager::bring_up(const std::shared_ptr<Entry>& entry, GatedChild& child, const Launch& launch) {
+  auto released = child.release();
+  if (!released) released = Error::make(ECHILD, "cannot run " + launch.spec.argv[0] + ": " + released.error().message);
+  auto ready = released ? wait_until_ready(*entry, launch.port) : Result<Endpoints>(released.error());
   if (!ready) {
     auto why = ready.error();
-    why.message = "could not start " + std::string(browser_kind_name(request.kind)) + ": " + why.message +
-                  log_tail(entry->dirs.log());
+    why.message = "could not start " + std::string(browser_kind_name(entry->info.request.kind)) + ": " +
+                  why.message + log_tail(entry->dirs.log());
     finish(entry, CloseReason::start_failed, milliseconds(0));
     return why;
   }
@@ -139,7 +156,7 @@ Result<std::shared_ptr<SessionManager::Entry>> SessionManager::start(const Sessi
     return Error::make(EAGAIN, "the daemon is shutting down");
   }
   entry->info.state = SessionState::running;
-  return entry;
+  return success();
 }
 
 Result<Endpoints> SessionManager::wait_until_ready(const Entry& entry, uint16_t port) {

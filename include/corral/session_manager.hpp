@@ -60,7 +60,19 @@ class SessionManager {
 
  private:
   struct Entry;
+  /// What a session's browser is started with, before anything runs.
+  struct Launch {
+    std::string id;
+    SessionDirs dirs;
+    LaunchSpec spec;
+    uint16_t port = 0;  ///< chromedriver's
+  };
+  Result<Launch> prepare_launch(const SessionRequest& request);
+  std::shared_ptr<Entry> track(const SessionRequest& request, const Launch& launch, const GatedChild& child);
   Result<std::shared_ptr<Entry>> start(const SessionRequest& request);
+  /// Open the gate and wait until the browser answers; on failure the
+  /// session is cleaned as start_failed.
+  Result<void> bring_up(const std::shared_ptr<Entry>& entry, GatedChild& child, const Launch& launch);
   Result<Endpoints> wait_until_ready(const Entry& entry, uint16_t port);
   CloseReport finish(const std::shared_ptr<Entry>& entry, CloseReason reason, std::chrono::milliseconds grace);
   void on_browser_exit(const std::string& id, ExitStatus status);
