@@ -36,12 +36,36 @@ const char* default_message(int status) {
   }
 }
 
+void show_session(const std::string& id, httplib::Response& res, SessionManager& sessions);
+
+const std::chrono::milliseconds kMaxWait(std::chrono::minutes(10));
+
 void open_session(const httplib::Request& req, httplib::Response& res, SessionManager& sessions) {
   auto request = parse_session_request(req.body);
   if (!request) return send_error(res, request.error());
-  auto session = sessions.open(*request);
-  if (!session) return send_error(res, session.error());
+  std::chrono::milliseconds wait{0};
+  if (req.has_param("wait")) {
+    auto parsed = parse_duration(req.get_param_value("wait"), kMaxWait);
+    if (!parsed) return send_error(res, Error::make(EINVAL, "wait: " + parsed.error().message));
+    wait = *parsed;
+  }
+  auto session = sessions.open(*request, wait);
+  if (!session) {
+    // Room frees as sessions close; a close takes well under a second.
+    if (session.error().code == ENOSPC) res.set_header("Retry-After", "1");
+    return send_error(res, session.error());
+  }
   send(res, 201, session_json(*session));
+}
+
+void keep_alive(const std::string& id, httplib::Response& res, SessionManager& sessions) {
+  if (auto renewed = sessions.renew(id); !renewed) return send_error(res, renewed.error());
+  show_session(id, res, sessions);
+}
+
+void metrics(httplib::Response& res, const SessionManager& sessions) {
+  res.status = 200;
+  res.set_content(sessions.metrics().render(sessions.gauges()), "text/plain; version=0.0.4");
 }
 
 void list_sessions(httplib::Response& res, SessionManager& sessions) {
@@ -76,8 +100,13 @@ void close_session(const std::string& id, const httplib::Request& req, httplib::
 void health(httplib::Response& res, const SessionManager& sessions) {
   const auto& backend = sessions.backend();
   auto controllers = backend.controllers();
+  auto verdict = sessions.metrics().health();
+  const auto& admission = sessions.config().admission;
   send(res, 200,
-       {{"status", "ok"},
+       {{"status", verdict.degraded ? "degraded" : "ok"},
+        {"reason", verdict.degraded ? json(verdict.reason) : json(nullptr)},
+        {"max_sessions", admission.max_sessions ? json(admission.max_sessions) : json(nullptr)},
+        {"memory_budget", admission.memory_budget ? json(*admission.memory_budget) : json(nullptr)},
         {"backend", backend.kind()},
         {"cgroup_root", backend.sessions_root().string()},
         {"controllers", {{"memory", controllers.memory}, {"cpu", controllers.cpu}, {"pids", controllers.pids}}},
@@ -105,6 +134,7 @@ std::pair<int, const char*> http_status_for(int error_code) {
     case EBUSY: return {409, "conflict"};
     case E2BIG: return {413, "too_large"};
     case EAGAIN: return {503, "unavailable"};
+    case ENOSPC: return {429, "at_capacity"};
     case ECHILD: case ETIMEDOUT: return {500, "browser_failed"};
     case ENOEXEC: return {503, "browser_unavailable"};
     default: return {500, "internal"};
@@ -116,8 +146,14 @@ void register_routes(httplib::Server& server, SessionManager& sessions) {
   server.Post("/v1/sessions", [&](const auto& req, auto& res) { open_session(req, res, sessions); });
   server.Get("/v1/sessions", [&](const auto&, auto& res) { list_sessions(res, sessions); });
   server.Get(R"(/v1/sessions/([^/]+))", [&](const auto& req, auto& res) {
-    if (known_shape(req.matches[1], res)) show_session(req.matches[1], res, sessions);
+    if (!known_shape(req.matches[1], res)) return;
+    (void)sessions.renew(req.matches[1]);  // any request on a session renews its lease
+    show_session(req.matches[1], res, sessions);
   });
+  server.Post(R"(/v1/sessions/([^/]+)/keepalive)", [&](const auto& req, auto& res) {
+    if (known_shape(req.matches[1], res)) keep_alive(req.matches[1], res, sessions);
+  });
+  server.Get("/metrics", [&](const auto&, auto& res) { metrics(res, sessions); });
   server.Delete(R"(/v1/sessions/([^/]+))", [&](const auto& req, auto& res) {
     if (known_shape(req.matches[1], res)) close_session(req.matches[1], req, res, sessions);
   });

@@ -76,7 +76,11 @@ json session_json(const SessionInfo& session) {
                {"enforced", {{"memory", session.enforced.memory}, {"cpu", session.enforced.cpu},
                              {"tasks", session.enforced.pids}}},
                {"labels", session.request.labels},
-               {"created_at", format_timestamp(session.created_at)}};
+               {"created_at", format_timestamp(session.created_at)},
+               {"ttl", session.ttl.count() / 1000.0},
+               {"idle_timeout", session.idle_timeout.count() / 1000.0},
+               {"expires_at", format_timestamp(session.expires_at)},
+               {"idle_expires_at", format_timestamp(session.idle_expires_at)}};
   if (session.stats) body["stats"] = stats_json(*session.stats);
   if (session.exit) body["exit"] = exit_json(*session.exit);
   if (session.report) body["report"] = close_report_json(*session.report);

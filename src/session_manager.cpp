@@ -1,6 +1,7 @@
 #include "corral/session_manager.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/random.h>
 
 #include <spdlog/spdlog.h>
@@ -15,6 +16,14 @@ struct SessionManager::Entry {
   SessionInfo info;  ///< guarded by SessionManager::m_mutex
   SessionDirs dirs;
   UniqueFd pidfd;    ///< the browser's main process, for signals and exit
+  Admission::Ticket ticket;  ///< room held until the session is cleaned
+  steady_clock::time_point expires, idle_expires;  ///< guarded like info
+
+  /// Start the idle timeout again (and set the lifetime at start).
+  void renew(steady_clock::time_point now) {
+    idle_expires = now + info.idle_timeout;
+    info.idle_expires_at = system_clock::now() + info.idle_timeout;
+  }
 };
 
 std::string new_session_id() {
@@ -44,7 +53,7 @@ std::string log_tail(const fs::path& log) {
 }  // namespace
 
 SessionManager::SessionManager(ScopeBackend& backend, ChildWatcher& watcher, SessionManagerConfig config)
-    : m_backend(backend), m_watcher(watcher), m_config(std::move(config)) {
+    : m_backend(backend), m_watcher(watcher), m_config(std::move(config)), m_admission(m_config.admission) {
   m_closer = std::thread([this] { run_closer(); });
 }
 
@@ -103,6 +112,11 @@ std::shared_ptr<SessionManager::Entry> SessionManager::track(const SessionReques
   entry->info.limits = request.limits.with_defaults(m_config.default_limits);
   entry->info.pid = child.pid();
   entry->info.created_at = system_clock::now();
+  entry->info.ttl = request.ttl.value_or(m_config.default_ttl);
+  entry->info.idle_timeout = request.idle_timeout.value_or(m_config.default_idle_timeout);
+  entry->info.expires_at = entry->info.created_at + entry->info.ttl;
+  entry->expires = steady_clock::now() + entry->info.ttl;
+  entry->renew(steady_clock::now());
   entry->dirs = launch.dirs;
   entry->pidfd.reset(::fcntl(child.pidfd(), F_DUPFD_CLOEXEC, 3));
   m_watcher.watch(child.pid(), entry->pidfd.get(),
@@ -110,7 +124,8 @@ std::shared_ptr<SessionManager::Entry> SessionManager::track(const SessionReques
   return entry;
 }
 
-Result<std::shared_ptr<SessionManager::Entry>> SessionManager::start(const SessionRequest& request) {
+Result<std::shared_ptr<SessionManager::Entry>> SessionManager::start(const SessionRequest& request,
+                                                                    Admission::Ticket ticket) {
   auto launch = prepare_launch(request);
   if (!launch) return launch.error();
   auto child = GatedChild::spawn(launch->spec);
@@ -119,6 +134,7 @@ Result<std::shared_ptr<SessionManager::Entry>> SessionManager::start(const Sessi
     return child.error();
   }
   auto entry = track(request, *launch, *child);
+  entry->ticket = std::move(ticket);
   auto scope = m_backend.create({kScopePrefix + launch->id, child->pid(), entry->info.limits,
                                  "corral session " + launch->id + " (" + browser_kind_name(request.kind) + ")"});
   if (!scope) {
@@ -156,6 +172,8 @@ Result<void> SessionManager::bring_up(const std::shared_ptr<Entry>& entry, Gated
     return Error::make(EAGAIN, "the daemon is shutting down");
   }
   entry->info.state = SessionState::running;
+  entry->renew(steady_clock::now());  // the idle timeout counts from ready, not from fork
+  m_closer_wakeup.notify_one();       // a new deadline to watch
   return success();
 }
 
@@ -165,15 +183,32 @@ Result<Endpoints> SessionManager::wait_until_ready(const Entry& entry, uint16_t 
   return wait_for_webdriver(port, entry.pidfd.get(), m_config.start_timeout);
 }
 
-Result<SessionInfo> SessionManager::open(const SessionRequest& request) {
+Result<void> SessionManager::check_durations(const SessionRequest& request) const {
+  auto seconds = [](milliseconds d) { return std::to_string(d.count() / 1000) + " s"; };
+  if (request.ttl && *request.ttl > m_config.max_ttl)
+    return Error::make(EINVAL, "ttl is above the daemon's maximum of " + seconds(m_config.max_ttl));
+  if (request.idle_timeout && *request.idle_timeout > m_config.max_idle_timeout)
+    return Error::make(EINVAL, "idle_timeout is above the daemon's maximum of " + seconds(m_config.max_idle_timeout));
+  return success();
+}
+
+Result<SessionInfo> SessionManager::open(const SessionRequest& request, milliseconds wait) {
   {
     std::lock_guard lock(m_mutex);
     if (m_shutting_down) return Error::make(EAGAIN, "the daemon is shutting down");
   }
   if (!m_config.allow_unenforced_limits) CORRAL_TRY(check_enforceable(request.limits, m_backend.controllers()));
+  CORRAL_TRY(check_durations(request));
+  auto limits = request.limits.with_defaults(m_config.default_limits);
+  auto ticket = m_admission.admit(limits.memory_max.value_or(0), wait);
+  if (!ticket) {
+    if (ticket.error().code == ENOSPC) m_metrics.admission_rejected();
+    return ticket.error();
+  }
   auto started = steady_clock::now();
-  auto entry = start(request);
+  auto entry = start(request, std::move(*ticket));
   if (!entry) {
+    m_metrics.open_failed();
     spdlog::warn("session open failed: {}", entry.error().message);
     // Host-side failures (ENOENT from a cgroup path, say) are the daemon's
     // problem, not the client's: keep only the classes the API promises.
@@ -182,6 +217,7 @@ Result<SessionInfo> SessionManager::open(const SessionRequest& request) {
       error.code = EIO;
     return error;
   }
+  m_metrics.session_opened();
   std::lock_guard lock(m_mutex);
   const SessionInfo& info = (*entry)->info;
   spdlog::info("session {} opened: kind={} unit={} cgroup={} pid={} in {} ms", info.id,
@@ -198,6 +234,8 @@ CloseReport SessionManager::finish(const std::shared_ptr<Entry>& entry, CloseRea
     target = CleanupTarget{entry->info.id, entry->info.scope, entry->pidfd.get(), entry->dirs};
   }
   auto report = clean_up_session(m_backend, target, reason, {grace, m_config.kill_wait});
+  m_metrics.session_closed(report);
+  entry->ticket.release();  // the room is free only once the host is
   auto log_level = report.clean() ? spdlog::level::info : spdlog::level::err;
   spdlog::log(log_level, "session {} closed: reason={} unit={} duration={} ms killed={} graceful={} verified_empty={}{}",
               report.id, close_reason_name(reason), target.scope.unit.empty() ? "-" : target.scope.unit,
@@ -242,6 +280,18 @@ std::vector<SessionInfo> SessionManager::list() const {
   return sessions;
 }
 
+Result<void> SessionManager::renew(const std::string& id) {
+  std::lock_guard lock(m_mutex);
+  auto entry = find(id);
+  if (!entry) return Error::make(ENOENT, "no session '" + id + "'");
+  if (entry->info.state == SessionState::running) entry->renew(steady_clock::now());
+  return success();
+}
+
+MetricsGauges SessionManager::gauges() const {
+  return MetricsGauges{open_count(), m_admission.queued(), m_admission.memory()};
+}
+
 size_t SessionManager::open_count() const {
   std::lock_guard lock(m_mutex);
   return m_live.size();
@@ -277,16 +327,51 @@ void SessionManager::on_browser_exit(const std::string& id, ExitStatus status) {
   m_closer_wakeup.notify_one();
 }
 
+steady_clock::time_point SessionManager::next_expiry() const {
+  auto next = steady_clock::time_point::max();
+  for (const auto& [id, entry] : m_live)
+    if (entry->info.state == SessionState::running) next = std::min({next, entry->expires, entry->idle_expires});
+  return next;
+}
+
+std::vector<std::pair<std::shared_ptr<SessionManager::Entry>, CloseReason>> SessionManager::take_expired() {
+  std::vector<std::pair<std::shared_ptr<Entry>, CloseReason>> expired;
+  auto now = steady_clock::now();
+  for (auto& [id, entry] : m_live) {
+    if (entry->info.state != SessionState::running) continue;
+    if (entry->expires <= now) expired.emplace_back(entry, CloseReason::expired);
+    else if (entry->idle_expires <= now) expired.emplace_back(entry, CloseReason::idle);
+    else continue;
+    entry->info.state = SessionState::closing;
+  }
+  return expired;
+}
+
+// A browser that ended by SIGKILL while its cgroup counts OOM kills was
+// killed by the kernel for memory, not by a person.
+static CloseReason exit_reason(const SessionInfo& info) {
+  bool killed = info.exit && info.exit->signal == SIGKILL;
+  return killed && Cgroup(info.scope.cgroup).stats().oom_kills.value_or(0) > 0 ? CloseReason::oom
+                                                                               : CloseReason::browser_exited;
+}
+
 void SessionManager::run_closer() {
   std::unique_lock lock(m_mutex);
   for (;;) {
-    m_closer_wakeup.wait(lock, [this] { return m_closer_stop || !m_to_close.empty(); });
-    if (m_to_close.empty()) return;
-    auto id = m_to_close.front();
-    m_to_close.pop_front();
-    auto entry = find(id);
+    auto due = take_expired();
+    for (; !m_to_close.empty(); m_to_close.pop_front())
+      if (auto entry = find(m_to_close.front())) due.emplace_back(entry, exit_reason(entry->info));
+    if (due.empty()) {
+      if (m_closer_stop) return;
+      // Woken early by a new session (a nearer deadline) or an exited browser.
+      m_closer_wakeup.wait_until(lock, std::min(next_expiry(), steady_clock::now() + std::chrono::hours(1)));
+      continue;
+    }
     lock.unlock();
-    if (entry) finish(entry, CloseReason::browser_exited, milliseconds(0));
+    for (auto& [entry, reason] : due) {
+      bool browser_gone = reason == CloseReason::browser_exited || reason == CloseReason::oom;
+      finish(entry, reason, browser_gone ? milliseconds(0) : m_config.default_grace);
+    }
     lock.lock();
   }
 }

@@ -12,6 +12,7 @@ using nlohmann::json;
 constexpr uint64_t kMinimumMemory = uint64_t{4} << 20;  // below this not even the stub starts
 constexpr uint64_t kMaximumTasks = 4194304;             // the kernel's pid_max ceiling
 constexpr size_t kMaximumLabels = 32;
+constexpr std::chrono::hours kLongestDuration(24 * 30);  // the daemon's own maximum is checked later
 
 Error bad_type(const std::string& field, const char* expected) {
   return Error::make(EBADMSG, "field '" + field + "' must be " + expected);
@@ -54,6 +55,19 @@ Result<std::optional<uint64_t>> parse_tasks_field(const json& value) {
   if (!value.is_number_unsigned() || value.get<uint64_t>() < 1 || value.get<uint64_t>() > kMaximumTasks)
     return Error::make(EINVAL, "tasks_max must be between 1 and 4194304");
   return std::optional<uint64_t>(value.get<uint64_t>());
+}
+
+// Seconds as a number, or "30s", "10m", "2h".
+Result<std::optional<std::chrono::milliseconds>> parse_duration_field(const json& value, const std::string& field) {
+  std::string text;
+  if (value.is_number() && value.get<double>() >= 0) text = std::to_string(value.get<double>());
+  else if (value.is_string()) text = value.get<std::string>();
+  else if (value.is_number()) return Error::make(EINVAL, field + " must not be negative");
+  else return bad_type(field, "seconds, or a duration such as \"30s\", \"10m\", \"2h\"");
+  auto parsed = parse_duration(text, kLongestDuration);
+  if (!parsed) return Error::make(EINVAL, field + ": " + parsed.error().message);
+  if (parsed->count() < 1000) return Error::make(EINVAL, field + " must be at least 1s");
+  return std::optional<std::chrono::milliseconds>(*parsed);
 }
 
 Result<std::vector<std::string>> parse_args(const json& value) {
@@ -103,7 +117,7 @@ Result<SessionRequest> parse_session_request(const std::string& body) {
   if (document.is_discarded()) return Error::make(EBADMSG, "the body is not valid JSON");
   if (!document.is_object()) return Error::make(EBADMSG, "the body must be a JSON object");
   static const std::set<std::string> known = {"kind", "memory_max", "memory_high", "cpu_quota", "tasks_max",
-                                              "args", "labels"};
+                                              "args", "labels", "ttl", "idle_timeout"};
   for (const auto& [key, value] : document.items())
     if (!known.count(key)) return Error::make(EBADMSG, "unknown field '" + key + "'");
 
@@ -117,6 +131,9 @@ Result<SessionRequest> parse_session_request(const std::string& body) {
   if (document.contains("tasks_max")) CORRAL_ASSIGN(request.limits.tasks_max, parse_tasks_field(document["tasks_max"]));
   if (document.contains("args")) CORRAL_ASSIGN(request.args, parse_args(document["args"]));
   if (document.contains("labels")) CORRAL_ASSIGN(request.labels, parse_labels(document["labels"]));
+  if (document.contains("ttl")) CORRAL_ASSIGN(request.ttl, parse_duration_field(document["ttl"], "ttl"));
+  if (document.contains("idle_timeout"))
+    CORRAL_ASSIGN(request.idle_timeout, parse_duration_field(document["idle_timeout"], "idle_timeout"));
 
   const Limits& limits = request.limits;
   if (limits.memory_max && limits.memory_high && *limits.memory_high > *limits.memory_max)

@@ -15,6 +15,9 @@ const char* session_state_name(SessionState state) {
 const char* close_reason_name(CloseReason reason) {
   switch (reason) {
     case CloseReason::client: return "client";
+    case CloseReason::expired: return "expired";
+    case CloseReason::idle: return "idle";
+    case CloseReason::oom: return "oom";
     case CloseReason::browser_exited: return "browser-exited";
     case CloseReason::shutdown: return "shutdown";
     case CloseReason::start_failed: return "start-failed";

@@ -60,6 +60,7 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text, std::chr
   if (number.ends_with("ms")) scale = 1, number.remove_suffix(2);
   else if (number.ends_with("s")) number.remove_suffix(1);
   else if (number.ends_with("m")) scale = 60000, number.remove_suffix(1);
+  else if (number.ends_with("h")) scale = 3600000, number.remove_suffix(1);
   double value = 0;
   auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
   if (ec != std::errc() || end != number.data() + number.size() || number.empty() || !(value >= 0))

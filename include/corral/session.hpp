@@ -26,13 +26,15 @@ struct SessionRequest {
   Limits limits;  ///< only what the client asked for; defaults are added later
   std::vector<std::string> args;
   std::map<std::string, std::string> labels;
+  std::optional<std::chrono::milliseconds> ttl;           ///< lifetime; daemon default if unset
+  std::optional<std::chrono::milliseconds> idle_timeout;  ///< without requests; daemon default if unset
 };
 
 enum class SessionState { starting, running, closing, closed };
 const char* session_state_name(SessionState state);
 
 /// Why a session ended.
-enum class CloseReason { client, browser_exited, shutdown, start_failed };
+enum class CloseReason { client, expired, idle, browser_exited, oom, shutdown, start_failed };
 const char* close_reason_name(CloseReason reason);
 
 /// What the verified cleanup of one session found and did.
@@ -65,6 +67,9 @@ struct SessionInfo {
   Endpoints endpoints;
   Controllers enforced;
   std::chrono::system_clock::time_point created_at;
+  std::chrono::milliseconds ttl{0}, idle_timeout{0};
+  std::chrono::system_clock::time_point expires_at;       ///< created_at + ttl
+  std::chrono::system_clock::time_point idle_expires_at;  ///< last request + idle_timeout
   std::optional<ExitStatus> exit;        ///< how the main process ended, once it has
   std::optional<CloseReport> report;     ///< once closed
   std::optional<CgroupStats> stats;      ///< live use, for GET of one session

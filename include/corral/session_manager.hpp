@@ -15,8 +15,10 @@
 #include <thread>
 #include <vector>
 
+#include "corral/admission.hpp"
 #include "corral/browser_launch.hpp"
 #include "corral/child_watcher.hpp"
+#include "corral/metrics.hpp"
 #include "corral/scope_backend.hpp"
 #include "corral/session.hpp"
 #include "corral/session_cleanup.hpp"
@@ -32,6 +34,11 @@ struct SessionManagerConfig {
   std::chrono::milliseconds default_grace{2000};
   std::chrono::milliseconds kill_wait{5000};
   size_t closed_history = 256;       ///< closed sessions kept so GET can say why
+  AdmissionLimits admission;
+  std::chrono::milliseconds default_ttl{std::chrono::hours(1)};
+  std::chrono::milliseconds max_ttl{std::chrono::hours(24)};
+  std::chrono::milliseconds default_idle_timeout{std::chrono::minutes(5)};
+  std::chrono::milliseconds max_idle_timeout{std::chrono::hours(24)};
 };
 
 class SessionManager {
@@ -43,11 +50,15 @@ class SessionManager {
   /// Returns how many scopes were removed.
   Result<size_t> remove_leftovers();
 
-  /// EOPNOTSUPP: an explicit limit the host cannot enforce; EAGAIN: shutting
-  /// down; ECHILD/ETIMEDOUT: the browser did not come up (all cleaned).
-  Result<SessionInfo> open(const SessionRequest& request);
+  /// EOPNOTSUPP: an explicit limit the host cannot enforce; EINVAL: a ttl or
+  /// idle timeout above the daemon's maximum; ENOSPC: no room within `wait`;
+  /// EAGAIN: shutting down; ECHILD/ETIMEDOUT: the browser did not come up
+  /// (all cleaned).
+  Result<SessionInfo> open(const SessionRequest& request, std::chrono::milliseconds wait = {});
   /// With live cgroup stats. ENOENT for an unknown id.
   Result<SessionInfo> get(const std::string& id) const;
+  /// A request on the session: its idle timeout starts again.
+  Result<void> renew(const std::string& id);
   std::vector<SessionInfo> list() const;
   /// ENOENT unknown; EALREADY closed or closing; EBUSY still starting.
   Result<CloseReport> close(const std::string& id, std::optional<std::chrono::milliseconds> grace);
@@ -57,6 +68,8 @@ class SessionManager {
   const ScopeBackend& backend() const { return m_backend; }
   const SessionManagerConfig& config() const { return m_config; }
   size_t open_count() const;
+  const Metrics& metrics() const { return m_metrics; }
+  MetricsGauges gauges() const;
 
  private:
   struct Entry;
@@ -69,7 +82,8 @@ class SessionManager {
   };
   Result<Launch> prepare_launch(const SessionRequest& request);
   std::shared_ptr<Entry> track(const SessionRequest& request, const Launch& launch, const GatedChild& child);
-  Result<std::shared_ptr<Entry>> start(const SessionRequest& request);
+  Result<std::shared_ptr<Entry>> start(const SessionRequest& request, Admission::Ticket ticket);
+  Result<void> check_durations(const SessionRequest& request) const;
   /// Open the gate and wait until the browser answers; on failure the
   /// session is cleaned as start_failed.
   Result<void> bring_up(const std::shared_ptr<Entry>& entry, GatedChild& child, const Launch& launch);
@@ -77,11 +91,16 @@ class SessionManager {
   CloseReport finish(const std::shared_ptr<Entry>& entry, CloseReason reason, std::chrono::milliseconds grace);
   void on_browser_exit(const std::string& id, ExitStatus status);
   void run_closer();
+  /// Running sessions past their ttl or idle timeout, marked closing.
+  std::vector<std::pair<std::shared_ptr<Entry>, CloseReason>> take_expired();
+  std::chrono::steady_clock::time_point next_expiry() const;
   std::shared_ptr<Entry> find(const std::string& id) const;
 
   ScopeBackend& m_backend;
   ChildWatcher& m_watcher;
   SessionManagerConfig m_config;
+  Admission m_admission;
+  Metrics m_metrics;
 
   mutable std::mutex m_mutex;
   std::map<std::string, std::shared_ptr<Entry>> m_live;
@@ -89,7 +108,8 @@ class SessionManager {
   bool m_shutting_down = false;
   std::condition_variable m_live_changed;
 
-  // Sessions whose browser ended by itself are closed here, off the watcher thread.
+  // Sessions whose browser ended by itself, or whose time is up, are closed
+  // here, off the watcher and HTTP threads.
   std::condition_variable m_closer_wakeup;
   std::deque<std::string> m_to_close;
   bool m_closer_stop = false;

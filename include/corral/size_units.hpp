@@ -22,7 +22,7 @@ Result<uint64_t> parse_cpu_percent(std::string_view text);
 
 namespace corral {
 
-/// "2" or "1.5" (seconds), "500ms", "2s", "1m" → milliseconds. EINVAL on
+/// "2" or "1.5" (seconds), "500ms", "2s", "10m", "2h" → milliseconds. EINVAL on
 /// anything else, on negative values and above `max`.
 Result<std::chrono::milliseconds> parse_duration(std::string_view text, std::chrono::milliseconds max);
 

@@ -46,6 +46,7 @@ DaemonOptions parse_daemon_options(int argc, char** argv) {
   auto& sessions = options.sessions;
   std::string listen = "127.0.0.1:8420", backend = "auto", state_dir = default_state_dir().string();
   std::string browser, chromedriver, memory_max, memory_high, cpu_quota, grace = "2s", start_timeout = "60s";
+  std::string memory_budget, default_ttl = "1h", max_ttl = "24h", default_idle = "5m", max_idle = "24h";
   uint64_t tasks_max = 0;
 
   CLI::App app{"corrald: headless Chrome sessions, each in its own cgroup, ended by cgroup.kill"};
@@ -66,6 +67,17 @@ DaemonOptions parse_daemon_options(int argc, char** argv) {
   app.add_option("--grace", grace, "how long a closing browser gets after SIGTERM before cgroup.kill")
       ->capture_default_str();
   app.add_option("--start-timeout", start_timeout, "how long a browser may take to answer")->capture_default_str();
+  app.add_option("--max-sessions", sessions.admission.max_sessions, "sessions open at once (0: no limit)")
+      ->capture_default_str();
+  app.add_option("--memory-budget", memory_budget,
+                 "sum of memory_max over open sessions (e.g. 16G); needs --default-memory-max");
+  app.add_option("--max-queue", sessions.admission.max_queue, "open requests that may wait (?wait=) for room")
+      ->capture_default_str();
+  app.add_option("--default-ttl", default_ttl, "lifetime of a session that asks for none")->capture_default_str();
+  app.add_option("--max-ttl", max_ttl, "longest lifetime a request may ask for")->capture_default_str();
+  app.add_option("--default-idle-timeout", default_idle, "a session with no request for this long is closed")
+      ->capture_default_str();
+  app.add_option("--max-idle-timeout", max_idle, "longest idle timeout a request may ask for")->capture_default_str();
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error")->capture_default_str();
   try {
     app.parse(argc, argv);
@@ -79,6 +91,19 @@ DaemonOptions parse_daemon_options(int argc, char** argv) {
     if (tasks_max) sessions.default_limits.tasks_max = tasks_max;
     sessions.default_grace = value_or_usage(parse_duration(grace, std::chrono::minutes(1)), "--grace");
     sessions.start_timeout = value_or_usage(parse_duration(start_timeout, std::chrono::minutes(10)), "--start-timeout");
+    const std::chrono::hours month(24 * 30);
+    sessions.default_ttl = value_or_usage(parse_duration(default_ttl, month), "--default-ttl");
+    sessions.max_ttl = value_or_usage(parse_duration(max_ttl, month), "--max-ttl");
+    sessions.default_idle_timeout = value_or_usage(parse_duration(default_idle, month), "--default-idle-timeout");
+    sessions.max_idle_timeout = value_or_usage(parse_duration(max_idle, month), "--max-idle-timeout");
+    if (sessions.default_ttl > sessions.max_ttl || sessions.default_idle_timeout > sessions.max_idle_timeout)
+      throw CLI::ValidationError("--default-ttl/--default-idle-timeout", "a default is above its maximum");
+    if (!memory_budget.empty()) {
+      sessions.admission.memory_budget = value_or_usage(parse_size(memory_budget), "--memory-budget");
+      if (!sessions.default_limits.memory_max)
+        throw CLI::ValidationError("--memory-budget",
+                                   "needs --default-memory-max, so that every session counts against the budget");
+    }
   } catch (const CLI::ParseError& e) {
     std::exit(app.exit(e));
   }

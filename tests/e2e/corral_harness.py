@@ -82,6 +82,13 @@ class Api:
     def get(self, session_id):
         return self.request("GET", f"/v1/sessions/{session_id}")
 
+    def get_quietly(self, session_id):
+        """The session's state, read without renewing its lease (from the list)."""
+        for session in self.request("GET", "/v1/sessions")[1]["sessions"]:
+            if session["id"] == session_id:
+                return session["state"]
+        return "closed"
+
 
 class Daemon(Api):
     """One corrald process with its own state dir (and cgroup root for cgroupfs)."""

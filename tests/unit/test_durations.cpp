@@ -13,7 +13,8 @@ TEST_CASE("parse_duration") {
   CHECK(*parse_duration("500ms", max) == milliseconds(500));
   CHECK(*parse_duration("2s", max) == milliseconds(2000));
   CHECK(*parse_duration("1m", max) == milliseconds(60000));
-  for (const char* bad : {"", "-1", "abc", "2h", "61", "nan", "1e9"})
+  CHECK(*parse_duration("2h", std::chrono::hours(3)) == std::chrono::hours(2));
+  for (const char* bad : {"", "-1", "abc", "2h", "61", "nan", "1e9", "5d"})
     CHECK_MESSAGE(!parse_duration(bad, max).ok(), bad);
 }
 

@@ -68,6 +68,8 @@ def start_system_service(*args):
     """(Re)start corrald.service with CORRALD_ARGS from /etc/default/corrald."""
     with open("/etc/default/corrald", "w") as f:
         f.write("CORRALD_ARGS=" + " ".join(["--listen", f"127.0.0.1:{SYSTEM_PORT}", "--start-timeout", "300s",
+                                            # TCG is slow: no session may idle out mid-test
+                                            "--default-idle-timeout", "1h",
                                             *args]) + "\n")
     # Type=notify: restart returns once corrald said READY=1.
     run("systemctl", "restart", "corrald.service")

@@ -1,0 +1,85 @@
+// libFuzzer target for what a client controls: the POST /v1/sessions body
+// (parse_session_request) and the unit parsers behind it. Built and run by
+// tests/fuzz/run-fuzz with ASan+UBSan, so besides the invariants below any
+// memory error, leak or undefined behaviour counts as a crash.
+//
+// Every invariant is a promise the HTTP layer relies on: errors must map to
+// 400/422 (never 500), and whatever is accepted must already be safe to hand
+// to cgroups and to the browser's command line.
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "corral/chrome_flags.hpp"
+#include "corral/session_request.hpp"
+#include "corral/size_units.hpp"
+
+using namespace corral;
+
+namespace {
+
+// __builtin_trap() rather than assert(): it fires whatever NDEBUG says.
+void require(bool condition) {
+  if (!condition) __builtin_trap();
+}
+
+template <class T>
+void require_clean_error(const Result<T>& result, bool bad_message_allowed) {
+  const Error& error = result.error();
+  require(error.code == EINVAL || (bad_message_allowed && error.code == EBADMSG));
+  require(!error.message.empty());
+}
+
+void check_session_request(const std::string& body) {
+  auto request = parse_session_request(body);
+  if (!request) {
+    // EBADMSG → 400, EINVAL → 422; anything else would become a 500.
+    require_clean_error(request, true);
+    return;
+  }
+  const Limits& limits = request->limits;
+  constexpr uint64_t kMinimumMemory = uint64_t{4} << 20;
+  if (limits.memory_max) require(*limits.memory_max >= kMinimumMemory);
+  if (limits.memory_high) require(*limits.memory_high >= kMinimumMemory);
+  if (limits.memory_max && limits.memory_high) require(*limits.memory_high <= *limits.memory_max);
+  if (limits.tasks_max) require(*limits.tasks_max >= 1 && *limits.tasks_max <= 4194304);
+  if (limits.cpu_percent) require(*limits.cpu_percent >= 1 && *limits.cpu_percent <= 100000);
+  // Accepted args reach the browser's argv: they must pass the flag policy on their own.
+  require(check_client_args(request->kind, request->args).ok());
+  // The daemon turns these into timers: at least 1 s, at most 30 days.
+  using std::chrono::milliseconds, std::chrono::hours;
+  for (const auto& duration : {request->ttl, request->idle_timeout})
+    if (duration) require(*duration >= milliseconds(1000) && *duration <= hours(24 * 30));
+  require(request->labels.size() <= 32);
+  for (const auto& [key, text] : request->labels) require(!key.empty() && key.size() <= 63 && text.size() <= 256);
+}
+
+// The unit parsers also read operator flags and config, so fuzz them directly
+// with text the JSON layer would never let through (NULs, raw bytes, ...).
+void check_units(std::string_view text) {
+  // A size is digits first: no sign, no blanks, so "-1" can never wrap around.
+  if (auto size = parse_size(text); size) require(!text.empty() && text[0] >= '0' && text[0] <= '9');
+  else require_clean_error(size, false);
+
+  if (auto cpu = parse_cpu_percent(text); cpu) require(*cpu >= 1 && *cpu <= 100000);
+  else require_clean_error(cpu, false);
+
+  constexpr std::chrono::milliseconds kMax{60000};
+  if (auto duration = parse_duration(text, kMax); duration) {
+    require(duration->count() >= 0 && *duration <= kMax);
+  } else {
+    require_clean_error(duration, false);
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string input(reinterpret_cast<const char*>(data), size);
+  check_session_request(input);
+  check_units(std::string_view(input).substr(0, input.find('\n')));
+  return 0;
+}
