@@ -143,6 +143,12 @@ std::pair<int, const char*> http_status_for(int error_code) {
 
 void register_routes(httplib::Server& server, SessionManager& sessions) {
   server.set_payload_max_length(kMaxRequestBody);
+  // Requests waiting for admission (?wait=) each hold a worker thread. With
+  // httplib's default pool of 8, eight waiters would leave no thread for the
+  // DELETEs that make room: a deadlock. So the pool has a thread for every
+  // waiter the queue admits, plus the usual eight for everything else.
+  size_t workers = sessions.config().admission.max_queue + 8;
+  server.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
   server.Post("/v1/sessions", [&](const auto& req, auto& res) { open_session(req, res, sessions); });
   server.Get("/v1/sessions", [&](const auto&, auto& res) { list_sessions(res, sessions); });
   server.Get(R"(/v1/sessions/([^/]+))", [&](const auto& req, auto& res) {
