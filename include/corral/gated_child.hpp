@@ -35,8 +35,6 @@ class GatedChild {
 
   pid_t pid() const { return m_pid; }
   int pidfd() const { return m_pidfd.get(); }
-  /// Hand the pidfd to the caller (the session keeps it for signals and exit).
-  UniqueFd take_pidfd() { return std::move(m_pidfd); }
 
   /// Open the gate; returns once the child has exec()ed, or with the exec
   /// error (ENOENT for a missing binary, ...).
