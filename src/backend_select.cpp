@@ -51,7 +51,6 @@ Result<BackendSelection> select_backend(BackendChoice choice, const std::filesys
   }
   std::vector<BackendChoice> candidates = {BackendChoice::systemd_user, BackendChoice::cgroupfs};
   if (::geteuid() == 0) candidates.insert(candidates.begin(), BackendChoice::systemd_system);
-  std::string failures;
   for (auto candidate : candidates) {
     auto backend = open_choice(candidate, cgroup_root);
     if (backend) {
@@ -59,8 +58,9 @@ Result<BackendSelection> select_backend(BackendChoice choice, const std::filesys
       return selection;
     }
     selection.passed_over.push_back(backend.error().message);
-    failures += (failures.empty() ? "" : "; ") + backend.error().message;
   }
+  std::string failures;
+  for (const auto& reason : selection.passed_over) failures += (failures.empty() ? "" : "; ") + reason;
   return Error::make(ENODEV, "no usable backend: " + failures);
 }
 

@@ -180,6 +180,14 @@ class Daemon(Api):
             os.rmdir(self.cgroup_root)
 
 
+STUB_PROCESSES = 5  # the stub's main process + 3 children + the escapee
+
+
+def pid_file(daemon, session):
+    """Where the stub browser of a session lists its PIDs (in its profile dir)."""
+    return os.path.join(daemon.state_dir, "sessions", session["id"], "profile", "stub.pids")
+
+
 def read_pid_file(path, count=None, timeout=10.0):
     """PIDs the stub browser wrote, once the file is complete."""
     wait_until(lambda: os.path.exists(path), timeout, f"pid file {path}")

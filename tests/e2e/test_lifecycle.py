@@ -7,13 +7,9 @@ import threading
 import time
 import unittest
 
-from corral_harness import DaemonTestCase, read_pid_file, wait_until
-
-STUB_PROCESSES = 5
+from corral_harness import STUB_PROCESSES, DaemonTestCase, pid_file, read_pid_file, wait_until
 
 
-def pid_file(daemon, session):
-    return os.path.join(daemon.state_dir, "sessions", session["id"], "profile", "stub.pids")
 
 
 def metric(daemon, name):

@@ -10,13 +10,10 @@ import textwrap
 import time
 import unittest
 
-from corral_harness import (Daemon, DaemonTestCase, pid_alive, read_pid_file, wait_until)
+from corral_harness import (STUB_PROCESSES, Daemon, DaemonTestCase, pid_alive, pid_file, read_pid_file,
+                             wait_until)
 
-STUB_PROCESSES = 5  # main + 3 children + the escapee
 
-
-def pid_file(daemon, session):
-    return os.path.join(daemon.state_dir, "sessions", session["id"], "profile", "stub.pids")
 
 
 def stub_wrapper(*stub_args):
