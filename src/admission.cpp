@@ -55,6 +55,12 @@ Result<Admission::Ticket> Admission::admit(uint64_t memory, milliseconds wait) {
   return Ticket(this, memory);
 }
 
+Admission::Ticket Admission::adopt(uint64_t memory) {
+  std::lock_guard lock(m_mutex);
+  ++m_sessions, m_memory += memory;
+  return Ticket(this, memory);
+}
+
 void Admission::give_back(uint64_t memory) {
   {
     std::lock_guard lock(m_mutex);

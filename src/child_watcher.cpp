@@ -30,6 +30,7 @@ ExitStatus exit_status_of(const siginfo_t& info) {
 }  // namespace
 
 std::string ExitStatus::describe() const {
+  if (!known) return "ended (exit status unknown: not a child of this daemon)";
   if (signal == 0) return "exited with code " + std::to_string(code);
   std::string text = std::string("killed by signal ") + sigabbrev_np(signal);
   return core_dumped ? text + " (core dumped)" : text;
@@ -153,7 +154,7 @@ void ChildWatcher::finish(pid_t pid) {
   if (::waitid(static_cast<idtype_t>(P_PIDFD), watched.pidfd, &info, WEXITED) == 0)
     status = exit_status_of(info);
   else
-    status.code = -1;  // reaped elsewhere before it was watched: cause unknown
+    status.known = false;  // not our child (adopted), or reaped before it was watched
   watched.on_exit(status);
 }
 

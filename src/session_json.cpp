@@ -11,7 +11,7 @@ json optional_number(const std::optional<uint64_t>& value) { return value ? json
 json optional_text(const std::optional<std::string>& value) { return value ? json(*value) : json(nullptr); }
 
 json exit_json(const ExitStatus& status) {
-  return {{"code", status.signal ? json(nullptr) : json(status.code)},
+  return {{"code", status.signal || !status.known ? json(nullptr) : json(status.code)},
           {"signal", status.signal ? json(sigabbrev_np(status.signal)) : json(nullptr)},
           {"core_dumped", status.core_dumped},
           {"description", status.describe()}};

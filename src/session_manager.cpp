@@ -7,24 +7,13 @@
 #include <spdlog/spdlog.h>
 
 #include "corral/file_io.hpp"
+#include "corral/log_context.hpp"
+#include "corral/process_identity.hpp"
+#include "session_entry.hpp"
 
 namespace corral {
 namespace fs = std::filesystem;
 using namespace std::chrono;
-
-struct SessionManager::Entry {
-  SessionInfo info;  ///< guarded by SessionManager::m_mutex
-  SessionDirs dirs;
-  UniqueFd pidfd;    ///< the browser's main process, for signals and exit
-  Admission::Ticket ticket;  ///< room held until the session is cleaned
-  steady_clock::time_point expires, idle_expires;  ///< guarded like info
-
-  /// Start the idle timeout again (and set the lifetime at start).
-  void renew(steady_clock::time_point now) {
-    idle_expires = now + info.idle_timeout;
-    info.idle_expires_at = system_clock::now() + info.idle_timeout;
-  }
-};
 
 std::string new_session_id() {
   unsigned char bytes[6];
@@ -66,22 +55,6 @@ SessionManager::~SessionManager() {
   m_closer.join();
 }
 
-Result<size_t> SessionManager::remove_leftovers() {
-  auto leftovers = m_backend.find_leftovers();
-  if (!leftovers) return leftovers.error();
-  for (const auto& scope : *leftovers) {
-    auto removed = remove_leftover_scope(m_backend, scope, m_config.kill_wait);
-    if (!removed) return removed.error();
-    spdlog::info("removed leftover scope {} ({})", scope.name, scope.cgroup.string());
-  }
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(sessions_dir(m_config.state_dir), ec)) {
-    fs::remove_all(entry.path(), ec);
-    if (ec) return Error::from_errno(ec.value(), "remove leftover '" + entry.path().string() + "'");
-  }
-  return leftovers->size();
-}
-
 Result<SessionManager::Launch> SessionManager::prepare_launch(const SessionRequest& request) {
   bool chrome = request.kind == BrowserKind::chrome;
   const auto& program = chrome ? m_config.programs.chrome : m_config.programs.chromedriver;
@@ -119,6 +92,8 @@ std::shared_ptr<SessionManager::Entry> SessionManager::track(const SessionReques
   entry->renew(steady_clock::now());
   entry->dirs = launch.dirs;
   entry->pidfd.reset(::fcntl(child.pidfd(), F_DUPFD_CLOEXEC, 3));
+  auto start_time = process_start_time(child.pid());
+  entry->pid_start_time = start_time ? *start_time : 0;
   m_watcher.watch(child.pid(), entry->pidfd.get(),
                   [this, id = launch.id](ExitStatus status) { on_browser_exit(id, status); });
   return entry;
@@ -164,16 +139,19 @@ Result<void> SessionManager::bring_up(const std::shared_ptr<Entry>& entry, Gated
     finish(entry, CloseReason::start_failed, milliseconds(0));
     return why;
   }
-  std::unique_lock lock(m_mutex);
-  entry->info.endpoints = *ready;
-  if (m_shutting_down) {
-    lock.unlock();
-    finish(entry, CloseReason::shutdown, milliseconds(0));
-    return Error::make(EAGAIN, "the daemon is shutting down");
+  {
+    std::unique_lock lock(m_mutex);
+    entry->info.endpoints = *ready;
+    if (m_shutting_down) {
+      lock.unlock();
+      finish(entry, CloseReason::shutdown, milliseconds(0));
+      return Error::make(EAGAIN, "the daemon is shutting down");
+    }
+    entry->info.state = SessionState::running;
+    entry->renew(steady_clock::now());  // the idle timeout counts from ready, not from fork
+    m_closer_wakeup.notify_one();       // a new deadline to watch
   }
-  entry->info.state = SessionState::running;
-  entry->renew(steady_clock::now());  // the idle timeout counts from ready, not from fork
-  m_closer_wakeup.notify_one();       // a new deadline to watch
+  persist();
   return success();
 }
 
@@ -220,6 +198,7 @@ Result<SessionInfo> SessionManager::open(const SessionRequest& request, millisec
   m_metrics.session_opened();
   std::lock_guard lock(m_mutex);
   const SessionInfo& info = (*entry)->info;
+  SessionLogScope log_scope(info.id, info.scope.unit);
   spdlog::info("session {} opened: kind={} unit={} cgroup={} pid={} in {} ms", info.id,
                browser_kind_name(info.request.kind), info.scope.unit.empty() ? "-" : info.scope.unit,
                info.scope.cgroup.string(), info.pid, duration_cast<milliseconds>(steady_clock::now() - started).count());
@@ -233,6 +212,7 @@ CloseReport SessionManager::finish(const std::shared_ptr<Entry>& entry, CloseRea
     entry->info.state = SessionState::closing;
     target = CleanupTarget{entry->info.id, entry->info.scope, entry->pidfd.get(), entry->dirs};
   }
+  SessionLogScope log_scope(target.id, target.scope.unit, close_reason_name(reason));
   auto report = clean_up_session(m_backend, target, reason, {grace, m_config.kill_wait});
   m_metrics.session_closed(report);
   entry->ticket.release();  // the room is free only once the host is
@@ -241,17 +221,34 @@ CloseReport SessionManager::finish(const std::shared_ptr<Entry>& entry, CloseRea
               report.id, close_reason_name(reason), target.scope.unit.empty() ? "-" : target.scope.unit,
               report.duration_ms, report.processes_killed, report.graceful, report.verified_empty,
               report.problems.empty() ? "" : " problems: " + report.problems.front());
-  std::lock_guard lock(m_mutex);
-  entry->info.state = SessionState::closed;
-  entry->info.report = report;
-  m_live.erase(entry->info.id);
-  m_live_changed.notify_all();
-  m_closed.push_back(entry);
-  while (m_closed.size() > m_config.closed_history) {
-    m_watcher.unwatch(m_closed.front()->info.pid);
-    m_closed.pop_front();
+  {
+    std::lock_guard lock(m_mutex);
+    entry->info.state = SessionState::closed;
+    entry->info.report = report;
+    m_live.erase(entry->info.id);
+    m_live_changed.notify_all();
+    m_closed.push_back(entry);
+    while (m_closed.size() > m_config.closed_history) {
+      m_watcher.unwatch(m_closed.front()->info.pid);
+      m_closed.pop_front();
+    }
   }
+  persist();
   return report;
+}
+
+void SessionManager::persist() {
+  std::lock_guard writer(m_persist_mutex);
+  std::vector<SessionRecord> records;
+  {
+    std::lock_guard lock(m_mutex);
+    for (const auto& [id, entry] : m_live)
+      if (entry->info.state == SessionState::running) records.push_back({entry->info, entry->pid_start_time});
+  }
+  // Without the file a restart reaps these sessions instead of adopting
+  // them; they keep working meanwhile, so this is logged, not fatal.
+  if (auto saved = save_session_records(session_records_path(m_config.state_dir), records); !saved)
+    spdlog::error("cannot save the state file: {}", saved.error().message);
 }
 
 std::shared_ptr<SessionManager::Entry> SessionManager::find(const std::string& id) const {
@@ -314,6 +311,7 @@ Result<CloseReport> SessionManager::close(const std::string& id, std::optional<m
 }
 
 void SessionManager::on_browser_exit(const std::string& id, ExitStatus status) {
+  std::string unit;
   {
     std::lock_guard lock(m_mutex);
     auto entry = find(id);
@@ -321,8 +319,10 @@ void SessionManager::on_browser_exit(const std::string& id, ExitStatus status) {
     entry->info.exit = status;
     if (entry->info.state != SessionState::running) return;  // closing already, or start-up handles it
     entry->info.state = SessionState::closing;
+    unit = entry->info.scope.unit;
     m_to_close.push_back(id);
   }
+  SessionLogScope log_scope(id, unit);
   spdlog::warn("session {}: browser {}; cleaning up", id, status.describe());
   m_closer_wakeup.notify_one();
 }

@@ -44,6 +44,10 @@ class Admission {
   /// none within `wait` (0: do not wait); EINVAL when it can never fit.
   Result<Ticket> admit(uint64_t memory, std::chrono::milliseconds wait);
 
+  /// Room for a session that is already running (adopted after a restart):
+  /// always granted, even past the limits, which then hold new sessions back.
+  Ticket adopt(uint64_t memory);
+
   const AdmissionLimits& limits() const { return m_limits; }
   size_t sessions() const;
   uint64_t memory() const;

@@ -25,6 +25,9 @@ struct ExitStatus {
   int code = 0;
   int signal = 0;
   bool core_dumped = false;
+  /// False for a process we did not fork (adopted after a restart): its
+  /// status went to whoever reaped it.
+  bool known = true;
   std::string describe() const;
 };
 

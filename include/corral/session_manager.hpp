@@ -22,8 +22,16 @@
 #include "corral/scope_backend.hpp"
 #include "corral/session.hpp"
 #include "corral/session_cleanup.hpp"
+#include "corral/session_records.hpp"
 
 namespace corral {
+
+/// What recover() found.
+struct RecoveryReport {
+  size_t adopted = 0;  ///< sessions listed, closable and leased again
+  size_t reaped = 0;   ///< scopes killed and removed: no usable record, or browser gone
+  std::string state_file_problem;  ///< why the state file was not used, if it was not
+};
 
 struct SessionManagerConfig {
   std::filesystem::path state_dir;
@@ -46,9 +54,10 @@ class SessionManager {
   SessionManager(ScopeBackend& backend, ChildWatcher& watcher, SessionManagerConfig config);
   ~SessionManager();
 
-  /// Kill and remove corral-* scopes and session dirs of an earlier run.
-  /// Returns how many scopes were removed.
-  Result<size_t> remove_leftovers();
+  /// At start: adopt the sessions an earlier run left running (those the
+  /// state file and the host agree on) and reap every other corral-* scope
+  /// and session dir. See session_recovery.cpp.
+  Result<RecoveryReport> recover();
 
   /// EOPNOTSUPP: an explicit limit the host cannot enforce; EINVAL: a ttl or
   /// idle timeout above the daemon's maximum; ENOSPC: no room within `wait`;
@@ -95,6 +104,12 @@ class SessionManager {
   std::vector<std::pair<std::shared_ptr<Entry>, CloseReason>> take_expired();
   std::chrono::steady_clock::time_point next_expiry() const;
   std::shared_ptr<Entry> find(const std::string& id) const;
+  /// Rewrite the state file from the running sessions. Call without m_mutex.
+  void persist();
+  // Recovery (session_recovery.cpp).
+  std::map<std::string, SessionRecord> load_records(RecoveryReport& report);
+  Result<void> adopt(const SessionRecord& record, const Scope& scope);
+  Result<void> remove_unadopted_dirs();
 
   ScopeBackend& m_backend;
   ChildWatcher& m_watcher;
@@ -114,6 +129,8 @@ class SessionManager {
   std::deque<std::string> m_to_close;
   bool m_closer_stop = false;
   std::thread m_closer;
+
+  std::mutex m_persist_mutex;  ///< one writer of the state file at a time, newest last
 };
 
 /// 12 random hex digits.

@@ -79,6 +79,11 @@ DaemonOptions parse_daemon_options(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-idle-timeout", max_idle, "longest idle timeout a request may ask for")->capture_default_str();
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error")->capture_default_str();
+  app.add_option("--log-target", options.log_target,
+                 "stderr, journal (native, with CORRAL_SESSION_ID and unit fields), or auto: journal when "
+                 "stderr is connected to it")
+      ->check(CLI::IsMember({"auto", "stderr", "journal"}))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
     std::tie(options.listen_host, options.listen_port) = parse_listen(listen);

@@ -15,6 +15,7 @@ struct DaemonOptions {
   BackendChoice backend = BackendChoice::automatic;
   std::filesystem::path cgroup_root;  ///< cgroupfs backend; empty = default
   std::string log_level = "info";
+  std::string log_target = "auto";  ///< auto, stderr or journal
   SessionManagerConfig sessions;
 };
 

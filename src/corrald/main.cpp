@@ -11,6 +11,7 @@
 #include "corral/browser_launch.hpp"
 #include "corral/child_watcher.hpp"
 #include "corral/http_api.hpp"
+#include "corral/journal_sink.hpp"
 #include "corral/session_manager.hpp"
 #include "daemon_options.hpp"
 
@@ -30,6 +31,29 @@ void find_browsers(BrowserPrograms& programs) {
   }
 }
 
+// journald gets native entries with the session's fields; anything else gets
+// timestamped text.
+std::shared_ptr<JournalSink> set_up_logging(const DaemonOptions& options) {
+  std::shared_ptr<JournalSink> journal;
+  if (options.log_target == "journal" || (options.log_target == "auto" && stderr_is_journal())) {
+    journal = std::make_shared<JournalSink>();
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("corrald", journal));
+  } else {
+    spdlog::set_default_logger(spdlog::stderr_color_mt("corrald"));
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  }
+  spdlog::set_level(spdlog::level::from_str(options.log_level));
+  return journal;
+}
+
+// The field `journalctl -u` (system manager) or `--user-unit` (user manager)
+// matches for messages about a unit from a root process.
+const char* journal_unit_field(const std::string& backend_kind) {
+  if (backend_kind == "systemd-system") return "OBJECT_SYSTEMD_UNIT";
+  if (backend_kind == "systemd-user") return "OBJECT_SYSTEMD_USER_UNIT";
+  return "";
+}
+
 int wait_for_stop_signal() {
   sigset_t stop;
   sigemptyset(&stop);
@@ -40,7 +64,7 @@ int wait_for_stop_signal() {
   return sig;
 }
 
-int run(const DaemonOptions& options) {
+int run(const DaemonOptions& options, JournalSink* journal) {
   // Orphans of session processes (crashpad handlers double-fork) come to us,
   // not PID 1, and the watcher reaps them at once.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -51,6 +75,7 @@ int run(const DaemonOptions& options) {
   }
   for (const auto& reason : selection->passed_over) spdlog::info("backend passed over: {}", reason);
   auto& backend = *selection->backend;
+  if (journal) journal->set_unit_field(journal_unit_field(backend.kind()));
   spdlog::info("backend {} at {}, controllers: {}", backend.kind(), backend.sessions_root().string(),
                backend.controllers().describe());
 
@@ -68,9 +93,10 @@ int run(const DaemonOptions& options) {
     return 1;
   }
   SessionManager sessions(backend, watcher, config);
-  auto leftovers = sessions.remove_leftovers();
-  if (!leftovers) spdlog::error("removing leftovers of an earlier run failed: {}", leftovers.error().message);
-  else if (*leftovers) spdlog::info("removed {} leftover sessions of an earlier run", *leftovers);
+  auto recovered = sessions.recover();
+  if (!recovered) spdlog::error("recovering the sessions of an earlier run failed: {}", recovered.error().message);
+  else if (recovered->adopted || recovered->reaped)
+    spdlog::info("earlier run: {} sessions adopted, {} reaped", recovered->adopted, recovered->reaped);
 
   httplib::Server server;
   register_routes(server, sessions);
@@ -100,8 +126,6 @@ int run(const DaemonOptions& options) {
 int main(int argc, char** argv) {
   corral::block_daemon_signals();
   auto options = corral::parse_daemon_options(argc, argv);
-  spdlog::set_default_logger(spdlog::stderr_color_mt("corrald"));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  spdlog::set_level(spdlog::level::from_str(options.log_level));
-  return run(options);
+  auto journal = set_up_logging(options);
+  return run(options, journal.get());
 }

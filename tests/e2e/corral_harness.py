@@ -108,7 +108,8 @@ class Daemon(Api):
             args += ["--browser", browser]
         args += list(extra_args)
         self.log_lines = []
-        self.process = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        self.process = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                                        errors="replace")
         super().__init__(self._wait_ready())
 
     def _wait_ready(self):

@@ -10,7 +10,7 @@ import sys
 import time
 import unittest
 
-from corral_harness import DaemonTestCase, pid_alive, wait_until
+from corral_harness import Daemon, DaemonTestCase, pid_alive, wait_until
 
 CHROME_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -57,6 +57,21 @@ def http_json(url, method="GET", body=None, timeout=60):
     reply = json.loads(response.read() or b"null")
     connection.close()
     return response.status, reply
+
+
+def start_webdriver_session(webdriver):
+    capabilities = {"capabilities": {"alwaysMatch": {"browserName": "chrome",
+                                                     "goog:chromeOptions": {"args": CHROME_FLAGS}}}}
+    status, created = http_json(webdriver + "/session", "POST", capabilities, timeout=120)
+    assert status == 200, created
+    return created["value"]["sessionId"]
+
+
+def navigate_and_read_title(webdriver, wd_session, title):
+    status, reply = http_json(f"{webdriver}/session/{wd_session}/url", "POST",
+                              {"url": f"data:text/html,<title>{title}</title>"})
+    assert status == 200, reply
+    return http_json(f"{webdriver}/session/{wd_session}/title")[1]["value"]
 
 
 def chromium_temp_dirs():
@@ -129,16 +144,8 @@ class RealChromium(DaemonTestCase):
         self.assertTrue(webdriver.startswith("http://127.0.0.1:"))
         status, ready = http_json(webdriver + "/status")
         self.assertTrue(ready["value"]["ready"])
-        capabilities = {"capabilities": {"alwaysMatch": {"browserName": "chrome",
-                                                         "goog:chromeOptions": {"args": CHROME_FLAGS}}}}
-        status, created = http_json(webdriver + "/session", "POST", capabilities, timeout=120)
-        self.assertEqual(status, 200, created)
-        wd_session = created["value"]["sessionId"]
-        status, _ = http_json(f"{webdriver}/session/{wd_session}/url", "POST",
-                              {"url": "data:text/html,<title>corral</title>"})
-        self.assertEqual(status, 200)
-        status, title = http_json(f"{webdriver}/session/{wd_session}/title")
-        self.assertEqual(title["value"], "corral")
+        wd_session = start_webdriver_session(webdriver)
+        self.assertEqual(navigate_and_read_title(webdriver, wd_session, "corral"), "corral")
         pids = self.assert_all_in_cgroup(session, 8)
         self.assertIn("chromedriver", [comm(p) for p in pids])
 
@@ -148,6 +155,49 @@ class RealChromium(DaemonTestCase):
               file=sys.stderr)
         self.assertTrue(report["verified_empty"])
         self.assertEqual([p for p in pids if pid_alive(p)], [])
+
+
+class ChromiumAfterADaemonCrash(unittest.TestCase):
+    """The issue's crash-recovery proof: three live Chromium sessions, kill -9
+    of corrald, a restart; all three are adopted, still answer, close cleanly,
+    and nothing of them is left."""
+
+    def test_three_live_sessions_are_adopted_and_closed(self):
+        first = Daemon()
+        second = None
+        try:
+            sessions = [first.open({"kind": kind}) for kind in ("chrome", "chrome", "chromedriver")]
+            dirs = [os.path.join(first.state_dir, "sessions", s["id"]) for s in sessions]
+            webdriver = sessions[2]["webdriver"]
+            wd_session = start_webdriver_session(webdriver)
+            wait_until(lambda: all(len(processes_in(s["cgroup"])) >= 4 for s in sessions), 20, "helpers to start")
+            pids = [p for s in sessions for p in processes_in(s["cgroup"])]
+            first.stop(signal.SIGKILL)
+
+            second = Daemon(reuse=first)
+            self.assertIn("3 sessions adopted, 0 reaped", second.log())
+            listed = {s["id"]: s for s in second.request("GET", "/v1/sessions")[1]["sessions"]}
+            self.assertEqual(sorted(listed), sorted(s["id"] for s in sessions))
+            for before in sessions:
+                after = listed[before["id"]]
+                self.assertEqual((after["pid"], after["devtools"], after["webdriver"]),
+                                 (before["pid"], before["devtools"], before["webdriver"]))
+                # The adopted browsers still serve their clients.
+                if before["kind"] == "chrome":
+                    self.assertEqual(http_json(before["devtools"]["http"] + "/json/version")[0], 200)
+            # The bot's WebDriver session survived the daemon's crash too.
+            self.assertEqual(navigate_and_read_title(webdriver, wd_session, "adopted"), "adopted")
+            for session in sessions:
+                report = second.close(session["id"])
+                self.assertTrue(report["verified_empty"] and report["scope_removed"] and report["dirs_removed"],
+                                report)
+            self.assertEqual([p for p in pids if pid_alive(p)], [])
+            self.assertEqual([p for d in dirs for p in processes_mentioning(d)], [])
+            second.assert_nothing_left(pids)
+        finally:
+            if second:
+                second.stop()
+            first.remove()
 
 
 if __name__ == "__main__":

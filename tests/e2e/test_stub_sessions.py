@@ -171,23 +171,6 @@ class DaemonLifecycle(unittest.TestCase):
         finally:
             daemon.remove()
 
-    def test_restart_removes_what_a_killed_daemon_left(self):
-        first = Daemon(browser=os.environ["CORRAL_STUB"])
-        second = None
-        try:
-            session = first.open()
-            pids = read_pid_file(pid_file(first, session), STUB_PROCESSES)
-            first.stop(signal.SIGKILL)
-            self.assertTrue(all(pid_alive(pid) for pid in pids), "sessions outlive a killed daemon")
-            second = Daemon(browser=os.environ["CORRAL_STUB"], reuse=first)
-            self.assertIn("removed 1 leftover", second.log())
-            wait_until(lambda: not any(pid_alive(pid) for pid in pids), 5, "leftover processes to die")
-            second.assert_nothing_left(pids)
-        finally:
-            if second:
-                second.stop()
-            first.remove()
-
 
 if __name__ == "__main__":
     unittest.main()

@@ -81,6 +81,20 @@ def fetch(url, method="GET"):
         return response.read().decode()
 
 
+def main_pid():
+    return int(run("systemctl", "show", "-P", "MainPID", "corrald.service").stdout.strip() or 0)
+
+
+def service_active():
+    return run("systemctl", "is-active", "corrald.service", check=False).stdout.strip() == "active"
+
+
+def journal(*match):
+    """Journal entries (parsed -o json) that match, e.g. FIELD=value or -u UNIT."""
+    out = run("journalctl", "--no-pager", "-o", "json", *match, check=False).stdout
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
 def cgroup_path(session):
     return session["cgroup"]
 
@@ -220,6 +234,36 @@ class SystemService(unittest.TestCase):
                 self.assertTrue(close_or_await(api, session["id"])["verified_empty"])
         finally:
             run("systemctl", "set-property", "--runtime", "corral.slice", "MemoryMax=infinity", check=False)
+            self.api = start_system_service()
+
+    def test_6_kill_9_restart_adopts_sessions_and_the_journal_tells_it(self):
+        api = start_system_service("--browser", stub_wrapper("plain"))
+        try:
+            sessions = [api.open({"labels": {"n": str(n)}}) for n in range(2)]
+            old_pid = main_pid()
+            # What a crash looks like to systemd: Restart=on-failure brings it back.
+            run("systemctl", "kill", "--signal=KILL", "--kill-whom=main", "corrald.service")
+            wait_until(lambda: main_pid() not in (0, old_pid) and service_active(), 60, "corrald to be restarted")
+            wait_until(lambda: api.request("GET", "/v1/health")[0] == 200, 30, "the restarted API")
+            listed = sorted(s["id"] for s in api.request("GET", "/v1/sessions")[1]["sessions"])
+            self.assertEqual(listed, sorted(s["id"] for s in sessions), "sessions adopted after kill -9")
+            for session in sessions:
+                self.assertTrue(api.close(session["id"], grace=0)["verified_empty"])
+            FIGURES["recovery: sessions adopted after systemctl kill -s KILL"] = f"{len(listed)} of {len(sessions)}"
+
+            session_id, unit = sessions[0]["id"], sessions[0]["unit"]
+            run("journalctl", "--flush", check=False)
+            entries = journal("CORRAL_SESSION_ID=" + session_id)
+            messages = " | ".join(e["MESSAGE"] for e in entries)
+            for word in ("opened", "adopted", "closed"):
+                self.assertIn(f"session {session_id} {word}", messages)
+            self.assertTrue(all(e.get("CORRAL_UNIT") == unit for e in entries), entries)
+            self.assertIn("client", [e.get("CORRAL_CLOSE_REASON") for e in entries])
+            # The daemon's lines about a scope show with the scope's own.
+            about_unit = [e for e in journal("-u", unit) if e.get("SYSLOG_IDENTIFIER") == "corrald"]
+            self.assertGreaterEqual(len(about_unit), 3, about_unit)
+            FIGURES["journal: corrald entries under journalctl -u <session scope>"] = len(about_unit)
+        finally:
             self.api = start_system_service()
 
 
