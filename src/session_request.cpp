@@ -31,6 +31,10 @@ Result<std::optional<uint64_t>> parse_memory_field(const json& value, const std:
     bytes = value.get<uint64_t>();
   } else if (value.is_number_integer()) {
     return Error::make(EINVAL, field + " must not be negative");
+  } else if (value.is_number_float()) {
+    // A number of the right kind with a wrong value: fractional, or too
+    // big for 64 bits (nlohmann reads 2^64 as a double).
+    return Error::make(EINVAL, field + " must be a whole number of bytes below 2^64");
   } else {
     return bad_type(field, "a size such as \"1536M\" or a whole number of bytes");
   }
@@ -51,6 +55,7 @@ Result<std::optional<uint64_t>> parse_cpu_field(const json& value) {
 
 Result<std::optional<uint64_t>> parse_tasks_field(const json& value) {
   if (value.is_string() && value.get<std::string>() == "max") return std::optional<uint64_t>();
+  if (value.is_number_float()) return Error::make(EINVAL, "tasks_max must be a whole number");
   if (!value.is_number_integer()) return bad_type("tasks_max", "a whole number");
   if (!value.is_number_unsigned() || value.get<uint64_t>() < 1 || value.get<uint64_t>() > kMaximumTasks)
     return Error::make(EINVAL, "tasks_max must be between 1 and 4194304");

@@ -22,6 +22,43 @@ import unittest
 CGROUP2 = "/sys/fs/cgroup/unified" if os.path.exists("/sys/fs/cgroup/unified/cgroup.procs") else "/sys/fs/cgroup"
 BACKEND = os.environ.get("CORRAL_TEST_BACKEND", "cgroupfs")
 
+# Daemons started and not yet removed: what a test run killed by meson's
+# timeout (SIGTERM) must clean up before it goes.
+_LIVE_DAEMONS = []
+
+
+def remove_cgroup_tree(path, timeout=5.0):
+    """cgroup.kill a whole subtree, wait until it is empty, rmdir leaves first."""
+    if not os.path.isdir(path):
+        return
+    try:
+        with open(os.path.join(path, "cgroup.kill"), "w") as f:
+            f.write("1")
+        wait_until(lambda: "populated 0" in open(os.path.join(path, "cgroup.events")).read(), timeout,
+                   f"{path} to empty")
+    except (OSError, AssertionError):
+        pass
+    for root, _, _ in os.walk(path, topdown=False):
+        try:
+            os.rmdir(root)
+        except OSError:
+            pass
+
+
+def _abandon_daemons_and_exit(signum, frame):
+    """SIGTERM (meson's timeout): kill every daemon and session of this run,
+    remove their state dirs and cgroups, and exit at once. os._exit, because
+    client threads blocked in HTTP calls would hold up a normal exit."""
+    for daemon in list(_LIVE_DAEMONS):
+        try:
+            daemon.abandon()
+        except Exception as failure:  # clean up the rest regardless
+            print(f"harness: cleaning up {daemon.state_dir} failed: {failure}", flush=True)
+    os._exit(128 + signum)
+
+
+signal.signal(signal.SIGTERM, _abandon_daemons_and_exit)
+
 
 def pid_alive(pid):
     """True if pid exists and is not a zombie."""
@@ -108,6 +145,7 @@ class Daemon(Api):
             args += ["--browser", browser]
         args += list(extra_args)
         self.log_lines = []
+        _LIVE_DAEMONS.append(self)
         self.process = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
                                         errors="replace")
         super().__init__(self._wait_ready())
@@ -179,6 +217,33 @@ class Daemon(Api):
         shutil.rmtree(self.state_dir, ignore_errors=True)
         if self.cgroup_root and os.path.isdir(self.cgroup_root):
             os.rmdir(self.cgroup_root)
+        self._forget()
+
+    def abandon(self):
+        """No time for a clean stop: SIGKILL the daemon, kill its sessions
+        by cgroup, remove its state dir and cgroup root."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        if self.cgroup_root:
+            remove_cgroup_tree(self.cgroup_root)
+        elif self.backend.startswith("systemd-user"):
+            # Kill first: a stop would give the SIGTERM-ignoring stub 90 s.
+            slice_dir = os.path.join(CGROUP2, os.environ.get("CORRAL_TEST_USER_MANAGER_CGROUP", "/x").lstrip("/"),
+                                     "corral.slice")
+            if os.path.isdir(slice_dir):
+                with open(os.path.join(slice_dir, "cgroup.kill"), "w") as f:
+                    f.write("1")
+            try:
+                systemctl_user("stop", "corral.slice")  # unloads the emptied scopes
+            except subprocess.TimeoutExpired:
+                pass  # the manager itself is torn down by with-systemd-user
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def _forget(self):
+        # A reusing daemon shares this one's state dir: forget both.
+        for daemon in [d for d in _LIVE_DAEMONS if d is self or d.state_dir == self.state_dir]:
+            _LIVE_DAEMONS.remove(daemon)
 
 
 STUB_PROCESSES = 5  # the stub's main process + 3 children + the escapee

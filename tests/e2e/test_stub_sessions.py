@@ -1,6 +1,7 @@
 """Sessions of the stub browser: a program that forks children, double-forks a
 setsid escapee away from its process tree and ignores SIGTERM. Whatever it
 does, closing the session must end every one of its processes."""
+import json
 import os
 import signal
 import subprocess
@@ -170,6 +171,33 @@ class DaemonLifecycle(unittest.TestCase):
             self.assertEqual(daemon.log().count("reason=shutdown"), 3)
         finally:
             daemon.remove()
+
+    def test_a_test_run_killed_by_its_timeout_leaves_nothing(self):
+        """meson's timeout SIGTERMs a hung suite; the harness must still
+        clean up its daemon, the sessions and their state dir and cgroups."""
+        script = textwrap.dedent("""
+            import json, os, sys, time
+            from corral_harness import Daemon, pid_file, read_pid_file
+            daemon = Daemon(browser=os.environ["CORRAL_STUB"])
+            session = daemon.open()
+            print(json.dumps({"daemon": daemon.process.pid, "state_dir": daemon.state_dir,
+                              "cgroup_root": daemon.cgroup_root, "cgroup": session["cgroup"],
+                              "pids": read_pid_file(pid_file(daemon, session), 5)}), flush=True)
+            time.sleep(120)  # a hung test
+        """)
+        run = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                               cwd=os.path.dirname(os.path.abspath(__file__)),
+                               env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.abspath(__file__))))
+        facts = json.loads(run.stdout.readline())
+        run.send_signal(signal.SIGTERM)
+        self.assertEqual(run.wait(30), 128 + signal.SIGTERM)
+        run.stdout.close()
+        wait_until(lambda: not any(pid_alive(p) for p in [facts["daemon"], *facts["pids"]]), 10,
+                   "the daemon and the session's processes to die")
+        self.assertFalse(os.path.exists(facts["state_dir"]))
+        self.assertFalse(os.path.exists(facts["cgroup"]))
+        if facts["cgroup_root"]:
+            self.assertFalse(os.path.exists(facts["cgroup_root"]))
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ TEST_CASE("unacceptable values are 422") {
   for (const char* body :
        {R"({"kind":"firefox"})", R"({"memory_max":-1})", R"({"memory_max":"-1M"})", R"({"memory_max":"lots"})",
         R"({"memory_max":"1.5G"})", R"({"memory_max":1024})", R"({"memory_max":"99999999999T"})",
+        R"({"memory_max":18446744073709551616})", R"({"memory_max":1e9})", R"({"tasks_max":2.5})",
         R"({"memory_max":"1G","memory_high":"2G"})", R"({"cpu_quota":"0%"})", R"({"cpu_quota":"abc"})",
         R"({"tasks_max":0})", R"({"tasks_max":-5})", R"({"args":["--renderer-cmd-prefix=sh"]})",
         R"({"args":["--user-data-dir=/"]})", R"({"args":["--no-such-flag"]})", R"({"labels":{"bad key":"x"}})"})

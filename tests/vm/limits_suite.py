@@ -148,7 +148,8 @@ class SystemService(unittest.TestCase):
             return (self.api.get(hog["id"])[1].get("stats") or {}).get("oom_kills", 0) >= 1 or \
                 self.api.get(hog["id"])[1]["state"] == "closed"
         started = time.monotonic()
-        wait_until(oom_seen, 180, "an OOM kill in the hog session")
+        # 104-129 s under TCG alone; a loaded host (another VM, a build) doubles it.
+        wait_until(oom_seen, 420, "an OOM kill in the hog session")
         FIGURES["memory: first OOM kill after"] = f"{time.monotonic() - started:.1f} s"
         if os.path.isdir(hog["cgroup"]):
             FIGURES["memory: times memory.max was hit"] = keyed(os.path.join(hog["cgroup"], "memory.events"), "max")
