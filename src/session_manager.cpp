@@ -271,9 +271,14 @@ Result<SessionInfo> SessionManager::get(const std::string& id) const {
 }
 
 std::vector<SessionInfo> SessionManager::list() const {
-  std::lock_guard lock(m_mutex);
   std::vector<SessionInfo> sessions;
-  for (const auto& [id, entry] : m_live) sessions.push_back(entry->info);
+  {
+    std::lock_guard lock(m_mutex);
+    for (const auto& [id, entry] : m_live) sessions.push_back(entry->info);
+  }
+  // Per-session use, read outside the lock: a few small cgroupfs reads each.
+  for (auto& info : sessions)
+    if (info.state == SessionState::running) info.stats = Cgroup(info.scope.cgroup).stats();
   return sessions;
 }
 

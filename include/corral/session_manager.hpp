@@ -68,6 +68,7 @@ class SessionManager {
   Result<SessionInfo> get(const std::string& id) const;
   /// A request on the session: its idle timeout starts again.
   Result<void> renew(const std::string& id);
+  /// Open sessions, with live cgroup stats for the running ones.
   std::vector<SessionInfo> list() const;
   /// ENOENT unknown; EALREADY closed or closing; EBUSY still starting.
   Result<CloseReport> close(const std::string& id, std::optional<std::chrono::milliseconds> grace);

@@ -52,12 +52,15 @@ std::string megabytes(const json& value) {
 }
 
 void print_table(const json& sessions) {
-  std::printf("%-12s %-12s %-8s %-6s %-9s %-8s %s\n", "ID", "KIND", "STATE", "PID", "MEM_MAX", "CREATED", "ENDPOINT");
+  std::printf("%-12s %-12s %-8s %-6s %-9s %-9s %-5s %-8s %s\n", "ID", "KIND", "STATE", "PID", "MEM", "MEM_MAX", "PROCS",
+              "CREATED", "ENDPOINT");
   for (const auto& s : sessions) {
     std::string endpoint = s["webdriver"].is_string() ? text(s["webdriver"])
                            : s["devtools"].is_object() ? text(s["devtools"]["ws"]) : "-";
-    std::printf("%-12s %-12s %-8s %-6s %-9s %-8s %s\n", text(s["id"]).c_str(), text(s["kind"]).c_str(),
-                text(s["state"]).c_str(), text(s["pid"]).c_str(), megabytes(s["limits"]["memory_max"]).c_str(),
+    json stats = s.value("stats", json::object());
+    std::printf("%-12s %-12s %-8s %-6s %-9s %-9s %-5s %-8s %s\n", text(s["id"]).c_str(), text(s["kind"]).c_str(),
+                text(s["state"]).c_str(), text(s["pid"]).c_str(), megabytes(stats.value("memory_current", json())).c_str(),
+                megabytes(s["limits"]["memory_max"]).c_str(), text(stats.value("pids", json())).c_str(),
                 text(s["created_at"]).substr(11, 8).c_str(), endpoint.c_str());
   }
 }

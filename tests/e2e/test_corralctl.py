@@ -5,7 +5,7 @@ import os
 import subprocess
 import unittest
 
-from corral_harness import DaemonTestCase
+from corral_harness import STUB_PROCESSES, DaemonTestCase, wait_until
 
 
 class Corralctl(DaemonTestCase):
@@ -25,6 +25,9 @@ class Corralctl(DaemonTestCase):
         self.assertTrue(table[0].startswith("ID"))
         self.assertIn(session_id, table[1])
         self.assertIn("running", table[1])
+        self.assertEqual(table[0].split()[:7], ["ID", "KIND", "STATE", "PID", "MEM", "MEM_MAX", "PROCS"])
+        procs = lambda: self.ctl("ls").stdout.splitlines()[1].split()[6]  # noqa: E731
+        wait_until(lambda: procs() == str(STUB_PROCESSES), 10, "ls to count the stub's processes")
 
         shown = self.ctl("show", session_id).stdout
         self.assertIn(opened["cgroup"], shown)

@@ -61,7 +61,12 @@ class StubSessions(DaemonTestCase):
         self.assertEqual(live["labels"], {"bot": "test"})
         self.assertEqual(live["stats"]["pids"], STUB_PROCESSES)
         status, listing = self.daemon.request("GET", "/v1/sessions")
-        self.assertIn(session["id"], [s["id"] for s in listing["sessions"]])
+        listed = {s["id"]: s for s in listing["sessions"]}
+        self.assertIn(session["id"], listed)
+        # The listing has each session's use too (memory is null where the
+        # memory controller is missing, as on this hybrid host).
+        self.assertEqual(listed[session["id"]]["stats"]["pids"], STUB_PROCESSES)
+        self.assertIn("memory_current", listed[session["id"]]["stats"])
 
         self.daemon.close(session["id"], grace=0)
         status, closed = self.daemon.get(session["id"])
