@@ -15,6 +15,7 @@ struct DaemonOptions {
   BackendChoice backend = BackendChoice::automatic;
   std::filesystem::path cgroup_root;  ///< cgroupfs backend; empty = default
   std::string log_level = "info";
+  std::string session_user;  ///< --session-user; empty: the default (see session_user.hpp)
   SessionManagerConfig sessions;
 };
 
