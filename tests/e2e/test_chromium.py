@@ -1,6 +1,7 @@
 """Real Chromium, both kinds, through the HTTP API: every process the browser
-makes (crashpad handlers included) is in the session's cgroup, and after
-close none of them, nor any file of the session, is left."""
+makes (crashpad handlers included) is in the session's cgroup, runs as the
+session user with Chrome's own sandbox on, and after close none of them, nor
+any file of the session, is left."""
 import glob
 import http.client
 import json
@@ -10,19 +11,14 @@ import sys
 import time
 import unittest
 
-from corral_harness import DaemonTestCase, pid_alive, wait_until
+from corral_harness import (SESSION_USER, DaemonTestCase, assert_chrome_sandboxed, chrome_sandbox_state, credentials,
+                             expected_credentials, pid_alive, processes_in, wait_until)
 
-CHROME_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+# What a WebDriver client asks for. No --no-sandbox: Chrome runs as the
+# session user, and its sandbox works.
+CHROME_FLAGS = ["--headless=new", "--disable-gpu", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-default-apps", "--disable-dev-shm-usage"]
-
-
-def processes_in(cgroup):
-    pids = []
-    for root, _, files in os.walk(cgroup):
-        with open(os.path.join(root, "cgroup.procs")) as f:
-            pids += [int(line) for line in f if line.strip()]
-    return pids
 
 
 def comm(pid):
@@ -85,6 +81,16 @@ class RealChromium(DaemonTestCase):
         self.assertIn("chrome_crashpad", " ".join(names), f"crashpad handler not in the cgroup: {names}")
         return in_cgroup
 
+    def assert_session_user_and_sandbox(self, session):
+        """Every process runs as the session user, without groups and with
+        NoNewPrivs; Chrome's sandbox holds its renderers."""
+        state = assert_chrome_sandboxed(lambda: processes_in(session["cgroup"]))
+        checked = [pid for pid in processes_in(session["cgroup"]) if credentials(pid) is not None]
+        for pid in checked:
+            self.assertEqual(credentials(pid), expected_credentials(SESSION_USER), f"{pid} ({comm(pid)})")
+        print(f"\n{len(checked)} processes as {SESSION_USER.pw_name}; {len(state['renderers'])} renderers in "
+              f"their own user namespace with seccomp-bpf", file=sys.stderr)
+
     def test_chrome_session_end_to_end(self):
         session = self.daemon.open({"kind": "chrome", "args": ["--window-size=800,600"]})
         self.assertTrue(session["devtools"]["ws"].startswith("ws://127.0.0.1:"))
@@ -94,6 +100,7 @@ class RealChromium(DaemonTestCase):
         status, target = http_json(session["devtools"]["http"] + "/json/new?data:text/html,hello", method="PUT")
         self.assertEqual(status, 200)
         pids = self.assert_all_in_cgroup(session, 6)
+        self.assert_session_user_and_sandbox(session)
 
         report = self.daemon.close(session["id"])
         print(f"\nchrome close (grace 1s): {report['duration_ms']} ms, graceful={report['graceful']}, "
@@ -141,6 +148,7 @@ class RealChromium(DaemonTestCase):
         self.assertEqual(title["value"], "corral")
         pids = self.assert_all_in_cgroup(session, 8)
         self.assertIn("chromedriver", [comm(p) for p in pids])
+        self.assert_session_user_and_sandbox(session)
 
         # The bot dies here without quit(): only the DELETE of the session remains.
         report = self.daemon.close(session["id"])
@@ -148,6 +156,25 @@ class RealChromium(DaemonTestCase):
               file=sys.stderr)
         self.assertTrue(report["verified_empty"])
         self.assertEqual([p for p in pids if pid_alive(p)], [])
+
+
+class RealChromiumAsRoot(DaemonTestCase):
+    """--session-user root: Chrome runs as root with --no-sandbox, and the
+    sandbox check above sees it off (renderers in the host's user namespace,
+    no seccomp), so that check does tell the two apart."""
+    use_stub = False
+    daemon_args = ("--session-user", "root")
+
+    def test_root_chrome_runs_without_sandbox(self):
+        session = self.daemon.open({"kind": "chrome"})
+        status, _ = http_json(session["devtools"]["http"] + "/json/new?data:text/html,hello", method="PUT")
+        self.assertEqual(status, 200)
+        wait_until(lambda: chrome_sandbox_state(processes_in(session["cgroup"]))["renderers"], 20, "a renderer")
+        state = chrome_sandbox_state(processes_in(session["cgroup"]))
+        self.assertIn(session["pid"], state["no_sandbox"])
+        self.assertTrue(all(not own and seccomp == 0 for own, seccomp in state["renderers"].values()), state)
+        self.assertEqual(credentials(session["pid"])[0], ["0"] * 4)
+        self.assertTrue(self.daemon.close(session["id"], grace=0)["verified_empty"])
 
 
 if __name__ == "__main__":
