@@ -22,8 +22,18 @@ import unittest
 
 CGROUP2 = "/sys/fs/cgroup/unified" if os.path.exists("/sys/fs/cgroup/unified/cgroup.procs") else "/sys/fs/cgroup"
 BACKEND = os.environ.get("CORRAL_TEST_BACKEND", "cgroupfs")
-# A root corrald runs sessions as this user (tools/setup creates it).
-SESSION_USER = pwd.getpwnam("corral-session")
+
+
+def _session_user():
+    """The user a root corrald runs sessions as (tools/setup creates it)."""
+    try:
+        return pwd.getpwnam("corral-session")
+    except KeyError:
+        raise SystemExit("no user corral-session on this host: run tools/setup (it runs "
+                         "systemd-sysusers units/sysusers.d/corral.conf)") from None
+
+
+SESSION_USER = _session_user()
 
 
 def pid_alive(pid):

@@ -161,6 +161,24 @@ class SessionsAsRoot(DaemonTestCase):
         self.daemon.assert_nothing_left(pids)
 
 
+class BrowserTheSessionUserCannotRun(unittest.TestCase):
+    """The child execs as the session user: a browser only root may run fails
+    the open with the exec error, and leaves nothing."""
+
+    def test_open_fails_with_the_exec_error(self):
+        wrapper = stub_wrapper()
+        os.chmod(wrapper, 0o700)
+        daemon = Daemon(browser=wrapper)
+        try:
+            reply = daemon.open(expect=500)
+            self.assertEqual(reply["error"]["code"], "browser_failed")
+            self.assertIn("exec: Permission denied", reply["error"]["message"])
+            daemon.assert_nothing_left()
+        finally:
+            daemon.remove()
+            os.unlink(wrapper)
+
+
 class RefusedStart(unittest.TestCase):
     """Start-up checks of the session user: corrald refuses, and says why."""
 
