@@ -211,11 +211,12 @@ class Daemon(Api):
     def __init__(self, *extra_args, browser=None, backend=BACKEND, reuse=None):
         """reuse: another Daemon whose state dir and cgroup root this one takes over."""
         self.backend = backend
+        corrald = os.environ["CORRALD"]
         self.state_dir = reuse.state_dir if reuse else tempfile.mkdtemp(prefix="corral-test-state.")
         # mkdtemp makes it 0700; the session user must pass through it (corrald checks).
         os.chmod(self.state_dir, 0o711)
         self.cgroup_root = None
-        args = [os.environ["CORRALD"], "--listen", "127.0.0.1:0", "--state-dir", self.state_dir,
+        args = [corrald, "--listen", "127.0.0.1:0", "--state-dir", self.state_dir,
                 "--backend", backend, "--log-level", "debug", "--grace", "1s"]
         if backend == "cgroupfs":
             self.cgroup_root = reuse.cgroup_root if reuse else \
@@ -226,7 +227,13 @@ class Daemon(Api):
         args += list(extra_args)
         self.log_lines = []
         self.process = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-        super().__init__(self._wait_ready())
+        try:
+            port = self._wait_ready()
+        except AssertionError:
+            if not reuse:
+                self.remove()  # a daemon that did not start leaves no state dir or cgroup root behind
+            raise
+        super().__init__(port)
 
     def _wait_ready(self):
         ready = threading.Event()
