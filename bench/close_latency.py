@@ -46,8 +46,9 @@ sys.dont_write_bytecode = True  # write no __pycache__ into tests/e2e
 import corral_harness  # noqa: E402  (needs CORRALD set first)
 
 CHROMIUM = "/usr/bin/chromium"
-# corrald's own flags (src/browser_launch.cpp, chrome_base_flags; --no-sandbox
-# because it runs as root), so that the baseline runs the same browser.
+# corrald's own flags (src/browser_launch.cpp, chrome_base_flags), so that the
+# baseline runs the same browser; plus --no-sandbox, since the baseline runs
+# it as root, as bots do (corrald runs it as corral-session, sandboxed).
 CHROME_FLAGS = [
     "--headless=new", "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1",
     "--no-first-run", "--no-default-browser-check",

@@ -40,7 +40,7 @@ Result<fs::path> find_chromedriver() {
                       "chromedriver (--chromedriver)");
 }
 
-std::vector<std::string> chrome_base_flags(const SessionDirs& dirs) {
+std::vector<std::string> chrome_base_flags(const SessionDirs& dirs, uid_t browser_uid) {
   std::vector<std::string> flags = {
       "--headless=new", "--user-data-dir=" + dirs.profile.string(), "--remote-debugging-port=0",
       "--remote-debugging-address=127.0.0.1", "--no-first-run", "--no-default-browser-check",
@@ -52,31 +52,35 @@ std::vector<std::string> chrome_base_flags(const SessionDirs& dirs) {
       "--disable-background-networking", "--disable-sync", "--disable-default-apps",
       "--disable-domain-reliability", "--disable-client-side-phishing-detection", "--metrics-recording-only",
       "--disable-gpu"};
-  // Chrome's own sandbox cannot start as root; the cgroup is the boundary then.
-  if (::geteuid() == 0) flags.push_back("--no-sandbox");
+  // Chrome's own sandbox refuses to start as root (--session-user root); the
+  // cgroup is the only boundary then.
+  if (browser_uid == 0) flags.push_back("--no-sandbox");
   return flags;
 }
 
-LaunchSpec chrome_launch(const fs::path& binary, const SessionDirs& dirs, const std::vector<std::string>& client_args) {
+LaunchSpec chrome_launch(const fs::path& binary, const SessionDirs& dirs, const std::vector<std::string>& client_args,
+                         const std::optional<Credentials>& run_as) {
   LaunchSpec spec;
   spec.argv = {binary.string()};
-  for (auto& flag : chrome_base_flags(dirs)) spec.argv.push_back(std::move(flag));
+  for (auto& flag : chrome_base_flags(dirs, run_as ? run_as->uid : ::geteuid())) spec.argv.push_back(std::move(flag));
   spec.argv.insert(spec.argv.end(), client_args.begin(), client_args.end());
   spec.argv.push_back("about:blank");
   spec.environment = session_environment(dirs);
   spec.working_directory = dirs.tmp;
   spec.log_file = dirs.log();
+  spec.run_as = run_as;
   return spec;
 }
 
 LaunchSpec chromedriver_launch(const fs::path& binary, const SessionDirs& dirs, uint16_t port,
-                               const std::vector<std::string>& client_args) {
+                               const std::vector<std::string>& client_args, const std::optional<Credentials>& run_as) {
   LaunchSpec spec;
   spec.argv = {binary.string(), "--port=" + std::to_string(port), "--allowed-ips=127.0.0.1"};
   spec.argv.insert(spec.argv.end(), client_args.begin(), client_args.end());
   spec.environment = session_environment(dirs);
   spec.working_directory = dirs.tmp;
   spec.log_file = dirs.log();
+  spec.run_as = run_as;
   return spec;
 }
 

@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <string>
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -22,10 +24,47 @@ struct CStrings {
   }
 };
 
+// The step at which the child gave up, sent up the exec-status pipe.
+enum class Step : int { drop_groups, set_gid, set_uid, no_new_privs, change_dir, exec };
+
+struct ChildFailure {
+  Step step;
+  int error;
+};
+
+std::string describe(Step step, const std::optional<Credentials>& run_as) {
+  auto uid = run_as ? std::to_string(run_as->uid) : "?", gid = run_as ? std::to_string(run_as->gid) : "?";
+  switch (step) {
+    case Step::drop_groups: return "setgroups(0) for the session user";
+    case Step::set_gid: return "setresgid(" + gid + ") for the session user";
+    case Step::set_uid: return "setresuid(" + uid + ") for the session user";
+    case Step::no_new_privs: return "prctl(PR_SET_NO_NEW_PRIVS)";
+    case Step::change_dir: return "chdir";
+    case Step::exec: return "exec";
+  }
+  return "start";
+}
+
+[[noreturn]] void fail(int exec_status, Step step) {
+  ChildFailure failure{step, errno};
+  (void)!write(exec_status, &failure, sizeof failure);
+  _exit(127);
+}
+
+// The raw syscalls, not glibc's wrappers: those broadcast the change to every
+// thread of the process (a signal dance that is not async-signal-safe), and
+// this child has one thread anyway. Groups first, then gid, then uid: each
+// step needs the privilege the next one drops.
+void drop_to(int exec_status, const Credentials& who) {
+  if (syscall(SYS_setgroups, 0, nullptr) < 0) fail(exec_status, Step::drop_groups);
+  if (syscall(SYS_setresgid, who.gid, who.gid, who.gid) < 0) fail(exec_status, Step::set_gid);
+  if (syscall(SYS_setresuid, who.uid, who.uid, who.uid) < 0) fail(exec_status, Step::set_uid);
+}
+
 // Runs in the forked child of a multi-threaded parent: only async-signal-safe
 // calls from here to execve.
-[[noreturn]] void run_child(int gate, int exec_status, int log_fd, const char* cwd, char** argv,
-                            char** envp) {
+[[noreturn]] void run_child(int gate, int exec_status, int log_fd, const Credentials* run_as, const char* cwd,
+                            char** argv, char** envp) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);  // the daemon blocks SIGCHLD/SIGTERM for signalfd
@@ -44,10 +83,13 @@ struct CStrings {
   dup2(log_fd, STDERR_FILENO);
   // The daemon's HTTP sockets are not all O_CLOEXEC; keep none of them.
   syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
-  if (chdir(cwd) == 0) execve(argv[0], argv, envp);
-  int error = errno;
-  (void)!write(exec_status, &error, sizeof error);
-  _exit(127);
+  if (run_as) drop_to(exec_status, *run_as);
+  // Always, also without a user switch: a session never needs to gain
+  // privileges, and Chrome's namespace sandbox works under it.
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(exec_status, Step::no_new_privs);
+  if (chdir(cwd) < 0) fail(exec_status, Step::change_dir);
+  execve(argv[0], argv, envp);
+  fail(exec_status, Step::exec);
 }
 
 }  // namespace
@@ -62,10 +104,11 @@ Result<GatedChild> GatedChild::spawn(const LaunchSpec& spec) {
   if (!log.valid()) return Error::from_errno(errno, "open '" + spec.log_file.string() + "'");
 
   CStrings argv(spec.argv), envp(spec.environment);
+  const Credentials* run_as = spec.run_as ? &*spec.run_as : nullptr;
   pid_t pid = ::fork();
   if (pid < 0) return Error::from_errno(errno, "fork");
   if (pid == 0)
-    run_child(gate_read.get(), status_write.get(), log.get(), spec.working_directory.c_str(),
+    run_child(gate_read.get(), status_write.get(), log.get(), run_as, spec.working_directory.c_str(),
               argv.pointers.data(), envp.pointers.data());
 
   // The pid cannot be reused before we reap it, so pidfd_open here is race-free.
@@ -75,7 +118,7 @@ Result<GatedChild> GatedChild::spawn(const LaunchSpec& spec) {
     ::kill(pid, SIGKILL);
     return Error::from_errno(error, "pidfd_open");
   }
-  return GatedChild(pid, std::move(pidfd), std::move(gate_write), std::move(status_read));
+  return GatedChild(pid, std::move(pidfd), std::move(gate_write), std::move(status_read), spec.run_as);
 }
 
 GatedChild::~GatedChild() {
@@ -87,12 +130,12 @@ Result<void> GatedChild::release() {
   if (::write(m_gate.get(), &go, 1) != 1) return Error::from_errno(errno, "open the launch gate");
   m_released = true;
   m_gate.reset();
-  int exec_error = 0;
+  ChildFailure failure{};
   ssize_t n;
-  do n = ::read(m_exec_status.get(), &exec_error, sizeof exec_error);
+  do n = ::read(m_exec_status.get(), &failure, sizeof failure);
   while (n < 0 && errno == EINTR);
   m_exec_status.reset();
-  if (n == sizeof exec_error) return Error::from_errno(exec_error, "exec");
+  if (n == sizeof failure) return Error::from_errno(failure.error, describe(failure.step, m_run_as));
   return success();
 }
 

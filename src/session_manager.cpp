@@ -69,11 +69,12 @@ Result<SessionManager::Launch> SessionManager::prepare_launch(const SessionReque
     if (!free_port) return free_port.error();
     launch.port = *free_port;
   }
-  auto dirs = SessionDirs::create(m_config.state_dir, launch.id);
+  const auto& user = m_config.session_user;
+  auto dirs = SessionDirs::create(m_config.state_dir, launch.id, user);
   if (!dirs) return dirs.error();
   launch.dirs = *dirs;
-  launch.spec = chrome ? chrome_launch(program, launch.dirs, request.args)
-                       : chromedriver_launch(program, launch.dirs, launch.port, request.args);
+  launch.spec = chrome ? chrome_launch(program, launch.dirs, request.args, user)
+                       : chromedriver_launch(program, launch.dirs, launch.port, request.args, user);
   return launch;
 }
 

@@ -5,9 +5,11 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "corral/error.hpp"
+#include "corral/gated_child.hpp"
 
 namespace corral {
 
@@ -18,8 +20,12 @@ struct SessionDirs {
   std::filesystem::path home;     ///< HOME (Chrome writes ~/.config, ~/.cache, ~/.pki)
   std::filesystem::path log() const { return base / "browser.log"; }
 
-  /// Create all of them (mode 0700). EEXIST if the session dir exists.
-  static Result<SessionDirs> create(const std::filesystem::path& state_dir, const std::string& id);
+  /// Create all of them. The base (which holds browser.log) stays the
+  /// daemon's, mode 0711: the session user may pass through it, not list or
+  /// change it. profile, tmp and home are mode 0700 and owned by `owner`
+  /// (unset: the daemon). EEXIST if the session dir exists.
+  static Result<SessionDirs> create(const std::filesystem::path& state_dir, const std::string& id,
+                                    const std::optional<Credentials>& owner);
   static SessionDirs at(const std::filesystem::path& state_dir, const std::string& id);
   /// Remove the whole session dir. Succeeds when it is already gone.
   Result<void> remove() const;
@@ -27,5 +33,10 @@ struct SessionDirs {
 
 /// <state>/sessions
 std::filesystem::path sessions_dir(const std::filesystem::path& state_dir);
+
+/// Create the state dir (if missing) and <state>/sessions with mode 0711, so
+/// that a session user can pass through it to its own session's dirs but
+/// cannot list the others.
+Result<void> prepare_sessions_dir(const std::filesystem::path& state_dir);
 
 }  // namespace corral

@@ -36,6 +36,7 @@ struct RecoveryReport {
 struct SessionManagerConfig {
   std::filesystem::path state_dir;
   BrowserPrograms programs;
+  std::optional<Credentials> session_user;  ///< what browsers run as; unset: the daemon's user
   Limits default_limits;             ///< applied where a request sets none
   bool allow_unenforced_limits = false;
   std::chrono::milliseconds start_timeout{60000};

@@ -58,6 +58,9 @@ DaemonOptions parse_daemon_options(int argc, char** argv) {
   app.add_option("--browser", browser, "Chrome/Chromium binary (default: found in the usual places)");
   app.add_option("--chromedriver", chromedriver, "chromedriver binary (default: found in the usual places)");
   app.add_option("--state-dir", state_dir, "where session profiles and temp dirs live")->capture_default_str();
+  app.add_option("--session-user", options.session_user,
+                 "user that browsers run as when corrald is root (default: corral-session; `root` turns "
+                 "Chrome's sandbox off); a corrald that is not root runs them as itself");
   app.add_flag("--allow-unenforced-limits", sessions.allow_unenforced_limits,
                "accept explicit limits this host cannot enforce (they are recorded, not applied)");
   app.add_option("--default-memory-max", memory_max, "MemoryMax for sessions that ask for none (e.g. 2G)");

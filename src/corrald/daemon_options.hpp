@@ -16,6 +16,7 @@ struct DaemonOptions {
   std::filesystem::path cgroup_root;  ///< cgroupfs backend; empty = default
   std::string log_level = "info";
   std::string log_target = "auto";  ///< auto, stderr or journal
+  std::string session_user;  ///< --session-user; empty: the default (see session_user.hpp)
   SessionManagerConfig sessions;
 };
 

@@ -13,6 +13,7 @@
 #include "corral/http_api.hpp"
 #include "corral/journal_sink.hpp"
 #include "corral/session_manager.hpp"
+#include "corral/session_user.hpp"
 #include "daemon_options.hpp"
 
 namespace {
@@ -54,6 +55,31 @@ const char* journal_unit_field(const std::string& backend_kind) {
   return "";
 }
 
+// Who browsers run as. Fails (and the daemon with it) for a root daemon whose
+// session user does not exist: running them as root must be asked for.
+bool pick_session_user(const DaemonOptions& options, std::optional<SessionUser>& user) {
+  auto resolved = resolve_session_user(options.session_user, ::geteuid());
+  if (!resolved) {
+    spdlog::critical("{}", resolved.error().message);
+    return false;
+  }
+  user = *resolved;
+  if (!user) spdlog::info("sessions run as corrald's own user (uid {})", ::geteuid());
+  else if (user->is_root()) spdlog::warn("sessions run as root (--session-user {}): Chrome's sandbox is off", user->name);
+  else
+    spdlog::info("sessions run as {} (uid {}, gid {}) with Chrome's sandbox", user->name, user->credentials.uid,
+                 user->credentials.gid);
+  return true;
+}
+
+// The state dir, with <state>/sessions that the session user can reach.
+bool prepare_state_dir(const std::filesystem::path& state_dir, const std::optional<SessionUser>& user) {
+  auto prepared = prepare_sessions_dir(state_dir);
+  if (prepared && user) prepared = check_reachable(sessions_dir(state_dir), *user);
+  if (!prepared) spdlog::critical("state dir {}: {}", state_dir.string(), prepared.error().message);
+  return prepared.ok();
+}
+
 int wait_for_stop_signal() {
   sigset_t stop;
   sigemptyset(&stop);
@@ -68,6 +94,13 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   // Orphans of session processes (crashpad handlers double-fork) come to us,
   // not PID 1, and the watcher reaps them at once.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
+  // The cheap checks that can refuse the start come before the backend,
+  // which may create cgroups.
+  std::optional<SessionUser> session_user;
+  if (!pick_session_user(options, session_user)) return 1;
+  auto config = options.sessions;
+  if (!prepare_state_dir(config.state_dir, session_user)) return 1;
+  if (session_user) config.session_user = session_user->credentials;
   auto selection = select_backend(options.backend, options.cgroup_root);
   if (!selection) {
     spdlog::critical("{}", selection.error().message);
@@ -79,14 +112,7 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   spdlog::info("backend {} at {}, controllers: {}", backend.kind(), backend.sessions_root().string(),
                backend.controllers().describe());
 
-  auto config = options.sessions;
   find_browsers(config.programs);
-  std::error_code ec;
-  std::filesystem::create_directories(config.state_dir, ec);
-  if (ec) {
-    spdlog::critical("cannot create state dir {}: {}", config.state_dir.string(), ec.message());
-    return 1;
-  }
   ChildWatcher watcher;
   if (auto started = watcher.start(); !started) {
     spdlog::critical("{}", started.error().message);

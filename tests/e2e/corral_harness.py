@@ -10,6 +10,7 @@ Environment (set by tests/meson.build):
 import http.client
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -60,6 +61,18 @@ def _abandon_daemons_and_exit(signum, frame):
 signal.signal(signal.SIGTERM, _abandon_daemons_and_exit)
 
 
+def _session_user():
+    """The user a root corrald runs sessions as (tools/setup creates it)."""
+    try:
+        return pwd.getpwnam("corral-session")
+    except KeyError:
+        raise SystemExit("no user corral-session on this host: run tools/setup (it runs "
+                         "systemd-sysusers units/sysusers.d/corral.conf)") from None
+
+
+SESSION_USER = _session_user()
+
+
 def pid_alive(pid):
     """True if pid exists and is not a zombie."""
     try:
@@ -76,6 +89,108 @@ def wait_until(predicate, timeout=10.0, what="condition"):
             return
         time.sleep(0.02)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def process_status(pid):
+    """The fields of /proc/PID/status, or None if the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def cmdline(pid):
+    """argv of a process, or [] if it is gone."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().decode("utf-8", "replace").split("\0")[:-1]
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+
+
+def credentials(pid):
+    """(uids, gids, supplementary groups, NoNewPrivs) of a live process, or None.
+    uids and gids are the real, effective, saved and filesystem ids."""
+    status = process_status(pid)
+    if status is None:
+        return None
+    return (status["Uid"].split(), status["Gid"].split(), status["Groups"].split(), status["NoNewPrivs"])
+
+
+def expected_credentials(user):
+    """What credentials() says for a process that runs as `user`, no groups, NoNewPrivs."""
+    return ([str(user.pw_uid)] * 4, [str(user.pw_gid)] * 4, [], "1")
+
+
+def processes_in(cgroup):
+    """PIDs in a cgroup and every cgroup below it."""
+    pids = []
+    for root, _, files in os.walk(cgroup):
+        with open(os.path.join(root, "cgroup.procs")) as f:
+            pids += [int(line) for line in f if line.strip()]
+    return pids
+
+
+def user_namespace(pid):
+    """The user namespace a process is in ("user:[4026531837]"), or None if it is gone."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/user")
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def chrome_sandbox_state(pids):
+    """What Chrome's sandbox looks like among pids (a session's processes):
+    for each renderer (--type=renderer), whether it is in a user namespace of
+    its own (the namespace sandbox) and under a seccomp-bpf filter (Seccomp 2);
+    and which processes were started with --no-sandbox.
+    Returns {"renderers": {pid: (own_user_namespace, seccomp)}, "no_sandbox": [pid]}.
+    Processes that end while this reads are left out."""
+    browsers, renderers, no_sandbox = {}, [], []
+    for pid in pids:
+        # Chrome's helpers rewrite their title into one space-separated string.
+        argv = " ".join(cmdline(pid)).split()
+        if not argv:
+            continue
+        if "--no-sandbox" in argv:
+            no_sandbox.append(pid)
+        if "--type=renderer" in argv:
+            renderers.append(pid)
+        elif os.path.basename(argv[0]) in ("chromium", "chrome") and not any(a.startswith("--type=") for a in argv):
+            browsers[pid] = user_namespace(pid)
+    # The browser runs in the host's user namespace (ours) unless something
+    # is very wrong; a sandboxed renderer is in neither.
+    outside = set(browsers.values()) | {user_namespace("self")}
+    state = {"renderers": {}, "no_sandbox": no_sandbox}
+    for pid in renderers:
+        namespace, status = user_namespace(pid), process_status(pid)
+        if namespace and status:
+            state["renderers"][pid] = (namespace not in outside, int(status["Seccomp"]))
+    return state
+
+
+def assert_chrome_sandboxed(pids, timeout=20):
+    """Chrome's sandbox is on among pids() (called again until it holds): no
+    process has --no-sandbox, there is a renderer, and every renderer is in a
+    user namespace other than its browser's and under seccomp-bpf. A renderer
+    the zygote has just forked applies its seccomp filter a moment later, so
+    this waits for that. Returns the state."""
+    def sandboxed(state):
+        renderers = state["renderers"].values()
+        return not state["no_sandbox"] and renderers and all(own and seccomp == 2 for own, seccomp in renderers)
+
+    last = {}
+
+    def settled():
+        last["state"] = chrome_sandbox_state(pids())
+        return sandboxed(last["state"])
+    try:
+        wait_until(settled, timeout, "Chrome's sandbox on every renderer")
+    except AssertionError as timed_out:
+        raise AssertionError(f"{timed_out}; renderers as (own user namespace, Seccomp) per pid, and the "
+                             f"processes with --no-sandbox: {last['state']}") from None
+    return last["state"]
 
 
 def systemctl_user(*args):
@@ -133,9 +248,12 @@ class Daemon(Api):
     def __init__(self, *extra_args, browser=None, backend=BACKEND, reuse=None):
         """reuse: another Daemon whose state dir and cgroup root this one takes over."""
         self.backend = backend
+        corrald = os.environ["CORRALD"]
         self.state_dir = reuse.state_dir if reuse else tempfile.mkdtemp(prefix="corral-test-state.")
+        # mkdtemp makes it 0700; the session user must pass through it (corrald checks).
+        os.chmod(self.state_dir, 0o711)
         self.cgroup_root = None
-        args = [os.environ["CORRALD"], "--listen", "127.0.0.1:0", "--state-dir", self.state_dir,
+        args = [corrald, "--listen", "127.0.0.1:0", "--state-dir", self.state_dir,
                 "--backend", backend, "--log-level", "debug", "--grace", "1s"]
         if backend == "cgroupfs":
             self.cgroup_root = reuse.cgroup_root if reuse else \
@@ -148,7 +266,13 @@ class Daemon(Api):
         _LIVE_DAEMONS.append(self)
         self.process = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
                                         errors="replace")
-        super().__init__(self._wait_ready())
+        try:
+            port = self._wait_ready()
+        except AssertionError:
+            if not reuse:
+                self.remove()  # a daemon that did not start leaves no state dir or cgroup root behind
+            raise
+        super().__init__(port)
 
     def _wait_ready(self):
         ready = threading.Event()
@@ -262,6 +386,29 @@ def read_pid_file(path, count=None, timeout=10.0):
     if count is not None:
         assert len(pids) == count, f"expected {count} pids, got {pids}"
     return pids
+
+
+def refused_start(*args, prefix=(), timeout=30):
+    """Run corrald with args (and a throw-away state dir unless args name
+    one), behind the command `prefix` (e.g. setpriv); expect it to exit
+    non-zero before it is ready. Its stderr."""
+    state_dir = tempfile.mkdtemp(prefix="corral-test-state.")
+    os.chmod(state_dir, 0o711)
+    cgroup_root = f"{CGROUP2}/corral-test-{os.getpid()}-refused"
+    try:
+        command = [os.environ["CORRALD"], "--listen", "127.0.0.1:0", "--backend", BACKEND]
+        if BACKEND == "cgroupfs":
+            command += ["--cgroup-root", cgroup_root]
+        if "--state-dir" not in args:
+            command += ["--state-dir", state_dir]
+        result = subprocess.run([*prefix, *command, *args], capture_output=True, text=True, timeout=timeout)
+        assert result.returncode != 0 and "corrald ready" not in result.stderr, \
+            f"corrald started with {args}:\n{result.stderr}"
+        return result.stderr
+    finally:
+        shutil.rmtree(state_dir)
+        if os.path.isdir(cgroup_root):
+            os.rmdir(cgroup_root)
 
 
 class DaemonTestCase(unittest.TestCase):

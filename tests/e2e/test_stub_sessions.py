@@ -3,7 +3,10 @@ setsid escapee away from its process tree and ignores SIGTERM. Whatever it
 does, closing the session must end every one of its processes."""
 import json
 import os
+import pwd
+import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -11,10 +14,9 @@ import textwrap
 import time
 import unittest
 
-from corral_harness import (STUB_PROCESSES, Daemon, DaemonTestCase, pid_alive, pid_file, read_pid_file,
+from corral_harness import (SESSION_USER, STUB_PROCESSES, Daemon, DaemonTestCase, cmdline, credentials,
+                             expected_credentials, pid_alive, pid_file, processes_in, read_pid_file, refused_start,
                              wait_until)
-
-
 
 
 def stub_wrapper(*stub_args):
@@ -115,6 +117,96 @@ class StubSessions(DaemonTestCase):
         print(f"\n200 open/close cycles in {time.monotonic() - started:.1f} s", file=sys.stderr)
         self.assertEqual(len(all_pids), 200 * STUB_PROCESSES)
         self.daemon.assert_nothing_left(all_pids)
+
+
+def owner_and_mode(path):
+    st = os.stat(path)
+    return st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)
+
+
+class SessionUser(DaemonTestCase):
+    """A root corrald runs every process of a session as the session user
+    (corral-session), without supplementary groups and with NoNewPrivs."""
+
+    def test_every_process_runs_as_the_session_user(self):
+        session = self.daemon.open()
+        pids = read_pid_file(pid_file(self.daemon, session), STUB_PROCESSES)
+        self.assertEqual(sorted(processes_in(session["cgroup"])), sorted(pids))
+        for pid in pids:
+            self.assertEqual(credentials(pid), expected_credentials(SESSION_USER), f"pid {pid}")
+        self.assertNotIn("--no-sandbox", cmdline(session["pid"]), "the sandbox stays on for a session user")
+
+        user = (SESSION_USER.pw_uid, SESSION_USER.pw_gid)
+        base = os.path.join(self.daemon.state_dir, "sessions", session["id"])
+        for name in ("profile", "tmp", "home"):
+            self.assertEqual(owner_and_mode(os.path.join(base, name)), (*user, 0o700), name)
+        self.assertEqual(owner_and_mode(base), (0, 0, 0o711), "the session's base stays the daemon's")
+        self.assertEqual(owner_and_mode(os.path.join(base, "browser.log")), (0, 0, 0o600))
+        self.assertEqual(owner_and_mode(os.path.dirname(base)), (0, 0, 0o711))
+
+        report = self.daemon.close(session["id"], grace=0)
+        self.assertEqual(report["processes_killed"], STUB_PROCESSES)
+        self.assertTrue(report["verified_empty"] and report["dirs_removed"])
+        self.daemon.assert_nothing_left(pids)
+
+
+class SessionsAsRoot(DaemonTestCase):
+    """--session-user root, the documented opt-out: sessions run as root, and
+    Chrome gets --no-sandbox back (its sandbox refuses to start as root)."""
+    daemon_args = ("--session-user", "root")
+
+    def test_root_sessions_get_no_sandbox(self):
+        session = self.daemon.open()
+        pids = read_pid_file(pid_file(self.daemon, session), STUB_PROCESSES)
+        for pid in pids:
+            self.assertEqual(credentials(pid), expected_credentials(pwd.getpwnam("root")), f"pid {pid}")
+        self.assertIn("--no-sandbox", cmdline(session["pid"]))
+        profile = os.path.join(self.daemon.state_dir, "sessions", session["id"], "profile")
+        self.assertEqual(owner_and_mode(profile), (0, 0, 0o700))
+        self.assertTrue(self.daemon.close(session["id"], grace=0)["verified_empty"])
+        self.daemon.assert_nothing_left(pids)
+
+
+class BrowserTheSessionUserCannotRun(unittest.TestCase):
+    """The child execs as the session user: a browser only root may run fails
+    the open with the exec error, and leaves nothing."""
+
+    def test_open_fails_with_the_exec_error(self):
+        wrapper = stub_wrapper()
+        os.chmod(wrapper, 0o700)
+        daemon = Daemon(browser=wrapper)
+        try:
+            reply = daemon.open(expect=500)
+            self.assertEqual(reply["error"]["code"], "browser_failed")
+            self.assertIn("exec: Permission denied", reply["error"]["message"])
+            daemon.assert_nothing_left()
+        finally:
+            daemon.remove()
+            os.unlink(wrapper)
+
+
+class RefusedStart(unittest.TestCase):
+    """Start-up checks of the session user: corrald refuses, and says why."""
+
+    def test_missing_session_user(self):
+        stderr = refused_start("--session-user", "corral-test-no-such-user")
+        self.assertIn("session user 'corral-test-no-such-user' does not exist", stderr)
+        self.assertIn("systemd-sysusers", stderr, "how to create it")
+        self.assertIn("--session-user root", stderr, "the opt-out")
+
+    def test_state_dir_the_session_user_cannot_reach(self):
+        private = tempfile.mkdtemp(prefix="corral-test-private.")  # mode 0700
+        try:
+            stderr = refused_start("--state-dir", os.path.join(private, "state"))
+            self.assertIn(f"cannot reach {private}/state/sessions: '{private}' is mode 0700", stderr)
+        finally:
+            shutil.rmtree(private)
+
+    def test_only_root_may_switch_users(self):
+        nobody = pwd.getpwnam("nobody")
+        stderr = refused_start("--session-user", "root", prefix=[
+            "setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"])
+        self.assertIn("only a root corrald can run sessions as another user", stderr)
 
 
 class StubModeTestCase(DaemonTestCase):

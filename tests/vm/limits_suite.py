@@ -1,8 +1,9 @@
 """The limits suite: runs as root inside a real cgroup-v2 host with systemd as
 PID 1 (tools/vm/vm-run boots one), and proves that the caps corral sets hold.
 
-It installs corral there the way an operator does (`meson install`, then
-systemctl), runs corrald as the system service from units/ and, for an
+It installs corral there the way an operator does (`meson install`,
+`systemd-sysusers`, then systemctl), runs corrald as the system service from
+units/ (browsers as the session user, with Chrome's sandbox) and, for an
 unprivileged user, under that user's manager with the documented
 `systemd-run --user` recipe, and drives both over the HTTP API.
 
@@ -19,7 +20,8 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from corral_harness import Api, pid_alive, wait_until  # noqa: E402
+from corral_harness import (SESSION_USER, Api, assert_chrome_sandboxed, credentials, expected_credentials,  # noqa: E402
+                            pid_alive, processes_in, wait_until)
 
 BUILD = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else os.environ["CORRAL_BUILD_DIR"]
 STUB = "/usr/local/libexec/corral-test/stub_browser"
@@ -57,8 +59,9 @@ def stub_wrapper(name, *stub_args):
 
 
 def install_corral():
-    """As an operator: meson install, the units in place, daemon-reload."""
+    """As an operator: meson install, the session user, the units in place, daemon-reload."""
     run("meson", "install", "-C", BUILD, "--no-rebuild", "--quiet")
+    run("systemd-sysusers")
     os.makedirs(os.path.dirname(STUB), exist_ok=True)
     run("install", "-m", "0755", os.path.join(BUILD, "tests", "stub_browser"), STUB)
     run("systemctl", "daemon-reload")
@@ -226,8 +229,11 @@ class SystemService(unittest.TestCase):
             wait_until(sample_until_oom, 60, "an OOM kill in corral.slice")
             peak = highest[0]
             FIGURES["slice: highest corral.slice memory.current with MemoryMax=300M, 3x150M asked"] = \
-                f"{peak / 2**20:.0f} MiB"
-            self.assertLessEqual(peak, 300 << 20)
+                f"{peak / 2**20:.0f} MiB ({peak - (300 << 20):+d} bytes over MemoryMax)"
+            # As in test_2: the kernel force-charges a dying OOM victim's
+            # last pages, so memory.current may pass memory.max by a few
+            # (seen: 200 KiB), never by more.
+            self.assertLessEqual(peak, (300 << 20) + (1 << 20))
             FIGURES["slice: OOM kills in corral.slice"] = keyed(os.path.join(slice_dir, "memory.events"), "oom_kill")
             self.assertEqual(int(read(os.path.join(slice_dir, "memory.max"))), 300 << 20)
             self.assertEqual(api.request("GET", "/v1/health")[0], 200)
@@ -237,7 +243,22 @@ class SystemService(unittest.TestCase):
             run("systemctl", "set-property", "--runtime", "corral.slice", "MemoryMax=infinity", check=False)
             self.api = start_system_service()
 
-    def test_6_kill_9_restart_adopts_sessions_and_the_journal_tells_it(self):
+    def test_6_chromium_runs_as_the_session_user_with_its_sandbox(self):
+        # Under every hardening setting of corrald.service (RestrictNamespaces,
+        # the capability bounding set, NoNewPrivileges), as the session user.
+        self.assertEqual(os.stat("/var/lib/corral").st_mode & 0o7777, 0o711)
+        session = self.api.open({"kind": "chrome"})
+        fetch(f"{session['devtools']['http']}/json/new?data:text/html,sandboxed", method="PUT")
+        state = assert_chrome_sandboxed(lambda: processes_in(session["cgroup"]), timeout=120)
+        pids = [pid for pid in processes_in(session["cgroup"]) if credentials(pid) is not None]
+        for pid in pids:
+            self.assertEqual(credentials(pid), expected_credentials(SESSION_USER), f"pid {pid}")
+        FIGURES["sandbox: renderers in their own user namespace with seccomp-bpf"] = len(state["renderers"])
+        FIGURES["sandbox: session processes as corral-session, NoNewPrivs 1"] = len(pids)
+        self.assertIn("webSocketDebuggerUrl", fetch(f"{session['devtools']['http']}/json/version"))
+        self.assertTrue(self.api.close(session["id"], grace=0)["verified_empty"])
+
+    def test_7_kill_9_restart_adopts_sessions_and_the_journal_tells_it(self):
         api = start_system_service("--browser", stub_wrapper("plain"))
         try:
             sessions = [api.open({"labels": {"n": str(n)}}) for n in range(2)]
