@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 #include <thread>
 
+#include "corral/bounded_server.hpp"
 #include "corral/browser_launch.hpp"
 #include "corral/child_watcher.hpp"
 #include "corral/http_api.hpp"
@@ -72,7 +73,7 @@ int run(const DaemonOptions& options) {
   if (!leftovers) spdlog::error("removing leftovers of an earlier run failed: {}", leftovers.error().message);
   else if (*leftovers) spdlog::info("removed {} leftover sessions of an earlier run", *leftovers);
 
-  httplib::Server server;
+  BoundedServer server(api_connection_limits());
   register_routes(server, sessions);
   int port = options.listen_port == 0 ? server.bind_to_any_port(options.listen_host)
                                       : (server.bind_to_port(options.listen_host, options.listen_port) ? options.listen_port : -1);
