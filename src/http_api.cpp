@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "corral/bounded_server.hpp"
 #include "corral/session_json.hpp"
 #include "corral/session_request.hpp"
 #include "corral/size_units.hpp"
@@ -41,6 +42,8 @@ void show_session(const std::string& id, httplib::Response& res, SessionManager&
 const std::chrono::milliseconds kMaxWait(std::chrono::minutes(10));
 
 void open_session(const httplib::Request& req, httplib::Response& res, SessionManager& sessions) {
+  // httplib holds bodies with a Content-Length to the limit, not chunked ones.
+  if (req.body.size() > kMaxRequestBody) return send(res, 413, error_json("too_large", default_message(413)));
   auto request = parse_session_request(req.body);
   if (!request) return send_error(res, request.error());
   std::chrono::milliseconds wait{0};
@@ -124,6 +127,14 @@ bool known_shape(const std::string& id, httplib::Response& res) {
 
 }  // namespace
 
+ConnectionLimits api_connection_limits() {
+  ConnectionLimits limits;
+  // Room for chunk framing: the body itself is held to kMaxRequestBody by
+  // httplib when it has a Content-Length.
+  limits.max_body = kMaxRequestBody + 4096;
+  return limits;
+}
+
 std::pair<int, const char*> http_status_for(int error_code) {
   switch (error_code) {
     case EBADMSG: return {400, "bad_request"};
@@ -175,9 +186,17 @@ void register_routes(httplib::Server& server, SessionManager& sessions) {
   server.Post(R"(/v1/sessions/([^/]+))", not_allowed);
 
   server.set_error_handler([](const auto&, auto& res) {
+    // httplib says 400 for any request it could not read; a broken limit
+    // (too slow, too large) deserves its own status.
+    if (auto broken = current_limit_answer()) {
+      res.status = broken->status;
+      return send(res, res.status, error_json(broken->code, broken->message));
+    }
     if (!res.body.empty()) return;
-    send(res, res.status, error_json(res.status == 404 ? "not_found" : "http_" + std::to_string(res.status),
-                                     default_message(res.status)));
+    std::string code = res.status == 404   ? "not_found"
+                       : res.status == 413 ? "too_large"
+                                           : "http_" + std::to_string(res.status);
+    send(res, res.status, error_json(code, default_message(res.status)));
   });
   server.set_exception_handler([](const auto&, auto& res, std::exception_ptr failure) {
     std::string what = "unexpected error";

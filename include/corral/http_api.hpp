@@ -6,12 +6,16 @@
 
 #include <httplib.h>
 
+#include "corral/request_stream.hpp"
 #include "corral/session_manager.hpp"
 
 namespace corral {
 
 /// Largest request body accepted; anything above is 413.
 inline constexpr size_t kMaxRequestBody = 64 * 1024;
+
+/// What one API connection may cost (the body budget follows kMaxRequestBody).
+ConnectionLimits api_connection_limits();
 
 void register_routes(httplib::Server& server, SessionManager& sessions);
 

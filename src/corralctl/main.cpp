@@ -1,23 +1,45 @@
 // corralctl: open, list, show and close corral sessions from a shell.
 // Human tables by default, the daemon's JSON with --json.
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
+
+#include "corral/token_file.hpp"
 
 namespace {
 using nlohmann::json;
 
 struct Target {
-  std::string url = "http://127.0.0.1:8420";
+  std::string url = "http://127.0.0.1:8420";  ///< or unix:/PATH
+  std::string token;                          ///< empty: send none
   bool json_output = false;
 };
 
+// httplib 0.11.4 speaks HTTP over a unix socket when the "host" is the
+// socket's path and the address family is AF_UNIX.
+std::unique_ptr<httplib::Client> connect(const Target& target) {
+  constexpr std::string_view kUnix = "unix:";
+  std::unique_ptr<httplib::Client> client;
+  if (target.url.starts_with(kUnix)) {
+    client = std::make_unique<httplib::Client>(target.url.substr(kUnix.size()), 80);
+    client->set_address_family(AF_UNIX);
+    client->set_default_headers({{"Host", "localhost"}});
+  } else {
+    client = std::make_unique<httplib::Client>(target.url);
+  }
+  if (!target.token.empty()) client->set_bearer_token_auth(target.token);
+  return client;
+}
+
 // Send one request; print the daemon's error and exit non-zero on failure.
 json call(const Target& target, const std::string& method, const std::string& path, const std::string& body = "") {
-  httplib::Client client(target.url);
+  auto connection = connect(target);
+  auto& client = *connection;
   client.set_read_timeout(120);
   httplib::Result response = method == "GET"    ? client.Get(path.c_str())
                              : method == "POST" ? client.Post(path.c_str(), body, "application/json")
@@ -97,7 +119,12 @@ void output(const Target& target, const json& reply, void (*human)(const json&))
 int main(int argc, char** argv) {
   Target target;
   CLI::App app{"corralctl: manage corral browser sessions"};
-  app.add_option("--url", target.url, "corrald's address")->capture_default_str()->envname("CORRAL_URL");
+  std::string token_file;
+  app.add_option("--url", target.url, "corrald's address: http://HOST:PORT or unix:/PATH")
+      ->capture_default_str()
+      ->envname("CORRAL_URL");
+  app.add_option("--token-file", token_file, "file with the API token, if corrald asks for one")
+      ->envname("CORRAL_TOKEN_FILE");
   app.add_flag("--json", target.json_output, "print the daemon's JSON");
   app.require_subcommand(1);
 
@@ -124,6 +151,14 @@ int main(int argc, char** argv) {
   close->add_option("--grace", grace, "seconds before cgroup.kill (0 = at once)");
   auto* health = app.add_subcommand("health", "show the daemon's backend and controllers");
   CLI11_PARSE(app, argc, argv);
+  if (!token_file.empty()) {
+    auto file = corral::read_token_file(token_file);
+    if (!file) {
+      std::cerr << "corralctl: " << file.error().message << "\n";
+      return 2;
+    }
+    target.token = file->token;
+  }
 
   if (open->parsed()) {
     open_body["kind"] = kind;

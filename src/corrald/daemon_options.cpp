@@ -17,18 +17,14 @@ T value_or_usage(Result<T> result, const std::string& flag) {
   return std::move(*result);
 }
 
-std::pair<std::string, uint16_t> parse_listen(const std::string& text) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) throw CLI::ValidationError("--listen", "use HOST:PORT");
-  auto host = text.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  int port = -1;
-  try {
-    port = std::stoi(text.substr(colon + 1));
-  } catch (const std::exception&) {
-  }
-  if (port < 0 || port > 65535) throw CLI::ValidationError("--listen", "port must be 0-65535");
-  return {host, static_cast<uint16_t>(port)};
+// An API that other hosts can reach starts browsers for anyone who finds
+// it; it must not come up that way by a typo in --listen.
+void require_token_beyond_loopback(const ListenAddress& listen, const std::filesystem::path& token_file) {
+  if (is_local_only(listen) || !token_file.empty()) return;
+  throw CLI::ValidationError(
+      "--listen", "refusing to serve the API on " + listen.describe() +
+                      " without --token-file: anyone who can reach that address could start browsers on this "
+                      "host. Give --token-file, or listen on 127.0.0.1, ::1 or a unix:/PATH socket");
 }
 
 }  // namespace
@@ -51,7 +47,12 @@ DaemonOptions parse_daemon_options(int argc, char** argv) {
 
   CLI::App app{"corrald: headless Chrome sessions, each in its own cgroup, ended by cgroup.kill"};
   app.set_config("--config", "", "Read flags from this TOML/INI file");
-  app.add_option("--listen", listen, "HOST:PORT to serve the HTTP API on")->capture_default_str();
+  app.add_option("--listen", listen,
+                 "HOST:PORT or unix:/PATH to serve the HTTP API on; an address beyond loopback needs --token-file")
+      ->capture_default_str();
+  app.add_option("--token-file", options.token_file,
+                 "file with the API token (at least 16 characters, no access for others): every request but "
+                 "GET /v1/health must send 'Authorization: Bearer TOKEN'");
   app.add_option("--backend", backend, "auto, systemd-system, systemd-user or cgroupfs")->capture_default_str();
   app.add_option("--cgroup-root", options.cgroup_root,
                  "cgroupfs backend: parent cgroup for sessions (default: <own cgroup>/corral)");
@@ -89,7 +90,8 @@ DaemonOptions parse_daemon_options(int argc, char** argv) {
       ->capture_default_str();
   try {
     app.parse(argc, argv);
-    std::tie(options.listen_host, options.listen_port) = parse_listen(listen);
+    options.listen = value_or_usage(parse_listen_address(listen), "--listen");
+    require_token_beyond_loopback(options.listen, options.token_file);
     options.backend = value_or_usage(parse_backend_choice(backend), "--backend");
     sessions.state_dir = state_dir;
     sessions.programs = {browser, chromedriver};

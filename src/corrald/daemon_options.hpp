@@ -5,13 +5,14 @@
 #include <string>
 
 #include "corral/backend_select.hpp"
+#include "corral/listen_address.hpp"
 #include "corral/session_manager.hpp"
 
 namespace corral {
 
 struct DaemonOptions {
-  std::string listen_host = "127.0.0.1";
-  uint16_t listen_port = 8420;
+  ListenAddress listen{"127.0.0.1", 8420, {}};
+  std::filesystem::path token_file;  ///< empty: no token asked for
   BackendChoice backend = BackendChoice::automatic;
   std::filesystem::path cgroup_root;  ///< cgroupfs backend; empty = default
   std::string log_level = "info";
@@ -21,7 +22,8 @@ struct DaemonOptions {
 };
 
 /// Parse argv. Exits the process for --help and on a bad flag (start-up is
-/// the one place where exiting on an error is right).
+/// the one place where exiting on an error is right), and when --listen is
+/// an address other hosts can reach but no --token-file is given.
 DaemonOptions parse_daemon_options(int argc, char** argv);
 
 /// Default state dir: $STATE_DIRECTORY (set by systemd's StateDirectory=),

@@ -8,12 +8,16 @@
 #include <spdlog/spdlog.h>
 #include <thread>
 
+#include "corral/bounded_server.hpp"
 #include "corral/browser_launch.hpp"
 #include "corral/child_watcher.hpp"
 #include "corral/http_api.hpp"
+#include "corral/http_auth.hpp"
 #include "corral/journal_sink.hpp"
+#include "corral/listen_socket.hpp"
 #include "corral/session_manager.hpp"
 #include "corral/session_user.hpp"
+#include "corral/token_file.hpp"
 #include "daemon_options.hpp"
 
 namespace {
@@ -90,7 +94,34 @@ int wait_for_stop_signal() {
   return sig;
 }
 
+// The API token, if one is asked for; read before anything else starts, so
+// that a bad token file stops corrald at once.
+Result<std::optional<std::string>> load_token(const std::filesystem::path& path) {
+  if (path.empty()) return std::optional<std::string>();
+  auto file = read_token_file(path);
+  if (!file) return file.error();
+  if (file->group_can_read)
+    spdlog::warn("token file {} is readable by its group: every member of that group can use the API",
+                 path.string());
+  return std::optional<std::string>(std::move(file->token));
+}
+
 int run(const DaemonOptions& options, JournalSink* journal) {
+  auto token = load_token(options.token_file);
+  if (!token) {
+    spdlog::critical("{}", token.error().message);
+    return 1;
+  }
+  // Bind first: a second corrald started by mistake on the same address
+  // must stop here, before it removes "leftover" sessions that are the
+  // first one's. Connections wait in the backlog until the routes are in.
+  BoundedServer server(api_connection_limits());
+  auto listener = bind_listen_socket(server, options.listen);
+  if (!listener) {
+    spdlog::critical("cannot serve the API: {}", listener.error().message);
+    return 1;
+  }
+  if (listener->replaced_stale()) spdlog::info("removed the stale API socket of an earlier run");
   // Orphans of session processes (crashpad handlers double-fork) come to us,
   // not PID 1, and the watcher reaps them at once.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -124,16 +155,11 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   else if (recovered->adopted || recovered->reaped)
     spdlog::info("earlier run: {} sessions adopted, {} reaped", recovered->adopted, recovered->reaped);
 
-  httplib::Server server;
   register_routes(server, sessions);
-  int port = options.listen_port == 0 ? server.bind_to_any_port(options.listen_host)
-                                      : (server.bind_to_port(options.listen_host, options.listen_port) ? options.listen_port : -1);
-  if (port < 0) {
-    spdlog::critical("cannot listen on {}:{}", options.listen_host, options.listen_port);
-    return 1;
-  }
+  if (*token) require_token(server, **token);
   std::thread http([&server] { server.listen_after_bind(); });
-  spdlog::info("corrald ready on http://{}:{} (state dir {})", options.listen_host, port, config.state_dir.string());
+  spdlog::info("corrald ready on {} (state dir {}; {})", listener->url(), config.state_dir.string(),
+               *token ? "API token required" : "no API token");
   sd_notify(0, "READY=1");
 
   int sig = wait_for_stop_signal();
@@ -141,6 +167,7 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   sd_notify(0, "STOPPING=1");
   server.stop();
   http.join();
+  listener->remove_file();
   sessions.close_all();
   watcher.stop();
   spdlog::info("corrald stopped");

@@ -14,6 +14,7 @@ import pwd
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -197,18 +198,61 @@ def systemctl_user(*args):
     return subprocess.run(["systemctl", "--user", *args], capture_output=True, text=True, timeout=30)
 
 
-class Api:
-    """A client of a running corrald's HTTP API."""
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """http.client over a unix socket (corrald --listen unix:PATH)."""
 
-    def __init__(self, port):
+    def __init__(self, path, timeout):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+
+
+class Api:
+    """A client of a running corrald's HTTP API, on a TCP port or a unix
+    socket; with a token, every request carries it unless told otherwise."""
+
+    def __init__(self, port=None, unix_socket=None, token=None):
         self.port = port
+        self.unix_socket = unix_socket
+        self.token = token
+
+    @property
+    def url(self):
+        """The address as corralctl --url takes it."""
+        return f"unix:{self.unix_socket}" if self.unix_socket else f"http://127.0.0.1:{self.port}"
 
     def log(self):
         return ""
 
-    def request(self, method, path, body=None, headers=None, timeout=360):
-        """(status, parsed JSON or raw text) of one request."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+    def connection(self, timeout=360):
+        if self.unix_socket:
+            return UnixHTTPConnection(self.unix_socket, timeout)
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def raw_socket(self, timeout=30):
+        """A plain socket connected to the API, for bytes http.client will not send."""
+        if self.unix_socket:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            sock.connect(self.unix_socket)
+            return sock
+        return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+
+    def request(self, method, path, body=None, headers=None, timeout=360, auth=True):
+        """(status, parsed JSON or raw text) of one request. auth=False sends no token."""
+        headers = dict(headers or {})
+        if self.token and auth:
+            headers.setdefault("Authorization", f"Bearer {self.token}")
+        status, _, reply = self.exchange(method, path, body, headers, timeout)
+        return status, reply
+
+    def exchange(self, method, path, body=None, headers=None, timeout=360):
+        """(status, response headers, parsed JSON or raw text); headers are sent as given."""
+        connection = self.connection(timeout)
         if isinstance(body, (dict, list)):
             body = json.dumps(body)
         connection.request(method, path, body=body, headers=headers or {})
@@ -216,9 +260,9 @@ class Api:
         raw = response.read().decode("utf-8", "replace")
         connection.close()
         try:
-            return response.status, json.loads(raw)
+            return response.status, response.headers, json.loads(raw)
         except ValueError:
-            return response.status, raw
+            return response.status, response.headers, raw
 
     def open(self, body=None, expect=201):
         status, reply = self.request("POST", "/v1/sessions", body if body is not None else {})
@@ -245,16 +289,26 @@ class Api:
 class Daemon(Api):
     """One corrald process with its own state dir (and cgroup root for cgroupfs)."""
 
-    def __init__(self, *extra_args, browser=None, backend=BACKEND, reuse=None):
-        """reuse: another Daemon whose state dir and cgroup root this one takes over."""
+    def __init__(self, *extra_args, browser=None, backend=BACKEND, reuse=None, token=None, unix_socket=False,
+                 listen="127.0.0.1:0"):
+        """reuse: another Daemon whose state dir and cgroup root this one takes over.
+        token: run with --token-file holding this token; requests send it.
+        unix_socket: listen on unix:<state dir>/api.sock instead of `listen`.
+        listen: the TCP address; requests go to 127.0.0.1 and the port it got."""
         self.backend = backend
         corrald = os.environ["CORRALD"]
         self.state_dir = reuse.state_dir if reuse else tempfile.mkdtemp(prefix="corral-test-state.")
         # mkdtemp makes it 0700; the session user must pass through it (corrald checks).
         os.chmod(self.state_dir, 0o711)
         self.cgroup_root = None
-        args = [corrald, "--listen", "127.0.0.1:0", "--state-dir", self.state_dir,
-                "--backend", backend, "--log-level", "debug", "--grace", "1s"]
+        socket_path = os.path.join(self.state_dir, "api.sock") if unix_socket else None
+        args = [corrald, "--listen", f"unix:{socket_path}" if socket_path else listen,
+                "--state-dir", self.state_dir, "--backend", backend, "--log-level", "debug", "--grace", "1s"]
+        if token:
+            self.token_file = os.path.join(self.state_dir, "api.token")
+            with open(os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+                f.write(token + "\n")
+            args += ["--token-file", self.token_file]
         if backend == "cgroupfs":
             self.cgroup_root = reuse.cgroup_root if reuse else \
                 f"{CGROUP2}/corral-test-{os.getpid()}-{id(self) & 0xffffff:x}"
@@ -267,31 +321,32 @@ class Daemon(Api):
         self.process = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
                                         errors="replace")
         try:
-            port = self._wait_ready()
+            ready = self._wait_ready()
         except AssertionError:
             if not reuse:
                 self.remove()  # a daemon that did not start leaves no state dir or cgroup root behind
             raise
-        super().__init__(port)
+        super().__init__(port=None if socket_path else int(ready), unix_socket=socket_path, token=token)
 
     def _wait_ready(self):
+        """What follows 'corrald ready on': the TCP port, or the unix socket's path."""
         ready = threading.Event()
         found = {}
 
         def pump():
             for line in self.process.stderr:
                 self.log_lines.append(line.rstrip())
-                match = re.search(r"corrald ready on http://[^:]+:(\d+)", line)
+                match = re.search(r"corrald ready on (?:http://[^\s]+:(\d+)|unix:(\S+))", line)
                 if match:
-                    found["port"] = int(match.group(1))
+                    found["where"] = match.group(1) or match.group(2)
                     ready.set()
             ready.set()
 
         threading.Thread(target=pump, daemon=True).start()
-        if not ready.wait(30) or "port" not in found:
+        if not ready.wait(30) or "where" not in found:
             self.process.kill()
             raise AssertionError("corrald did not start:\n" + "\n".join(self.log_lines))
-        return found["port"]
+        return found["where"]
 
     def log(self):
         return "\n".join(self.log_lines)
@@ -414,12 +469,13 @@ def refused_start(*args, prefix=(), timeout=30):
 class DaemonTestCase(unittest.TestCase):
     """A fresh daemon per test class; every test must leave nothing behind."""
     daemon_args = ()
+    daemon_options = {}  # keyword arguments of Daemon: token=..., unix_socket=True
     use_stub = True
 
     @classmethod
     def setUpClass(cls):
         browser = os.environ["CORRAL_STUB"] if cls.use_stub else None
-        cls.daemon = Daemon(*cls.daemon_args, browser=browser)
+        cls.daemon = Daemon(*cls.daemon_args, browser=browser, **cls.daemon_options)
 
     @classmethod
     def tearDownClass(cls):
