@@ -47,9 +47,11 @@ Result<Admission::Ticket> Admission::admit(uint64_t memory, milliseconds wait) {
   if (m_queue.size() >= m_limits.max_queue) return full("at capacity and the wait queue is full");
   uint64_t me = m_next_waiter++;
   m_queue.push_back(me);
-  bool admitted = m_changed.wait_for(lock, wait, [&] { return m_queue.front() == me && fits(memory); });
+  bool admitted =
+      m_changed.wait_for(lock, wait, [&] { return m_closed || (m_queue.front() == me && fits(memory)); });
   m_queue.erase(std::find(m_queue.begin(), m_queue.end(), me));
   m_changed.notify_all();  // the next in line may fit now, or be first now
+  if (m_closed) return Error::make(EAGAIN, "the daemon is shutting down");
   if (!admitted) return full("no room within the wait");
   ++m_sessions, m_memory += memory;
   return Ticket(this, memory);
@@ -59,6 +61,14 @@ Admission::Ticket Admission::adopt(uint64_t memory) {
   std::lock_guard lock(m_mutex);
   ++m_sessions, m_memory += memory;
   return Ticket(this, memory);
+}
+
+void Admission::close() {
+  {
+    std::lock_guard lock(m_mutex);
+    m_closed = true;
+  }
+  m_changed.notify_all();
 }
 
 void Admission::give_back(uint64_t memory) {

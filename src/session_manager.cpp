@@ -382,11 +382,19 @@ void SessionManager::run_closer() {
   }
 }
 
-void SessionManager::close_all() {
-  std::vector<std::shared_ptr<Entry>> closing;
+void SessionManager::refuse_new_sessions() {
   {
     std::lock_guard lock(m_mutex);
     m_shutting_down = true;
+  }
+  m_admission.close();
+}
+
+void SessionManager::close_all() {
+  refuse_new_sessions();
+  std::vector<std::shared_ptr<Entry>> closing;
+  {
+    std::lock_guard lock(m_mutex);
     for (auto& [id, entry] : m_live)
       if (entry->info.state == SessionState::running) {
         entry->info.state = SessionState::closing;

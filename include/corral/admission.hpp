@@ -48,6 +48,10 @@ class Admission {
   /// always granted, even past the limits, which then hold new sessions back.
   Ticket adopt(uint64_t memory);
 
+  /// Shutting down: every waiting request gives up at once (EAGAIN), so
+  /// none holds a worker thread, and the daemon's stop, for its whole wait.
+  void close();
+
   const AdmissionLimits& limits() const { return m_limits; }
   size_t sessions() const;
   uint64_t memory() const;
@@ -65,6 +69,7 @@ class Admission {
   uint64_t m_memory = 0;
   std::deque<uint64_t> m_queue;  ///< waiting requests, by arrival
   uint64_t m_next_waiter = 0;
+  bool m_closed = false;
 };
 
 }  // namespace corral

@@ -73,6 +73,10 @@ class SessionManager {
   std::vector<SessionInfo> list() const;
   /// ENOENT unknown; EALREADY closed or closing; EBUSY still starting.
   Result<CloseReport> close(const std::string& id, std::optional<std::chrono::milliseconds> grace);
+  /// Refuse new sessions from now on, and send requests that wait for room
+  /// away (EAGAIN). close_all() does this too; call it first when requests
+  /// must drain before close_all() runs.
+  void refuse_new_sessions();
   /// Refuse new sessions and close every open one (in parallel).
   void close_all();
 

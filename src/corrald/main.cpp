@@ -165,6 +165,7 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   int sig = wait_for_stop_signal();
   spdlog::info("{}: closing {} sessions", sigabbrev_np(sig), sessions.open_count());
   sd_notify(0, "STOPPING=1");
+  sessions.refuse_new_sessions();  // waiters for room would hold up server.stop()
   server.stop();
   http.join();
   listener->remove_file();

@@ -394,8 +394,9 @@ class Daemon(Api):
         """Stop the daemon and remove what the test itself made (state dir, cgroup root)."""
         self.stop()
         shutil.rmtree(self.state_dir, ignore_errors=True)
-        if self.cgroup_root and os.path.isdir(self.cgroup_root):
-            os.rmdir(self.cgroup_root)
+        if self.cgroup_root:
+            # Empty unless a test failed with sessions open: kill those too.
+            remove_cgroup_tree(self.cgroup_root)
         self._forget()
 
     def abandon(self):

@@ -7,7 +7,7 @@ import threading
 import time
 import unittest
 
-from corral_harness import STUB_PROCESSES, DaemonTestCase, pid_file, read_pid_file, wait_until
+from corral_harness import STUB_PROCESSES, Daemon, DaemonTestCase, pid_alive, pid_file, read_pid_file, wait_until
 
 
 
@@ -89,6 +89,29 @@ class Admission(DaemonTestCase):
         self.assertGreater(time.monotonic() - started, 0.9)
         for session in sessions:
             self.daemon.close(session["id"], grace=0)
+
+
+class ShutdownWithWaiters(unittest.TestCase):
+    def test_sigterm_sends_waiting_requests_away_and_stops_at_once(self):
+        daemon = Daemon("--max-sessions", "1", browser=os.environ["CORRAL_STUB"])
+        try:
+            session = daemon.open()
+            pids = read_pid_file(pid_file(daemon, session), STUB_PROCESSES)
+            answers = []
+            waiter = threading.Thread(
+                target=lambda: answers.append(daemon.request("POST", "/v1/sessions?wait=10m", {})))
+            waiter.start()
+            wait_until(lambda: metric(daemon, "corral_admission_queued") == 1, 10, "the request to wait")
+            started = time.monotonic()
+            self.assertEqual(daemon.stop(), 0)
+            stopped_in = time.monotonic() - started
+            waiter.join(10)
+            self.assertEqual(answers[0][0], 503, answers)
+            self.assertEqual(answers[0][1]["error"]["code"], "unavailable")
+            self.assertLess(stopped_in, 10, "a waiter held up the daemon's stop")
+            self.assertEqual([p for p in pids if pid_alive(p)], [])
+        finally:
+            daemon.remove()
 
 
 class MemoryBudget(DaemonTestCase):

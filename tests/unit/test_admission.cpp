@@ -63,3 +63,21 @@ TEST_CASE("waiters are served first come, first served, and the queue is bounded
   first.join();
   CHECK(first_admitted);
 }
+
+TEST_CASE("closing sends waiting requests away at once with EAGAIN") {
+  Admission admission({1, std::nullopt, 4});
+  auto held = admission.admit(0, milliseconds(0));
+  REQUIRE(held.ok());
+  std::atomic<int> code{0};
+  auto started = steady_clock::now();
+  std::thread waiter([&] {
+    auto ticket = admission.admit(0, minutes(10));
+    code = ticket.ok() ? 0 : ticket.error().code;
+  });
+  while (admission.queued() == 0) std::this_thread::sleep_for(milliseconds(1));
+  admission.close();
+  waiter.join();
+  CHECK(code == EAGAIN);
+  CHECK(steady_clock::now() - started < seconds(5));
+  CHECK(admission.queued() == 0);
+}
