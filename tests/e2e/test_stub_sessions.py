@@ -269,6 +269,17 @@ class DaemonLifecycle(unittest.TestCase):
         finally:
             daemon.remove()
 
+    def test_a_relative_browser_path_works(self):
+        # The browser is exec'd from the session's tmp dir, not corrald's cwd.
+        daemon = Daemon(browser=os.path.relpath(os.environ["CORRAL_STUB"]))
+        try:
+            session = daemon.open()
+            read_pid_file(pid_file(daemon, session), STUB_PROCESSES)
+            daemon.close(session["id"], grace=0)
+            daemon.assert_nothing_left()
+        finally:
+            daemon.remove()
+
     def test_a_test_run_killed_by_its_timeout_leaves_nothing(self):
         """meson's timeout SIGTERMs a hung suite; the harness must still
         clean up its daemon, the sessions and their state dir and cgroups."""
