@@ -165,8 +165,66 @@ class RealChromium(DaemonTestCase):
         self.assertEqual([p for p in pids if pid_alive(p)], [])
 
 
-from corral_harness import (SESSION_USER, Daemon, DaemonTestCase, assert_chrome_sandboxed, chrome_sandbox_state,
-                             credentials, expected_credentials, pid_alive, processes_in, wait_until)
+class RealChromiumAsRoot(DaemonTestCase):
+    """--session-user root: Chrome runs as root with --no-sandbox, and the
+    sandbox check above sees it off (renderers in the host's user namespace,
+    no seccomp), so that check does tell the two apart."""
+    use_stub = False
+    daemon_args = ("--session-user", "root")
+
+    def test_root_chrome_runs_without_sandbox(self):
+        session = self.daemon.open({"kind": "chrome"})
+        status, _ = http_json(session["devtools"]["http"] + "/json/new?data:text/html,hello", method="PUT")
+        self.assertEqual(status, 200)
+        wait_until(lambda: chrome_sandbox_state(processes_in(session["cgroup"]))["renderers"], 20, "a renderer")
+        state = chrome_sandbox_state(processes_in(session["cgroup"]))
+        self.assertIn(session["pid"], state["no_sandbox"])
+        self.assertTrue(all(not own and seccomp == 0 for own, seccomp in state["renderers"].values()), state)
+        self.assertEqual(credentials(session["pid"])[0], ["0"] * 4)
+        self.assertTrue(self.daemon.close(session["id"], grace=0)["verified_empty"])
+
+
+class ChromiumAfterADaemonCrash(unittest.TestCase):
+    """The issue's crash-recovery proof: three live Chromium sessions, kill -9
+    of corrald, a restart; all three are adopted, still answer, close cleanly,
+    and nothing of them is left."""
+
+    def test_three_live_sessions_are_adopted_and_closed(self):
+        first = Daemon()
+        second = None
+        try:
+            sessions = [first.open({"kind": kind}) for kind in ("chrome", "chrome", "chromedriver")]
+            dirs = [os.path.join(first.state_dir, "sessions", s["id"]) for s in sessions]
+            webdriver = sessions[2]["webdriver"]
+            wd_session = start_webdriver_session(webdriver)
+            wait_until(lambda: all(len(processes_in(s["cgroup"])) >= 4 for s in sessions), 20, "helpers to start")
+            pids = [p for s in sessions for p in processes_in(s["cgroup"])]
+            first.stop(signal.SIGKILL)
+
+            second = Daemon(reuse=first)
+            self.assertIn("3 sessions adopted, 0 reaped", second.log())
+            listed = {s["id"]: s for s in second.request("GET", "/v1/sessions")[1]["sessions"]}
+            self.assertEqual(sorted(listed), sorted(s["id"] for s in sessions))
+            for before in sessions:
+                after = listed[before["id"]]
+                self.assertEqual((after["pid"], after["devtools"], after["webdriver"]),
+                                 (before["pid"], before["devtools"], before["webdriver"]))
+                # The adopted browsers still serve their clients.
+                if before["kind"] == "chrome":
+                    self.assertEqual(http_json(before["devtools"]["http"] + "/json/version")[0], 200)
+            # The bot's WebDriver session survived the daemon's crash too.
+            self.assertEqual(navigate_and_read_title(webdriver, wd_session, "adopted"), "adopted")
+            for session in sessions:
+                report = second.close(session["id"])
+                self.assertTrue(report["verified_empty"] and report["scope_removed"] and report["dirs_removed"],
+                                report)
+            self.assertEqual([p for p in pids if pid_alive(p)], [])
+            self.assertEqual([p for d in dirs for p in processes_mentioning(d)], [])
+            second.assert_nothing_left(pids)
+        finally:
+            if second:
+                second.stop()
+            first.remove()
 
 
 if __name__ == "__main__":
