@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdio>
+
 #include "corral/unique_fd.hpp"
 
 namespace corral {
@@ -32,6 +34,12 @@ Result<void> write_control_file(const std::filesystem::path& path, const std::st
   if (static_cast<size_t>(n) != text.size())
     return Error::make(EIO, "short write to '" + path.string() + "'");
   return success();
+}
+
+std::string octal_mode(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
 }
 
 }  // namespace corral

@@ -7,9 +7,6 @@ using nlohmann::json;
 
 namespace {
 
-json optional_number(const std::optional<uint64_t>& value) { return value ? json(*value) : json(nullptr); }
-json optional_text(const std::optional<std::string>& value) { return value ? json(*value) : json(nullptr); }
-
 json exit_json(const ExitStatus& status) {
   return {{"code", status.signal || !status.known ? json(nullptr) : json(status.code)},
           {"signal", status.signal ? json(sigabbrev_np(status.signal)) : json(nullptr)},
@@ -18,6 +15,9 @@ json exit_json(const ExitStatus& status) {
 }
 
 }  // namespace
+
+json optional_number(const std::optional<uint64_t>& value) { return value ? json(*value) : json(nullptr); }
+json optional_text(const std::optional<std::string>& value) { return value ? json(*value) : json(nullptr); }
 
 std::string format_timestamp(std::chrono::system_clock::time_point when) {
   auto milliseconds = std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count();

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "corral/file_io.hpp"
+#include "corral/session_json.hpp"
 #include "corral/session_manager.hpp"
 #include "corral/unique_fd.hpp"
 
@@ -26,8 +27,6 @@ std::string printable(std::string text) {
   return text;
 }
 
-json optional_number(const std::optional<uint64_t>& value) { return value ? json(*value) : json(nullptr); }
-json optional_text(const std::optional<std::string>& value) { return value ? json(*value) : json(nullptr); }
 json optional_ms(const std::optional<milliseconds>& value) { return value ? json(value->count()) : json(nullptr); }
 
 int64_t epoch_ms(system_clock::time_point when) { return duration_cast<milliseconds>(when.time_since_epoch()).count(); }

@@ -4,21 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <vector>
+
+#include "corral/file_io.hpp"
 
 namespace corral {
 namespace fs = std::filesystem;
-
-namespace {
-
-std::string octal_mode(mode_t mode) {
-  char text[8];
-  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
-  return text;
-}
-
-}  // namespace
 
 Result<SessionUser> lookup_session_user(const std::string& name) {
   long hint = ::sysconf(_SC_GETPW_R_SIZE_MAX);

@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <cctype>
-#include <cstdio>
 
+#include "corral/file_io.hpp"
 #include "corral/unique_fd.hpp"
 
 namespace corral {
@@ -30,12 +30,6 @@ Result<std::string> read_small_file(int fd, const std::string& name) {
     return Error::make(EINVAL, "token file '" + name + "' is larger than 4 KiB; is it the right file?");
   content.resize(filled);
   return content;
-}
-
-std::string octal_mode(mode_t mode) {
-  char text[8];
-  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
-  return text;
 }
 
 bool visible_ascii(const std::string& text) {
