@@ -285,6 +285,12 @@ class Api:
                 return session["state"]
         return "closed"
 
+    def wait_closed(self, session_id, timeout, what):
+        """Wait, without renewing the lease, until the session has closed;
+        then its GET (state, exit and close report)."""
+        wait_until(lambda: self.get_quietly(session_id) == "closed", timeout, what)
+        return self.get(session_id)[1]
+
 
 class Daemon(Api):
     """One corrald process with its own state dir (and cgroup root for cgroupfs)."""

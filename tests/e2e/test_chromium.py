@@ -138,8 +138,7 @@ class RealChromium(DaemonTestCase):
         session = self.daemon.open({"kind": "chrome"})
         pids = self.assert_all_in_cgroup(session, 6)
         os.kill(session["pid"], signal.SIGSEGV)
-        wait_until(lambda: self.daemon.get(session["id"])[1]["state"] == "closed", 15, "the crashed browser's cleanup")
-        closed = self.daemon.get(session["id"])[1]
+        closed = self.daemon.wait_closed(session["id"], 15, "the crashed browser's cleanup")
         self.assertEqual(closed["report"]["reason"], "browser-exited")
         self.assertIsNotNone(closed["exit"]["signal"])
         self.assertTrue(closed["report"]["verified_empty"])

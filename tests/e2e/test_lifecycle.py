@@ -25,8 +25,7 @@ class Expiry(DaemonTestCase):
         session = self.daemon.open({"ttl": "2s"})
         self.assertEqual(session["ttl"], 2)
         pids = read_pid_file(pid_file(self.daemon, session), STUB_PROCESSES)
-        wait_until(lambda: self.daemon.get(session["id"])[1]["state"] == "closed", 10, "the ttl to run out")
-        report = self.daemon.get(session["id"])[1]["report"]
+        report = self.daemon.wait_closed(session["id"], 10, "the ttl to run out")["report"]
         self.assertEqual(report["reason"], "expired")
         self.assertTrue(report["verified_empty"])
         self.daemon.assert_nothing_left(pids)
@@ -39,9 +38,8 @@ class Expiry(DaemonTestCase):
             status, renewed = self.daemon.request("POST", f"/v1/sessions/{session['id']}/keepalive")
             self.assertEqual((status, renewed["state"]), (200, "running"))
         started = time.monotonic()
-        wait_until(lambda: self.daemon.get_quietly(session["id"]) == "closed", 10, "the idle timeout")
+        report = self.daemon.wait_closed(session["id"], 10, "the idle timeout")["report"]
         self.assertGreater(time.monotonic() - started, 1.5)
-        report = self.daemon.request("GET", "/v1/sessions/" + session["id"])[1]["report"]
         self.assertEqual(report["reason"], "idle")
         self.assertEqual(metric(self.daemon, 'corral_sessions_closed_total{reason="idle"}'), 1)
 

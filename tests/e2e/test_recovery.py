@@ -74,8 +74,7 @@ class Restart(RestartTestCase):
         second = self.restart()
         self.assertIn("1 sessions adopted", second.log())
         session_id = sessions[0]["id"]
-        wait_until(lambda: second.get_quietly(session_id) == "closed", 15, "the adopted session's ttl")
-        report = second.request("GET", f"/v1/sessions/{session_id}")[1]["report"]
+        report = second.wait_closed(session_id, 15, "the adopted session's ttl")["report"]
         self.assertEqual(report["reason"], "expired")
         second.assert_nothing_left(pids[session_id])
 
@@ -85,8 +84,7 @@ class Restart(RestartTestCase):
         second = self.restart()
         session = sessions[0]
         os.kill(session["pid"], signal.SIGKILL)
-        wait_until(lambda: second.get_quietly(session["id"]) == "closed", 10, "the exit to be noticed")
-        closed = second.request("GET", f"/v1/sessions/{session['id']}")[1]
+        closed = second.wait_closed(session["id"], 10, "the exit to be noticed")
         self.assertEqual(closed["report"]["reason"], "browser-exited")
         self.assertIsNone(closed["exit"]["code"], "an adopted browser's exit status is not ours to know")
         second.assert_nothing_left(pids[session["id"]])

@@ -231,8 +231,7 @@ class BrowserThatExitsOnItsOwn(StubModeTestCase):
     def test_is_noticed_reported_and_cleaned(self):
         session = self.daemon.open()
         pids = read_pid_file(pid_file(self.daemon, session), STUB_PROCESSES)
-        wait_until(lambda: self.daemon.get(session["id"])[1]["state"] == "closed", 10, "the session to close itself")
-        closed = self.daemon.get(session["id"])[1]
+        closed = self.daemon.wait_closed(session["id"], 10, "the session to close itself")
         self.assertEqual(closed["report"]["reason"], "browser-exited")
         self.assertEqual(closed["exit"]["code"], 0)
         self.assertEqual(closed["report"]["processes_killed"], STUB_PROCESSES - 1)
@@ -247,8 +246,7 @@ class BrowserThatCrashes(StubModeTestCase):
     def test_crash_is_reported_with_its_signal(self):
         session = self.daemon.open()
         pids = read_pid_file(pid_file(self.daemon, session), STUB_PROCESSES)
-        wait_until(lambda: self.daemon.get(session["id"])[1]["state"] == "closed", 10, "the crashed session to close")
-        closed = self.daemon.get(session["id"])[1]
+        closed = self.daemon.wait_closed(session["id"], 10, "the crashed session to close")
         self.assertEqual(closed["exit"]["signal"], "SEGV")
         self.assertEqual(closed["report"]["reason"], "browser-exited")
         self.daemon.assert_nothing_left(pids)

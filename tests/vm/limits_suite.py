@@ -110,8 +110,7 @@ def close_or_await(api, session_id):
         status, report = api.request("DELETE", f"/v1/sessions/{session_id}?grace=0")
         if status == 200:
             return report
-    wait_until(lambda: api.get(session_id)[1]["state"] == "closed", 60, f"session {session_id} to close")
-    return api.get(session_id)[1]["report"]
+    return api.wait_closed(session_id, 60, f"session {session_id} to close")["report"]
 
 
 class SystemService(unittest.TestCase):
@@ -321,9 +320,7 @@ class UserService(unittest.TestCase):
         session = self.api.open({"memory_max": "64M", "tasks_max": 16, "cpu_quota": "50%"})
         self.assertEqual(session["enforced"], {"memory": True, "cpu": True, "tasks": True})
         self.assertIn(f"user@{self.uid}.service", session["cgroup"])
-        wait_until(lambda: self.api.get(session["id"])[1]["state"] == "closed", 60,
-                   "the 200M hog under a 64M cap to be OOM-killed and cleaned")
-        closed = self.api.get(session["id"])[1]
+        closed = self.api.wait_closed(session["id"], 60, "the 200M hog under a 64M cap to be OOM-killed and cleaned")
         FIGURES["user manager: exit of a 200M hog under memory_max 64M"] = closed["exit"]["description"]
         self.assertEqual(closed["exit"]["signal"], "KILL")
         self.assertGreaterEqual(closed["report"]["oom_kills"], 1)
