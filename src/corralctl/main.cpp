@@ -9,7 +9,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "corral/token_file.hpp"
+#include "corral/util/token_file.hpp"
 
 namespace {
 using nlohmann::json;

@@ -5,7 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 
-#include "corral/size_units.hpp"
+#include "corral/util/units.hpp"
 
 namespace corral {
 namespace {

@@ -4,9 +4,9 @@
 #include <filesystem>
 #include <string>
 
-#include "corral/backend_select.hpp"
-#include "corral/listen_address.hpp"
-#include "corral/session_manager.hpp"
+#include "corral/backend/select.hpp"
+#include "corral/api/listen_address.hpp"
+#include "corral/session/manager.hpp"
 
 namespace corral {
 

@@ -8,16 +8,16 @@
 #include <spdlog/spdlog.h>
 #include <thread>
 
-#include "corral/bounded_server.hpp"
-#include "corral/browser_launch.hpp"
-#include "corral/child_watcher.hpp"
-#include "corral/http_api.hpp"
-#include "corral/http_auth.hpp"
-#include "corral/journal_sink.hpp"
-#include "corral/listen_socket.hpp"
-#include "corral/session_manager.hpp"
-#include "corral/session_user.hpp"
-#include "corral/token_file.hpp"
+#include "corral/api/bounded_server.hpp"
+#include "corral/launch/browser_command.hpp"
+#include "corral/launch/child_watcher.hpp"
+#include "corral/api/routes.hpp"
+#include "corral/api/auth.hpp"
+#include "corral/util/journal_sink.hpp"
+#include "corral/api/listen_socket.hpp"
+#include "corral/session/manager.hpp"
+#include "corral/launch/session_user.hpp"
+#include "corral/util/token_file.hpp"
 #include "daemon_options.hpp"
 
 namespace {

@@ -13,9 +13,9 @@
 #include <string>
 #include <string_view>
 
-#include "corral/chrome_flags.hpp"
-#include "corral/session_request.hpp"
-#include "corral/size_units.hpp"
+#include "corral/launch/chrome_flags.hpp"
+#include "corral/api/open_request.hpp"
+#include "corral/util/units.hpp"
 
 using namespace corral;
 

@@ -1,0 +1,41 @@
+// Bearer-token authentication of the HTTP API. With a token configured,
+// every request except GET /v1/health must carry
+// "Authorization: Bearer <token>"; any other gets 401 unauthorized.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string_view>
+
+#include "corral/api/bounded_server.hpp"
+
+namespace corral {
+
+/// True if a and b hold the same bytes. The time taken depends on the two
+/// lengths only, never on where the first differing byte is.
+bool constant_time_equal(std::string_view a, std::string_view b);
+
+/// The token of an Authorization header value "Bearer <token>" (the scheme
+/// is case-insensitive, RFC 7235). nullopt for another scheme (Basic, ...),
+/// a missing token, or a token with spaces in it.
+std::optional<std::string_view> bearer_token(std::string_view authorization);
+
+/// Tells the configured token from any other. It keeps only the token's
+/// SHA-256 and compares digests in constant time, so how long a check takes
+/// says nothing about the token, not even its length.
+class TokenCheck {
+ public:
+  explicit TokenCheck(std::string_view token);
+  bool accepts(std::string_view presented) const;
+
+ private:
+  std::array<unsigned char, 32> m_digest{};
+};
+
+/// Make every request but GET/HEAD /v1/health need the token (a check
+/// before routing, so a rejected request's body is never read). A 401 is
+/// {"error":{"code":"unauthorized",...}} with WWW-Authenticate: Bearer,
+/// and closes the connection when the request had a body.
+void require_token(BoundedServer& server, std::string_view token);
+
+}  // namespace corral

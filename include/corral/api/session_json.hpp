@@ -1,0 +1,22 @@
+// The JSON shapes of the HTTP API: sessions, close reports, errors.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "corral/session/session.hpp"
+
+namespace corral {
+
+/// The value, or null when there is none (nlohmann 3.11 has no std::optional).
+nlohmann::json optional_number(const std::optional<uint64_t>& value);
+nlohmann::json optional_text(const std::optional<std::string>& value);
+nlohmann::json limits_json(const Limits& limits);
+nlohmann::json session_json(const SessionInfo& session);
+nlohmann::json close_report_json(const CloseReport& report);
+nlohmann::json stats_json(const CgroupStats& stats);
+/// {"error":{"code":code,"message":message}}
+nlohmann::json error_json(const std::string& code, const std::string& message);
+/// RFC 3339 UTC with milliseconds: "2026-11-28T07:10:00.123Z".
+std::string format_timestamp(std::chrono::system_clock::time_point when);
+
+}  // namespace corral

@@ -1,0 +1,45 @@
+// How a session's browser is started: the program, its flags and its
+// environment. Nothing here is chosen by the client except the allowlisted
+// extra flags.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "corral/launch/chrome_flags.hpp"
+#include "corral/launch/gated_child.hpp"
+#include "corral/launch/session_dirs.hpp"
+
+namespace corral {
+
+struct BrowserPrograms {
+  std::filesystem::path chrome;        ///< --browser, or found on the host
+  std::filesystem::path chromedriver;  ///< --chromedriver, or found on the host
+};
+
+/// The first of the usual Chrome/Chromium (or chromedriver) install paths that
+/// exists and is executable; ENOENT listing where it looked.
+Result<std::filesystem::path> find_chrome();
+Result<std::filesystem::path> find_chromedriver();
+
+/// Flags every Chrome session gets: headless, its own profile, DevTools on a
+/// free port, no background traffic (the seed's throttling flags, and the
+/// ones a closed network needs so Chrome does not retry connections forever).
+/// --no-sandbox only if the browser runs as root (`browser_uid` 0), where
+/// Chrome's sandbox refuses to start.
+std::vector<std::string> chrome_base_flags(const SessionDirs& dirs, uid_t browser_uid);
+
+/// `run_as`: the session user, or unset to run as the daemon's user.
+LaunchSpec chrome_launch(const std::filesystem::path& binary, const SessionDirs& dirs,
+                         const std::vector<std::string>& client_args, const std::optional<Credentials>& run_as);
+LaunchSpec chromedriver_launch(const std::filesystem::path& binary, const SessionDirs& dirs, uint16_t port,
+                               const std::vector<std::string>& client_args,
+                               const std::optional<Credentials>& run_as);
+
+/// A port on 127.0.0.1 that was free a moment ago (chromedriver cannot report
+/// the port it picks for --port=0).
+Result<uint16_t> pick_free_port();
+
+}  // namespace corral

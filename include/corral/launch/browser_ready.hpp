@@ -1,0 +1,33 @@
+// Waiting until a freshly started browser answers, so that the client gets
+// endpoints it can use at once.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "corral/util/error.hpp"
+
+namespace corral {
+
+struct Endpoints {
+  std::optional<std::string> devtools_http;  ///< "http://127.0.0.1:PORT"
+  std::optional<std::string> devtools_ws;    ///< browser-level CDP websocket
+  std::optional<std::string> webdriver;      ///< "http://127.0.0.1:PORT"
+};
+
+/// Chrome writes "<port>\n<ws path>" to <profile>/DevToolsActivePort once
+/// DevTools listens; wait for it (inotify) and for /json/version to answer.
+/// ECHILD if the browser exits first, ETIMEDOUT after `timeout`.
+Result<Endpoints> wait_for_devtools(const std::filesystem::path& profile, int pidfd,
+                                    std::chrono::milliseconds timeout);
+
+/// Poll chromedriver's GET /status until it says ready.
+Result<Endpoints> wait_for_webdriver(uint16_t port, int pidfd, std::chrono::milliseconds timeout);
+
+/// Parse a DevToolsActivePort text: the port, and the websocket path.
+std::optional<std::pair<uint16_t, std::string>> parse_devtools_active_port(const std::string& text);
+
+}  // namespace corral

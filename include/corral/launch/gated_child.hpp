@@ -1,0 +1,76 @@
+// GatedChild: a forked child that waits at a gate until its cgroup is ready.
+//
+// No process of a session may ever run outside its cgroup. So the child is
+// forked first and blocks reading a pipe; the backend moves it into the
+// session's scope; only then does release() open the gate and the child
+// exec()s the browser. Everything it forks afterwards is born in the scope.
+//
+// Between the gate and exec the child also drops to the session's user (if
+// one is given) and sets PR_SET_NO_NEW_PRIVS, so nothing a session runs can
+// gain privileges through a setuid binary or file capabilities.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "corral/util/error.hpp"
+#include "corral/util/unique_fd.hpp"
+
+namespace corral {
+
+/// Who a child runs as: this uid, this gid as its primary group, and no
+/// supplementary groups.
+struct Credentials {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+struct LaunchSpec {
+  std::vector<std::string> argv;         ///< argv[0] is the program's path
+  std::vector<std::string> environment;  ///< complete environment, "KEY=value"
+  std::filesystem::path working_directory;
+  std::filesystem::path log_file;        ///< stdout and stderr go here (appended)
+  std::optional<Credentials> run_as;     ///< unset: keep the daemon's uid, gid and groups
+};
+
+class GatedChild {
+ public:
+  /// Fork the child, which waits at the gate. Nothing of `spec` runs yet.
+  static Result<GatedChild> spawn(const LaunchSpec& spec);
+
+  GatedChild(GatedChild&&) = default;
+  GatedChild& operator=(GatedChild&&) = default;
+  ~GatedChild();
+
+  pid_t pid() const { return m_pid; }
+  int pidfd() const { return m_pidfd.get(); }
+
+  /// Open the gate; returns once the child has exec()ed, or with the errno
+  /// of the step that failed: dropping to `run_as` (EPERM without
+  /// CAP_SETUID), PR_SET_NO_NEW_PRIVS, chdir or exec (ENOENT for a missing
+  /// binary, EACCES for one the session user may not run, ...).
+  Result<void> release();
+  /// SIGKILL a child that was never released. The reaper reaps it.
+  void abort();
+
+ private:
+  GatedChild(pid_t pid, UniqueFd pidfd, UniqueFd gate, UniqueFd exec_status, std::optional<Credentials> run_as)
+      : m_pid(pid),
+        m_pidfd(std::move(pidfd)),
+        m_gate(std::move(gate)),
+        m_exec_status(std::move(exec_status)),
+        m_run_as(run_as) {}
+
+  pid_t m_pid = -1;
+  UniqueFd m_pidfd;
+  UniqueFd m_gate;         ///< write end; the child blocks reading the other end
+  UniqueFd m_exec_status;  ///< read end; EOF means exec succeeded (CLOEXEC), else a ChildFailure
+  std::optional<Credentials> m_run_as;  ///< to name the ids in a failure
+  bool m_released = false;
+};
+
+}  // namespace corral

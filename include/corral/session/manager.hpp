@@ -1,0 +1,147 @@
+// SessionManager: the core. Opens sessions (dirs → gated child → scope →
+// release → wait until the browser answers), tracks them, and closes them
+// with the verified cleanup — on request, when the browser ends by itself,
+// and at shutdown. Knows nothing of HTTP; talks to the host only through
+// ScopeBackend, GatedChild and ChildWatcher.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "corral/session/admission.hpp"
+#include "corral/launch/browser_command.hpp"
+#include "corral/launch/child_watcher.hpp"
+#include "corral/session/metrics.hpp"
+#include "corral/backend/scope_backend.hpp"
+#include "corral/session/session.hpp"
+#include "corral/session/cleanup.hpp"
+#include "corral/session/records.hpp"
+
+namespace corral {
+
+/// What recover() found.
+struct RecoveryReport {
+  size_t adopted = 0;  ///< sessions listed, closable and leased again
+  size_t reaped = 0;   ///< scopes killed and removed: no usable record, or browser gone
+  std::string state_file_problem;  ///< why the state file was not used, if it was not
+};
+
+struct SessionManagerConfig {
+  std::filesystem::path state_dir;
+  BrowserPrograms programs;
+  std::optional<Credentials> session_user;  ///< what browsers run as; unset: the daemon's user
+  Limits default_limits;             ///< applied where a request sets none
+  bool allow_unenforced_limits = false;
+  std::chrono::milliseconds start_timeout{60000};
+  std::chrono::milliseconds default_grace{2000};
+  std::chrono::milliseconds kill_wait{5000};
+  size_t closed_history = 256;       ///< closed sessions kept so GET can say why
+  AdmissionLimits admission;
+  std::chrono::milliseconds default_ttl{std::chrono::hours(1)};
+  std::chrono::milliseconds max_ttl{std::chrono::hours(24)};
+  std::chrono::milliseconds default_idle_timeout{std::chrono::minutes(5)};
+  std::chrono::milliseconds max_idle_timeout{std::chrono::hours(24)};
+};
+
+class SessionManager {
+ public:
+  SessionManager(ScopeBackend& backend, ChildWatcher& watcher, SessionManagerConfig config);
+  ~SessionManager();
+
+  /// At start: adopt the sessions an earlier run left running (those the
+  /// state file and the host agree on) and reap every other corral-* scope
+  /// and session dir. See session_recovery.cpp.
+  Result<RecoveryReport> recover();
+
+  /// EOPNOTSUPP: an explicit limit the host cannot enforce; EINVAL: a ttl or
+  /// idle timeout above the daemon's maximum; ENOSPC: no room within `wait`;
+  /// EAGAIN: shutting down; ECHILD/ETIMEDOUT: the browser did not come up
+  /// (all cleaned).
+  Result<SessionInfo> open(const SessionRequest& request, std::chrono::milliseconds wait = {});
+  /// With live cgroup stats. ENOENT for an unknown id.
+  Result<SessionInfo> get(const std::string& id) const;
+  /// A request on the session: its idle timeout starts again.
+  Result<void> renew(const std::string& id);
+  /// Open sessions, with live cgroup stats for the running ones.
+  std::vector<SessionInfo> list() const;
+  /// ENOENT unknown; EALREADY closed or closing; EBUSY still starting.
+  Result<CloseReport> close(const std::string& id, std::optional<std::chrono::milliseconds> grace);
+  /// Refuse new sessions from now on, and send requests that wait for room
+  /// away (EAGAIN). close_all() does this too; call it first when requests
+  /// must drain before close_all() runs.
+  void refuse_new_sessions();
+  /// Refuse new sessions and close every open one (in parallel).
+  void close_all();
+
+  const ScopeBackend& backend() const { return m_backend; }
+  const SessionManagerConfig& config() const { return m_config; }
+  size_t open_count() const;
+  const Metrics& metrics() const { return m_metrics; }
+  MetricsGauges gauges() const;
+
+ private:
+  struct Entry;
+  /// What a session's browser is started with, before anything runs.
+  struct Launch {
+    std::string id;
+    SessionDirs dirs;
+    LaunchSpec spec;
+    uint16_t port = 0;  ///< chromedriver's
+  };
+  Result<Launch> prepare_launch(const SessionRequest& request);
+  std::shared_ptr<Entry> track(const SessionRequest& request, const Launch& launch, const GatedChild& child);
+  Result<std::shared_ptr<Entry>> start(const SessionRequest& request, Admission::Ticket ticket);
+  Result<void> check_durations(const SessionRequest& request) const;
+  /// Open the gate and wait until the browser answers; on failure the
+  /// session is cleaned as start_failed.
+  Result<void> bring_up(const std::shared_ptr<Entry>& entry, GatedChild& child, const Launch& launch);
+  Result<Endpoints> wait_until_ready(const Entry& entry, uint16_t port);
+  CloseReport finish(const std::shared_ptr<Entry>& entry, CloseReason reason, std::chrono::milliseconds grace);
+  void on_browser_exit(const std::string& id, ExitStatus status);
+  void run_closer();
+  /// Running sessions past their ttl or idle timeout, marked closing.
+  std::vector<std::pair<std::shared_ptr<Entry>, CloseReason>> take_expired();
+  std::chrono::steady_clock::time_point next_expiry() const;
+  std::shared_ptr<Entry> find(const std::string& id) const;
+  /// Rewrite the state file from the running sessions. Call without m_mutex.
+  void persist();
+  // Recovery (session_recovery.cpp).
+  std::map<std::string, SessionRecord> load_records(RecoveryReport& report);
+  Result<void> adopt(const SessionRecord& record, const Scope& scope);
+  Result<void> remove_unadopted_dirs();
+
+  ScopeBackend& m_backend;
+  ChildWatcher& m_watcher;
+  SessionManagerConfig m_config;
+  Admission m_admission;
+  Metrics m_metrics;
+
+  mutable std::mutex m_mutex;
+  std::map<std::string, std::shared_ptr<Entry>> m_live;
+  std::deque<std::shared_ptr<Entry>> m_closed;
+  bool m_shutting_down = false;
+  std::condition_variable m_live_changed;
+
+  // Sessions whose browser ended by itself, or whose time is up, are closed
+  // here, off the watcher and HTTP threads.
+  std::condition_variable m_closer_wakeup;
+  std::deque<std::string> m_to_close;
+  bool m_closer_stop = false;
+  std::thread m_closer;
+
+  std::mutex m_persist_mutex;  ///< one writer of the state file at a time, newest last
+};
+
+/// 12 random hex digits.
+std::string new_session_id();
+/// True for strings new_session_id() can return; anything else is unknown.
+bool valid_session_id(const std::string& id);
+
+}  // namespace corral

@@ -1,0 +1,42 @@
+// The state file: what a restarted corrald needs to adopt the sessions an
+// earlier run left running.
+//
+// Scopes outlive the daemon (they are systemd units, or cgroups in a
+// delegated subtree), but the facts a client relies on — which browser,
+// its endpoints, its lease, the PID to watch — live only in the daemon. So
+// every change to the set of running sessions rewrites one small JSON file,
+// atomically (write a temporary file, rename over the old one). A file that
+// is missing or unreadable loses nothing the host holds: sessions without a
+// record are reaped, never guessed at.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "corral/util/error.hpp"
+#include "corral/session/session.hpp"
+
+namespace corral {
+
+struct SessionRecord {
+  SessionInfo info;             ///< request, limits, scope, pid, endpoints, lease
+  uint64_t pid_start_time = 0;  ///< of info.pid, so a reused PID is not mistaken for it
+};
+
+/// <state>/sessions.json
+std::filesystem::path session_records_path(const std::filesystem::path& state_dir);
+
+std::string encode_session_records(const std::vector<SessionRecord>& records);
+/// EBADMSG, with what is wrong, for anything that is not a state file this
+/// version of corral wrote. All or nothing: one bad record rejects the file.
+Result<std::vector<SessionRecord>> decode_session_records(const std::string& text);
+
+/// Replace the file atomically. No fsync: the records describe processes,
+/// which do not survive a host crash either.
+Result<void> save_session_records(const std::filesystem::path& file, const std::vector<SessionRecord>& records);
+/// ENOENT when there is no file; EBADMSG when it is not a valid one.
+Result<std::vector<SessionRecord>> load_session_records(const std::filesystem::path& file);
+
+}  // namespace corral

@@ -1,0 +1,78 @@
+// The session model: what a client asks for, what the daemon knows about a
+// running session, and what closing it found.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "corral/launch/browser_ready.hpp"
+#include "corral/cgroup/cgroup.hpp"
+#include "corral/launch/chrome_flags.hpp"
+#include "corral/launch/child_watcher.hpp"
+#include "corral/cgroup/limits.hpp"
+#include "corral/backend/scope_backend.hpp"
+
+namespace corral {
+
+/// A validated POST /v1/sessions body.
+struct SessionRequest {
+  BrowserKind kind = BrowserKind::chrome;
+  Limits limits;  ///< only what the client asked for; defaults are added later
+  std::vector<std::string> args;
+  std::map<std::string, std::string> labels;
+  std::optional<std::chrono::milliseconds> ttl;           ///< lifetime; daemon default if unset
+  std::optional<std::chrono::milliseconds> idle_timeout;  ///< without requests; daemon default if unset
+};
+
+enum class SessionState { starting, running, closing, closed };
+const char* session_state_name(SessionState state);
+
+/// Why a session ended.
+enum class CloseReason { client, expired, idle, browser_exited, oom, shutdown, start_failed };
+const char* close_reason_name(CloseReason reason);
+
+/// What the verified cleanup of one session found and did.
+struct CloseReport {
+  std::string id;
+  CloseReason reason = CloseReason::client;
+  bool graceful = false;           ///< the browser ended on SIGTERM within the grace period
+  uint64_t processes_killed = 0;   ///< processes cgroup.kill had to end
+  bool verified_empty = false;     ///< populated 0 and cgroup.procs empty after the kill
+  std::vector<pid_t> stuck_pids;   ///< still there after two kills (D state, ...)
+  bool scope_removed = false;      ///< unit unloaded / cgroup dir gone
+  bool dirs_removed = false;       ///< profile, tmp and home removed
+  int64_t duration_ms = 0;
+  std::optional<uint64_t> memory_peak;
+  std::optional<uint64_t> oom_kills;
+  std::vector<std::string> problems;  ///< what went wrong, for the operator
+
+  /// Everything the session had is gone.
+  bool clean() const { return verified_empty && scope_removed && dirs_removed; }
+};
+
+/// A copy of what the daemon knows about a session, safe to hand to the HTTP layer.
+struct SessionInfo {
+  std::string id;
+  SessionRequest request;
+  Limits limits;  ///< in force: request plus daemon defaults
+  SessionState state = SessionState::starting;
+  Scope scope;
+  pid_t pid = -1;
+  Endpoints endpoints;
+  Controllers enforced;
+  std::chrono::system_clock::time_point created_at;
+  std::chrono::milliseconds ttl{0}, idle_timeout{0};
+  std::chrono::system_clock::time_point expires_at;       ///< created_at + ttl
+  std::chrono::system_clock::time_point idle_expires_at;  ///< last request + idle_timeout
+  std::optional<ExitStatus> exit;        ///< how the main process ended, once it has
+  std::optional<CloseReport> report;     ///< once closed
+  std::optional<CgroupStats> stats;      ///< live use, for GET of one session
+};
+
+}  // namespace corral

@@ -1,0 +1,95 @@
+#include "corral/api/auth.hpp"
+
+#include <openssl/sha.h>
+#include <spdlog/spdlog.h>
+#include <strings.h>
+
+#include "corral/api/session_json.hpp"
+
+namespace corral {
+
+namespace {
+
+using Digest = std::array<unsigned char, SHA256_DIGEST_LENGTH>;
+
+Digest sha256(std::string_view text) {
+  Digest digest{};
+  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest.data());
+  return digest;
+}
+
+std::string_view as_view(const Digest& digest) {
+  return {reinterpret_cast<const char*>(digest.data()), digest.size()};
+}
+
+bool is_health_check(const httplib::Request& req) {
+  return (req.method == "GET" || req.method == "HEAD") && req.path == "/v1/health";
+}
+
+// A body we answer before reading would be taken for the next request on the
+// same connection; Connection: close makes the server drop it instead.
+bool has_body(const httplib::Request& req) {
+  return req.has_header("Transfer-Encoding") ||
+         (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
+}
+
+httplib::Server::HandlerResponse reject(const httplib::Request& req, httplib::Response& res, const char* challenge,
+                                        const std::string& message) {
+  spdlog::debug("401 for {} {} from {}: {}", req.method, req.path, req.remote_addr, message);
+  res.status = 401;
+  res.set_header("WWW-Authenticate", challenge);
+  if (has_body(req)) res.set_header("Connection", "close");
+  res.set_content(error_json("unauthorized", message).dump() + "\n", "application/json");
+  return httplib::Server::HandlerResponse::Handled;
+}
+
+}  // namespace
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  // Every byte position up to the longer length is visited and the
+  // differences are OR-ed together: no branch depends on the bytes.
+  unsigned difference = a.size() == b.size() ? 0 : 1;
+  size_t longest = std::max(a.size(), b.size());
+  for (size_t i = 0; i < longest; ++i) {
+    auto x = static_cast<unsigned char>(i < a.size() ? a[i] : 0);
+    auto y = static_cast<unsigned char>(i < b.size() ? b[i] : 0);
+    difference |= static_cast<unsigned>(x ^ y);
+  }
+  return difference == 0;
+}
+
+std::optional<std::string_view> bearer_token(std::string_view authorization) {
+  constexpr std::string_view kScheme = "bearer";
+  if (authorization.size() <= kScheme.size() || authorization[kScheme.size()] != ' ' ||
+      strncasecmp(authorization.data(), kScheme.data(), kScheme.size()) != 0)
+    return std::nullopt;
+  auto token = authorization.substr(kScheme.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+  if (token.empty() || token.find_first_of(" \t") != std::string_view::npos) return std::nullopt;
+  return token;
+}
+
+TokenCheck::TokenCheck(std::string_view token) : m_digest(sha256(token)) {}
+
+bool TokenCheck::accepts(std::string_view presented) const {
+  return constant_time_equal(as_view(sha256(presented)), as_view(m_digest));
+}
+
+void require_token(BoundedServer& server, std::string_view token) {
+  server.add_pre_routing_check([check = TokenCheck(token)](const httplib::Request& req, httplib::Response& res) {
+    if (is_health_check(req)) return httplib::Server::HandlerResponse::Unhandled;
+    if (!req.has_header("Authorization"))
+      return reject(req, res, "Bearer realm=\"corral\"", "this corrald needs an Authorization: Bearer token");
+    const std::string authorization = req.get_header_value("Authorization");  // bearer_token() points into it
+    auto presented = bearer_token(authorization);
+    if (!presented)
+      return reject(req, res, "Bearer realm=\"corral\", error=\"invalid_request\"",
+                    "the Authorization header must be 'Bearer <token>'");
+    if (!check.accepts(*presented))
+      return reject(req, res, "Bearer realm=\"corral\", error=\"invalid_token\"", "wrong token");
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+}
+
+}  // namespace corral

@@ -1,0 +1,94 @@
+#include "corral/api/session_json.hpp"
+
+#include <ctime>
+
+namespace corral {
+using nlohmann::json;
+
+namespace {
+
+json exit_json(const ExitStatus& status) {
+  return {{"code", status.signal || !status.known ? json(nullptr) : json(status.code)},
+          {"signal", status.signal ? json(sigabbrev_np(status.signal)) : json(nullptr)},
+          {"core_dumped", status.core_dumped},
+          {"description", status.describe()}};
+}
+
+}  // namespace
+
+json optional_number(const std::optional<uint64_t>& value) { return value ? json(*value) : json(nullptr); }
+json optional_text(const std::optional<std::string>& value) { return value ? json(*value) : json(nullptr); }
+
+std::string format_timestamp(std::chrono::system_clock::time_point when) {
+  auto milliseconds = std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count();
+  std::time_t seconds = milliseconds / 1000;
+  std::tm utc;
+  gmtime_r(&seconds, &utc);
+  char text[40];
+  size_t n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
+  std::snprintf(text + n, sizeof text - n, ".%03lldZ", static_cast<long long>(milliseconds % 1000));
+  return text;
+}
+
+json limits_json(const Limits& limits) {
+  return {{"memory_max", optional_number(limits.memory_max)},
+          {"memory_high", optional_number(limits.memory_high)},
+          {"cpu_quota", limits.cpu_percent ? json(std::to_string(*limits.cpu_percent) + "%") : json(nullptr)},
+          {"tasks_max", optional_number(limits.tasks_max)}};
+}
+
+json stats_json(const CgroupStats& stats) {
+  return {{"memory_current", optional_number(stats.memory_current)},
+          {"memory_peak", optional_number(stats.memory_peak)},
+          {"pids", stats.processes},
+          {"cpu_usage_usec", optional_number(stats.cpu_usage_usec)},
+          {"oom_kills", optional_number(stats.oom_kills)}};
+}
+
+json close_report_json(const CloseReport& report) {
+  return {{"id", report.id},
+          {"reason", close_reason_name(report.reason)},
+          {"graceful", report.graceful},
+          {"processes_killed", report.processes_killed},
+          {"verified_empty", report.verified_empty},
+          {"stuck_pids", report.stuck_pids},
+          {"scope_removed", report.scope_removed},
+          {"dirs_removed", report.dirs_removed},
+          {"duration_ms", report.duration_ms},
+          {"memory_peak", optional_number(report.memory_peak)},
+          {"oom_kills", optional_number(report.oom_kills)},
+          {"problems", report.problems}};
+}
+
+json session_json(const SessionInfo& session) {
+  json devtools = nullptr;
+  if (session.endpoints.devtools_http)
+    devtools = {{"http", *session.endpoints.devtools_http}, {"ws", optional_text(session.endpoints.devtools_ws)}};
+  json body = {{"id", session.id},
+               {"kind", browser_kind_name(session.request.kind)},
+               {"state", session_state_name(session.state)},
+               {"unit", session.scope.unit.empty() ? json(nullptr) : json(session.scope.unit)},
+               {"cgroup", session.scope.cgroup.string()},
+               {"pid", session.pid},
+               {"devtools", devtools},
+               {"webdriver", optional_text(session.endpoints.webdriver)},
+               {"limits", limits_json(session.limits)},
+               {"enforced", {{"memory", session.enforced.memory}, {"cpu", session.enforced.cpu},
+                             {"tasks", session.enforced.pids}}},
+               {"labels", session.request.labels},
+               {"created_at", format_timestamp(session.created_at)},
+               {"ttl", session.ttl.count() / 1000.0},
+               {"idle_timeout", session.idle_timeout.count() / 1000.0},
+               {"expires_at", format_timestamp(session.expires_at)},
+               {"idle_expires_at", format_timestamp(session.idle_expires_at)}};
+  if (session.stats) body["stats"] = stats_json(*session.stats);
+  if (session.exit) body["exit"] = exit_json(*session.exit);
+  if (session.report) body["report"] = close_report_json(*session.report);
+  return body;
+}
+
+json error_json(const std::string& code, const std::string& message) {
+  return {{"error", {{"code", code}, {"message", message}}}};
+}
+
+}  // namespace corral

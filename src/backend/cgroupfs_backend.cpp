@@ -1,0 +1,99 @@
+#include "corral/backend/cgroupfs_backend.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "corral/cgroup/paths.hpp"
+#include "corral/util/file_io.hpp"
+
+namespace corral {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string wanted_controllers(const Controllers& available) {
+  std::string request;
+  if (available.memory) request += "+memory ";
+  if (available.cpu) request += "+cpu ";
+  if (available.pids) request += "+pids ";
+  return request;
+}
+
+// cgroup v2's "no internal processes" rule: a cgroup that hands controllers to
+// its children may hold no process itself. When the daemon sits in the parent
+// it moves into a leaf of its own, as container inits do.
+Result<void> move_self_into_leaf(const fs::path& parent) {
+  fs::path leaf = parent / "corrald";
+  if (::mkdir(leaf.c_str(), 0755) < 0 && errno != EEXIST) return Error::from_errno(errno, "mkdir '" + leaf.string() + "'");
+  return Cgroup(leaf).add_process(::getpid());
+}
+
+Result<void> enable_controllers(const fs::path& cgroup) {
+  auto available = read_text_file(cgroup / "cgroup.controllers");
+  if (!available) return available.error();
+  auto request = wanted_controllers(Controllers::parse(*available));
+  if (request.empty()) return success();
+  request.pop_back();
+  auto written = write_control_file(cgroup / "cgroup.subtree_control", request);
+  if (written || written.error().code != EBUSY) return written;
+  CORRAL_TRY(move_self_into_leaf(cgroup));
+  return write_control_file(cgroup / "cgroup.subtree_control", request);
+}
+
+Result<void> make_directories(const fs::path& root) {
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec) return Error::from_errno(ec.value(), "create cgroup '" + root.string() + "'");
+  return success();
+}
+
+}  // namespace
+
+Result<fs::path> CgroupfsBackend::default_root() {
+  auto mount = cgroup2_mount();
+  if (!mount) return mount.error();
+  auto own = cgroup_of_process(::getpid());
+  if (!own) return own.error();
+  fs::path root = *mount;
+  root += *own;
+  return root / "corral";
+}
+
+Result<std::unique_ptr<CgroupfsBackend>> CgroupfsBackend::open(const fs::path& root) {
+  if (::access(root.parent_path().c_str(), W_OK) < 0 && !fs::exists(root))
+    return Error::from_errno(errno, "cgroup '" + root.parent_path().string() + "' is not writable (not delegated to us)");
+  CORRAL_TRY(make_directories(root));
+  CORRAL_TRY(enable_controllers(root.parent_path()));
+  CORRAL_TRY(enable_controllers(root));
+  auto enabled = read_text_file(root / "cgroup.subtree_control");
+  if (!enabled) return enabled.error();
+  return std::unique_ptr<CgroupfsBackend>(new CgroupfsBackend(root, Controllers::parse(*enabled)));
+}
+
+Result<Scope> CgroupfsBackend::create(const ScopeSpec& spec) {
+  fs::path path = m_root.path() / spec.name;
+  if (::mkdir(path.c_str(), 0755) < 0) return Error::from_errno(errno, "mkdir '" + path.string() + "'");
+  Cgroup cgroup(path);
+  auto placed = cgroup.apply_limits(spec.limits);
+  if (placed) placed = cgroup.add_process(spec.pid);
+  if (!placed) {
+    (void)cgroup.remove();
+    return placed.error();
+  }
+  return Scope{spec.name, "", path};
+}
+
+Result<void> CgroupfsBackend::destroy(const Scope& scope) { return Cgroup(scope.cgroup).remove(); }
+
+Result<std::vector<Scope>> CgroupfsBackend::find_leftovers() {
+  std::vector<Scope> scopes;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(m_root.path(), ec)) {
+    auto name = entry.path().filename().string();
+    if (entry.is_directory(ec) && name.starts_with(kScopePrefix)) scopes.push_back(Scope{name, "", entry.path()});
+  }
+  if (ec) return Error::from_errno(ec.value(), "list '" + m_root.path().string() + "'");
+  return scopes;
+}
+
+}  // namespace corral

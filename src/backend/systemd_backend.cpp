@@ -1,0 +1,112 @@
+#include "corral/backend/systemd_backend.hpp"
+
+#include <systemd/sd-bus.h>
+
+#include "corral/cgroup/paths.hpp"
+#include "corral/util/file_io.hpp"
+
+namespace corral {
+namespace {
+using namespace std::chrono;
+
+constexpr const char* kSlice = "corral.slice";
+
+int append_flag(sd_bus_message* m, const char* name, bool value) {
+  return sd_bus_message_append(m, "(sv)", name, "b", static_cast<int>(value));
+}
+
+int append_u64(sd_bus_message* m, const char* name, uint64_t value) {
+  return sd_bus_message_append(m, "(sv)", name, "t", value);
+}
+
+// The properties of a session scope. Why each one:
+//  Delegate: the cgroup is ours to write (cgroup.kill) under systemd's rules.
+//  CollectMode: a failed scope would otherwise stay loaded and block its name.
+//  OOMPolicy=continue: the default "stop" ends the whole session when the
+//    kernel OOM-kills one renderer; the browser copes with that by itself.
+int append_scope_properties(sd_bus_message* m, const ScopeSpec& spec) {
+  int r = sd_bus_message_append(m, "(sv)", "Description", "s", spec.description.c_str());
+  if (r >= 0) r = sd_bus_message_append(m, "(sv)", "Slice", "s", kSlice);
+  if (r >= 0) r = sd_bus_message_append(m, "(sv)", "PIDs", "au", 1, static_cast<uint32_t>(spec.pid));
+  if (r >= 0) r = append_flag(m, "Delegate", true);
+  if (r >= 0) r = sd_bus_message_append(m, "(sv)", "CollectMode", "s", "inactive-or-failed");
+  if (r >= 0) r = sd_bus_message_append(m, "(sv)", "OOMPolicy", "s", "continue");
+  if (r >= 0) r = append_flag(m, "DefaultDependencies", false);
+  for (const char* accounting : {"MemoryAccounting", "CPUAccounting", "TasksAccounting"})
+    if (r >= 0) r = append_flag(m, accounting, true);
+  const Limits& limits = spec.limits;
+  if (r >= 0 && limits.memory_max) r = append_u64(m, "MemoryMax", *limits.memory_max);
+  if (r >= 0 && limits.memory_high) r = append_u64(m, "MemoryHigh", *limits.memory_high);
+  if (r >= 0 && limits.cpu_percent) r = append_u64(m, "CPUQuotaPerSecUSec", *limits.cpu_percent * 10000);
+  if (r >= 0 && limits.tasks_max) r = append_u64(m, "TasksMax", *limits.tasks_max);
+  return r;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SystemdBackend>> SystemdBackend::connect(SystemdBus::Manager manager) {
+  auto mount = cgroup2_mount();
+  if (!mount) return mount.error();
+  auto bus = SystemdBus::connect(manager);
+  if (!bus) return bus.error();
+  auto manager_group = (*bus)->manager_control_group();
+  if (!manager_group) return manager_group.error();
+  // Slices nest under the manager's own cgroup (user@UID.service for a user
+  // manager, the root for the system manager), and so do the controllers
+  // it was given: what that cgroup lists is what our scopes can get.
+  std::filesystem::path manager_cgroup = *mount;
+  manager_cgroup += *manager_group;
+  auto controllers = read_text_file(manager_cgroup / "cgroup.controllers");
+  if (!controllers) return controllers.error();
+  return std::unique_ptr<SystemdBackend>(new SystemdBackend(std::move(*bus), manager, *mount,
+                                                            manager_cgroup / kSlice,
+                                                            Controllers::parse(*controllers)));
+}
+
+std::string SystemdBackend::kind() const {
+  return m_manager == SystemdBus::Manager::system ? "systemd-system" : "systemd-user";
+}
+
+Result<Scope> SystemdBackend::describe(const std::string& name) {
+  std::string unit = name + ".scope";
+  auto group = m_bus->unit_control_group(unit);
+  if (!group) return group.error();
+  std::filesystem::path cgroup = m_mount;
+  cgroup += *group;
+  return Scope{name, unit, cgroup};
+}
+
+Result<Scope> SystemdBackend::create(const ScopeSpec& spec) {
+  std::string unit = spec.name + ".scope";
+  CORRAL_TRY(m_bus->start_transient_unit(unit, [&](sd_bus_message* m) { return append_scope_properties(m, spec); }));
+  auto scope = describe(spec.name);
+  if (!scope) return scope.error();
+  // Trust but verify: the gated child must sit in the new scope's cgroup
+  // before it may run anything.
+  auto where = cgroup_of_process(spec.pid);
+  std::filesystem::path actual = m_mount;
+  if (where) actual += *where;
+  if (!where || actual != scope->cgroup)
+    return Error::make(EIO, "process " + std::to_string(spec.pid) + " is not in " + scope->cgroup.string() +
+                                " after StartTransientUnit");
+  return scope;
+}
+
+Result<void> SystemdBackend::destroy(const Scope& scope) {
+  return m_bus->stop_and_unload(scope.unit, seconds(10));
+}
+
+Result<std::vector<Scope>> SystemdBackend::find_leftovers() {
+  auto units = m_bus->list_units(std::string(kScopePrefix) + "*.scope");
+  if (!units) return units.error();
+  std::vector<Scope> scopes;
+  for (const auto& unit : *units) {
+    auto name = unit.substr(0, unit.size() - std::string(".scope").size());
+    auto scope = describe(name);
+    // A unit that vanished meanwhile needs no cleaning.
+    if (scope) scopes.push_back(*scope);
+  }
+  return scopes;
+}
+
+}  // namespace corral

@@ -1,0 +1,173 @@
+#include "corral/cgroup/cgroup.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <sstream>
+#include <thread>
+
+#include "corral/util/file_io.hpp"
+#include "corral/util/unique_fd.hpp"
+
+namespace corral {
+namespace fs = std::filesystem;
+using namespace std::chrono;
+
+std::optional<uint64_t> find_keyed_value(const std::string& text, const std::string& key) {
+  std::istringstream lines(text);
+  std::string name;
+  uint64_t value;
+  while (lines >> name >> value)
+    if (name == key) return value;
+  return std::nullopt;
+}
+
+namespace {
+
+// ENOENT: the directory is gone; ENODEV: it went while we held a file open.
+bool vanished(const Error& error) { return error.code == ENOENT || error.code == ENODEV; }
+
+std::optional<uint64_t> read_number(const fs::path& path) {
+  auto text = read_text_file(path);
+  if (!text) return std::nullopt;
+  try {
+    return std::stoull(*text);
+  } catch (const std::exception&) {
+    return std::nullopt;  // "max" or garbage: no number to report
+  }
+}
+
+std::optional<uint64_t> read_keyed(const fs::path& path, const std::string& key) {
+  auto text = read_text_file(path);
+  if (!text) return std::nullopt;
+  return find_keyed_value(*text, key);
+}
+
+std::vector<fs::path> child_cgroups(const fs::path& path) {
+  std::vector<fs::path> children;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(path, ec))
+    if (entry.is_directory(ec)) children.push_back(entry.path());
+  return children;
+}
+
+Result<bool> read_populated(int events_fd) {
+  char buffer[256];
+  ssize_t n = ::pread(events_fd, buffer, sizeof buffer - 1, 0);
+  if (n < 0) return Error::from_errno(errno, "read cgroup.events");
+  buffer[n] = '\0';
+  auto populated = find_keyed_value(buffer, "populated");
+  if (!populated) return Error::make(EIO, "cgroup.events has no 'populated' line");
+  return *populated != 0;
+}
+
+}  // namespace
+
+bool Cgroup::exists() const {
+  std::error_code ec;
+  return fs::is_directory(m_path, ec);
+}
+
+Result<void> Cgroup::kill() const {
+  auto written = write_control_file(file("cgroup.kill"), "1");
+  if (!written && vanished(written.error())) return success();
+  return written;
+}
+
+Result<bool> Cgroup::populated() const {
+  UniqueFd fd(::open(file("cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (errno == ENOENT) return false;
+    return Error::from_errno(errno, "open '" + file("cgroup.events").string() + "'");
+  }
+  auto populated = read_populated(fd.get());
+  if (!populated && vanished(populated.error())) return false;
+  return populated;
+}
+
+Result<bool> Cgroup::wait_until_empty(milliseconds timeout) const {
+  UniqueFd fd(::open(file("cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (errno == ENOENT) return true;
+    return Error::from_errno(errno, "open '" + file("cgroup.events").string() + "'");
+  }
+  auto deadline = steady_clock::now() + timeout;
+  for (;;) {
+    // Read after arming: a change between the read and poll() still raises
+    // POLLPRI, because the kernel flags the open file, not the poller.
+    auto populated = read_populated(fd.get());
+    if (!populated && vanished(populated.error())) return true;
+    if (!populated) return populated.error();
+    if (!*populated) return true;
+    auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
+    if (left.count() <= 0) return false;
+    struct pollfd pfd = {fd.get(), POLLPRI, 0};
+    if (::poll(&pfd, 1, static_cast<int>(left.count())) < 0 && errno != EINTR)
+      return Error::from_errno(errno, "poll cgroup.events");
+  }
+}
+
+Result<std::vector<pid_t>> Cgroup::processes() const {
+  auto text = read_text_file(file("cgroup.procs"));
+  if (!text && vanished(text.error())) return std::vector<pid_t>();
+  if (!text) return text.error();
+  std::vector<pid_t> pids;
+  std::istringstream lines(*text);
+  for (pid_t pid; lines >> pid;) pids.push_back(pid);
+  for (const auto& child : child_cgroups(m_path)) {
+    auto more = Cgroup(child).processes();
+    if (!more) return more.error();
+    pids.insert(pids.end(), more->begin(), more->end());
+  }
+  return pids;
+}
+
+Result<void> Cgroup::add_process(pid_t pid) const {
+  return write_control_file(file("cgroup.procs"), std::to_string(pid));
+}
+
+Result<void> Cgroup::apply_limits(const Limits& limits) const {
+  auto available = enforced();
+  if (limits.memory_max && available.memory)
+    CORRAL_TRY(write_control_file(file("memory.max"), std::to_string(*limits.memory_max)));
+  if (limits.memory_high && available.memory)
+    CORRAL_TRY(write_control_file(file("memory.high"), std::to_string(*limits.memory_high)));
+  if (limits.cpu_percent && available.cpu) {
+    // cpu.max is "<quota> <period>" in µs; a 100 ms period as systemd uses.
+    auto quota = *limits.cpu_percent * 1000;
+    CORRAL_TRY(write_control_file(file("cpu.max"), std::to_string(quota) + " 100000"));
+  }
+  if (limits.tasks_max && available.pids)
+    CORRAL_TRY(write_control_file(file("pids.max"), std::to_string(*limits.tasks_max)));
+  return success();
+}
+
+Controllers Cgroup::enforced() const {
+  std::error_code ec;
+  return Controllers{fs::exists(file("memory.max"), ec), fs::exists(file("cpu.max"), ec),
+                     fs::exists(file("pids.max"), ec)};
+}
+
+CgroupStats Cgroup::stats() const {
+  CgroupStats stats;
+  stats.memory_current = read_number(file("memory.current"));
+  stats.memory_peak = read_number(file("memory.peak"));
+  stats.oom_kills = read_keyed(file("memory.events"), "oom_kill");
+  stats.cpu_usage_usec = read_keyed(file("cpu.stat"), "usage_usec");
+  if (auto pids = processes()) stats.processes = pids->size();
+  return stats;
+}
+
+Result<void> Cgroup::remove() const {
+  for (const auto& child : child_cgroups(m_path)) CORRAL_TRY(Cgroup(child).remove());
+  auto delay = milliseconds(1);
+  for (int attempt = 0;; ++attempt) {
+    if (::rmdir(m_path.c_str()) == 0 || errno == ENOENT) return success();
+    if (errno != EBUSY || attempt == 12) return Error::from_errno(errno, "rmdir '" + m_path.string() + "'");
+    std::this_thread::sleep_for(delay);  // bounded back-off, as runc does: ~4 s in all
+    delay *= 2;
+  }
+}
+
+}  // namespace corral

@@ -1,0 +1,44 @@
+#include "corral/cgroup/paths.hpp"
+
+#include <sstream>
+#include <vector>
+
+#include "corral/util/file_io.hpp"
+
+namespace corral {
+
+Result<std::filesystem::path> find_cgroup2_mount(const std::string& mountinfo) {
+  // Fields: id parent major:minor root mountpoint options [optional...] - fstype source super
+  std::istringstream lines(mountinfo);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream fields(line);
+    std::vector<std::string> words;
+    for (std::string word; fields >> word;) words.push_back(word);
+    for (size_t i = 6; i + 1 < words.size(); ++i)
+      if (words[i] == "-" && words[i + 1] == "cgroup2") return std::filesystem::path(words[4]);
+  }
+  return Error::make(ENOENT, "no cgroup2 filesystem is mounted (corral needs cgroup v2)");
+}
+
+Result<std::string> find_unified_cgroup(const std::string& proc_cgroup) {
+  std::istringstream lines(proc_cgroup);
+  std::string line;
+  while (std::getline(lines, line))
+    if (line.starts_with("0::")) return line.substr(3);
+  return Error::make(ENOENT, "no cgroup v2 entry (0::) in /proc/PID/cgroup");
+}
+
+Result<std::filesystem::path> cgroup2_mount() {
+  auto mountinfo = read_text_file("/proc/self/mountinfo");
+  if (!mountinfo) return mountinfo.error();
+  return find_cgroup2_mount(*mountinfo);
+}
+
+Result<std::string> cgroup_of_process(pid_t pid) {
+  auto text = read_text_file("/proc/" + std::to_string(pid) + "/cgroup");
+  if (!text) return text.error();
+  return find_unified_cgroup(*text);
+}
+
+}  // namespace corral

@@ -1,0 +1,100 @@
+#include "corral/launch/browser_command.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "corral/util/unique_fd.hpp"
+
+namespace corral {
+namespace fs = std::filesystem;
+
+namespace {
+
+Result<fs::path> find_program(const std::vector<fs::path>& candidates, const std::string& what) {
+  std::string tried;
+  for (const auto& candidate : candidates) {
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    tried += (tried.empty() ? "" : ", ") + candidate.string();
+  }
+  return Error::make(ENOENT, "no " + what + " found (looked at " + tried + "); install Debian's package or pass its path");
+}
+
+std::vector<std::string> session_environment(const SessionDirs& dirs) {
+  return {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + dirs.home.string(), "TMPDIR=" + dirs.tmp.string(),
+          "XDG_CONFIG_HOME=" + (dirs.home / ".config").string(), "XDG_CACHE_HOME=" + (dirs.home / ".cache").string(),
+          "LANG=C.UTF-8"};
+}
+
+}  // namespace
+
+Result<fs::path> find_chrome() {
+  return find_program({"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome",
+                       "/usr/bin/google-chrome-stable", "/opt/google/chrome/chrome"},
+                      "Chrome/Chromium (--browser)");
+}
+
+Result<fs::path> find_chromedriver() {
+  return find_program({"/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver", "/usr/local/bin/chromedriver"},
+                      "chromedriver (--chromedriver)");
+}
+
+std::vector<std::string> chrome_base_flags(const SessionDirs& dirs, uid_t browser_uid) {
+  std::vector<std::string> flags = {
+      "--headless=new", "--user-data-dir=" + dirs.profile.string(), "--remote-debugging-port=0",
+      "--remote-debugging-address=127.0.0.1", "--no-first-run", "--no-default-browser-check",
+      // The seed's flags against background throttling.
+      "--disable-background-timer-throttling", "--disable-backgrounding-occluded-windows",
+      "--disable-renderer-backgrounding", "--disable-features=TranslateUI", "--disable-component-update",
+      // No traffic to Google's services: on a closed network Chrome would
+      // retry these connections for the whole session.
+      "--disable-background-networking", "--disable-sync", "--disable-default-apps",
+      "--disable-domain-reliability", "--disable-client-side-phishing-detection", "--metrics-recording-only",
+      "--disable-gpu"};
+  // Chrome's own sandbox refuses to start as root (--session-user root); the
+  // cgroup is the only boundary then.
+  if (browser_uid == 0) flags.push_back("--no-sandbox");
+  return flags;
+}
+
+LaunchSpec chrome_launch(const fs::path& binary, const SessionDirs& dirs, const std::vector<std::string>& client_args,
+                         const std::optional<Credentials>& run_as) {
+  LaunchSpec spec;
+  spec.argv = {binary.string()};
+  for (auto& flag : chrome_base_flags(dirs, run_as ? run_as->uid : ::geteuid())) spec.argv.push_back(std::move(flag));
+  spec.argv.insert(spec.argv.end(), client_args.begin(), client_args.end());
+  spec.argv.push_back("about:blank");
+  spec.environment = session_environment(dirs);
+  spec.working_directory = dirs.tmp;
+  spec.log_file = dirs.log();
+  spec.run_as = run_as;
+  return spec;
+}
+
+LaunchSpec chromedriver_launch(const fs::path& binary, const SessionDirs& dirs, uint16_t port,
+                               const std::vector<std::string>& client_args, const std::optional<Credentials>& run_as) {
+  LaunchSpec spec;
+  spec.argv = {binary.string(), "--port=" + std::to_string(port), "--allowed-ips=127.0.0.1"};
+  spec.argv.insert(spec.argv.end(), client_args.begin(), client_args.end());
+  spec.environment = session_environment(dirs);
+  spec.working_directory = dirs.tmp;
+  spec.log_file = dirs.log();
+  spec.run_as = run_as;
+  return spec;
+}
+
+Result<uint16_t> pick_free_port() {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return Error::from_errno(errno, "socket");
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) < 0 ||
+      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length) < 0)
+    return Error::from_errno(errno, "pick a free port");
+  return ntohs(address.sin_port);
+}
+
+}  // namespace corral

@@ -1,0 +1,97 @@
+#include "corral/launch/browser_ready.hpp"
+
+#include <poll.h>
+#include <sys/inotify.h>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "corral/util/file_io.hpp"
+#include "corral/util/unique_fd.hpp"
+
+namespace corral {
+namespace fs = std::filesystem;
+using namespace std::chrono;
+
+namespace {
+
+bool exited(int pidfd) {
+  struct pollfd pfd = {pidfd, POLLIN, 0};
+  return ::poll(&pfd, 1, 0) > 0;
+}
+
+Error exited_error() { return Error::make(ECHILD, "the browser exited during start-up (see its log)"); }
+
+std::optional<nlohmann::json> get_json(uint16_t port, const std::string& path) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(1);
+  client.set_read_timeout(2);
+  auto response = client.Get(path.c_str());
+  if (!response || response->status != 200) return std::nullopt;
+  auto body = nlohmann::json::parse(response->body, nullptr, false);
+  if (body.is_discarded()) return std::nullopt;
+  return body;
+}
+
+std::string local_url(const char* scheme, uint16_t port) {
+  return std::string(scheme) + "://127.0.0.1:" + std::to_string(port);
+}
+
+}  // namespace
+
+std::optional<std::pair<uint16_t, std::string>> parse_devtools_active_port(const std::string& text) {
+  std::istringstream lines(text);
+  unsigned port = 0;
+  std::string path;
+  if (!(lines >> port >> path) || port == 0 || port > 65535 || !path.starts_with("/")) return std::nullopt;
+  return std::pair{static_cast<uint16_t>(port), path};
+}
+
+Result<Endpoints> wait_for_devtools(const fs::path& profile, int pidfd, milliseconds timeout) {
+  auto deadline = steady_clock::now() + timeout;
+  UniqueFd inotify(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+  if (!inotify.valid() ||
+      ::inotify_add_watch(inotify.get(), profile.c_str(), IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) < 0)
+    return Error::from_errno(errno, "watch '" + profile.string() + "'");
+  for (;;) {
+    if (auto text = read_text_file(profile / "DevToolsActivePort")) {
+      if (auto active = parse_devtools_active_port(*text)) {
+        auto version = get_json(active->first, "/json/version");
+        if (version) {
+          Endpoints endpoints;
+          endpoints.devtools_http = local_url("http", active->first);
+          endpoints.devtools_ws = version->value("webSocketDebuggerUrl", local_url("ws", active->first) + active->second);
+          return endpoints;
+        }
+      }
+    }
+    auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
+    if (left.count() <= 0) return Error::make(ETIMEDOUT, "the browser did not open DevTools in time");
+    struct pollfd fds[2] = {{inotify.get(), POLLIN, 0}, {pidfd, POLLIN, 0}};
+    // The cap re-checks now and then: the file may exist before DevTools answers.
+    ::poll(fds, 2, static_cast<int>(std::min<long>(left.count(), 200)));
+    if (fds[1].revents & POLLIN) return exited_error();
+    char drain[4096];
+    while (::read(inotify.get(), drain, sizeof drain) > 0) {}
+  }
+}
+
+Result<Endpoints> wait_for_webdriver(uint16_t port, int pidfd, milliseconds timeout) {
+  auto deadline = steady_clock::now() + timeout;
+  for (;;) {
+    auto status = get_json(port, "/status");
+    if (status && status->contains("value") && (*status)["value"].value("ready", false)) {
+      Endpoints endpoints;
+      endpoints.webdriver = local_url("http", port);
+      return endpoints;
+    }
+    if (exited(pidfd)) return exited_error();
+    if (steady_clock::now() >= deadline) return Error::make(ETIMEDOUT, "chromedriver did not become ready in time");
+    // chromedriver signals readiness only through /status; ask again shortly.
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+}
+
+}  // namespace corral

@@ -1,0 +1,148 @@
+#include "corral/launch/gated_child.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+namespace corral {
+namespace {
+
+struct CStrings {
+  std::vector<char*> pointers;
+  explicit CStrings(const std::vector<std::string>& strings) {
+    for (const auto& s : strings) pointers.push_back(const_cast<char*>(s.c_str()));
+    pointers.push_back(nullptr);
+  }
+};
+
+// The step at which the child gave up, sent up the exec-status pipe.
+enum class Step : int { drop_groups, set_gid, set_uid, no_new_privs, change_dir, exec };
+
+struct ChildFailure {
+  Step step;
+  int error;
+};
+
+std::string describe(Step step, const std::optional<Credentials>& run_as) {
+  auto uid = run_as ? std::to_string(run_as->uid) : "?", gid = run_as ? std::to_string(run_as->gid) : "?";
+  switch (step) {
+    case Step::drop_groups: return "setgroups(0) for the session user";
+    case Step::set_gid: return "setresgid(" + gid + ") for the session user";
+    case Step::set_uid: return "setresuid(" + uid + ") for the session user";
+    case Step::no_new_privs: return "prctl(PR_SET_NO_NEW_PRIVS)";
+    case Step::change_dir: return "chdir";
+    case Step::exec: return "exec";
+  }
+  return "start";
+}
+
+[[noreturn]] void fail(int exec_status, Step step) {
+  ChildFailure failure{step, errno};
+  (void)!write(exec_status, &failure, sizeof failure);
+  _exit(127);
+}
+
+// The raw syscalls, not glibc's wrappers: those broadcast the change to every
+// thread of the process (a signal dance that is not async-signal-safe), and
+// this child has one thread anyway. Groups first, then gid, then uid: each
+// step needs the privilege the next one drops.
+void drop_to(int exec_status, const Credentials& who) {
+  if (syscall(SYS_setgroups, 0, nullptr) < 0) fail(exec_status, Step::drop_groups);
+  if (syscall(SYS_setresgid, who.gid, who.gid, who.gid) < 0) fail(exec_status, Step::set_gid);
+  if (syscall(SYS_setresuid, who.uid, who.uid, who.uid) < 0) fail(exec_status, Step::set_uid);
+}
+
+// Runs in the forked child of a multi-threaded parent: only async-signal-safe
+// calls from here to execve.
+[[noreturn]] void run_child(int gate, int exec_status, int log_fd, const Credentials* run_as, const char* cwd,
+                            char** argv, char** envp) {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);  // the daemon blocks SIGCHLD/SIGTERM for signalfd
+  struct sigaction default_action;
+  memset(&default_action, 0, sizeof default_action);
+  default_action.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &default_action, nullptr);
+  setsid();  // own session: a Ctrl-C at the daemon's terminal must not reach browsers
+
+  char go;
+  if (read(gate, &go, 1) != 1) _exit(127);  // parent gave up: never run outside the scope
+
+  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  dup2(devnull, STDIN_FILENO);
+  dup2(log_fd, STDOUT_FILENO);
+  dup2(log_fd, STDERR_FILENO);
+  // The daemon's HTTP sockets are not all O_CLOEXEC; keep none of them.
+  syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  if (run_as) drop_to(exec_status, *run_as);
+  // Always, also without a user switch: a session never needs to gain
+  // privileges, and Chrome's namespace sandbox works under it.
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(exec_status, Step::no_new_privs);
+  if (chdir(cwd) < 0) fail(exec_status, Step::change_dir);
+  execve(argv[0], argv, envp);
+  fail(exec_status, Step::exec);
+}
+
+}  // namespace
+
+Result<GatedChild> GatedChild::spawn(const LaunchSpec& spec) {
+  int gate[2], status[2];
+  if (pipe2(gate, O_CLOEXEC) < 0) return Error::from_errno(errno, "pipe");
+  UniqueFd gate_read(gate[0]), gate_write(gate[1]);
+  if (pipe2(status, O_CLOEXEC) < 0) return Error::from_errno(errno, "pipe");
+  UniqueFd status_read(status[0]), status_write(status[1]);
+  UniqueFd log(::open(spec.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (!log.valid()) return Error::from_errno(errno, "open '" + spec.log_file.string() + "'");
+
+  CStrings argv(spec.argv), envp(spec.environment);
+  const Credentials* run_as = spec.run_as ? &*spec.run_as : nullptr;
+  pid_t pid = ::fork();
+  if (pid < 0) return Error::from_errno(errno, "fork");
+  if (pid == 0)
+    run_child(gate_read.get(), status_write.get(), log.get(), run_as, spec.working_directory.c_str(),
+              argv.pointers.data(), envp.pointers.data());
+
+  // The pid cannot be reused before we reap it, so pidfd_open here is race-free.
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd.valid()) {
+    int error = errno;
+    ::kill(pid, SIGKILL);
+    return Error::from_errno(error, "pidfd_open");
+  }
+  return GatedChild(pid, std::move(pidfd), std::move(gate_write), std::move(status_read), spec.run_as);
+}
+
+GatedChild::~GatedChild() {
+  if (m_pid > 0 && !m_released) abort();
+}
+
+Result<void> GatedChild::release() {
+  char go = 'g';
+  if (::write(m_gate.get(), &go, 1) != 1) return Error::from_errno(errno, "open the launch gate");
+  m_released = true;
+  m_gate.reset();
+  ChildFailure failure{};
+  ssize_t n;
+  do n = ::read(m_exec_status.get(), &failure, sizeof failure);
+  while (n < 0 && errno == EINTR);
+  m_exec_status.reset();
+  if (n == sizeof failure) return Error::from_errno(failure.error, describe(failure.step, m_run_as));
+  return success();
+}
+
+void GatedChild::abort() {
+  if (m_pidfd.valid()) ::syscall(SYS_pidfd_send_signal, m_pidfd.get(), SIGKILL, nullptr, 0);
+  m_gate.reset();  // a child that survives the signal sees EOF and _exits at the gate
+  m_released = true;
+}
+
+}  // namespace corral

@@ -1,0 +1,68 @@
+#include "corral/launch/session_dirs.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace corral {
+namespace fs = std::filesystem;
+
+fs::path sessions_dir(const fs::path& state_dir) { return state_dir / "sessions"; }
+
+Result<void> prepare_sessions_dir(const fs::path& state_dir) {
+  std::error_code ec;
+  fs::create_directories(state_dir, ec);
+  if (ec) return Error::from_errno(ec.value(), "create '" + state_dir.string() + "'");
+  fs::path sessions = sessions_dir(state_dir);
+  if (::mkdir(sessions.c_str(), 0711) < 0 && errno != EEXIST)
+    return Error::from_errno(errno, "mkdir '" + sessions.string() + "'");
+  // Also for a dir an older corrald made (0755), and against the umask.
+  if (::chmod(sessions.c_str(), 0711) < 0) return Error::from_errno(errno, "chmod '" + sessions.string() + "'");
+  return success();
+}
+
+SessionDirs SessionDirs::at(const fs::path& state_dir, const std::string& id) {
+  fs::path base = sessions_dir(state_dir) / id;
+  return SessionDirs{base, base / "profile", base / "tmp", base / "home"};
+}
+
+namespace {
+
+// mkdir, then chmod against the umask, then hand it to the session user. The
+// base is new and the daemon's, so nobody else can swap `dir` in between.
+Result<void> make_dir(const fs::path& dir, mode_t mode, const std::optional<Credentials>& owner) {
+  if (::mkdir(dir.c_str(), mode) < 0) return Error::from_errno(errno, "mkdir '" + dir.string() + "'");
+  if (::chmod(dir.c_str(), mode) < 0) return Error::from_errno(errno, "chmod '" + dir.string() + "'");
+  if (owner && ::lchown(dir.c_str(), owner->uid, owner->gid) < 0)
+    return Error::from_errno(errno, "chown '" + dir.string() + "' to the session user");
+  return success();
+}
+
+Result<void> populate(const SessionDirs& dirs, const std::optional<Credentials>& owner) {
+  if (::chmod(dirs.base.c_str(), 0711) < 0) return Error::from_errno(errno, "chmod '" + dirs.base.string() + "'");
+  for (const auto& dir : {dirs.profile, dirs.tmp, dirs.home}) CORRAL_TRY(make_dir(dir, 0700, owner));
+  return success();
+}
+
+}  // namespace
+
+Result<SessionDirs> SessionDirs::create(const fs::path& state_dir, const std::string& id,
+                                        const std::optional<Credentials>& owner) {
+  CORRAL_TRY(prepare_sessions_dir(state_dir));  // cheap, and someone may have removed it by hand
+  SessionDirs dirs = at(state_dir, id);
+  if (::mkdir(dirs.base.c_str(), 0711) < 0) return Error::from_errno(errno, "mkdir '" + dirs.base.string() + "'");
+  auto populated = populate(dirs, owner);
+  if (!populated) {
+    (void)dirs.remove();
+    return populated.error();
+  }
+  return dirs;
+}
+
+Result<void> SessionDirs::remove() const {
+  std::error_code ec;
+  fs::remove_all(base, ec);
+  if (ec) return Error::from_errno(ec.value(), "remove '" + base.string() + "'");
+  return success();
+}
+
+}  // namespace corral

@@ -1,0 +1,176 @@
+#include "corral/session/records.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "corral/util/file_io.hpp"
+#include "corral/api/session_json.hpp"
+#include "corral/session/manager.hpp"
+#include "corral/util/unique_fd.hpp"
+
+namespace corral {
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace std::chrono;
+
+namespace {
+
+constexpr int kFormatVersion = 1;
+
+// nlohmann quotes the bytes it choked on; a damaged file's bytes must not
+// reach the log as they are.
+std::string printable(std::string text) {
+  for (char& c : text)
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
+  return text;
+}
+
+json optional_ms(const std::optional<milliseconds>& value) { return value ? json(value->count()) : json(nullptr); }
+
+int64_t epoch_ms(system_clock::time_point when) { return duration_cast<milliseconds>(when.time_since_epoch()).count(); }
+system_clock::time_point from_epoch_ms(int64_t ms) { return system_clock::time_point(milliseconds(ms)); }
+
+json limits_record(const Limits& limits) {
+  return {{"memory_max", optional_number(limits.memory_max)}, {"memory_high", optional_number(limits.memory_high)},
+          {"cpu_percent", optional_number(limits.cpu_percent)}, {"tasks_max", optional_number(limits.tasks_max)}};
+}
+
+json record_json(const SessionRecord& record) {
+  const SessionInfo& info = record.info;
+  return {{"id", info.id},
+          {"kind", browser_kind_name(info.request.kind)},
+          {"args", info.request.args},
+          {"labels", info.request.labels},
+          {"requested_limits", limits_record(info.request.limits)},
+          {"requested_ttl_ms", optional_ms(info.request.ttl)},
+          {"requested_idle_timeout_ms", optional_ms(info.request.idle_timeout)},
+          {"limits", limits_record(info.limits)},
+          {"enforced", {{"memory", info.enforced.memory}, {"cpu", info.enforced.cpu}, {"pids", info.enforced.pids}}},
+          {"scope", {{"name", info.scope.name}, {"unit", info.scope.unit}, {"cgroup", info.scope.cgroup.string()}}},
+          {"pid", info.pid},
+          {"pid_start_time", record.pid_start_time},
+          {"devtools_http", optional_text(info.endpoints.devtools_http)},
+          {"devtools_ws", optional_text(info.endpoints.devtools_ws)},
+          {"webdriver", optional_text(info.endpoints.webdriver)},
+          {"created_at_ms", epoch_ms(info.created_at)},
+          {"ttl_ms", info.ttl.count()},
+          {"idle_timeout_ms", info.idle_timeout.count()}};
+}
+
+// json::get throws on a wrong type; the caller turns that into EBADMSG.
+template <class T>
+std::optional<T> optional_field(const json& object, const char* key) {
+  const json& value = object.at(key);
+  if (value.is_null()) return std::nullopt;
+  return value.get<T>();
+}
+
+Limits limits_from(const json& object) {
+  Limits limits;
+  limits.memory_max = optional_field<uint64_t>(object, "memory_max");
+  limits.memory_high = optional_field<uint64_t>(object, "memory_high");
+  limits.cpu_percent = optional_field<uint64_t>(object, "cpu_percent");
+  limits.tasks_max = optional_field<uint64_t>(object, "tasks_max");
+  return limits;
+}
+
+std::optional<milliseconds> optional_ms_from(const json& object, const char* key) {
+  auto ms = optional_field<int64_t>(object, key);
+  return ms ? std::optional(milliseconds(*ms)) : std::nullopt;
+}
+
+Result<SessionRecord> record_from(const json& object) {
+  SessionRecord record;
+  SessionInfo& info = record.info;
+  info.id = object.at("id").get<std::string>();
+  if (!valid_session_id(info.id)) return Error::make(EBADMSG, "a record has no valid session id");
+  auto kind = parse_browser_kind(object.at("kind").get<std::string>());
+  if (!kind) return Error::make(EBADMSG, "session " + info.id + ": " + kind.error().message);
+  info.request.kind = *kind;
+  info.request.args = object.at("args").get<std::vector<std::string>>();
+  info.request.labels = object.at("labels").get<std::map<std::string, std::string>>();
+  info.request.limits = limits_from(object.at("requested_limits"));
+  info.request.ttl = optional_ms_from(object, "requested_ttl_ms");
+  info.request.idle_timeout = optional_ms_from(object, "requested_idle_timeout_ms");
+  info.limits = limits_from(object.at("limits"));
+  const json& enforced = object.at("enforced");
+  info.enforced = {enforced.at("memory").get<bool>(), enforced.at("cpu").get<bool>(), enforced.at("pids").get<bool>()};
+  const json& scope = object.at("scope");
+  info.scope = {scope.at("name").get<std::string>(), scope.at("unit").get<std::string>(),
+                scope.at("cgroup").get<std::string>()};
+  // The scope is what a restart will kill: it must be this session's, and
+  // nothing a damaged file could point elsewhere.
+  auto leaf = info.scope.cgroup.filename().string();
+  if (info.scope.name != kScopePrefix + info.id || !info.scope.cgroup.is_absolute() ||
+      (leaf != info.scope.name && leaf != info.scope.name + ".scope"))
+    return Error::make(EBADMSG, "session " + info.id + ": its scope is not corral-" + info.id);
+  info.pid = object.at("pid").get<pid_t>();
+  if (info.pid <= 1) return Error::make(EBADMSG, "session " + info.id + ": no valid pid");
+  record.pid_start_time = object.at("pid_start_time").get<uint64_t>();
+  info.endpoints = {optional_field<std::string>(object, "devtools_http"),
+                    optional_field<std::string>(object, "devtools_ws"), optional_field<std::string>(object, "webdriver")};
+  info.created_at = from_epoch_ms(object.at("created_at_ms").get<int64_t>());
+  info.ttl = milliseconds(object.at("ttl_ms").get<int64_t>());
+  info.idle_timeout = milliseconds(object.at("idle_timeout_ms").get<int64_t>());
+  info.expires_at = info.created_at + info.ttl;
+  info.state = SessionState::running;
+  return record;
+}
+
+}  // namespace
+
+fs::path session_records_path(const fs::path& state_dir) { return state_dir / "sessions.json"; }
+
+std::string encode_session_records(const std::vector<SessionRecord>& records) {
+  json sessions = json::array();
+  for (const auto& record : records) sessions.push_back(record_json(record));
+  return json{{"version", kFormatVersion}, {"sessions", sessions}}.dump(1) + "\n";
+}
+
+Result<std::vector<SessionRecord>> decode_session_records(const std::string& text) {
+  try {
+    json document = json::parse(text);
+    if (!document.is_object() || document.value("version", 0) != kFormatVersion)
+      return Error::make(EBADMSG, "not a version " + std::to_string(kFormatVersion) + " state file");
+    std::vector<SessionRecord> records;
+    for (const json& object : document.at("sessions")) {
+      auto record = record_from(object);
+      if (!record) return record.error();
+      records.push_back(std::move(*record));
+    }
+    return records;
+  } catch (const json::exception& e) {
+    return Error::make(EBADMSG, std::string("not a state file: ") + printable(e.what()));
+  }
+}
+
+Result<void> save_session_records(const fs::path& file, const std::vector<SessionRecord>& records) {
+  std::string text = encode_session_records(records);
+  fs::path temporary = file;
+  temporary += ".new";
+  {
+    UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd.valid()) return Error::from_errno(errno, "create '" + temporary.string() + "'");
+    for (size_t written = 0; written < text.size();) {
+      ssize_t n = ::write(fd.get(), text.data() + written, text.size() - written);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Error::from_errno(errno, "write '" + temporary.string() + "'");
+      written += static_cast<size_t>(n);
+    }
+  }
+  // rename(2) replaces the old file in one step: a reader, or a daemon
+  // killed at any instant, sees the old records or the new, never half.
+  if (::rename(temporary.c_str(), file.c_str()) < 0)
+    return Error::from_errno(errno, "rename '" + temporary.string() + "'");
+  return success();
+}
+
+Result<std::vector<SessionRecord>> load_session_records(const fs::path& file) {
+  auto text = read_text_file(file);
+  if (!text) return text.error();
+  return decode_session_records(*text);
+}
+
+}  // namespace corral

@@ -1,0 +1,59 @@
+#include <doctest/doctest.h>
+
+#include "corral/api/routes.hpp"
+#include "corral/api/open_request.hpp"
+
+using namespace corral;
+
+namespace {
+int status_of(const std::string& body) {
+  auto parsed = parse_session_request(body);
+  return parsed.ok() ? 0 : http_status_for(parsed.error().code).first;
+}
+}  // namespace
+
+TEST_CASE("an empty body or object opens a default chrome session") {
+  for (const char* body : {"", "  \n", "{}"}) {
+    auto request = parse_session_request(body);
+    REQUIRE(request.ok());
+    CHECK(request->kind == BrowserKind::chrome);
+    CHECK_FALSE(request->limits.any());
+  }
+}
+
+TEST_CASE("a full request is parsed") {
+  auto request = parse_session_request(
+      R"({"kind":"chromedriver","memory_max":"1536M","memory_high":1073741824,"cpu_quota":"150%",
+          "tasks_max":256,"args":["--verbose"],"labels":{"bot":"embassy","run":"7"}})");
+  REQUIRE(request.ok());
+  CHECK(request->kind == BrowserKind::chromedriver);
+  CHECK(*request->limits.memory_max == 1536ull << 20);
+  CHECK(*request->limits.memory_high == 1ull << 30);
+  CHECK(*request->limits.cpu_percent == 150);
+  CHECK(*request->limits.tasks_max == 256);
+  CHECK(request->labels.at("bot") == "embassy");
+}
+
+TEST_CASE("malformed bodies are 400") {
+  for (const char* body : {"{", "[]", "\"x\"", "null", "{\"kind\":1}", "{\"memory_max\":true}", "{\"args\":\"--x\"}",
+                           "{\"args\":[1]}", "{\"labels\":[]}", "{\"labels\":{\"a\":1}}", "{\"unknown\":1}",
+                           "{\"tasks_max\":\"lots\"}", "{\"cpu_quota\":[]}", "{\"kind\":\"chrome\"} trailing"})
+    CHECK_MESSAGE(status_of(body) == 400, body);
+}
+
+TEST_CASE("unacceptable values are 422") {
+  for (const char* body :
+       {R"({"kind":"firefox"})", R"({"memory_max":-1})", R"({"memory_max":"-1M"})", R"({"memory_max":"lots"})",
+        R"({"memory_max":"1.5G"})", R"({"memory_max":1024})", R"({"memory_max":"99999999999T"})",
+        R"({"memory_max":18446744073709551616})", R"({"memory_max":1e9})", R"({"tasks_max":2.5})",
+        R"({"memory_max":"1G","memory_high":"2G"})", R"({"cpu_quota":"0%"})", R"({"cpu_quota":"abc"})",
+        R"({"tasks_max":0})", R"({"tasks_max":-5})", R"({"args":["--renderer-cmd-prefix=sh"]})",
+        R"({"args":["--user-data-dir=/"]})", R"({"args":["--no-such-flag"]})", R"({"labels":{"bad key":"x"}})"})
+    CHECK_MESSAGE(status_of(body) == 422, body);
+}
+
+TEST_CASE("'max' means no limit") {
+  auto request = parse_session_request(R"({"memory_max":"max","tasks_max":"max","cpu_quota":"max"})");
+  REQUIRE(request.ok());
+  CHECK_FALSE(request->limits.any());
+}

@@ -1,0 +1,115 @@
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "corral/util/file_io.hpp"
+#include "corral/util/process_identity.hpp"
+#include "corral/session/records.hpp"
+
+using namespace corral;
+using namespace std::chrono;
+namespace fs = std::filesystem;
+
+namespace {
+
+SessionRecord sample_record() {
+  SessionRecord record;
+  SessionInfo& info = record.info;
+  info.id = "0123456789ab";
+  info.request.kind = BrowserKind::chromedriver;
+  info.request.args = {"--mute-audio"};
+  info.request.labels = {{"bot", "checkout"}};
+  info.request.limits.memory_max = 512u << 20;
+  info.request.ttl = milliseconds(90000);
+  info.limits = info.request.limits;
+  info.limits.tasks_max = 256;
+  info.enforced = {true, false, true};
+  info.scope = {"corral-0123456789ab", "corral-0123456789ab.scope", "/sys/fs/cgroup/corral.slice/corral-0123456789ab.scope"};
+  info.pid = 4242;
+  info.endpoints.webdriver = "http://127.0.0.1:4444";
+  info.created_at = system_clock::time_point(milliseconds(1'800'000'000'123));
+  info.ttl = milliseconds(90000);
+  info.idle_timeout = milliseconds(300000);
+  record.pid_start_time = 987654;
+  return record;
+}
+
+}  // namespace
+
+TEST_CASE("a state file round-trips everything adoption needs") {
+  auto decoded = decode_session_records(encode_session_records({sample_record()}));
+  REQUIRE(decoded.ok());
+  REQUIRE(decoded->size() == 1);
+  const SessionRecord& record = decoded->front();
+  const SessionInfo& info = record.info;
+  CHECK(info.id == "0123456789ab");
+  CHECK(info.request.kind == BrowserKind::chromedriver);
+  CHECK(info.request.args == std::vector<std::string>{"--mute-audio"});
+  CHECK(info.request.labels.at("bot") == "checkout");
+  CHECK(info.request.limits.memory_max == (512u << 20));
+  CHECK_FALSE(info.request.limits.tasks_max.has_value());
+  CHECK(info.request.ttl == milliseconds(90000));
+  CHECK_FALSE(info.request.idle_timeout.has_value());
+  CHECK(info.limits.tasks_max == 256u);
+  CHECK(info.enforced.memory);
+  CHECK_FALSE(info.enforced.cpu);
+  CHECK(info.scope.unit == "corral-0123456789ab.scope");
+  CHECK(info.scope.cgroup == "/sys/fs/cgroup/corral.slice/corral-0123456789ab.scope");
+  CHECK(info.pid == 4242);
+  CHECK(record.pid_start_time == 987654u);
+  CHECK(info.endpoints.webdriver == "http://127.0.0.1:4444");
+  CHECK_FALSE(info.endpoints.devtools_http.has_value());
+  CHECK(info.created_at == system_clock::time_point(milliseconds(1'800'000'000'123)));
+  CHECK(info.expires_at == info.created_at + milliseconds(90000));
+  CHECK(info.idle_timeout == milliseconds(300000));
+}
+
+TEST_CASE("a damaged state file is rejected whole, with EBADMSG") {
+  std::string good = encode_session_records({sample_record()});
+  for (std::string bad : {std::string(""), std::string("\x00\xff garbage", 11), std::string("{"), std::string("[]"),
+                          std::string(R"({"version": 99, "sessions": []})"),
+                          std::string(R"({"version": 1, "sessions": [{"id": "0123456789ab"}]})"),
+                          good.substr(0, good.size() / 2)}) {
+    CAPTURE(bad);
+    auto decoded = decode_session_records(bad);
+    REQUIRE_FALSE(decoded.ok());
+    CHECK(decoded.error().code == EBADMSG);
+  }
+}
+
+TEST_CASE("a record may only point at its own corral scope") {
+  auto record = sample_record();
+  record.info.scope.cgroup = "/sys/fs/cgroup/system.slice/sshd.service";
+  auto decoded = decode_session_records(encode_session_records({record}));
+  REQUIRE_FALSE(decoded.ok());
+  CHECK(decoded.error().message.find("scope") != std::string::npos);
+  record = sample_record();
+  record.info.pid = 1;
+  CHECK_FALSE(decode_session_records(encode_session_records({record})).ok());
+}
+
+TEST_CASE("saving replaces the file whole and leaves no temporary behind") {
+  char pattern[] = "/tmp/corral-unit-records.XXXXXX";
+  REQUIRE(mkdtemp(pattern) != nullptr);
+  fs::path dir = pattern, file = session_records_path(dir);
+  REQUIRE(save_session_records(file, {sample_record(), sample_record()}).ok());
+  REQUIRE(save_session_records(file, {sample_record()}).ok());
+  auto loaded = load_session_records(file);
+  REQUIRE(loaded.ok());
+  CHECK(loaded->size() == 1);
+  CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == 1);
+  fs::remove_all(dir);
+  CHECK(load_session_records(file).error().code == ENOENT);
+}
+
+TEST_CASE("a process start time is read from the field after the last parenthesis") {
+  std::string stat = "77 (a) b (c) S 1 77 77 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 123456 1000 10";
+  auto start = parse_process_start_time(stat);
+  REQUIRE(start.ok());
+  CHECK(*start == 123456u);
+  CHECK(parse_process_start_time("77 (a) S 1 2").error().code == EBADMSG);
+  auto mine = process_start_time(getpid());
+  REQUIRE(mine.ok());
+  CHECK(*mine > 0u);
+}

@@ -1,0 +1,66 @@
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "corral/util/token_file.hpp"
+
+using namespace corral;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A private directory for the test's token files, removed afterwards.
+struct TokenDir {
+  fs::path path;
+  TokenDir() {
+    std::string pattern = (fs::temp_directory_path() / "corral-unit-token.XXXXXX").string();
+    path = ::mkdtemp(pattern.data());
+  }
+  ~TokenDir() { fs::remove_all(path); }
+
+  fs::path write(const std::string& name, const std::string& content, mode_t mode = 0600) const {
+    auto file = path / name;
+    std::ofstream(file) << content;
+    ::chmod(file.c_str(), mode);
+    return file;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("read_token_file") {
+  TokenDir dir;
+  const std::string token = "0123456789abcdef0123";
+
+  SUBCASE("trailing whitespace and newlines are not part of the token") {
+    auto read = read_token_file(dir.write("t", token + " \r\n\n"));
+    REQUIRE(read.ok());
+    CHECK(read->token == token);
+    CHECK_FALSE(read->group_can_read);
+  }
+  SUBCASE("group-readable is allowed and reported") {
+    auto read = read_token_file(dir.write("t", token, 0640));
+    REQUIRE(read.ok());
+    CHECK(read->group_can_read);
+  }
+  SUBCASE("refused") {
+    CHECK(read_token_file(dir.write("t", token, 0604)).error().code == EPERM);   // world-readable
+    CHECK(read_token_file(dir.write("t", token, 0602)).error().code == EPERM);   // world-writable
+    CHECK(read_token_file(dir.write("t", "", 0600)).error().code == EINVAL);     // empty
+    CHECK(read_token_file(dir.write("t", "\n\n", 0600)).error().code == EINVAL);  // only whitespace
+    auto short_token = read_token_file(dir.write("t", "0123456789abcde\n"));     // 15 characters
+    CHECK(short_token.error().code == EINVAL);
+    CHECK(short_token.error().message.find("at least 16") != std::string::npos);
+    CHECK(read_token_file(dir.write("t", "0123456789 abcdef0123")).error().code == EINVAL);  // a space inside
+    CHECK(read_token_file(dir.write("t", "0123456789\xc3\xa9" "abcdef0123")).error().code == EINVAL);
+    CHECK(read_token_file(dir.write("t", std::string(5000, 'a'))).error().code == EINVAL);  // not a token file
+    CHECK(read_token_file(dir.path / "missing").error().code == ENOENT);
+    CHECK(read_token_file(dir.path).error().code == EINVAL);  // a directory
+  }
+  SUBCASE("exactly the minimum length") {
+    CHECK(read_token_file(dir.write("t", std::string(kMinTokenLength, 'x'))).ok());
+  }
+}
