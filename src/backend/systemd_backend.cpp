@@ -92,8 +92,12 @@ Result<Scope> SystemdBackend::create(const ScopeSpec& spec) {
   return scope;
 }
 
+// systemd removes the cgroup when it unloads the unit; the check keeps
+// "scope_removed" in a close report true to the kernel, not to systemd.
 Result<void> SystemdBackend::destroy(const Scope& scope) {
-  return m_bus->stop_and_unload(scope.unit, seconds(10));
+  CORRAL_TRY(m_bus->stop_and_unload(scope.unit, seconds(10)));
+  if (Cgroup(scope.cgroup).exists()) return Error::make(EBUSY, "cgroup " + scope.cgroup.string() + " still exists");
+  return success();
 }
 
 Result<std::vector<Scope>> SystemdBackend::find_leftovers() {

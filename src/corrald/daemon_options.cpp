@@ -94,9 +94,10 @@ DaemonOptions parse_daemon_options(int argc, char** argv) {
     require_token_beyond_loopback(options.listen, options.token_file);
     options.backend = value_or_usage(parse_backend_choice(backend), "--backend");
     sessions.state_dir = state_dir;
+    options.launcher.state_dir = state_dir;
     // Absolute: the browser is exec'd after a chdir into the session's tmp dir.
     auto absolute = [](const std::string& path) { return path.empty() ? path : std::filesystem::absolute(path).string(); };
-    sessions.programs = {absolute(browser), absolute(chromedriver)};
+    options.launcher.programs = {absolute(browser), absolute(chromedriver)};
     if (!memory_max.empty()) sessions.default_limits.memory_max = value_or_usage(parse_size(memory_max), "--default-memory-max");
     if (!memory_high.empty()) sessions.default_limits.memory_high = value_or_usage(parse_size(memory_high), "--default-memory-high");
     if (!cpu_quota.empty()) sessions.default_limits.cpu_percent = value_or_usage(parse_cpu_percent(cpu_quota), "--default-cpu-quota");

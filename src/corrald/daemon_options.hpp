@@ -6,6 +6,7 @@
 
 #include "corral/backend/select.hpp"
 #include "corral/api/listen_address.hpp"
+#include "corral/launch/host_launcher.hpp"
 #include "corral/session/manager.hpp"
 
 namespace corral {
@@ -19,6 +20,7 @@ struct DaemonOptions {
   std::string log_target = "auto";  ///< auto, stderr or journal
   std::string session_user;  ///< --session-user; empty: the default (see session_user.hpp)
   SessionManagerConfig sessions;
+  HostLauncherConfig launcher;  ///< programs and state dir; the session user is resolved at start
 };
 
 /// Parse argv. Exits the process for --help and on a bad flag (start-up is

@@ -10,6 +10,7 @@
 
 #include "corral/api/bounded_server.hpp"
 #include "corral/launch/browser_command.hpp"
+#include "corral/launch/host_launcher.hpp"
 #include "corral/launch/child_watcher.hpp"
 #include "corral/api/routes.hpp"
 #include "corral/api/auth.hpp"
@@ -130,8 +131,9 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   std::optional<SessionUser> session_user;
   if (!pick_session_user(options, session_user)) return 1;
   auto config = options.sessions;
+  auto launcher_config = options.launcher;
   if (!prepare_state_dir(config.state_dir, session_user)) return 1;
-  if (session_user) config.session_user = session_user->credentials;
+  if (session_user) launcher_config.session_user = session_user->credentials;
   auto selection = select_backend(options.backend, options.cgroup_root);
   if (!selection) {
     spdlog::critical("{}", selection.error().message);
@@ -143,13 +145,14 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   spdlog::info("backend {} at {}, controllers: {}", backend.kind(), backend.sessions_root().string(),
                backend.controllers().describe());
 
-  find_browsers(config.programs);
+  find_browsers(launcher_config.programs);
   ChildWatcher watcher;
   if (auto started = watcher.start(); !started) {
     spdlog::critical("{}", started.error().message);
     return 1;
   }
-  SessionManager sessions(backend, watcher, config);
+  HostBrowserLauncher launcher(launcher_config, watcher);
+  SessionManager sessions(backend, launcher, config);
   auto recovered = sessions.recover();
   if (!recovered) spdlog::error("recovering the sessions of an earlier run failed: {}", recovered.error().message);
   else if (recovered->adopted || recovered->reaped)

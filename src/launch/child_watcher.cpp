@@ -80,18 +80,18 @@ void ChildWatcher::stop() {
   m_thread.join();
 }
 
-void ChildWatcher::watch(pid_t pid, int pidfd, ExitCallback on_exit) {
+void ChildWatcher::watch(pid_t pid, UniqueFd pidfd, ExitCallback on_exit) {
   std::lock_guard lock(m_mutex);
-  m_watched[pid] = Watched{pidfd, std::move(on_exit)};
   struct epoll_event event = {EPOLLIN, {.u64 = static_cast<uint64_t>(pid)}};
-  ::epoll_ctl(m_epoll.get(), EPOLL_CTL_ADD, pidfd, &event);
+  ::epoll_ctl(m_epoll.get(), EPOLL_CTL_ADD, pidfd.get(), &event);
+  m_watched[pid] = Watched{std::move(pidfd), std::move(on_exit)};
 }
 
 void ChildWatcher::unwatch(pid_t pid) {
   std::lock_guard lock(m_mutex);
   auto it = m_watched.find(pid);
   if (it == m_watched.end()) return;
-  ::epoll_ctl(m_epoll.get(), EPOLL_CTL_DEL, it->second.pidfd, nullptr);
+  ::epoll_ctl(m_epoll.get(), EPOLL_CTL_DEL, it->second.pidfd.get(), nullptr);
   m_watched.erase(it);
 }
 
@@ -110,7 +110,7 @@ void ChildWatcher::run() {
         while (::read(m_signals.get(), &ignored, sizeof ignored) > 0) {}
         reap_exited_children();
       } else if (events[i].data.u64 != kWakeupTag) {
-        finish(static_cast<pid_t>(events[i].data.u64));
+        report_exit(static_cast<pid_t>(events[i].data.u64));
       }
     }
   }
@@ -128,12 +128,12 @@ void ChildWatcher::reap_exited_children() {
       std::lock_guard lock(m_mutex);
       watched = m_watched.count(info.si_pid) > 0;
     }
-    if (watched) finish(info.si_pid);
+    if (watched) report_exit(info.si_pid);
     else ::waitpid(info.si_pid, nullptr, WNOHANG);
   }
 }
 
-void ChildWatcher::finish(pid_t pid) {
+void ChildWatcher::report_exit(pid_t pid) {
   Watched watched;
   {
     std::lock_guard lock(m_mutex);
@@ -141,17 +141,17 @@ void ChildWatcher::finish(pid_t pid) {
     if (it == m_watched.end()) return;
     siginfo_t probe;
     memset(&probe, 0, sizeof probe);
-    if (::waitid(static_cast<idtype_t>(P_PIDFD), it->second.pidfd, &probe, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+    if (::waitid(static_cast<idtype_t>(P_PIDFD), it->second.pidfd.get(), &probe, WEXITED | WNOHANG | WNOWAIT) == 0 &&
         probe.si_pid == 0)
       return;  // still running (spurious wake-up)
     watched = std::move(it->second);
-    ::epoll_ctl(m_epoll.get(), EPOLL_CTL_DEL, watched.pidfd, nullptr);
+    ::epoll_ctl(m_epoll.get(), EPOLL_CTL_DEL, watched.pidfd.get(), nullptr);
     m_watched.erase(it);
   }
   siginfo_t info;
   memset(&info, 0, sizeof info);
   ExitStatus status;
-  if (::waitid(static_cast<idtype_t>(P_PIDFD), watched.pidfd, &info, WEXITED) == 0)
+  if (::waitid(static_cast<idtype_t>(P_PIDFD), watched.pidfd.get(), &info, WEXITED) == 0)
     status = exit_status_of(info);
   else
     status.known = false;  // not our child (adopted), or reaped before it was watched

@@ -1,23 +1,25 @@
 // SessionManager::Entry: one session as the manager holds it. Private to
-// the manager's two source files (session_manager.cpp, session_recovery.cpp).
+// the manager's source files (manager.cpp, closing.cpp, recovery.cpp).
 #pragma once
 
 #include <chrono>
 
 #include "corral/session/manager.hpp"
-#include "corral/util/unique_fd.hpp"
 
 namespace corral {
 
 struct SessionManager::Entry {
   SessionInfo info;  ///< guarded by SessionManager::m_mutex
-  SessionDirs dirs;
-  UniqueFd pidfd;    ///< the browser's main process, for signals and exit
-  uint64_t pid_start_time = 0;  ///< tells that process from a later one with its PID
-  Admission::Ticket ticket;  ///< room held until the session is cleaned
+  /// The browser's process and files; released once the session is closed,
+  /// so a session in the history holds no fd.
+  std::unique_ptr<BrowserProcess> browser;
+  bool has_scope = false;       ///< info.scope is real: the cgroup exists
+  bool announced = false;       ///< the client was given its id: listed, recorded, kept in the history
+  uint64_t pid_start_time = 0;  ///< tells the main process from a later one with its PID
+  Admission::Ticket ticket;     ///< room held until the session is cleaned
   std::chrono::steady_clock::time_point expires, idle_expires;  ///< guarded like info
 
-  /// Start the idle timeout again (and set the lifetime at start).
+  /// Start the idle timeout again.
   void renew(std::chrono::steady_clock::time_point now) {
     idle_expires = now + info.idle_timeout;
     info.idle_expires_at = std::chrono::system_clock::now() + info.idle_timeout;

@@ -7,15 +7,10 @@
 // alive, is the same process (start time), and sits in that scope. Anything
 // less is reaped with cgroup.kill: a bot may lose a session it could have
 // kept, but no browser is ever left running unaccounted for.
-#include <poll.h>
-#include <sys/syscall.h>
-
 #include <spdlog/spdlog.h>
 
-#include "corral/cgroup/paths.hpp"
-#include "corral/util/log_context.hpp"
-#include "corral/util/process_identity.hpp"
 #include "corral/session/manager.hpp"
+#include "corral/util/log_context.hpp"
 #include "entry.hpp"
 
 namespace corral {
@@ -32,19 +27,6 @@ void set_aside(const fs::path& file) {
   std::error_code ec;
   fs::rename(file, aside, ec);
   if (!ec) spdlog::warn("moved the unreadable state file to {}", aside.string());
-}
-
-// True when `pid` is in `cgroup` or below it (a browser may make child
-// cgroups in a delegated scope).
-Result<void> check_placement(pid_t pid, const fs::path& cgroup) {
-  auto mount = cgroup2_mount();
-  if (!mount) return mount.error();
-  auto relative = cgroup_of_process(pid);
-  if (!relative) return relative.error();
-  fs::path where = *mount / relative->substr(1);
-  auto [scope_end, where_end] = std::mismatch(cgroup.begin(), cgroup.end(), where.begin(), where.end());
-  if (scope_end != cgroup.end()) return Error::make(ESRCH, "pid " + std::to_string(pid) + " is in " + where.string());
-  return success();
 }
 
 // The steady-clock deadline of a wall-clock instant recorded by an earlier run.
@@ -75,26 +57,16 @@ Result<void> SessionManager::adopt(const SessionRecord& record, const Scope& sco
   const SessionInfo& recorded = record.info;
   if (recorded.scope.cgroup != scope.cgroup)
     return Error::make(ESTALE, "its record names cgroup " + recorded.scope.cgroup.string());
-  auto dirs = SessionDirs::at(m_config.state_dir, recorded.id);
-  if (!fs::is_directory(dirs.profile)) return Error::make(ENOENT, "its profile dir is gone");
-  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, recorded.pid, 0)));
-  if (!pidfd.valid()) return Error::from_errno(errno, "its browser (pid " + std::to_string(recorded.pid) + ") is gone");
-  // A pidfd is readable once its process has exited, zombies included.
-  struct pollfd exited = {pidfd.get(), POLLIN, 0};
-  if (::poll(&exited, 1, 0) > 0)
-    return Error::make(ESRCH, "its browser (pid " + std::to_string(recorded.pid) + ") is gone (exited)");
-  // The PID could have been reused since the record was written.
-  auto start_time = process_start_time(recorded.pid);
-  if (!start_time || *start_time != record.pid_start_time)
-    return Error::make(ESRCH, "pid " + std::to_string(recorded.pid) + " is another process now");
-  CORRAL_TRY(check_placement(recorded.pid, scope.cgroup));
+  CORRAL_TRY_ASSIGN(auto browser, m_launcher.reattach(recorded.id, recorded.pid, record.pid_start_time));
+  CORRAL_TRY(m_backend.check_contains(scope, recorded.pid));
 
   auto entry = std::make_shared<Entry>();
   entry->info = recorded;
   entry->info.scope = scope;
   entry->info.state = SessionState::running;
-  entry->dirs = dirs;
-  entry->pidfd = std::move(pidfd);
+  entry->browser = std::move(browser);
+  entry->has_scope = true;
+  entry->announced = true;
   entry->pid_start_time = record.pid_start_time;
   entry->ticket = m_admission.adopt(recorded.limits.memory_max.value_or(0));
   entry->expires = steady_deadline(recorded.expires_at);
@@ -103,55 +75,48 @@ Result<void> SessionManager::adopt(const SessionRecord& record, const Scope& sco
     std::lock_guard lock(m_mutex);
     m_live[recorded.id] = entry;
   }
-  // Not our child any more: the watcher learns of its exit through the pidfd,
-  // but its exit status went to whoever reaped it.
-  m_watcher.watch(recorded.pid, entry->pidfd.get(),
-                  [this, id = recorded.id](ExitStatus status) { on_browser_exit(id, status); });
+  // Not our child any more: the launcher learns of its exit through a
+  // pidfd, but its exit status went to whoever reaped it.
+  m_launcher.watch_exit(*entry->browser, [this, id = recorded.id](ExitStatus status) { on_browser_exit(id, status); });
   return success();
 }
 
-Result<void> SessionManager::remove_unadopted_dirs() {
-  std::error_code ec;
-  for (const auto& dir : fs::directory_iterator(sessions_dir(m_config.state_dir), ec)) {
-    auto id = dir.path().filename().string();
-    {
-      std::lock_guard lock(m_mutex);
-      if (m_live.count(id)) continue;
+void SessionManager::adopt_or_reap(const Scope& scope, const std::map<std::string, SessionRecord>& records,
+                                   RecoveryReport& report) {
+  std::string id = scope.name.substr(std::string(kScopePrefix).size());
+  SessionLogScope log_scope(id, scope.unit);
+  if (auto record = records.find(id); record != records.end()) {
+    auto adopted = adopt(record->second, scope);
+    if (adopted) {
+      ++report.adopted;
+      spdlog::info("session {} adopted: unit={} cgroup={} pid={}", id, scope.unit.empty() ? "-" : scope.unit,
+                   scope.cgroup.string(), record->second.info.pid);
+      return;
     }
-    fs::remove_all(dir.path(), ec);
-    if (ec) return Error::from_errno(ec.value(), "remove leftover '" + dir.path().string() + "'");
-    spdlog::info("removed leftover session dir {}", dir.path().string());
+    spdlog::warn("session {} cannot be adopted ({}); reaping it", id, adopted.error().message);
+  } else {
+    spdlog::warn("scope {} has no record in the state file; reaping it", scope.name);
   }
-  return success();
+  if (auto removed = remove_leftover_scope(m_backend, scope, m_config.kill_wait); !removed) {
+    spdlog::error("cannot reap leftover scope {}: {}", scope.name, removed.error().message);
+    return;
+  }
+  ++report.reaped;
+  spdlog::info("reaped leftover scope {} ({})", scope.name, scope.cgroup.string());
 }
 
 Result<RecoveryReport> SessionManager::recover() {
   RecoveryReport report;
   auto records = load_records(report);
-  auto scopes = m_backend.find_leftovers();
-  if (!scopes) return scopes.error();
-  for (const auto& scope : *scopes) {
-    std::string id = scope.name.substr(std::string(kScopePrefix).size());
-    SessionLogScope log_scope(id, scope.unit);
-    auto record = records.find(id);
-    if (record != records.end()) {
-      auto adopted = adopt(record->second, scope);
-      if (adopted) {
-        ++report.adopted;
-        spdlog::info("session {} adopted: unit={} cgroup={} pid={}", id, scope.unit.empty() ? "-" : scope.unit,
-                     scope.cgroup.string(), record->second.info.pid);
-        continue;
-      }
-      spdlog::warn("session {} cannot be adopted ({}); reaping it", id, adopted.error().message);
-    } else {
-      spdlog::warn("scope {} has no record in the state file; reaping it", scope.name);
-    }
-    CORRAL_TRY(remove_leftover_scope(m_backend, scope, m_config.kill_wait));
-    ++report.reaped;
-    spdlog::info("reaped leftover scope {} ({})", scope.name, scope.cgroup.string());
+  CORRAL_TRY_ASSIGN(auto scopes, m_backend.find_leftovers());
+  for (const auto& scope : scopes) adopt_or_reap(scope, records, report);
+  std::set<std::string> adopted;
+  {
+    std::lock_guard lock(m_mutex);
+    for (const auto& [id, entry] : m_live) adopted.insert(id);
   }
-  CORRAL_TRY(remove_unadopted_dirs());
-  persist();  // drop the records of what was reaped
+  CORRAL_TRY(m_launcher.remove_files_except(adopted));
+  persist();                     // drop the records of what was reaped
   m_closer_wakeup.notify_one();  // adopted leases to watch
   return report;
 }

@@ -3,11 +3,11 @@
 #pragma once
 
 #include "corral/cgroup/cgroup.hpp"
-#include "corral/backend/scope_backend.hpp"
+#include "corral/backend/cgroup_scope_backend.hpp"
 
 namespace corral {
 
-class CgroupfsBackend : public ScopeBackend {
+class CgroupfsBackend : public CgroupScopeBackend {
  public:
   /// Use `root` (absolute, inside the cgroup2 mount) as the parent of session
   /// cgroups: create it, and enable every memory/cpu/pids controller the

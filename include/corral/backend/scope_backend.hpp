@@ -6,12 +6,14 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "corral/util/error.hpp"
+#include "corral/cgroup/cgroup.hpp"
 #include "corral/cgroup/limits.hpp"
 
 namespace corral {
@@ -32,6 +34,17 @@ struct Scope {
   std::filesystem::path cgroup;   ///< absolute path in the cgroup2 mount
 };
 
+/// What ending every process of a scope found: cgroup.kill until the kernel
+/// says "populated 0", then cgroup.procs read back.
+struct KillOutcome {
+  uint64_t processes_killed = 0;   ///< processes there when the kill began
+  bool verified_empty = false;     ///< populated 0 and cgroup.procs empty
+  std::vector<pid_t> stuck_pids;   ///< still there after two kills (D state, ...)
+  std::vector<std::string> problems;
+};
+
+/// The session manager's only way to the host's cgroups: tests replace it
+/// with a fake (tests/unit/fakes), so everything here is an interface.
 class ScopeBackend {
  public:
   virtual ~ScopeBackend() = default;
@@ -48,6 +61,17 @@ class ScopeBackend {
   virtual Result<void> destroy(const Scope& scope) = 0;
   /// Scopes named corral-* left by an earlier run of the daemon.
   virtual Result<std::vector<Scope>> find_leftovers() = 0;
+
+  /// Which limits the scope's cgroup really enforces (its controller files
+  /// exist), read from the host, not assumed.
+  virtual Controllers enforced(const Scope& scope) const = 0;
+  /// Live use of the scope; empty values where a controller is missing.
+  virtual CgroupStats stats(const Scope& scope) const = 0;
+  /// SIGKILL every process in the scope and wait up to `wait` per round for
+  /// the scope to empty; processes that survive two rounds are reported.
+  virtual KillOutcome kill_all(const Scope& scope, std::chrono::milliseconds wait) = 0;
+  /// Success when `pid` runs in the scope's cgroup or below it.
+  virtual Result<void> check_contains(const Scope& scope, pid_t pid) const = 0;
 };
 
 }  // namespace corral

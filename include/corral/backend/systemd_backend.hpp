@@ -2,12 +2,12 @@
 // corral.slice, started over sd-bus on the system or the user manager.
 #pragma once
 
-#include "corral/backend/scope_backend.hpp"
+#include "corral/backend/cgroup_scope_backend.hpp"
 #include "corral/backend/systemd_bus.hpp"
 
 namespace corral {
 
-class SystemdBackend : public ScopeBackend {
+class SystemdBackend : public CgroupScopeBackend {
  public:
   /// Connect to the manager and read which controllers it can give scopes.
   static Result<std::unique_ptr<SystemdBackend>> connect(SystemdBus::Manager manager);

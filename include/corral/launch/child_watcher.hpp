@@ -43,18 +43,21 @@ class ChildWatcher {
   void stop();
 
   /// Call `on_exit` (on the watcher thread; keep it short) when `pid` ends.
-  /// `pidfd` is borrowed and must stay open until the callback or unwatch().
-  void watch(pid_t pid, int pidfd, ExitCallback on_exit);
+  /// The watcher owns `pidfd` (a dup of the caller's, typically) and closes
+  /// it once it has reaped the process or on unwatch(), so whoever started
+  /// watching need not keep an fd open for it.
+  void watch(pid_t pid, UniqueFd pidfd, ExitCallback on_exit);
   void unwatch(pid_t pid);
 
  private:
   struct Watched {
-    int pidfd;
+    UniqueFd pidfd;
     ExitCallback on_exit;
   };
   void run();
   void reap_exited_children();
-  void finish(pid_t pid);
+  /// Reap a watched process that has ended and call its callback.
+  void report_exit(pid_t pid);
 
   std::mutex m_mutex;
   std::map<pid_t, Watched> m_watched;

@@ -1,8 +1,9 @@
-// SessionManager: the core. Opens sessions (dirs → gated child → scope →
+// SessionManager: the core. Opens sessions (browser at its gate → scope →
 // release → wait until the browser answers), tracks them, and closes them
-// with the verified cleanup — on request, when the browser ends by itself,
-// and at shutdown. Knows nothing of HTTP; talks to the host only through
-// ScopeBackend, GatedChild and ChildWatcher.
+// with the verified cleanup: on request, when the browser ends by itself,
+// when a lease runs out, and at shutdown. Knows nothing of HTTP; talks to
+// the host only through ScopeBackend and BrowserLauncher, so tests drive it
+// with fakes of both (tests/unit/session/test_manager*.cpp).
 #pragma once
 
 #include <chrono>
@@ -15,14 +16,13 @@
 #include <thread>
 #include <vector>
 
-#include "corral/session/admission.hpp"
-#include "corral/launch/browser_command.hpp"
-#include "corral/launch/child_watcher.hpp"
-#include "corral/session/metrics.hpp"
 #include "corral/backend/scope_backend.hpp"
-#include "corral/session/session.hpp"
+#include "corral/launch/browser_launcher.hpp"
+#include "corral/session/admission.hpp"
 #include "corral/session/cleanup.hpp"
+#include "corral/session/metrics.hpp"
 #include "corral/session/records.hpp"
+#include "corral/session/session.hpp"
 
 namespace corral {
 
@@ -34,9 +34,7 @@ struct RecoveryReport {
 };
 
 struct SessionManagerConfig {
-  std::filesystem::path state_dir;
-  BrowserPrograms programs;
-  std::optional<Credentials> session_user;  ///< what browsers run as; unset: the daemon's user
+  std::filesystem::path state_dir;   ///< holds the state file
   Limits default_limits;             ///< applied where a request sets none
   bool allow_unenforced_limits = false;
   std::chrono::milliseconds start_timeout{60000};
@@ -52,18 +50,19 @@ struct SessionManagerConfig {
 
 class SessionManager {
  public:
-  SessionManager(ScopeBackend& backend, ChildWatcher& watcher, SessionManagerConfig config);
+  SessionManager(ScopeBackend& backend, BrowserLauncher& launcher, SessionManagerConfig config);
   ~SessionManager();
 
   /// At start: adopt the sessions an earlier run left running (those the
   /// state file and the host agree on) and reap every other corral-* scope
-  /// and session dir. See session_recovery.cpp.
+  /// and session dir. See recovery.cpp.
   Result<RecoveryReport> recover();
 
   /// EOPNOTSUPP: an explicit limit the host cannot enforce; EINVAL: a ttl or
   /// idle timeout above the daemon's maximum; ENOSPC: no room within `wait`;
-  /// EAGAIN: shutting down; ECHILD/ETIMEDOUT: the browser did not come up
-  /// (all cleaned).
+  /// EAGAIN: shutting down; ECHILD/ETIMEDOUT: the browser did not come up;
+  /// ENOEXEC: no such browser here; EIO: the host failed. Whatever fails,
+  /// nothing of the session is left.
   Result<SessionInfo> open(const SessionRequest& request, std::chrono::milliseconds wait = {});
   /// With live cgroup stats. ENOENT for an unknown id.
   Result<SessionInfo> get(const std::string& id) const;
@@ -88,44 +87,49 @@ class SessionManager {
 
  private:
   struct Entry;
-  /// What a session's browser is started with, before anything runs.
-  struct Launch {
-    std::string id;
-    SessionDirs dirs;
-    LaunchSpec spec;
-    uint16_t port = 0;  ///< chromedriver's
-  };
-  Result<Launch> prepare_launch(const SessionRequest& request);
-  std::shared_ptr<Entry> track(const SessionRequest& request, const Launch& launch, const GatedChild& child);
-  Result<std::shared_ptr<Entry>> start(const SessionRequest& request, Admission::Ticket ticket);
-  Result<void> check_durations(const SessionRequest& request) const;
-  /// Open the gate and wait until the browser answers; on failure the
-  /// session is cleaned as start_failed.
-  Result<void> bring_up(const std::shared_ptr<Entry>& entry, GatedChild& child, const Launch& launch);
-  Result<Endpoints> wait_until_ready(const Entry& entry, uint16_t port);
-  CloseReport finish(const std::shared_ptr<Entry>& entry, CloseReason reason, std::chrono::milliseconds grace);
-  void on_browser_exit(const std::string& id, ExitStatus status);
-  void run_closer();
-  /// Running sessions past their ttl or idle timeout, marked closing.
-  std::vector<std::pair<std::shared_ptr<Entry>, CloseReason>> take_expired();
-  std::chrono::steady_clock::time_point next_expiry() const;
-  std::shared_ptr<Entry> find(const std::string& id) const;
+  using EntryPtr = std::shared_ptr<Entry>;
+
+  // Opening (manager.cpp).
+  Result<void> check_request(const SessionRequest& request) const;
+  Result<EntryPtr> start(const SessionRequest& request, Admission::Ticket ticket);
+  EntryPtr make_entry(const SessionRequest& request, const std::string& id, std::unique_ptr<BrowserProcess> browser);
+  Result<void> place_in_scope(const EntryPtr& entry);
+  Result<void> bring_up(const EntryPtr& entry);
+  /// The one undo path of a failed open, whatever step it reached.
+  Error abandon_start(const EntryPtr& entry, CloseReason reason, Error why);
+  EntryPtr find(const std::string& id) const;
   /// Rewrite the state file from the running sessions. Call without m_mutex.
   void persist();
-  // Recovery (session_recovery.cpp).
+
+  // Closing (closing.cpp).
+  /// The one place a session becomes `closing`; under m_mutex. False when
+  /// it is closing or closed already: someone else owns its cleanup.
+  bool mark_closing(Entry& entry);
+  /// Clean up a session marked closing, and move it to the history.
+  CloseReport end_session(const EntryPtr& entry, CloseReason reason, std::chrono::milliseconds grace);
+  void retire(const EntryPtr& entry, const CloseReport& report);
+  void on_browser_exit(const std::string& id, ExitStatus status);
+  CloseReason exit_reason(const Entry& entry) const;
+  void run_closer();
+  /// Running sessions past their ttl or idle timeout, marked closing.
+  std::vector<std::pair<EntryPtr, CloseReason>> take_expired();
+  std::chrono::steady_clock::time_point next_expiry() const;
+
+  // Recovery (recovery.cpp).
   std::map<std::string, SessionRecord> load_records(RecoveryReport& report);
   Result<void> adopt(const SessionRecord& record, const Scope& scope);
-  Result<void> remove_unadopted_dirs();
+  void adopt_or_reap(const Scope& scope, const std::map<std::string, SessionRecord>& records,
+                     RecoveryReport& report);
 
   ScopeBackend& m_backend;
-  ChildWatcher& m_watcher;
+  BrowserLauncher& m_launcher;
   SessionManagerConfig m_config;
   Admission m_admission;
   Metrics m_metrics;
 
   mutable std::mutex m_mutex;
-  std::map<std::string, std::shared_ptr<Entry>> m_live;
-  std::deque<std::shared_ptr<Entry>> m_closed;
+  std::map<std::string, EntryPtr> m_live;
+  std::deque<EntryPtr> m_closed;
   bool m_shutting_down = false;
   std::condition_variable m_live_changed;
 

@@ -65,9 +65,20 @@ inline Result<void> success() { return {}; }
 }  // namespace corral
 
 /// Return the error of a failed Result from the enclosing function.
+///   CORRAL_TRY(cgroup.kill());
 #define CORRAL_TRY(expr)                         \
   do {                                           \
     auto corral_try_result_ = (expr);            \
     if (!corral_try_result_.ok())                \
       return corral_try_result_.error();         \
   } while (0)
+
+/// Assign the value of a Result, or return its error from the enclosing
+/// function. `lhs` may declare: CORRAL_TRY_ASSIGN(auto dirs, SessionDirs::create(...));
+#define CORRAL_TRY_ASSIGN(lhs, expr) CORRAL_TRY_ASSIGN_IMPL(lhs, expr, CORRAL_CONCAT(corral_try_assign_, __LINE__))
+#define CORRAL_TRY_ASSIGN_IMPL(lhs, expr, result) \
+  auto result = (expr);                           \
+  if (!result.ok()) return result.error();        \
+  lhs = std::move(*result)
+#define CORRAL_CONCAT(a, b) CORRAL_CONCAT_IMPL(a, b)
+#define CORRAL_CONCAT_IMPL(a, b) a##b

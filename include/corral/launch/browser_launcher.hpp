@@ -1,0 +1,80 @@
+// BrowserLauncher and BrowserProcess: the session manager's only way to
+// start, watch and end a browser on the host. HostBrowserLauncher
+// (host_launcher.hpp) is the real one; tests/unit/fakes has a fake, so the
+// manager's state machine is tested without forking anything.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "corral/launch/browser_ready.hpp"
+#include "corral/launch/child_watcher.hpp"
+#include "corral/launch/chrome_flags.hpp"
+#include "corral/util/error.hpp"
+
+namespace corral {
+
+/// What to start for one session.
+struct BrowserRequest {
+  std::string session_id;
+  BrowserKind kind = BrowserKind::chrome;
+  std::vector<std::string> args;  ///< the client's extra flags, already allowlisted
+};
+
+/// One session's browser: its main process and its files (profile, tmp,
+/// home, log). Spawned waiting at a gate, so that nothing of it runs before
+/// its cgroup exists.
+class BrowserProcess {
+ public:
+  virtual ~BrowserProcess() = default;
+  virtual pid_t pid() const = 0;
+  /// When the main process started (clock ticks since boot): tells it from a
+  /// later process that got the same PID.
+  virtual uint64_t start_time() const = 0;
+  /// Open the gate: the child execs the browser. Fails with the errno of the
+  /// step that failed (dropping privileges, chdir, exec).
+  virtual Result<void> release() = 0;
+  /// Wait until the browser answers (DevTools or WebDriver). ECHILD if it
+  /// exits first, ETIMEDOUT after `timeout`.
+  virtual Result<Endpoints> wait_until_ready(std::chrono::milliseconds timeout) = 0;
+  /// SIGTERM the main process; true if it ended within `grace`.
+  virtual bool ask_to_exit(std::chrono::milliseconds grace) = 0;
+  /// SIGKILL the main process and wait briefly until it has ended; true if
+  /// it has. For a child that never got a cgroup, which cgroup.kill cannot
+  /// reach: it still waits at the gate, so it has no children.
+  virtual bool kill() = 0;
+  /// The end of the browser's log, to say why it did not start.
+  virtual std::string log_tail() const = 0;
+  /// Remove the session's files. Succeeds when they are gone already.
+  virtual Result<void> remove_files() = 0;
+};
+
+class BrowserLauncher {
+ public:
+  using ExitCallback = std::function<void(ExitStatus)>;
+  virtual ~BrowserLauncher() = default;
+
+  /// Make the session's files and fork its browser, waiting at the gate.
+  /// Nothing is left behind when it fails. ENOEXEC: no such browser here.
+  virtual Result<std::unique_ptr<BrowserProcess>> spawn(const BrowserRequest& request) = 0;
+  /// After a restart: the browser an earlier run started, if `pid` is still
+  /// alive and the same process (`start_time`) and its files are there.
+  virtual Result<std::unique_ptr<BrowserProcess>> reattach(const std::string& session_id, pid_t pid,
+                                                           uint64_t start_time) = 0;
+  /// Call `on_exit` once, from another thread, when the main process ends.
+  /// The launcher keeps what it needs to notice that: the session need not.
+  virtual void watch_exit(const BrowserProcess& browser, ExitCallback on_exit) = 0;
+  virtual void unwatch_exit(const BrowserProcess& browser) = 0;
+  /// Remove the files of every session whose id is not in `keep` (those an
+  /// earlier run left behind).
+  virtual Result<void> remove_files_except(const std::set<std::string>& keep) = 0;
+};
+
+}  // namespace corral

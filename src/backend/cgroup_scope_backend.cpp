@@ -1,0 +1,49 @@
+#include "corral/backend/cgroup_scope_backend.hpp"
+
+#include "corral/cgroup/paths.hpp"
+
+namespace corral {
+namespace fs = std::filesystem;
+using namespace std::chrono;
+
+Controllers CgroupScopeBackend::enforced(const Scope& scope) const { return Cgroup(scope.cgroup).enforced(); }
+
+CgroupStats CgroupScopeBackend::stats(const Scope& scope) const { return Cgroup(scope.cgroup).stats(); }
+
+// cgroup.kill, then wait for populated 0. A second kill covers processes
+// forked while the first was delivered on kernels before the kill_seq fix;
+// what survives both is stuck in the kernel (D state) and is reported.
+KillOutcome CgroupScopeBackend::kill_all(const Scope& scope, milliseconds wait) {
+  Cgroup cgroup(scope.cgroup);
+  KillOutcome outcome;
+  if (auto before = cgroup.processes()) outcome.processes_killed = before->size();
+  for (int round = 0; round < 2; ++round) {
+    if (auto killed = cgroup.kill(); !killed) outcome.problems.push_back(killed.error().message);
+    auto empty = cgroup.wait_until_empty(wait);
+    if (!empty) outcome.problems.push_back(empty.error().message);
+    if (empty && *empty) break;
+  }
+  auto populated = cgroup.populated();
+  auto remaining = cgroup.processes();
+  outcome.verified_empty = populated && !*populated && remaining && remaining->empty();
+  if (remaining && !remaining->empty()) {
+    outcome.stuck_pids = *remaining;
+    outcome.problems.push_back(std::to_string(remaining->size()) + " processes survived cgroup.kill twice");
+  }
+  return outcome;
+}
+
+// A browser may make child cgroups in a delegated scope, so "below" counts.
+Result<void> CgroupScopeBackend::check_contains(const Scope& scope, pid_t pid) const {
+  auto mount = cgroup2_mount();
+  if (!mount) return mount.error();
+  auto relative = cgroup_of_process(pid);
+  if (!relative) return relative.error();
+  fs::path where = *mount / relative->substr(1);
+  auto [scope_end, where_end] = std::mismatch(scope.cgroup.begin(), scope.cgroup.end(), where.begin(), where.end());
+  if (scope_end != scope.cgroup.end())
+    return Error::make(ESRCH, "pid " + std::to_string(pid) + " is in " + where.string());
+  return success();
+}
+
+}  // namespace corral

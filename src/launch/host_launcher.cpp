@@ -1,0 +1,158 @@
+#include "corral/launch/host_launcher.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include "corral/launch/gated_child.hpp"
+#include "corral/launch/session_dirs.hpp"
+#include "corral/util/file_io.hpp"
+#include "corral/util/process_identity.hpp"
+
+namespace corral {
+namespace fs = std::filesystem;
+using namespace std::chrono;
+
+namespace {
+
+// A session's browser on this host. `child` is set while it waits at the
+// gate (spawned by us); an adopted browser has only its pidfd.
+class HostBrowserProcess : public BrowserProcess {
+ public:
+  HostBrowserProcess(BrowserKind kind, SessionDirs dirs, uint16_t port, pid_t pid, UniqueFd pidfd,
+                     uint64_t start_time, std::optional<GatedChild> child)
+      : m_kind(kind), m_dirs(std::move(dirs)), m_port(port), m_pid(pid), m_pidfd(std::move(pidfd)),
+        m_start_time(start_time), m_child(std::move(child)) {}
+
+  pid_t pid() const override { return m_pid; }
+  uint64_t start_time() const override { return m_start_time; }
+  int pidfd() const { return m_pidfd.get(); }
+
+  Result<void> release() override {
+    if (!m_child) return Error::make(EINVAL, "this browser was not started at a gate");
+    auto released = m_child->release();
+    if (!released) return Error::make(ECHILD, "cannot run the browser: " + released.error().message);
+    return success();
+  }
+
+  Result<Endpoints> wait_until_ready(milliseconds timeout) override {
+    if (m_kind == BrowserKind::chrome) return wait_for_devtools(m_dirs.profile, m_pidfd.get(), timeout);
+    return wait_for_webdriver(m_port, m_pidfd.get(), timeout);
+  }
+
+  // Chrome on SIGTERM shuts down cleanly (its profile is flushed); the
+  // helpers that outlive it are what cgroup.kill is for.
+  bool ask_to_exit(milliseconds grace) override {
+    if (grace.count() <= 0 || !m_pidfd.valid()) return false;
+    if (::syscall(SYS_pidfd_send_signal, m_pidfd.get(), SIGTERM, nullptr, 0) < 0) return errno == ESRCH;
+    struct pollfd pfd = {m_pidfd.get(), POLLIN, 0};
+    return ::poll(&pfd, 1, static_cast<int>(grace.count())) > 0;
+  }
+
+  bool kill() override {
+    if (m_child) m_child->abort();
+    else ::syscall(SYS_pidfd_send_signal, m_pidfd.get(), SIGKILL, nullptr, 0);
+    struct pollfd pfd = {m_pidfd.get(), POLLIN, 0};
+    return ::poll(&pfd, 1, 1000) > 0;
+  }
+
+  std::string log_tail() const override {
+    auto text = read_text_file(m_dirs.log());
+    if (!text || text->empty()) return "";
+    std::string tail = text->size() > 600 ? text->substr(text->size() - 600) : *text;
+    while (!tail.empty() && (tail.back() == '\n' || tail.back() == ' ')) tail.pop_back();
+    return tail;
+  }
+
+  Result<void> remove_files() override { return m_dirs.remove(); }
+
+ private:
+  BrowserKind m_kind;
+  SessionDirs m_dirs;
+  uint16_t m_port;  ///< chromedriver's
+  pid_t m_pid;
+  UniqueFd m_pidfd;
+  uint64_t m_start_time;
+  std::optional<GatedChild> m_child;
+};
+
+const std::filesystem::path& program_for(const BrowserPrograms& programs, BrowserKind kind) {
+  return kind == BrowserKind::chrome ? programs.chrome : programs.chromedriver;
+}
+
+Result<uint64_t> start_time_of(pid_t pid) {
+  auto start_time = process_start_time(pid);
+  if (!start_time) return Error::make(ECHILD, "the browser ended before it was tracked");
+  return *start_time;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::spawn(const BrowserRequest& request) {
+  const auto& program = program_for(m_config.programs, request.kind);
+  if (program.empty())
+    return Error::make(ENOEXEC, std::string("no ") + browser_kind_name(request.kind) +
+                                    " binary is configured on this host (install Debian's chromium / chromium-driver, "
+                                    "or start corrald with --browser / --chromedriver)");
+  uint16_t port = 0;
+  if (request.kind == BrowserKind::chromedriver) {
+    CORRAL_TRY_ASSIGN(port, pick_free_port());
+  }
+  const auto& user = m_config.session_user;
+  CORRAL_TRY_ASSIGN(auto dirs, SessionDirs::create(m_config.state_dir, request.session_id, user));
+  auto spec = request.kind == BrowserKind::chrome ? chrome_launch(program, dirs, request.args, user)
+                                                  : chromedriver_launch(program, dirs, port, request.args, user);
+  auto child = GatedChild::spawn(spec);
+  auto start_time = child ? start_time_of(child->pid()) : Result<uint64_t>(child.error());
+  if (!start_time) {
+    if (child) child->abort();
+    (void)dirs.remove();
+    return start_time.error();
+  }
+  UniqueFd pidfd(::fcntl(child->pidfd(), F_DUPFD_CLOEXEC, 3));
+  pid_t pid = child->pid();
+  return std::unique_ptr<BrowserProcess>(new HostBrowserProcess(request.kind, dirs, port, pid, std::move(pidfd),
+                                                                *start_time, std::move(*child)));
+}
+
+Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::reattach(const std::string& session_id, pid_t pid,
+                                                                      uint64_t start_time) {
+  auto dirs = SessionDirs::at(m_config.state_dir, session_id);
+  if (!fs::is_directory(dirs.profile)) return Error::make(ENOENT, "its profile dir is gone");
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd.valid()) return Error::from_errno(errno, "its browser (pid " + std::to_string(pid) + ") is gone");
+  // A pidfd is readable once its process has exited, zombies included.
+  struct pollfd exited = {pidfd.get(), POLLIN, 0};
+  if (::poll(&exited, 1, 0) > 0)
+    return Error::make(ESRCH, "its browser (pid " + std::to_string(pid) + ") is gone (exited)");
+  // The PID could have been reused since the record was written.
+  auto now = process_start_time(pid);
+  if (!now || *now != start_time) return Error::make(ESRCH, "pid " + std::to_string(pid) + " is another process now");
+  // The kind and port only matter for start-up, which is long over.
+  return std::unique_ptr<BrowserProcess>(
+      new HostBrowserProcess(BrowserKind::chrome, dirs, 0, pid, std::move(pidfd), start_time, std::nullopt));
+}
+
+void HostBrowserLauncher::watch_exit(const BrowserProcess& browser, ExitCallback on_exit) {
+  const auto& host = static_cast<const HostBrowserProcess&>(browser);
+  m_watcher.watch(host.pid(), UniqueFd(::fcntl(host.pidfd(), F_DUPFD_CLOEXEC, 3)), std::move(on_exit));
+}
+
+void HostBrowserLauncher::unwatch_exit(const BrowserProcess& browser) { m_watcher.unwatch(browser.pid()); }
+
+Result<void> HostBrowserLauncher::remove_files_except(const std::set<std::string>& keep) {
+  std::error_code ec;
+  for (const auto& dir : fs::directory_iterator(sessions_dir(m_config.state_dir), ec)) {
+    auto id = dir.path().filename().string();
+    if (keep.count(id)) continue;
+    CORRAL_TRY(SessionDirs::at(m_config.state_dir, id).remove());
+    spdlog::info("removed leftover session dir {}", dir.path().string());
+  }
+  return success();
+}
+
+}  // namespace corral

@@ -1,0 +1,167 @@
+// Ending sessions: on a client's request, when the browser ends by itself,
+// when a lease runs out, and at shutdown. Every path marks the session with
+// mark_closing() and cleans it with end_session().
+#include <signal.h>
+
+#include <spdlog/spdlog.h>
+
+#include "corral/session/manager.hpp"
+#include "corral/util/log_context.hpp"
+#include "entry.hpp"
+
+namespace corral {
+using namespace std::chrono;
+
+bool SessionManager::mark_closing(Entry& entry) {
+  auto state = entry.info.state;
+  if (state == SessionState::closing || state == SessionState::closed) return false;
+  entry.info.state = SessionState::closing;
+  return true;
+}
+
+CloseReport SessionManager::end_session(const EntryPtr& entry, CloseReason reason, milliseconds grace) {
+  std::optional<Scope> scope;
+  std::string id;
+  {
+    std::lock_guard lock(m_mutex);
+    if (entry->has_scope) scope = entry->info.scope;
+    id = entry->info.id;
+  }
+  SessionLogScope log_scope(id, scope ? scope->unit : "", close_reason_name(reason));
+  auto report = clean_up_session(m_backend, *entry->browser, scope, id, reason, {grace, m_config.kill_wait});
+  m_metrics.session_closed(report);
+  entry->ticket.release();  // the room is free only once the host is
+  auto log_level = report.clean() ? spdlog::level::info : spdlog::level::err;
+  spdlog::log(log_level, "session {} closed: reason={} unit={} duration={} ms killed={} graceful={} verified_empty={}{}",
+              id, close_reason_name(reason), scope && !scope->unit.empty() ? scope->unit : "-", report.duration_ms,
+              report.processes_killed, report.graceful, report.verified_empty,
+              report.problems.empty() ? "" : " problems: " + report.problems.front());
+  retire(entry, report);
+  return report;
+}
+
+// Closed: out of the live set, into the history if the client ever had its
+// id, and out of the state file.
+void SessionManager::retire(const EntryPtr& entry, const CloseReport& report) {
+  bool announced;
+  {
+    std::lock_guard lock(m_mutex);
+    entry->info.state = SessionState::closed;
+    entry->info.report = report;
+    entry->browser.reset();  // its fds; the exit watcher keeps its own
+    announced = entry->announced;
+    m_live.erase(entry->info.id);
+    m_live_changed.notify_all();
+    if (announced) m_closed.push_back(entry);
+    while (m_closed.size() > m_config.closed_history) m_closed.pop_front();
+  }
+  if (announced) persist();
+}
+
+Result<CloseReport> SessionManager::close(const std::string& id, std::optional<milliseconds> grace) {
+  EntryPtr entry;
+  {
+    std::lock_guard lock(m_mutex);
+    entry = find(id);
+    if (!entry) return Error::make(ENOENT, "no session '" + id + "'");
+    if (entry->info.state == SessionState::starting) return Error::make(EBUSY, "session " + id + " is still starting");
+    if (!mark_closing(*entry))
+      return Error::make(EALREADY, "session " + id + " is already " + session_state_name(entry->info.state));
+  }
+  return end_session(entry, CloseReason::client, grace.value_or(m_config.default_grace));
+}
+
+void SessionManager::on_browser_exit(const std::string& id, ExitStatus status) {
+  std::string unit;
+  {
+    std::lock_guard lock(m_mutex);
+    auto entry = find(id);
+    if (!entry) return;
+    entry->info.exit = status;
+    // Starting: bring_up() sees the exit. Closing: its cleanup is under way.
+    if (entry->info.state != SessionState::running) return;
+    mark_closing(*entry);
+    unit = entry->info.scope.unit;
+    m_to_close.push_back(id);
+  }
+  SessionLogScope log_scope(id, unit);
+  spdlog::warn("session {}: browser {}; cleaning up", id, status.describe());
+  m_closer_wakeup.notify_one();
+}
+
+// A browser that ended by SIGKILL while its cgroup counts OOM kills was
+// killed by the kernel for memory, not by a person.
+CloseReason SessionManager::exit_reason(const Entry& entry) const {
+  bool killed = entry.info.exit && entry.info.exit->signal == SIGKILL;
+  return killed && m_backend.stats(entry.info.scope).oom_kills.value_or(0) > 0 ? CloseReason::oom
+                                                                               : CloseReason::browser_exited;
+}
+
+steady_clock::time_point SessionManager::next_expiry() const {
+  auto next = steady_clock::time_point::max();
+  for (const auto& [id, entry] : m_live)
+    if (entry->info.state == SessionState::running) next = std::min({next, entry->expires, entry->idle_expires});
+  return next;
+}
+
+std::vector<std::pair<SessionManager::EntryPtr, CloseReason>> SessionManager::take_expired() {
+  std::vector<std::pair<EntryPtr, CloseReason>> expired;
+  auto now = steady_clock::now();
+  for (auto& [id, entry] : m_live) {
+    if (entry->info.state != SessionState::running) continue;
+    if (entry->expires <= now) expired.emplace_back(entry, CloseReason::expired);
+    else if (entry->idle_expires <= now) expired.emplace_back(entry, CloseReason::idle);
+    else continue;
+    mark_closing(*entry);
+  }
+  return expired;
+}
+
+void SessionManager::run_closer() {
+  std::unique_lock lock(m_mutex);
+  for (;;) {
+    auto due = take_expired();
+    for (; !m_to_close.empty(); m_to_close.pop_front())
+      if (auto entry = find(m_to_close.front())) due.emplace_back(entry, exit_reason(*entry));
+    if (due.empty()) {
+      if (m_closer_stop) return;
+      // Woken early by a new session (a nearer deadline) or an exited browser.
+      m_closer_wakeup.wait_until(lock, std::min(next_expiry(), steady_clock::now() + hours(1)));
+      continue;
+    }
+    lock.unlock();
+    for (auto& [entry, reason] : due) {
+      bool browser_gone = reason == CloseReason::browser_exited || reason == CloseReason::oom;
+      end_session(entry, reason, browser_gone ? milliseconds(0) : m_config.default_grace);
+    }
+    lock.lock();
+  }
+}
+
+void SessionManager::refuse_new_sessions() {
+  {
+    std::lock_guard lock(m_mutex);
+    m_shutting_down = true;
+  }
+  m_admission.close();
+}
+
+void SessionManager::close_all() {
+  refuse_new_sessions();
+  std::vector<EntryPtr> closing;
+  {
+    std::lock_guard lock(m_mutex);
+    for (auto& [id, entry] : m_live)
+      if (entry->info.state == SessionState::running && mark_closing(*entry)) closing.push_back(entry);
+  }
+  // In parallel, so N sessions take one grace period, not N.
+  std::vector<std::thread> workers;
+  for (auto& entry : closing)
+    workers.emplace_back([this, entry] { end_session(entry, CloseReason::shutdown, m_config.default_grace); });
+  for (auto& worker : workers) worker.join();
+  // Sessions still starting, or being cleaned by the closer thread, end on their own.
+  std::unique_lock lock(m_mutex);
+  m_live_changed.wait(lock, [this] { return m_live.empty(); });
+}
+
+}  // namespace corral
