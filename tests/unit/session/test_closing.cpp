@@ -1,0 +1,194 @@
+// SessionManager's close paths on fakes: a client's close, a browser that
+// ends by itself, leases that run out, races between them, the history.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "fakes/manager_fixture.hpp"
+
+using namespace corral;
+using namespace corral::testing;
+using namespace std::chrono;
+
+TEST_CASE("close: SIGTERM first, then the scope is killed, removed, and the files go") {
+  ManagerFixture f;
+  f.launcher.exits_on_sigterm = false;  // a browser that ignores SIGTERM, as the stub does
+  auto info = f.open_ok();
+  auto report = f.manager().close(info.id, milliseconds(20));
+  REQUIRE(report.ok());
+  CHECK(report->reason == CloseReason::client);
+  CHECK_FALSE(report->graceful);
+  CHECK(f.launcher.browser(info.pid).sigterms == 1);
+  CHECK(report->processes_killed == 1);
+  CHECK(report->clean());
+  CHECK(f.host_is_clean());
+  auto closed = f.manager().get(info.id);
+  REQUIRE(closed.ok());
+  CHECK(closed->state == SessionState::closed);
+  REQUIRE(closed->report);
+  CHECK(closed->report->verified_empty);
+  CHECK_FALSE(closed->stats);  // no live stats for a closed session
+}
+
+TEST_CASE("a browser that ends on SIGTERM closes gracefully") {
+  ManagerFixture f;
+  auto info = f.open_ok();
+  auto report = f.manager().close(info.id, milliseconds(20));
+  REQUIRE(report.ok());
+  CHECK(report->graceful);
+  CHECK(f.launcher.browser(info.pid).sigterms == 1);
+  CHECK(f.host_is_clean());
+}
+
+TEST_CASE("double close: the second is EALREADY and nothing is cleaned twice") {
+  ManagerFixture f;
+  auto info = f.open_ok();
+  REQUIRE(f.manager().close(info.id, milliseconds(0)).ok());
+  auto again = f.manager().close(info.id, milliseconds(0));
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().code == EALREADY);  // 409 already_closed
+  CHECK(again.error().message.find("already closed") != std::string::npos);
+  CHECK(f.backend.kills == 1);
+}
+
+TEST_CASE("close while the session starts is EBUSY; it runs afterwards and closes") {
+  ManagerFixture f;
+  f.launcher.hold_ready();
+  std::optional<Result<SessionInfo>> opened;
+  std::thread opener([&] { opened = f.manager().open({}); });
+  REQUIRE(eventually([&] { return f.launcher.waiting_for_ready() == 1; }));
+  auto id = f.manager().list().at(0).id;
+  auto refused = f.manager().close(id, milliseconds(0));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == EBUSY);  // 409 conflict
+  f.launcher.release_ready();
+  opener.join();
+  REQUIRE(opened->ok());
+  CHECK((*opened)->state == SessionState::running);
+  CHECK(f.manager().close(id, milliseconds(0)).ok());
+  CHECK(f.host_is_clean());
+}
+
+TEST_CASE("a close racing the ttl: exactly one of them cleans the session") {
+  ManagerFixture f;
+  SessionRequest request;
+  request.ttl = milliseconds(15);
+  for (int round = 0; round < 20; ++round) {
+    auto info = f.open_ok(request);
+    std::this_thread::sleep_for(milliseconds(14 + round % 3));
+    auto closed = f.manager().close(info.id, milliseconds(0));
+    REQUIRE(eventually([&] { return f.state_of(info.id) == SessionState::closed; }));
+    auto report = *f.manager().get(info.id)->report;
+    if (closed) CHECK(report.reason == CloseReason::client);
+    else {
+      CHECK(closed.error().code == EALREADY);
+      CHECK(report.reason == CloseReason::expired);
+    }
+    CHECK(f.backend.kills == round + 1);  // one cleanup per session, never two
+  }
+  CHECK(f.host_is_clean());
+}
+
+TEST_CASE("a session idle for longer than its idle timeout is closed as idle") {
+  ManagerFixture f;
+  SessionRequest request;
+  request.idle_timeout = milliseconds(150);
+  auto idle = f.open_ok(request);
+  auto busy = f.open_ok(request);
+  for (int i = 0; i < 8; ++i) {  // 400 ms of requests on one of them
+    std::this_thread::sleep_for(milliseconds(50));
+    REQUIRE(f.manager().renew(busy.id).ok());
+  }
+  CHECK(f.state_of(idle.id) == SessionState::closed);
+  CHECK(f.manager().get(idle.id)->report->reason == CloseReason::idle);
+  CHECK(f.state_of(busy.id) == SessionState::running);
+  REQUIRE(eventually([&] { return f.state_of(busy.id) == SessionState::closed; }));
+  CHECK(f.host_is_clean());
+}
+
+TEST_CASE("a browser that crashes is cleaned up with its exit kept") {
+  ManagerFixture f;
+  auto info = f.open_ok();
+  f.launcher.exit(info.pid, ExitStatus{0, SIGSEGV});
+  REQUIRE(eventually([&] { return f.state_of(info.id) == SessionState::closed; }));
+  auto closed = *f.manager().get(info.id);
+  CHECK(closed.report->reason == CloseReason::browser_exited);
+  REQUIRE(closed.exit);
+  CHECK(closed.exit->signal == SIGSEGV);
+  CHECK(f.host_is_clean());
+  CHECK(f.manager().close(info.id, milliseconds(0)).error().code == EALREADY);
+}
+
+TEST_CASE("a browser SIGKILLed while its scope counts OOM kills closed for oom") {
+  ManagerFixture f;
+  auto info = f.open_ok();
+  f.backend.set_oom_kills(info.scope.name, 1);
+  f.launcher.exit(info.pid, ExitStatus{0, SIGKILL});
+  REQUIRE(eventually([&] { return f.state_of(info.id) == SessionState::closed; }));
+  CHECK(f.manager().get(info.id)->report->reason == CloseReason::oom);
+}
+
+TEST_CASE("processes that survive the kill: the scope is kept for inspection and reported") {
+  ManagerFixture f;
+  auto info = f.open_ok();
+  f.backend.stuck.insert(info.scope.name);
+  auto report = f.manager().close(info.id, milliseconds(0));
+  REQUIRE(report.ok());
+  CHECK_FALSE(report->verified_empty);
+  CHECK_FALSE(report->scope_removed);
+  CHECK(report->stuck_pids == std::vector<pid_t>{info.pid});
+  CHECK(f.backend.has(info.scope.name));
+  CHECK(f.manager().metrics().render({}).find("corral_cleanup_failures_total 1\n") != std::string::npos);
+}
+
+TEST_CASE("the history keeps the newest closed sessions") {
+  ManagerFixture f;
+  f.config.closed_history = 2;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    auto info = f.open_ok();
+    REQUIRE(f.manager().close(info.id, milliseconds(0)).ok());
+    ids.push_back(info.id);
+  }
+  CHECK(f.manager().get(ids[0]).error().code == ENOENT);  // 404: evicted
+  CHECK(f.state_of(ids[1]) == SessionState::closed);
+  CHECK(f.state_of(ids[2]) == SessionState::closed);
+}
+
+TEST_CASE("admission is first come, first served: the first waiter gets the first room") {
+  ManagerFixture f;
+  f.config.admission.max_sessions = 1;
+  auto first = f.open_ok();
+  std::atomic<int> order{0};
+  int b_rank = 0, c_rank = 0;
+  std::optional<Result<SessionInfo>> b, c;
+  std::thread tb([&] { b = f.manager().open({}, seconds(5)); b_rank = ++order; });
+  REQUIRE(eventually([&] { return f.manager().gauges().admission_queued == 1; }));
+  std::thread tc([&] { c = f.manager().open({}, seconds(5)); c_rank = ++order; });
+  REQUIRE(eventually([&] { return f.manager().gauges().admission_queued == 2; }));
+  REQUIRE(f.manager().close(first.id, milliseconds(0)).ok());
+  REQUIRE(eventually([&] { return order >= 1; }));
+  std::this_thread::sleep_for(milliseconds(20));
+  CHECK(order == 1);  // one room, one session
+  CHECK(b_rank == 1);  // and it went to the earlier request
+  tb.join();
+  REQUIRE(b->ok());
+  REQUIRE(f.manager().close((*b)->id, milliseconds(0)).ok());
+  tc.join();
+  REQUIRE(c->ok());
+  CHECK(c_rank == 2);
+}
+
+TEST_CASE("close_all closes every running session in parallel with reason shutdown") {
+  ManagerFixture f;
+  f.launcher.exits_on_sigterm = false;
+  f.config.default_grace = milliseconds(300);
+  std::vector<SessionInfo> sessions;
+  for (int i = 0; i < 4; ++i) sessions.push_back(f.open_ok());
+  f.manager().close_all();
+  CHECK(f.launcher.graces_at_once() == 4);  // one grace period for all, not 4 in a row
+  for (const auto& info : sessions) CHECK(f.manager().get(info.id)->report->reason == CloseReason::shutdown);
+  CHECK(f.host_is_clean());
+  CHECK(f.manager().open({}).error().code == EAGAIN);
+}
