@@ -80,8 +80,9 @@ void ChildWatcher::stop() {
   m_thread.join();
 }
 
-void ChildWatcher::watch(pid_t pid, UniqueFd pidfd, ExitCallback on_exit) {
+void ChildWatcher::watch(Pidfd pidfd, ExitCallback on_exit) {
   std::lock_guard lock(m_mutex);
+  pid_t pid = pidfd.pid();
   struct epoll_event event = {EPOLLIN, {.u64 = static_cast<uint64_t>(pid)}};
   ::epoll_ctl(m_epoll.get(), EPOLL_CTL_ADD, pidfd.get(), &event);
   m_watched[pid] = Watched{std::move(pidfd), std::move(on_exit)};

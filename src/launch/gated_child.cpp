@@ -112,13 +112,12 @@ Result<GatedChild> GatedChild::spawn(const LaunchSpec& spec) {
               argv.pointers.data(), envp.pointers.data());
 
   // The pid cannot be reused before we reap it, so pidfd_open here is race-free.
-  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  if (!pidfd.valid()) {
-    int error = errno;
+  auto pidfd = Pidfd::open(pid);
+  if (!pidfd) {
     ::kill(pid, SIGKILL);
-    return Error::from_errno(error, "pidfd_open");
+    return pidfd.error();
   }
-  return GatedChild(pid, std::move(pidfd), std::move(gate_write), std::move(status_read), spec.run_as);
+  return GatedChild(pid, std::move(*pidfd), std::move(gate_write), std::move(status_read), spec.run_as);
 }
 
 GatedChild::~GatedChild() {
@@ -140,7 +139,7 @@ Result<void> GatedChild::release() {
 }
 
 void GatedChild::abort() {
-  if (m_pidfd.valid()) ::syscall(SYS_pidfd_send_signal, m_pidfd.get(), SIGKILL, nullptr, 0);
+  if (m_pidfd.valid()) (void)m_pidfd.send_signal(SIGKILL);
   m_gate.reset();  // a child that survives the signal sees EOF and _exits at the gate
   m_released = true;
 }

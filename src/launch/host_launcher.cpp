@@ -1,10 +1,6 @@
 #include "corral/launch/host_launcher.hpp"
 
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
@@ -23,14 +19,14 @@ namespace {
 // gate (spawned by us); an adopted browser has only its pidfd.
 class HostBrowserProcess : public BrowserProcess {
  public:
-  HostBrowserProcess(BrowserKind kind, SessionDirs dirs, uint16_t port, pid_t pid, UniqueFd pidfd,
-                     uint64_t start_time, std::optional<GatedChild> child)
-      : m_kind(kind), m_dirs(std::move(dirs)), m_port(port), m_pid(pid), m_pidfd(std::move(pidfd)),
-        m_start_time(start_time), m_child(std::move(child)) {}
+  HostBrowserProcess(BrowserKind kind, SessionDirs dirs, uint16_t port, Pidfd pidfd, uint64_t start_time,
+                     std::optional<GatedChild> child)
+      : m_kind(kind), m_dirs(std::move(dirs)), m_port(port), m_pidfd(std::move(pidfd)), m_start_time(start_time),
+        m_child(std::move(child)) {}
 
-  pid_t pid() const override { return m_pid; }
+  pid_t pid() const override { return m_pidfd.pid(); }
   uint64_t start_time() const override { return m_start_time; }
-  int pidfd() const { return m_pidfd.get(); }
+  const Pidfd& pidfd() const { return m_pidfd; }
 
   Result<void> release() override {
     if (!m_child) return Error::make(EINVAL, "this browser was not started at a gate");
@@ -47,17 +43,15 @@ class HostBrowserProcess : public BrowserProcess {
   // Chrome on SIGTERM shuts down cleanly (its profile is flushed); the
   // helpers that outlive it are what cgroup.kill is for.
   bool ask_to_exit(milliseconds grace) override {
-    if (grace.count() <= 0 || !m_pidfd.valid()) return false;
-    if (::syscall(SYS_pidfd_send_signal, m_pidfd.get(), SIGTERM, nullptr, 0) < 0) return errno == ESRCH;
-    struct pollfd pfd = {m_pidfd.get(), POLLIN, 0};
-    return ::poll(&pfd, 1, static_cast<int>(grace.count())) > 0;
+    if (grace.count() <= 0) return false;
+    if (auto sent = m_pidfd.send_signal(SIGTERM); !sent) return sent.error().code == ESRCH;
+    return m_pidfd.wait_exit(grace);
   }
 
   bool kill() override {
     if (m_child) m_child->abort();
-    else ::syscall(SYS_pidfd_send_signal, m_pidfd.get(), SIGKILL, nullptr, 0);
-    struct pollfd pfd = {m_pidfd.get(), POLLIN, 0};
-    return ::poll(&pfd, 1, 1000) > 0;
+    else (void)m_pidfd.send_signal(SIGKILL);
+    return m_pidfd.wait_exit(seconds(1));
   }
 
   std::string log_tail() const override {
@@ -74,8 +68,7 @@ class HostBrowserProcess : public BrowserProcess {
   BrowserKind m_kind;
   SessionDirs m_dirs;
   uint16_t m_port;  ///< chromedriver's
-  pid_t m_pid;
-  UniqueFd m_pidfd;
+  Pidfd m_pidfd;
   uint64_t m_start_time;
   std::optional<GatedChild> m_child;
 };
@@ -113,33 +106,41 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::spawn(const Browser
     (void)dirs.remove();
     return start_time.error();
   }
-  UniqueFd pidfd(::fcntl(child->pidfd(), F_DUPFD_CLOEXEC, 3));
-  pid_t pid = child->pid();
-  return std::unique_ptr<BrowserProcess>(new HostBrowserProcess(request.kind, dirs, port, pid, std::move(pidfd),
-                                                                *start_time, std::move(*child)));
+  auto pidfd = child->pidfd().dup();
+  if (!pidfd) {
+    child->abort();
+    (void)dirs.remove();
+    return pidfd.error();
+  }
+  return std::unique_ptr<BrowserProcess>(
+      new HostBrowserProcess(request.kind, dirs, port, std::move(*pidfd), *start_time, std::move(*child)));
 }
 
 Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::reattach(const std::string& session_id, pid_t pid,
                                                                       uint64_t start_time) {
   auto dirs = SessionDirs::at(m_config.state_dir, session_id);
   if (!fs::is_directory(dirs.profile)) return Error::make(ENOENT, "its profile dir is gone");
-  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  if (!pidfd.valid()) return Error::from_errno(errno, "its browser (pid " + std::to_string(pid) + ") is gone");
-  // A pidfd is readable once its process has exited, zombies included.
-  struct pollfd exited = {pidfd.get(), POLLIN, 0};
-  if (::poll(&exited, 1, 0) > 0)
-    return Error::make(ESRCH, "its browser (pid " + std::to_string(pid) + ") is gone (exited)");
+  auto pidfd = Pidfd::open(pid);
+  if (!pidfd) return Error::make(ESRCH, "its browser (pid " + std::to_string(pid) + ") is gone");
+  if (pidfd->exited()) return Error::make(ESRCH, "its browser (pid " + std::to_string(pid) + ") is gone (exited)");
   // The PID could have been reused since the record was written.
   auto now = process_start_time(pid);
   if (!now || *now != start_time) return Error::make(ESRCH, "pid " + std::to_string(pid) + " is another process now");
   // The kind and port only matter for start-up, which is long over.
   return std::unique_ptr<BrowserProcess>(
-      new HostBrowserProcess(BrowserKind::chrome, dirs, 0, pid, std::move(pidfd), start_time, std::nullopt));
+      new HostBrowserProcess(BrowserKind::chrome, dirs, 0, std::move(*pidfd), start_time, std::nullopt));
 }
 
 void HostBrowserLauncher::watch_exit(const BrowserProcess& browser, ExitCallback on_exit) {
   const auto& host = static_cast<const HostBrowserProcess&>(browser);
-  m_watcher.watch(host.pid(), UniqueFd(::fcntl(host.pidfd(), F_DUPFD_CLOEXEC, 3)), std::move(on_exit));
+  // The watcher's own descriptor: the session may close while the
+  // process is still being reaped.
+  auto copy = host.pidfd().dup();
+  if (!copy) {
+    spdlog::error("cannot watch pid {}: {}", host.pid(), copy.error().message);
+    return;
+  }
+  m_watcher.watch(std::move(*copy), std::move(on_exit));
 }
 
 void HostBrowserLauncher::unwatch_exit(const BrowserProcess& browser) { m_watcher.unwatch(browser.pid()); }

@@ -118,6 +118,34 @@ class StubSessions(DaemonTestCase):
         self.assertEqual(len(all_pids), 200 * STUB_PROCESSES)
         self.daemon.assert_nothing_left(all_pids)
 
+    def test_open_fds_do_not_grow_with_cycles(self):
+        """A closed session keeps no fd (its pidfd, say), not even while it
+        stays in the history of the last 256 closed sessions."""
+        def cycles(count):
+            for _ in range(count):
+                session = self.daemon.open()
+                self.daemon.close(session["id"], grace=0)
+
+        def settled_fd_count():
+            # Sockets of the requests just answered close a moment later.
+            counts = []
+            for _ in range(30):
+                counts.append(len(os.listdir(f"/proc/{self.daemon.process.pid}/fd")))
+                if len(counts) >= 3 and counts[-1] == counts[-2] == counts[-3]:
+                    break
+                time.sleep(0.1)
+            return counts[-1]
+
+        cycles(10)
+        after_ten = settled_fd_count()
+        started = time.monotonic()
+        cycles(990)
+        after_thousand = settled_fd_count()
+        print(f"\nopen fds after 10 cycles: {after_ten}, after 1,000: {after_thousand} "
+              f"({time.monotonic() - started:.1f} s)", file=sys.stderr)
+        self.assertEqual(after_thousand, after_ten)
+        self.daemon.assert_nothing_left()
+
 
 def owner_and_mode(path):
     st = os.stat(path)

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "corral/util/error.hpp"
+#include "corral/util/pidfd.hpp"
 #include "corral/util/unique_fd.hpp"
 
 namespace corral {
@@ -46,12 +47,12 @@ class ChildWatcher {
   /// The watcher owns `pidfd` (a dup of the caller's, typically) and closes
   /// it once it has reaped the process or on unwatch(), so whoever started
   /// watching need not keep an fd open for it.
-  void watch(pid_t pid, UniqueFd pidfd, ExitCallback on_exit);
+  void watch(Pidfd pidfd, ExitCallback on_exit);
   void unwatch(pid_t pid);
 
  private:
   struct Watched {
-    UniqueFd pidfd;
+    Pidfd pidfd;
     ExitCallback on_exit;
   };
   void run();

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "corral/util/error.hpp"
+#include "corral/util/pidfd.hpp"
 #include "corral/util/unique_fd.hpp"
 
 namespace corral {
@@ -47,7 +48,7 @@ class GatedChild {
   ~GatedChild();
 
   pid_t pid() const { return m_pid; }
-  int pidfd() const { return m_pidfd.get(); }
+  const Pidfd& pidfd() const { return m_pidfd; }
 
   /// Open the gate; returns once the child has exec()ed, or with the errno
   /// of the step that failed: dropping to `run_as` (EPERM without
@@ -58,7 +59,7 @@ class GatedChild {
   void abort();
 
  private:
-  GatedChild(pid_t pid, UniqueFd pidfd, UniqueFd gate, UniqueFd exec_status, std::optional<Credentials> run_as)
+  GatedChild(pid_t pid, Pidfd pidfd, UniqueFd gate, UniqueFd exec_status, std::optional<Credentials> run_as)
       : m_pid(pid),
         m_pidfd(std::move(pidfd)),
         m_gate(std::move(gate)),
@@ -66,7 +67,7 @@ class GatedChild {
         m_run_as(run_as) {}
 
   pid_t m_pid = -1;
-  UniqueFd m_pidfd;
+  Pidfd m_pidfd;
   UniqueFd m_gate;         ///< write end; the child blocks reading the other end
   UniqueFd m_exec_status;  ///< read end; EOF means exec succeeded (CLOEXEC), else a ChildFailure
   std::optional<Credentials> m_run_as;  ///< to name the ids in a failure
