@@ -112,7 +112,7 @@ void health(httplib::Response& res, const SessionManager& sessions) {
         {"memory_budget", admission.memory_budget ? json(*admission.memory_budget) : json(nullptr)},
         {"backend", backend.kind()},
         {"cgroup_root", backend.sessions_root().string()},
-        {"controllers", {{"memory", controllers.memory}, {"cpu", controllers.cpu}, {"pids", controllers.pids}}},
+        {"controllers", {{"memory", controllers.memory}, {"cpu", controllers.cpu}, {"pids", controllers.tasks}}},
         {"allow_unenforced_limits", sessions.config().allow_unenforced_limits},
         {"sessions", sessions.open_count()}});
 }

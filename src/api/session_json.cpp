@@ -16,8 +16,6 @@ json exit_json(const ExitStatus& status) {
 
 }  // namespace
 
-json optional_number(const std::optional<uint64_t>& value) { return value ? json(*value) : json(nullptr); }
-json optional_text(const std::optional<std::string>& value) { return value ? json(*value) : json(nullptr); }
 
 std::string format_timestamp(std::chrono::system_clock::time_point when) {
   auto milliseconds = std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count();
@@ -31,18 +29,18 @@ std::string format_timestamp(std::chrono::system_clock::time_point when) {
 }
 
 json limits_json(const Limits& limits) {
-  return {{"memory_max", optional_number(limits.memory_max)},
-          {"memory_high", optional_number(limits.memory_high)},
+  return {{"memory_max", limits.memory_max},
+          {"memory_high", limits.memory_high},
           {"cpu_quota", limits.cpu_percent ? json(std::to_string(*limits.cpu_percent) + "%") : json(nullptr)},
-          {"tasks_max", optional_number(limits.tasks_max)}};
+          {"tasks_max", limits.tasks_max}};
 }
 
 json stats_json(const CgroupStats& stats) {
-  return {{"memory_current", optional_number(stats.memory_current)},
-          {"memory_peak", optional_number(stats.memory_peak)},
+  return {{"memory_current", stats.memory_current},
+          {"memory_peak", stats.memory_peak},
           {"pids", stats.processes},
-          {"cpu_usage_usec", optional_number(stats.cpu_usage_usec)},
-          {"oom_kills", optional_number(stats.oom_kills)}};
+          {"cpu_usage_usec", stats.cpu_usage_usec},
+          {"oom_kills", stats.oom_kills}};
 }
 
 json close_report_json(const CloseReport& report) {
@@ -55,15 +53,15 @@ json close_report_json(const CloseReport& report) {
           {"scope_removed", report.scope_removed},
           {"dirs_removed", report.dirs_removed},
           {"duration_ms", report.duration_ms},
-          {"memory_peak", optional_number(report.memory_peak)},
-          {"oom_kills", optional_number(report.oom_kills)},
+          {"memory_peak", report.memory_peak},
+          {"oom_kills", report.oom_kills},
           {"problems", report.problems}};
 }
 
 json session_json(const SessionInfo& session) {
   json devtools = nullptr;
   if (session.endpoints.devtools_http)
-    devtools = {{"http", *session.endpoints.devtools_http}, {"ws", optional_text(session.endpoints.devtools_ws)}};
+    devtools = {{"http", *session.endpoints.devtools_http}, {"ws", session.endpoints.devtools_ws}};
   json body = {{"id", session.id},
                {"kind", browser_kind_name(session.request.kind)},
                {"state", session_state_name(session.state)},
@@ -71,10 +69,10 @@ json session_json(const SessionInfo& session) {
                {"cgroup", session.scope.cgroup.string()},
                {"pid", session.pid},
                {"devtools", devtools},
-               {"webdriver", optional_text(session.endpoints.webdriver)},
+               {"webdriver", session.endpoints.webdriver},
                {"limits", limits_json(session.limits)},
                {"enforced", {{"memory", session.enforced.memory}, {"cpu", session.enforced.cpu},
-                             {"tasks", session.enforced.pids}}},
+                             {"tasks", session.enforced.tasks}}},
                {"labels", session.request.labels},
                {"created_at", format_timestamp(session.created_at)},
                {"ttl", session.ttl.count() / 1000.0},

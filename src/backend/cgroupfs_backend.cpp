@@ -15,7 +15,7 @@ std::string wanted_controllers(const Controllers& available) {
   std::string request;
   if (available.memory) request += "+memory ";
   if (available.cpu) request += "+cpu ";
-  if (available.pids) request += "+pids ";
+  if (available.tasks) request += "+pids ";
   return request;
 }
 

@@ -138,7 +138,7 @@ Result<void> Cgroup::apply_limits(const Limits& limits) const {
     auto quota = *limits.cpu_percent * 1000;
     CORRAL_TRY(write_control_file(file("cpu.max"), std::to_string(quota) + " 100000"));
   }
-  if (limits.tasks_max && available.pids)
+  if (limits.tasks_max && available.tasks)
     CORRAL_TRY(write_control_file(file("pids.max"), std::to_string(*limits.tasks_max)));
   return success();
 }

@@ -21,14 +21,14 @@ Controllers Controllers::parse(const std::string& text) {
   while (words >> word) {
     if (word == "memory") found.memory = true;
     if (word == "cpu") found.cpu = true;
-    if (word == "pids") found.pids = true;
+    if (word == "pids") found.tasks = true;
   }
   return found;
 }
 
 std::string Controllers::describe() const {
   std::string names;
-  for (auto [present, name] : {std::pair{memory, "memory"}, {cpu, "cpu"}, {pids, "pids"}})
+  for (auto [present, name] : {std::pair{memory, "memory"}, {cpu, "cpu"}, {tasks, "pids"}})
     if (present) names += names.empty() ? name : std::string(" ") + name;
   return names.empty() ? "none" : names;
 }
@@ -38,7 +38,7 @@ Result<void> check_enforceable(const Limits& requested, const Controllers& avail
   if ((requested.memory_max || requested.memory_high) && !available.memory)
     refused.push_back("memory_max/memory_high need the memory controller");
   if (requested.cpu_percent && !available.cpu) refused.push_back("cpu_quota needs the cpu controller");
-  if (requested.tasks_max && !available.pids) refused.push_back("tasks_max needs the pids controller");
+  if (requested.tasks_max && !available.tasks) refused.push_back("tasks_max needs the pids controller");
   if (refused.empty()) return success();
   std::string message = "this host cannot enforce the requested limits (";
   for (size_t i = 0; i < refused.size(); ++i) message += (i ? "; " : "") + refused[i];

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "corral/util/file_io.hpp"
-#include "corral/api/session_json.hpp"
+#include "corral/util/json_optional.hpp"
 #include "corral/session/manager.hpp"
 #include "corral/util/unique_fd.hpp"
 
@@ -27,14 +27,16 @@ std::string printable(std::string text) {
   return text;
 }
 
-json optional_ms(const std::optional<milliseconds>& value) { return value ? json(value->count()) : json(nullptr); }
+std::optional<int64_t> ms_count(const std::optional<milliseconds>& value) {
+  return value ? std::optional(value->count()) : std::nullopt;
+}
 
 int64_t epoch_ms(system_clock::time_point when) { return duration_cast<milliseconds>(when.time_since_epoch()).count(); }
 system_clock::time_point from_epoch_ms(int64_t ms) { return system_clock::time_point(milliseconds(ms)); }
 
 json limits_record(const Limits& limits) {
-  return {{"memory_max", optional_number(limits.memory_max)}, {"memory_high", optional_number(limits.memory_high)},
-          {"cpu_percent", optional_number(limits.cpu_percent)}, {"tasks_max", optional_number(limits.tasks_max)}};
+  return {{"memory_max", limits.memory_max}, {"memory_high", limits.memory_high},
+          {"cpu_percent", limits.cpu_percent}, {"tasks_max", limits.tasks_max}};
 }
 
 json record_json(const SessionRecord& record) {
@@ -44,16 +46,16 @@ json record_json(const SessionRecord& record) {
           {"args", info.request.args},
           {"labels", info.request.labels},
           {"requested_limits", limits_record(info.request.limits)},
-          {"requested_ttl_ms", optional_ms(info.request.ttl)},
-          {"requested_idle_timeout_ms", optional_ms(info.request.idle_timeout)},
+          {"requested_ttl_ms", ms_count(info.request.ttl)},
+          {"requested_idle_timeout_ms", ms_count(info.request.idle_timeout)},
           {"limits", limits_record(info.limits)},
-          {"enforced", {{"memory", info.enforced.memory}, {"cpu", info.enforced.cpu}, {"pids", info.enforced.pids}}},
+          {"enforced", {{"memory", info.enforced.memory}, {"cpu", info.enforced.cpu}, {"tasks", info.enforced.tasks}}},
           {"scope", {{"name", info.scope.name}, {"unit", info.scope.unit}, {"cgroup", info.scope.cgroup.string()}}},
           {"pid", info.pid},
           {"pid_start_time", record.pid_start_time},
-          {"devtools_http", optional_text(info.endpoints.devtools_http)},
-          {"devtools_ws", optional_text(info.endpoints.devtools_ws)},
-          {"webdriver", optional_text(info.endpoints.webdriver)},
+          {"devtools_http", info.endpoints.devtools_http},
+          {"devtools_ws", info.endpoints.devtools_ws},
+          {"webdriver", info.endpoints.webdriver},
           {"created_at_ms", epoch_ms(info.created_at)},
           {"ttl_ms", info.ttl.count()},
           {"idle_timeout_ms", info.idle_timeout.count()}};
@@ -62,9 +64,7 @@ json record_json(const SessionRecord& record) {
 // json::get throws on a wrong type; the caller turns that into EBADMSG.
 template <class T>
 std::optional<T> optional_field(const json& object, const char* key) {
-  const json& value = object.at(key);
-  if (value.is_null()) return std::nullopt;
-  return value.get<T>();
+  return object.at(key).get<std::optional<T>>();
 }
 
 Limits limits_from(const json& object) {
@@ -96,7 +96,10 @@ Result<SessionRecord> record_from(const json& object) {
   info.request.idle_timeout = optional_ms_from(object, "requested_idle_timeout_ms");
   info.limits = limits_from(object.at("limits"));
   const json& enforced = object.at("enforced");
-  info.enforced = {enforced.at("memory").get<bool>(), enforced.at("cpu").get<bool>(), enforced.at("pids").get<bool>()};
+  // "pids" is what corrald wrote before the code said "tasks" throughout;
+  // read it so sessions of such a corrald are still adopted.
+  const json& tasks = enforced.contains("tasks") ? enforced.at("tasks") : enforced.at("pids");
+  info.enforced = {enforced.at("memory").get<bool>(), enforced.at("cpu").get<bool>(), tasks.get<bool>()};
   const json& scope = object.at("scope");
   info.scope = {scope.at("name").get<std::string>(), scope.at("unit").get<std::string>(),
                 scope.at("cgroup").get<std::string>()};

@@ -4,12 +4,10 @@
 #include <nlohmann/json.hpp>
 
 #include "corral/session/session.hpp"
+#include "corral/util/json_optional.hpp"
 
 namespace corral {
 
-/// The value, or null when there is none (nlohmann 3.11 has no std::optional).
-nlohmann::json optional_number(const std::optional<uint64_t>& value);
-nlohmann::json optional_text(const std::optional<std::string>& value);
 nlohmann::json limits_json(const Limits& limits);
 nlohmann::json session_json(const SessionInfo& session);
 nlohmann::json close_report_json(const CloseReport& report);

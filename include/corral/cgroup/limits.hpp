@@ -27,7 +27,7 @@ struct Limits {
 struct Controllers {
   bool memory = false;
   bool cpu = false;
-  bool pids = false;
+  bool tasks = false;  ///< the kernel's "pids" controller, which enforces tasks_max
 
   /// Parse the text of cgroup.controllers / cgroup.subtree_control.
   static Controllers parse(const std::string& text);

@@ -8,7 +8,7 @@ TEST_CASE("Controllers::parse reads cgroup.controllers") {
   auto all = Controllers::parse("cpuset cpu io memory hugetlb pids rdma misc\n");
   CHECK(all.memory);
   CHECK(all.cpu);
-  CHECK(all.pids);
+  CHECK(all.tasks);
   CHECK(all.describe() == "memory cpu pids");
   auto none = Controllers::parse("");
   CHECK_FALSE(none.memory);

@@ -65,6 +65,17 @@ TEST_CASE("a state file round-trips everything adoption needs") {
   CHECK(info.idle_timeout == milliseconds(300000));
 }
 
+TEST_CASE("a state file that says \"pids\" for the tasks controller, as older corralds wrote, is read") {
+  std::string text = encode_session_records({sample_record()});
+  auto at = text.find("\"tasks\"");
+  REQUIRE(at != std::string::npos);
+  text.replace(at, 7, "\"pids\"");
+  auto decoded = decode_session_records(text);
+  REQUIRE(decoded.ok());
+  CHECK((*decoded)[0].info.enforced.tasks);
+  CHECK_FALSE((*decoded)[0].info.enforced.cpu);
+}
+
 TEST_CASE("a damaged state file is rejected whole, with EBADMSG") {
   std::string good = encode_session_records({sample_record()});
   for (std::string bad : {std::string(""), std::string("\x00\xff garbage", 11), std::string("{"), std::string("[]"),
