@@ -114,6 +114,55 @@ void output(const Target& target, const json& reply, void (*human)(const json&))
   else human(reply);
 }
 
+// What `corralctl open` asks for, as typed.
+struct OpenFlags {
+  std::string kind = "chrome", memory_max, memory_high, cpu_quota;
+  int tasks_max = 0;
+  std::vector<std::string> args, labels;
+};
+
+CLI::App* add_open_command(CLI::App& app, OpenFlags& flags) {
+  auto* open = app.add_subcommand("open", "open a session");
+  open->add_option("--kind", flags.kind, "chrome or chromedriver")->capture_default_str();
+  open->add_option("--memory-max", flags.memory_max, "e.g. 1536M");
+  open->add_option("--memory-high", flags.memory_high, "e.g. 1G");
+  open->add_option("--cpu-quota", flags.cpu_quota, "e.g. 150%");
+  open->add_option("--tasks-max", flags.tasks_max, "maximum number of tasks");
+  open->add_option("--arg", flags.args, "extra browser flag (allowlisted), repeatable");
+  open->add_option("--label", flags.labels, "KEY=VALUE, repeatable");
+  return open;
+}
+
+// The POST /v1/sessions body; exits with a usage error on a bad --label.
+json open_body(const OpenFlags& flags) {
+  json body = {{"kind", flags.kind}};
+  if (!flags.memory_max.empty()) body["memory_max"] = flags.memory_max;
+  if (!flags.memory_high.empty()) body["memory_high"] = flags.memory_high;
+  if (!flags.cpu_quota.empty()) body["cpu_quota"] = flags.cpu_quota;
+  if (flags.tasks_max) body["tasks_max"] = flags.tasks_max;
+  if (!flags.args.empty()) body["args"] = flags.args;
+  for (const auto& label : flags.labels) {
+    auto eq = label.find('=');
+    if (eq == std::string::npos) {
+      std::cerr << "corralctl: --label wants KEY=VALUE\n";
+      std::exit(2);
+    }
+    body["labels"][label.substr(0, eq)] = label.substr(eq + 1);
+  }
+  return body;
+}
+
+// The token, if a file was named; exits on a bad one.
+void load_token(const std::string& token_file, Target& target) {
+  if (token_file.empty()) return;
+  auto file = corral::read_token_file(token_file);
+  if (!file) {
+    std::cerr << "corralctl: " << file.error().message << "\n";
+    std::exit(2);
+  }
+  target.token = file->token;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -128,54 +177,21 @@ int main(int argc, char** argv) {
   app.add_flag("--json", target.json_output, "print the daemon's JSON");
   app.require_subcommand(1);
 
-  json open_body = json::object();
-  std::string kind = "chrome", memory_max, memory_high, cpu_quota;
-  int tasks_max = 0;
-  std::vector<std::string> args, labels;
-  auto* open = app.add_subcommand("open", "open a session");
-  open->add_option("--kind", kind, "chrome or chromedriver")->capture_default_str();
-  open->add_option("--memory-max", memory_max, "e.g. 1536M");
-  open->add_option("--memory-high", memory_high, "e.g. 1G");
-  open->add_option("--cpu-quota", cpu_quota, "e.g. 150%");
-  open->add_option("--tasks-max", tasks_max, "maximum number of tasks");
-  open->add_option("--arg", args, "extra browser flag (allowlisted), repeatable");
-  open->add_option("--label", labels, "KEY=VALUE, repeatable");
-
+  OpenFlags open_flags;
+  auto* open = add_open_command(app, open_flags);
   auto* ls = app.add_subcommand("ls", "list open sessions");
-  std::string id;
+  std::string id, grace;
   auto* show = app.add_subcommand("show", "show one session with live use");
   show->add_option("id", id, "session id")->required();
-  std::string grace;
   auto* close = app.add_subcommand("close", "close a session: SIGTERM, then cgroup.kill, verified");
   close->add_option("id", id, "session id")->required();
   close->add_option("--grace", grace, "seconds before cgroup.kill (0 = at once)");
   auto* health = app.add_subcommand("health", "show the daemon's backend and controllers");
   CLI11_PARSE(app, argc, argv);
-  if (!token_file.empty()) {
-    auto file = corral::read_token_file(token_file);
-    if (!file) {
-      std::cerr << "corralctl: " << file.error().message << "\n";
-      return 2;
-    }
-    target.token = file->token;
-  }
+  load_token(token_file, target);
 
   if (open->parsed()) {
-    open_body["kind"] = kind;
-    if (!memory_max.empty()) open_body["memory_max"] = memory_max;
-    if (!memory_high.empty()) open_body["memory_high"] = memory_high;
-    if (!cpu_quota.empty()) open_body["cpu_quota"] = cpu_quota;
-    if (tasks_max) open_body["tasks_max"] = tasks_max;
-    if (!args.empty()) open_body["args"] = args;
-    for (const auto& label : labels) {
-      auto eq = label.find('=');
-      if (eq == std::string::npos) {
-        std::cerr << "corralctl: --label wants KEY=VALUE\n";
-        return 2;
-      }
-      open_body["labels"][label.substr(0, eq)] = label.substr(eq + 1);
-    }
-    output(target, call(target, "POST", "/v1/sessions", open_body.dump()), print_details);
+    output(target, call(target, "POST", "/v1/sessions", open_body(open_flags).dump()), print_details);
   } else if (ls->parsed()) {
     auto reply = call(target, "GET", "/v1/sessions");
     if (target.json_output) std::cout << reply.dump(2) << "\n";

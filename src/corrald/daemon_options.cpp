@@ -37,86 +37,119 @@ std::filesystem::path default_state_dir() {
   return std::filesystem::path(home ? home : "/tmp") / ".local/state/corral";
 }
 
-DaemonOptions parse_daemon_options(int argc, char** argv) {
-  DaemonOptions options;
-  auto& sessions = options.sessions;
+namespace {
+
+// Flags as typed, before they are parsed into DaemonOptions.
+struct FlagText {
   std::string listen = "127.0.0.1:8420", backend = "auto", state_dir = default_state_dir().string();
   std::string browser, chromedriver, memory_max, memory_high, cpu_quota, grace = "2s", start_timeout = "60s";
   std::string memory_budget, default_ttl = "1h", max_ttl = "24h", default_idle = "5m", max_idle = "24h";
   uint64_t tasks_max = 0;
+};
 
-  CLI::App app{"corrald: headless Chrome sessions, each in its own cgroup, ended by cgroup.kill"};
+void add_daemon_flags(CLI::App& app, FlagText& text, DaemonOptions& options) {
   app.set_config("--config", "", "Read flags from this TOML/INI file");
-  app.add_option("--listen", listen,
+  app.add_option("--listen", text.listen,
                  "HOST:PORT or unix:/PATH to serve the HTTP API on; an address beyond loopback needs --token-file")
       ->capture_default_str();
   app.add_option("--token-file", options.token_file,
                  "file with the API token (at least 16 characters, no access for others): every request but "
                  "GET /v1/health must send 'Authorization: Bearer TOKEN'");
-  app.add_option("--backend", backend, "auto, systemd-system, systemd-user or cgroupfs")->capture_default_str();
+  app.add_option("--backend", text.backend, "auto, systemd-system, systemd-user or cgroupfs")->capture_default_str();
   app.add_option("--cgroup-root", options.cgroup_root,
                  "cgroupfs backend: parent cgroup for sessions (default: <own cgroup>/corral)");
-  app.add_option("--browser", browser, "Chrome/Chromium binary (default: found in the usual places)");
-  app.add_option("--chromedriver", chromedriver, "chromedriver binary (default: found in the usual places)");
-  app.add_option("--state-dir", state_dir, "where session profiles and temp dirs live")->capture_default_str();
+  app.add_option("--browser", text.browser, "Chrome/Chromium binary (default: found in the usual places)");
+  app.add_option("--chromedriver", text.chromedriver, "chromedriver binary (default: found in the usual places)");
+  app.add_option("--state-dir", text.state_dir, "where session profiles and temp dirs live")->capture_default_str();
   app.add_option("--session-user", options.session_user,
                  "user that browsers run as when corrald is root (default: corral-session; `root` turns "
                  "Chrome's sandbox off); a corrald that is not root runs them as itself");
-  app.add_flag("--allow-unenforced-limits", sessions.allow_unenforced_limits,
-               "accept explicit limits this host cannot enforce (they are recorded, not applied)");
-  app.add_option("--default-memory-max", memory_max, "MemoryMax for sessions that ask for none (e.g. 2G)");
-  app.add_option("--default-memory-high", memory_high, "MemoryHigh for sessions that ask for none");
-  app.add_option("--default-cpu-quota", cpu_quota, "CPU quota for sessions that ask for none (e.g. 200%)");
-  app.add_option("--default-tasks-max", tasks_max, "TasksMax for sessions that ask for none");
-  app.add_option("--grace", grace, "how long a closing browser gets after SIGTERM before cgroup.kill")
-      ->capture_default_str();
-  app.add_option("--start-timeout", start_timeout, "how long a browser may take to answer")->capture_default_str();
-  app.add_option("--max-sessions", sessions.admission.max_sessions, "sessions open at once (0: no limit)")
-      ->capture_default_str();
-  app.add_option("--memory-budget", memory_budget,
-                 "sum of memory_max over open sessions (e.g. 16G); needs --default-memory-max");
-  app.add_option("--max-queue", sessions.admission.max_queue, "open requests that may wait (?wait=) for room")
-      ->capture_default_str();
-  app.add_option("--default-ttl", default_ttl, "lifetime of a session that asks for none")->capture_default_str();
-  app.add_option("--max-ttl", max_ttl, "longest lifetime a request may ask for")->capture_default_str();
-  app.add_option("--default-idle-timeout", default_idle, "a session with no request for this long is closed")
-      ->capture_default_str();
-  app.add_option("--max-idle-timeout", max_idle, "longest idle timeout a request may ask for")->capture_default_str();
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error")->capture_default_str();
   app.add_option("--log-target", options.log_target,
                  "stderr, journal (native, with CORRAL_SESSION_ID and unit fields), or auto: journal when "
                  "stderr is connected to it")
       ->check(CLI::IsMember({"auto", "stderr", "journal"}))
       ->capture_default_str();
+}
+
+void add_session_flags(CLI::App& app, FlagText& text, SessionManagerConfig& sessions) {
+  app.add_flag("--allow-unenforced-limits", sessions.allow_unenforced_limits,
+               "accept explicit limits this host cannot enforce (they are recorded, not applied)");
+  app.add_option("--default-memory-max", text.memory_max, "MemoryMax for sessions that ask for none (e.g. 2G)");
+  app.add_option("--default-memory-high", text.memory_high, "MemoryHigh for sessions that ask for none");
+  app.add_option("--default-cpu-quota", text.cpu_quota, "CPU quota for sessions that ask for none (e.g. 200%)");
+  app.add_option("--default-tasks-max", text.tasks_max, "TasksMax for sessions that ask for none");
+  app.add_option("--grace", text.grace, "how long a closing browser gets after SIGTERM before cgroup.kill")
+      ->capture_default_str();
+  app.add_option("--start-timeout", text.start_timeout, "how long a browser may take to answer")->capture_default_str();
+  app.add_option("--max-sessions", sessions.admission.max_sessions, "sessions open at once (0: no limit)")
+      ->capture_default_str();
+  app.add_option("--memory-budget", text.memory_budget,
+                 "sum of memory_max over open sessions (e.g. 16G); needs --default-memory-max");
+  app.add_option("--max-queue", sessions.admission.max_queue, "open requests that may wait (?wait=) for room")
+      ->capture_default_str();
+  app.add_option("--default-ttl", text.default_ttl, "lifetime of a session that asks for none")->capture_default_str();
+  app.add_option("--max-ttl", text.max_ttl, "longest lifetime a request may ask for")->capture_default_str();
+  app.add_option("--default-idle-timeout", text.default_idle, "a session with no request for this long is closed")
+      ->capture_default_str();
+  app.add_option("--max-idle-timeout", text.max_idle, "longest idle timeout a request may ask for")
+      ->capture_default_str();
+}
+
+void apply_default_limits(const FlagText& text, Limits& limits) {
+  if (!text.memory_max.empty()) limits.memory_max = value_or_usage(parse_size(text.memory_max), "--default-memory-max");
+  if (!text.memory_high.empty())
+    limits.memory_high = value_or_usage(parse_size(text.memory_high), "--default-memory-high");
+  if (!text.cpu_quota.empty())
+    limits.cpu_percent = value_or_usage(parse_cpu_percent(text.cpu_quota), "--default-cpu-quota");
+  if (text.tasks_max) limits.tasks_max = text.tasks_max;
+}
+
+void apply_durations(const FlagText& text, SessionManagerConfig& sessions) {
+  sessions.default_grace = value_or_usage(parse_duration(text.grace, std::chrono::minutes(1)), "--grace");
+  sessions.start_timeout =
+      value_or_usage(parse_duration(text.start_timeout, std::chrono::minutes(10)), "--start-timeout");
+  const std::chrono::hours month(24 * 30);
+  sessions.default_ttl = value_or_usage(parse_duration(text.default_ttl, month), "--default-ttl");
+  sessions.max_ttl = value_or_usage(parse_duration(text.max_ttl, month), "--max-ttl");
+  sessions.default_idle_timeout = value_or_usage(parse_duration(text.default_idle, month), "--default-idle-timeout");
+  sessions.max_idle_timeout = value_or_usage(parse_duration(text.max_idle, month), "--max-idle-timeout");
+  if (sessions.default_ttl > sessions.max_ttl || sessions.default_idle_timeout > sessions.max_idle_timeout)
+    throw CLI::ValidationError("--default-ttl/--default-idle-timeout", "a default is above its maximum");
+}
+
+// Everything that needs parsing beyond CLI11's own; throws CLI's errors.
+void apply_flags(const FlagText& text, DaemonOptions& options) {
+  auto& sessions = options.sessions;
+  options.listen = value_or_usage(parse_listen_address(text.listen), "--listen");
+  require_token_beyond_loopback(options.listen, options.token_file);
+  options.backend = value_or_usage(parse_backend_choice(text.backend), "--backend");
+  sessions.state_dir = text.state_dir;
+  options.launcher.state_dir = text.state_dir;
+  // Absolute: the browser is exec'd after a chdir into the session's tmp dir.
+  auto absolute = [](const std::string& path) { return path.empty() ? path : std::filesystem::absolute(path).string(); };
+  options.launcher.programs = {absolute(text.browser), absolute(text.chromedriver)};
+  apply_default_limits(text, sessions.default_limits);
+  apply_durations(text, sessions);
+  if (!text.memory_budget.empty()) {
+    sessions.admission.memory_budget = value_or_usage(parse_size(text.memory_budget), "--memory-budget");
+    if (!sessions.default_limits.memory_max)
+      throw CLI::ValidationError("--memory-budget",
+                                 "needs --default-memory-max, so that every session counts against the budget");
+  }
+}
+
+}  // namespace
+
+DaemonOptions parse_daemon_options(int argc, char** argv) {
+  DaemonOptions options;
+  FlagText text;
+  CLI::App app{"corrald: headless Chrome sessions, each in its own cgroup, ended by cgroup.kill"};
+  add_daemon_flags(app, text, options);
+  add_session_flags(app, text, options.sessions);
   try {
     app.parse(argc, argv);
-    options.listen = value_or_usage(parse_listen_address(listen), "--listen");
-    require_token_beyond_loopback(options.listen, options.token_file);
-    options.backend = value_or_usage(parse_backend_choice(backend), "--backend");
-    sessions.state_dir = state_dir;
-    options.launcher.state_dir = state_dir;
-    // Absolute: the browser is exec'd after a chdir into the session's tmp dir.
-    auto absolute = [](const std::string& path) { return path.empty() ? path : std::filesystem::absolute(path).string(); };
-    options.launcher.programs = {absolute(browser), absolute(chromedriver)};
-    if (!memory_max.empty()) sessions.default_limits.memory_max = value_or_usage(parse_size(memory_max), "--default-memory-max");
-    if (!memory_high.empty()) sessions.default_limits.memory_high = value_or_usage(parse_size(memory_high), "--default-memory-high");
-    if (!cpu_quota.empty()) sessions.default_limits.cpu_percent = value_or_usage(parse_cpu_percent(cpu_quota), "--default-cpu-quota");
-    if (tasks_max) sessions.default_limits.tasks_max = tasks_max;
-    sessions.default_grace = value_or_usage(parse_duration(grace, std::chrono::minutes(1)), "--grace");
-    sessions.start_timeout = value_or_usage(parse_duration(start_timeout, std::chrono::minutes(10)), "--start-timeout");
-    const std::chrono::hours month(24 * 30);
-    sessions.default_ttl = value_or_usage(parse_duration(default_ttl, month), "--default-ttl");
-    sessions.max_ttl = value_or_usage(parse_duration(max_ttl, month), "--max-ttl");
-    sessions.default_idle_timeout = value_or_usage(parse_duration(default_idle, month), "--default-idle-timeout");
-    sessions.max_idle_timeout = value_or_usage(parse_duration(max_idle, month), "--max-idle-timeout");
-    if (sessions.default_ttl > sessions.max_ttl || sessions.default_idle_timeout > sessions.max_idle_timeout)
-      throw CLI::ValidationError("--default-ttl/--default-idle-timeout", "a default is above its maximum");
-    if (!memory_budget.empty()) {
-      sessions.admission.memory_budget = value_or_usage(parse_size(memory_budget), "--memory-budget");
-      if (!sessions.default_limits.memory_max)
-        throw CLI::ValidationError("--memory-budget",
-                                   "needs --default-memory-max, so that every session counts against the budget");
-    }
+    apply_flags(text, options);
   } catch (const CLI::ParseError& e) {
     std::exit(app.exit(e));
   }

@@ -107,6 +107,42 @@ Result<std::optional<std::string>> load_token(const std::filesystem::path& path)
   return std::optional<std::string>(std::move(file->token));
 }
 
+// The backend that makes session cgroups, chosen and described in the log.
+std::unique_ptr<ScopeBackend> open_backend(const DaemonOptions& options, JournalSink* journal) {
+  auto selection = select_backend(options.backend, options.cgroup_root);
+  if (!selection) {
+    spdlog::critical("{}", selection.error().message);
+    return nullptr;
+  }
+  for (const auto& reason : selection->passed_over) spdlog::info("backend passed over: {}", reason);
+  auto& backend = *selection->backend;
+  if (journal) journal->set_unit_field(journal_unit_field(backend.kind()));
+  spdlog::info("backend {} at {}, controllers: {}", backend.kind(), backend.sessions_root().string(),
+               backend.controllers().describe());
+  return std::move(selection->backend);
+}
+
+void recover_earlier_sessions(SessionManager& sessions) {
+  auto recovered = sessions.recover();
+  if (!recovered) spdlog::error("recovering the sessions of an earlier run failed: {}", recovered.error().message);
+  else if (recovered->adopted || recovered->reaped)
+    spdlog::info("earlier run: {} sessions adopted, {} reaped", recovered->adopted, recovered->reaped);
+}
+
+// Serve the API until SIGTERM/SIGINT, then close every session.
+void serve_until_stopped(BoundedServer& server, ListenSocket& listener, SessionManager& sessions) {
+  std::thread http([&server] { server.listen_after_bind(); });
+  sd_notify(0, "READY=1");
+  int sig = wait_for_stop_signal();
+  spdlog::info("{}: closing {} sessions", sigabbrev_np(sig), sessions.open_count());
+  sd_notify(0, "STOPPING=1");
+  sessions.refuse_new_sessions();  // waiters for room would hold up server.stop()
+  server.stop();
+  http.join();
+  listener.remove_file();
+  sessions.close_all();
+}
+
 int run(const DaemonOptions& options, JournalSink* journal) {
   auto token = load_token(options.token_file);
   if (!token) {
@@ -130,21 +166,11 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   // which may create cgroups.
   std::optional<SessionUser> session_user;
   if (!pick_session_user(options, session_user)) return 1;
-  auto config = options.sessions;
   auto launcher_config = options.launcher;
-  if (!prepare_state_dir(config.state_dir, session_user)) return 1;
+  if (!prepare_state_dir(options.sessions.state_dir, session_user)) return 1;
   if (session_user) launcher_config.session_user = session_user->credentials;
-  auto selection = select_backend(options.backend, options.cgroup_root);
-  if (!selection) {
-    spdlog::critical("{}", selection.error().message);
-    return 1;
-  }
-  for (const auto& reason : selection->passed_over) spdlog::info("backend passed over: {}", reason);
-  auto& backend = *selection->backend;
-  if (journal) journal->set_unit_field(journal_unit_field(backend.kind()));
-  spdlog::info("backend {} at {}, controllers: {}", backend.kind(), backend.sessions_root().string(),
-               backend.controllers().describe());
-
+  auto backend = open_backend(options, journal);
+  if (!backend) return 1;
   find_browsers(launcher_config.programs);
   ChildWatcher watcher;
   if (auto started = watcher.start(); !started) {
@@ -152,27 +178,13 @@ int run(const DaemonOptions& options, JournalSink* journal) {
     return 1;
   }
   HostBrowserLauncher launcher(launcher_config, watcher);
-  SessionManager sessions(backend, launcher, config);
-  auto recovered = sessions.recover();
-  if (!recovered) spdlog::error("recovering the sessions of an earlier run failed: {}", recovered.error().message);
-  else if (recovered->adopted || recovered->reaped)
-    spdlog::info("earlier run: {} sessions adopted, {} reaped", recovered->adopted, recovered->reaped);
-
+  SessionManager sessions(*backend, launcher, options.sessions);
+  recover_earlier_sessions(sessions);
   register_routes(server, sessions);
   if (*token) require_token(server, **token);
-  std::thread http([&server] { server.listen_after_bind(); });
-  spdlog::info("corrald ready on {} (state dir {}; {})", listener->url(), config.state_dir.string(),
+  spdlog::info("corrald ready on {} (state dir {}; {})", listener->url(), options.sessions.state_dir.string(),
                *token ? "API token required" : "no API token");
-  sd_notify(0, "READY=1");
-
-  int sig = wait_for_stop_signal();
-  spdlog::info("{}: closing {} sessions", sigabbrev_np(sig), sessions.open_count());
-  sd_notify(0, "STOPPING=1");
-  sessions.refuse_new_sessions();  // waiters for room would hold up server.stop()
-  server.stop();
-  http.join();
-  listener->remove_file();
-  sessions.close_all();
+  serve_until_stopped(server, *listener, sessions);
   watcher.stop();
   spdlog::info("corrald stopped");
   return 0;

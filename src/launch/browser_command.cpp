@@ -44,7 +44,8 @@ std::vector<std::string> chrome_base_flags(const SessionDirs& dirs, uid_t browse
   std::vector<std::string> flags = {
       "--headless=new", "--user-data-dir=" + dirs.profile.string(), "--remote-debugging-port=0",
       "--remote-debugging-address=127.0.0.1", "--no-first-run", "--no-default-browser-check",
-      // The seed's flags against background throttling.
+      // Against background throttling: a headless page a bot drives is
+      // never "visible", and throttled timers make bots flaky.
       "--disable-background-timer-throttling", "--disable-backgrounding-occluded-windows",
       "--disable-renderer-backgrounding", "--disable-features=TranslateUI", "--disable-component-update",
       // No traffic to Google's services: on a closed network Chrome would

@@ -25,8 +25,8 @@ Result<std::filesystem::path> find_chrome();
 Result<std::filesystem::path> find_chromedriver();
 
 /// Flags every Chrome session gets: headless, its own profile, DevTools on a
-/// free port, no background traffic (the seed's throttling flags, and the
-/// ones a closed network needs so Chrome does not retry connections forever).
+/// free port, no background throttling, and no background traffic (on a
+/// closed network Chrome would retry those connections forever).
 /// --no-sandbox only if the browser runs as root (`browser_uid` 0), where
 /// Chrome's sandbox refuses to start.
 std::vector<std::string> chrome_base_flags(const SessionDirs& dirs, uid_t browser_uid);

@@ -1,7 +1,7 @@
 // SessionDirs: the per-session directories under the daemon's state dir.
 // The browser's profile, TMPDIR and HOME all live here, so that removing one
 // directory removes everything a session wrote (Chrome's temp profiles and
-// crashpad databases are the peers' most common disk leak).
+// crashpad databases are the most common disk leak of Chrome bots).
 #pragma once
 
 #include <filesystem>

@@ -1,6 +1,6 @@
 // Metrics: counters of what the daemon did, rendered in Prometheus' text
-// format for GET /metrics, and the health verdict drawn from them (the
-// seed's "alert when cleanup fails repeatedly").
+// format for GET /metrics, and the health verdict drawn from them (degraded
+// when cleanups fail repeatedly, which is what an operator alerts on).
 #pragma once
 
 #include <array>
