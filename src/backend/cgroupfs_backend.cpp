@@ -29,7 +29,7 @@ Result<void> move_self_into_leaf(const fs::path& parent) {
 }
 
 Result<void> enable_controllers(const fs::path& cgroup) {
-  auto available = read_text_file(cgroup / "cgroup.controllers");
+  auto available = read_file(cgroup / "cgroup.controllers");
   if (!available) return available.error();
   auto request = wanted_controllers(Controllers::parse(*available));
   if (request.empty()) return success();
@@ -65,7 +65,7 @@ Result<std::unique_ptr<CgroupfsBackend>> CgroupfsBackend::open(const fs::path& r
   CORRAL_TRY(make_directories(root));
   CORRAL_TRY(enable_controllers(root.parent_path()));
   CORRAL_TRY(enable_controllers(root));
-  auto enabled = read_text_file(root / "cgroup.subtree_control");
+  auto enabled = read_file(root / "cgroup.subtree_control");
   if (!enabled) return enabled.error();
   return std::unique_ptr<CgroupfsBackend>(new CgroupfsBackend(root, Controllers::parse(*enabled)));
 }

@@ -56,7 +56,7 @@ Result<std::unique_ptr<SystemdBackend>> SystemdBackend::connect(SystemdBus::Mana
   // it was given: what that cgroup lists is what our scopes can get.
   std::filesystem::path manager_cgroup = *mount;
   manager_cgroup += *manager_group;
-  auto controllers = read_text_file(manager_cgroup / "cgroup.controllers");
+  auto controllers = read_file(manager_cgroup / "cgroup.controllers");
   if (!controllers) return controllers.error();
   return std::unique_ptr<SystemdBackend>(new SystemdBackend(std::move(*bus), manager, *mount,
                                                             manager_cgroup / kSlice,

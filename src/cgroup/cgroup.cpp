@@ -25,11 +25,15 @@ std::optional<uint64_t> find_keyed_value(const std::string& text, const std::str
 
 namespace {
 
+// cgroup.procs lists one PID a line: at most 7 digits and a newline each
+// below the kernel's pid_max of 2^22, so this holds every PID there can be.
+constexpr size_t kMaxProcsFile = size_t(32) << 20;
+
 // ENOENT: the directory is gone; ENODEV: it went while we held a file open.
 bool vanished(const Error& error) { return error.code == ENOENT || error.code == ENODEV; }
 
 std::optional<uint64_t> read_number(const fs::path& path) {
-  auto text = read_text_file(path);
+  auto text = read_file(path);
   if (!text) return std::nullopt;
   try {
     return std::stoull(*text);
@@ -39,7 +43,7 @@ std::optional<uint64_t> read_number(const fs::path& path) {
 }
 
 std::optional<uint64_t> read_keyed(const fs::path& path, const std::string& key) {
-  auto text = read_text_file(path);
+  auto text = read_file(path);
   if (!text) return std::nullopt;
   return find_keyed_value(*text, key);
 }
@@ -109,7 +113,7 @@ Result<bool> Cgroup::wait_until_empty(milliseconds timeout) const {
 }
 
 Result<std::vector<pid_t>> Cgroup::processes() const {
-  auto text = read_text_file(file("cgroup.procs"));
+  auto text = read_file(file("cgroup.procs"), kMaxProcsFile);
   if (!text && vanished(text.error())) return std::vector<pid_t>();
   if (!text) return text.error();
   std::vector<pid_t> pids;

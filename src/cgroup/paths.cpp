@@ -6,6 +6,13 @@
 #include "corral/util/file_io.hpp"
 
 namespace corral {
+namespace {
+
+// Some 150 bytes a mount, and a container host can have thousands: room
+// for a hundred thousand, past read_file's default bound.
+constexpr size_t kMaxMountinfo = size_t(16) << 20;
+
+}  // namespace
 
 Result<std::filesystem::path> find_cgroup2_mount(const std::string& mountinfo) {
   // Fields: id parent major:minor root mountpoint options [optional...] - fstype source super
@@ -30,13 +37,13 @@ Result<std::string> find_unified_cgroup(const std::string& proc_cgroup) {
 }
 
 Result<std::filesystem::path> cgroup2_mount() {
-  auto mountinfo = read_text_file("/proc/self/mountinfo");
+  auto mountinfo = read_file("/proc/self/mountinfo", kMaxMountinfo);
   if (!mountinfo) return mountinfo.error();
   return find_cgroup2_mount(*mountinfo);
 }
 
 Result<std::string> cgroup_of_process(pid_t pid) {
-  auto text = read_text_file("/proc/" + std::to_string(pid) + "/cgroup");
+  auto text = read_file("/proc/" + std::to_string(pid) + "/cgroup");
   if (!text) return text.error();
   return find_unified_cgroup(*text);
 }

@@ -18,6 +18,10 @@ using namespace std::chrono;
 namespace {
 
 constexpr int kFormatVersion = 1;
+// corrald writes the file itself, so the bound only keeps a wrong file out
+// of memory. It must hold every record: a session's args and labels alone
+// may be some 80 KiB, and --max-sessions can be unlimited.
+constexpr size_t kMaxStateFile = size_t(256) << 20;
 
 // nlohmann quotes the bytes it choked on; a damaged file's bytes must not
 // reach the log as they are.
@@ -171,7 +175,7 @@ Result<void> save_session_records(const fs::path& file, const std::vector<Sessio
 }
 
 Result<std::vector<SessionRecord>> load_session_records(const fs::path& file) {
-  auto text = read_text_file(file);
+  auto text = read_file(file, kMaxStateFile);
   if (!text) return text.error();
   return decode_session_records(*text);
 }

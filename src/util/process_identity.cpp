@@ -22,7 +22,7 @@ Result<uint64_t> parse_process_start_time(const std::string& stat) {
 }
 
 Result<uint64_t> process_start_time(pid_t pid) {
-  auto stat = read_text_file("/proc/" + std::to_string(pid) + "/stat");
+  auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
   if (!stat) return stat.error();
   return parse_process_start_time(*stat);
 }

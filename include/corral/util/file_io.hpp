@@ -1,7 +1,9 @@
-// Small whole-file helpers for cgroupfs and /proc, where every file is a few
-// lines of text and a partial read or write is a real error.
+// Whole-file helpers. corrald runs as root and reads files from directories
+// a browser session owns (its profile), so every read here is safe against
+// what an attacker can plant: a symlink, a FIFO, a huge file.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <filesystem>
@@ -11,8 +13,25 @@
 
 namespace corral {
 
-/// Read the whole file. ENOENT when it does not exist.
-Result<std::string> read_text_file(const std::filesystem::path& path);
+/// read_file's default bound: every file corral reads whole (cgroup and
+/// /proc files, DevToolsActivePort, a token) is far smaller.
+inline constexpr size_t kMaxReadSize = size_t(1) << 20;
+
+/// Read a whole regular file of at most `max_size` bytes, without following
+/// a symbolic link in the last component and without ever blocking (a FIFO
+/// or device is refused, not opened for a read that waits). cgroupfs and
+/// procfs files are regular files and read as usual. Errors, each naming the
+/// path: ENOENT and other open(2) errnos; ELOOP for a symbolic link; EISDIR
+/// for a directory; EBADFD for anything else that is not a regular file;
+/// EFBIG when the file holds more than `max_size` bytes. `info`, when given,
+/// receives the fstat(2) of the file that was read.
+Result<std::string> read_file(const std::filesystem::path& path, size_t max_size = kMaxReadSize,
+                              struct stat* info = nullptr);
+
+/// Old name of read_file, kept only because src/session/manager.cpp (being
+/// rewritten on another branch) still calls it; it gets read_file's checks.
+/// Remove once nothing calls it.
+inline Result<std::string> read_text_file(const std::filesystem::path& path) { return read_file(path); }
 
 /// Write `text` with one write(2) call, as cgroupfs expects (no O_CREAT, no
 /// O_TRUNC: control files exist already and reject truncation).

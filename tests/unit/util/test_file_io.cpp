@@ -1,0 +1,131 @@
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include "corral/cgroup/paths.hpp"
+#include "corral/util/file_io.hpp"
+
+using namespace corral;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh directory under /tmp, removed at the end.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "corral-unit-file-io.XXXXXX").string();
+    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~TempDir() { fs::remove_all(path); }
+
+  fs::path write(const std::string& name, const std::string& content) const {
+    std::ofstream(path / name) << content;
+    return path / name;
+  }
+};
+
+bool mentions(const Error& error, const std::string& text) { return error.message.find(text) != std::string::npos; }
+
+// read_file in a child that SIGALRM ends after 3 s: a read that blocks
+// fails the test instead of hanging the suite. The child's exit status is
+// the errno of the read (0: it read the file).
+int read_in_child(const fs::path& path) {
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::alarm(3);
+    auto text = read_file(path);
+    ::_exit(text ? 0 : text.error().code);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE_MESSAGE(WIFEXITED(status), "read_file blocked until SIGALRM (signal " << WTERMSIG(status) << ")");
+  return WEXITSTATUS(status);
+}
+
+}  // namespace
+
+TEST_CASE("read_file reads a regular file whole, up to its bound") {
+  TempDir dir;
+  auto file = dir.write("f", std::string(5000, 'x'));
+  CHECK(read_file(file)->size() == 5000);
+  CHECK(read_file(file, 5000)->size() == 5000);
+  auto over = read_file(file, 4999);
+  REQUIRE_FALSE(over.ok());
+  CHECK(over.error().code == EFBIG);
+  CHECK(mentions(over.error(), file.string()));
+  CHECK(read_file(dir.write("empty", ""))->empty());
+
+  struct stat info {};
+  ::chmod(file.c_str(), 0640);
+  REQUIRE(read_file(file, kMaxReadSize, &info).ok());
+  CHECK((info.st_mode & 07777) == 0640);
+  CHECK(info.st_size == 5000);
+}
+
+TEST_CASE("read_file refuses a FIFO at once, with or without a writer") {
+  TempDir dir;
+  auto fifo = dir.path / "DevToolsActivePort";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  auto started = std::chrono::steady_clock::now();
+  // No writer: a blocking open(2) would wait for one.
+  CHECK(read_in_child(fifo) == EBADFD);
+  // A writer that never writes: a blocking read(2) would wait for data.
+  int writer = ::open(fifo.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  REQUIRE(writer >= 0);
+  CHECK(read_in_child(fifo) == EBADFD);
+  ::close(writer);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
+  auto refused = read_file(fifo);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(mentions(refused.error(), "is a FIFO, not a regular file"));
+}
+
+TEST_CASE("read_file does not follow a symlink, even to a readable file") {
+  TempDir dir;
+  auto target = dir.write("secret", "4242\n/devtools/browser/x\n");
+  fs::create_symlink(target, dir.path / "link");
+  fs::create_directory_symlink(dir.path, dir.path / "dir-link");
+  auto refused = read_file(dir.path / "link");
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ELOOP);
+  CHECK(mentions(refused.error(), "symbolic link"));
+  CHECK(read_file(dir.path / "dir-link").error().code == ELOOP);
+  // A symlink higher up the path is the caller's business, as with open(2).
+  CHECK(*read_file(dir.path / "dir-link" / "secret") == "4242\n/devtools/browser/x\n");
+}
+
+TEST_CASE("read_file: a directory is EISDIR, a missing file ENOENT, a device EBADFD") {
+  TempDir dir;
+  CHECK(read_file(dir.path).error().code == EISDIR);
+  CHECK(read_file(dir.path / "missing").error().code == ENOENT);
+  CHECK(read_file("/dev/null").error().code == EBADFD);
+}
+
+TEST_CASE("read_file reads /proc and cgroupfs files, whose st_size says nothing") {
+  auto stat = read_file("/proc/self/stat");
+  REQUIRE(stat.ok());
+  CHECK(stat->starts_with(std::to_string(::getpid()) + " ("));
+  // procfs reports st_size 0: the bound holds on what is read.
+  CHECK(read_file("/proc/self/stat", 10).error().code == EFBIG);
+
+  auto mount = cgroup2_mount();
+  REQUIRE(mount.ok());
+  auto own = cgroup_of_process(::getpid());
+  REQUIRE(own.ok());
+  fs::path procs = *mount;
+  procs += *own;
+  auto pids = read_file(procs / "cgroup.procs");
+  REQUIRE(pids.ok());
+  CHECK(pids->find(std::to_string(::getpid()) + "\n") != std::string::npos);
+  CHECK(read_file(*mount / "cgroup.controllers").ok());
+}
