@@ -1,13 +1,10 @@
 #include "corral/util/token_file.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cctype>
 
 #include "corral/util/file_io.hpp"
-#include "corral/util/unique_fd.hpp"
 
 namespace corral {
 
@@ -16,20 +13,16 @@ namespace {
 // A token file is a few dozen bytes; anything much larger is the wrong file.
 constexpr size_t kMaxTokenFileSize = 4096;
 
-Result<std::string> read_small_file(int fd, const std::string& name) {
-  std::string content(kMaxTokenFileSize + 1, '\0');
-  size_t filled = 0;
-  while (filled < content.size()) {
-    ssize_t n = ::read(fd, content.data() + filled, content.size() - filled);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Error::from_errno(errno, "read token file '" + name + "'");
-    if (n == 0) break;
-    filled += static_cast<size_t>(n);
+// read_file's checks, in the words a token file's errors have always used.
+Error token_read_error(const Error& error, const std::string& name) {
+  switch (error.code) {
+    case EFBIG: return Error::make(EINVAL, "token file '" + name + "' is larger than 4 KiB; is it the right file?");
+    case EISDIR:
+    case EBADFD: return Error::make(EINVAL, "token file '" + name + "' is not a regular file");
+    case ELOOP:
+      return Error::make(ELOOP, "token file '" + name + "' is a symbolic link; give the path of the file itself");
+    default: return Error::make(error.code, "token file: " + error.message);
   }
-  if (filled > kMaxTokenFileSize)
-    return Error::make(EINVAL, "token file '" + name + "' is larger than 4 KiB; is it the right file?");
-  content.resize(filled);
-  return content;
 }
 
 bool visible_ascii(const std::string& text) {
@@ -42,16 +35,12 @@ bool visible_ascii(const std::string& text) {
 
 Result<TokenFile> read_token_file(const std::filesystem::path& path) {
   const std::string name = path.string();
-  UniqueFd fd(::open(name.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-  if (fd.get() < 0) return Error::from_errno(errno, "open token file '" + name + "'");
   struct stat info {};
-  if (::fstat(fd.get(), &info) < 0) return Error::from_errno(errno, "stat token file '" + name + "'");
-  if (!S_ISREG(info.st_mode)) return Error::make(EINVAL, "token file '" + name + "' is not a regular file");
+  auto content = read_file(path, kMaxTokenFileSize, &info);
+  if (!content) return token_read_error(content.error(), name);
   if (info.st_mode & S_IRWXO)
     return Error::make(EPERM, "token file '" + name + "' is open to every user of this host (mode " +
                                   octal_mode(info.st_mode) + "); chmod o-rwx it");
-  auto content = read_small_file(fd.get(), name);
-  if (!content) return content.error();
   std::string token = std::move(*content);
   while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
   if (token.empty()) return Error::make(EINVAL, "token file '" + name + "' is empty");

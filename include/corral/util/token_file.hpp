@@ -21,9 +21,10 @@ struct TokenFile {
 /// `echo TOKEN > file` works). Errors, each with the path in the message:
 /// ENOENT and other open/read errnos; EINVAL for a file that is not a
 /// regular file, is empty, is shorter than kMinTokenLength, or holds bytes
-/// other than visible ASCII (it could not travel in an HTTP header); EPERM
-/// for a file that others (o+rwx) may read or write, since then anyone on
-/// the host holds the token.
+/// other than visible ASCII (it could not travel in an HTTP header), or
+/// is larger than 4 KiB; ELOOP for a symbolic link (read_file follows none);
+/// EPERM for a file that others (o+rwx) may read or write, since then
+/// anyone on the host holds the token.
 Result<TokenFile> read_token_file(const std::filesystem::path& path);
 
 }  // namespace corral

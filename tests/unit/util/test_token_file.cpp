@@ -59,6 +59,12 @@ TEST_CASE("read_token_file") {
     CHECK(read_token_file(dir.write("t", std::string(5000, 'a'))).error().code == EINVAL);  // not a token file
     CHECK(read_token_file(dir.path / "missing").error().code == ENOENT);
     CHECK(read_token_file(dir.path).error().code == EINVAL);  // a directory
+    REQUIRE(::mkfifo((dir.path / "fifo").c_str(), 0600) == 0);
+    CHECK(read_token_file(dir.path / "fifo").error().code == EINVAL);  // refused, not waited on
+    fs::create_symlink(dir.write("target", token), dir.path / "link");
+    auto link = read_token_file(dir.path / "link");
+    CHECK(link.error().code == ELOOP);
+    CHECK(link.error().message.find("symbolic link") != std::string::npos);
   }
   SUBCASE("exactly the minimum length") {
     CHECK(read_token_file(dir.write("t", std::string(kMinTokenLength, 'x'))).ok());
