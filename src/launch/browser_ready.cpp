@@ -39,6 +39,20 @@ std::string local_url(const char* scheme, uint16_t port) {
   return std::string(scheme) + "://127.0.0.1:" + std::to_string(port);
 }
 
+// Chrome writes two short lines; more is not a DevToolsActivePort.
+constexpr size_t kMaxActivePortFile = 4096;
+
+// The profile is the session user's, so the browser decides what is there.
+// Not there yet: wait. Anything read_file refuses (a symlink, a FIFO, a
+// huge file) fails the start at once, instead of hanging on a FIFO until
+// --start-timeout or letting root read through a symlink.
+Result<std::optional<std::string>> read_active_port(const fs::path& profile) {
+  auto text = read_file(profile / "DevToolsActivePort", kMaxActivePortFile);
+  if (text) return std::optional<std::string>(std::move(*text));
+  if (text.error().code == ENOENT) return std::optional<std::string>();
+  return Error::make(ECHILD, "the browser left an unusable DevToolsActivePort: " + text.error().message);
+}
+
 }  // namespace
 
 std::optional<std::pair<uint16_t, std::string>> parse_devtools_active_port(const std::string& text) {
@@ -49,6 +63,23 @@ std::optional<std::pair<uint16_t, std::string>> parse_devtools_active_port(const
   return std::pair{static_cast<uint16_t>(port), path};
 }
 
+namespace {
+
+// The endpoints once DevTools answers on the port the file names; nothing
+// while the file is half-written or the port not yet answering.
+std::optional<Endpoints> answering_devtools(const std::string& active_port) {
+  auto active = parse_devtools_active_port(active_port);
+  if (!active) return std::nullopt;
+  auto version = get_json(active->first, "/json/version");
+  if (!version) return std::nullopt;
+  Endpoints endpoints;
+  endpoints.devtools_http = local_url("http", active->first);
+  endpoints.devtools_ws = version->value("webSocketDebuggerUrl", local_url("ws", active->first) + active->second);
+  return endpoints;
+}
+
+}  // namespace
+
 Result<Endpoints> wait_for_devtools(const fs::path& profile, int pidfd, milliseconds timeout) {
   auto deadline = steady_clock::now() + timeout;
   UniqueFd inotify(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
@@ -56,17 +87,10 @@ Result<Endpoints> wait_for_devtools(const fs::path& profile, int pidfd, millisec
       ::inotify_add_watch(inotify.get(), profile.c_str(), IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) < 0)
     return Error::from_errno(errno, "watch '" + profile.string() + "'");
   for (;;) {
-    if (auto text = read_text_file(profile / "DevToolsActivePort")) {
-      if (auto active = parse_devtools_active_port(*text)) {
-        auto version = get_json(active->first, "/json/version");
-        if (version) {
-          Endpoints endpoints;
-          endpoints.devtools_http = local_url("http", active->first);
-          endpoints.devtools_ws = version->value("webSocketDebuggerUrl", local_url("ws", active->first) + active->second);
-          return endpoints;
-        }
-      }
-    }
+    auto text = read_active_port(profile);
+    if (!text) return text.error();
+    if (*text)
+      if (auto endpoints = answering_devtools(**text)) return *endpoints;
     auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
     if (left.count() <= 0) return Error::make(ETIMEDOUT, "the browser did not open DevTools in time");
     struct pollfd fds[2] = {{inotify.get(), POLLIN, 0}, {pidfd, POLLIN, 0}};

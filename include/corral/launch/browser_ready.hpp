@@ -20,7 +20,9 @@ struct Endpoints {
 
 /// Chrome writes "<port>\n<ws path>" to <profile>/DevToolsActivePort once
 /// DevTools listens; wait for it (inotify) and for /json/version to answer.
-/// ECHILD if the browser exits first, ETIMEDOUT after `timeout`.
+/// ECHILD if the browser exits first, or at once if the file is there but
+/// not a regular file of at most 4 KiB (a symlink or a FIFO the session
+/// planted is never followed or waited on); ETIMEDOUT after `timeout`.
 Result<Endpoints> wait_for_devtools(const std::filesystem::path& profile, int pidfd,
                                     std::chrono::milliseconds timeout);
 
