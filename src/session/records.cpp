@@ -1,14 +1,10 @@
 #include "corral/session/records.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <nlohmann/json.hpp>
 
 #include "corral/util/file_io.hpp"
 #include "corral/util/json_optional.hpp"
 #include "corral/session/manager.hpp"
-#include "corral/util/unique_fd.hpp"
 
 namespace corral {
 namespace fs = std::filesystem;
@@ -154,24 +150,7 @@ Result<std::vector<SessionRecord>> decode_session_records(const std::string& tex
 }
 
 Result<void> save_session_records(const fs::path& file, const std::vector<SessionRecord>& records) {
-  std::string text = encode_session_records(records);
-  fs::path temporary = file;
-  temporary += ".new";
-  {
-    UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (!fd.valid()) return Error::from_errno(errno, "create '" + temporary.string() + "'");
-    for (size_t written = 0; written < text.size();) {
-      ssize_t n = ::write(fd.get(), text.data() + written, text.size() - written);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Error::from_errno(errno, "write '" + temporary.string() + "'");
-      written += static_cast<size_t>(n);
-    }
-  }
-  // rename(2) replaces the old file in one step: a reader, or a daemon
-  // killed at any instant, sees the old records or the new, never half.
-  if (::rename(temporary.c_str(), file.c_str()) < 0)
-    return Error::from_errno(errno, "rename '" + temporary.string() + "'");
-  return success();
+  return write_file_atomic(file, encode_session_records(records), 0600);
 }
 
 Result<std::vector<SessionRecord>> load_session_records(const fs::path& file) {

@@ -1,6 +1,7 @@
 #include "corral/util/file_io.hpp"
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -53,6 +54,47 @@ Result<std::string> read_bounded(int fd, const fs::path& path, size_t max_size) 
   }
 }
 
+Result<void> write_all(int fd, const std::string& text, const fs::path& path) {
+  for (size_t written = 0; written < text.size();) {
+    ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Error::from_errno(errno, "write '" + path.string() + "'");
+    written += static_cast<size_t>(n);
+  }
+  return success();
+}
+
+// "<dir>/.<name>.<16 random hex digits>": hidden, in the same directory (so
+// rename(2) stays on one filesystem), and not guessable in advance.
+fs::path temporary_name(const fs::path& path) {
+  unsigned char bytes[8] = {};
+  (void)!::getrandom(bytes, sizeof bytes, 0);
+  char suffix[2 * sizeof bytes + 1];
+  for (size_t i = 0; i < sizeof bytes; ++i) std::snprintf(suffix + 2 * i, 3, "%02x", bytes[i]);
+  return path.parent_path() / ("." + path.filename().string() + "." + suffix);
+}
+
+// O_EXCL makes the create fail on anything already there, a symlink
+// included, so a planted name is never written through; try another name.
+Result<UniqueFd> create_temporary(const fs::path& path, fs::path& temporary) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    temporary = temporary_name(path);
+    UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600));
+    if (fd.valid()) return fd;
+    if (errno != EEXIST) return Error::from_errno(errno, "create '" + temporary.string() + "'");
+  }
+  return Error::make(EEXIST, "no free temporary name next to '" + path.string() + "'");
+}
+
+Result<void> fill_temporary(int fd, const std::string& text, mode_t mode, const fs::path& temporary) {
+  CORRAL_TRY(write_all(fd, text, temporary));
+  // fchmod, not the open mode: the umask must not change what was asked for.
+  if (::fchmod(fd, mode) < 0) return Error::from_errno(errno, "chmod '" + temporary.string() + "'");
+  // Before the rename: a crash must not leave the new name on empty blocks.
+  if (::fsync(fd) < 0) return Error::from_errno(errno, "fsync '" + temporary.string() + "'");
+  return success();
+}
+
 }  // namespace
 
 Result<std::string> read_file(const fs::path& path, size_t max_size, struct stat* info) {
@@ -64,8 +106,21 @@ Result<std::string> read_file(const fs::path& path, size_t max_size, struct stat
   return text;
 }
 
+Result<void> write_file_atomic(const fs::path& path, const std::string& text, mode_t mode) {
+  fs::path temporary;
+  auto fd = create_temporary(path, temporary);
+  if (!fd) return fd.error();
+  auto filled = fill_temporary(fd->get(), text, mode, temporary);
+  fd->reset();
+  // rename(2) replaces `path` itself, even a symlink, in one step.
+  if (filled && ::rename(temporary.c_str(), path.c_str()) < 0)
+    filled = Error::from_errno(errno, "rename '" + temporary.string() + "' to '" + path.string() + "'");
+  if (!filled) ::unlink(temporary.c_str());
+  return filled;
+}
+
 Result<void> write_control_file(const fs::path& path, const std::string& text) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
   if (!fd.valid()) return Error::from_errno(errno, "open '" + path.string() + "'");
   ssize_t n;
   do n = ::write(fd.get(), text.data(), text.size());

@@ -33,8 +33,8 @@ std::string encode_session_records(const std::vector<SessionRecord>& records);
 /// version of corral wrote. All or nothing: one bad record rejects the file.
 Result<std::vector<SessionRecord>> decode_session_records(const std::string& text);
 
-/// Replace the file atomically. No fsync: the records describe processes,
-/// which do not survive a host crash either.
+/// Replace the file atomically (write_file_atomic, mode 0600): a reader, or
+/// a daemon killed at any instant, sees the old records or the new, never half.
 Result<void> save_session_records(const std::filesystem::path& file, const std::vector<SessionRecord>& records);
 /// ENOENT when there is no file; EBADMSG when it is not a valid one.
 Result<std::vector<SessionRecord>> load_session_records(const std::filesystem::path& file);

@@ -33,8 +33,17 @@ Result<std::string> read_file(const std::filesystem::path& path, size_t max_size
 /// Remove once nothing calls it.
 inline Result<std::string> read_text_file(const std::filesystem::path& path) { return read_file(path); }
 
+/// Replace `path` with a file holding `text` and permission bits `mode`, so
+/// that a reader, or a crash at any instant, sees the old content or the
+/// new, never a mix: a temporary file is created next to it (O_EXCL, never
+/// through a symlink), written in full, fsync'ed, and renamed over `path`.
+/// A symlink at `path` is replaced, not followed. On failure the temporary
+/// file is removed and `path` is unchanged.
+Result<void> write_file_atomic(const std::filesystem::path& path, const std::string& text, mode_t mode);
+
 /// Write `text` with one write(2) call, as cgroupfs expects (no O_CREAT, no
-/// O_TRUNC: control files exist already and reject truncation).
+/// O_TRUNC: control files exist already and reject truncation). ELOOP if
+/// `path` is a symbolic link.
 Result<void> write_control_file(const std::filesystem::path& path, const std::string& text);
 
 /// A file mode's permission bits as in ls and chmod, "0711", for messages.

@@ -33,6 +33,11 @@ struct TempDir {
   }
 };
 
+std::string content_of(const fs::path& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 bool mentions(const Error& error, const std::string& text) { return error.message.find(text) != std::string::npos; }
 
 // read_file in a child that SIGALRM ends after 3 s: a read that blocks
@@ -128,4 +133,52 @@ TEST_CASE("read_file reads /proc and cgroupfs files, whose st_size says nothing"
   REQUIRE(pids.ok());
   CHECK(pids->find(std::to_string(::getpid()) + "\n") != std::string::npos);
   CHECK(read_file(*mount / "cgroup.controllers").ok());
+}
+
+TEST_CASE("write_file_atomic replaces the content with the mode asked for, and leaves no temporary") {
+  TempDir dir;
+  auto file = dir.write("state.json", "old, and longer than the new content");
+  mode_t umask = ::umask(077);
+  auto written = write_file_atomic(file, "new", 0640);
+  ::umask(umask);
+  REQUIRE(written.ok());
+  CHECK(content_of(file) == "new");
+  CHECK((fs::status(file).permissions() & fs::perms::all) ==
+        (fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read));
+  CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
+  REQUIRE(write_file_atomic(dir.path / "fresh", "created", 0600).ok());
+  CHECK(content_of(dir.path / "fresh") == "created");
+}
+
+TEST_CASE("write_file_atomic replaces a symlink instead of writing through it") {
+  TempDir dir;
+  auto outside = dir.write("outside", "keep");
+  fs::create_symlink(outside, dir.path / "state.json");
+  REQUIRE(write_file_atomic(dir.path / "state.json", "new", 0600).ok());
+  CHECK(content_of(outside) == "keep");
+  CHECK(fs::symlink_status(dir.path / "state.json").type() == fs::file_type::regular);
+  CHECK(content_of(dir.path / "state.json") == "new");
+}
+
+TEST_CASE("write_file_atomic that fails leaves the old file and no temporary") {
+  TempDir dir;
+  fs::create_directory(dir.path / "taken");
+  dir.write("taken/inside", "keep");
+  auto failed = write_file_atomic(dir.path / "taken", "new", 0600);  // rename(2) onto a directory
+  REQUIRE_FALSE(failed.ok());
+  CHECK(mentions(failed.error(), "rename"));
+  CHECK(content_of(dir.path / "taken/inside") == "keep");
+  CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
+  CHECK(write_file_atomic(dir.path / "missing-dir" / "f", "x", 0600).error().code == ENOENT);
+}
+
+TEST_CASE("write_control_file writes once into an existing file and never through a symlink") {
+  TempDir dir;
+  auto file = dir.write("cgroup.kill", "");
+  REQUIRE(write_control_file(file, "1").ok());
+  CHECK(content_of(file) == "1");
+  fs::create_symlink(file, dir.path / "link");
+  CHECK(write_control_file(dir.path / "link", "2").error().code == ELOOP);
+  CHECK(content_of(file) == "1");
+  CHECK(write_control_file(dir.path / "missing", "1").error().code == ENOENT);  // never creates
 }
