@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "corral/util/remove_tree.hpp"
+
 namespace corral {
 namespace fs = std::filesystem;
 
@@ -58,11 +60,6 @@ Result<SessionDirs> SessionDirs::create(const fs::path& state_dir, const std::st
   return dirs;
 }
 
-Result<void> SessionDirs::remove() const {
-  std::error_code ec;
-  fs::remove_all(base, ec);
-  if (ec) return Error::from_errno(ec.value(), "remove '" + base.string() + "'");
-  return success();
-}
+Result<void> SessionDirs::remove() const { return remove_tree(base); }
 
 }  // namespace corral

@@ -27,7 +27,9 @@ struct SessionDirs {
   static Result<SessionDirs> create(const std::filesystem::path& state_dir, const std::string& id,
                                     const std::optional<Credentials>& owner);
   static SessionDirs at(const std::filesystem::path& state_dir, const std::string& id);
-  /// Remove the whole session dir. Succeeds when it is already gone.
+  /// Remove the whole session dir with remove_tree: what the session user
+  /// planted there (symlinks, a directory swapped for one) is unlinked,
+  /// never followed. Succeeds when it is already gone.
   Result<void> remove() const;
 };
 
