@@ -1,6 +1,7 @@
 """Sessions of the stub browser: a program that forks children, double-forks a
 setsid escapee away from its process tree and ignores SIGTERM. Whatever it
 does, closing the session must end every one of its processes."""
+import http.server
 import json
 import os
 import pwd
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 import unittest
 
@@ -244,7 +246,7 @@ class StubModeTestCase(DaemonTestCase):
     @classmethod
     def setUpClass(cls):
         cls.wrapper = stub_wrapper(*cls.stub_args)
-        cls.daemon = Daemon(browser=cls.wrapper)
+        cls.daemon = Daemon(*cls.daemon_args, browser=cls.wrapper)
 
     @classmethod
     def tearDownClass(cls):
@@ -279,6 +281,77 @@ class BrowserThatCrashes(StubModeTestCase):
         self.assertEqual(closed["report"]["reason"], "browser-exited")
         self.daemon.assert_nothing_left(pids)
         self.assertIn("killed by signal SEGV", self.daemon.log())
+
+
+class FakeDevTools(http.server.BaseHTTPRequestHandler):
+    """Answers /json/version like Chrome, and counts who asked."""
+    asked = 0
+
+    def do_GET(self):
+        type(self).asked += 1
+        body = json.dumps({"webSocketDebuggerUrl": f"ws://127.0.0.1:{self.server.server_port}/planted"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+class BrowserThatPlantsDevToolsActivePort(StubModeTestCase):
+    """The profile is the session user's: a browser can put a FIFO where
+    DevToolsActivePort goes (a blocking open would hang corrald until
+    --start-timeout), or a symlink to a file only root may read. The open
+    fails at once, names what it found, follows nothing and leaves nothing."""
+    daemon_args = ("--start-timeout", "30s")
+
+    def assert_refused_at_once(self, what):
+        started = time.monotonic()
+        reply = self.daemon.open(expect=500)
+        took = time.monotonic() - started
+        self.assertEqual(reply["error"]["code"], "browser_failed")
+        self.assertIn("DevToolsActivePort", reply["error"]["message"])
+        self.assertIn(what, reply["error"]["message"])
+        self.assertLess(took, 5, "refused at once, not after --start-timeout (30 s)")
+        self.daemon.assert_nothing_left()
+
+
+class BrowserThatPlantsAFifo(BrowserThatPlantsDevToolsActivePort):
+    stub_args = ("--plant-devtools-fifo",)
+
+    def test_open_fails_at_once(self):
+        self.assert_refused_at_once("is a FIFO, not a regular file")
+
+
+class BrowserThatPlantsASymlink(BrowserThatPlantsDevToolsActivePort):
+    """The symlink points to a root-only file that names a port where a fake
+    DevTools answers: had corrald followed it, the open would succeed."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.private = tempfile.mkdtemp(prefix="corral-test-root-only.")  # 0700, root's
+        cls.devtools = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeDevTools)
+        threading.Thread(target=cls.devtools.serve_forever, daemon=True).start()
+        cls.target = os.path.join(cls.private, "DevToolsActivePort")
+        with open(os.open(cls.target, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(f"{cls.devtools.server_port}\n/devtools/browser/planted\n")
+        cls.stub_args = ("--plant-devtools-symlink", cls.target)
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.devtools.shutdown()
+        cls.devtools.server_close()
+        shutil.rmtree(cls.private)
+
+    def test_open_fails_at_once_and_follows_nothing(self):
+        self.assert_refused_at_once("is a symbolic link; not followed")
+        self.assertEqual(FakeDevTools.asked, 0, "corrald read the file behind the symlink")
+        with open(self.target) as f:
+            self.assertIn("/devtools/browser/planted", f.read(), "removing the session left the target alone")
 
 
 class DaemonLifecycle(unittest.TestCase):

@@ -37,6 +37,12 @@
  *                     127.0.0.1:0, write DIR/DevToolsActivePort, and answer
  *                     every HTTP request with a /json/version body. Without
  *                     --pid-file the pid file is DIR/stub.pids.
+ *   --plant-devtools-fifo
+ *                     play a hostile browser: where DIR/DevToolsActivePort
+ *                     goes, make a FIFO instead (an open(2) for reading
+ *                     would wait for a writer that never comes); still listen
+ *   --plant-devtools-symlink TARGET
+ *                     the same with a symlink to TARGET (root would read it)
  * Options accept "--opt VALUE" and "--opt=VALUE".  Unknown arguments (e.g.
  * Chrome flags such as --headless, --user-data-dir=DIR,
  * --remote-debugging-port=0) are ignored.  Nothing is printed on stdout;
@@ -62,6 +68,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -347,6 +354,16 @@ static void write_devtools_active_port(const char *dir, int port)
         die(path);
 }
 
+/* What a hostile browser can leave in its own profile where corrald, as
+ * root, looks for DevToolsActivePort: a FIFO, or a symlink to TARGET. */
+static void plant_devtools_active_port(const char *dir, const char *symlink_target)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/DevToolsActivePort", dir);
+    if (symlink_target ? symlink(symlink_target, path) != 0 : mkfifo(path, 0600) != 0)
+        die(path);
+}
+
 /* Answer one HTTP request with a /json/version body, whatever was asked.
  * Returns whether a request was answered. */
 static bool serve_devtools_request(int listener, int port)
@@ -393,7 +410,8 @@ int main(int argc, char **argv)
     double exit_after = -1, crash_after = -1;
     bool fork_bomb = false;
     const char *user_data_dir = NULL;
-    bool devtools = false;
+    bool devtools = false, plant_fifo = false;
+    const char *plant_symlink = NULL;
 
     for (int i = 1; i < argc; i++) {
         const char *v;
@@ -415,6 +433,13 @@ int main(int argc, char **argv)
             bomb_max = parse_long("--fork-bomb-max", v, 0, LONG_MAX);
         else if (strcmp(argv[i], "--fork-bomb") == 0)
             fork_bomb = true;
+        else if (strcmp(argv[i], "--plant-devtools-fifo") == 0)
+            plant_fifo = true;
+        else if (opt_value(argc, argv, &i, "--plant-devtools-symlink", &v)) {
+            if (!v || !*v)
+                usage_error("--plant-devtools-symlink", v);
+            plant_symlink = v;
+        }
         else if (strncmp(argv[i], "--user-data-dir=", 16) == 0)
             user_data_dir = argv[i] + 16;
         else if (strcmp(argv[i], "--remote-debugging-port=0") == 0)
@@ -447,7 +472,10 @@ int main(int argc, char **argv)
     int listener = -1, port = 0;
     if (devtools && user_data_dir) {
         listener = listen_for_devtools(&port);
-        write_devtools_active_port(user_data_dir, port);
+        if (plant_fifo || plant_symlink)
+            plant_devtools_active_port(user_data_dir, plant_symlink);
+        else
+            write_devtools_active_port(user_data_dir, port);
     }
 
     double start = now_mono();
