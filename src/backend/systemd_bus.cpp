@@ -52,6 +52,21 @@ int on_job_removed(sd_bus_message* message, void* userdata, sd_bus_error*) {
   return 0;
 }
 
+// The unit stop_and_unload waits for systemd to unload, and whether it has.
+struct UnloadWatch {
+  std::string unit;
+  bool unloaded = false;
+};
+
+// UnitRemoved(s name, o path): systemd has unloaded a unit.
+int on_unit_removed(sd_bus_message* message, void* userdata, sd_bus_error*) {
+  auto* watched = static_cast<UnloadWatch*>(userdata);
+  const char *name = nullptr, *object = nullptr;
+  if (sd_bus_message_read(message, "so", &name, &object) < 0) return 0;
+  if (watched->unit == name) watched->unloaded = true;
+  return 0;
+}
+
 Result<std::string> private_socket(SystemdBus::Manager manager) {
   if (manager == SystemdBus::Manager::system)
     return geteuid() == 0 ? std::string("/run/systemd/private") : std::string();
@@ -67,7 +82,8 @@ Result<std::unique_ptr<SystemdBus>> SystemdBus::connect(Manager manager) {
   auto socket = private_socket(manager);
   std::error_code ec;
   int r;
-  if (!socket->empty() && std::filesystem::exists(*socket, ec)) {
+  bool direct = !socket->empty() && std::filesystem::exists(*socket, ec);
+  if (direct) {
     address = "unix:path=" + *socket;
     r = sd_bus_new(&bus);
     if (r >= 0) r = sd_bus_set_address(bus, address.c_str());
@@ -88,14 +104,28 @@ Result<std::unique_ptr<SystemdBus>> SystemdBus::connect(Manager manager) {
   r = sd_bus_match_signal(bus, nullptr, nullptr, kPath, kManager, "JobRemoved", on_job_removed,
                           &connection->m_finished_jobs);
   if (r < 0) return Error::from_errno(-r, "add JobRemoved match");
-  // Direct connections get every signal; through a broker we must subscribe.
-  sd_bus_call_method(bus, kService, kPath, kManager, "Subscribe", nullptr, nullptr, "");
+  if (!direct) CORRAL_TRY(connection->subscribe());
   auto group = connection->manager_control_group();
   if (!group) return group.error();  // a bus without a systemd manager behind it
   return connection;
 }
 
 SystemdBus::~SystemdBus() { sd_bus_flush_close_unref(m_bus); }
+
+// Only for a connection through the bus broker. systemd sends every signal
+// to its direct (private socket) connections unconditionally, and answers
+// Subscribe there without doing anything ("direct bus connection subscribe
+// by default": method_subscribe in src/core/dbus-manager.c). On the API
+// bus it broadcasts UnitRemoved, like most signals, only while someone is
+// subscribed (bus_foreach_bus in src/core/dbus.c); the creator of a job
+// gets its JobRemoved regardless. So without Subscribe, stop_and_unload
+// would wait out its timeout for a UnitRemoved that never comes: fail now.
+Result<void> SystemdBus::subscribe() {
+  BusError e;
+  int r = sd_bus_call_method(m_bus, kService, kPath, kManager, "Subscribe", &e.error, nullptr, "");
+  if (r < 0) return bus_failure(r, e, "Subscribe to the systemd manager's signals (" + m_address + ")");
+  return success();
+}
 
 Result<std::string> SystemdBus::manager_control_group() {
   std::lock_guard lock(m_mutex);
@@ -132,7 +162,7 @@ Result<void> SystemdBus::start_transient_unit(const std::string& unit, const App
     if (r < 0) return bus_failure(r, e, "StartTransientUnit " + unit);
     auto job = take_object_path(reply, "StartTransientUnit");
     if (!job) return job.error();
-    auto result = wait_for_job(*job, kJobTimeout);
+    auto result = wait_for_job(*job, steady_clock::now() + kJobTimeout);
     if (!result) return result.error();
     if (*result != "done")
       return Error::make(EIO, "systemd job for " + unit + " ended '" + *result + "', not 'done'");
@@ -140,23 +170,34 @@ Result<void> SystemdBus::start_transient_unit(const std::string& unit, const App
   }
 }
 
-Result<std::string> SystemdBus::wait_for_job(const std::string& job, milliseconds timeout) {
-  auto deadline = steady_clock::now() + timeout;
+Result<bool> SystemdBus::process_until(const std::function<bool()>& done, steady_clock::time_point deadline) {
   for (;;) {
-    for (auto it = m_finished_jobs.begin(); it != m_finished_jobs.end(); ++it)
-      if (it->first == job) {
-        std::string result = it->second;
-        m_finished_jobs.erase(it);
-        return result;
-      }
+    if (done()) return true;
     int r = sd_bus_process(m_bus, nullptr);
     if (r < 0) return Error::from_errno(-r, "process bus messages");
     if (r > 0) continue;
     auto left = duration_cast<microseconds>(deadline - steady_clock::now());
-    if (left.count() <= 0) return Error::make(ETIMEDOUT, "timed out waiting for systemd job " + job);
+    if (left.count() <= 0) return false;
     r = sd_bus_wait(m_bus, static_cast<uint64_t>(left.count()));
-    if (r < 0) return Error::from_errno(-r, "wait for bus messages");
+    if (r < 0 && r != -EINTR) return Error::from_errno(-r, "wait for bus messages");
   }
+}
+
+Result<std::string> SystemdBus::wait_for_job(const std::string& job, steady_clock::time_point deadline) {
+  std::string result;
+  auto finished = [&] {
+    for (auto it = m_finished_jobs.begin(); it != m_finished_jobs.end(); ++it)
+      if (it->first == job) {
+        result = it->second;
+        m_finished_jobs.erase(it);
+        return true;
+      }
+    return false;
+  };
+  auto done = process_until(finished, deadline);
+  if (!done) return done.error();
+  if (!*done) return Error::make(ETIMEDOUT, "timed out waiting for systemd job " + job);
+  return result;
 }
 
 Result<std::optional<std::string>> SystemdBus::unit_object(const std::string& unit) {
@@ -194,37 +235,38 @@ Result<std::string> SystemdBus::call_returning_job(const char* method, const std
   return take_object_path(reply, method);
 }
 
-void SystemdBus::wait_for_traffic(milliseconds limit) {
-  while (sd_bus_process(m_bus, nullptr) > 0) {}
-  sd_bus_wait(m_bus, static_cast<uint64_t>(duration_cast<microseconds>(limit).count()));
-  while (sd_bus_process(m_bus, nullptr) > 0) {}
-}
-
 Result<void> SystemdBus::stop_and_unload(const std::string& unit, milliseconds timeout) {
   std::lock_guard lock(m_mutex);
   auto deadline = steady_clock::now() + timeout;
+  // Matched before GetUnit and StopUnit, as JobRemoved is matched before
+  // StartTransientUnit: a UnitRemoved that arrives while sd_bus_call waits
+  // for a reply is queued and dispatched later, never missed.
+  UnloadWatch watched{unit};
+  sd_bus_slot* raw = nullptr;
+  int r = sd_bus_match_signal(m_bus, &raw, nullptr, kPath, kManager, "UnitRemoved", on_unit_removed, &watched);
+  if (r < 0) return Error::from_errno(-r, "add UnitRemoved match");
+  std::unique_ptr<sd_bus_slot, decltype(&sd_bus_slot_unref)> match(raw, sd_bus_slot_unref);
   auto loaded = unit_object(unit);
   if (!loaded) return loaded.error();
-  if (!*loaded) return success();
+  if (!*loaded) return success();  // gone before we matched
   auto job = call_returning_job("StopUnit", unit, "replace");
   if (!job) return job.error();
   if (!job->empty()) {
-    auto result = wait_for_job(*job, timeout);
+    auto result = wait_for_job(*job, deadline);
     if (!result) return result.error();
   }
   // A scope that ended failed stays loaded until reset; an inactive one is
   // collected (CollectMode=inactive-or-failed) on systemd's next GC pass.
   sd_bus_call_method(m_bus, kService, kPath, kManager, "ResetFailedUnit", nullptr, nullptr, "s", unit.c_str());
-  for (;;) {
-    loaded = unit_object(unit);
-    if (!loaded) return loaded.error();
-    if (!*loaded) return success();
-    if (steady_clock::now() >= deadline)
-      return Error::make(ETIMEDOUT, "unit " + unit + " is still loaded after StopUnit");
-    // UnitRemoved or any other signal wakes us; the cap keeps a broker
-    // connection that sends us nothing from waiting for the whole timeout.
-    wait_for_traffic(milliseconds(50));
-  }
+  auto unloaded = process_until([&] { return watched.unloaded; }, deadline);
+  if (!unloaded) return unloaded.error();
+  if (*unloaded) return success();
+  // One last look, so that a lost signal cannot turn an unloaded unit into
+  // a failed cleanup.
+  loaded = unit_object(unit);
+  if (!loaded) return loaded.error();
+  if (!*loaded) return success();
+  return Error::make(ETIMEDOUT, "unit " + unit + " is still loaded after StopUnit");
 }
 
 Result<std::vector<std::string>> SystemdBus::list_units(const std::string& pattern) {

@@ -39,18 +39,25 @@ class SystemdBus {
   /// The unit's ControlGroup property, relative to the cgroup2 mount.
   Result<std::string> unit_control_group(const std::string& unit);
   /// Stop the unit if it is still loaded, reset it if failed, and wait until
-  /// systemd has unloaded it. ETIMEDOUT if it stays loaded.
+  /// systemd has unloaded it: for its UnitRemoved signal, matched before the
+  /// unit is first looked up. ETIMEDOUT if it stays loaded.
   Result<void> stop_and_unload(const std::string& unit, std::chrono::milliseconds timeout);
   /// Names of loaded units matching a glob, e.g. "corral-*.scope".
   Result<std::vector<std::string>> list_units(const std::string& pattern);
 
  private:
   SystemdBus(sd_bus* bus, std::string address) : m_bus(bus), m_address(std::move(address)) {}
+  /// Manager.Subscribe: without it the manager sends a broker connection
+  /// no UnitRemoved.
+  Result<void> subscribe();
   /// The unit's object path, or nothing when it is not loaded.
   Result<std::optional<std::string>> unit_object(const std::string& unit);
   Result<std::string> call_returning_job(const char* method, const std::string& unit, const char* mode);
-  Result<std::string> wait_for_job(const std::string& job, std::chrono::milliseconds timeout);
-  void wait_for_traffic(std::chrono::milliseconds limit);
+  /// Dispatch bus messages (signals land in their match callbacks) until
+  /// `done()` holds: true, or false once `deadline` has passed.
+  Result<bool> process_until(const std::function<bool()>& done, std::chrono::steady_clock::time_point deadline);
+  /// The result of a job ("done", "failed", ...) from its JobRemoved.
+  Result<std::string> wait_for_job(const std::string& job, std::chrono::steady_clock::time_point deadline);
 
   std::mutex m_mutex;
   sd_bus* m_bus;
