@@ -55,9 +55,9 @@ class HostBrowserProcess : public BrowserProcess {
   }
 
   std::string log_tail() const override {
-    auto text = read_text_file(m_dirs.log());
-    if (!text || text->empty()) return "";
-    std::string tail = text->size() > 600 ? text->substr(text->size() - 600) : *text;
+    auto text = read_file_tail(m_dirs.log(), 600);
+    if (!text) return "";
+    std::string tail = std::move(*text);
     while (!tail.empty() && (tail.back() == '\n' || tail.back() == ' ')) tail.pop_back();
     return tail;
   }

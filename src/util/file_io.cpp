@@ -106,6 +106,19 @@ Result<std::string> read_file(const fs::path& path, size_t max_size, struct stat
   return text;
 }
 
+Result<std::string> read_file_tail(const fs::path& path, size_t bytes) {
+  struct stat status {};
+  auto fd = open_regular(path, status);
+  if (!fd) return fd.error();
+  off_t size = status.st_size;
+  off_t start = size > static_cast<off_t>(bytes) ? size - static_cast<off_t>(bytes) : 0;
+  if (::lseek(fd->get(), start, SEEK_SET) < 0) return Error::from_errno(errno, "seek '" + path.string() + "'");
+  // The file may have grown since fstat: the bound keeps the read short.
+  auto tail = read_bounded(fd->get(), path, bytes + 4096);
+  if (!tail) return tail.error();
+  return tail->size() > bytes ? tail->substr(tail->size() - bytes) : *tail;
+}
+
 Result<void> write_file_atomic(const fs::path& path, const std::string& text, mode_t mode) {
   fs::path temporary;
   auto fd = create_temporary(path, temporary);

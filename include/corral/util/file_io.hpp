@@ -28,10 +28,10 @@ inline constexpr size_t kMaxReadSize = size_t(1) << 20;
 Result<std::string> read_file(const std::filesystem::path& path, size_t max_size = kMaxReadSize,
                               struct stat* info = nullptr);
 
-/// Old name of read_file, kept only because src/session/manager.cpp (being
-/// rewritten on another branch) still calls it; it gets read_file's checks.
-/// Remove once nothing calls it.
-inline Result<std::string> read_text_file(const std::filesystem::path& path) { return read_file(path); }
+/// The last `bytes` bytes of a regular file (all of it if shorter), with
+/// read_file's safety: no symlink followed, nothing but a regular file
+/// opened. For the end of a log that may be any size.
+Result<std::string> read_file_tail(const std::filesystem::path& path, size_t bytes);
 
 /// Replace `path` with a file holding `text` and permission bits `mode`, so
 /// that a reader, or a crash at any instant, sees the old content or the

@@ -182,3 +182,16 @@ TEST_CASE("write_control_file writes once into an existing file and never throug
   CHECK(content_of(file) == "1");
   CHECK(write_control_file(dir.path / "missing", "1").error().code == ENOENT);  // never creates
 }
+
+TEST_CASE("read_file_tail gives the end of a file of any size, with read_file's refusals") {
+  TempDir dir;
+  std::string big(3 << 20, 'x');
+  big += "the end";
+  auto log = dir.write("browser.log", big);
+  auto tail = read_file_tail(log, 7);
+  REQUIRE(tail.ok());
+  CHECK(*tail == "the end");
+  CHECK(read_file_tail(dir.write("short", "abc"), 600).value() == "abc");
+  fs::create_symlink(log, dir.path / "link");
+  CHECK(read_file_tail(dir.path / "link", 10).error().code == ELOOP);
+}
