@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""The layering of docs/architecture.md, checked: every #include "corral/X/..."
+in a folder's sources and headers names a folder that folder may use. Also
+holds every source file to 400 lines. Exits 1, naming each offence."""
+import pathlib
+import re
+import sys
+
+MAY_INCLUDE = {
+    "util": {"util"},
+    "cgroup": {"cgroup", "util"},
+    "backend": {"backend", "cgroup", "util"},
+    "launch": {"launch", "util"},
+    "session": {"session", "backend", "launch", "cgroup", "util"},
+    "api": {"api", "session", "backend", "launch", "cgroup", "util"},
+}
+# The session manager reaches the host only through these two interfaces.
+MANAGER_MAY_NOT = re.compile(r'#include "corral/(cgroup/cgroup|launch/(gated_child|child_watcher|host_launcher)|'
+                             r'backend/(systemd|cgroupfs)_backend)\.hpp"')
+INCLUDE = re.compile(r'#include "corral/([a-z_]+)/')
+MAX_LINES = 400
+
+
+def main(root):
+    root = pathlib.Path(root)
+    offences = []
+    for layer, allowed in MAY_INCLUDE.items():
+        for base in (root / "src" / layer, root / "include" / "corral" / layer):
+            for path in sorted(base.glob("*.[ch]pp")):
+                text = path.read_text()
+                for used in INCLUDE.findall(text):
+                    if used not in allowed:
+                        offences.append(f"{path.relative_to(root)}: {layer}/ may not include corral/{used}/")
+                if path.stem in ("manager", "closing", "recovery") and layer == "session":
+                    for match in MANAGER_MAY_NOT.finditer(text):
+                        offences.append(f"{path.relative_to(root)}: the manager uses {match.group(0)[10:]} "
+                                        "directly; go through ScopeBackend or BrowserLauncher")
+    for path in sorted(list(root.glob("src/**/*.[ch]pp")) + list(root.glob("include/**/*.hpp")) +
+                       list(root.glob("tests/**/*.[ch]pp")) + list(root.glob("tests/**/*.c"))):
+        lines = path.read_text().count("\n")
+        if lines > MAX_LINES:
+            offences.append(f"{path.relative_to(root)}: {lines} lines (at most {MAX_LINES}: split it by concept)")
+    for offence in offences:
+        print(offence)
+    print(f"{len(offences)} offences" if offences else "layers and file sizes as docs/architecture.md says")
+    return 1 if offences else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else pathlib.Path(__file__).resolve().parent.parent))
