@@ -54,7 +54,7 @@ def leftovers(results, directory):
     axis.bar([p + 0.2 for p in positions], left_dirs, width=0.4, label="temp dirs")
     axis.set_xticks(list(positions))
     axis.set_xticklabels(labels, fontsize=7, rotation=45, ha="right")
-    axis.set_ylabel("left per session (mean)")
+    axis.set_ylabel("left (mean per session; two bots: the pair)")
     axis.legend()
     axis.grid(axis="y", alpha=0.3)
     return _save(figure, directory, "leftovers.png")

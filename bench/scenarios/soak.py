@@ -122,6 +122,14 @@ def rss_growth(samples):
     if not at_100 or last["cycle"] <= 100:
         return None
     per_1000 = (last["rss_kib"] - at_100["rss_kib"]) / ((last["cycle"] - 100) / 1000)
-    return {"rss_kib_at_100": at_100["rss_kib"], "rss_kib_at_end": last["rss_kib"], "cycles_at_end": last["cycle"],
-            "growth_kib_per_1000": round(per_1000, 1), "growth_kib_per_10000": round(per_1000 * 10, 1),
-            "fds_at_100": at_100["fds"], "fds_at_end": last["fds"]}
+    growth = {"rss_kib_at_100": at_100["rss_kib"], "rss_kib_at_end": last["rss_kib"], "cycles_at_end": last["cycle"],
+              "growth_kib_per_1000": round(per_1000, 1), "growth_kib_per_10000": round(per_1000 * 10, 1),
+              "fds_at_100": at_100["fds"], "fds_at_end": last["fds"]}
+    # corrald keeps the last 256 closed sessions for GET: until that history is
+    # full, RSS grows by design. From cycle 1,000 on it is full; growth from
+    # there is what a leak would show.
+    at_1000 = next((s for s in samples if s["cycle"] == 1000), None)
+    if at_1000 and last["cycle"] > 1000:
+        after = (last["rss_kib"] - at_1000["rss_kib"]) / ((last["cycle"] - 1000) / 1000)
+        growth.update({"rss_kib_at_1000": at_1000["rss_kib"], "growth_kib_per_10000_after_1000": round(after * 10, 1)})
+    return growth
