@@ -12,6 +12,7 @@
 
 #include "corral/util/error.hpp"
 #include "corral/cgroup/limits.hpp"
+#include "corral/util/unique_fd.hpp"
 
 namespace corral {
 
@@ -56,6 +57,7 @@ class Cgroup {
 
  private:
   std::filesystem::path file(const char* name) const { return m_path / name; }
+  Result<UniqueFd> open_events() const;
   std::filesystem::path m_path;
 };
 
