@@ -119,7 +119,7 @@ class Bench:
             daemon = self.daemon(backend, browser=script, extra=("--grace", SOAK_GRACE))
             runs[backend] = soak.Soak(daemon).run(
                 cycles, progress=lambda s, b=backend: log(f"soak {b} cycle {s['cycle']}: RSS {s['rss_kib']} KiB, "
-                                                          f"fds {s['fds']}, {s['elapsed_s']} s"))
+                                                          f"fds {s['fds']}, threads {s['threads']}, {s['elapsed_s']} s"))
             log(f"soak {backend}: left {runs[backend]['left']}, closed {runs[backend]['closed_by_reason']}")
             daemon.stop()
             self.daemons.remove(daemon)

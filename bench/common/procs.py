@@ -81,6 +81,13 @@ def fd_count(pid):
         return None
 
 
+def thread_count(pid):
+    try:
+        return len(os.listdir(f"/proc/{pid}/task"))
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
 def wait_until(predicate, timeout, what, interval=0.01):
     """The first true value of predicate(); RuntimeError after timeout seconds."""
     deadline = time.monotonic() + timeout

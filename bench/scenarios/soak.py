@@ -88,6 +88,7 @@ class Soak:
     def sample(self, cycle, started):
         pid = self.daemon.process.pid
         return {"cycle": cycle, "rss_kib": procs.rss_kib(pid), "fds": procs.fd_count(pid),
+                "threads": procs.thread_count(pid),
                 "elapsed_s": round(time.perf_counter() - started, 1)}
 
     def run(self, cycles, progress=None):
@@ -124,7 +125,8 @@ def rss_growth(samples):
     per_1000 = (last["rss_kib"] - at_100["rss_kib"]) / ((last["cycle"] - 100) / 1000)
     growth = {"rss_kib_at_100": at_100["rss_kib"], "rss_kib_at_end": last["rss_kib"], "cycles_at_end": last["cycle"],
               "growth_kib_per_1000": round(per_1000, 1), "growth_kib_per_10000": round(per_1000 * 10, 1),
-              "fds_at_100": at_100["fds"], "fds_at_end": last["fds"]}
+              "fds_at_100": at_100["fds"], "fds_at_end": last["fds"],
+              "threads_at_100": at_100.get("threads"), "threads_at_end": last.get("threads")}
     # corrald keeps the last 256 closed sessions for GET: until that history is
     # full, RSS grows by design. From cycle 1,000 on it is full; growth from
     # there is what a leak would show.
