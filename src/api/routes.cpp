@@ -91,6 +91,17 @@ void close_session(const std::string& id, const httplib::Request& req, httplib::
     if (!parsed) return send_error(res, Error::make(EINVAL, "grace: " + parsed.error().message));
     grace = *parsed;
   }
+  if (req.has_param("wait")) {
+    // Only "do not wait" differs from the default: the client gets 202 and
+    // the session in "closing"; the report is at GET once the cleanup is done.
+    auto wait = parse_duration(req.get_param_value("wait"), kMaxGrace);
+    if (!wait) return send_error(res, Error::make(EINVAL, "wait: " + wait.error().message));
+    if (wait->count() == 0) {
+      auto closing = sessions.close_in_background(id, grace);
+      if (!closing) return send_error(res, closing.error());
+      return send(res, 202, session_json(*closing));
+    }
+  }
   auto report = sessions.close(id, grace);
   if (!report) return send_error(res, report.error());
   if (report->clean()) return send(res, 200, close_report_json(*report));

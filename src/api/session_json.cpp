@@ -1,5 +1,6 @@
 #include "corral/api/session_json.hpp"
 
+#include <cmath>
 #include <ctime>
 
 namespace corral {
@@ -43,6 +44,13 @@ json stats_json(const CgroupStats& stats) {
           {"oom_kills", stats.oom_kills}};
 }
 
+json phases_json(const ClosePhases& phases) {
+  // Tenths of a millisecond: enough to see where a 50 ms close goes.
+  auto ms = [](double value) { return std::round(value * 10) / 10; };
+  return {{"grace", ms(phases.grace)}, {"stats", ms(phases.stats)}, {"kill", ms(phases.kill)},
+          {"verify", ms(phases.verify)}, {"scope", ms(phases.scope)}, {"files", ms(phases.files)}};
+}
+
 json close_report_json(const CloseReport& report) {
   return {{"id", report.id},
           {"reason", close_reason_name(report.reason)},
@@ -53,9 +61,11 @@ json close_report_json(const CloseReport& report) {
           {"scope_removed", report.scope_removed},
           {"dirs_removed", report.dirs_removed},
           {"duration_ms", report.duration_ms},
+          {"phases_ms", phases_json(report.phases)},
           {"memory_peak", report.memory_peak},
           {"oom_kills", report.oom_kills},
-          {"problems", report.problems}};
+          {"problems", report.problems},
+          {"pending", report.pending}};
 }
 
 json session_json(const SessionInfo& session) {

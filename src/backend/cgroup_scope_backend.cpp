@@ -17,15 +17,24 @@ KillOutcome CgroupScopeBackend::kill_all(const Scope& scope, milliseconds wait) 
   Cgroup cgroup(scope.cgroup);
   KillOutcome outcome;
   if (auto before = cgroup.processes()) outcome.processes_killed = before->size();
+  auto started = steady_clock::now();
   for (int round = 0; round < 2; ++round) {
     if (auto killed = cgroup.kill(); !killed) outcome.problems.push_back(killed.error().message);
     auto empty = cgroup.wait_until_empty(wait);
     if (!empty) outcome.problems.push_back(empty.error().message);
     if (empty && *empty) break;
   }
+  auto killed = steady_clock::now();
+  outcome.kill_ms = duration<double, std::milli>(killed - started).count();
   auto populated = cgroup.populated();
   auto remaining = cgroup.processes();
+  outcome.verify_ms = duration<double, std::milli>(steady_clock::now() - killed).count();
   outcome.verified_empty = populated && !*populated && remaining && remaining->empty();
+  // Say why the check failed, not only that it did.
+  if (!populated) outcome.problems.push_back(populated.error().message);
+  if (!remaining) outcome.problems.push_back(remaining.error().message);
+  if (populated && *populated && remaining && remaining->empty())
+    outcome.problems.push_back("cgroup.events says populated with no process in cgroup.procs");
   if (remaining && !remaining->empty()) {
     outcome.stuck_pids = *remaining;
     outcome.problems.push_back(std::to_string(remaining->size()) + " processes survived cgroup.kill twice");

@@ -6,6 +6,7 @@
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <atomic>
 #include <thread>
 
 #include "corral/api/bounded_server.hpp"
@@ -129,9 +130,18 @@ void recover_earlier_sessions(SessionManager& sessions) {
     spdlog::info("earlier run: {} sessions adopted, {} reaped", recovered->adopted, recovered->reaped);
 }
 
-// Serve the API until SIGTERM/SIGINT, then close every session.
-void serve_until_stopped(BoundedServer& server, ListenSocket& listener, SessionManager& sessions) {
-  std::thread http([&server] { server.listen_after_bind(); });
+// Serve the API until SIGTERM/SIGINT, then close every session. "Ready"
+// is said only once the server's loop runs: httplib's stop() does nothing
+// before that, and a SIGTERM right after "ready" would hang the stop.
+void serve_until_stopped(BoundedServer& server, ListenSocket& listener, SessionManager& sessions,
+                         const std::string& ready_message) {
+  std::atomic<bool> ended{false};
+  std::thread http([&server, &ended] {
+    server.listen_after_bind();
+    ended = true;
+  });
+  while (!server.is_running() && !ended) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  spdlog::info("{}", ready_message);
   sd_notify(0, "READY=1");
   int sig = wait_for_stop_signal();
   spdlog::info("{}: closing {} sessions", sigabbrev_np(sig), sessions.open_count());
@@ -182,9 +192,9 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   recover_earlier_sessions(sessions);
   register_routes(server, sessions);
   if (*token) require_token(server, **token);
-  spdlog::info("corrald ready on {} (state dir {}; {})", listener->url(), options.sessions.state_dir.string(),
-               *token ? "API token required" : "no API token");
-  serve_until_stopped(server, *listener, sessions);
+  serve_until_stopped(server, *listener, sessions,
+                      fmt::format("corrald ready on {} (state dir {}; {})", listener->url(),
+                                  options.sessions.state_dir.string(), *token ? "API token required" : "no API token"));
   watcher.stop();
   spdlog::info("corrald stopped");
   return 0;

@@ -19,10 +19,10 @@ namespace {
 // gate (spawned by us); an adopted browser has only its pidfd.
 class HostBrowserProcess : public BrowserProcess {
  public:
-  HostBrowserProcess(BrowserKind kind, SessionDirs dirs, uint16_t port, Pidfd pidfd, uint64_t start_time,
-                     std::optional<GatedChild> child)
-      : m_kind(kind), m_dirs(std::move(dirs)), m_port(port), m_pidfd(std::move(pidfd)), m_start_time(start_time),
-        m_child(std::move(child)) {}
+  HostBrowserProcess(const std::string& state_dir, BrowserKind kind, SessionDirs dirs, uint16_t port, Pidfd pidfd,
+                     uint64_t start_time, std::optional<GatedChild> child)
+      : m_state_dir(state_dir), m_kind(kind), m_dirs(std::move(dirs)), m_port(port), m_pidfd(std::move(pidfd)),
+        m_start_time(start_time), m_child(std::move(child)) {}
 
   pid_t pid() const override { return m_pidfd.pid(); }
   uint64_t start_time() const override { return m_start_time; }
@@ -62,9 +62,12 @@ class HostBrowserProcess : public BrowserProcess {
     return tail;
   }
 
-  Result<void> remove_files() override { return m_dirs.remove(); }
+  Result<void> remove_files() override {
+    return set_aside_session_dir(m_state_dir, m_dirs.base.filename().string());
+  }
 
  private:
+  std::filesystem::path m_state_dir;
   BrowserKind m_kind;
   SessionDirs m_dirs;
   uint16_t m_port;  ///< chromedriver's
@@ -113,7 +116,8 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::spawn(const Browser
     return pidfd.error();
   }
   return std::unique_ptr<BrowserProcess>(
-      new HostBrowserProcess(request.kind, dirs, port, std::move(*pidfd), *start_time, std::move(*child)));
+      new HostBrowserProcess(m_config.state_dir, request.kind, dirs, port, std::move(*pidfd), *start_time,
+                             std::move(*child)));
 }
 
 Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::reattach(const std::string& session_id, pid_t pid,
@@ -128,7 +132,8 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::reattach(const std:
   if (!now || *now != start_time) return Error::make(ESRCH, "pid " + std::to_string(pid) + " is another process now");
   // The kind and port only matter for start-up, which is long over.
   return std::unique_ptr<BrowserProcess>(
-      new HostBrowserProcess(BrowserKind::chrome, dirs, 0, std::move(*pidfd), start_time, std::nullopt));
+      new HostBrowserProcess(m_config.state_dir, BrowserKind::chrome, dirs, 0, std::move(*pidfd), start_time,
+                             std::nullopt));
 }
 
 void HostBrowserLauncher::watch_exit(const BrowserProcess& browser, ExitCallback on_exit) {
@@ -145,7 +150,10 @@ void HostBrowserLauncher::watch_exit(const BrowserProcess& browser, ExitCallback
 
 void HostBrowserLauncher::unwatch_exit(const BrowserProcess& browser) { m_watcher.unwatch(browser.pid()); }
 
+Result<void> HostBrowserLauncher::remove_set_aside_files() { return remove_set_aside(m_config.state_dir); }
+
 Result<void> HostBrowserLauncher::remove_files_except(const std::set<std::string>& keep) {
+  CORRAL_TRY(remove_set_aside(m_config.state_dir));  // a removal a crash interrupted
   std::error_code ec;
   for (const auto& dir : fs::directory_iterator(sessions_dir(m_config.state_dir), ec)) {
     auto id = dir.path().filename().string();

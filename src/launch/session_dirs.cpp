@@ -62,4 +62,34 @@ Result<SessionDirs> SessionDirs::create(const fs::path& state_dir, const std::st
 
 Result<void> SessionDirs::remove() const { return remove_tree(base); }
 
+fs::path removed_dir(const fs::path& state_dir) { return state_dir / "removed"; }
+
+Result<void> set_aside_session_dir(const fs::path& state_dir, const std::string& id) {
+  fs::path removed = removed_dir(state_dir);
+  if (::mkdir(removed.c_str(), 0700) < 0 && errno != EEXIST)
+    return Error::from_errno(errno, "mkdir '" + removed.string() + "'");
+  fs::path from = sessions_dir(state_dir) / id, to = removed / id;
+  if (::rename(from.c_str(), to.c_str()) == 0 || errno == ENOENT) return success();
+  // A dir of that name from a removal that never finished (a crash): this
+  // one waits for it, and the rename is tried once more.
+  if (errno != EEXIST && errno != ENOTEMPTY) return Error::from_errno(errno, "rename '" + from.string() + "'");
+  CORRAL_TRY(remove_tree(to));
+  if (::rename(from.c_str(), to.c_str()) < 0) return Error::from_errno(errno, "rename '" + from.string() + "'");
+  return success();
+}
+
+// The children only: the dir itself stays for the next set_aside, which
+// may run at the same time.
+Result<void> remove_set_aside(const fs::path& state_dir) {
+  std::error_code ec;
+  Result<void> result = success();
+  for (const auto& entry : fs::directory_iterator(removed_dir(state_dir), ec)) {
+    auto removed = remove_tree(entry.path());
+    if (!removed && result) result = removed;
+  }
+  if (ec && ec != std::errc::no_such_file_or_directory)
+    return Error::from_errno(ec.value(), "list '" + removed_dir(state_dir).string() + "'");
+  return result;
+}
+
 }  // namespace corral

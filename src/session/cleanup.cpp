@@ -4,11 +4,30 @@ namespace corral {
 namespace {
 using namespace std::chrono;
 
-void kill_scope(ScopeBackend& backend, const Scope& scope, milliseconds kill_wait, CloseReport& report) {
+// Milliseconds since the last lap, for the report's phases.
+class Stopwatch {
+ public:
+  double lap() {
+    auto now = steady_clock::now();
+    double elapsed = duration<double, std::milli>(now - m_last).count();
+    m_last = now;
+    return elapsed;
+  }
+
+ private:
+  steady_clock::time_point m_last = steady_clock::now();
+};
+
+void kill_scope(ScopeBackend& backend, const Scope& scope, milliseconds kill_wait, CloseReport& report,
+                Stopwatch& clock) {
   auto stats = backend.stats(scope);  // before the kill: systemd may remove an emptied scope at once
   report.memory_peak = stats.memory_peak;
   report.oom_kills = stats.oom_kills;
+  report.phases.stats = clock.lap();
   auto killed = backend.kill_all(scope, kill_wait);
+  clock.lap();
+  report.phases.kill = killed.kill_ms;
+  report.phases.verify = killed.verify_ms;
   report.processes_killed = killed.processes_killed;
   report.verified_empty = killed.verified_empty;
   report.stuck_pids = killed.stuck_pids;
@@ -21,15 +40,17 @@ void kill_scope(ScopeBackend& backend, const Scope& scope, milliseconds kill_wai
   auto destroyed = backend.destroy(scope);
   report.scope_removed = destroyed.ok();
   if (!destroyed) report.problems.push_back(destroyed.error().message);
+  report.phases.scope = clock.lap();
 }
 
 // A browser without a scope never left its gate: it is one process, ours.
-void kill_gated_child(BrowserProcess& browser, CloseReport& report) {
+void kill_gated_child(BrowserProcess& browser, CloseReport& report, Stopwatch& clock) {
   report.processes_killed = 1;
   report.verified_empty = browser.kill();
   report.scope_removed = true;  // there is none
   if (!report.verified_empty)
     report.problems.push_back("pid " + std::to_string(browser.pid()) + " did not end on SIGKILL");
+  report.phases.kill = clock.lap();
 }
 
 }  // namespace
@@ -37,18 +58,21 @@ void kill_gated_child(BrowserProcess& browser, CloseReport& report) {
 CloseReport clean_up_session(ScopeBackend& backend, BrowserProcess& browser, const std::optional<Scope>& scope,
                              const std::string& id, CloseReason reason, CleanupTimeouts timeouts) {
   auto started = steady_clock::now();
+  Stopwatch clock;
   CloseReport report;
   report.id = id;
   report.reason = reason;
   if (scope) {
     report.graceful = browser.ask_to_exit(timeouts.grace);
-    kill_scope(backend, *scope, timeouts.kill_wait, report);
+    report.phases.grace = clock.lap();
+    kill_scope(backend, *scope, timeouts.kill_wait, report, clock);
   } else {
-    kill_gated_child(browser, report);
+    kill_gated_child(browser, report, clock);
   }
   auto removed = browser.remove_files();
   report.dirs_removed = removed.ok();
   if (!removed) report.problems.push_back(removed.error().message);
+  report.phases.files = clock.lap();
   report.duration_ms = duration_cast<milliseconds>(steady_clock::now() - started).count();
   return report;
 }

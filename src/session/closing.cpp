@@ -36,39 +36,68 @@ CloseReport SessionManager::end_session(const EntryPtr& entry, CloseReason reaso
               id, close_reason_name(reason), scope && !scope->unit.empty() ? scope->unit : "-", report.duration_ms,
               report.processes_killed, report.graceful, report.verified_empty,
               report.problems.empty() ? "" : " problems: " + report.problems.front());
+  report.pending = {"files"};
+  if (entry->announced) report.pending.push_back("state_file");
   retire(entry, report);
+  m_tidy_up.post([this, entry] { tidy_after_close(entry); });
   return report;
 }
 
 // Closed: out of the live set, into the history if the client ever had its
 // id, and out of the state file.
 void SessionManager::retire(const EntryPtr& entry, const CloseReport& report) {
-  bool announced;
-  {
-    std::lock_guard lock(m_mutex);
-    entry->info.state = SessionState::closed;
-    entry->info.report = report;
-    entry->browser.reset();  // its fds; the exit watcher keeps its own
-    announced = entry->announced;
-    m_live.erase(entry->info.id);
-    m_live_changed.notify_all();
-    if (announced) m_closed.push_back(entry);
-    while (m_closed.size() > m_config.closed_history) m_closed.pop_front();
-  }
-  if (announced) persist();
+  std::lock_guard lock(m_mutex);
+  entry->info.state = SessionState::closed;
+  entry->info.report = report;
+  entry->browser.reset();  // its fds; the exit watcher keeps its own
+  m_live.erase(entry->info.id);
+  m_live_changed.notify_all();
+  if (entry->announced) m_closed.push_back(entry);
+  while (m_closed.size() > m_config.closed_history) m_closed.pop_front();
+}
+
+// Neither step changes what the client was told: the session's files left
+// its reach with a rename, and a state file that still lists a closed
+// session only makes a restart find no scope for it.
+void SessionManager::tidy_after_close(const EntryPtr& entry) {
+  if (entry->announced) persist();
+  auto removed = m_launcher.remove_set_aside_files();
+  if (!removed) spdlog::error("session {}: cannot remove its files: {}", entry->info.id, removed.error().message);
+  std::lock_guard lock(m_mutex);
+  auto& report = *entry->info.report;
+  report.pending.clear();
+  if (!removed) report.problems.push_back(removed.error().message);
+}
+
+Result<SessionManager::EntryPtr> SessionManager::take_for_closing(const std::string& id) {
+  auto entry = find(id);
+  if (!entry) return Error::make(ENOENT, "no session '" + id + "'");
+  if (entry->info.state == SessionState::starting) return Error::make(EBUSY, "session " + id + " is still starting");
+  if (!mark_closing(*entry))
+    return Error::make(EALREADY, "session " + id + " is already " + session_state_name(entry->info.state));
+  return entry;
 }
 
 Result<CloseReport> SessionManager::close(const std::string& id, std::optional<milliseconds> grace) {
   EntryPtr entry;
   {
     std::lock_guard lock(m_mutex);
-    entry = find(id);
-    if (!entry) return Error::make(ENOENT, "no session '" + id + "'");
-    if (entry->info.state == SessionState::starting) return Error::make(EBUSY, "session " + id + " is still starting");
-    if (!mark_closing(*entry))
-      return Error::make(EALREADY, "session " + id + " is already " + session_state_name(entry->info.state));
+    CORRAL_TRY_ASSIGN(entry, take_for_closing(id));
   }
   return end_session(entry, CloseReason::client, grace.value_or(m_config.default_grace));
+}
+
+Result<SessionInfo> SessionManager::close_in_background(const std::string& id, std::optional<milliseconds> grace) {
+  EntryPtr entry;
+  SessionInfo info;
+  {
+    std::lock_guard lock(m_mutex);
+    CORRAL_TRY_ASSIGN(entry, take_for_closing(id));
+    info = entry->info;
+  }
+  auto wait = grace.value_or(m_config.default_grace);
+  m_background_closes.post([this, entry, wait] { end_session(entry, CloseReason::client, wait); });
+  return info;
 }
 
 void SessionManager::on_browser_exit(const std::string& id, ExitStatus status) {

@@ -108,6 +108,34 @@ class StubSessions(DaemonTestCase):
         self.assertTrue(report["verified_empty"])
         self.daemon.assert_nothing_left(pids)
 
+    def test_a_close_that_does_not_wait(self):
+        session = self.daemon.open()
+        pids = read_pid_file(pid_file(self.daemon, session), STUB_PROCESSES)
+        status, body = self.daemon.request("DELETE", f"/v1/sessions/{session['id']}?wait=0&grace=0")
+        self.assertEqual(status, 202, body)
+        self.assertEqual(body["state"], "closing")
+        self.assertNotIn("report", body)
+        status, again = self.daemon.request("DELETE", f"/v1/sessions/{session['id']}")
+        self.assertEqual(status, 409, again)  # one cleanup, already under way
+        closed = self.daemon.wait_closed(session["id"], 10, "the background close")
+        report = closed["report"]
+        self.assertEqual(report["reason"], "client")
+        self.assertTrue(report["verified_empty"], report)
+        self.assertEqual(report["processes_killed"], STUB_PROCESSES)
+        wait_until(lambda: self.daemon.get(session["id"])[1]["report"]["pending"] == [], 5, "the tidy-up")
+        self.daemon.assert_nothing_left(pids)
+
+    def test_wait_must_be_a_duration(self):
+        session = self.daemon.open()
+        status, body = self.daemon.request("DELETE", f"/v1/sessions/{session['id']}?wait=soon")
+        self.assertEqual(status, 422, body)
+        self.assertIn("wait", body["error"]["message"])
+        self.assertEqual(self.daemon.get(session["id"])[1]["state"], "running")
+        report = self.daemon.close(session["id"], grace=0)
+        self.assertEqual(report["pending"], ["files", "state_file"])
+        self.assertGreater(report["phases_ms"]["kill"], 0)
+        self.daemon.assert_nothing_left()
+
     def test_two_hundred_cycles_leave_nothing(self):
         all_pids = []
         started = time.monotonic()

@@ -12,6 +12,8 @@ nlohmann::json limits_json(const Limits& limits);
 nlohmann::json session_json(const SessionInfo& session);
 nlohmann::json close_report_json(const CloseReport& report);
 nlohmann::json stats_json(const CgroupStats& stats);
+/// Where a close spent its time, in tenths of a millisecond.
+nlohmann::json phases_json(const ClosePhases& phases);
 /// {"error":{"code":code,"message":message}}
 nlohmann::json error_json(const std::string& code, const std::string& message);
 /// RFC 3339 UTC with milliseconds: "2026-11-28T07:10:00.123Z".

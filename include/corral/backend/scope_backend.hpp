@@ -41,6 +41,8 @@ struct KillOutcome {
   bool verified_empty = false;     ///< populated 0 and cgroup.procs empty
   std::vector<pid_t> stuck_pids;   ///< still there after two kills (D state, ...)
   std::vector<std::string> problems;
+  double kill_ms = 0;    ///< from the first cgroup.kill until populated 0 (or the give-up)
+  double verify_ms = 0;  ///< reading cgroup.events and cgroup.procs back
 };
 
 /// The session manager's only way to the host's cgroups: tests replace it

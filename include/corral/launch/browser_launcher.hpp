@@ -52,7 +52,9 @@ class BrowserProcess {
   virtual bool kill() = 0;
   /// The end of the browser's log, to say why it did not start.
   virtual std::string log_tail() const = 0;
-  /// Remove the session's files. Succeeds when they are gone already.
+  /// Take the session's files away from where the session had them, at
+  /// once (a rename); remove_set_aside_files() frees their space later.
+  /// Succeeds when they are gone already.
   virtual Result<void> remove_files() = 0;
 };
 
@@ -75,6 +77,9 @@ class BrowserLauncher {
   /// Remove the files of every session whose id is not in `keep` (those an
   /// earlier run left behind).
   virtual Result<void> remove_files_except(const std::set<std::string>& keep) = 0;
+  /// Free the space of files remove_files() took away: slow for a big
+  /// profile, so it runs after a close has answered.
+  virtual Result<void> remove_set_aside_files() = 0;
 };
 
 }  // namespace corral

@@ -29,6 +29,7 @@ class HostBrowserLauncher : public BrowserLauncher {
   void watch_exit(const BrowserProcess& browser, ExitCallback on_exit) override;
   void unwatch_exit(const BrowserProcess& browser) override;
   Result<void> remove_files_except(const std::set<std::string>& keep) override;
+  Result<void> remove_set_aside_files() override;
 
  private:
   HostLauncherConfig m_config;

@@ -36,6 +36,19 @@ struct SessionDirs {
 /// <state>/sessions
 std::filesystem::path sessions_dir(const std::filesystem::path& state_dir);
 
+/// <state>/removed: session dirs moved out of the way, to be removed later.
+/// The daemon's, mode 0700: nothing of a session can reach in.
+std::filesystem::path removed_dir(const std::filesystem::path& state_dir);
+
+/// Move session `id`'s dir into removed_dir in one rename(2), so that it is
+/// gone from where the session had it at once, whatever its size; the slow
+/// removal of the files can come later (remove_set_aside). Succeeds when
+/// the session dir is gone already.
+Result<void> set_aside_session_dir(const std::filesystem::path& state_dir, const std::string& id);
+
+/// Remove everything in removed_dir.
+Result<void> remove_set_aside(const std::filesystem::path& state_dir);
+
 /// Create the state dir (if missing) and <state>/sessions with mode 0711, so
 /// that a session user can pass through it to its own session's dirs but
 /// cannot list the others.

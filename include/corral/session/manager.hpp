@@ -23,6 +23,7 @@
 #include "corral/session/metrics.hpp"
 #include "corral/session/records.hpp"
 #include "corral/session/session.hpp"
+#include "corral/util/work_queue.hpp"
 
 namespace corral {
 
@@ -72,6 +73,10 @@ class SessionManager {
   std::vector<SessionInfo> list() const;
   /// ENOENT unknown; EALREADY closed or closing; EBUSY still starting.
   Result<CloseReport> close(const std::string& id, std::optional<std::chrono::milliseconds> grace);
+  /// The same close, for a client that does not wait for it: the session is
+  /// marked closing and returned as such at once; the cleanup runs on a
+  /// worker and its report is at get() once done. Errors as for close().
+  Result<SessionInfo> close_in_background(const std::string& id, std::optional<std::chrono::milliseconds> grace);
   /// Refuse new sessions from now on, and send requests that wait for room
   /// away (EAGAIN). close_all() does this too; call it first when requests
   /// must drain before close_all() runs.
@@ -108,6 +113,10 @@ class SessionManager {
   /// Clean up a session marked closing, and move it to the history.
   CloseReport end_session(const EntryPtr& entry, CloseReason reason, std::chrono::milliseconds grace);
   void retire(const EntryPtr& entry, const CloseReport& report);
+  /// After a close has answered: the state file, and the space of the files.
+  void tidy_after_close(const EntryPtr& entry);
+  /// close()'s checks; marks the session closing. Under m_mutex.
+  Result<EntryPtr> take_for_closing(const std::string& id);
   void on_browser_exit(const std::string& id, ExitStatus status);
   CloseReason exit_reason(const Entry& entry) const;
   void run_closer();
@@ -141,6 +150,11 @@ class SessionManager {
   std::thread m_closer;
 
   std::mutex m_persist_mutex;  ///< one writer of the state file at a time, newest last
+
+  // Last, so that they are drained and joined first, while what their tasks
+  // use still exists.
+  WorkQueue m_background_closes{4};  ///< closes nobody waits for
+  WorkQueue m_tidy_up{1};            ///< tidy_after_close, in order
 };
 
 /// 12 random hex digits.

@@ -37,6 +37,16 @@ const char* session_state_name(SessionState state);
 enum class CloseReason { client, expired, idle, browser_exited, oom, shutdown, start_failed };
 const char* close_reason_name(CloseReason reason);
 
+/// Where a close spent its time, in milliseconds, step by step.
+struct ClosePhases {
+  double grace = 0;   ///< SIGTERM and the wait for the browser to end
+  double stats = 0;   ///< reading peak memory and OOM kills before the kill
+  double kill = 0;    ///< cgroup.kill until "populated 0": the kernel's teardown
+  double verify = 0;  ///< reading cgroup.events and cgroup.procs back
+  double scope = 0;   ///< removing the scope (rmdir, or StopUnit until UnitRemoved)
+  double files = 0;   ///< moving the session's directories out of the way
+};
+
 /// What the verified cleanup of one session found and did.
 struct CloseReport {
   std::string id;
@@ -47,10 +57,15 @@ struct CloseReport {
   std::vector<pid_t> stuck_pids;   ///< still there after two kills (D state, ...)
   bool scope_removed = false;      ///< unit unloaded / cgroup dir gone
   bool dirs_removed = false;       ///< profile, tmp and home removed
-  int64_t duration_ms = 0;
+  int64_t duration_ms = 0;         ///< the whole close, up to the answer
+  ClosePhases phases;
   std::optional<uint64_t> memory_peak;
   std::optional<uint64_t> oom_kills;
   std::vector<std::string> problems;  ///< what went wrong, for the operator
+  /// What still runs after the answer: "files" (freeing the space of the
+  /// directories, already moved out of the session's reach), "state_file".
+  /// Empty in the final report that GET shows.
+  std::vector<std::string> pending;
 
   /// Everything the session had is gone.
   bool clean() const { return verified_empty && scope_removed && dirs_removed; }

@@ -66,7 +66,18 @@ class FakeBrowserLauncher : public BrowserLauncher {
     return success();
   }
 
+  Result<void> remove_set_aside_files() override {
+    std::lock_guard lock(m_mutex);
+    m_set_aside.clear();
+    return success();
+  }
+
   // For tests.
+  /// Files moved out of the way but not yet removed.
+  size_t set_aside_count() const {
+    std::lock_guard lock(m_mutex);
+    return m_set_aside.size();
+  }
   /// A browser an earlier daemon started: alive, with files, not spawned here.
   pid_t add_running(const std::string& id) {
     std::lock_guard lock(m_mutex);
@@ -207,7 +218,8 @@ class FakeBrowserLauncher : public BrowserLauncher {
 
   Result<void> remove_files(pid_t pid) {
     std::lock_guard lock(m_mutex);
-    m_files.erase(m_browsers.at(pid).id);
+    const auto& id = m_browsers.at(pid).id;
+    if (m_files.erase(id)) m_set_aside.insert(id);
     return success();
   }
 
@@ -215,7 +227,7 @@ class FakeBrowserLauncher : public BrowserLauncher {
   std::condition_variable m_ready_changed;
   std::map<pid_t, FakeBrowser> m_browsers;
   std::map<pid_t, ExitCallback> m_watched;
-  std::set<std::string> m_files;
+  std::set<std::string> m_files, m_set_aside;
   pid_t m_next_pid = 40000;
   bool m_holding = false;
   int m_waiting = 0;

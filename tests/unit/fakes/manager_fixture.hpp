@@ -72,9 +72,11 @@ struct ManagerFixture {
     return *opened;
   }
 
-  /// Nothing of any session is left on the (fake) host.
+  /// Nothing of any session is left on the (fake) host, once the tidy-up
+  /// after the last close has run.
   bool host_is_clean() const {
-    return backend.count() == 0 && launcher.files_count() == 0 && launcher.alive_count() == 0;
+    bool tidied = eventually([this] { return launcher.set_aside_count() == 0; }, std::chrono::seconds(2));
+    return tidied && backend.count() == 0 && launcher.files_count() == 0 && launcher.alive_count() == 0;
   }
 
   SessionState state_of(const std::string& id) {

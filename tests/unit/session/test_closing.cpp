@@ -192,3 +192,48 @@ TEST_CASE("close_all closes every running session in parallel with reason shutdo
   CHECK(f.host_is_clean());
   CHECK(f.manager().open({}).error().code == EAGAIN);
 }
+
+TEST_CASE("a close answers before the tidy-up and says what is pending; GET shows the final report") {
+  ManagerFixture f;
+  auto info = f.open_ok();
+  auto report = f.manager().close(info.id, milliseconds(0));
+  REQUIRE(report.ok());
+  CHECK(report->dirs_removed);  // moved out of the session's reach already
+  CHECK_FALSE(f.launcher.has_files(info.id));
+  CHECK(report->pending == std::vector<std::string>{"files", "state_file"});
+  REQUIRE(eventually([&] { return f.manager().get(info.id)->report->pending.empty(); }));
+  CHECK(f.launcher.set_aside_count() == 0);
+  CHECK(f.host_is_clean());
+}
+
+TEST_CASE("a close nobody waits for: closing at once, closed later with its report") {
+  ManagerFixture f;
+  f.launcher.exits_on_sigterm = false;
+  auto info = f.open_ok();
+  auto closing = f.manager().close_in_background(info.id, milliseconds(50));
+  REQUIRE(closing.ok());
+  CHECK(closing->state == SessionState::closing);
+  CHECK_FALSE(closing->report);
+  CHECK(f.manager().close(info.id, milliseconds(0)).error().code == EALREADY);  // one cleanup only
+  REQUIRE(eventually([&] { return f.state_of(info.id) == SessionState::closed; }));
+  auto closed = f.manager().get(info.id);
+  CHECK(closed->report->reason == CloseReason::client);
+  CHECK(closed->report->verified_empty);
+  CHECK(f.launcher.browser(info.pid).sigterms == 1);  // the grace asked for was used
+  CHECK(f.backend.kills == 1);
+  CHECK(f.host_is_clean());
+  CHECK(f.manager().close_in_background(info.id, {}).error().code == EALREADY);
+  CHECK(f.manager().close_in_background("000000000000", {}).error().code == ENOENT);
+}
+
+TEST_CASE("many closes nobody waits for run at once, and close_all waits for them") {
+  ManagerFixture f;
+  f.launcher.exits_on_sigterm = false;
+  std::vector<SessionInfo> sessions;
+  for (int i = 0; i < 4; ++i) sessions.push_back(f.open_ok());
+  for (const auto& info : sessions) REQUIRE(f.manager().close_in_background(info.id, milliseconds(200)).ok());
+  f.manager().close_all();
+  for (const auto& info : sessions) CHECK(f.state_of(info.id) == SessionState::closed);
+  CHECK(f.launcher.graces_at_once() == 4);
+  CHECK(f.host_is_clean());
+}

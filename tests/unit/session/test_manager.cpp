@@ -172,6 +172,8 @@ TEST_CASE("every change to the running set is in the state file") {
   auto file = session_records_path(f.state.path());
   CHECK(load_session_records(file)->size() == 2);
   REQUIRE(f.manager().close(a.id, milliseconds(0)).ok());
+  // The state file is rewritten after the close has answered.
+  REQUIRE(eventually([&] { return f.manager().get(a.id)->report->pending.empty(); }));
   auto records = load_session_records(file);
   REQUIRE(records->size() == 1);
   CHECK((*records)[0].info.id == b.id);
