@@ -29,8 +29,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.options import Options  # noqa: E402
+from selenium.webdriver.remote.remote_connection import RemoteConnection  # noqa: E402
 
 from common.chrome import BOT_FLAGS, CHROMIUM  # noqa: E402
+
+
+COMMAND_TIMEOUT_S = 30
 
 
 def say(event, **fields):
@@ -118,6 +122,9 @@ def main():
     parser.add_argument("--webdriver")
     args = parser.parse_args()
 
+    # A browser killed under its driver can leave a WebDriver call waiting
+    # for a long time; the bench wants an answer ("it is gone") instead.
+    RemoteConnection.set_timeout(COMMAND_TIMEOUT_S)
     driver, close, info = OPENERS[args.variant](args)
     keepalive = info.pop("keepalive", lambda: None)
     driver.get(args.page)

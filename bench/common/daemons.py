@@ -70,8 +70,10 @@ class Corrald(corral_harness.Api):
             out = corral_harness.systemctl_user("list-units", "--all", "--no-legend", "--plain",
                                                 "corral-*.scope").stdout
             units = [line.split()[0] for line in out.splitlines() if line.strip()]
-        sessions = os.path.join(self.state_dir, "sessions")
-        dirs = os.listdir(sessions) if os.path.isdir(sessions) else []
+        dirs = []
+        for place in ("sessions", "removed"):  # in place, or set aside by a close and not yet freed
+            path = os.path.join(self.state_dir, place)
+            dirs += os.listdir(path) if os.path.isdir(path) else []
         processes = [p for p in procs.processes_mentioning(self.state_dir) if p != self.process.pid]
         return {"processes": len(processes), "cgroups": len(cgroup_list),
                 "units": len(units), "dirs": len(dirs)}

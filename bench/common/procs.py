@@ -9,12 +9,21 @@ def all_pids():
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 
 
+PF_EXITING = 0x4  # include/linux/sched.h: the task has begun do_exit()
+
+
 def alive(pid):
-    """True while pid exists and is not a zombie (a zombie holds no memory and runs nothing)."""
+    """True while pid exists, is not a zombie and has not begun exiting.
+
+    A task that has begun do_exit() runs no code any more; it leaves its
+    cgroup (cgroup_exit, after its memory is released: what makes
+    cgroup.events say populated 0) a moment before /proc stops showing it
+    running. Every side is judged by this one rule, as the e2e harness does."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError, IndexError):
+            fields = f.read().rsplit(")", 1)[1].split()
+        return fields[0] not in ("Z", "X") and not int(fields[6]) & PF_EXITING
+    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
         return False
 
 

@@ -17,7 +17,8 @@ def spread(values):
 def ratio(numerator, denominator):
     if numerator is None or not denominator:
         return None
-    return round(numerator / denominator, 2)
+    value = numerator / denominator
+    return round(value, 3 if value < 0.1 else 2)  # 0.004, not 0.0
 
 
 def rotated(items, round_index):

@@ -45,15 +45,23 @@ class CorralSide:
         return len(self.seen)
 
     def members(self):
-        return set(cgroups.procs(self.cgroup)) | {pid for pid in self.seen if procs.alive(pid)}
+        return {pid for pid in set(cgroups.procs(self.cgroup)) | self.seen if procs.alive(pid)}
 
     def dirs_left(self):
-        return [self.id] if os.path.exists(self.daemon.session_dir(self.id)) else []
+        """The session's dir, in place or set aside (<state>/removed/<id>) and not yet freed."""
+        places = (self.daemon.session_dir(self.id), os.path.join(self.daemon.state_dir, "removed", self.id))
+        return [path for path in places if os.path.exists(path)]
 
     def settle(self, timeout=60):
-        """Wait until corral says the session is closed (its cleanup has finished)."""
+        """Wait until corral says the session is closed (its cleanup has finished), and for the
+        moment after it in which corrald frees the dirs it set aside (what is still there after
+        that counts as left)."""
         procs.wait_until(lambda: self.daemon.get_quietly(self.id) == "closed", timeout,
                          f"session {self.id} closed", interval=0.02)
+        try:
+            procs.wait_until(lambda: not self.dirs_left(), 5, "the session's dirs freed", interval=0.02)
+        except RuntimeError:
+            pass
 
     def report(self):
         """The final close report, from GET (for wait=0 the DELETE had none)."""
@@ -79,7 +87,7 @@ class BaselineSide:
         return len(self.members())
 
     def members(self):
-        return set(cgroups.procs(self.cgroup)) - {self.bot.pid, self.bot.process.pid}
+        return {pid for pid in cgroups.procs(self.cgroup) if procs.alive(pid)} - {self.bot.pid, self.bot.process.pid}
 
     def dirs_left(self):
         return self.host.tmp_entries()
@@ -119,7 +127,7 @@ class KernelSide:
         return len(self.members())
 
     def members(self):
-        return set(cgroups.procs(self.cgroup))
+        return {pid for pid in cgroups.procs(self.cgroup) if procs.alive(pid)}
 
     def dirs_left(self):
         return []

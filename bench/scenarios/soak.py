@@ -17,6 +17,7 @@ open fds. At the end: processes, cgroups, units, session dirs left, and the
 close reasons corrald counted (/metrics).
 """
 import itertools
+import os
 import re
 import threading
 import time
@@ -81,9 +82,16 @@ class Soak:
             thread.join()
 
     def drain(self, timeout=120):
-        """Wait until no session is open (vanished bots reaped, crashed browsers cleaned)."""
+        """Wait until no session is open (vanished bots reaped, crashed browsers cleaned) and the
+        dirs closes set aside are freed (corrald does that just after it answers)."""
         procs.wait_until(lambda: not self.daemon.request("GET", "/v1/sessions")[1]["sessions"], timeout,
                          "every soak session to close", interval=0.1)
+        removed = os.path.join(self.daemon.state_dir, "removed")
+        try:
+            procs.wait_until(lambda: not os.path.isdir(removed) or not os.listdir(removed), 10,
+                             "set-aside dirs freed", interval=0.05)
+        except RuntimeError:
+            pass  # what is still there is counted as left over
 
     def sample(self, cycle, started):
         pid = self.daemon.process.pid
