@@ -114,7 +114,8 @@ def load_section(s):
         g = run["rss_growth"] or {}
         soak.append((backend, run["cycles"], run["cycles_per_s"], run["failures"],
                      ", ".join(f"{k} {v}" for k, v in run["left"].items()), g.get("rss_kib_at_100"),
-                     g.get("rss_kib_at_end"), g.get("growth_kib_per_1000"), f"{g.get('fds_at_100')} → {g.get('fds_at_end')}",
+                     g.get("rss_kib_at_end"), g.get("growth_kib_per_10000"), g.get("growth_kib_per_10000_second_half"),
+                     f"{g.get('fds_at_100')} → {g.get('fds_at_end')}", f"{g.get('threads_at_100')} → {g.get('threads_at_end')}",
                      ", ".join(f"{k} {v}" for k, v in run["closed_by_reason"].items() if v)))
     return "\n".join([
         "## 4. Throughput", "",
@@ -128,7 +129,8 @@ def load_section(s):
         "start leaving its children and its setsid escapee behind. 4 clients. RSS and fds are read with no "
         "session open (at cycle 100, every 1,000, and the end).", "",
         table(("backend", "cycles", "cycles/s", "failed", "left at the end", "RSS KiB at 100", "RSS KiB at end",
-               "growth KiB / 1,000", "daemon fds", "closed by reason"), soak), "",
+               "growth KiB / 10,000 (from 100)", "growth KiB / 10,000 (second half)", "daemon fds", "daemon threads",
+               "closed by reason"), soak), "",
         "![soak RSS](benchmarks/soak_rss.png)"])
 
 

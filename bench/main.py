@@ -132,6 +132,13 @@ class Bench:
         self.page.stop()
 
 
+def write_doc(results):
+    import plots  # matplotlib: only for the page (the smoke mode needs neither)
+    images = plots.draw(results, os.path.join(ROOT, "docs", "benchmarks"))
+    doc.write_doc(results, os.path.join(ROOT, "docs", "benchmarks.md"), images, os.path.join(HERE, "results"))
+    log("wrote docs/benchmarks.md")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     mode = parser.add_mutually_exclusive_group()
@@ -140,11 +147,17 @@ def main():
     mode.add_argument("--smoke", dest="mode", action="store_const", const="smoke",
                       help="every scenario once, for the leak checks (CI); implies --no-doc")
     parser.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md and its plots")
+    parser.add_argument("--doc-from", metavar="RESULTS_JSON",
+                        help="only write docs/benchmarks.md and its plots again from a kept run (after editing notes.md)")
     parser.add_argument("--leak-check", action="store_true",
                         help="CI: the quick mode's leak checks only (no timings judged); exit 1 on a leak")
     args = parser.parse_args()
     args.mode = args.mode or "quick"
     args.no_doc = args.no_doc or args.mode == "smoke"
+    if args.doc_from:
+        with open(args.doc_from) as f:
+            write_doc(json.load(f))
+        return 0
     if os.geteuid() != 0:
         parser.error("run as root (bench/run): cgroups, the session user, namespaces")
 
@@ -186,10 +199,7 @@ def main():
         path = report.save(results, os.path.join(HERE, "results"))
         log(f"results: {os.path.relpath(path, ROOT)}")
     if not args.no_doc:
-        import plots  # matplotlib: only for the page (the smoke mode needs neither)
-        images = plots.draw(results, os.path.join(ROOT, "docs", "benchmarks"))
-        doc.write_doc(results, os.path.join(ROOT, "docs", "benchmarks.md"), images, os.path.join(HERE, "results"))
-        log("wrote docs/benchmarks.md")
+        write_doc(results)
     after = results["after"]
     log(f"after the run: {'CLEAN' if after['clean'] else 'NOT CLEAN'} {after['left'] if not after['clean'] else ''}")
     if args.leak_check:
