@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import tempfile
 
+from baselines.bare_launch import no_new_privs
 from common import cgroups, procs
 from common.bot_runner import Bot
 from common.bot_host import SESSION_USER
@@ -113,10 +114,12 @@ class KernelSide:
         port = free_port()
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": self.dir, "TMPDIR": self.dir, "LANG": "C.UTF-8"}
         with cgroups.in_cgroup(self.cgroup):
+            # As corrald starts it: the session user, no groups, no-new-privs
+            # (which Chromium's sandbox set-up, and so the browser, depend on).
             self.driver = subprocess.Popen([CHROMEDRIVER, f"--port={port}", "--allowed-ips=127.0.0.1"],
                                            user=user.pw_uid, group=user.pw_gid, extra_groups=[], env=env,
-                                           cwd=self.dir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                           stderr=subprocess.DEVNULL)
+                                           cwd=self.dir, preexec_fn=no_new_privs, stdin=subprocess.DEVNULL,
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.wait_until(lambda: answers(port), 30, "chromedriver's /status", interval=0.02)
         self.bot = Bot.start_plain(["--variant", "remote", "--page", page, "--webdriver", f"http://127.0.0.1:{port}"])
 
