@@ -149,7 +149,7 @@ def runs_section(directory):
                              "open overhead %", "cycles/s ×4", "corral left 0", "load at start"), rows)])
 
 
-def write_doc(results, path, images, results_dir):
+def write_doc(results, path, results_dir):
     s, m = results["summary"], results["machine"]
     with open(os.path.join(HERE, "method.md")) as f:
         method = f.read().strip()

@@ -35,8 +35,11 @@ MODES = {
     "quick": {"normal": 7, "killed": 1, "two": 1, "open": 9, "scope": 30, "throughput": 200,
               "soak": 1000, "soak_systemd": 200},
     "full": {"normal": 15, "killed": 3, "two": 3, "open": 15, "scope": 60, "throughput": 500,
-             "soak": 10000, "soak_systemd": 2000},
+             "soak": 10000, "soak_arena1": 10000, "soak_systemd": 2000},
 }
+# The same soak again with one malloc arena: tells glibc's per-thread arenas
+# (corrald has ~80 threads) apart from memory corrald itself keeps.
+ARENA1 = "cgroupfs, MALLOC_ARENA_MAX=1"
 # The soak's daemons close a vanished bot's session with this grace instead
 # of the default 2 s: corrald's closer thread ends expired sessions one after
 # another, and the stub ignores SIGTERM, so each would hold the next for 2 s.
@@ -112,15 +115,18 @@ class Bench:
             f.write(soak.dispatch_script())
         os.chmod(script, 0o755)
         runs = {}
-        backends = {"cgroupfs": self.counts["soak"]}
+        # name: (backend, cycles, environment)
+        plan = {"cgroupfs": ("cgroupfs", self.counts["soak"], {})}
+        if self.counts.get("soak_arena1"):
+            plan[ARENA1] = ("cgroupfs", self.counts["soak_arena1"], {"MALLOC_ARENA_MAX": "1"})
         if self.systemd:
-            backends["systemd-user"] = self.counts["soak_systemd"]
-        for backend, cycles in backends.items():
-            daemon = self.daemon(backend, browser=script, extra=("--grace", SOAK_GRACE))
-            runs[backend] = soak.Soak(daemon).run(
-                cycles, progress=lambda s, b=backend: log(f"soak {b} cycle {s['cycle']}: RSS {s['rss_kib']} KiB, "
+            plan["systemd-user"] = ("systemd-user", self.counts["soak_systemd"], {})
+        for name, (backend, cycles, env) in plan.items():
+            daemon = self.daemon(backend, browser=script, extra=("--grace", SOAK_GRACE), env=env)
+            runs[name] = soak.Soak(daemon).run(
+                cycles, progress=lambda s, b=name: log(f"soak {b} cycle {s['cycle']}: RSS {s['rss_kib']} KiB, "
                                                           f"fds {s['fds']}, threads {s['threads']}, {s['elapsed_s']} s"))
-            log(f"soak {backend}: left {runs[backend]['left']}, closed {runs[backend]['closed_by_reason']}")
+            log(f"soak {name}: left {runs[name]['left']}, closed {runs[name]['closed_by_reason']}")
             daemon.stop()
             self.daemons.remove(daemon)
         return runs
@@ -134,8 +140,8 @@ class Bench:
 
 def write_doc(results):
     import plots  # matplotlib: only for the page (the smoke mode needs neither)
-    images = plots.draw(results, os.path.join(ROOT, "docs", "benchmarks"))
-    doc.write_doc(results, os.path.join(ROOT, "docs", "benchmarks.md"), images, os.path.join(HERE, "results"))
+    plots.draw(results, os.path.join(ROOT, "docs", "benchmarks"))
+    doc.write_doc(results, os.path.join(ROOT, "docs", "benchmarks.md"), os.path.join(HERE, "results"))
     log("wrote docs/benchmarks.md")
 
 

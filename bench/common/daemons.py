@@ -21,7 +21,7 @@ STUB = os.environ.get("CORRAL_STUB", os.path.join(ROOT, "build", "tests", "stub_
 
 
 class Corrald(corral_harness.Api):
-    def __init__(self, backend, browser=None, extra=()):
+    def __init__(self, backend, browser=None, extra=(), env=None):
         self.backend = backend
         self.state_dir = tempfile.mkdtemp(prefix="corral-bench-state.")
         os.chmod(self.state_dir, 0o711)  # the session user passes through it
@@ -34,7 +34,7 @@ class Corrald(corral_harness.Api):
             args += ["--browser", browser]
         self.log_tail = collections.deque(maxlen=200)
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                        errors="replace")
+                                        errors="replace", env={**os.environ, **(env or {})})
         super().__init__(port=self._wait_ready())
 
     def _wait_ready(self):
