@@ -31,7 +31,7 @@ from scenarios import close, open_ready, scope_overhead, soak, throughput  # noq
 MODES = {
     # The leak checks with the smallest counts (CI): the figures mean little.
     "smoke": {"normal": 1, "killed": 1, "two": 1, "open": 1, "scope": 2, "throughput": 16,
-              "soak": 120, "soak_systemd": 40},
+              "soak": 120, "soak_arena1": 40, "soak_systemd": 40},
     "quick": {"normal": 7, "killed": 1, "two": 1, "open": 9, "scope": 30, "throughput": 200,
               "soak": 1000, "soak_systemd": 200},
     "full": {"normal": 15, "killed": 3, "two": 3, "open": 15, "scope": 60, "throughput": 500,
@@ -70,8 +70,8 @@ class Bench:
         self.systemd = bool(os.environ.get("XDG_RUNTIME_DIR")) and shutil.which("systemd-run")
         self.daemons = []
 
-    def daemon(self, backend, browser=None, extra=()):
-        made = Corrald(backend, browser=browser, extra=extra)
+    def daemon(self, backend, browser=None, extra=(), env=None):
+        made = Corrald(backend, browser=browser, extra=extra, env=env)
         self.daemons.append(made)
         return made
 
