@@ -18,7 +18,8 @@ struct DaemonOptions {
   std::filesystem::path cgroup_root;  ///< cgroupfs backend; empty = default
   std::string log_level = "info";
   std::string log_target = "auto";  ///< auto, stderr or journal
-  std::string session_user;  ///< --session-user; empty: the default (see session_user.hpp)
+  std::string session_user;  ///< --session-user; empty: the default (see session_users.hpp)
+  std::string session_uids;  ///< --session-uids A-B; empty: the default pool
   SessionManagerConfig sessions;
   HostLauncherConfig launcher;  ///< programs and state dir; the session user is resolved at start
 };

@@ -18,7 +18,8 @@
 #include "corral/util/journal_sink.hpp"
 #include "corral/api/listen_socket.hpp"
 #include "corral/session/manager.hpp"
-#include "corral/launch/session_user.hpp"
+#include "corral/launch/session_users.hpp"
+#include "corral/launch/uid_sweep.hpp"
 #include "corral/util/token_file.hpp"
 #include "daemon_options.hpp"
 
@@ -61,21 +62,23 @@ const char* journal_unit_field(const std::string& backend_kind) {
   return "";
 }
 
-// Who browsers run as. Fails (and the daemon with it) for a root daemon whose
-// session user does not exist: running them as root must be asked for.
-bool pick_session_user(const DaemonOptions& options, std::optional<SessionUser>& user) {
-  auto resolved = resolve_session_user(options.session_user, ::geteuid());
-  if (!resolved) {
-    spdlog::critical("{}", resolved.error().message);
-    return false;
+// Who browsers run as. Fails (and the daemon with it) for a root daemon
+// whose pool users do not exist: sharing a user, or root, must be asked for.
+std::optional<SessionUsers> pick_session_users(const DaemonOptions& options) {
+  auto chosen = choose_session_users(options.session_user, options.session_uids, ::geteuid());
+  if (!chosen) {
+    spdlog::critical("{}", chosen.error().message);
+    return std::nullopt;
   }
-  user = *resolved;
-  if (!user) spdlog::info("sessions run as corrald's own user (uid {})", ::geteuid());
-  else if (user->is_root()) spdlog::warn("sessions run as root (--session-user {}): Chrome's sandbox is off", user->name);
+  auto status = chosen->pool.status();
+  if (status.separate)
+    spdlog::info("each session runs as a uid of its own from {} ({} uids), with Chrome's sandbox", status.source,
+                 status.size);
+  else if (chosen->shared && chosen->shared->uid == 0)
+    spdlog::warn("{}", status.source);
   else
-    spdlog::info("sessions run as {} (uid {}, gid {}) with Chrome's sandbox", user->name, user->credentials.uid,
-                 user->credentials.gid);
-  return true;
+    spdlog::warn("sessions are not separated from each other: {}", status.source);
+  return std::move(*chosen);
 }
 
 // The state dir, with <state>/sessions that the session user can reach.
@@ -174,11 +177,17 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   // The cheap checks that can refuse the start come before the backend,
   // which may create cgroups.
-  std::optional<SessionUser> session_user;
-  if (!pick_session_user(options, session_user)) return 1;
+  auto users = pick_session_users(options);
+  if (!users) return 1;
   auto launcher_config = options.launcher;
-  if (!prepare_state_dir(options.sessions.state_dir, session_user)) return 1;
-  if (session_user) launcher_config.session_user = session_user->credentials;
+  if (!prepare_state_dir(options.sessions.state_dir, users->example)) return 1;
+  launcher_config.session_user = users->shared;
+  auto sessions_config = options.sessions;
+  // The pool bounds the sessions: past it, admission says 429 as for any other limit.
+  if (auto pool = users->pool.status(); pool.separate) {
+    auto& max = sessions_config.admission.max_sessions;
+    max = max == 0 ? pool.size : std::min(max, pool.size);
+  }
   auto backend = open_backend(options, journal);
   if (!backend) return 1;
   find_browsers(launcher_config.programs);
@@ -187,8 +196,8 @@ int run(const DaemonOptions& options, JournalSink* journal) {
     spdlog::critical("{}", started.error().message);
     return 1;
   }
-  HostBrowserLauncher launcher(launcher_config, watcher);
-  SessionManager sessions(*backend, launcher, options.sessions);
+  HostBrowserLauncher launcher(launcher_config, std::move(users->pool), watcher);
+  SessionManager sessions(*backend, launcher, sessions_config);
   recover_earlier_sessions(sessions);
   register_routes(server, sessions);
   if (*token) require_token(server, **token);
@@ -203,6 +212,8 @@ int run(const DaemonOptions& options, JournalSink* journal) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // corrald re-executes itself to sweep a session uid (uid_sweep.hpp).
+  if (argc > 1 && std::string(argv[1]) == corral::kSweepCommand) return corral::sweep_command_main(argc, argv);
   corral::block_daemon_signals();
   auto options = corral::parse_daemon_options(argc, argv);
   auto journal = set_up_logging(options);

@@ -53,6 +53,7 @@ json record_json(const SessionRecord& record) {
           {"scope", {{"name", info.scope.name}, {"unit", info.scope.unit}, {"cgroup", info.scope.cgroup.string()}}},
           {"pid", info.pid},
           {"pid_start_time", record.pid_start_time},
+          {"uid", info.uid},
           {"devtools_http", info.endpoints.devtools_http},
           {"devtools_ws", info.endpoints.devtools_ws},
           {"webdriver", info.endpoints.webdriver},
@@ -112,6 +113,8 @@ Result<SessionRecord> record_from(const json& object) {
   info.pid = object.at("pid").get<pid_t>();
   if (info.pid <= 1) return Error::make(EBADMSG, "session " + info.id + ": no valid pid");
   record.pid_start_time = object.at("pid_start_time").get<uint64_t>();
+  // Absent in files of a corrald before the uid pool: its sessions shared a uid.
+  if (object.contains("uid")) info.uid = object.at("uid").get<std::optional<uid_t>>();
   info.endpoints = {optional_field<std::string>(object, "devtools_http"),
                     optional_field<std::string>(object, "devtools_ws"), optional_field<std::string>(object, "webdriver")};
   info.created_at = from_epoch_ms(object.at("created_at_ms").get<int64_t>());

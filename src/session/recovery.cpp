@@ -57,7 +57,7 @@ Result<void> SessionManager::adopt(const SessionRecord& record, const Scope& sco
   const SessionInfo& recorded = record.info;
   if (recorded.scope.cgroup != scope.cgroup)
     return Error::make(ESTALE, "its record names cgroup " + recorded.scope.cgroup.string());
-  CORRAL_TRY_ASSIGN(auto browser, m_launcher.reattach(recorded.id, recorded.pid, record.pid_start_time));
+  CORRAL_TRY_ASSIGN(auto browser, m_launcher.reattach(recorded.id, recorded.pid, record.pid_start_time, recorded.uid));
   CORRAL_TRY(m_backend.check_contains(scope, recorded.pid));
 
   auto entry = std::make_shared<Entry>();
@@ -116,6 +116,7 @@ Result<RecoveryReport> SessionManager::recover() {
     for (const auto& [id, entry] : m_live) adopted.insert(id);
   }
   CORRAL_TRY(m_launcher.remove_files_except(adopted));
+  CORRAL_TRY(m_launcher.reclaim_uids());  // what reaped sessions left under their uids
   persist();                     // drop the records of what was reaped
   m_closer_wakeup.notify_one();  // adopted leases to watch
   return report;

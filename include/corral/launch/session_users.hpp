@@ -1,0 +1,28 @@
+// Which users a corrald runs its sessions as, from its flags and whether it
+// is root: a pool that gives each live session a uid of its own
+// (--session-uids), or one user every session shares (the default:
+// corral-session for root, itself for an unprivileged corrald).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "corral/launch/session_user.hpp"
+#include "corral/launch/uid_pool.hpp"
+
+namespace corral {
+
+struct SessionUsers {
+  SessionUidPool pool;
+  std::optional<Credentials> shared;  ///< run_as when the pool shares one uid; unset: corrald's own user
+  std::optional<SessionUser> example;  ///< a user sessions run as, to check the state dir is reachable
+};
+
+/// From --session-user (`user`, empty if not given), --session-uids
+/// (`uids`, empty if not given) and the daemon's effective uid. Errors say
+/// what to do: a missing pool user, a range that is not free (see
+/// uid_range.hpp), both flags at once, or either flag without root.
+Result<SessionUsers> choose_session_users(const std::string& user, const std::string& uids, uid_t daemon_euid);
+
+}  // namespace corral

@@ -1,0 +1,50 @@
+#include "corral/launch/session_users.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "corral/launch/uid_range.hpp"
+
+namespace corral {
+namespace {
+
+Result<SessionUsers> shared_users(const std::string& user, uid_t daemon_euid) {
+  CORRAL_TRY_ASSIGN(auto resolved, resolve_session_user(user, daemon_euid));
+  if (!resolved) {
+    Credentials self{daemon_euid, ::getegid()};
+    return SessionUsers{SessionUidPool::shared(self, "corrald is not root: every session runs as its uid " +
+                                                         std::to_string(daemon_euid)),
+                        std::nullopt, std::nullopt};
+  }
+  std::string why = resolved->is_root() ? "--session-user root: sessions run as root, Chrome's sandbox is off"
+                                        : "--session-user " + resolved->name + ": every session runs as it";
+  return SessionUsers{SessionUidPool::shared(resolved->credentials, why), resolved->credentials, resolved};
+}
+
+Result<SessionUsers> range_users(const std::string& uids) {
+  CORRAL_TRY_ASSIGN(auto range, parse_uid_range(uids));
+  CORRAL_TRY(check_uid_range(range, read_host_ids()));
+  std::vector<Credentials> members;
+  for (uid_t uid = range.first;; ++uid) {
+    members.push_back({uid, static_cast<gid_t>(uid)});
+    if (uid == range.last) break;
+  }
+  SessionUser example{"uid " + std::to_string(range.first), members.front()};
+  return SessionUsers{SessionUidPool::of(std::move(members), "uids " + uids), std::nullopt, example};
+}
+
+}  // namespace
+
+Result<SessionUsers> choose_session_users(const std::string& user, const std::string& uids, uid_t daemon_euid) {
+  if (!uids.empty() && daemon_euid != 0)
+    return Error::make(EPERM, "--session-uids needs a root corrald: only root can switch to other uids");
+  if (!uids.empty() && !user.empty())
+    return Error::make(EINVAL, "--session-uids and --session-user exclude each other: a pool, or one shared user");
+  if (!uids.empty()) return range_users(uids);
+  // Without --session-uids every session shares one user for now
+  // (corral-session for root); a default pool of system users is to come.
+  return shared_users(user, daemon_euid);
+}
+
+}  // namespace corral

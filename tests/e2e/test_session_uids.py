@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""--session-uids: each live session runs as a uid of its own from a pool.
+
+Sessions of different uids cannot signal each other, read each other's
+/proc or files; what a session leaves under its uid outside its directories
+(/dev/shm, System V IPC) is swept before the uid serves the next session;
+the pool bounds the sessions; a range the host uses is refused."""
+import os
+import subprocess
+import sys
+import unittest
+
+from corral_harness import (STUB_PROCESSES, Daemon, DaemonTestCase, credentials, pid_file, processes_in,
+                            read_pid_file, refused_start, wait_until)
+
+# Below systemd's container range (524288-) and clear of its dynamic users.
+POOL = "400100-400101"
+
+
+def as_uid(uid, *command):
+    """Run `command` as uid (gid the same, no groups), as a session would."""
+    return subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs",
+                           *command], capture_output=True, text=True, timeout=30)
+
+
+class UidPool(DaemonTestCase):
+    daemon_args = ("--session-uids", POOL)
+
+    def close_and_wait(self, session):
+        """Close, and wait until its uid is swept and back in the pool."""
+        self.daemon.close(session["id"], grace=0)
+        wait_until(lambda: self.daemon.get(session["id"])[1]["report"]["pending"] == [], 10, "the uid sweep")
+
+    def tearDown(self):
+        for session in self.daemon.request("GET", "/v1/sessions")[1]["sessions"]:
+            self.close_and_wait(session)
+        super().tearDown()
+
+    def test_each_session_has_a_uid_of_its_own_and_the_pool_bounds_them(self):
+        a, b = self.daemon.open(), self.daemon.open()
+        self.assertNotEqual(a["uid"], b["uid"])
+        for session in (a, b):
+            for pid in processes_in(session["cgroup"]):
+                uids, gids, groups, no_new_privs = credentials(pid)
+                self.assertEqual(set(uids), {str(session["uid"])}, pid)
+                self.assertEqual(set(gids), {str(session["uid"])}, pid)
+                self.assertEqual((groups, no_new_privs), ([], "1"), pid)
+        status, body = self.daemon.request("POST", "/v1/sessions", {})
+        self.assertEqual(status, 429, body)
+        pool = self.daemon.request("GET", "/v1/health")[1]["session_uids"]
+        self.assertEqual((pool["separate"], pool["size"], pool["in_use"]), (True, 2, 2))
+
+    def test_one_session_cannot_touch_another(self):
+        a, b = self.daemon.open(), self.daemon.open()
+        b_pid = read_pid_file(pid_file(self.daemon, b), STUB_PROCESSES)[0]
+        b_dir = os.path.join(self.daemon.state_dir, "sessions", b["id"])
+        attempts = {
+            "kill": ["kill", "-KILL", str(b_pid)],
+            "environ": ["cat", f"/proc/{b_pid}/environ"],
+            "mem": ["python3", "-c", f"open('/proc/{b_pid}/mem', 'rb').read(1)"],
+            "list profile": ["ls", os.path.join(b_dir, "profile")],
+            "read pid file": ["cat", os.path.join(b_dir, "profile", "stub.pids")],
+            "write tmp": ["touch", os.path.join(b_dir, "tmp", "planted")],
+            "ptrace": ["python3", "-c", "import ctypes,sys; libc=ctypes.CDLL(None, use_errno=True); "
+                       f"sys.exit(0 if libc.ptrace(16, {b_pid}, 0, 0) == 0 else 1)"],
+        }
+        for name, command in attempts.items():
+            with self.subTest(name):
+                self.assertNotEqual(as_uid(a["uid"], *command).returncode, 0, f"{name} succeeded")
+        self.assertEqual(self.daemon.get(b["id"])[1]["state"], "running")
+        self.assertFalse(os.path.exists(os.path.join(b_dir, "tmp", "planted")))
+
+    def test_what_a_session_leaves_under_its_uid_never_reaches_the_next(self):
+        a = self.daemon.open()
+        uid = a["uid"]
+        planted = f"/dev/shm/corral-test-planted-{os.getpid()}"
+        self.assertEqual(as_uid(uid, "sh", "-c", f"echo secret > {planted}").returncode, 0)
+        segment = as_uid(uid, "ipcmk", "-M", "4096")
+        self.assertEqual(segment.returncode, 0, segment.stderr)
+        shmid = segment.stdout.split()[-1]
+        self.assertEqual(os.stat(planted).st_uid, uid)
+        report = self.daemon.close(a["id"], grace=0)
+        self.assertIn("uid", report["pending"])
+        wait_until(lambda: self.daemon.get(a["id"])[1]["report"]["pending"] == [], 10, "the uid sweep")
+        self.assertEqual(self.daemon.get(a["id"])[1]["report"]["problems"], [])
+        self.assertFalse(os.path.exists(planted))
+        self.assertNotIn(f" {shmid} ", subprocess.run(["ipcs", "-m"], capture_output=True, text=True).stdout)
+        # Both uids serve again: the swept one was given back.
+        b, c = self.daemon.open(), self.daemon.open()
+        self.assertIn(uid, (b["uid"], c["uid"]))
+
+
+class RefusedRanges(unittest.TestCase):
+    def test_a_range_with_users_in_it_is_refused(self):
+        stderr = refused_start("--session-uids", "1-10")
+        self.assertIn("passwd entry", stderr)
+
+    def test_systemd_ranges_and_nonsense_are_refused(self):
+        self.assertIn("dynamic users", refused_start("--session-uids", "61000-61200"))
+        self.assertIn("container range", refused_start("--session-uids", "600000-600010"))
+        self.assertIn("FIRST-LAST", refused_start("--session-uids", "many"))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=1)
