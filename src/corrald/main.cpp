@@ -200,6 +200,8 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   SessionManager sessions(*backend, launcher, sessions_config);
   recover_earlier_sessions(sessions);
   register_routes(server, sessions);
+  // Before the token: a session's uid is refused even with the token.
+  refuse_session_uids(server, [&launcher](uid_t uid) { return launcher.is_session_uid(uid); });
   if (*token) require_token(server, **token);
   serve_until_stopped(server, *listener, sessions,
                       fmt::format("corrald ready on {} (state dir {}; {})", listener->url(),

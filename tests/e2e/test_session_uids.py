@@ -90,6 +90,46 @@ class UidPool(DaemonTestCase):
         self.assertIn(uid, (b["uid"], c["uid"]))
 
 
+def api_status_as(uid, url=None, unix_socket=None):
+    """The HTTP status of GET /v1/sessions sent as uid (0 if it could not connect)."""
+    if unix_socket:
+        code = ("import http.client,socket,sys\n"
+                "class C(http.client.HTTPConnection):\n"
+                " def connect(self):\n"
+                "  self.sock=socket.socket(socket.AF_UNIX); self.sock.connect(sys.argv[1])\n"
+                "c=C('localhost'); c.request('GET','/v1/sessions'); print(c.getresponse().status)")
+        result = as_uid(uid, "python3", "-c", code, unix_socket)
+    else:
+        code = ("import urllib.request,urllib.error,sys\n"
+                "try: print(urllib.request.urlopen(sys.argv[1]).status)\n"
+                "except urllib.error.HTTPError as e: print(e.code)")
+        result = as_uid(uid, "python3", "-c", code, url + "/v1/sessions")
+    return int(result.stdout.strip() or 0)
+
+
+class SessionsMayNotUseTheApi(DaemonTestCase):
+    daemon_args = ("--session-uids", POOL)
+
+    def test_a_session_uid_is_refused_on_tcp_and_others_are_not(self):
+        a = self.daemon.open()
+        self.assertEqual(api_status_as(a["uid"], url=self.daemon.url), 403)
+        self.assertEqual(api_status_as(400101 if a["uid"] != 400101 else 400100, url=self.daemon.url), 403)
+        self.assertEqual(api_status_as(65534, url=self.daemon.url), 200)  # nobody is no session
+        self.assertEqual(self.daemon.request("GET", "/v1/sessions")[0], 200)
+        self.daemon.close(a["id"], grace=0)
+        wait_until(lambda: self.daemon.get(a["id"])[1]["report"]["pending"] == [], 10, "the uid sweep")
+
+
+class SessionsMayNotUseTheUnixSocket(DaemonTestCase):
+    daemon_args = ("--session-uids", POOL)
+    daemon_options = {"unix_socket": True}
+
+    def test_a_session_uid_is_refused_on_the_unix_socket(self):
+        os.chmod(self.daemon.unix_socket, 0o666)  # so that the kernel lets it connect at all
+        self.assertEqual(api_status_as(400100, unix_socket=self.daemon.unix_socket), 403)
+        self.assertEqual(api_status_as(65534, unix_socket=self.daemon.unix_socket), 200)
+
+
 class RefusedRanges(unittest.TestCase):
     def test_a_range_with_users_in_it_is_refused(self):
         stderr = refused_start("--session-uids", "1-10")
