@@ -62,8 +62,9 @@ void add_daemon_flags(CLI::App& app, FlagText& text, DaemonOptions& options) {
   app.add_option("--chromedriver", text.chromedriver, "chromedriver binary (default: found in the usual places)");
   app.add_option("--state-dir", text.state_dir, "where session profiles and temp dirs live")->capture_default_str();
   app.add_option("--session-user", options.session_user,
-                 "user that every session runs as, sharing its uid, when corrald is root (default: "
-                 "corral-session; `root` turns Chrome's sandbox off); a corrald that is not root runs them as itself");
+                 "one user that every session runs as, sharing its uid (e.g. corral-session; `root` turns Chrome's "
+                 "sandbox off); default for root: a uid of its own for each live session, from the users "
+                 "corral-s00..corral-s15; a corrald that is not root runs sessions as itself");
   app.add_option("--session-uids", options.session_uids,
                  "FIRST-LAST: each session runs as a uid of its own from this range (refused if any uid in it "
                  "has a passwd or group entry, is in /etc/subuid or /etc/subgid, in systemd's dynamic-user or "

@@ -9,6 +9,8 @@
 namespace corral {
 namespace {
 
+constexpr int kDefaultPoolSize = 16;
+
 Result<SessionUsers> shared_users(const std::string& user, uid_t daemon_euid) {
   CORRAL_TRY_ASSIGN(auto resolved, resolve_session_user(user, daemon_euid));
   if (!resolved) {
@@ -34,7 +36,35 @@ Result<SessionUsers> range_users(const std::string& uids) {
   return SessionUsers{SessionUidPool::of(std::move(members), "uids " + uids), std::nullopt, example};
 }
 
+Result<SessionUsers> named_pool_users() {
+  std::vector<Credentials> members;
+  std::optional<SessionUser> example;
+  auto names = default_pool_users();
+  for (const auto& name : names) {
+    auto user = lookup_session_user(name);
+    if (!user)
+      return Error::make(ENOENT, "the session user " + name + " does not exist: create the pool with "
+                                 "`systemd-sysusers` (units/sysusers.d/corral.conf, which meson install puts in "
+                                 "sysusers.d), or give --session-uids FIRST-LAST, or --session-user NAME to run "
+                                 "every session as one user");
+    members.push_back(user->credentials);
+    if (!example) example = *user;
+  }
+  return SessionUsers{SessionUidPool::of(std::move(members), "users " + names.front() + ".." + names.back()),
+                      std::nullopt, example};
+}
+
 }  // namespace
+
+std::vector<std::string> default_pool_users() {
+  std::vector<std::string> names;
+  for (int i = 0; i < kDefaultPoolSize; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "corral-s%02d", i);
+    names.push_back(name);
+  }
+  return names;
+}
 
 Result<SessionUsers> choose_session_users(const std::string& user, const std::string& uids, uid_t daemon_euid) {
   if (!uids.empty() && daemon_euid != 0)
@@ -42,9 +72,8 @@ Result<SessionUsers> choose_session_users(const std::string& user, const std::st
   if (!uids.empty() && !user.empty())
     return Error::make(EINVAL, "--session-uids and --session-user exclude each other: a pool, or one shared user");
   if (!uids.empty()) return range_users(uids);
-  // Without --session-uids every session shares one user for now
-  // (corral-session for root); a default pool of system users is to come.
-  return shared_users(user, daemon_euid);
+  if (!user.empty() || daemon_euid != 0) return shared_users(user, daemon_euid);
+  return named_pool_users();
 }
 
 }  // namespace corral

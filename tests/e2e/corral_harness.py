@@ -134,6 +134,12 @@ def expected_credentials(user):
     return ([str(user.pw_uid)] * 4, [str(user.pw_gid)] * 4, [], "1")
 
 
+def session_user_of(session):
+    """The user a session runs as: its own uid from the pool (a root
+    corrald's default, corral-s00..s15), else the shared SESSION_USER."""
+    return pwd.getpwuid(session["uid"]) if session.get("uid") is not None else SESSION_USER
+
+
 def processes_in(cgroup):
     """PIDs in a cgroup and every cgroup below it."""
     pids = []

@@ -6,8 +6,11 @@ Sessions of different uids cannot signal each other, read each other's
 (/dev/shm, System V IPC) is swept before the uid serves the next session;
 the pool bounds the sessions; a range the host uses is refused."""
 import os
+import pwd
+import signal
 import subprocess
 import sys
+import threading
 import unittest
 
 from corral_harness import (STUB_PROCESSES, Daemon, DaemonTestCase, credentials, pid_file, processes_in,
@@ -128,6 +131,68 @@ class SessionsMayNotUseTheUnixSocket(DaemonTestCase):
         os.chmod(self.daemon.unix_socket, 0o666)  # so that the kernel lets it connect at all
         self.assertEqual(api_status_as(400100, unix_socket=self.daemon.unix_socket), 403)
         self.assertEqual(api_status_as(65534, unix_socket=self.daemon.unix_socket), 200)
+
+
+class DefaultPool(DaemonTestCase):
+    """A root corrald's default: the users corral-s00..corral-s15."""
+
+    def test_no_uid_is_ever_held_by_two_live_sessions(self):
+        held, seen, failures = {}, set(), []
+        lock = threading.Lock()
+
+        def cycles(worker):
+            for _ in range(500 // 8):
+                status, session = self.daemon.request("POST", "/v1/sessions?wait=30s", {})
+                if status != 201:
+                    failures.append((worker, status, session))
+                    continue
+                with lock:
+                    if session["uid"] in held:
+                        failures.append((worker, "uid twice", session["uid"], held[session["uid"]], session["id"]))
+                    held[session["uid"]] = session["id"]
+                    seen.add(session["uid"])
+                with lock:
+                    del held[session["uid"]]  # before the close: from here on the uid is on its way back
+                status, report = self.daemon.request("DELETE", f"/v1/sessions/{session['id']}?grace=0")
+                if status != 200:
+                    failures.append((worker, status, report))
+
+        workers = [threading.Thread(target=cycles, args=(n,)) for n in range(8)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        self.assertEqual(failures, [])
+        self.assertTrue(seen <= {pwd.getpwnam(name).pw_uid for name in (f"corral-s{i:02d}" for i in range(16))})
+        print(f"\n8 clients x {500 // 8} cycles used {len(seen)} session uids, none twice at once",
+              file=sys.stderr)
+        wait_until(lambda: self.daemon.request("GET", "/v1/health")[1]["session_uids"]["in_use"] == 0, 30,
+                   "every uid back in the pool")
+        self.assertEqual(self.daemon.request("GET", "/v1/health")[1]["session_uids"]["quarantined"], {})
+
+
+
+class DefaultPoolAfterACrash(unittest.TestCase):
+    def test_kill_9_and_restart_keeps_each_session_its_uid(self):
+        first = Daemon(browser=os.environ["CORRAL_STUB"])
+        a, b = first.open(), first.open()
+        first.stop(signal.SIGKILL)
+        restarted = Daemon(browser=os.environ["CORRAL_STUB"], reuse=first)
+        try:
+            for before in (a, b):
+                status, after = restarted.get(before["id"])
+                self.assertEqual((status, after["state"], after["uid"]), (200, "running", before["uid"]))
+            self.assertEqual(restarted.request("GET", "/v1/health")[1]["session_uids"]["in_use"], 2)
+            c = restarted.open()
+            self.assertNotIn(c["uid"], (a["uid"], b["uid"]))
+            for session in (a, b, c):
+                restarted.close(session["id"], grace=0)
+            wait_until(lambda: restarted.request("GET", "/v1/health")[1]["session_uids"]["in_use"] == 0, 30,
+                       "every uid back")
+            restarted.assert_nothing_left()
+        finally:
+            restarted.remove()
+            first.remove()
 
 
 class RefusedRanges(unittest.TestCase):

@@ -20,7 +20,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from corral_harness import (SESSION_USER, Api, assert_chrome_sandboxed, credentials, expected_credentials,  # noqa: E402
+from corral_harness import (session_user_of, Api, assert_chrome_sandboxed, credentials, expected_credentials,  # noqa: E402
                             pid_alive, processes_in, wait_until)
 
 BUILD = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else os.environ["CORRAL_BUILD_DIR"]
@@ -251,9 +251,9 @@ class SystemService(unittest.TestCase):
         state = assert_chrome_sandboxed(lambda: processes_in(session["cgroup"]), timeout=120)
         pids = [pid for pid in processes_in(session["cgroup"]) if credentials(pid) is not None]
         for pid in pids:
-            self.assertEqual(credentials(pid), expected_credentials(SESSION_USER), f"pid {pid}")
+            self.assertEqual(credentials(pid), expected_credentials(session_user_of(session)), f"pid {pid}")
         FIGURES["sandbox: renderers in their own user namespace with seccomp-bpf"] = len(state["renderers"])
-        FIGURES["sandbox: session processes as corral-session, NoNewPrivs 1"] = len(pids)
+        FIGURES[f"sandbox: session processes as {session_user_of(session).pw_name}, NoNewPrivs 1"] = len(pids)
         self.assertIn("webSocketDebuggerUrl", fetch(f"{session['devtools']['http']}/json/version"))
         self.assertTrue(self.api.close(session["id"], grace=0)["verified_empty"])
 

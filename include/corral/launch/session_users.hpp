@@ -1,7 +1,8 @@
 // Which users a corrald runs its sessions as, from its flags and whether it
-// is root: a pool that gives each live session a uid of its own
-// (--session-uids), or one user every session shares (the default:
-// corral-session for root, itself for an unprivileged corrald).
+// is root: a pool that gives each live session a uid of its own (the
+// default for root: the system users corral-s00..corral-s15; or
+// --session-uids), or one user every session shares (--session-user, or an
+// unprivileged corrald, which has only its own uid to give).
 #pragma once
 
 #include <optional>
@@ -12,6 +13,10 @@
 #include "corral/launch/uid_pool.hpp"
 
 namespace corral {
+
+/// The default pool of a root corrald: system users that
+/// units/sysusers.d/corral.conf declares.
+std::vector<std::string> default_pool_users();
 
 struct SessionUsers {
   SessionUidPool pool;
