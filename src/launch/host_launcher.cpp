@@ -166,7 +166,8 @@ Result<void> HostBrowserLauncher::remove_set_aside_files() { return remove_set_a
 
 Result<std::optional<Credentials>> HostBrowserLauncher::take_user() {
   if (!m_pool.separate()) return m_config.session_user;
-  CORRAL_TRY_ASSIGN(auto user, m_pool.take());
+  // The sweep of a uid whose session just closed is bounded by 30 s.
+  CORRAL_TRY_ASSIGN(auto user, m_pool.take(seconds(35)));
   return std::optional<Credentials>(user);
 }
 

@@ -40,9 +40,11 @@ SessionUidPool SessionUidPool::of(std::vector<Credentials> members, std::string 
   return SessionUidPool(true, std::move(members), std::move(source));
 }
 
-Result<Credentials> SessionUidPool::take() {
-  std::lock_guard lock(m_mutex);
+Result<Credentials> SessionUidPool::take(std::chrono::milliseconds wait) {
+  std::unique_lock lock(m_mutex);
   if (!m_separate) return m_members.begin()->second;
+  if (m_free.empty() && !m_taken.empty())
+    m_given_back.wait_for(lock, wait, [this] { return !m_free.empty() || m_taken.empty(); });
   if (m_free.empty())
     return Error::make(ENOSPC, "every session uid is in use (" + std::to_string(m_taken.size()) + " of " +
                                    std::to_string(m_members.size()) + ", " + std::to_string(m_quarantined.size()) +
@@ -65,9 +67,12 @@ Result<void> SessionUidPool::claim(uid_t uid) {
 }
 
 void SessionUidPool::give_back(uid_t uid) {
-  std::lock_guard lock(m_mutex);
-  if (!m_separate || !m_taken.erase(uid)) return;
-  m_free.push_back(uid);
+  {
+    std::lock_guard lock(m_mutex);
+    if (!m_separate || !m_taken.erase(uid)) return;
+    m_free.push_back(uid);
+  }
+  m_given_back.notify_one();
 }
 
 void SessionUidPool::quarantine(uid_t uid, const std::string& why) {
@@ -76,6 +81,7 @@ void SessionUidPool::quarantine(uid_t uid, const std::string& why) {
   m_taken.erase(uid);
   m_free.erase(std::remove(m_free.begin(), m_free.end(), uid), m_free.end());
   m_quarantined[uid] = why;
+  m_given_back.notify_all();  // a waiter may now wait for nothing
 }
 
 std::optional<Credentials> SessionUidPool::member(uid_t uid) const {

@@ -30,9 +30,9 @@ CloseReport SessionManager::end_session(const EntryPtr& entry, CloseReason reaso
   SessionLogScope log_scope(id, scope ? scope->unit : "", close_reason_name(reason));
   auto report = clean_up_session(m_backend, *entry->browser, scope, id, reason, {grace, m_config.kill_wait});
   m_metrics.session_closed(report);
-  // The room is free only once the host is: for a session with a uid of
-  // its own, that is once the uid is swept and back (tidy_after_close).
-  if (!entry->info.uid) entry->ticket.release();
+  // The room is free once the cgroup is: a session's own uid comes back
+  // after its sweep, and the next open waits for it (SessionUidPool::take).
+  entry->ticket.release();
   auto log_level = report.clean() ? spdlog::level::info : spdlog::level::err;
   spdlog::log(log_level, "session {} closed: reason={} unit={} duration={} ms killed={} graceful={} verified_empty={}{}",
               id, close_reason_name(reason), scope && !scope->unit.empty() ? scope->unit : "-", report.duration_ms,
@@ -78,7 +78,6 @@ void SessionManager::tidy_after_close(const EntryPtr& entry) {
   }
   if (uid)
     if (auto released = m_launcher.release_uid(*uid, emptied); !released) problems.push_back(released.error().message);
-  entry->ticket.release();
   for (const auto& problem : problems) spdlog::error("session {}: {}", entry->info.id, problem);
   std::lock_guard lock(m_mutex);
   auto& report = *entry->info.report;

@@ -12,6 +12,8 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <optional>
@@ -44,8 +46,11 @@ class SessionUidPool {
   SessionUidPool& operator=(SessionUidPool&& other) noexcept;
 
   /// A free uid: the one free longest, so a uid just given back is used
-  /// last. ENOSPC when every uid is taken or quarantined.
-  Result<Credentials> take();
+  /// last. When none is free but some are taken, waits up to `wait` for one
+  /// to be given back (a closed session's uid is swept after the close has
+  /// answered, while admission already counts its room as free). ENOSPC
+  /// when none comes.
+  Result<Credentials> take(std::chrono::milliseconds wait = {});
   /// Mark `uid` taken by a session adopted after a restart. EEXIST if it is
   /// taken already, ENOENT if it is not in the pool.
   Result<void> claim(uid_t uid);
@@ -72,6 +77,7 @@ class SessionUidPool {
   std::string m_source;
   std::map<uid_t, Credentials> m_members;
   mutable std::mutex m_mutex;
+  std::condition_variable m_given_back;
   std::deque<uid_t> m_free;
   std::set<uid_t> m_taken;
   std::map<uid_t, std::string> m_quarantined;

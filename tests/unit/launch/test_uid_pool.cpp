@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <thread>
+
 #include "corral/launch/uid_pool.hpp"
 
 using namespace corral;
@@ -56,4 +58,20 @@ TEST_CASE("a shared pool gives every session the same user, without bound, and n
   CHECK_FALSE(pool.is_session_uid(1000));  // the daemon's own uid must stay usable
   CHECK(pool.status().source == "shared: corrald is not root");
   CHECK(three().is_session_uid(600003));
+}
+
+TEST_CASE("a take that finds every uid taken waits for one to be given back, and no longer than told") {
+  auto pool = SessionUidPool::of({{600001, 600001}}, "one");
+  auto held = *pool.take();
+  auto started = std::chrono::steady_clock::now();
+  CHECK(pool.take(std::chrono::milliseconds(30)).error().code == ENOSPC);
+  CHECK(std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(30));
+  std::thread sweeper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    pool.give_back(held.uid);
+  });
+  auto next = pool.take(std::chrono::seconds(5));
+  sweeper.join();
+  REQUIRE(next.ok());
+  CHECK(next->uid == held.uid);
 }
