@@ -130,6 +130,7 @@ void health(httplib::Response& res, const SessionManager& sessions) {
         {"reason", verdict.degraded ? json(verdict.reason) : json(nullptr)},
         {"max_sessions", admission.max_sessions ? json(admission.max_sessions) : json(nullptr)},
         {"memory_budget", admission.memory_budget ? json(*admission.memory_budget) : json(nullptr)},
+        {"instance", backend.naming().instance()},
         {"session_uids", uid_pool_json(sessions.uid_pool())},
         {"backend", backend.kind()},
         {"cgroup_root", backend.sessions_root().string()},

@@ -20,6 +20,7 @@
 #include "corral/session/manager.hpp"
 #include "corral/launch/session_users.hpp"
 #include "corral/launch/uid_sweep.hpp"
+#include "corral/util/file_lock.hpp"
 #include "corral/util/token_file.hpp"
 #include "daemon_options.hpp"
 
@@ -89,6 +90,36 @@ bool prepare_state_dir(const std::filesystem::path& state_dir, const std::option
   return prepared.ok();
 }
 
+// The state dir is one corrald's, and one instance's: another corrald there
+// would take its state file and session dirs for leftovers of its own. So
+// <state>/instance.lock is locked while corrald runs (the kernel drops the
+// lock however corrald ends) and names the instance that keeps its state
+// there (written by name_state_dir, once the start got that far). An
+// invalid fd means corrald must not start.
+UniqueFd claim_state_dir(const std::filesystem::path& state_dir, const InstanceNaming& naming) {
+  auto file = state_dir / "instance.lock";
+  auto claimed = claim_file(file, naming.instance());
+  if (claimed) return std::move(*claimed);
+  if (claimed.error().code == EBUSY)
+    spdlog::critical("state dir {} is in use by another corrald ({}); give each corrald its own --state-dir",
+                     state_dir.string(), claimed.error().message);
+  else if (claimed.error().code == EEXIST)
+    spdlog::critical("state dir {} belongs to another instance ({}); instance {} needs a --state-dir of its own",
+                     state_dir.string(), claimed.error().message, naming.instance());
+  else
+    spdlog::critical("state dir {}: {}", state_dir.string(), claimed.error().message);
+  return UniqueFd();
+}
+
+// Just before recovery, the first step that changes what the state dir
+// holds: a corrald that stopped earlier (another corrald holds its
+// instance) leaves the dir unnamed.
+bool name_state_dir(const UniqueFd& claim, const std::filesystem::path& state_dir, const InstanceNaming& naming) {
+  auto named = write_owner(claim.get(), state_dir / "instance.lock", naming.instance());
+  if (!named) spdlog::critical("state dir {}: {}", state_dir.string(), named.error().message);
+  return named.ok();
+}
+
 int wait_for_stop_signal() {
   sigset_t stop;
   sigemptyset(&stop);
@@ -113,7 +144,7 @@ Result<std::optional<std::string>> load_token(const std::filesystem::path& path)
 
 // The backend that makes session cgroups, chosen and described in the log.
 std::unique_ptr<ScopeBackend> open_backend(const DaemonOptions& options, JournalSink* journal) {
-  auto selection = select_backend(options.backend, options.cgroup_root);
+  auto selection = select_backend(options.backend, options.cgroup_root, options.naming);
   if (!selection) {
     spdlog::critical("{}", selection.error().message);
     return nullptr;
@@ -121,8 +152,8 @@ std::unique_ptr<ScopeBackend> open_backend(const DaemonOptions& options, Journal
   for (const auto& reason : selection->passed_over) spdlog::info("backend passed over: {}", reason);
   auto& backend = *selection->backend;
   if (journal) journal->set_unit_field(journal_unit_field(backend.kind()));
-  spdlog::info("backend {} at {}, controllers: {}", backend.kind(), backend.sessions_root().string(),
-               backend.controllers().describe());
+  spdlog::info("instance {}: backend {} at {}, controllers: {}", options.naming.instance(), backend.kind(),
+               backend.sessions_root().string(), backend.controllers().describe());
   return std::move(selection->backend);
 }
 
@@ -181,6 +212,8 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   if (!users) return 1;
   auto launcher_config = options.launcher;
   if (!prepare_state_dir(options.sessions.state_dir, users->example)) return 1;
+  auto state_dir_claim = claim_state_dir(options.sessions.state_dir, options.naming);
+  if (!state_dir_claim.valid()) return 1;
   launcher_config.session_user = users->shared;
   auto sessions_config = options.sessions;
   // The pool bounds the sessions: past it, admission says 429 as for any other limit.
@@ -197,6 +230,7 @@ int run(const DaemonOptions& options, JournalSink* journal) {
     return 1;
   }
   HostBrowserLauncher launcher(launcher_config, std::move(users->pool), watcher);
+  if (!name_state_dir(state_dir_claim, options.sessions.state_dir, options.naming)) return 1;
   SessionManager sessions(*backend, launcher, sessions_config);
   recover_earlier_sessions(sessions);
   register_routes(server, sessions);
@@ -204,8 +238,9 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   refuse_session_uids(server, [&launcher](uid_t uid) { return launcher.is_session_uid(uid); });
   if (*token) require_token(server, **token);
   serve_until_stopped(server, *listener, sessions,
-                      fmt::format("corrald ready on {} (state dir {}; {})", listener->url(),
-                                  options.sessions.state_dir.string(), *token ? "API token required" : "no API token"));
+                      fmt::format("corrald ready on {} (instance {}; state dir {}; {})", listener->url(),
+                                  options.naming.instance(), options.sessions.state_dir.string(),
+                                  *token ? "API token required" : "no API token"));
   watcher.stop();
   spdlog::info("corrald stopped");
   return 0;

@@ -122,7 +122,7 @@ SessionManager::EntryPtr SessionManager::make_entry(const SessionRequest& reques
 // cgroup.kill reaches everything it starts.
 Result<void> SessionManager::place_in_scope(const EntryPtr& entry) {
   const SessionInfo& info = entry->info;
-  CORRAL_TRY_ASSIGN(auto scope, m_backend.create({kScopePrefix + info.id, info.pid, info.limits,
+  CORRAL_TRY_ASSIGN(auto scope, m_backend.create({m_backend.naming().scope_name(info.id), info.pid, info.limits,
                                                   "corral session " + info.id + " (" +
                                                       browser_kind_name(info.request.kind) + ")"}));
   auto enforced = m_backend.enforced(scope);

@@ -40,7 +40,7 @@ steady_clock::time_point steady_deadline(system_clock::time_point when) {
 std::map<std::string, SessionRecord> SessionManager::load_records(RecoveryReport& report) {
   auto file = session_records_path(m_config.state_dir);
   std::map<std::string, SessionRecord> by_id;
-  auto records = load_session_records(file);
+  auto records = load_session_records(file, m_backend.naming());
   if (!records) {
     if (records.error().code == ENOENT) return by_id;  // first start, or a clean stop
     report.state_file_problem = records.error().message;
@@ -83,7 +83,12 @@ Result<void> SessionManager::adopt(const SessionRecord& record, const Scope& sco
 
 void SessionManager::adopt_or_reap(const Scope& scope, const std::map<std::string, SessionRecord>& records,
                                    RecoveryReport& report) {
-  std::string id = scope.name.substr(std::string(kScopePrefix).size());
+  auto named = m_backend.naming().session_id(scope.name);
+  if (!named) {  // find_leftovers returns only this instance's scopes; never reap another's
+    spdlog::error("scope {} is not one of instance {}'s; left alone", scope.name, m_backend.naming().instance());
+    return;
+  }
+  const std::string& id = *named;
   SessionLogScope log_scope(id, scope.unit);
   if (auto record = records.find(id); record != records.end()) {
     auto adopted = adopt(record->second, scope);
