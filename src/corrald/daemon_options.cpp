@@ -50,10 +50,9 @@ struct FlagText {
 void add_daemon_flags(CLI::App& app, FlagText& text, DaemonOptions& options) {
   app.set_config("--config", "", "Read flags from this TOML/INI file");
   app.add_option("--instance", text.instance,
-                 "this corrald's name among several on one host: instance NAME has the slice corral-NAME.slice "
-                 "(in corral.slice), scopes corral-NAME-<id>.scope, the cgroupfs root <root>/corral-NAME.slice "
-                 "and the state dir <state>/instances/NAME, and recovers only its own sessions; `default` keeps "
-                 "corral.slice, corral-<id>.scope, <root> and <state> (NAME: 1-32 of a-z, 0-9, _)")
+                 "this corrald's name among several on one host (1-32 of a-z, 0-9, _): instance NAME uses "
+                 "corral-NAME.slice in corral.slice, scopes corral-NAME-<id>.scope, <cgroup root>/corral-NAME.slice "
+                 "and <state>/instances/NAME, and recovers only its own sessions; `default` keeps corral's names")
       ->capture_default_str();
   app.add_option("--listen", text.listen,
                  "HOST:PORT or unix:/PATH to serve the HTTP API on; an address beyond loopback needs --token-file")
@@ -63,7 +62,8 @@ void add_daemon_flags(CLI::App& app, FlagText& text, DaemonOptions& options) {
                  "GET /v1/health must send 'Authorization: Bearer TOKEN'");
   app.add_option("--backend", text.backend, "auto, systemd-system, systemd-user or cgroupfs")->capture_default_str();
   app.add_option("--cgroup-root", options.cgroup_root,
-                 "cgroupfs backend: parent cgroup for sessions (default: <own cgroup>/corral)");
+                 "cgroupfs backend: parent cgroup for sessions, shared by every instance (default: <own "
+                 "cgroup>/corral)");
   app.add_option("--browser", text.browser, "Chrome/Chromium binary (default: found in the usual places)");
   app.add_option("--chromedriver", text.chromedriver, "chromedriver binary (default: found in the usual places)");
   app.add_option("--state-dir", text.state_dir,
