@@ -66,7 +66,8 @@ const char* journal_unit_field(const std::string& backend_kind) {
 // Who browsers run as. Fails (and the daemon with it) for a root daemon
 // whose pool users do not exist: sharing a user, or root, must be asked for.
 std::optional<SessionUsers> pick_session_users(const DaemonOptions& options) {
-  auto chosen = choose_session_users(options.session_user, options.session_uids, ::geteuid());
+  auto chosen =
+      choose_session_users(options.session_user, options.session_uids, ::geteuid(), options.naming.is_default());
   if (!chosen) {
     spdlog::critical("{}", chosen.error().message);
     return std::nullopt;

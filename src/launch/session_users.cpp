@@ -66,13 +66,18 @@ std::vector<std::string> default_pool_users() {
   return names;
 }
 
-Result<SessionUsers> choose_session_users(const std::string& user, const std::string& uids, uid_t daemon_euid) {
+Result<SessionUsers> choose_session_users(const std::string& user, const std::string& uids, uid_t daemon_euid,
+                                          bool default_instance) {
   if (!uids.empty() && daemon_euid != 0)
     return Error::make(EPERM, "--session-uids needs a root corrald: only root can switch to other uids");
   if (!uids.empty() && !user.empty())
     return Error::make(EINVAL, "--session-uids and --session-user exclude each other: a pool, or one shared user");
   if (!uids.empty()) return range_users(uids);
   if (!user.empty() || daemon_euid != 0) return shared_users(user, daemon_euid);
+  if (!default_instance)
+    return Error::make(EINVAL, "the session uids corral-s00..corral-s15 are the default instance's: give this "
+                               "instance a range of its own with --session-uids FIRST-LAST (or one user with "
+                               "--session-user NAME)");
   return named_pool_users();
 }
 

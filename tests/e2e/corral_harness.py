@@ -308,6 +308,11 @@ class Api:
         return self.get(session_id)[1]
 
 
+# The session uids the harness gives a named instance: below systemd's
+# container range, clear of the ranges test_session_uids uses.
+NAMED_INSTANCE_UIDS = "400300-400315"
+
+
 def instance_scope_name(instance, name):
     """True if `name` (a unit, or a cgroup directory) is a session scope of
     corrald instance `instance` (None: the default instance), as its own
@@ -343,6 +348,9 @@ class Daemon(Api):
                 "--state-dir", self.state_dir, "--backend", backend, "--log-level", "debug", "--grace", "1s"]
         if self.instance:
             args += ["--instance", self.instance]
+            # The default pool (corral-s00..s15) is the default instance's.
+            if "--session-uids" not in extra_args and "--session-user" not in extra_args:
+                args += ["--session-uids", NAMED_INSTANCE_UIDS]
         if token:
             self.token_file = os.path.join(self.state_dir, "api.token")
             with open(os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:

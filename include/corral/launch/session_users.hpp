@@ -28,6 +28,10 @@ struct SessionUsers {
 /// (`uids`, empty if not given) and the daemon's effective uid. Errors say
 /// what to do: a missing pool user, a range that is not free (see
 /// uid_range.hpp), both flags at once, or either flag without root.
-Result<SessionUsers> choose_session_users(const std::string& user, const std::string& uids, uid_t daemon_euid);
+/// `default_instance`: only the default instance may use the default pool;
+/// another one with neither flag is refused (EINVAL), since two instances
+/// with one pool would give one uid to two live sessions.
+Result<SessionUsers> choose_session_users(const std::string& user, const std::string& uids, uid_t daemon_euid,
+                                          bool default_instance);
 
 }  // namespace corral
