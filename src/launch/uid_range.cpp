@@ -105,7 +105,13 @@ HostIds read_host_ids() {
   for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
     auto name = entry.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    // A zombie, or a task in do_exit() (PF_EXITING), runs nothing any more.
+    // A session of an earlier run (a crash) runs as pool uids until
+    // recovery adopts or reaps it; after recovery, a pool uid that still
+    // runs anything outside an adopted session is quarantined
+    // (HostBrowserLauncher::reclaim_uids).
+    if (auto cgroup = read_file(entry.path() / "cgroup"); cgroup && cgroup->find("/corral-") != std::string::npos)
+      continue;
+    // A zombie runs nothing any more.
     auto status = read_file(entry.path() / "status");
     if (status && status->find("\nState:\tZ") == std::string::npos && status->find("\nState:\tX") == std::string::npos)
       add_process_uids(*status, host.process_uids);

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import unittest
 
-from corral_harness import (BACKEND, STUB_PROCESSES, Daemon, pid_alive, pid_file, processes_in, read_pid_file,
+from corral_harness import (NAMED_INSTANCE_UIDS, BACKEND, STUB_PROCESSES, Daemon, pid_alive, pid_file, processes_in, read_pid_file,
                             refused_start, systemctl_user, wait_until)
 
 STUB = os.environ["CORRAL_STUB"]
@@ -146,12 +146,16 @@ class Refusals(unittest.TestCase):
             stderr = refused_start("--instance", name)
             self.assertIn("is not valid: use 1 to 32 lower-case letters, digits and '_'", stderr, name)
 
+    def test_a_named_instance_needs_session_uids_of_its_own(self):
+        stderr = refused_start("--instance", OTHER)
+        self.assertIn("corral-s00..corral-s15 are the default instance's", stderr)
+
     def test_one_instance_runs_once_per_manager(self):
         daemon = Daemon(browser=STUB)
         named = Daemon(browser=STUB, instance=OTHER, beside=daemon)
         try:
             session = daemon.open()
-            for args, instance in (((), "default"), (("--instance", OTHER), OTHER)):
+            for args, instance in (((), "default"), (("--instance", OTHER, "--session-uids", NAMED_INSTANCE_UIDS), OTHER)):
                 stderr = refused_start(*args, beside=daemon)
                 self.assertIn(f"another corrald runs instance '{instance}' in", stderr)
                 self.assertIn("give each corrald on a host its own --instance", stderr)
@@ -166,10 +170,11 @@ class Refusals(unittest.TestCase):
     def test_a_state_dir_is_one_corralds_and_one_instances(self):
         daemon = Daemon(browser=STUB)
         try:
-            stderr = refused_start("--instance", OTHER, "--state-dir", daemon.state_dir)
+            uids = ("--session-uids", NAMED_INSTANCE_UIDS)
+            stderr = refused_start("--instance", OTHER, *uids, "--state-dir", daemon.state_dir)
             self.assertIn(f"state dir {daemon.state_dir} is in use by another corrald", stderr)
             self.assertEqual(daemon.stop(), 0)
-            stderr = refused_start("--instance", OTHER, "--state-dir", daemon.state_dir)
+            stderr = refused_start("--instance", OTHER, *uids, "--state-dir", daemon.state_dir)
             self.assertIn(f"state dir {daemon.state_dir} belongs to another instance", stderr)
             self.assertIn(f"instance {OTHER} needs a --state-dir of its own", stderr)
         finally:

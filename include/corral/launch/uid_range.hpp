@@ -40,7 +40,7 @@ struct HostIds {
   std::set<uid_t> user_uids;      ///< passwd entries
   std::set<gid_t> group_gids;     ///< group entries
   std::vector<UidRange> subids;   ///< /etc/subuid and /etc/subgid
-  std::set<uid_t> process_uids;   ///< any uid (real, effective, saved, fs) of a running process
+  std::set<uid_t> process_uids;   ///< any uid (real, effective, saved, fs) of a running process outside corral's sessions
 };
 
 /// EINVAL, naming the first conflict, when `range` meets anything in
