@@ -9,27 +9,17 @@
 #include <filesystem>
 #include <fstream>
 
+#include "temp_dir.hpp"
 #include "corral/util/file_lock.hpp"
 
 using namespace corral;
+using testing::content_of;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "corral-unit-lock.XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using testing::TempDir;
 
-std::string content_of(const fs::path& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 }  // namespace
 
