@@ -313,7 +313,7 @@ class UserService(unittest.TestCase):
     def tearDownClass(cls):
         cls.as_user("systemctl", "--user", "stop", "corrald-ci.service", check=False)
 
-    def test_user_manager_enforces_caps(self):
+    def test_1_user_manager_enforces_caps(self):
         status, health = self.api.request("GET", "/v1/health")
         self.assertEqual(health["backend"], "systemd-user")
         self.assertEqual(health["controllers"], {"memory": True, "cpu": True, "pids": True})
@@ -328,9 +328,12 @@ class UserService(unittest.TestCase):
         units = self.as_user("systemctl", "--user", "list-units", "--all", "--no-legend", "corral-*").stdout
         self.assertEqual(units.strip(), "")
 
-    def test_installed_user_unit_starts(self):
+    def test_2_installed_user_unit_starts(self):
         # `systemctl --user` with the unit meson installed (Type=notify: start
-        # returns once the API answers on its default port).
+        # returns once the API answers on its default port). The CI recipe's
+        # corrald is the same (default) instance on the same manager, which
+        # the installed one would rightly refuse to run beside: stop it first.
+        self.as_user("systemctl", "--user", "stop", "corrald-ci.service")
         self.as_user("systemctl", "--user", "start", "corrald.service")
         try:
             status, health = Api(8420).request("GET", "/v1/health")
