@@ -8,7 +8,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
+#include <sstream>
+#include <string>
+
+#include "corral/util/file_io.hpp"
 
 #include "corral/util/unique_fd.hpp"
 
@@ -67,7 +72,57 @@ std::optional<uid_t> tcp_owner(const sockaddr_storage& peer, const sockaddr_stor
   return static_cast<const inet_diag_msg*>(NLMSG_DATA(header))->idiag_uid;
 }
 
+// An address as /proc/net/tcp{,6} prints it: each 32-bit word of the
+// address as the kernel holds it, in hex, then the port.
+std::string proc_net_address(const sockaddr_storage& address) {
+  __be16 port = 0;
+  __be32 words[4] = {};
+  fill_end(address, port, words);
+  char text[64];
+  if (address.ss_family == AF_INET)
+    std::snprintf(text, sizeof text, "%08X:%04X", words[0], ntohs(port));
+  else
+    std::snprintf(text, sizeof text, "%08X%08X%08X%08X:%04X", words[0], words[1], words[2], words[3], ntohs(port));
+  return text;
+}
+
+// The same answer from /proc/net/tcp, for kernels without the tcp_diag
+// module (it loads on demand; a host may lack it or forbid loading it).
+std::optional<uid_t> tcp_owner_from_proc(const sockaddr_storage& peer, const sockaddr_storage& local) {
+  auto table = read_file(peer.ss_family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6", size_t(64) << 20);
+  if (!table) return std::nullopt;
+  std::string want_local = proc_net_address(peer), want_remote = proc_net_address(local);
+  std::istringstream lines(*table);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream fields(line);
+    std::string slot, local_address, remote_address, state, queues, timer, retransmits;
+    uid_t uid;
+    if (fields >> slot >> local_address >> remote_address >> state >> queues >> timer >> retransmits >> uid &&
+        local_address == want_local && remote_address == want_remote)
+      return uid;
+  }
+  return std::nullopt;
+}
+
+// The two ends of a TCP connection, as sock_diag and /proc/net file them.
+bool tcp_ends(int fd, sockaddr_storage& peer, sockaddr_storage& local) {
+  socklen_t peer_length = sizeof peer, local_length = sizeof local;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_length) < 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_length) < 0)
+    return false;
+  unmap_v4(peer);
+  unmap_v4(local);
+  return peer.ss_family == local.ss_family && (peer.ss_family == AF_INET || peer.ss_family == AF_INET6);
+}
+
 }  // namespace
+
+std::optional<uid_t> peer_uid_from_proc_net(int fd) {
+  sockaddr_storage peer{}, local{};
+  if (!tcp_ends(fd, peer, local)) return std::nullopt;
+  return tcp_owner_from_proc(peer, local);
+}
 
 std::optional<uid_t> peer_uid(int fd) {
   sockaddr_storage peer{}, local{};
@@ -84,7 +139,8 @@ std::optional<uid_t> peer_uid(int fd) {
   unmap_v4(peer);
   unmap_v4(local);
   if (peer.ss_family != local.ss_family) return std::nullopt;
-  return tcp_owner(peer, local);
+  if (auto owner = tcp_owner(peer, local)) return owner;
+  return tcp_owner_from_proc(peer, local);
 }
 
 }  // namespace corral

@@ -288,6 +288,41 @@ class SystemService(unittest.TestCase):
             self.api = start_system_service()
 
 
+    def test_8_sessions_cannot_touch_each_other_and_their_uids_are_swept(self):
+        # Under corrald.service's hardening (PrivateTmp, RestrictNamespaces,
+        # its capability set), as a probe running as session A's own uid.
+        api = start_system_service("--browser", stub_wrapper("plain"))
+        try:
+            a, b = api.open(), api.open()
+            self.assertNotEqual(a["uid"], b["uid"])
+            def as_a(*command):
+                return subprocess.run(["setpriv", f"--reuid={a['uid']}", f"--regid={a['uid']}", "--clear-groups",
+                                       "--no-new-privs", *command], capture_output=True, text=True, timeout=60)
+            b_tmp = f"/var/lib/corral/sessions/{b['id']}/tmp"
+            refused = {"kill": as_a("kill", "-KILL", str(b["pid"])).returncode != 0,
+                       "environ": as_a("cat", f"/proc/{b['pid']}/environ").returncode != 0,
+                       "write tmp": as_a("touch", f"{b_tmp}/planted").returncode != 0,
+                       "api": "403" in as_a("python3", "-c", "import urllib.request,urllib.error\n"
+                                            "try: urllib.request.urlopen('http://127.0.0.1:%d/v1/sessions')\n"
+                                            "except urllib.error.HTTPError as e: print(e.code)" % SYSTEM_PORT).stdout}
+            self.assertEqual(refused, dict.fromkeys(refused, True))
+            self.assertEqual(api.get(b["id"])[1]["state"], "running")
+            planted = "/dev/shm/corral-vm-planted"
+            self.assertEqual(as_a("sh", "-c", f"echo secret > {planted}").returncode, 0)
+            self.assertEqual(as_a("ipcmk", "-M", "4096").returncode, 0)
+            api.close(a["id"], grace=0)
+            wait_until(lambda: api.get(a["id"])[1]["report"]["pending"] == [], 60, "the uid sweep")
+            self.assertEqual(api.get(a["id"])[1]["report"]["problems"], [])
+            self.assertFalse(os.path.exists(planted))
+            owners = run("ipcs", "-m", "-c").stdout
+            self.assertNotIn(f" {pwd.getpwuid(a['uid']).pw_name} ", owners)
+            FIGURES["separation under corrald.service: refused to session A against B"] = sorted(refused)
+            FIGURES["separation under corrald.service: A's /dev/shm file and SysV segment swept"] = True
+            api.close(b["id"], grace=0)
+        finally:
+            self.api = start_system_service()
+
+
 class UserService(unittest.TestCase):
     """An unprivileged user runs corrald under their own manager, as CI jobs do."""
     user = "corral-ci"

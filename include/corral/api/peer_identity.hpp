@@ -17,4 +17,9 @@ namespace corral {
 /// or one the kernel cannot name (the socket closed meanwhile).
 std::optional<uid_t> peer_uid(int fd);
 
+/// peer_uid for TCP from /proc/net/tcp{,6}, which peer_uid falls back to
+/// where sock_diag cannot answer (a kernel without the tcp_diag module, or
+/// one that may not load it).
+std::optional<uid_t> peer_uid_from_proc_net(int fd);
+
 }  // namespace corral
