@@ -76,6 +76,20 @@ bool TokenCheck::accepts(std::string_view presented) const {
   return constant_time_equal(as_view(sha256(presented)), as_view(m_digest));
 }
 
+void refuse_session_uids(BoundedServer& server, std::function<bool(uid_t)> is_session_uid) {
+  server.add_pre_routing_check([is_session_uid](const httplib::Request&, httplib::Response& res) {
+    auto uid = BoundedServer::current_peer_uid();
+    if (!uid || !is_session_uid(*uid)) return httplib::Server::HandlerResponse::Unhandled;
+    res.status = 403;
+    res.set_content(error_json("forbidden", "this connection comes from uid " + std::to_string(*uid) +
+                                                ", which corral's sessions run as; sessions may not use the API")
+                            .dump() +
+                        "\n",
+                    "application/json");
+    return httplib::Server::HandlerResponse::Handled;
+  });
+}
+
 void require_token(BoundedServer& server, std::string_view token) {
   server.add_pre_routing_check([check = TokenCheck(token)](const httplib::Request& req, httplib::Response& res) {
     if (is_health_check(req)) return httplib::Server::HandlerResponse::Unhandled;

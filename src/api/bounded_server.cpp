@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "corral/api/peer_identity.hpp"
 #include "corral/api/request_framing.hpp"
 #include "corral/api/session_json.hpp"
 
@@ -16,7 +17,9 @@ using namespace std::chrono;
 struct Connection {
   RequestStream stream;
   const ConnectionLimits& limits;
+  int fd;
   bool close_after_answer = false;  ///< the answer ends the connection (ends_connection)
+  std::optional<std::optional<uid_t>> peer_uid;  ///< once asked
 };
 
 // The connection a worker thread serves, for the error handler and the
@@ -128,6 +131,12 @@ BoundedServer::BoundedServer(const ConnectionLimits& limits) : m_limits(limits) 
 
 void BoundedServer::add_pre_routing_check(HandlerWithResponse check) { m_checks.push_back(std::move(check)); }
 
+std::optional<uid_t> BoundedServer::current_peer_uid() {
+  if (!t_connection) return std::nullopt;
+  if (!t_connection->peer_uid) t_connection->peer_uid = peer_uid(t_connection->fd);
+  return *t_connection->peer_uid;
+}
+
 BoundedServer::HandlerResponse BoundedServer::check_before_routing(const httplib::Request& req,
                                                                    httplib::Response& res) const {
   auto problem = header_byte_problem(req.headers);
@@ -151,7 +160,7 @@ BoundedServer::HandlerResponse BoundedServer::check_before_routing(const httplib
 }
 
 bool BoundedServer::process_and_close_socket(socket_t sock) {
-  Connection connection{RequestStream(sock, m_limits, [this] { return stopping(); }), m_limits};
+  Connection connection{RequestStream(sock, m_limits, [this] { return stopping(); }), m_limits, sock};
   t_connection = &connection;
   auto& stream = connection.stream;
   auto wait = m_limits.idle;  // the first request gets the full idle time to start

@@ -111,6 +111,15 @@ void close_session(const std::string& id, const httplib::Request& req, httplib::
   send(res, 500, body);
 }
 
+// Whether sessions are separated by uid, and which uids are quarantined.
+json uid_pool_json(const UidPoolStatus& pool) {
+  json quarantined = json::object();
+  for (const auto& [uid, why] : pool.quarantined) quarantined[std::to_string(uid)] = why;
+  return {{"separate", pool.separate}, {"source", pool.source},
+          {"size", pool.separate ? json(pool.size) : json(nullptr)}, {"in_use", pool.in_use},
+          {"quarantined", quarantined}};
+}
+
 void health(httplib::Response& res, const SessionManager& sessions) {
   const auto& backend = sessions.backend();
   auto controllers = backend.controllers();
@@ -121,6 +130,8 @@ void health(httplib::Response& res, const SessionManager& sessions) {
         {"reason", verdict.degraded ? json(verdict.reason) : json(nullptr)},
         {"max_sessions", admission.max_sessions ? json(admission.max_sessions) : json(nullptr)},
         {"memory_budget", admission.memory_budget ? json(*admission.memory_budget) : json(nullptr)},
+        {"instance", backend.naming().instance()},
+        {"session_uids", uid_pool_json(sessions.uid_pool())},
         {"backend", backend.kind()},
         {"cgroup_root", backend.sessions_root().string()},
         {"controllers", {{"memory", controllers.memory}, {"cpu", controllers.cpu}, {"pids", controllers.tasks}}},

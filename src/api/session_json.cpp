@@ -78,6 +78,7 @@ json session_json(const SessionInfo& session) {
                {"unit", session.scope.unit.empty() ? json(nullptr) : json(session.scope.unit)},
                {"cgroup", session.scope.cgroup.string()},
                {"pid", session.pid},
+               {"uid", session.uid},
                {"devtools", devtools},
                {"webdriver", session.endpoints.webdriver},
                {"limits", limits_json(session.limits)},

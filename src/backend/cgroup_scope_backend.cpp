@@ -1,10 +1,21 @@
 #include "corral/backend/cgroup_scope_backend.hpp"
 
 #include "corral/cgroup/paths.hpp"
+#include "corral/util/file_lock.hpp"
 
 namespace corral {
 namespace fs = std::filesystem;
 using namespace std::chrono;
+
+Result<void> CgroupScopeBackend::claim_sessions_root(const fs::path& root) {
+  auto lock = lock_directory(root);
+  if (!lock && lock.error().code == EBUSY)
+    return Error::make(EBUSY, "another corrald runs instance '" + m_naming.instance() + "' in " + root.string() +
+                                  ": give each corrald on a host its own --instance");
+  if (!lock) return lock.error();
+  m_root_lock = std::move(*lock);
+  return success();
+}
 
 Controllers CgroupScopeBackend::enforced(const Scope& scope) const { return Cgroup(scope.cgroup).enforced(); }
 

@@ -59,15 +59,22 @@ Result<fs::path> CgroupfsBackend::default_root() {
   return root / "corral";
 }
 
-Result<std::unique_ptr<CgroupfsBackend>> CgroupfsBackend::open(const fs::path& root) {
-  if (::access(root.parent_path().c_str(), W_OK) < 0 && !fs::exists(root))
-    return Error::from_errno(errno, "cgroup '" + root.parent_path().string() + "' is not writable (not delegated to us)");
+// Controllers are enabled from the shared root's parent down to this
+// instance's root: an instance may be the first corrald to start there.
+Result<std::unique_ptr<CgroupfsBackend>> CgroupfsBackend::open(const fs::path& shared_root, InstanceNaming naming) {
+  if (::access(shared_root.parent_path().c_str(), W_OK) < 0 && !fs::exists(shared_root))
+    return Error::from_errno(errno, "cgroup '" + shared_root.parent_path().string() +
+                                        "' is not writable (not delegated to us)");
+  fs::path root = naming.sessions_root(shared_root);
   CORRAL_TRY(make_directories(root));
-  CORRAL_TRY(enable_controllers(root.parent_path()));
-  CORRAL_TRY(enable_controllers(root));
+  CORRAL_TRY(enable_controllers(shared_root.parent_path()));
+  CORRAL_TRY(enable_controllers(shared_root));
+  if (root != shared_root) CORRAL_TRY(enable_controllers(root));
   auto enabled = read_file(root / "cgroup.subtree_control");
   if (!enabled) return enabled.error();
-  return std::unique_ptr<CgroupfsBackend>(new CgroupfsBackend(root, Controllers::parse(*enabled)));
+  std::unique_ptr<CgroupfsBackend> backend(new CgroupfsBackend(std::move(naming), root, Controllers::parse(*enabled)));
+  CORRAL_TRY(backend->claim_sessions_root(root));
+  return backend;
 }
 
 Result<Scope> CgroupfsBackend::create(const ScopeSpec& spec) {
@@ -85,12 +92,15 @@ Result<Scope> CgroupfsBackend::create(const ScopeSpec& spec) {
 
 Result<void> CgroupfsBackend::destroy(const Scope& scope) { return Cgroup(scope.cgroup).remove(); }
 
+// Only what sits directly in this instance's root and has one of its scope
+// names: the default instance's root also holds every other instance's
+// corral-X.slice, and those are not ours to reap.
 Result<std::vector<Scope>> CgroupfsBackend::find_leftovers() {
   std::vector<Scope> scopes;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(m_root.path(), ec)) {
     auto name = entry.path().filename().string();
-    if (entry.is_directory(ec) && name.starts_with(kScopePrefix)) scopes.push_back(Scope{name, "", entry.path()});
+    if (entry.is_directory(ec) && naming().session_id(name)) scopes.push_back(Scope{name, "", entry.path()});
   }
   if (ec) return Error::from_errno(ec.value(), "list '" + m_root.path().string() + "'");
   return scopes;

@@ -17,34 +17,37 @@ Result<BackendChoice> parse_backend_choice(const std::string& text) {
 
 namespace {
 
-Result<std::unique_ptr<ScopeBackend>> open_cgroupfs(const std::filesystem::path& cgroup_root) {
+Result<std::unique_ptr<ScopeBackend>> open_cgroupfs(const std::filesystem::path& cgroup_root,
+                                                     const InstanceNaming& naming) {
   auto root = cgroup_root.empty() ? CgroupfsBackend::default_root() : Result<std::filesystem::path>(cgroup_root);
   if (!root) return root.error();
-  auto backend = CgroupfsBackend::open(*root);
+  auto backend = CgroupfsBackend::open(*root, naming);
   if (!backend) return backend.error();
   return std::unique_ptr<ScopeBackend>(std::move(*backend));
 }
 
-Result<std::unique_ptr<ScopeBackend>> open_systemd(SystemdBus::Manager manager) {
-  auto backend = SystemdBackend::connect(manager);
+Result<std::unique_ptr<ScopeBackend>> open_systemd(SystemdBus::Manager manager, const InstanceNaming& naming) {
+  auto backend = SystemdBackend::connect(manager, naming);
   if (!backend) return backend.error();
   return std::unique_ptr<ScopeBackend>(std::move(*backend));
 }
 
-Result<std::unique_ptr<ScopeBackend>> open_choice(BackendChoice choice, const std::filesystem::path& cgroup_root) {
+Result<std::unique_ptr<ScopeBackend>> open_choice(BackendChoice choice, const std::filesystem::path& cgroup_root,
+                                                   const InstanceNaming& naming) {
   switch (choice) {
-    case BackendChoice::systemd_system: return open_systemd(SystemdBus::Manager::system);
-    case BackendChoice::systemd_user: return open_systemd(SystemdBus::Manager::user);
-    default: return open_cgroupfs(cgroup_root);
+    case BackendChoice::systemd_system: return open_systemd(SystemdBus::Manager::system, naming);
+    case BackendChoice::systemd_user: return open_systemd(SystemdBus::Manager::user, naming);
+    default: return open_cgroupfs(cgroup_root, naming);
   }
 }
 
 }  // namespace
 
-Result<BackendSelection> select_backend(BackendChoice choice, const std::filesystem::path& cgroup_root) {
+Result<BackendSelection> select_backend(BackendChoice choice, const std::filesystem::path& cgroup_root,
+                                        const InstanceNaming& naming) {
   BackendSelection selection;
   if (choice != BackendChoice::automatic) {
-    auto backend = open_choice(choice, cgroup_root);
+    auto backend = open_choice(choice, cgroup_root, naming);
     if (!backend) return backend.error();
     selection.backend = std::move(*backend);
     return selection;
@@ -52,11 +55,14 @@ Result<BackendSelection> select_backend(BackendChoice choice, const std::filesys
   std::vector<BackendChoice> candidates = {BackendChoice::systemd_user, BackendChoice::cgroupfs};
   if (::geteuid() == 0) candidates.insert(candidates.begin(), BackendChoice::systemd_system);
   for (auto candidate : candidates) {
-    auto backend = open_choice(candidate, cgroup_root);
+    auto backend = open_choice(candidate, cgroup_root, naming);
     if (backend) {
       selection.backend = std::move(*backend);
       return selection;
     }
+    // Another corrald runs this instance on that manager: going on to the
+    // next backend would run the same instance twice on one host.
+    if (backend.error().code == EBUSY) return backend.error();
     selection.passed_over.push_back(backend.error().message);
   }
   std::string failures;

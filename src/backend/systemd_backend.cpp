@@ -9,7 +9,9 @@ namespace corral {
 namespace {
 using namespace std::chrono;
 
-constexpr const char* kSlice = "corral.slice";
+// The slice every instance's sessions are in: the default instance's own,
+// the parent of corral-X.slice. A cap on it holds for all of them.
+constexpr const char* kSharedSlice = "corral.slice";
 
 int append_flag(sd_bus_message* m, const char* name, bool value) {
   return sd_bus_message_append(m, "(sv)", name, "b", static_cast<int>(value));
@@ -24,9 +26,9 @@ int append_u64(sd_bus_message* m, const char* name, uint64_t value) {
 //  CollectMode: a failed scope would otherwise stay loaded and block its name.
 //  OOMPolicy=continue: the default "stop" ends the whole session when the
 //    kernel OOM-kills one renderer; the browser copes with that by itself.
-int append_scope_properties(sd_bus_message* m, const ScopeSpec& spec) {
+int append_scope_properties(sd_bus_message* m, const ScopeSpec& spec, const std::string& slice) {
   int r = sd_bus_message_append(m, "(sv)", "Description", "s", spec.description.c_str());
-  if (r >= 0) r = sd_bus_message_append(m, "(sv)", "Slice", "s", kSlice);
+  if (r >= 0) r = sd_bus_message_append(m, "(sv)", "Slice", "s", slice.c_str());
   if (r >= 0) r = sd_bus_message_append(m, "(sv)", "PIDs", "au", 1, static_cast<uint32_t>(spec.pid));
   if (r >= 0) r = append_flag(m, "Delegate", true);
   if (r >= 0) r = sd_bus_message_append(m, "(sv)", "CollectMode", "s", "inactive-or-failed");
@@ -44,7 +46,7 @@ int append_scope_properties(sd_bus_message* m, const ScopeSpec& spec) {
 
 }  // namespace
 
-Result<std::unique_ptr<SystemdBackend>> SystemdBackend::connect(SystemdBus::Manager manager) {
+Result<std::unique_ptr<SystemdBackend>> SystemdBackend::connect(SystemdBus::Manager manager, InstanceNaming naming) {
   auto mount = cgroup2_mount();
   if (!mount) return mount.error();
   auto bus = SystemdBus::connect(manager);
@@ -58,9 +60,17 @@ Result<std::unique_ptr<SystemdBackend>> SystemdBackend::connect(SystemdBus::Mana
   manager_cgroup += *manager_group;
   auto controllers = read_file(manager_cgroup / "cgroup.controllers");
   if (!controllers) return controllers.error();
-  return std::unique_ptr<SystemdBackend>(new SystemdBackend(std::move(*bus), manager, *mount,
-                                                            manager_cgroup / kSlice,
-                                                            Controllers::parse(*controllers)));
+  // Started now rather than with the first session, so that its cgroup
+  // exists to be locked (systemd makes a slice's cgroup when it starts it).
+  // A slice needs no unit file: systemd makes up corral-X.slice, in
+  // corral.slice by its name, as it would for the first scope in it.
+  auto slice = naming.slice();
+  CORRAL_TRY((*bus)->start_unit(slice));
+  auto slice_cgroup = naming.sessions_root((manager_cgroup / kSharedSlice).lexically_normal());
+  std::unique_ptr<SystemdBackend> backend(new SystemdBackend(std::move(naming), std::move(*bus), manager, *mount,
+                                                             slice_cgroup, Controllers::parse(*controllers)));
+  CORRAL_TRY(backend->claim_sessions_root(slice_cgroup));
+  return backend;
 }
 
 std::string SystemdBackend::kind() const {
@@ -78,7 +88,9 @@ Result<Scope> SystemdBackend::describe(const std::string& name) {
 
 Result<Scope> SystemdBackend::create(const ScopeSpec& spec) {
   std::string unit = spec.name + ".scope";
-  CORRAL_TRY(m_bus->start_transient_unit(unit, [&](sd_bus_message* m) { return append_scope_properties(m, spec); }));
+  auto slice = naming().slice();
+  CORRAL_TRY(m_bus->start_transient_unit(
+      unit, [&](sd_bus_message* m) { return append_scope_properties(m, spec, slice); }));
   auto scope = describe(spec.name);
   if (!scope) return scope.error();
   // Trust but verify: the gated child must sit in the new scope's cgroup
@@ -100,15 +112,21 @@ Result<void> SystemdBackend::destroy(const Scope& scope) {
   return success();
 }
 
+// The pattern alone would not do: the default instance's "corral-*.scope"
+// also matches every other instance's corral-X-<id>.scope. So a unit counts
+// only with one of this instance's scope names and its cgroup directly in
+// this instance's slice; a scope of that name somewhere else was not made
+// by this instance, and is left alone.
 Result<std::vector<Scope>> SystemdBackend::find_leftovers() {
-  auto units = m_bus->list_units(std::string(kScopePrefix) + "*.scope");
+  auto units = m_bus->list_units(naming().scope_prefix() + "*.scope");
   if (!units) return units.error();
   std::vector<Scope> scopes;
   for (const auto& unit : *units) {
     auto name = unit.substr(0, unit.size() - std::string(".scope").size());
+    if (!naming().session_id(name)) continue;
     auto scope = describe(name);
     // A unit that vanished meanwhile needs no cleaning.
-    if (scope) scopes.push_back(*scope);
+    if (scope && scope->cgroup.lexically_normal().parent_path() == m_slice_cgroup) scopes.push_back(*scope);
   }
   return scopes;
 }

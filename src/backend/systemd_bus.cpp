@@ -170,6 +170,21 @@ Result<void> SystemdBus::start_transient_unit(const std::string& unit, const App
   }
 }
 
+Result<void> SystemdBus::start_unit(const std::string& unit) {
+  std::lock_guard lock(m_mutex);
+  BusError e;
+  sd_bus_message* reply = nullptr;
+  int r = sd_bus_call_method(m_bus, kService, kPath, kManager, "StartUnit", &e.error, &reply, "ss", unit.c_str(),
+                             "fail");
+  if (r < 0) return bus_failure(r, e, "StartUnit " + unit);
+  auto job = take_object_path(reply, "StartUnit");
+  if (!job) return job.error();
+  auto result = wait_for_job(*job, steady_clock::now() + kJobTimeout);
+  if (!result) return result.error();
+  if (*result != "done") return Error::make(EIO, "systemd job for " + unit + " ended '" + *result + "', not 'done'");
+  return success();
+}
+
 Result<bool> SystemdBus::process_until(const std::function<bool()>& done, steady_clock::time_point deadline) {
   for (;;) {
     if (done()) return true;

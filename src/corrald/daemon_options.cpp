@@ -41,7 +41,7 @@ namespace {
 
 // Flags as typed, before they are parsed into DaemonOptions.
 struct FlagText {
-  std::string listen = "127.0.0.1:8420", backend = "auto", state_dir = default_state_dir().string();
+  std::string instance = kDefaultInstance, listen = "127.0.0.1:8420", backend = "auto", state_dir;
   std::string browser, chromedriver, memory_max, memory_high, cpu_quota, grace = "2s", start_timeout = "60s";
   std::string memory_budget, default_ttl = "1h", max_ttl = "24h", default_idle = "5m", max_idle = "24h";
   uint64_t tasks_max = 0;
@@ -49,6 +49,11 @@ struct FlagText {
 
 void add_daemon_flags(CLI::App& app, FlagText& text, DaemonOptions& options) {
   app.set_config("--config", "", "Read flags from this TOML/INI file");
+  app.add_option("--instance", text.instance,
+                 "this corrald's name among several on one host (1-32 of a-z, 0-9, _): instance NAME uses "
+                 "corral-NAME.slice in corral.slice, scopes corral-NAME-<id>.scope, <cgroup root>/corral-NAME.slice "
+                 "and <state>/instances/NAME, and recovers only its own sessions; `default` keeps corral's names")
+      ->capture_default_str();
   app.add_option("--listen", text.listen,
                  "HOST:PORT or unix:/PATH to serve the HTTP API on; an address beyond loopback needs --token-file")
       ->capture_default_str();
@@ -57,13 +62,22 @@ void add_daemon_flags(CLI::App& app, FlagText& text, DaemonOptions& options) {
                  "GET /v1/health must send 'Authorization: Bearer TOKEN'");
   app.add_option("--backend", text.backend, "auto, systemd-system, systemd-user or cgroupfs")->capture_default_str();
   app.add_option("--cgroup-root", options.cgroup_root,
-                 "cgroupfs backend: parent cgroup for sessions (default: <own cgroup>/corral)");
+                 "cgroupfs backend: parent cgroup for sessions, shared by every instance (default: <own "
+                 "cgroup>/corral)");
   app.add_option("--browser", text.browser, "Chrome/Chromium binary (default: found in the usual places)");
   app.add_option("--chromedriver", text.chromedriver, "chromedriver binary (default: found in the usual places)");
-  app.add_option("--state-dir", text.state_dir, "where session profiles and temp dirs live")->capture_default_str();
+  app.add_option("--state-dir", text.state_dir,
+                 "where session profiles, temp dirs and the state file live (default: " +
+                     default_state_dir().string() + ", and <that>/instances/NAME for --instance NAME); each "
+                     "corrald needs its own");
   app.add_option("--session-user", options.session_user,
-                 "user that browsers run as when corrald is root (default: corral-session; `root` turns "
-                 "Chrome's sandbox off); a corrald that is not root runs them as itself");
+                 "one user that every session runs as, sharing its uid (e.g. corral-session; `root` turns Chrome's "
+                 "sandbox off); default for root: a uid of its own for each live session, from the users "
+                 "corral-s00..corral-s15; a corrald that is not root runs sessions as itself");
+  app.add_option("--session-uids", options.session_uids,
+                 "FIRST-LAST: each session runs as a uid of its own from this range (refused if any uid in it "
+                 "has a passwd or group entry, is in /etc/subuid or /etc/subgid, in systemd's dynamic-user or "
+                 "container ranges, or owns a running process)");
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error")->capture_default_str();
   app.add_option("--log-target", options.log_target,
                  "stderr, journal (native, with CORRAL_SESSION_ID and unit fields), or auto: journal when "
@@ -121,11 +135,15 @@ void apply_durations(const FlagText& text, SessionManagerConfig& sessions) {
 // Everything that needs parsing beyond CLI11's own; throws CLI's errors.
 void apply_flags(const FlagText& text, DaemonOptions& options) {
   auto& sessions = options.sessions;
+  options.naming = InstanceNaming(value_or_usage(parse_instance_name(text.instance), "--instance"));
   options.listen = value_or_usage(parse_listen_address(text.listen), "--listen");
   require_token_beyond_loopback(options.listen, options.token_file);
   options.backend = value_or_usage(parse_backend_choice(text.backend), "--backend");
-  sessions.state_dir = text.state_dir;
-  options.launcher.state_dir = text.state_dir;
+  // Two instances must never share a state dir (main.cpp locks it), so an
+  // instance's default is a dir of its own below the default instance's.
+  sessions.state_dir = text.state_dir.empty() ? options.naming.state_dir(default_state_dir())
+                                             : std::filesystem::path(text.state_dir);
+  options.launcher.state_dir = sessions.state_dir;
   // Absolute: the browser is exec'd after a chdir into the session's tmp dir.
   auto absolute = [](const std::string& path) { return path.empty() ? path : std::filesystem::absolute(path).string(); };
   options.launcher.programs = {absolute(text.browser), absolute(text.chromedriver)};

@@ -12,13 +12,15 @@
 namespace corral {
 
 struct DaemonOptions {
+  InstanceNaming naming;  ///< --instance: the names of this corrald's slice, scopes, cgroups, state dir
   ListenAddress listen{"127.0.0.1", 8420, {}};
   std::filesystem::path token_file;  ///< empty: no token asked for
   BackendChoice backend = BackendChoice::automatic;
   std::filesystem::path cgroup_root;  ///< cgroupfs backend; empty = default
   std::string log_level = "info";
   std::string log_target = "auto";  ///< auto, stderr or journal
-  std::string session_user;  ///< --session-user; empty: the default (see session_user.hpp)
+  std::string session_user;  ///< --session-user; empty: the default (see session_users.hpp)
+  std::string session_uids;  ///< --session-uids A-B; empty: the default pool
   SessionManagerConfig sessions;
   HostLauncherConfig launcher;  ///< programs and state dir; the session user is resolved at start
 };
@@ -28,8 +30,10 @@ struct DaemonOptions {
 /// an address other hosts can reach but no --token-file is given.
 DaemonOptions parse_daemon_options(int argc, char** argv);
 
-/// Default state dir: $STATE_DIRECTORY (set by systemd's StateDirectory=),
-/// /var/lib/corral for root, else $XDG_STATE_HOME/corral or ~/.local/state/corral.
+/// The default instance's default state dir: $STATE_DIRECTORY (set by
+/// systemd's StateDirectory=), /var/lib/corral for root, else
+/// $XDG_STATE_HOME/corral or ~/.local/state/corral. Instance X's is
+/// <it>/instances/X (InstanceNaming::state_dir).
 std::filesystem::path default_state_dir();
 
 }  // namespace corral

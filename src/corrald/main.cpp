@@ -18,7 +18,9 @@
 #include "corral/util/journal_sink.hpp"
 #include "corral/api/listen_socket.hpp"
 #include "corral/session/manager.hpp"
-#include "corral/launch/session_user.hpp"
+#include "corral/launch/session_users.hpp"
+#include "corral/launch/uid_sweep.hpp"
+#include "corral/util/file_lock.hpp"
 #include "corral/util/token_file.hpp"
 #include "daemon_options.hpp"
 
@@ -61,21 +63,24 @@ const char* journal_unit_field(const std::string& backend_kind) {
   return "";
 }
 
-// Who browsers run as. Fails (and the daemon with it) for a root daemon whose
-// session user does not exist: running them as root must be asked for.
-bool pick_session_user(const DaemonOptions& options, std::optional<SessionUser>& user) {
-  auto resolved = resolve_session_user(options.session_user, ::geteuid());
-  if (!resolved) {
-    spdlog::critical("{}", resolved.error().message);
-    return false;
+// Who browsers run as. Fails (and the daemon with it) for a root daemon
+// whose pool users do not exist: sharing a user, or root, must be asked for.
+std::optional<SessionUsers> pick_session_users(const DaemonOptions& options) {
+  auto chosen =
+      choose_session_users(options.session_user, options.session_uids, ::geteuid(), options.naming.is_default());
+  if (!chosen) {
+    spdlog::critical("{}", chosen.error().message);
+    return std::nullopt;
   }
-  user = *resolved;
-  if (!user) spdlog::info("sessions run as corrald's own user (uid {})", ::geteuid());
-  else if (user->is_root()) spdlog::warn("sessions run as root (--session-user {}): Chrome's sandbox is off", user->name);
+  auto status = chosen->pool.status();
+  if (status.separate)
+    spdlog::info("each session runs as a uid of its own from {} ({} uids), with Chrome's sandbox", status.source,
+                 status.size);
+  else if (chosen->shared && chosen->shared->uid == 0)
+    spdlog::warn("{}", status.source);
   else
-    spdlog::info("sessions run as {} (uid {}, gid {}) with Chrome's sandbox", user->name, user->credentials.uid,
-                 user->credentials.gid);
-  return true;
+    spdlog::warn("sessions are not separated from each other: {}", status.source);
+  return std::move(*chosen);
 }
 
 // The state dir, with <state>/sessions that the session user can reach.
@@ -84,6 +89,36 @@ bool prepare_state_dir(const std::filesystem::path& state_dir, const std::option
   if (prepared && user) prepared = check_reachable(sessions_dir(state_dir), *user);
   if (!prepared) spdlog::critical("state dir {}: {}", state_dir.string(), prepared.error().message);
   return prepared.ok();
+}
+
+// The state dir is one corrald's, and one instance's: another corrald there
+// would take its state file and session dirs for leftovers of its own. So
+// <state>/instance.lock is locked while corrald runs (the kernel drops the
+// lock however corrald ends) and names the instance that keeps its state
+// there (written by name_state_dir, once the start got that far). An
+// invalid fd means corrald must not start.
+UniqueFd claim_state_dir(const std::filesystem::path& state_dir, const InstanceNaming& naming) {
+  auto file = state_dir / "instance.lock";
+  auto claimed = claim_file(file, naming.instance());
+  if (claimed) return std::move(*claimed);
+  if (claimed.error().code == EBUSY)
+    spdlog::critical("state dir {} is in use by another corrald ({}); give each corrald its own --state-dir",
+                     state_dir.string(), claimed.error().message);
+  else if (claimed.error().code == EEXIST)
+    spdlog::critical("state dir {} belongs to another instance ({}); instance {} needs a --state-dir of its own",
+                     state_dir.string(), claimed.error().message, naming.instance());
+  else
+    spdlog::critical("state dir {}: {}", state_dir.string(), claimed.error().message);
+  return UniqueFd();
+}
+
+// Just before recovery, the first step that changes what the state dir
+// holds: a corrald that stopped earlier (another corrald holds its
+// instance) leaves the dir unnamed.
+bool name_state_dir(const UniqueFd& claim, const std::filesystem::path& state_dir, const InstanceNaming& naming) {
+  auto named = write_owner(claim.get(), state_dir / "instance.lock", naming.instance());
+  if (!named) spdlog::critical("state dir {}: {}", state_dir.string(), named.error().message);
+  return named.ok();
 }
 
 int wait_for_stop_signal() {
@@ -110,7 +145,7 @@ Result<std::optional<std::string>> load_token(const std::filesystem::path& path)
 
 // The backend that makes session cgroups, chosen and described in the log.
 std::unique_ptr<ScopeBackend> open_backend(const DaemonOptions& options, JournalSink* journal) {
-  auto selection = select_backend(options.backend, options.cgroup_root);
+  auto selection = select_backend(options.backend, options.cgroup_root, options.naming);
   if (!selection) {
     spdlog::critical("{}", selection.error().message);
     return nullptr;
@@ -118,8 +153,8 @@ std::unique_ptr<ScopeBackend> open_backend(const DaemonOptions& options, Journal
   for (const auto& reason : selection->passed_over) spdlog::info("backend passed over: {}", reason);
   auto& backend = *selection->backend;
   if (journal) journal->set_unit_field(journal_unit_field(backend.kind()));
-  spdlog::info("backend {} at {}, controllers: {}", backend.kind(), backend.sessions_root().string(),
-               backend.controllers().describe());
+  spdlog::info("instance {}: backend {} at {}, controllers: {}", options.naming.instance(), backend.kind(),
+               backend.sessions_root().string(), backend.controllers().describe());
   return std::move(selection->backend);
 }
 
@@ -174,11 +209,19 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   // The cheap checks that can refuse the start come before the backend,
   // which may create cgroups.
-  std::optional<SessionUser> session_user;
-  if (!pick_session_user(options, session_user)) return 1;
+  auto users = pick_session_users(options);
+  if (!users) return 1;
   auto launcher_config = options.launcher;
-  if (!prepare_state_dir(options.sessions.state_dir, session_user)) return 1;
-  if (session_user) launcher_config.session_user = session_user->credentials;
+  if (!prepare_state_dir(options.sessions.state_dir, users->example)) return 1;
+  auto state_dir_claim = claim_state_dir(options.sessions.state_dir, options.naming);
+  if (!state_dir_claim.valid()) return 1;
+  launcher_config.session_user = users->shared;
+  auto sessions_config = options.sessions;
+  // The pool bounds the sessions: past it, admission says 429 as for any other limit.
+  if (auto pool = users->pool.status(); pool.separate) {
+    auto& max = sessions_config.admission.max_sessions;
+    max = max == 0 ? pool.size : std::min(max, pool.size);
+  }
   auto backend = open_backend(options, journal);
   if (!backend) return 1;
   find_browsers(launcher_config.programs);
@@ -187,14 +230,18 @@ int run(const DaemonOptions& options, JournalSink* journal) {
     spdlog::critical("{}", started.error().message);
     return 1;
   }
-  HostBrowserLauncher launcher(launcher_config, watcher);
-  SessionManager sessions(*backend, launcher, options.sessions);
+  HostBrowserLauncher launcher(launcher_config, std::move(users->pool), watcher);
+  if (!name_state_dir(state_dir_claim, options.sessions.state_dir, options.naming)) return 1;
+  SessionManager sessions(*backend, launcher, sessions_config);
   recover_earlier_sessions(sessions);
   register_routes(server, sessions);
+  // Before the token: a session's uid is refused even with the token.
+  refuse_session_uids(server, [&launcher](uid_t uid) { return launcher.is_session_uid(uid); });
   if (*token) require_token(server, **token);
   serve_until_stopped(server, *listener, sessions,
-                      fmt::format("corrald ready on {} (state dir {}; {})", listener->url(),
-                                  options.sessions.state_dir.string(), *token ? "API token required" : "no API token"));
+                      fmt::format("corrald ready on {} (instance {}; state dir {}; {})", listener->url(),
+                                  options.naming.instance(), options.sessions.state_dir.string(),
+                                  *token ? "API token required" : "no API token"));
   watcher.stop();
   spdlog::info("corrald stopped");
   return 0;
@@ -203,6 +250,8 @@ int run(const DaemonOptions& options, JournalSink* journal) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // corrald re-executes itself to sweep a session uid (uid_sweep.hpp).
+  if (argc > 1 && std::string(argv[1]) == corral::kSweepCommand) return corral::sweep_command_main(argc, argv);
   corral::block_daemon_signals();
   auto options = corral::parse_daemon_options(argc, argv);
   auto journal = set_up_logging(options);

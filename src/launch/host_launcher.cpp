@@ -6,6 +6,7 @@
 
 #include "corral/launch/gated_child.hpp"
 #include "corral/launch/session_dirs.hpp"
+#include "corral/launch/uid_sweep.hpp"
 #include "corral/util/file_io.hpp"
 #include "corral/util/process_identity.hpp"
 
@@ -20,9 +21,11 @@ namespace {
 class HostBrowserProcess : public BrowserProcess {
  public:
   HostBrowserProcess(const std::string& state_dir, BrowserKind kind, SessionDirs dirs, uint16_t port, Pidfd pidfd,
-                     uint64_t start_time, std::optional<GatedChild> child)
+                     uint64_t start_time, std::optional<GatedChild> child, std::optional<uid_t> own_uid)
       : m_state_dir(state_dir), m_kind(kind), m_dirs(std::move(dirs)), m_port(port), m_pidfd(std::move(pidfd)),
-        m_start_time(start_time), m_child(std::move(child)) {}
+        m_start_time(start_time), m_child(std::move(child)), m_own_uid(own_uid) {}
+
+  std::optional<uid_t> own_uid() const override { return m_own_uid; }
 
   pid_t pid() const override { return m_pidfd.pid(); }
   uint64_t start_time() const override { return m_start_time; }
@@ -74,6 +77,7 @@ class HostBrowserProcess : public BrowserProcess {
   Pidfd m_pidfd;
   uint64_t m_start_time;
   std::optional<GatedChild> m_child;
+  std::optional<uid_t> m_own_uid;
 };
 
 const std::filesystem::path& program_for(const BrowserPrograms& programs, BrowserKind kind) {
@@ -98,30 +102,36 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::spawn(const Browser
   if (request.kind == BrowserKind::chromedriver) {
     CORRAL_TRY_ASSIGN(port, pick_free_port());
   }
-  const auto& user = m_config.session_user;
-  CORRAL_TRY_ASSIGN(auto dirs, SessionDirs::create(m_config.state_dir, request.session_id, user));
-  auto spec = request.kind == BrowserKind::chrome ? chrome_launch(program, dirs, request.args, user)
-                                                  : chromedriver_launch(program, dirs, port, request.args, user);
+  CORRAL_TRY_ASSIGN(auto user, take_user());
+  std::optional<uid_t> own_uid;
+  if (m_pool.separate()) own_uid = user->uid;
+  // Nothing ran as the uid if the spawn fails: it goes straight back.
+  auto give_back = [&] {
+    if (own_uid) m_pool.give_back(*own_uid);
+  };
+  auto dirs = SessionDirs::create(m_config.state_dir, request.session_id, user);
+  if (!dirs) {
+    give_back();
+    return dirs.error();
+  }
+  auto spec = request.kind == BrowserKind::chrome ? chrome_launch(program, *dirs, request.args, user)
+                                                  : chromedriver_launch(program, *dirs, port, request.args, user);
   auto child = GatedChild::spawn(spec);
   auto start_time = child ? start_time_of(child->pid()) : Result<uint64_t>(child.error());
-  if (!start_time) {
-    if (child) child->abort();
-    (void)dirs.remove();
-    return start_time.error();
-  }
-  auto pidfd = child->pidfd().dup();
+  auto pidfd = start_time ? child->pidfd().dup() : Result<Pidfd>(start_time.error());
   if (!pidfd) {
-    child->abort();
-    (void)dirs.remove();
+    if (child) child->abort();
+    (void)dirs->remove();
+    give_back();
     return pidfd.error();
   }
-  return std::unique_ptr<BrowserProcess>(
-      new HostBrowserProcess(m_config.state_dir, request.kind, dirs, port, std::move(*pidfd), *start_time,
-                             std::move(*child)));
+  return std::unique_ptr<BrowserProcess>(new HostBrowserProcess(m_config.state_dir, request.kind, *dirs, port,
+                                                                std::move(*pidfd), *start_time, std::move(*child),
+                                                                own_uid));
 }
 
 Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::reattach(const std::string& session_id, pid_t pid,
-                                                                      uint64_t start_time) {
+                                                                      uint64_t start_time, std::optional<uid_t> uid) {
   auto dirs = SessionDirs::at(m_config.state_dir, session_id);
   if (!fs::is_directory(dirs.profile)) return Error::make(ENOENT, "its profile dir is gone");
   auto pidfd = Pidfd::open(pid);
@@ -130,10 +140,12 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::reattach(const std:
   // The PID could have been reused since the record was written.
   auto now = process_start_time(pid);
   if (!now || *now != start_time) return Error::make(ESRCH, "pid " + std::to_string(pid) + " is another process now");
+  if (uid.has_value() != m_pool.separate())
+    return Error::make(ESTALE, "it was started with another kind of session uid pool");
+  if (uid) CORRAL_TRY(m_pool.claim(*uid));
   // The kind and port only matter for start-up, which is long over.
-  return std::unique_ptr<BrowserProcess>(
-      new HostBrowserProcess(m_config.state_dir, BrowserKind::chrome, dirs, 0, std::move(*pidfd), start_time,
-                             std::nullopt));
+  return std::unique_ptr<BrowserProcess>(new HostBrowserProcess(
+      m_config.state_dir, BrowserKind::chrome, dirs, 0, std::move(*pidfd), start_time, std::nullopt, uid));
 }
 
 void HostBrowserLauncher::watch_exit(const BrowserProcess& browser, ExitCallback on_exit) {
@@ -151,6 +163,47 @@ void HostBrowserLauncher::watch_exit(const BrowserProcess& browser, ExitCallback
 void HostBrowserLauncher::unwatch_exit(const BrowserProcess& browser) { m_watcher.unwatch(browser.pid()); }
 
 Result<void> HostBrowserLauncher::remove_set_aside_files() { return remove_set_aside(m_config.state_dir); }
+
+Result<std::optional<Credentials>> HostBrowserLauncher::take_user() {
+  if (!m_pool.separate()) return m_config.session_user;
+  // The sweep of a uid whose session just closed is bounded by 30 s.
+  CORRAL_TRY_ASSIGN(auto user, m_pool.take(seconds(35)));
+  return std::optional<Credentials>(user);
+}
+
+// A uid that owns something, or runs something, is swept like one a
+// session has just given back: the last run may have been killed before
+// it could sweep.
+Result<void> HostBrowserLauncher::reclaim_uids() {
+  if (!m_pool.separate()) return success();
+  auto owners = uids_owning_leftovers();
+  for (const auto& member : m_pool.free_members()) {
+    if (!owners.count(member.uid) && live_processes_of(member.uid).empty()) continue;
+    (void)m_pool.claim(member.uid);
+    if (auto released = release_uid(member.uid, true); !released)
+      spdlog::error("session uid {} quarantined: {}", member.uid, released.error().message);
+    else
+      spdlog::info("swept what session uid {} left from an earlier run", member.uid);
+  }
+  return success();
+}
+
+Result<void> HostBrowserLauncher::release_uid(uid_t uid, bool session_emptied) {
+  if (!m_pool.separate()) return success();
+  if (!session_emptied) {
+    m_pool.quarantine(uid, "its session's cgroup was not verified empty");
+    return Error::make(EBUSY, "uid " + std::to_string(uid) + " quarantined: its session was not verified empty");
+  }
+  auto member = m_pool.member(uid);
+  if (!member) return Error::make(ENOENT, "uid " + std::to_string(uid) + " is not in the session uid pool");
+  auto swept = sweep_session_uid(*member, m_watcher, seconds(30));
+  if (!swept) {
+    m_pool.quarantine(uid, swept.error().message);
+    return swept.error();
+  }
+  m_pool.give_back(uid);
+  return success();
+}
 
 Result<void> HostBrowserLauncher::remove_files_except(const std::set<std::string>& keep) {
   CORRAL_TRY(remove_set_aside(m_config.state_dir));  // a removal a crash interrupted

@@ -30,7 +30,9 @@ CloseReport SessionManager::end_session(const EntryPtr& entry, CloseReason reaso
   SessionLogScope log_scope(id, scope ? scope->unit : "", close_reason_name(reason));
   auto report = clean_up_session(m_backend, *entry->browser, scope, id, reason, {grace, m_config.kill_wait});
   m_metrics.session_closed(report);
-  entry->ticket.release();  // the room is free only once the host is
+  // The room is free once the cgroup is: a session's own uid comes back
+  // after its sweep, and the next open waits for it (SessionUidPool::take).
+  entry->ticket.release();
   auto log_level = report.clean() ? spdlog::level::info : spdlog::level::err;
   spdlog::log(log_level, "session {} closed: reason={} unit={} duration={} ms killed={} graceful={} verified_empty={}{}",
               id, close_reason_name(reason), scope && !scope->unit.empty() ? scope->unit : "-", report.duration_ms,
@@ -38,6 +40,7 @@ CloseReport SessionManager::end_session(const EntryPtr& entry, CloseReason reaso
               report.problems.empty() ? "" : " problems: " + report.problems.front());
   report.pending = {"files"};
   if (entry->announced) report.pending.push_back("state_file");
+  if (entry->info.uid) report.pending.push_back("uid");
   retire(entry, report);
   m_tidy_up.post([this, entry] { tidy_after_close(entry); });
   return report;
@@ -59,14 +62,27 @@ void SessionManager::retire(const EntryPtr& entry, const CloseReport& report) {
 // Neither step changes what the client was told: the session's files left
 // its reach with a rename, and a state file that still lists a closed
 // session only makes a restart find no scope for it.
+//
+// The session's own uid goes back to the pool only now, once its files are
+// gone and what it left elsewhere is swept (or it is quarantined).
 void SessionManager::tidy_after_close(const EntryPtr& entry) {
   if (entry->announced) persist();
-  auto removed = m_launcher.remove_set_aside_files();
-  if (!removed) spdlog::error("session {}: cannot remove its files: {}", entry->info.id, removed.error().message);
+  std::vector<std::string> problems;
+  if (auto removed = m_launcher.remove_set_aside_files(); !removed) problems.push_back(removed.error().message);
+  std::optional<uid_t> uid;
+  bool emptied;
+  {
+    std::lock_guard lock(m_mutex);
+    uid = entry->info.uid;
+    emptied = entry->info.report->verified_empty;
+  }
+  if (uid)
+    if (auto released = m_launcher.release_uid(*uid, emptied); !released) problems.push_back(released.error().message);
+  for (const auto& problem : problems) spdlog::error("session {}: {}", entry->info.id, problem);
   std::lock_guard lock(m_mutex);
   auto& report = *entry->info.report;
   report.pending.clear();
-  if (!removed) report.problems.push_back(removed.error().message);
+  report.problems.insert(report.problems.end(), problems.begin(), problems.end());
 }
 
 Result<SessionManager::EntryPtr> SessionManager::take_for_closing(const std::string& id) {
@@ -191,6 +207,11 @@ void SessionManager::close_all() {
   // Sessions still starting, or being cleaned by the closer thread, end on their own.
   std::unique_lock lock(m_mutex);
   m_live_changed.wait(lock, [this] { return m_live.empty(); });
+  lock.unlock();
+  // The tidy-up after the last closes (state file, files, uid sweeps) is
+  // done before close_all returns: corrald stops the child watcher next.
+  m_background_closes.drain();
+  m_tidy_up.drain();
 }
 
 }  // namespace corral

@@ -69,7 +69,9 @@ Result<SessionInfo> SessionManager::open(const SessionRequest& request, millisec
     // Host-side failures (ENOENT from a cgroup path, say) are the daemon's
     // problem, not the client's: keep only the classes the API promises.
     Error error = entry.error();
-    if (error.code != EAGAIN && error.code != ECHILD && error.code != ETIMEDOUT && error.code != ENOEXEC)
+    if (error.code == ENOSPC) m_metrics.admission_rejected();  // no session uid free: a capacity limit
+    if (error.code != EAGAIN && error.code != ECHILD && error.code != ETIMEDOUT && error.code != ENOEXEC &&
+        error.code != ENOSPC)
       error.code = EIO;
     return error;
   }
@@ -104,6 +106,7 @@ SessionManager::EntryPtr SessionManager::make_entry(const SessionRequest& reques
   info.request = request;
   info.limits = request.limits.with_defaults(m_config.default_limits);
   info.pid = browser->pid();
+  info.uid = browser->own_uid();
   info.created_at = system_clock::now();
   info.ttl = request.ttl.value_or(m_config.default_ttl);
   info.idle_timeout = request.idle_timeout.value_or(m_config.default_idle_timeout);
@@ -119,7 +122,7 @@ SessionManager::EntryPtr SessionManager::make_entry(const SessionRequest& reques
 // cgroup.kill reaches everything it starts.
 Result<void> SessionManager::place_in_scope(const EntryPtr& entry) {
   const SessionInfo& info = entry->info;
-  CORRAL_TRY_ASSIGN(auto scope, m_backend.create({kScopePrefix + info.id, info.pid, info.limits,
+  CORRAL_TRY_ASSIGN(auto scope, m_backend.create({m_backend.naming().scope_name(info.id), info.pid, info.limits,
                                                   "corral session " + info.id + " (" +
                                                       browser_kind_name(info.request.kind) + ")"}));
   auto enforced = m_backend.enforced(scope);

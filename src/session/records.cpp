@@ -53,6 +53,7 @@ json record_json(const SessionRecord& record) {
           {"scope", {{"name", info.scope.name}, {"unit", info.scope.unit}, {"cgroup", info.scope.cgroup.string()}}},
           {"pid", info.pid},
           {"pid_start_time", record.pid_start_time},
+          {"uid", info.uid},
           {"devtools_http", info.endpoints.devtools_http},
           {"devtools_ws", info.endpoints.devtools_ws},
           {"webdriver", info.endpoints.webdriver},
@@ -81,7 +82,7 @@ std::optional<milliseconds> optional_ms_from(const json& object, const char* key
   return ms ? std::optional(milliseconds(*ms)) : std::nullopt;
 }
 
-Result<SessionRecord> record_from(const json& object) {
+Result<SessionRecord> record_from(const json& object, const InstanceNaming& naming) {
   SessionRecord record;
   SessionInfo& info = record.info;
   info.id = object.at("id").get<std::string>();
@@ -103,15 +104,18 @@ Result<SessionRecord> record_from(const json& object) {
   const json& scope = object.at("scope");
   info.scope = {scope.at("name").get<std::string>(), scope.at("unit").get<std::string>(),
                 scope.at("cgroup").get<std::string>()};
-  // The scope is what a restart will kill: it must be this session's, and
-  // nothing a damaged file could point elsewhere.
+  // The scope is what a restart will kill: it must be this session's, of
+  // this instance, and nothing a damaged file could point elsewhere.
   auto leaf = info.scope.cgroup.filename().string();
-  if (info.scope.name != kScopePrefix + info.id || !info.scope.cgroup.is_absolute() ||
+  auto expected = naming.scope_name(info.id);
+  if (info.scope.name != expected || !info.scope.cgroup.is_absolute() ||
       (leaf != info.scope.name && leaf != info.scope.name + ".scope"))
-    return Error::make(EBADMSG, "session " + info.id + ": its scope is not corral-" + info.id);
+    return Error::make(EBADMSG, "session " + info.id + ": its scope is not " + expected);
   info.pid = object.at("pid").get<pid_t>();
   if (info.pid <= 1) return Error::make(EBADMSG, "session " + info.id + ": no valid pid");
   record.pid_start_time = object.at("pid_start_time").get<uint64_t>();
+  // Absent in files of a corrald before the uid pool: its sessions shared a uid.
+  if (object.contains("uid")) info.uid = object.at("uid").get<std::optional<uid_t>>();
   info.endpoints = {optional_field<std::string>(object, "devtools_http"),
                     optional_field<std::string>(object, "devtools_ws"), optional_field<std::string>(object, "webdriver")};
   info.created_at = from_epoch_ms(object.at("created_at_ms").get<int64_t>());
@@ -132,14 +136,14 @@ std::string encode_session_records(const std::vector<SessionRecord>& records) {
   return json{{"version", kFormatVersion}, {"sessions", sessions}}.dump(1) + "\n";
 }
 
-Result<std::vector<SessionRecord>> decode_session_records(const std::string& text) {
+Result<std::vector<SessionRecord>> decode_session_records(const std::string& text, const InstanceNaming& naming) {
   try {
     json document = json::parse(text);
     if (!document.is_object() || document.value("version", 0) != kFormatVersion)
       return Error::make(EBADMSG, "not a version " + std::to_string(kFormatVersion) + " state file");
     std::vector<SessionRecord> records;
     for (const json& object : document.at("sessions")) {
-      auto record = record_from(object);
+      auto record = record_from(object, naming);
       if (!record) return record.error();
       records.push_back(std::move(*record));
     }
@@ -153,10 +157,10 @@ Result<void> save_session_records(const fs::path& file, const std::vector<Sessio
   return write_file_atomic(file, encode_session_records(records), 0600);
 }
 
-Result<std::vector<SessionRecord>> load_session_records(const fs::path& file) {
+Result<std::vector<SessionRecord>> load_session_records(const fs::path& file, const InstanceNaming& naming) {
   auto text = read_file(file, kMaxStateFile);
   if (!text) return text.error();
-  return decode_session_records(*text);
+  return decode_session_records(*text, naming);
 }
 
 }  // namespace corral

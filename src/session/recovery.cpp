@@ -40,7 +40,7 @@ steady_clock::time_point steady_deadline(system_clock::time_point when) {
 std::map<std::string, SessionRecord> SessionManager::load_records(RecoveryReport& report) {
   auto file = session_records_path(m_config.state_dir);
   std::map<std::string, SessionRecord> by_id;
-  auto records = load_session_records(file);
+  auto records = load_session_records(file, m_backend.naming());
   if (!records) {
     if (records.error().code == ENOENT) return by_id;  // first start, or a clean stop
     report.state_file_problem = records.error().message;
@@ -57,7 +57,7 @@ Result<void> SessionManager::adopt(const SessionRecord& record, const Scope& sco
   const SessionInfo& recorded = record.info;
   if (recorded.scope.cgroup != scope.cgroup)
     return Error::make(ESTALE, "its record names cgroup " + recorded.scope.cgroup.string());
-  CORRAL_TRY_ASSIGN(auto browser, m_launcher.reattach(recorded.id, recorded.pid, record.pid_start_time));
+  CORRAL_TRY_ASSIGN(auto browser, m_launcher.reattach(recorded.id, recorded.pid, record.pid_start_time, recorded.uid));
   CORRAL_TRY(m_backend.check_contains(scope, recorded.pid));
 
   auto entry = std::make_shared<Entry>();
@@ -83,7 +83,12 @@ Result<void> SessionManager::adopt(const SessionRecord& record, const Scope& sco
 
 void SessionManager::adopt_or_reap(const Scope& scope, const std::map<std::string, SessionRecord>& records,
                                    RecoveryReport& report) {
-  std::string id = scope.name.substr(std::string(kScopePrefix).size());
+  auto named = m_backend.naming().session_id(scope.name);
+  if (!named) {  // find_leftovers returns only this instance's scopes; never reap another's
+    spdlog::error("scope {} is not one of instance {}'s; left alone", scope.name, m_backend.naming().instance());
+    return;
+  }
+  const std::string& id = *named;
   SessionLogScope log_scope(id, scope.unit);
   if (auto record = records.find(id); record != records.end()) {
     auto adopted = adopt(record->second, scope);
@@ -116,6 +121,7 @@ Result<RecoveryReport> SessionManager::recover() {
     for (const auto& [id, entry] : m_live) adopted.insert(id);
   }
   CORRAL_TRY(m_launcher.remove_files_except(adopted));
+  CORRAL_TRY(m_launcher.reclaim_uids());  // what reaped sessions left under their uids
   persist();                     // drop the records of what was reaped
   m_closer_wakeup.notify_one();  // adopted leases to watch
   return report;

@@ -134,6 +134,12 @@ def expected_credentials(user):
     return ([str(user.pw_uid)] * 4, [str(user.pw_gid)] * 4, [], "1")
 
 
+def session_user_of(session):
+    """The user a session runs as: its own uid from the pool (a root
+    corrald's default, corral-s00..s15), else the shared SESSION_USER."""
+    return pwd.getpwuid(session["uid"]) if session.get("uid") is not None else SESSION_USER
+
+
 def processes_in(cgroup):
     """PIDs in a cgroup and every cgroup below it."""
     pids = []
@@ -302,33 +308,64 @@ class Api:
         return self.get(session_id)[1]
 
 
+# The session uids the harness gives a named instance: below systemd's
+# container range, clear of the ranges test_session_uids uses.
+NAMED_INSTANCE_UIDS = "400300-400315"
+
+
+def instance_scope_name(instance, name):
+    """True if `name` (a unit, or a cgroup directory) is a session scope of
+    corrald instance `instance` (None: the default instance), as its own
+    recovery would take it: corral-<id>(.scope) for the default instance,
+    whose names every other instance's begin with, and corral-X-<id> for X."""
+    if instance:
+        return name.startswith(f"corral-{instance}-")
+    return name.startswith("corral-") and not re.match(r"corral-[a-z0-9_]+(-|\.slice$)", name)
+
+
 class Daemon(Api):
     """One corrald process with its own state dir (and cgroup root for cgroupfs)."""
 
     def __init__(self, *extra_args, browser=None, backend=BACKEND, reuse=None, token=None, unix_socket=False,
-                 listen="127.0.0.1:0"):
+                 listen="127.0.0.1:0", instance=None, beside=None):
         """reuse: another Daemon whose state dir and cgroup root this one takes over.
         token: run with --token-file holding this token; requests send it.
         unix_socket: listen on unix:<state dir>/api.sock instead of `listen`.
-        listen: the TCP address; requests go to 127.0.0.1 and the port it got."""
+        listen: the TCP address; requests go to 127.0.0.1 and the port it got.
+        instance: run as --instance NAME (None: the default instance).
+        beside: another Daemon whose --cgroup-root this one shares (cgroupfs), as
+        several instances on one host do; this one then removes only its own root."""
         self.backend = backend
+        self.instance = reuse.instance if reuse else instance
         corrald = os.environ["CORRALD"]
         self.state_dir = reuse.state_dir if reuse else tempfile.mkdtemp(prefix="corral-test-state.")
         # mkdtemp makes it 0700; the session user must pass through it (corrald checks).
         os.chmod(self.state_dir, 0o711)
-        self.cgroup_root = None
+        self.cgroup_root = None   # what remove() takes away: the cgroup root this daemon made, or its own part
+        self.shared_root = None   # its --cgroup-root
         socket_path = os.path.join(self.state_dir, "api.sock") if unix_socket else None
         args = [corrald, "--listen", f"unix:{socket_path}" if socket_path else listen,
                 "--state-dir", self.state_dir, "--backend", backend, "--log-level", "debug", "--grace", "1s"]
+        if self.instance:
+            args += ["--instance", self.instance]
+            # The default pool (corral-s00..s15) is the default instance's.
+            if "--session-uids" not in extra_args and "--session-user" not in extra_args:
+                args += ["--session-uids", NAMED_INSTANCE_UIDS]
         if token:
             self.token_file = os.path.join(self.state_dir, "api.token")
             with open(os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
                 f.write(token + "\n")
             args += ["--token-file", self.token_file]
         if backend == "cgroupfs":
-            self.cgroup_root = reuse.cgroup_root if reuse else \
-                f"{CGROUP2}/corral-test-{os.getpid()}-{id(self) & 0xffffff:x}"
-            args += ["--cgroup-root", self.cgroup_root]
+            if reuse:
+                self.shared_root, self.cgroup_root = reuse.shared_root, reuse.cgroup_root
+            elif beside:
+                self.shared_root = beside.shared_root
+                self.cgroup_root = os.path.join(self.shared_root, f"corral-{self.instance}.slice") \
+                    if self.instance else self.shared_root
+            else:
+                self.shared_root = self.cgroup_root = f"{CGROUP2}/corral-test-{os.getpid()}-{id(self) & 0xffffff:x}"
+            args += ["--cgroup-root", self.shared_root]
         if browser:
             args += ["--browser", browser]
         args += list(extra_args)
@@ -374,7 +411,7 @@ class Daemon(Api):
         root = health["cgroup_root"]
         if not os.path.isdir(root):
             return []
-        return [name for name in os.listdir(root) if name.startswith("corral-")]
+        return [name for name in os.listdir(root) if instance_scope_name(self.instance, name)]
 
     def session_dirs(self):
         sessions = os.path.join(self.state_dir, "sessions")
@@ -384,7 +421,8 @@ class Daemon(Api):
         if not self.backend.startswith("systemd-user"):
             return []
         out = systemctl_user("list-units", "--all", "--no-legend", "--plain", "corral-*.scope").stdout
-        return [line.split()[0] for line in out.splitlines() if line.strip()]
+        return [unit for unit in (line.split()[0] for line in out.splitlines() if line.strip())
+                if instance_scope_name(self.instance, unit)]
 
     def set_aside_dirs(self):
         """Session dirs a close moved out of the way, not yet removed."""
@@ -437,13 +475,14 @@ class Daemon(Api):
             remove_cgroup_tree(self.cgroup_root)
         elif self.backend.startswith("systemd-user"):
             # Kill first: a stop would give the SIGTERM-ignoring stub 90 s.
+            own_slice = f"corral-{self.instance}.slice" if self.instance else ""
             slice_dir = os.path.join(CGROUP2, os.environ.get("CORRAL_TEST_USER_MANAGER_CGROUP", "/x").lstrip("/"),
-                                     "corral.slice")
+                                     "corral.slice", own_slice)
             if os.path.isdir(slice_dir):
                 with open(os.path.join(slice_dir, "cgroup.kill"), "w") as f:
                     f.write("1")
             try:
-                systemctl_user("stop", "corral.slice")  # unloads the emptied scopes
+                systemctl_user("stop", own_slice or "corral.slice")  # unloads the emptied scopes
             except subprocess.TimeoutExpired:
                 pass  # the manager itself is torn down by with-systemd-user
         shutil.rmtree(self.state_dir, ignore_errors=True)
@@ -472,13 +511,14 @@ def read_pid_file(path, count=None, timeout=10.0):
     return pids
 
 
-def refused_start(*args, prefix=(), timeout=30):
+def refused_start(*args, prefix=(), timeout=30, beside=None):
     """Run corrald with args (and a throw-away state dir unless args name
     one), behind the command `prefix` (e.g. setpriv); expect it to exit
-    non-zero before it is ready. Its stderr."""
+    non-zero before it is ready. Its stderr. beside: a Daemon whose cgroup
+    root (cgroupfs) it is given, instead of one of its own."""
     state_dir = tempfile.mkdtemp(prefix="corral-test-state.")
     os.chmod(state_dir, 0o711)
-    cgroup_root = f"{CGROUP2}/corral-test-{os.getpid()}-refused"
+    cgroup_root = beside.shared_root if beside else f"{CGROUP2}/corral-test-{os.getpid()}-refused"
     try:
         command = [os.environ["CORRALD"], "--listen", "127.0.0.1:0", "--backend", BACKEND]
         if BACKEND == "cgroupfs":
@@ -491,7 +531,7 @@ def refused_start(*args, prefix=(), timeout=30):
         return result.stderr
     finally:
         shutil.rmtree(state_dir)
-        if os.path.isdir(cgroup_root):
+        if not beside and os.path.isdir(cgroup_root):
             os.rmdir(cgroup_root)
 
 

@@ -11,7 +11,7 @@ import sys
 import time
 import unittest
 
-from corral_harness import (SESSION_USER, Daemon, DaemonTestCase, assert_chrome_sandboxed, chrome_sandbox_state,
+from corral_harness import (session_user_of, Daemon, DaemonTestCase, assert_chrome_sandboxed, chrome_sandbox_state,
                              credentials, expected_credentials, pid_alive, processes_in, wait_until)
 
 # What a WebDriver client asks for. No --no-sandbox: Chrome runs as the
@@ -102,8 +102,8 @@ class RealChromium(DaemonTestCase):
         state = assert_chrome_sandboxed(lambda: processes_in(session["cgroup"]))
         checked = [pid for pid in processes_in(session["cgroup"]) if credentials(pid) is not None]
         for pid in checked:
-            self.assertEqual(credentials(pid), expected_credentials(SESSION_USER), f"{pid} ({comm(pid)})")
-        print(f"\n{len(checked)} processes as {SESSION_USER.pw_name}; {len(state['renderers'])} renderers in "
+            self.assertEqual(credentials(pid), expected_credentials(session_user_of(session)), f"{pid} ({comm(pid)})")
+        print(f"\n{len(checked)} processes as {session_user_of(session).pw_name}; {len(state['renderers'])} renderers in "
               f"their own user namespace with seccomp-bpf", file=sys.stderr)
 
     def test_chrome_session_end_to_end(self):

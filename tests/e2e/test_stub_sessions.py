@@ -16,7 +16,7 @@ import threading
 import time
 import unittest
 
-from corral_harness import (SESSION_USER, STUB_PROCESSES, Daemon, DaemonTestCase, cmdline, credentials,
+from corral_harness import (STUB_PROCESSES, session_user_of, Daemon, DaemonTestCase, cmdline, credentials,
                              expected_credentials, pid_alive, pid_file, processes_in, read_pid_file, refused_start,
                              wait_until)
 
@@ -132,7 +132,7 @@ class StubSessions(DaemonTestCase):
         self.assertIn("wait", body["error"]["message"])
         self.assertEqual(self.daemon.get(session["id"])[1]["state"], "running")
         report = self.daemon.close(session["id"], grace=0)
-        self.assertEqual(report["pending"], ["files", "state_file"])
+        self.assertEqual(report["pending"], ["files", "state_file", "uid"])
         self.assertGreater(report["phases_ms"]["kill"], 0)
         self.daemon.assert_nothing_left()
 
@@ -183,18 +183,21 @@ def owner_and_mode(path):
 
 
 class SessionUser(DaemonTestCase):
-    """A root corrald runs every process of a session as the session user
-    (corral-session), without supplementary groups and with NoNewPrivs."""
+    """A root corrald runs every process of a session as the session's own
+    user (from the pool corral-s00..s15), without supplementary groups and
+    with NoNewPrivs."""
 
     def test_every_process_runs_as_the_session_user(self):
         session = self.daemon.open()
         pids = read_pid_file(pid_file(self.daemon, session), STUB_PROCESSES)
         self.assertEqual(sorted(processes_in(session["cgroup"])), sorted(pids))
+        owner = session_user_of(session)
+        self.assertTrue(owner.pw_name.startswith("corral-s"), owner.pw_name)
         for pid in pids:
-            self.assertEqual(credentials(pid), expected_credentials(SESSION_USER), f"pid {pid}")
+            self.assertEqual(credentials(pid), expected_credentials(owner), f"pid {pid}")
         self.assertNotIn("--no-sandbox", cmdline(session["pid"]), "the sandbox stays on for a session user")
 
-        user = (SESSION_USER.pw_uid, SESSION_USER.pw_gid)
+        user = (owner.pw_uid, owner.pw_gid)
         base = os.path.join(self.daemon.state_dir, "sessions", session["id"])
         for name in ("profile", "tmp", "home"):
             self.assertEqual(owner_and_mode(os.path.join(base, name)), (*user, 0o700), name)

@@ -20,7 +20,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from corral_harness import (SESSION_USER, Api, assert_chrome_sandboxed, credentials, expected_credentials,  # noqa: E402
+from corral_harness import (session_user_of, Api, assert_chrome_sandboxed, credentials, expected_credentials,  # noqa: E402
                             pid_alive, processes_in, wait_until)
 
 BUILD = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else os.environ["CORRAL_BUILD_DIR"]
@@ -251,9 +251,9 @@ class SystemService(unittest.TestCase):
         state = assert_chrome_sandboxed(lambda: processes_in(session["cgroup"]), timeout=120)
         pids = [pid for pid in processes_in(session["cgroup"]) if credentials(pid) is not None]
         for pid in pids:
-            self.assertEqual(credentials(pid), expected_credentials(SESSION_USER), f"pid {pid}")
+            self.assertEqual(credentials(pid), expected_credentials(session_user_of(session)), f"pid {pid}")
         FIGURES["sandbox: renderers in their own user namespace with seccomp-bpf"] = len(state["renderers"])
-        FIGURES["sandbox: session processes as corral-session, NoNewPrivs 1"] = len(pids)
+        FIGURES[f"sandbox: session processes as {session_user_of(session).pw_name}, NoNewPrivs 1"] = len(pids)
         self.assertIn("webSocketDebuggerUrl", fetch(f"{session['devtools']['http']}/json/version"))
         self.assertTrue(self.api.close(session["id"], grace=0)["verified_empty"])
 
@@ -288,6 +288,41 @@ class SystemService(unittest.TestCase):
             self.api = start_system_service()
 
 
+    def test_8_sessions_cannot_touch_each_other_and_their_uids_are_swept(self):
+        # Under corrald.service's hardening (PrivateTmp, RestrictNamespaces,
+        # its capability set), as a probe running as session A's own uid.
+        api = start_system_service("--browser", stub_wrapper("plain"))
+        try:
+            a, b = api.open(), api.open()
+            self.assertNotEqual(a["uid"], b["uid"])
+            def as_a(*command):
+                return subprocess.run(["setpriv", f"--reuid={a['uid']}", f"--regid={a['uid']}", "--clear-groups",
+                                       "--no-new-privs", *command], capture_output=True, text=True, timeout=60)
+            b_tmp = f"/var/lib/corral/sessions/{b['id']}/tmp"
+            refused = {"kill": as_a("kill", "-KILL", str(b["pid"])).returncode != 0,
+                       "environ": as_a("cat", f"/proc/{b['pid']}/environ").returncode != 0,
+                       "write tmp": as_a("touch", f"{b_tmp}/planted").returncode != 0,
+                       "api": "403" in as_a("python3", "-c", "import urllib.request,urllib.error\n"
+                                            "try: urllib.request.urlopen('http://127.0.0.1:%d/v1/sessions')\n"
+                                            "except urllib.error.HTTPError as e: print(e.code)" % SYSTEM_PORT).stdout}
+            self.assertEqual(refused, dict.fromkeys(refused, True))
+            self.assertEqual(api.get(b["id"])[1]["state"], "running")
+            planted = "/dev/shm/corral-vm-planted"
+            self.assertEqual(as_a("sh", "-c", f"echo secret > {planted}").returncode, 0)
+            self.assertEqual(as_a("ipcmk", "-M", "4096").returncode, 0)
+            api.close(a["id"], grace=0)
+            wait_until(lambda: api.get(a["id"])[1]["report"]["pending"] == [], 60, "the uid sweep")
+            self.assertEqual(api.get(a["id"])[1]["report"]["problems"], [])
+            self.assertFalse(os.path.exists(planted))
+            owners = run("ipcs", "-m", "-c").stdout
+            self.assertNotIn(f" {pwd.getpwuid(a['uid']).pw_name} ", owners)
+            FIGURES["separation under corrald.service: refused to session A against B"] = sorted(refused)
+            FIGURES["separation under corrald.service: A's /dev/shm file and SysV segment swept"] = True
+            api.close(b["id"], grace=0)
+        finally:
+            self.api = start_system_service()
+
+
 class UserService(unittest.TestCase):
     """An unprivileged user runs corrald under their own manager, as CI jobs do."""
     user = "corral-ci"
@@ -313,7 +348,7 @@ class UserService(unittest.TestCase):
     def tearDownClass(cls):
         cls.as_user("systemctl", "--user", "stop", "corrald-ci.service", check=False)
 
-    def test_user_manager_enforces_caps(self):
+    def test_1_user_manager_enforces_caps(self):
         status, health = self.api.request("GET", "/v1/health")
         self.assertEqual(health["backend"], "systemd-user")
         self.assertEqual(health["controllers"], {"memory": True, "cpu": True, "pids": True})
@@ -328,9 +363,12 @@ class UserService(unittest.TestCase):
         units = self.as_user("systemctl", "--user", "list-units", "--all", "--no-legend", "corral-*").stdout
         self.assertEqual(units.strip(), "")
 
-    def test_installed_user_unit_starts(self):
+    def test_2_installed_user_unit_starts(self):
         # `systemctl --user` with the unit meson installed (Type=notify: start
-        # returns once the API answers on its default port).
+        # returns once the API answers on its default port). The CI recipe's
+        # corrald is the same (default) instance on the same manager, which
+        # the installed one would rightly refuse to run beside: stop it first.
+        self.as_user("systemctl", "--user", "stop", "corrald-ci.service")
         self.as_user("systemctl", "--user", "start", "corrald.service")
         try:
             status, health = Api(8420).request("GET", "/v1/health")

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <optional>
 #include <string_view>
 
@@ -37,5 +38,10 @@ class TokenCheck {
 /// {"error":{"code":"unauthorized",...}} with WWW-Authenticate: Bearer,
 /// and closes the connection when the request had a body.
 void require_token(BoundedServer& server, std::string_view token);
+
+/// Refuse every request (403 forbidden, GET /v1/health included) from a
+/// peer whose uid `is_session_uid` names: a session's browser must not
+/// drive corral, with a token or without one.
+void refuse_session_uids(BoundedServer& server, std::function<bool(uid_t)> is_session_uid);
 
 }  // namespace corral

@@ -39,6 +39,11 @@ class BoundedServer : public httplib::Server {
   /// which would replace them all.
   void add_pre_routing_check(HandlerWithResponse check);
 
+  /// The uid on the other end of the connection this thread serves, when
+  /// it is on this host (peer_identity.hpp); asked of the kernel once per
+  /// connection. For pre-routing checks.
+  static std::optional<uid_t> current_peer_uid();
+
  private:
   bool process_and_close_socket(socket_t sock) override;
   HandlerResponse check_before_routing(const httplib::Request& req, httplib::Response& res) const;

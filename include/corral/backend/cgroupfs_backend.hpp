@@ -1,5 +1,8 @@
 // CgroupfsBackend: for hosts and containers without systemd. corrald owns a
-// delegated cgroup v2 subtree and makes one child cgroup per session itself.
+// delegated cgroup v2 subtree and makes one child cgroup per session itself:
+// <root>/corral-<id> for the default instance, and for instance X
+// <root>/corral-X.slice/corral-X-<id>, so that several corralds can share a
+// root (and a cap on it) without ever taking each other's cgroups.
 #pragma once
 
 #include "corral/cgroup/cgroup.hpp"
@@ -9,11 +12,15 @@ namespace corral {
 
 class CgroupfsBackend : public CgroupScopeBackend {
  public:
-  /// Use `root` (absolute, inside the cgroup2 mount) as the parent of session
-  /// cgroups: create it, and enable every memory/cpu/pids controller the
-  /// parent can pass down. EACCES/EROFS when the subtree is not ours to write.
-  static Result<std::unique_ptr<CgroupfsBackend>> open(const std::filesystem::path& root);
-  /// The default root: "corral" beside (or below) the daemon's own cgroup.
+  /// Use `shared_root` (absolute, inside the cgroup2 mount; the root every
+  /// instance shares) and below it naming.sessions_root(shared_root) as the
+  /// parent of session cgroups: create them, enable every memory/cpu/pids
+  /// controller each level can pass down, and lock this instance's root
+  /// (claim_sessions_root). EACCES/EROFS when the subtree is not ours to
+  /// write; EBUSY when another corrald runs this instance there.
+  static Result<std::unique_ptr<CgroupfsBackend>> open(const std::filesystem::path& shared_root,
+                                                       InstanceNaming naming);
+  /// The default shared root: "corral" below the daemon's own cgroup.
   static Result<std::filesystem::path> default_root();
 
   std::string kind() const override { return "cgroupfs"; }
@@ -24,7 +31,8 @@ class CgroupfsBackend : public CgroupScopeBackend {
   Result<std::vector<Scope>> find_leftovers() override;
 
  private:
-  CgroupfsBackend(std::filesystem::path root, Controllers controllers) : m_root(std::move(root)), m_controllers(controllers) {}
+  CgroupfsBackend(InstanceNaming naming, std::filesystem::path root, Controllers controllers)
+      : CgroupScopeBackend(std::move(naming)), m_root(std::move(root)), m_controllers(controllers) {}
 
   Cgroup m_root;
   Controllers m_controllers;

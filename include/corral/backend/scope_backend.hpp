@@ -13,24 +13,22 @@
 #include <vector>
 
 #include "corral/util/error.hpp"
+#include "corral/backend/instance_naming.hpp"
 #include "corral/cgroup/cgroup.hpp"
 #include "corral/cgroup/limits.hpp"
 
 namespace corral {
 
-/// Prefix of every unit and cgroup corral creates; leftovers are found by it.
-inline constexpr const char* kScopePrefix = "corral-";
-
 struct ScopeSpec {
-  std::string name;         ///< "corral-<session id>"
+  std::string name;         ///< naming().scope_name(id): "corral-<id>", "corral-X-<id>"
   pid_t pid = -1;           ///< gated child to move in; nothing of it runs yet
   Limits limits;
   std::string description;  ///< shown by systemctl status
 };
 
 struct Scope {
-  std::string name;               ///< "corral-<session id>"
-  std::string unit;               ///< "corral-<id>.scope", or "" for cgroupfs
+  std::string name;               ///< "corral-<id>", or "corral-X-<id>" for instance X
+  std::string unit;               ///< name + ".scope", or "" for cgroupfs
   std::filesystem::path cgroup;   ///< absolute path in the cgroup2 mount
 };
 
@@ -52,6 +50,8 @@ class ScopeBackend {
   virtual ~ScopeBackend() = default;
   /// "systemd-system", "systemd-user" or "cgroupfs".
   virtual std::string kind() const = 0;
+  /// The corrald instance whose scopes these are, and how it names them.
+  virtual const InstanceNaming& naming() const = 0;
   /// The cgroup under which session cgroups are made (for health and docs).
   virtual std::filesystem::path sessions_root() const = 0;
   /// Controllers that really exist for session cgroups.
@@ -61,7 +61,9 @@ class ScopeBackend {
   virtual Result<Scope> create(const ScopeSpec& spec) = 0;
   /// Remove an emptied scope: unit unloaded and cgroup directory gone.
   virtual Result<void> destroy(const Scope& scope) = 0;
-  /// Scopes named corral-* left by an earlier run of the daemon.
+  /// This instance's scopes left by an earlier run of the daemon: those in
+  /// this instance's own place (sessions_root) with one of its scope names,
+  /// and never another instance's.
   virtual Result<std::vector<Scope>> find_leftovers() = 0;
 
   /// Which limits the scope's cgroup really enforces (its controller files

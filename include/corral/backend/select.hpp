@@ -23,6 +23,8 @@ struct BackendSelection {
 
 /// auto: the systemd system manager when root and reachable, else the user
 /// manager, else a writable cgroupfs subtree (`cgroup_root`, or the default).
-Result<BackendSelection> select_backend(BackendChoice choice, const std::filesystem::path& cgroup_root);
+/// The backend serves the instance `naming` names.
+Result<BackendSelection> select_backend(BackendChoice choice, const std::filesystem::path& cgroup_root,
+                                        const InstanceNaming& naming);
 
 }  // namespace corral

@@ -1,5 +1,7 @@
-// SystemdBackend: each session is a transient scope corral-<id>.scope in
-// corral.slice, started over sd-bus on the system or the user manager.
+// SystemdBackend: each session is a transient scope, started over sd-bus on
+// the system or the user manager: corral-<id>.scope in corral.slice for the
+// default instance, corral-X-<id>.scope in corral-X.slice (which systemd
+// puts in corral.slice) for instance X.
 #pragma once
 
 #include "corral/backend/cgroup_scope_backend.hpp"
@@ -9,8 +11,10 @@ namespace corral {
 
 class SystemdBackend : public CgroupScopeBackend {
  public:
-  /// Connect to the manager and read which controllers it can give scopes.
-  static Result<std::unique_ptr<SystemdBackend>> connect(SystemdBus::Manager manager);
+  /// Connect to the manager, read which controllers it can give scopes,
+  /// start this instance's slice and lock its cgroup (claim_sessions_root:
+  /// EBUSY when another corrald runs this instance on that manager).
+  static Result<std::unique_ptr<SystemdBackend>> connect(SystemdBus::Manager manager, InstanceNaming naming);
 
   std::string kind() const override;
   std::filesystem::path sessions_root() const override { return m_slice_cgroup; }
@@ -20,16 +24,16 @@ class SystemdBackend : public CgroupScopeBackend {
   Result<std::vector<Scope>> find_leftovers() override;
 
  private:
-  SystemdBackend(std::unique_ptr<SystemdBus> bus, SystemdBus::Manager manager, std::filesystem::path mount,
-                 std::filesystem::path slice_cgroup, Controllers controllers)
-      : m_bus(std::move(bus)), m_manager(manager), m_mount(std::move(mount)),
+  SystemdBackend(InstanceNaming naming, std::unique_ptr<SystemdBus> bus, SystemdBus::Manager manager,
+                 std::filesystem::path mount, std::filesystem::path slice_cgroup, Controllers controllers)
+      : CgroupScopeBackend(std::move(naming)), m_bus(std::move(bus)), m_manager(manager), m_mount(std::move(mount)),
         m_slice_cgroup(std::move(slice_cgroup)), m_controllers(controllers) {}
   Result<Scope> describe(const std::string& name);
 
   std::unique_ptr<SystemdBus> m_bus;
   SystemdBus::Manager m_manager;
   std::filesystem::path m_mount;         ///< cgroup2 mount point
-  std::filesystem::path m_slice_cgroup;  ///< where corral.slice lives
+  std::filesystem::path m_slice_cgroup;  ///< where this instance's slice lives
   Controllers m_controllers;
 };
 

@@ -36,6 +36,9 @@ class SystemdBus {
   /// StartTransientUnit(name, "fail", properties) and wait for its job to
   /// finish with "done". The JobRemoved match is installed before the call.
   Result<void> start_transient_unit(const std::string& unit, const AppendProperties& append);
+  /// StartUnit(name, "fail") and wait for its job to finish with "done"
+  /// (a unit that is active already finishes at once).
+  Result<void> start_unit(const std::string& unit);
   /// The unit's ControlGroup property, relative to the cgroup2 mount.
   Result<std::string> unit_control_group(const std::string& unit);
   /// Stop the unit if it is still loaded, reset it if failed, and wait until

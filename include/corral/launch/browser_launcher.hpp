@@ -17,6 +17,7 @@
 #include "corral/launch/browser_ready.hpp"
 #include "corral/launch/child_watcher.hpp"
 #include "corral/launch/chrome_flags.hpp"
+#include "corral/launch/uid_pool.hpp"
 #include "corral/util/error.hpp"
 
 namespace corral {
@@ -38,6 +39,9 @@ class BrowserProcess {
   /// When the main process started (clock ticks since boot): tells it from a
   /// later process that got the same PID.
   virtual uint64_t start_time() const = 0;
+  /// The uid this session has to itself, from the pool; nullopt when
+  /// sessions share one (see uid_pool.hpp).
+  virtual std::optional<uid_t> own_uid() const = 0;
   /// Open the gate: the child execs the browser. Fails with the errno of the
   /// step that failed (dropping privileges, chdir, exec).
   virtual Result<void> release() = 0;
@@ -63,13 +67,27 @@ class BrowserLauncher {
   using ExitCallback = std::function<void(ExitStatus)>;
   virtual ~BrowserLauncher() = default;
 
-  /// Make the session's files and fork its browser, waiting at the gate.
-  /// Nothing is left behind when it fails. ENOEXEC: no such browser here.
+  /// Make the session's files and fork its browser, waiting at the gate,
+  /// as a uid of its own when the pool separates sessions (ENOSPC when no
+  /// uid is free). Nothing is left behind when it fails. ENOEXEC: no such
+  /// browser here.
   virtual Result<std::unique_ptr<BrowserProcess>> spawn(const BrowserRequest& request) = 0;
   /// After a restart: the browser an earlier run started, if `pid` is still
-  /// alive and the same process (`start_time`) and its files are there.
+  /// alive and the same process (`start_time`) and its files are there; it
+  /// takes back `uid`, the session's own uid then.
   virtual Result<std::unique_ptr<BrowserProcess>> reattach(const std::string& session_id, pid_t pid,
-                                                           uint64_t start_time) = 0;
+                                                           uint64_t start_time, std::optional<uid_t> uid) = 0;
+  /// A closed session's own uid: swept of what the session left outside
+  /// its directories and given back to the pool, or, when anything stays
+  /// (or `session_emptied` is false: its cgroup was not verified empty),
+  /// quarantined, with why.
+  virtual Result<void> release_uid(uid_t uid, bool session_emptied) = 0;
+  /// After recovery: pool uids no adopted session holds but that own
+  /// leftovers or processes are swept, or quarantined.
+  virtual Result<void> reclaim_uids() = 0;
+  virtual UidPoolStatus uid_pool() const = 0;
+  /// True for a uid that sessions run as (never the daemon's own).
+  virtual bool is_session_uid(uid_t uid) const = 0;
   /// Call `on_exit` once, from another thread, when the main process ends.
   /// The launcher keeps what it needs to notice that: the session need not.
   virtual void watch_exit(const BrowserProcess& browser, ExitCallback on_exit) = 0;

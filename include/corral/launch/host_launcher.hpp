@@ -15,24 +15,34 @@ namespace corral {
 struct HostLauncherConfig {
   std::filesystem::path state_dir;           ///< session files go in <state>/sessions/<id>
   BrowserPrograms programs;
-  std::optional<Credentials> session_user;  ///< what browsers run as; unset: the daemon's user
+  /// What browsers run as when the pool does not separate sessions; unset:
+  /// the daemon's user.
+  std::optional<Credentials> session_user;
 };
 
 class HostBrowserLauncher : public BrowserLauncher {
  public:
-  HostBrowserLauncher(HostLauncherConfig config, ChildWatcher& watcher)
-      : m_config(std::move(config)), m_watcher(watcher) {}
+  HostBrowserLauncher(HostLauncherConfig config, SessionUidPool pool, ChildWatcher& watcher)
+      : m_config(std::move(config)), m_pool(std::move(pool)), m_watcher(watcher) {}
 
   Result<std::unique_ptr<BrowserProcess>> spawn(const BrowserRequest& request) override;
-  Result<std::unique_ptr<BrowserProcess>> reattach(const std::string& session_id, pid_t pid,
-                                                   uint64_t start_time) override;
+  Result<std::unique_ptr<BrowserProcess>> reattach(const std::string& session_id, pid_t pid, uint64_t start_time,
+                                                   std::optional<uid_t> uid) override;
   void watch_exit(const BrowserProcess& browser, ExitCallback on_exit) override;
   void unwatch_exit(const BrowserProcess& browser) override;
   Result<void> remove_files_except(const std::set<std::string>& keep) override;
   Result<void> remove_set_aside_files() override;
+  Result<void> release_uid(uid_t uid, bool session_emptied) override;
+  Result<void> reclaim_uids() override;
+  UidPoolStatus uid_pool() const override { return m_pool.status(); }
+  bool is_session_uid(uid_t uid) const override { return m_pool.is_session_uid(uid); }
 
  private:
+  /// Who the next browser runs as: a uid of the pool's own, or the shared user.
+  Result<std::optional<Credentials>> take_user();
+
   HostLauncherConfig m_config;
+  SessionUidPool m_pool;
   ChildWatcher& m_watcher;
 };
 

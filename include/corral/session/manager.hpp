@@ -85,6 +85,7 @@ class SessionManager {
   void close_all();
 
   const ScopeBackend& backend() const { return m_backend; }
+  UidPoolStatus uid_pool() const { return m_launcher.uid_pool(); }
   const SessionManagerConfig& config() const { return m_config; }
   size_t open_count() const;
   const Metrics& metrics() const { return m_metrics; }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "corral/util/error.hpp"
+#include "corral/backend/instance_naming.hpp"
 #include "corral/session/session.hpp"
 
 namespace corral {
@@ -30,13 +31,18 @@ std::filesystem::path session_records_path(const std::filesystem::path& state_di
 
 std::string encode_session_records(const std::vector<SessionRecord>& records);
 /// EBADMSG, with what is wrong, for anything that is not a state file this
-/// version of corral wrote. All or nothing: one bad record rejects the file.
-Result<std::vector<SessionRecord>> decode_session_records(const std::string& text);
+/// version of corral wrote for the instance `naming` names (every record's
+/// scope must be naming.scope_name(its id); the default instance when not
+/// given). All or nothing: one bad record rejects the file.
+Result<std::vector<SessionRecord>> decode_session_records(const std::string& text,
+                                                          const InstanceNaming& naming = InstanceNaming());
 
 /// Replace the file atomically (write_file_atomic, mode 0600): a reader, or
 /// a daemon killed at any instant, sees the old records or the new, never half.
 Result<void> save_session_records(const std::filesystem::path& file, const std::vector<SessionRecord>& records);
-/// ENOENT when there is no file; EBADMSG when it is not a valid one.
-Result<std::vector<SessionRecord>> load_session_records(const std::filesystem::path& file);
+/// ENOENT when there is no file; EBADMSG when it is not a valid one for the
+/// instance `naming` names (decode_session_records).
+Result<std::vector<SessionRecord>> load_session_records(const std::filesystem::path& file,
+                                                        const InstanceNaming& naming = InstanceNaming());
 
 }  // namespace corral

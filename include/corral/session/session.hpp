@@ -79,6 +79,7 @@ struct SessionInfo {
   SessionState state = SessionState::starting;
   Scope scope;
   pid_t pid = -1;
+  std::optional<uid_t> uid;  ///< the session's own uid, when sessions do not share one
   Endpoints endpoints;
   Controllers enforced;
   std::chrono::system_clock::time_point created_at;

@@ -24,6 +24,7 @@ class FakeBrowserLauncher : public BrowserLauncher {
     std::string id;
     pid_t pid = 0;
     uint64_t start_time = 0;
+    std::optional<uid_t> uid;
     bool released = false;
     bool alive = true;
     int sigterms = 0;
@@ -32,18 +33,26 @@ class FakeBrowserLauncher : public BrowserLauncher {
   Result<std::unique_ptr<BrowserProcess>> spawn(const BrowserRequest& request) override {
     std::lock_guard lock(m_mutex);
     if (fail_spawn) return *fail_spawn;
+    std::optional<uid_t> uid;
+    if (m_pool.separate()) {
+      CORRAL_TRY_ASSIGN(auto taken, m_pool.take());
+      uid = taken.uid;
+    }
     pid_t pid = m_next_pid++;
-    m_browsers[pid] = FakeBrowser{request.session_id, pid, 1000u + static_cast<uint64_t>(pid)};
+    m_browsers[pid] = FakeBrowser{request.session_id, pid, 1000u + static_cast<uint64_t>(pid), uid};
     m_files.insert(request.session_id);
     return std::unique_ptr<BrowserProcess>(new Process(*this, pid));
   }
 
-  Result<std::unique_ptr<BrowserProcess>> reattach(const std::string& id, pid_t pid, uint64_t start_time) override {
+  Result<std::unique_ptr<BrowserProcess>> reattach(const std::string& id, pid_t pid, uint64_t start_time,
+                                                   std::optional<uid_t> uid) override {
     std::lock_guard lock(m_mutex);
     if (!m_files.count(id)) return Error::make(ENOENT, "its profile dir is gone");
     auto it = m_browsers.find(pid);
     if (it == m_browsers.end() || !it->second.alive) return Error::make(ESRCH, "its browser is gone");
     if (it->second.start_time != start_time) return Error::make(ESRCH, "pid is another process now");
+    if (uid) CORRAL_TRY(m_pool.claim(*uid));
+    it->second.uid = uid;
     return std::unique_ptr<BrowserProcess>(new Process(*this, pid));
   }
 
@@ -66,6 +75,20 @@ class FakeBrowserLauncher : public BrowserLauncher {
     return success();
   }
 
+  Result<void> release_uid(uid_t uid, bool session_emptied) override {
+    std::lock_guard lock(m_mutex);
+    ++m_releases;
+    if (!session_emptied || unsweepable.count(uid)) {
+      m_pool.quarantine(uid, "left something");
+      return Error::make(ENOTEMPTY, "uid " + std::to_string(uid) + " keeps what its session left");
+    }
+    m_pool.give_back(uid);
+    return success();
+  }
+  Result<void> reclaim_uids() override { return success(); }
+  UidPoolStatus uid_pool() const override { return m_pool.status(); }
+  bool is_session_uid(uid_t uid) const override { return m_pool.is_session_uid(uid); }
+
   Result<void> remove_set_aside_files() override {
     std::lock_guard lock(m_mutex);
     m_set_aside.clear();
@@ -73,6 +96,17 @@ class FakeBrowserLauncher : public BrowserLauncher {
   }
 
   // For tests.
+  /// Give each session a uid of its own from `count` uids starting at 700000.
+  void use_uid_pool(uid_t count) {
+    std::vector<Credentials> members;
+    for (uid_t i = 0; i < count; ++i) members.push_back({700000 + i, 700000 + i});
+    std::lock_guard lock(m_mutex);
+    m_pool = SessionUidPool::of(members, "fake uids");
+  }
+  int releases() const {
+    std::lock_guard lock(m_mutex);
+    return m_releases;
+  }
   /// Files moved out of the way but not yet removed.
   size_t set_aside_count() const {
     std::lock_guard lock(m_mutex);
@@ -146,6 +180,7 @@ class FakeBrowserLauncher : public BrowserLauncher {
   }
 
   std::optional<Error> fail_spawn, fail_release, fail_ready;
+  std::set<uid_t> unsweepable;  ///< uids whose sweep fails
   bool exits_on_sigterm = true;
   /// wait_until_ready() answers even when the browser has exited meanwhile
   /// (it answered just before it died).
@@ -156,6 +191,7 @@ class FakeBrowserLauncher : public BrowserLauncher {
    public:
     Process(FakeBrowserLauncher& launcher, pid_t pid) : m_launcher(launcher), m_pid(pid) {}
     pid_t pid() const override { return m_pid; }
+    std::optional<uid_t> own_uid() const override { return m_launcher.browser(m_pid).uid; }
     uint64_t start_time() const override { return m_launcher.browser(m_pid).start_time; }
     Result<void> release() override { return m_launcher.release(m_pid); }
     Result<Endpoints> wait_until_ready(std::chrono::milliseconds timeout) override {
@@ -232,6 +268,8 @@ class FakeBrowserLauncher : public BrowserLauncher {
   bool m_holding = false;
   int m_waiting = 0;
   int m_in_grace = 0, m_graces_at_once = 0;
+  int m_releases = 0;
+  SessionUidPool m_pool = SessionUidPool::shared({0, 0}, "fake: shared");
 };
 
 }  // namespace corral::testing

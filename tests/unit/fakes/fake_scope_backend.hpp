@@ -25,6 +25,7 @@ class FakeScopeBackend : public ScopeBackend {
   };
 
   std::string kind() const override { return "fake"; }
+  const InstanceNaming& naming() const override { return instance; }
   std::filesystem::path sessions_root() const override { return "/fake/corral.slice"; }
   Controllers controllers() const override { return available; }
 
@@ -114,6 +115,7 @@ class FakeScopeBackend : public ScopeBackend {
     m_scopes.at(name).oom_kills = kills_seen;
   }
 
+  InstanceNaming instance;  ///< the default instance unless a test names another
   Controllers available{true, true, true};
   std::optional<Error> fail_create;
   std::set<std::string> stuck;  ///< scopes whose processes survive kill_all

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "temp_dir.hpp"
 #include "corral/launch/browser_ready.hpp"
 #include "corral/util/unique_fd.hpp"
 
@@ -16,15 +17,9 @@ using namespace std::chrono;
 
 namespace {
 
-// A profile dir under /tmp, removed at the end.
-struct Profile {
-  fs::path path;
-  Profile() {
-    std::string pattern = (fs::temp_directory_path() / "corral-unit-profile.XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~Profile() { fs::remove_all(path); }
+// A directory of the test's own under /tmp (see temp_dir.hpp).
+struct Profile : testing::TempDir {
+  Profile() : testing::TempDir("unit-profile") {}
 };
 
 // What wait_for_devtools says about a profile, with a "browser" (this

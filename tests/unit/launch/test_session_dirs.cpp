@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "temp_dir.hpp"
 #include "corral/launch/session_dirs.hpp"
 
 using namespace corral;
@@ -12,14 +13,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct StateDir {
-  fs::path path;
-  StateDir() {
-    std::string pattern = "/tmp/corral-unit-dirs.XXXXXX";
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~StateDir() { fs::remove_all(path); }
+// A directory of the test's own under /tmp (see temp_dir.hpp).
+struct StateDir : testing::TempDir {
+  StateDir() : testing::TempDir("unit-dirs") {}
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "temp_dir.hpp"
 #include "corral/launch/session_user.hpp"
 
 using namespace corral;
@@ -11,18 +12,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using testing::TempDir;
+
 bool mentions(const Error& error, const std::string& text) { return error.message.find(text) != std::string::npos; }
 
-// A fresh directory under /tmp (mode 0700, as mkdtemp makes it), removed at the end.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "corral-test-unit.XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 const SessionUser kUser{"someone", Credentials{4242, 4242}};
 

@@ -2,6 +2,7 @@
 // ends by itself, leases that run out, races between them, the history.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -236,4 +237,38 @@ TEST_CASE("many closes nobody waits for run at once, and close_all waits for the
   for (const auto& info : sessions) CHECK(f.state_of(info.id) == SessionState::closed);
   CHECK(f.launcher.graces_at_once() == 4);
   CHECK(f.host_is_clean());
+}
+
+TEST_CASE("with a uid pool: each session its own uid, the pool bounds them, a uid returns after the tidy-up") {
+  ManagerFixture f;
+  f.launcher.use_uid_pool(2);
+  auto a = f.open_ok(), b = f.open_ok();
+  REQUIRE((a.uid && b.uid));
+  CHECK(*a.uid != *b.uid);
+  auto third = f.manager().open({});
+  REQUIRE_FALSE(third.ok());
+  CHECK(third.error().code == ENOSPC);  // 429 at_capacity
+  auto report = f.manager().close(a.id, milliseconds(0));
+  REQUIRE(report.ok());
+  CHECK(std::find(report->pending.begin(), report->pending.end(), "uid") != report->pending.end());
+  REQUIRE(eventually([&] { return f.manager().get(a.id)->report->pending.empty(); }));
+  CHECK(f.launcher.releases() == 1);
+  auto c = f.open_ok();
+  CHECK(*c.uid == *a.uid);  // given back after its sweep, and free again
+}
+
+TEST_CASE("a uid whose sweep fails is quarantined, and the close report says so") {
+  ManagerFixture f;
+  f.launcher.use_uid_pool(2);
+  auto a = f.open_ok();
+  f.launcher.unsweepable.insert(*a.uid);
+  REQUIRE(f.manager().close(a.id, milliseconds(0)).ok());
+  REQUIRE(eventually([&] { return f.manager().get(a.id)->report->pending.empty(); }));
+  auto problems = f.manager().get(a.id)->report->problems;
+  REQUIRE_FALSE(problems.empty());
+  CHECK(problems.back().find("keeps what its session left") != std::string::npos);
+  CHECK(f.launcher.uid_pool().quarantined.count(*a.uid));
+  auto b = f.open_ok();
+  CHECK(*b.uid != *a.uid);
+  CHECK(f.manager().open({}).error().code == ENOSPC);  // one free uid was all that was left
 }

@@ -9,34 +9,18 @@
 #include <filesystem>
 #include <fstream>
 
+#include "temp_dir.hpp"
 #include "corral/cgroup/paths.hpp"
 #include "corral/util/file_io.hpp"
 
 using namespace corral;
+using testing::content_of;
 namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh directory under /tmp, removed at the end.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "corral-unit-file-io.XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { fs::remove_all(path); }
+using testing::TempDir;
 
-  fs::path write(const std::string& name, const std::string& content) const {
-    std::ofstream(path / name) << content;
-    return path / name;
-  }
-};
-
-std::string content_of(const fs::path& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 bool mentions(const Error& error, const std::string& text) { return error.message.find(text) != std::string::npos; }
 

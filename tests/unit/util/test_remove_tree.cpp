@@ -12,6 +12,7 @@
 #include <fstream>
 #include <thread>
 
+#include "temp_dir.hpp"
 #include "corral/util/remove_tree.hpp"
 
 using namespace corral;
@@ -19,17 +20,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh directory under /tmp, removed at the end (path-based, so the
-// tests never rely on the code under test to clean up after themselves).
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "corral-unit-remove-tree.XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using testing::TempDir;
+
 
 void write(const fs::path& file, const std::string& content) { std::ofstream(file) << content; }
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "temp_dir.hpp"
 #include "corral/util/token_file.hpp"
 
 using namespace corral;
@@ -12,21 +13,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A private directory for the test's token files, removed afterwards.
-struct TokenDir {
-  fs::path path;
-  TokenDir() {
-    std::string pattern = (fs::temp_directory_path() / "corral-unit-token.XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~TokenDir() { fs::remove_all(path); }
-
-  fs::path write(const std::string& name, const std::string& content, mode_t mode = 0600) const {
-    auto file = path / name;
-    std::ofstream(file) << content;
-    ::chmod(file.c_str(), mode);
-    return file;
-  }
+// A directory of the test's own under /tmp (see temp_dir.hpp).
+struct TokenDir : testing::TempDir {
+  TokenDir() : testing::TempDir("unit-token") {}
 };
 
 }  // namespace
