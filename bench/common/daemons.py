@@ -2,6 +2,7 @@
 (grace 2 s, log level info), a state dir and (cgroupfs) a cgroup root of
 its own, on a loopback port. HTTP goes through the e2e harness's Api."""
 import collections
+import itertools
 import os
 import re
 import shutil
@@ -17,6 +18,13 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 import corral_harness  # noqa: E402
 
 CORRALD = os.environ.get("CORRALD", os.path.join(ROOT, "build", "corrald"))
+
+# Each daemon of the bench gets a session uid range of its own. The default
+# pool (corral-s00..s15) is shared by every default corrald on the host, and
+# one sweeps the pool's uids when it starts: other people's test daemons
+# here would end the bench's sessions, and the bench's theirs.
+UID_BASE, UID_STEP, UID_COUNT = 401000, 100, 64
+_daemons_made = itertools.count()
 STUB = os.environ.get("CORRAL_STUB", os.path.join(ROOT, "build", "tests", "stub_browser"))
 
 
@@ -26,7 +34,14 @@ class Corrald(corral_harness.Api):
         self.state_dir = tempfile.mkdtemp(prefix="corral-bench-state.")
         os.chmod(self.state_dir, 0o711)  # the session user passes through it
         self.cgroup_root = None
-        args = [CORRALD, "--listen", "127.0.0.1:0", "--state-dir", self.state_dir, "--backend", backend, *extra]
+        number = next(_daemons_made)
+        first = UID_BASE + UID_STEP * number
+        self.session_uids = f"{first}-{first + UID_COUNT - 1}"
+        args = [CORRALD, "--listen", "127.0.0.1:0", "--state-dir", self.state_dir, "--backend", backend,
+                "--session-uids", self.session_uids, *extra]
+        if backend != "cgroupfs":
+            # One user manager takes one corrald per instance name.
+            args += ["--instance", f"bench{os.getpid()}x{number}"]
         if backend == "cgroupfs":
             self.cgroup_root = os.path.join(cgroups.CGROUP2, f"corral-bench-{os.getpid()}-{id(self) & 0xffffff:x}")
             args += ["--cgroup-root", self.cgroup_root]
