@@ -2,6 +2,7 @@
 from outside which processes a session has, end them all, and time the
 kernel's own teardown (cgroup.kill until cgroup.events says populated 0)."""
 import contextlib
+import errno
 import os
 import select
 import time
@@ -14,21 +15,29 @@ def own_cgroup():
         return CGROUP2 + next(line[3:].strip() for line in f if line.startswith("0::")).rstrip("/")
 
 
+# A cgroup being removed answers a read with ENODEV for a moment, then ENOENT: both mean gone.
+GONE = (errno.ENOENT, errno.ENODEV)
+
+
 def procs(path):
     """PIDs in one cgroup (not below it); [] once it is gone."""
     try:
         with open(os.path.join(path, "cgroup.procs")) as f:
             return [int(line) for line in f if line.strip()]
-    except (FileNotFoundError, ProcessLookupError):
-        return []
+    except OSError as failure:
+        if failure.errno in GONE:
+            return []
+        raise
 
 
 def populated(path):
     try:
         with open(os.path.join(path, "cgroup.events")) as f:
             return "populated 1" in f.read()
-    except FileNotFoundError:
-        return False
+    except OSError as failure:
+        if failure.errno in GONE:
+            return False
+        raise
 
 
 def kill_and_time(path, timeout=10.0):
