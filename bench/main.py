@@ -214,7 +214,7 @@ def main():
     after = results["after"]
     log(f"after the run: {'CLEAN' if after['clean'] else 'NOT CLEAN'} {after['left'] if not after['clean'] else ''}")
     if args.leak_check:
-        return 0 if after["clean"] and report.corral_left_nothing(summary) else 1
+        return 0 if after["clean"] and report.corral_left_nothing(summary) and report.soak_failed_nothing(summary) else 1
     return 0 if after["clean"] else 1
 
 
