@@ -1,5 +1,7 @@
 #include "corral/api/usage_json.hpp"
 
+#include "corral/api/session_json.hpp"
+
 #include "corral/session/metrics_page.hpp"
 #include "corral/util/json_optional.hpp"
 
@@ -34,7 +36,9 @@ json usage_json(const SessionManager& sessions) {
   auto controllers = sessions.backend().controllers();
   json all_sessions = group_usage_json(all_sessions_usage(sessions));
   all_sessions["cgroup"] = sessions.backend().sessions_root().string();
-  return {{"open_sessions", gauges.sessions_active},
+  // The daemon's clock, so that ages and expiries need no synchronised client.
+  return {{"time", format_timestamp(std::chrono::system_clock::now())},
+          {"open_sessions", gauges.sessions_active},
           {"admission",
            {{"max_sessions", limits.max_sessions ? json(limits.max_sessions) : json(nullptr)},
             {"memory_budget", limits.memory_budget},
