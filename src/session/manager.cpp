@@ -77,7 +77,7 @@ Result<SessionInfo> SessionManager::open(const SessionRequest& request, millisec
     return error;
   }
   m_metrics.session_opened();
-  m_usage.browser_started(request.kind, steady_clock::now() - started);
+  m_usage.browser_started(request.kind, request.labels, steady_clock::now() - started);
   std::lock_guard lock(m_mutex);
   const SessionInfo& info = (*entry)->info;
   SessionLogScope log_scope(info.id, info.scope.unit);

@@ -46,8 +46,10 @@ void write_all_sessions(std::ostream& out, const GroupUsage& usage) {
 
 UsageMetrics::UsageMetrics(const UsageMetricsConfig& config) : m_label(config.label_key, config.label_values) {}
 
-void UsageMetrics::browser_started(BrowserKind kind, std::chrono::duration<double> took) {
+void UsageMetrics::browser_started(BrowserKind kind, const std::map<std::string, std::string>& labels,
+                                   std::chrono::duration<double> took) {
   std::lock_guard lock(m_mutex);
+  m_label.value_for(labels);
   m_start_seconds.try_emplace(kind, start_seconds_histogram()).first->second.observe(took.count());
 }
 

@@ -31,8 +31,11 @@ class UsageMetrics {
  public:
   explicit UsageMetrics(const UsageMetricsConfig& config);
 
-  /// A browser answered `took` after its session was admitted.
-  void browser_started(BrowserKind kind, std::chrono::duration<double> took);
+  /// A browser answered `took` after its session (with these client labels)
+  /// was admitted. Its label value is kept from here on if there is room:
+  /// values are kept in the order sessions open.
+  void browser_started(BrowserKind kind, const std::map<std::string, std::string>& labels,
+                       std::chrono::duration<double> took);
   /// A session (with these client labels) was cleaned up.
   void session_closed(const std::map<std::string, std::string>& labels, const CloseReport& report);
 

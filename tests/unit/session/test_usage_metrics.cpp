@@ -74,10 +74,20 @@ TEST_CASE("the CPU counter keeps what closed sessions used: it never goes down")
   CHECK(has(text, "corral_sessions_running{bot=\"a\"} 0"));  // the series stays, at 0
 }
 
+TEST_CASE("label values are kept in the order sessions open, not the order a scrape lists them") {
+  UsageMetrics metrics({"bot", 1});
+  metrics.browser_started(BrowserKind::chrome, {{"bot", "zeta"}}, std::chrono::seconds(1));
+  metrics.browser_started(BrowserKind::chrome, {{"bot", "alpha"}}, std::chrono::seconds(1));
+  std::vector<SessionInfo> live = {running("alpha", 0, 1), running("zeta", 0, 1)};
+  auto text = metrics.render([&] { return live; }, {}, kNoMemory);
+  CHECK(has(text, "corral_sessions_running{bot=\"zeta\"} 1"));
+  CHECK(has(text, "corral_sessions_running{bot=\"other\"} 1"));
+}
+
 TEST_CASE("start times are a histogram per kind") {
   UsageMetrics metrics({"", 32});
-  metrics.browser_started(BrowserKind::chrome, std::chrono::milliseconds(300));
-  metrics.browser_started(BrowserKind::chrome, std::chrono::seconds(3));
+  metrics.browser_started(BrowserKind::chrome, {}, std::chrono::milliseconds(300));
+  metrics.browser_started(BrowserKind::chrome, {}, std::chrono::seconds(3));
   auto text = metrics.render([] { return std::vector<SessionInfo>{}; }, {}, kNoMemory);
   CHECK(has(text, "corral_browser_start_seconds_bucket{kind=\"chrome\",le=\"0.5\"} 1"));
   CHECK(has(text, "corral_browser_start_seconds_bucket{kind=\"chrome\",le=\"5\"} 2"));
