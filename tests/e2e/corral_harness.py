@@ -21,26 +21,14 @@ import threading
 import time
 import unittest
 
+from live_helpers import abandon_helpers
+
 CGROUP2 = "/sys/fs/cgroup/unified" if os.path.exists("/sys/fs/cgroup/unified/cgroup.procs") else "/sys/fs/cgroup"
 BACKEND = os.environ.get("CORRAL_TEST_BACKEND", "cgroupfs")
 
 # Daemons started and not yet removed: what a test run killed by meson's
 # timeout (SIGTERM) must clean up before it goes.
 _LIVE_DAEMONS = []
-# Other servers a test started (Prometheus, a tmux server): each has an
-# abandon() that kills it and removes its files.
-_LIVE_HELPERS = []
-
-
-def track_helper(helper):
-    """Have a killed test run (meson's timeout) end `helper` too; untrack_helper once it is stopped."""
-    _LIVE_HELPERS.append(helper)
-    return helper
-
-
-def untrack_helper(helper):
-    if helper in _LIVE_HELPERS:
-        _LIVE_HELPERS.remove(helper)
 
 
 def remove_cgroup_tree(path, timeout=5.0):
@@ -70,11 +58,7 @@ def _abandon_daemons_and_exit(signum, frame):
             daemon.abandon()
         except Exception as failure:  # clean up the rest regardless
             print(f"harness: cleaning up {daemon.state_dir} failed: {failure}", flush=True)
-    for helper in list(_LIVE_HELPERS):
-        try:
-            helper.abandon()
-        except Exception as failure:  # clean up the rest regardless
-            print(f"harness: stopping {helper} failed: {failure}", flush=True)
+    abandon_helpers()  # Prometheus, tmux
     os._exit(128 + signum)
 
 

@@ -10,7 +10,8 @@ import tempfile
 import urllib.parse
 import urllib.request
 
-from corral_harness import track_helper, untrack_helper, wait_until
+from corral_harness import wait_until
+from live_helpers import track_helper, untrack_helper
 
 
 def free_loopback_port():

@@ -156,6 +156,25 @@ class PrometheusScrapesSessions(PrometheusTestCase):
         self.assertIsNotNone(self.prometheus.value('corral_all_sessions_pressure_seconds_total{resource="cpu",stall="some"}'))
 
 
+    def test_usage_endpoint_gives_the_totals_top_shows(self):
+        self.open_stub("crawler"), self.open_stub(None)
+        live_cpu = self.api_cpu_seconds()
+        status, usage = self.daemon.request("GET", "/v1/usage")
+        self.assertEqual(status, 200)
+        self.assertEqual(usage["open_sessions"], 2)
+        self.assertEqual(usage["admission"], {"max_sessions": 5, "memory_budget": 2048 * MiB,
+                                              "memory_budget_used": 2 * 256 * MiB, "queued": 0})
+        health = self.health()
+        self.assertEqual(usage["all_sessions"]["cgroup"], health["cgroup_root"])
+        self.assertEqual(usage["controllers"], health["controllers"])
+        # The parent cgroup's CPU counts every session it ever held.
+        self.assertGreaterEqual(usage["all_sessions"]["cpu_usage_usec"] / 1e6, live_cpu)
+        if not health["controllers"]["memory"]:
+            self.assertIsNone(usage["all_sessions"]["memory_current"], "no memory controller: null, not 0")
+        self.assertEqual(self.daemon.request("POST", "/v1/usage", {})[0], 405)
+        self.assertEqual(self.daemon.request("GET", "/v1/usage", auth=False)[0], 401)
+
+
 class DashboardQueries(PrometheusTestCase):
     def host_has(self, need):
         health = self.health()

@@ -6,7 +6,8 @@ import shutil
 import subprocess
 import tempfile
 
-from corral_harness import track_helper, untrack_helper, wait_until
+from corral_harness import wait_until
+from live_helpers import track_helper, untrack_helper
 
 PROMPT = "corral$"
 
