@@ -50,8 +50,9 @@ std::string against(const std::string& used, const std::string& limit) { return 
 
 std::vector<std::string> header_lines(const TopFrame& frame, const FrameContext& context) {
   const TopTotals& t = frame.totals;
-  std::string first = "corral top  " + context.url + "  " + context.clock + "  sessions " +
-                      against(std::to_string(t.open_sessions), t.max_sessions ? std::to_string(*t.max_sessions) : "-");
+  std::string sessions = std::to_string(t.open_sessions);
+  if (t.max_sessions) sessions = against(sessions, std::to_string(*t.max_sessions));
+  std::string first = "corral top  " + context.url + "  " + context.clock + "  sessions " + sessions;
   if (t.memory_budget) first += "  budget " + against(human_bytes(t.memory_budget_used), human_bytes(t.memory_budget));
   std::string second = "all sessions: memory " + against(human_bytes(t.all_memory), human_bytes(t.all_memory_max)) +
                        "  cpu " + with_sign(t.all_cpu_percent) + "  pressure some avg10: memory " +
@@ -131,6 +132,8 @@ std::vector<std::string> render_frame(const TopFrame& frame, const FrameContext&
   lines.push_back(totals_line(frame));
   lines.push_back(footer_line(context));
   fit_width(lines, screen.width);
+  // A screen lower than the header: cut, rather than scroll the frame away.
+  if (screen.height && lines.size() > screen.height) lines.resize(screen.height);
   return lines;
 }
 

@@ -95,6 +95,7 @@ TEST_CASE("render_frame fits the screen: no line wider, no more lines than it ha
   bool counted = false;
   for (const auto& line : lines) counted = counted || line.find("more sessions") != std::string::npos;
   CHECK(counted);
+  CHECK(render_frame(frame, FrameContext{}, Screen{80, 3}).size() == 3);
   auto all = render_frame(frame, FrameContext{}, Screen{});
   CHECK(all.size() == 30 + 6);
 }
