@@ -1,5 +1,6 @@
 #include "corral/session/usage_metrics.hpp"
 
+#include <algorithm>
 #include <sstream>
 
 namespace corral {
@@ -56,7 +57,11 @@ void UsageMetrics::browser_started(BrowserKind kind, const std::map<std::string,
 void UsageMetrics::session_closed(const std::map<std::string, std::string>& labels, const CloseReport& report) {
   std::lock_guard lock(m_mutex);
   auto value = m_label.value_for(labels);
-  m_closed_cpu_usec[value] += report.cpu_usage_usec.value_or(0);
+  uint64_t last_seen = 0;
+  if (auto seen = m_seen_cpu.extract(report.id)) last_seen = seen.mapped().usec;
+  // The final reading comes after every live one; max() still guards a
+  // close whose reading failed.
+  m_closed_cpu_usec[value] += std::max(report.cpu_usage_usec.value_or(0), last_seen);
   if (report.memory_peak)
     m_memory_peak.try_emplace(value, memory_histogram()).first->second.observe(static_cast<double>(*report.memory_peak));
 }
@@ -70,12 +75,17 @@ UsageMetrics::ByLabel UsageMetrics::sum_by_label(const std::vector<SessionInfo>&
   ByLabel live;
   for (const auto& session : sessions) {
     if (!session.stats) continue;
-    auto& totals = live[m_label.value_for(session.request.labels)];
+    auto value = m_label.value_for(session.request.labels);
+    auto& totals = live[value];
     ++totals.sessions;
     totals.memory_bytes += session.stats->memory_current.value_or(0);
     totals.processes += session.stats->processes;
-    totals.cpu_usec += session.stats->cpu_usage_usec.value_or(0);
+    auto& seen = m_seen_cpu[session.id];
+    seen.label_value = value;
+    seen.usec = std::max(seen.usec, session.stats->cpu_usage_usec.value_or(0));
   }
+  // Sessions closing now are not in `sessions`, but their CPU still counts.
+  for (const auto& [id, seen] : m_seen_cpu) live[seen.label_value].cpu_usec += seen.usec;
   return live;
 }
 

@@ -42,7 +42,9 @@ class UsageMetrics {
   /// The Prometheus text of every usage family. `running` must return the
   /// running sessions with their stats; it is called under this object's
   /// lock, so that a session that closes meanwhile counts either as running
-  /// or as closed in the CPU counter, never as both.
+  /// or as closed in the CPU counter, never as both. A session that is
+  /// closing (not in `running`, its close not reported yet) keeps the CPU
+  /// last seen of it in the counter, which so never goes down.
   std::string render(const std::function<std::vector<SessionInfo>()>& running, const GroupUsage& all_sessions,
                      const Controllers& controllers) const;
 
@@ -52,6 +54,10 @@ class UsageMetrics {
     uint64_t memory_bytes = 0, processes = 0, cpu_usec = 0;
   };
   using ByLabel = std::map<std::string, LiveTotals>;
+  struct SeenCpu {
+    std::string label_value;
+    uint64_t usec = 0;
+  };
 
   prometheus::LabelSet label_set(const std::string& value) const;
   ByLabel sum_by_label(const std::vector<SessionInfo>& sessions) const;
@@ -63,6 +69,7 @@ class UsageMetrics {
   mutable std::mutex m_mutex;  ///< guards everything below
   mutable MetricLabel m_label;
   std::map<std::string, uint64_t> m_closed_cpu_usec;  ///< by label value: CPU of sessions that have ended
+  mutable std::map<std::string, SeenCpu> m_seen_cpu;  ///< by session id: CPU of sessions not yet ended
   std::map<std::string, prometheus::Histogram> m_memory_peak;  ///< by label value
   std::map<BrowserKind, prometheus::Histogram> m_start_seconds;
 };

@@ -9,7 +9,9 @@ namespace {
 
 SessionInfo running(const std::string& bot, uint64_t cpu_usec, uint64_t processes,
                     std::optional<uint64_t> memory = std::nullopt) {
+  static int sessions_made = 0;
   SessionInfo info;
+  info.id = "session-" + std::to_string(++sessions_made);
   info.state = SessionState::running;
   if (!bot.empty()) info.request.labels["bot"] = bot;
   info.stats = CgroupStats{memory, memory, std::nullopt, cpu_usec, processes};
@@ -66,9 +68,11 @@ TEST_CASE("the CPU counter keeps what closed sessions used: it never goes down")
   std::vector<SessionInfo> live = {running("a", 2000000, 1)};
   CHECK(has(metrics.render([&] { return live; }, {}, kNoMemory), "corral_sessions_cpu_seconds_total{bot=\"a\"} 2"));
   CloseReport report;
+  report.id = live[0].id;
   report.cpu_usage_usec = 2500000;  // read at close, after the last scrape
+  live.clear();  // closing: no longer listed as running, its close not reported yet
+  CHECK(has(metrics.render([&] { return live; }, {}, kNoMemory), "corral_sessions_cpu_seconds_total{bot=\"a\"} 2"));
   metrics.session_closed({{"bot", "a"}}, report);
-  live.clear();
   auto text = metrics.render([&] { return live; }, {}, kNoMemory);
   CHECK(has(text, "corral_sessions_cpu_seconds_total{bot=\"a\"} 2.5"));
   CHECK(has(text, "corral_sessions_running{bot=\"a\"} 0"));  // the series stays, at 0
