@@ -105,12 +105,16 @@ class PrometheusScrapesSessions(PrometheusTestCase):
         self.check_memory_says_nothing_or_something()
         self.check_pressure_against_the_kernel()
 
-        # Closing the "other" session keeps its CPU in the counter and its series at 0.
+        # Closing the "other" session keeps its CPU in the counter and its
+        # series at 0. The stub ignores SIGTERM, so the close spends its
+        # grace (1.5 s, over a scrape interval) in "closing": scraped then,
+        # the counter must not dip, which Prometheus would count as a reset.
         other_cpu = self.by_bot("corral_sessions_cpu_seconds_total")["other"]
-        self.daemon.close(opened[3][0]["id"], grace=0)
+        self.daemon.close(opened[3][0]["id"], grace=1.5)
         self.prometheus.wait_for('corral_sessions_closed_total{reason="client"}', 1)
         self.prometheus.wait_for('corral_sessions_running{bot="other"}', 0)
         self.assertGreaterEqual(self.by_bot("corral_sessions_cpu_seconds_total")["other"], other_cpu)
+        self.assertEqual(self.prometheus.value("sum(resets(corral_sessions_cpu_seconds_total[10m]))"), 0)
         self.assertEqual(self.prometheus.value("corral_close_duration_seconds_count"), 1)
         self.assertEqual(self.prometheus.value("corral_health_degraded"), 0)
 
