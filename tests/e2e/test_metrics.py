@@ -6,6 +6,7 @@ docs/dashboard.md must return data, or none where this host lacks what the
 panel needs (the memory controller, a cap, PSI)."""
 import os
 import re
+import sys
 import time
 import unittest
 
@@ -15,6 +16,11 @@ from prometheus_server import PrometheusServer
 REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 MiB = 1 << 20
 TOKEN = "metrics-test-token-0123456789abcdef"
+
+
+def figure(text):
+    """A measured figure, for the test log (meson keeps stderr)."""
+    print(text, file=sys.stderr, flush=True)
 
 
 def dashboard_queries():
@@ -100,6 +106,8 @@ class PrometheusScrapesSessions(PrometheusTestCase):
         start_sum = self.prometheus.value('corral_browser_start_seconds_sum{kind="chrome"}')
         self.assertGreater(start_sum, 0)
         self.assertLessEqual(start_sum, sum(took for _, took in opened))
+        figure(f"start seconds, 5 chrome starts: Prometheus sum {start_sum:.3f} <= requests' own "
+               f"{sum(took for _, took in opened):.3f}")
 
         self.check_cpu_between_two_api_reads()
         self.check_memory_says_nothing_or_something()
@@ -128,6 +136,7 @@ class PrometheusScrapesSessions(PrometheusTestCase):
         self.assertGreater(before, 0)
         self.assertLessEqual(before, scraped + 1e-6)
         self.assertLessEqual(scraped, after + 1e-6)
+        figure(f"CPU seconds of 5 sessions: API {before:.6f} <= Prometheus {scraped:.6f} <= API {after:.6f}")
         self.assertEqual(self.prometheus.value("corral_session_cpu_seconds_count"), 5)
 
     def check_memory_says_nothing_or_something(self):
@@ -141,24 +150,27 @@ class PrometheusScrapesSessions(PrometheusTestCase):
         self.assertEqual(self.prometheus.value("corral_session_memory_bytes_count"), 5)
 
     def check_pressure_against_the_kernel(self):
-        pressure_file = os.path.join(self.health()["cgroup_root"], "memory.pressure")
+        """Each PSI "some" total Prometheus holds lies between two reads of
+        the kernel's file around its scrape; no series where there is no PSI."""
+        root = self.health()["cgroup_root"]
 
-        def kernel_total():
-            with open(pressure_file) as f:
+        def kernel_total(resource):
+            with open(os.path.join(root, f"{resource}.pressure")) as f:
                 return int(re.search(r"^some .* total=(\d+)$", f.read(), flags=re.M).group(1)) / 1e6
-        expr = 'corral_all_sessions_pressure_seconds_total{resource="memory",stall="some"}'
-        try:
-            before = kernel_total()
-        except OSError:
-            self.assertEqual(self.prometheus.query(expr), [], "no PSI here: no pressure series")
-            return
-        self.prometheus.wait_for_scrape_after(time.time())
-        scraped = self.prometheus.value(expr)
-        self.assertIsNotNone(scraped)
-        self.assertLessEqual(before, scraped + 1e-6)
-        self.assertLessEqual(scraped, kernel_total() + 1e-6)
-        self.assertIsNotNone(self.prometheus.value('corral_all_sessions_pressure_seconds_total{resource="cpu",stall="some"}'))
-
+        for resource in ("memory", "cpu"):
+            expr = f'corral_all_sessions_pressure_seconds_total{{resource="{resource}",stall="some"}}'
+            try:
+                before = kernel_total(resource)
+            except OSError:
+                self.assertEqual(self.prometheus.query(expr), [], f"no {resource} PSI here: no series")
+                continue
+            self.prometheus.wait_for_scrape_after(time.time())
+            scraped = self.prometheus.value(expr)
+            after = kernel_total(resource)
+            self.assertIsNotNone(scraped, expr)
+            self.assertLessEqual(before, scraped + 1e-6)
+            self.assertLessEqual(scraped, after + 1e-6)
+            figure(f"{resource} PSI some: kernel {before:.6f} <= Prometheus {scraped:.6f} <= kernel {after:.6f} s")
 
     def test_usage_endpoint_gives_the_totals_top_shows(self):
         self.open_stub("crawler"), self.open_stub(None)
@@ -211,13 +223,18 @@ class DashboardQueries(PrometheusTestCase):
 
         queries = dashboard_queries()
         self.assertGreaterEqual(len(queries), 20, "docs/dashboard.md lost its queries")
+        answered = absent = 0
         for title, need, query in queries:
             with self.subTest(panel=title, query=query):
                 result = self.prometheus.query(query)
                 if need and not self.host_has(need):
                     self.assertEqual(result, [], f"'{title}' needs {need}, which this host lacks")
+                    absent += 1
                 else:
                     self.assertNotEqual(result, [], f"'{title}': {query} returned no data")
+                    answered += 1
+        figure(f"dashboard: {answered} queries returned data, {absent} returned none for want of "
+               f"what their panel needs, of {len(queries)}")
 
 
 if __name__ == "__main__":
