@@ -1,0 +1,1 @@
+"""What every part of the benchmark shares: /proc and cgroup helpers, the corral daemons, the machine."""

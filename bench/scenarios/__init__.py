@@ -1,0 +1,1 @@
+"""The measurements of issue 12, one file each."""
