@@ -5,6 +5,8 @@
 #include "corral/api/bounded_server.hpp"
 #include "corral/api/session_json.hpp"
 #include "corral/api/open_request.hpp"
+#include "corral/api/usage_json.hpp"
+#include "corral/session/metrics_page.hpp"
 #include "corral/util/units.hpp"
 
 namespace corral {
@@ -68,7 +70,7 @@ void keep_alive(const std::string& id, httplib::Response& res, SessionManager& s
 
 void metrics(httplib::Response& res, const SessionManager& sessions) {
   res.status = 200;
-  res.set_content(sessions.metrics().render(sessions.gauges()), "text/plain; version=0.0.4");
+  res.set_content(render_metrics_page(sessions), "text/plain; version=0.0.4");
 }
 
 void list_sessions(httplib::Response& res, SessionManager& sessions) {
@@ -139,6 +141,18 @@ void health(httplib::Response& res, const SessionManager& sessions) {
         {"sessions", sessions.open_count()}});
 }
 
+// What corralctl top shows in its totals; read-only like /v1/health.
+void register_usage_route(httplib::Server& server, const SessionManager& sessions) {
+  server.Get("/v1/usage", [&](const auto&, auto& res) { send(res, 200, usage_json(sessions)); });
+  auto not_allowed = [](const auto&, auto& res) {
+    send(res, 405, error_json("method_not_allowed", default_message(405)));
+  };
+  server.Post("/v1/usage", not_allowed);
+  server.Put("/v1/usage", not_allowed);
+  server.Patch("/v1/usage", not_allowed);
+  server.Delete("/v1/usage", not_allowed);
+}
+
 // An id that new_session_id() cannot make is simply unknown; checking it here
 // keeps odd bytes out of every message and log line.
 bool known_shape(const std::string& id, httplib::Response& res) {
@@ -197,6 +211,7 @@ void register_routes(httplib::Server& server, SessionManager& sessions) {
     if (known_shape(req.matches[1], res)) close_session(req.matches[1], req, res, sessions);
   });
   server.Get("/v1/health", [&](const auto&, auto& res) { health(res, sessions); });
+  register_usage_route(server, sessions);
   auto not_allowed = [](const auto&, auto& res) {
     send(res, 405, error_json("method_not_allowed", "method not allowed on this endpoint"));
   };

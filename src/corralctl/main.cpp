@@ -1,64 +1,19 @@
 // corralctl: open, list, show and close corral sessions from a shell.
 // Human tables by default, the daemon's JSON with --json.
-#include <httplib.h>
-#include <sys/socket.h>
-
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "client.hpp"
 #include "corral/util/token_file.hpp"
+#include "top.hpp"
 
 namespace {
+using corralctl::call;
+using corralctl::Target;
 using nlohmann::json;
-
-struct Target {
-  std::string url = "http://127.0.0.1:8420";  ///< or unix:/PATH
-  std::string token;                          ///< empty: send none
-  bool json_output = false;
-};
-
-// httplib 0.11.4 speaks HTTP over a unix socket when the "host" is the
-// socket's path and the address family is AF_UNIX.
-std::unique_ptr<httplib::Client> connect(const Target& target) {
-  constexpr std::string_view kUnix = "unix:";
-  std::unique_ptr<httplib::Client> client;
-  if (target.url.starts_with(kUnix)) {
-    client = std::make_unique<httplib::Client>(target.url.substr(kUnix.size()), 80);
-    client->set_address_family(AF_UNIX);
-    client->set_default_headers({{"Host", "localhost"}});
-  } else {
-    client = std::make_unique<httplib::Client>(target.url);
-  }
-  if (!target.token.empty()) client->set_bearer_token_auth(target.token);
-  return client;
-}
-
-// Send one request; print the daemon's error and exit non-zero on failure.
-json call(const Target& target, const std::string& method, const std::string& path, const std::string& body = "") {
-  auto connection = connect(target);
-  auto& client = *connection;
-  client.set_read_timeout(120);
-  httplib::Result response = method == "GET"    ? client.Get(path.c_str())
-                             : method == "POST" ? client.Post(path.c_str(), body, "application/json")
-                                                : client.Delete(path.c_str());
-  if (!response) {
-    std::cerr << "corralctl: cannot reach corrald at " << target.url << ": " << httplib::to_string(response.error())
-              << "\n";
-    std::exit(2);
-  }
-  json reply = json::parse(response->body, nullptr, false);
-  if (response->status >= 400) {
-    std::string message = reply.is_object() && reply.contains("error") ? reply["error"].value("message", "")
-                                                                       : response->body;
-    std::cerr << "corralctl: " << response->status << ": " << message << "\n";
-    if (target.json_output && !reply.is_discarded()) std::cout << reply.dump(2) << "\n";
-    std::exit(1);
-  }
-  return reply;
-}
 
 std::string text(const json& value) {
   if (value.is_null()) return "-";
@@ -187,6 +142,8 @@ int main(int argc, char** argv) {
   close->add_option("id", id, "session id")->required();
   close->add_option("--grace", grace, "seconds before cgroup.kill (0 = at once)");
   auto* health = app.add_subcommand("health", "show the daemon's backend and controllers");
+  corralctl::TopOptions top_options;
+  auto* top = corralctl::add_top_command(app, top_options, target.json_output);
   CLI11_PARSE(app, argc, argv);
   load_token(token_file, target);
 
@@ -201,6 +158,8 @@ int main(int argc, char** argv) {
   } else if (close->parsed()) {
     std::string path = "/v1/sessions/" + id + (grace.empty() ? "" : "?grace=" + grace);
     output(target, call(target, "DELETE", path), print_report);
+  } else if (top->parsed()) {
+    return corralctl::run_top(target, top_options);
   } else if (health->parsed()) {
     std::cout << call(target, "GET", "/v1/health").dump(2) << "\n";
   }

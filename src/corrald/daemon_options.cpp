@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 
+#include "corral/session/metric_label.hpp"
 #include "corral/util/units.hpp"
 
 namespace corral {
@@ -110,6 +111,22 @@ void add_session_flags(CLI::App& app, FlagText& text, SessionManagerConfig& sess
       ->capture_default_str();
 }
 
+// The label that splits usage metrics by bot, bounded in its values.
+void add_metrics_flags(CLI::App& app, UsageMetricsConfig& metrics) {
+  app.add_option("--metrics-label", metrics.label_key,
+                 "session label whose value splits the usage metrics (e.g. bot): values must match "
+                 "[A-Za-z0-9._-]{1,64}; past --metrics-label-values distinct ones, or otherwise, they count as "
+                 "'other'")
+      ->check([](const std::string& key) {
+        auto checked = MetricLabel::check_key(key);
+        return checked ? std::string() : checked.error().message;
+      });
+  app.add_option("--metrics-label-values", metrics.label_values,
+                 "distinct values of --metrics-label kept as series before the rest count as 'other'")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+}
+
 void apply_default_limits(const FlagText& text, Limits& limits) {
   if (!text.memory_max.empty()) limits.memory_max = value_or_usage(parse_size(text.memory_max), "--default-memory-max");
   if (!text.memory_high.empty())
@@ -165,6 +182,7 @@ DaemonOptions parse_daemon_options(int argc, char** argv) {
   CLI::App app{"corrald: headless Chrome sessions, each in its own cgroup, ended by cgroup.kill"};
   add_daemon_flags(app, text, options);
   add_session_flags(app, text, options.sessions);
+  add_metrics_flags(app, options.sessions.usage_metrics);
   try {
     app.parse(argc, argv);
     apply_flags(text, options);

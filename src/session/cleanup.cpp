@@ -23,6 +23,7 @@ void kill_scope(ScopeBackend& backend, const Scope& scope, milliseconds kill_wai
   auto stats = backend.stats(scope);  // before the kill: systemd may remove an emptied scope at once
   report.memory_peak = stats.memory_peak;
   report.oom_kills = stats.oom_kills;
+  report.cpu_usage_usec = stats.cpu_usage_usec;
   report.phases.stats = clock.lap();
   auto killed = backend.kill_all(scope, kill_wait);
   clock.lap();

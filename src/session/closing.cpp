@@ -30,6 +30,7 @@ CloseReport SessionManager::end_session(const EntryPtr& entry, CloseReason reaso
   SessionLogScope log_scope(id, scope ? scope->unit : "", close_reason_name(reason));
   auto report = clean_up_session(m_backend, *entry->browser, scope, id, reason, {grace, m_config.kill_wait});
   m_metrics.session_closed(report);
+  m_usage.session_closed(entry->info.request.labels, report);  // the request never changes: no lock
   // The room is free once the cgroup is: a session's own uid comes back
   // after its sweep, and the next open waits for it (SessionUidPool::take).
   entry->ticket.release();

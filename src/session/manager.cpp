@@ -26,7 +26,8 @@ bool valid_session_id(const std::string& id) {
 }
 
 SessionManager::SessionManager(ScopeBackend& backend, BrowserLauncher& launcher, SessionManagerConfig config)
-    : m_backend(backend), m_launcher(launcher), m_config(std::move(config)), m_admission(m_config.admission) {
+    : m_backend(backend), m_launcher(launcher), m_config(std::move(config)), m_admission(m_config.admission),
+      m_usage(m_config.usage_metrics) {
   m_closer = std::thread([this] { run_closer(); });
 }
 
@@ -76,6 +77,7 @@ Result<SessionInfo> SessionManager::open(const SessionRequest& request, millisec
     return error;
   }
   m_metrics.session_opened();
+  m_usage.browser_started(request.kind, request.labels, steady_clock::now() - started);
   std::lock_guard lock(m_mutex);
   const SessionInfo& info = (*entry)->info;
   SessionLogScope log_scope(info.id, info.scope.unit);

@@ -21,6 +21,8 @@ import threading
 import time
 import unittest
 
+from live_helpers import abandon_helpers
+
 CGROUP2 = "/sys/fs/cgroup/unified" if os.path.exists("/sys/fs/cgroup/unified/cgroup.procs") else "/sys/fs/cgroup"
 BACKEND = os.environ.get("CORRAL_TEST_BACKEND", "cgroupfs")
 
@@ -56,6 +58,7 @@ def _abandon_daemons_and_exit(signum, frame):
             daemon.abandon()
         except Exception as failure:  # clean up the rest regardless
             print(f"harness: cleaning up {daemon.state_dir} failed: {failure}", flush=True)
+    abandon_helpers()  # Prometheus, tmux
     os._exit(128 + signum)
 
 

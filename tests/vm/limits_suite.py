@@ -84,6 +84,16 @@ def fetch(url, method="GET"):
         return response.read().decode()
 
 
+def scrape(port):
+    """GET /metrics as {"name{labels}": value}."""
+    samples = {}
+    for line in fetch(f"http://127.0.0.1:{port}/metrics").splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    return samples
+
+
 def main_pid():
     return int(run("systemctl", "show", "-P", "MainPID", "corrald.service").stdout.strip() or 0)
 
@@ -169,7 +179,26 @@ class SystemService(unittest.TestCase):
         # memory.max by a few pages, never by more.
         self.assertLessEqual(report["memory_peak"], (256 << 20) + (1 << 20))
         self.assertTrue(report["verified_empty"])
+        self.check_memory_metrics(report)
         self.api.close(neighbour["id"], grace=0)
+
+    def check_memory_metrics(self, hog_report):
+        """With the memory controller, /metrics has the memory series the
+        hybrid CI host leaves out: the hog's peak at close, exactly as its
+        report says, and the neighbour's memory now."""
+        metrics = scrape(SYSTEM_PORT)
+        self.assertEqual(metrics["corral_session_memory_peak_bytes_count"], 1)
+        self.assertEqual(metrics["corral_session_memory_peak_bytes_sum"], hog_report["memory_peak"])
+        self.assertEqual(metrics['corral_session_memory_peak_bytes_bucket{le="268435456"}'],
+                         1 if hog_report["memory_peak"] <= 256 << 20 else 0)
+        self.assertEqual(metrics["corral_session_memory_bytes_count"], 1, "the neighbour runs")
+        self.assertGreater(metrics["corral_sessions_memory_bytes"], 0)
+        self.assertGreater(metrics["corral_all_sessions_memory_bytes"], 0)
+        self.assertGreaterEqual(metrics["corral_oom_kills_total"], 1)
+        FIGURES["metrics: corral_sessions_memory_bytes, one Chromium running"] = \
+            f"{metrics['corral_sessions_memory_bytes'] / 2**20:.0f} MiB"
+        FIGURES["metrics: corral_session_memory_peak_bytes_sum after the hog closed"] = \
+            int(metrics["corral_session_memory_peak_bytes_sum"])
 
     def test_3_tasks_cap_holds_a_fork_bomb(self):
         api = start_system_service("--browser", stub_wrapper("fork-bomb", "--fork-bomb", "--fork-bomb-max", "0"))

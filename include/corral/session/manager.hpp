@@ -23,6 +23,7 @@
 #include "corral/session/metrics.hpp"
 #include "corral/session/records.hpp"
 #include "corral/session/session.hpp"
+#include "corral/session/usage_metrics.hpp"
 #include "corral/util/work_queue.hpp"
 
 namespace corral {
@@ -47,6 +48,7 @@ struct SessionManagerConfig {
   std::chrono::milliseconds max_ttl{std::chrono::hours(24)};
   std::chrono::milliseconds default_idle_timeout{std::chrono::minutes(5)};
   std::chrono::milliseconds max_idle_timeout{std::chrono::hours(24)};
+  UsageMetricsConfig usage_metrics;
 };
 
 class SessionManager {
@@ -90,6 +92,7 @@ class SessionManager {
   size_t open_count() const;
   const Metrics& metrics() const { return m_metrics; }
   MetricsGauges gauges() const;
+  const UsageMetrics& usage_metrics() const { return m_usage; }
 
  private:
   struct Entry;
@@ -136,6 +139,7 @@ class SessionManager {
   SessionManagerConfig m_config;
   Admission m_admission;
   Metrics m_metrics;
+  UsageMetrics m_usage;
 
   mutable std::mutex m_mutex;
   std::map<std::string, EntryPtr> m_live;

@@ -61,6 +61,7 @@ struct CloseReport {
   ClosePhases phases;
   std::optional<uint64_t> memory_peak;
   std::optional<uint64_t> oom_kills;
+  std::optional<uint64_t> cpu_usage_usec;  ///< CPU the session used in all, read just before the kill
   std::vector<std::string> problems;  ///< what went wrong, for the operator
   /// What still runs after the answer: "files" (freeing the space of the
   /// directories, already moved out of the session's reach), "state_file".
