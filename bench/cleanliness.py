@@ -17,8 +17,14 @@ def chrome_tmp_entries():
     return {n for n in os.listdir(tempfile.gettempdir()) if n.startswith(CHROME_TMP)}
 
 
+def bench_tmp_entries():
+    return {n for n in os.listdir(tempfile.gettempdir()) if n.startswith(PREFIX)}
+
+
 def snapshot():
-    return {"chrome_tmp": chrome_tmp_entries(), "chromium_processes": len(chromium_processes())}
+    """What the host holds before the run: only what appears after it is the bench's."""
+    return {"chrome_tmp": chrome_tmp_entries(), "bench_tmp": bench_tmp_entries(),
+            "chromium_processes": len(chromium_processes())}
 
 
 def chromium_processes():
@@ -38,12 +44,11 @@ def bench_units():
 def check(before):
     """What the bench left; `clean` is True when it left nothing of its own."""
     me = str(os.getpid())
-    tmp = tempfile.gettempdir()
     left = {
         "processes": [f"{p} {procs.cmdline(p)[:100]}" for p in procs.processes_mentioning(PREFIX)],
         "cgroups": sorted(n for n in os.listdir(CGROUP2) if n.startswith(f"{PREFIX}-{me}")),
         "units": bench_units(),
-        "temp_dirs": sorted(n for n in os.listdir(tmp) if n.startswith(PREFIX)),
+        "temp_dirs": sorted(bench_tmp_entries() - before["bench_tmp"]),
         "new_chrome_tmp": sorted(chrome_tmp_entries() - before["chrome_tmp"]),
     }
     host = {"chromium_processes_before": before["chromium_processes"],

@@ -51,9 +51,9 @@ def close_section(s):
             "from the bot starting its close until the call returned. *gone*: from the same moment until the bench "
             "saw no process of the session alive (polling every 5 ms from outside). *left*: per session, "
             f"{LEFTOVER_AFTER_S:.0f} s after the close began. `kernel`: the same chromedriver and Chromium in a bare "
-            "cgroup of their own, timed from the bench's `cgroup.kill` until `cgroup.events` said `populated 0` (its "
-            "*gone* is read after that, so it is no earlier). A process counts as gone once it has begun exiting "
-            "(`PF_EXITING`): it runs no code any more, and leaves its cgroup a moment later.", "",
+            "cgroup of their own, timed from the bench's `cgroup.kill` until `cgroup.events` said `populated 0`, "
+            "with the bench watching for *gone* meanwhile as during every close. A process counts as gone once it "
+            "has begun exiting (`PF_EXITING`): it runs no code any more, and leaves its cgroup a moment later.", "",
             table(("variant", "n", "bot's wait ms (min–max)", "gone ms (min–max)", "corral `duration_ms`", "processes",
                    "left procs", "left dirs"), rows), "",
             "Ratios of the median bot's wait: " + ", ".join(f"{k} **{v}**" for k, v in s["close_ratios"].items()) + "."]

@@ -40,6 +40,7 @@ MODES = {
 # The same soak again with one malloc arena: tells glibc's per-thread arenas
 # (corrald has ~80 threads) apart from memory corrald itself keeps.
 ARENA1 = "cgroupfs, MALLOC_ARENA_MAX=1"
+SHARED_UID = "cgroupfs, --session-user corral-session"
 # The soak's daemons close a vanished bot's session with this grace instead
 # of the default 2 s: corrald's closer thread ends expired sessions one after
 # another, and the stub ignores SIGTERM, so each would hold the next for 2 s.
@@ -91,6 +92,10 @@ class Bench:
         if self.systemd:
             found["systemd-user"] = self.daemon("systemd-user", browser=STUB)
         return found
+
+    def shared_uid_daemon(self):
+        """cgroupfs with every session as one user, as before session uids: what the uid pool costs."""
+        return self.daemon("cgroupfs", browser=STUB, extra=("--session-user", "corral-session"))
 
     def scope_overhead(self, stubs):
         variants = [v for v in scope_overhead.VARIANTS
@@ -188,7 +193,7 @@ def main():
         results["open"] = bench.open_ready()
         stubs = bench.stub_daemons()
         results["scope"] = bench.scope_overhead(stubs)
-        results["throughput"] = bench.throughput(stubs)
+        results["throughput"] = bench.throughput({**stubs, SHARED_UID: bench.shared_uid_daemon()})
         results["soak"] = bench.soak()
     finally:
         bench.tear_down()
@@ -209,7 +214,7 @@ def main():
     after = results["after"]
     log(f"after the run: {'CLEAN' if after['clean'] else 'NOT CLEAN'} {after['left'] if not after['clean'] else ''}")
     if args.leak_check:
-        return 0 if after["clean"] and report.corral_left_nothing(summary) else 1
+        return 0 if after["clean"] and report.corral_left_nothing(summary) and report.soak_failed_nothing(summary) else 1
     return 0 if after["clean"] else 1
 
 

@@ -29,6 +29,8 @@ while True:
 """
 
 SESSION_USER = "corral-session"
+BENCH = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CODE = "bench-code"  # the bot's code, copied into the host's /tmp (see copy_bot_code)
 
 
 class BotHost:
@@ -36,6 +38,7 @@ class BotHost:
         self.cgroups = bench_cgroups
         self.tmp = tempfile.mkdtemp(prefix="corral-bench-host.")
         os.chmod(self.tmp, 0o1777)  # it is /tmp inside
+        self.bot = self.copy_bot_code()
         self.user = pwd.getpwnam(SESSION_USER)
         self.cgroup = bench_cgroups.make(name + "-init")
         with cgroups.in_cgroup(self.cgroup):
@@ -46,6 +49,18 @@ class BotHost:
         self.init_pid = procs.wait_until(lambda: next(iter(procs.children(self.unshare.pid)), None), 10,
                                          "the namespace's init")
         procs.wait_until(lambda: "python3" in procs.cmdline(self.init_pid), 10, "the reaper")
+
+    def copy_bot_code(self):
+        """The private /tmp hides whatever lies under the real /tmp, a checkout
+        too (CI clones there): the bots run from a copy inside it. Its path in
+        the namespace."""
+        target = os.path.join(self.tmp, CODE)
+        os.mkdir(target, 0o755)
+        shutil.copy(os.path.join(BENCH, "bot.py"), target)
+        for package in ("common", "baselines"):
+            shutil.copytree(os.path.join(BENCH, package), os.path.join(target, package),
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        return f"/tmp/{CODE}/bot.py"
 
     def spawn(self, argv, cgroup, env):
         """Start argv inside the namespace as the session user, in `cgroup`, with
@@ -65,7 +80,7 @@ class BotHost:
 
     def tmp_entries(self):
         """What the bots left in their /tmp (homes excepted)."""
-        return sorted(name for name in os.listdir(self.tmp) if not name.startswith("home-"))
+        return sorted(name for name in os.listdir(self.tmp) if not name.startswith("home-") and name != CODE)
 
     def close(self):
         cgroups.kill(self.cgroup)  # the init: the kernel ends the whole namespace with it

@@ -32,7 +32,7 @@ class Bot:
 
     @classmethod
     def start_in_host(cls, host, args, cgroup):
-        process, pid = host.spawn(["/usr/bin/python3", BOT, *args], cgroup, {"PYTHONDONTWRITEBYTECODE": "1"})
+        process, pid = host.spawn(["/usr/bin/python3", host.bot, *args], cgroup, {"PYTHONDONTWRITEBYTECODE": "1"})
         return cls(process, pid)
 
     def expect(self, event, timeout=READY_TIMEOUT):

@@ -23,7 +23,7 @@ CORRALD = os.environ.get("CORRALD", os.path.join(ROOT, "build", "corrald"))
 # pool (corral-s00..s15) is shared by every default corrald on the host, and
 # one sweeps the pool's uids when it starts: other people's test daemons
 # here would end the bench's sessions, and the bench's theirs.
-UID_BASE, UID_STEP, UID_COUNT = 401000, 100, 64
+UID_BASE, UID_STEP, UID_COUNT = 401000, 1000, 256
 _daemons_made = itertools.count()
 STUB = os.environ.get("CORRAL_STUB", os.path.join(ROOT, "build", "tests", "stub_browser"))
 
@@ -37,11 +37,14 @@ class Corrald(corral_harness.Api):
         number = next(_daemons_made)
         first = UID_BASE + UID_STEP * number
         self.session_uids = f"{first}-{first + UID_COUNT - 1}"
-        args = [CORRALD, "--listen", "127.0.0.1:0", "--state-dir", self.state_dir, "--backend", backend,
-                "--session-uids", self.session_uids, *extra]
+        args = [CORRALD, "--listen", "127.0.0.1:0", "--state-dir", self.state_dir, "--backend", backend, *extra]
+        if "--session-user" not in extra:
+            args += ["--session-uids", self.session_uids]
+        self.instance = None
         if backend != "cgroupfs":
             # One user manager takes one corrald per instance name.
-            args += ["--instance", f"bench{os.getpid()}x{number}"]
+            self.instance = f"bench{os.getpid()}x{number}"
+            args += ["--instance", self.instance]
         if backend == "cgroupfs":
             self.cgroup_root = os.path.join(cgroups.CGROUP2, f"corral-bench-{os.getpid()}-{id(self) & 0xffffff:x}")
             args += ["--cgroup-root", self.cgroup_root]
@@ -50,7 +53,12 @@ class Corrald(corral_harness.Api):
         self.log_tail = collections.deque(maxlen=200)
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                         errors="replace", env={**os.environ, **(env or {})})
-        super().__init__(port=self._wait_ready())
+        try:
+            port = self._wait_ready()
+        except RuntimeError:
+            self.stop()  # a daemon that did not start leaves no state dir or cgroup root
+            raise
+        super().__init__(port=port)
 
     def _wait_ready(self):
         ready, found = threading.Event(), {}
@@ -104,6 +112,8 @@ class Corrald(corral_harness.Api):
         shutil.rmtree(self.state_dir, ignore_errors=True)
         if self.cgroup_root:
             cgroups.remove(self.cgroup_root)
+        if self.instance:  # the instance's own slice outlives its corrald; it is the bench's to remove
+            corral_harness.systemctl_user("stop", f"corral-{self.instance}.slice")
 
 
 def stub_wrapper(directory, name, *stub_args):

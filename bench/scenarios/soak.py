@@ -51,7 +51,8 @@ class Soak:
 
     def cycle(self, index):
         kind = MIX[index % len(MIX)]
-        status, session = self.daemon.request("POST", "/v1/sessions", BODIES[kind])
+        # As a bot would: wait for room rather than fail when every session uid is busy.
+        status, session = self.daemon.request("POST", "/v1/sessions?wait=30s", BODIES[kind])
         if status != 201:
             self._fail(f"{kind}: open {status} {str(session)[:120]}")
             return
