@@ -160,8 +160,6 @@ void HostBrowserLauncher::watch_exit(const BrowserProcess& browser, ExitCallback
   m_watcher.watch(std::move(*copy), std::move(on_exit));
 }
 
-void HostBrowserLauncher::unwatch_exit(const BrowserProcess& browser) { m_watcher.unwatch(browser.pid()); }
-
 Result<void> HostBrowserLauncher::remove_set_aside_files() { return remove_set_aside(m_config.state_dir); }
 
 Result<std::optional<Credentials>> HostBrowserLauncher::take_user() {

@@ -91,7 +91,6 @@ class BrowserLauncher {
   /// Call `on_exit` once, from another thread, when the main process ends.
   /// The launcher keeps what it needs to notice that: the session need not.
   virtual void watch_exit(const BrowserProcess& browser, ExitCallback on_exit) = 0;
-  virtual void unwatch_exit(const BrowserProcess& browser) = 0;
   /// Remove the files of every session whose id is not in `keep` (those an
   /// earlier run left behind).
   virtual Result<void> remove_files_except(const std::set<std::string>& keep) = 0;

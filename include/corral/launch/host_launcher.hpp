@@ -29,7 +29,6 @@ class HostBrowserLauncher : public BrowserLauncher {
   Result<std::unique_ptr<BrowserProcess>> reattach(const std::string& session_id, pid_t pid, uint64_t start_time,
                                                    std::optional<uid_t> uid) override;
   void watch_exit(const BrowserProcess& browser, ExitCallback on_exit) override;
-  void unwatch_exit(const BrowserProcess& browser) override;
   Result<void> remove_files_except(const std::set<std::string>& keep) override;
   Result<void> remove_set_aside_files() override;
   Result<void> release_uid(uid_t uid, bool session_emptied) override;

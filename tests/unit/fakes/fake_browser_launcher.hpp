@@ -61,11 +61,6 @@ class FakeBrowserLauncher : public BrowserLauncher {
     m_watched[browser.pid()] = std::move(on_exit);
   }
 
-  void unwatch_exit(const BrowserProcess& browser) override {
-    std::lock_guard lock(m_mutex);
-    m_watched.erase(browser.pid());
-  }
-
   Result<void> remove_files_except(const std::set<std::string>& keep) override {
     std::lock_guard lock(m_mutex);
     std::set<std::string> kept;
