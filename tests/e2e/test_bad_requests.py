@@ -57,7 +57,8 @@ CASES = [
 ]
 
 
-HOST = b"Host: corral\r\n"
+# A Host corrald accepts (request_guard.hpp): an IP literal.
+HOST = b"Host: 127.0.0.1\r\n"
 
 
 def post(headers, body=b""):
@@ -74,7 +75,7 @@ RAW_CASES = [
     ("bytes that are not HTTP", b"\x00\x01\x02garbage\r\n\r\n", 400),
     ("request line without a version", b"GET /v1/health\r\n\r\n", 400),
     ("unknown HTTP version", b"GET /v1/health HTTP/9.9\r\n" + HOST + b"\r\n", 400),
-    ("bare LF line ends", b"GET /v1/health HTTP/1.1\nHost: corral\n\n", 400),
+    ("bare LF line ends", b"GET /v1/health HTTP/1.1\nHost: 127.0.0.1\n\n", 400),
     ("unknown method", b"BREW /v1/health HTTP/1.1\r\n" + HOST + b"\r\n", 400),
     ("request line over 8 KiB", b"GET /" + b"a" * 10240 + b" HTTP/1.1\r\n" + HOST + b"\r\n", 414),
     ("header line of 10 KiB", b"GET /v1/health HTTP/1.1\r\n" + HOST + b"X-Big: " + b"a" * 10240 + b"\r\n\r\n", 431),
