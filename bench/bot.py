@@ -57,7 +57,8 @@ class CorralClient:
 
     def call(self, method, path, body=None):
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-        connection.request(method, path, body=json.dumps(body) if body is not None else None)
+        connection.request(method, path, body=json.dumps(body) if body is not None else None,
+                           headers={"Content-Type": "application/json"} if body is not None else {})
         response = connection.getresponse()
         raw = response.read()
         connection.close()

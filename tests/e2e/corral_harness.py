@@ -274,7 +274,10 @@ class Api:
         connection = self.connection(timeout)
         if isinstance(body, (dict, list)):
             body = json.dumps(body)
-        connection.request(method, path, body=body, headers=headers or {})
+        headers = dict(headers or {})
+        if body is not None and not any(name.lower() == "content-type" for name in headers):
+            headers["Content-Type"] = "application/json"  # as every API client sends a body
+        connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
         raw = response.read().decode("utf-8", "replace")
         connection.close()

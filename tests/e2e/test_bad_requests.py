@@ -59,10 +59,11 @@ CASES = [
 
 # A Host corrald accepts (request_guard.hpp): an IP literal.
 HOST = b"Host: 127.0.0.1\r\n"
+JSON = b"Content-Type: application/json\r\n"
 
 
 def post(headers, body=b""):
-    return b"POST /v1/sessions HTTP/1.1\r\n" + HOST + headers + b"\r\n" + body
+    return b"POST /v1/sessions HTTP/1.1\r\n" + HOST + JSON + headers + b"\r\n" + body
 
 
 def chunked(body):
@@ -246,7 +247,7 @@ class BadRequests(DaemonTestCase):
         """A client streaming a 1 GiB body: the server stops reading at its
         limit, answers 413 and closes, while the client is still sending."""
         with self.daemon.raw_socket(timeout=30) as sock:
-            sock.sendall(b"POST /v1/sessions HTTP/1.1\r\n" + HOST + b"Content-Length: %d\r\n\r\n" % (1 << 30))
+            sock.sendall(b"POST /v1/sessions HTTP/1.1\r\n" + HOST + JSON + b"Content-Length: %d\r\n\r\n" % (1 << 30))
             sent = {"bytes": 0, "error": None}
 
             def stream():
@@ -278,7 +279,7 @@ class SlowClients(DaemonTestCase):
 
     def test_slow_clients_are_cut_off_by_the_server(self):
         head = b"GET /v1/health HTTP/1.1\r\n" + HOST + b"X-Slow: " + b"a" * 100 + b"\r\n\r\n"
-        post = b"POST /v1/sessions HTTP/1.1\r\n" + HOST + b"Content-Length: 200\r\n\r\n"
+        post = b"POST /v1/sessions HTTP/1.1\r\n" + HOST + JSON + b"Content-Length: 200\r\n\r\n"
         clients = {
             # name: (bytes sent at once, bytes then trickled one every 0.5 s, expected status, seconds allowed)
             "sends nothing": (b"", b"", None, (4, 8)),
@@ -336,7 +337,7 @@ class BadRequestsWithToken(DaemonTestCase):
         """401 before the body: the server says Connection: close and closes,
         so the body cannot pass for a next request on the connection."""
         body = b'{"kind":"chrome"}'
-        raw = b"POST /v1/sessions HTTP/1.1\r\n" + HOST + b"Content-Length: %d\r\n\r\n" % len(body) + body
+        raw = b"POST /v1/sessions HTTP/1.1\r\n" + HOST + JSON + b"Content-Length: %d\r\n\r\n" % len(body) + body
         status, headers, reply, _ = send_raw(self.daemon, raw, half_close=False)
         self.assertEqual(status, 401, reply)
         self.assertEqual(headers.get("connection"), "close")
