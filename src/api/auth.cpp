@@ -77,15 +77,44 @@ bool TokenCheck::accepts(std::string_view presented) const {
 }
 
 void refuse_session_uids(BoundedServer& server, std::function<bool(uid_t)> is_session_uid) {
-  server.add_pre_routing_check([is_session_uid](const httplib::Request&, httplib::Response& res) {
+  server.add_pre_routing_check([is_session_uid](const httplib::Request& req, httplib::Response& res) {
     auto uid = BoundedServer::current_peer_uid();
     if (!uid || !is_session_uid(*uid)) return httplib::Server::HandlerResponse::Unhandled;
+    spdlog::debug("403 for {} {} from uid {}, a session's", req.method, req.path, *uid);
     res.status = 403;
     res.set_content(error_json("forbidden", "this connection comes from uid " + std::to_string(*uid) +
                                                 ", which corral's sessions run as; sessions may not use the API")
                             .dump() +
                         "\n",
                     "application/json");
+    return httplib::Server::HandlerResponse::Handled;
+  });
+}
+
+namespace {
+
+// A header as the guard must see it: absent, or every value it came with.
+std::optional<std::string> header_values(const httplib::Request& req, const char* name) {
+  auto count = req.get_header_value_count(name);
+  if (count == 0) return std::nullopt;
+  std::string joined = req.get_header_value(name, 0);
+  for (size_t i = 1; i < count; ++i) joined += ", " + req.get_header_value(name, i);
+  return joined;
+}
+
+}  // namespace
+
+void guard_requests(BoundedServer& server, RequestGuardPolicy policy) {
+  server.add_pre_routing_check([policy = std::move(policy)](const httplib::Request& req, httplib::Response& res) {
+    auto host = header_values(req, "Host"), origin = header_values(req, "Origin");
+    auto content_type = header_values(req, "Content-Type");
+    auto refusal = guard_request({host, origin, content_type, has_body(req)}, policy);
+    if (!refusal) return httplib::Server::HandlerResponse::Unhandled;
+    // debug, not info: a hostile page can send such requests without end.
+    spdlog::debug("{} for {} {} from {}: {}", refusal->status, req.method, req.path, req.remote_addr, refusal->message);
+    res.status = refusal->status;
+    if (has_body(req)) res.set_header("Connection", "close");
+    res.set_content(error_json(refusal->code, refusal->message).dump() + "\n", "application/json");
     return httplib::Server::HandlerResponse::Handled;
   });
 }

@@ -46,6 +46,7 @@ struct FlagText {
   std::string browser, chromedriver, memory_max, memory_high, cpu_quota, grace = "2s", start_timeout = "60s";
   std::string memory_budget, default_ttl = "1h", max_ttl = "24h", default_idle = "5m", max_idle = "24h";
   uint64_t tasks_max = 0;
+  std::vector<std::string> allow_hosts, allow_origins;
 };
 
 void add_daemon_flags(CLI::App& app, FlagText& text, DaemonOptions& options) {
@@ -61,6 +62,12 @@ void add_daemon_flags(CLI::App& app, FlagText& text, DaemonOptions& options) {
   app.add_option("--token-file", options.token_file,
                  "file with the API token (at least 16 characters, no access for others): every request but "
                  "GET /v1/health must send 'Authorization: Bearer TOKEN'");
+  app.add_option("--allow-host", text.allow_hosts,
+                 "a host name clients may send in Host, besides IP addresses, localhost and the --listen name "
+                 "(repeatable); any other Host is refused, as Chrome's DevTools refuse it, against DNS rebinding");
+  app.add_option("--allow-origin", text.allow_origins,
+                 "an origin (scheme://host[:port]) whose web pages may send requests (repeatable); a request "
+                 "with any other Origin header is refused");
   app.add_option("--backend", text.backend, "auto, systemd-system, systemd-user or cgroupfs")->capture_default_str();
   app.add_option("--cgroup-root", options.cgroup_root,
                  "cgroupfs backend: parent cgroup for sessions, shared by every instance (default: <own "
@@ -149,12 +156,25 @@ void apply_durations(const FlagText& text, SessionManagerConfig& sessions) {
     throw CLI::ValidationError("--default-ttl/--default-idle-timeout", "a default is above its maximum");
 }
 
+// Which Host and Origin values requests may carry (request_guard.hpp). A
+// name corrald listens on is one its clients use in Host.
+void apply_guard_flags(const FlagText& text, DaemonOptions& options) {
+  auto& guard = options.guard;
+  guard.check_host = !options.listen.is_unix();
+  for (const auto& host : text.allow_hosts) guard.allowed_hosts.push_back(value_or_usage(parse_allowed_host(host), "--allow-host"));
+  for (const auto& origin : text.allow_origins)
+    guard.allowed_origins.push_back(value_or_usage(parse_allowed_origin(origin), "--allow-origin"));
+  if (!options.listen.is_unix() && !is_ip_literal(options.listen.host))
+    if (auto name = parse_allowed_host(options.listen.host)) guard.allowed_hosts.push_back(*name);
+}
+
 // Everything that needs parsing beyond CLI11's own; throws CLI's errors.
 void apply_flags(const FlagText& text, DaemonOptions& options) {
   auto& sessions = options.sessions;
   options.naming = InstanceNaming(value_or_usage(parse_instance_name(text.instance), "--instance"));
   options.listen = value_or_usage(parse_listen_address(text.listen), "--listen");
   require_token_beyond_loopback(options.listen, options.token_file);
+  apply_guard_flags(text, options);
   options.backend = value_or_usage(parse_backend_choice(text.backend), "--backend");
   // Two instances must never share a state dir (main.cpp locks it), so an
   // instance's default is a dir of its own below the default instance's.

@@ -6,6 +6,7 @@
 
 #include "corral/backend/select.hpp"
 #include "corral/api/listen_address.hpp"
+#include "corral/api/request_guard.hpp"
 #include "corral/launch/host_launcher.hpp"
 #include "corral/session/manager.hpp"
 
@@ -15,6 +16,7 @@ struct DaemonOptions {
   InstanceNaming naming;  ///< --instance: the names of this corrald's slice, scopes, cgroups, state dir
   ListenAddress listen{"127.0.0.1", 8420, {}};
   std::filesystem::path token_file;  ///< empty: no token asked for
+  RequestGuardPolicy guard;  ///< --allow-host, --allow-origin; no Host check on a unix socket
   BackendChoice backend = BackendChoice::automatic;
   std::filesystem::path cgroup_root;  ///< cgroupfs backend; empty = default
   std::string log_level = "info";

@@ -237,6 +237,7 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   register_routes(server, sessions);
   // Before the token: a session's uid is refused even with the token.
   refuse_session_uids(server, [&launcher](uid_t uid) { return launcher.is_session_uid(uid); });
+  guard_requests(server, options.guard);
   if (*token) require_token(server, **token);
   serve_until_stopped(server, *listener, sessions,
                       fmt::format("corrald ready on {} (instance {}; state dir {}; {})", listener->url(),

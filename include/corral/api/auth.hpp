@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "corral/api/bounded_server.hpp"
+#include "corral/api/request_guard.hpp"
 
 namespace corral {
 
@@ -43,5 +44,10 @@ void require_token(BoundedServer& server, std::string_view token);
 /// peer whose uid `is_session_uid` names: a session's browser must not
 /// drive corral, with a token or without one.
 void refuse_session_uids(BoundedServer& server, std::function<bool(uid_t)> is_session_uid);
+
+/// Refuse, on every route, requests that RequestGuard says a web page may
+/// have sent (403), and bodies that are not JSON (415); before the token, so
+/// that such a request learns nothing about it.
+void guard_requests(BoundedServer& server, RequestGuardPolicy policy);
 
 }  // namespace corral
