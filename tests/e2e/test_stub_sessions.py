@@ -92,7 +92,7 @@ class StubSessions(DaemonTestCase):
         bot = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
             import http.client, json, time
             c = http.client.HTTPConnection("127.0.0.1", {self.daemon.port})
-            c.request("POST", "/v1/sessions", body="{{}}")
+            c.request("POST", "/v1/sessions", body="{{}}", headers={{"Content-Type": "application/json"}})
             print(json.loads(c.getresponse().read())["id"], flush=True)
             time.sleep(600)
         """)], stdout=subprocess.PIPE, text=True)
