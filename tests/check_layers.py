@@ -31,7 +31,7 @@ def main(root):
                 for used in INCLUDE.findall(text):
                     if used not in allowed:
                         offences.append(f"{path.relative_to(root)}: {layer}/ may not include corral/{used}/")
-                if path.stem in ("manager", "closing", "recovery") and layer == "session":
+                if path.stem in ("manager", "closing", "recovery", "connections") and layer == "session":
                     for match in MANAGER_MAY_NOT.finditer(text):
                         offences.append(f"{path.relative_to(root)}: the manager uses {match.group(0)[10:]} "
                                         "directly; go through ScopeBackend or BrowserLauncher")

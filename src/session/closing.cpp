@@ -16,6 +16,7 @@ bool SessionManager::mark_closing(Entry& entry) {
   auto state = entry.info.state;
   if (state == SessionState::closing || state == SessionState::closed) return false;
   entry.info.state = SessionState::closing;
+  if (m_closing_listener) m_closing_listener(entry.info.id);
   return true;
 }
 
@@ -104,7 +105,8 @@ Result<CloseReport> SessionManager::close(const std::string& id, std::optional<m
   return end_session(entry, CloseReason::client, grace.value_or(m_config.default_grace));
 }
 
-Result<SessionInfo> SessionManager::close_in_background(const std::string& id, std::optional<milliseconds> grace) {
+Result<SessionInfo> SessionManager::close_in_background(const std::string& id, std::optional<milliseconds> grace,
+                                                        CloseReason reason) {
   EntryPtr entry;
   SessionInfo info;
   {
@@ -113,7 +115,7 @@ Result<SessionInfo> SessionManager::close_in_background(const std::string& id, s
     info = entry->info;
   }
   auto wait = grace.value_or(m_config.default_grace);
-  m_background_closes.post([this, entry, wait] { end_session(entry, CloseReason::client, wait); });
+  m_background_closes.post([this, entry, wait, reason] { end_session(entry, reason, wait); });
   return info;
 }
 
@@ -146,7 +148,8 @@ CloseReason SessionManager::exit_reason(const Entry& entry) const {
 steady_clock::time_point SessionManager::next_expiry() const {
   auto next = steady_clock::time_point::max();
   for (const auto& [id, entry] : m_live)
-    if (entry->info.state == SessionState::running) next = std::min({next, entry->expires, entry->idle_expires});
+    if (entry->info.state == SessionState::running)
+      next = std::min({next, entry->expires, entry->connections ? entry->expires : entry->idle_expires});
   return next;
 }
 
@@ -156,7 +159,7 @@ std::vector<std::pair<SessionManager::EntryPtr, CloseReason>> SessionManager::ta
   for (auto& [id, entry] : m_live) {
     if (entry->info.state != SessionState::running) continue;
     if (entry->expires <= now) expired.emplace_back(entry, CloseReason::expired);
-    else if (entry->idle_expires <= now) expired.emplace_back(entry, CloseReason::idle);
+    else if (entry->connections == 0 && entry->idle_expires <= now) expired.emplace_back(entry, CloseReason::idle);
     else continue;
     mark_closing(*entry);
   }

@@ -18,6 +18,7 @@ struct SessionManager::Entry {
   uint64_t pid_start_time = 0;  ///< tells the main process from a later one with its PID
   Admission::Ticket ticket;     ///< room held until the session is cleaned
   std::chrono::steady_clock::time_point expires, idle_expires;  ///< guarded like info
+  size_t connections = 0;       ///< proxied client connections open; guarded like info
 
   /// Start the idle timeout again.
   void renew(std::chrono::steady_clock::time_point now) {

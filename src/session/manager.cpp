@@ -21,6 +21,15 @@ std::string new_session_id() {
   return id;
 }
 
+std::string new_access_secret() {
+  unsigned char bytes[16];
+  if (getrandom(bytes, sizeof bytes, 0) != sizeof bytes) throw std::runtime_error("getrandom failed");
+  static const char digits[] = "0123456789abcdef";
+  std::string secret;
+  for (unsigned char byte : bytes) secret += {digits[byte >> 4], digits[byte & 15]};
+  return secret;
+}
+
 bool valid_session_id(const std::string& id) {
   return id.size() == 12 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
@@ -109,6 +118,7 @@ SessionManager::EntryPtr SessionManager::make_entry(const SessionRequest& reques
   info.limits = request.limits.with_defaults(m_config.default_limits);
   info.pid = browser->pid();
   info.uid = browser->own_uid();
+  info.access_secret = new_access_secret();
   info.created_at = system_clock::now();
   info.ttl = request.ttl.value_or(m_config.default_ttl);
   info.idle_timeout = request.idle_timeout.value_or(m_config.default_idle_timeout);

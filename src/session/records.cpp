@@ -57,6 +57,7 @@ json record_json(const SessionRecord& record) {
           {"devtools_http", info.endpoints.devtools_http},
           {"devtools_ws", info.endpoints.devtools_ws},
           {"webdriver", info.endpoints.webdriver},
+          {"access_secret", info.access_secret},
           {"created_at_ms", epoch_ms(info.created_at)},
           {"ttl_ms", info.ttl.count()},
           {"idle_timeout_ms", info.idle_timeout.count()}};
@@ -118,6 +119,12 @@ Result<SessionRecord> record_from(const json& object, const InstanceNaming& nami
   if (object.contains("uid")) info.uid = object.at("uid").get<std::optional<uid_t>>();
   info.endpoints = {optional_field<std::string>(object, "devtools_http"),
                     optional_field<std::string>(object, "devtools_ws"), optional_field<std::string>(object, "webdriver")};
+  // Absent in files of a corrald before DevTools went through corral: an
+  // adopted session gets a new one (its old URLs named the browser itself).
+  info.access_secret = object.contains("access_secret") ? object.at("access_secret").get<std::string>() : "";
+  if (info.access_secret.empty()) info.access_secret = new_access_secret();
+  if (info.access_secret.size() != 32 || info.access_secret.find_first_not_of("0123456789abcdef") != std::string::npos)
+    return Error::make(EBADMSG, "session " + info.id + ": its access secret is not 32 hex digits");
   info.created_at = from_epoch_ms(object.at("created_at_ms").get<int64_t>());
   info.ttl = milliseconds(object.at("ttl_ms").get<int64_t>());
   info.idle_timeout = milliseconds(object.at("idle_timeout_ms").get<int64_t>());

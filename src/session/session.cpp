@@ -21,6 +21,7 @@ const char* close_reason_name(CloseReason reason) {
     case CloseReason::browser_exited: return "browser-exited";
     case CloseReason::shutdown: return "shutdown";
     case CloseReason::start_failed: return "start-failed";
+    case CloseReason::disconnected: return "disconnected";
   }
   return "unknown";
 }

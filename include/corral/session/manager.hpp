@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -78,7 +79,18 @@ class SessionManager {
   /// The same close, for a client that does not wait for it: the session is
   /// marked closing and returned as such at once; the cleanup runs on a
   /// worker and its report is at get() once done. Errors as for close().
-  Result<SessionInfo> close_in_background(const std::string& id, std::optional<std::chrono::milliseconds> grace);
+  Result<SessionInfo> close_in_background(const std::string& id, std::optional<std::chrono::milliseconds> grace,
+                                          CloseReason reason = CloseReason::client);
+  /// A client opened a proxied connection to the session's browser (DevTools,
+  /// WebDriver). While any is open the session is not idle; its ttl still
+  /// holds. ENOENT unknown; EALREADY closing or closed; EBUSY starting.
+  Result<SessionInfo> begin_connection(const std::string& id);
+  /// One such connection ended: the idle timeout starts again from now.
+  void end_connection(const std::string& id);
+  /// Told the id of each session as it starts to close, for any reason, so
+  /// that proxied connections to it end at once. Called under the manager's
+  /// lock: it must only hand the id on (post it), never call the manager.
+  void set_closing_listener(std::function<void(const std::string& id)> listener);
   /// Refuse new sessions from now on, and send requests that wait for room
   /// away (EAGAIN). close_all() does this too; call it first when requests
   /// must drain before close_all() runs.
@@ -146,6 +158,7 @@ class SessionManager {
   std::deque<EntryPtr> m_closed;
   bool m_shutting_down = false;
   std::condition_variable m_live_changed;
+  std::function<void(const std::string&)> m_closing_listener;  ///< guarded by m_mutex
 
   // Sessions whose browser ended by itself, or whose time is up, are closed
   // here, off the watcher and HTTP threads.
@@ -164,6 +177,8 @@ class SessionManager {
 
 /// 12 random hex digits.
 std::string new_session_id();
+/// 128 random bits in hex: a session's access secret (SessionInfo).
+std::string new_access_secret();
 /// True for strings new_session_id() can return; anything else is unknown.
 bool valid_session_id(const std::string& id);
 

@@ -34,7 +34,8 @@ enum class SessionState { starting, running, closing, closed };
 const char* session_state_name(SessionState state);
 
 /// Why a session ended.
-enum class CloseReason { client, expired, idle, browser_exited, oom, shutdown, start_failed };
+/// `disconnected`: the client whose connection launched it went away (connect-to-launch).
+enum class CloseReason { client, expired, idle, browser_exited, oom, shutdown, start_failed, disconnected };
 const char* close_reason_name(CloseReason reason);
 
 /// Where a close spent its time, in milliseconds, step by step.
@@ -82,6 +83,10 @@ struct SessionInfo {
   pid_t pid = -1;
   std::optional<uid_t> uid;  ///< the session's own uid, when sessions do not share one
   Endpoints endpoints;
+  /// Opens this session's DevTools and WebDriver through corral, and
+  /// nothing else: URLs that corral hands out carry it instead of the API
+  /// token (clients log URLs). new_access_secret(); never logged.
+  std::string access_secret;
   Controllers enforced;
   std::chrono::system_clock::time_point created_at;
   std::chrono::milliseconds ttl{0}, idle_timeout{0};

@@ -1,0 +1,37 @@
+// Proxied client connections to a session's browser (DevTools, WebDriver):
+// while one is open the session is not idle, and when the session starts
+// to close, whoever proxies is told at once (set_closing_listener).
+#include "corral/session/manager.hpp"
+#include "entry.hpp"
+
+namespace corral {
+using namespace std::chrono;
+
+Result<SessionInfo> SessionManager::begin_connection(const std::string& id) {
+  std::lock_guard lock(m_mutex);
+  auto entry = find(id);
+  if (!entry) return Error::make(ENOENT, "no session '" + id + "'");
+  switch (entry->info.state) {
+    case SessionState::running: break;
+    case SessionState::starting: return Error::make(EBUSY, "session " + id + " is still starting");
+    default: return Error::make(EALREADY, "session " + id + " is closing or closed");
+  }
+  ++entry->connections;
+  return entry->info;
+}
+
+void SessionManager::end_connection(const std::string& id) {
+  std::lock_guard lock(m_mutex);
+  auto entry = find(id);
+  if (!entry || entry->connections == 0) return;
+  --entry->connections;
+  if (entry->info.state == SessionState::running) entry->renew(steady_clock::now());
+  m_closer_wakeup.notify_all();  // the next expiry may now be the idle timeout
+}
+
+void SessionManager::set_closing_listener(std::function<void(const std::string&)> listener) {
+  std::lock_guard lock(m_mutex);
+  m_closing_listener = std::move(listener);
+}
+
+}  // namespace corral
