@@ -1,0 +1,163 @@
+// RelayHub on real loopback sockets: bytes both ways, intact in bulk,
+// half-closes passed on, a failed check answered instead of relayed, and
+// close_group ending a relay at once.
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <future>
+#include <string>
+#include <thread>
+
+#include "corral/api/tcp_relay.hpp"
+#include "fakes/manager_fixture.hpp"
+
+using namespace corral;
+using corral::testing::eventually;
+
+namespace {
+
+struct Listener {
+  UniqueFd fd;
+  uint16_t port = 0;
+  Listener() : fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    REQUIRE(::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(::listen(fd.get(), 8) == 0);
+    ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length);
+    port = ntohs(address.sin_port);
+  }
+  UniqueFd accept() const { return UniqueFd(::accept4(fd.get(), nullptr, nullptr, SOCK_CLOEXEC)); }
+};
+
+UniqueFd connect_to(uint16_t port) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(port);
+  REQUIRE(::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  return fd;
+}
+
+void send_all(int fd, const std::string& bytes) {
+  for (size_t sent = 0; sent < bytes.size();) {
+    ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    REQUIRE(n > 0);
+    sent += static_cast<size_t>(n);
+  }
+}
+
+// Everything until EOF (or `limit` bytes), within 10 s.
+std::string read_until_eof(int fd, size_t limit = SIZE_MAX) {
+  std::string got;
+  char buffer[65536];
+  while (got.size() < limit) {
+    pollfd watch{fd, POLLIN, 0};
+    if (::poll(&watch, 1, 10000) <= 0) break;
+    ssize_t n = ::recv(fd, buffer, std::min(sizeof buffer, limit - got.size()), 0);
+    if (n <= 0) break;
+    got.append(buffer, static_cast<size_t>(n));
+  }
+  return got;
+}
+
+// A client connected to "corral", the socket corral would hand over, and
+// the browser's side once the relay has connected.
+struct Setup {
+  Listener corral, browser;
+  UniqueFd client, handed_over, browser_side;
+  std::atomic<bool> ended{false};
+  Setup() : client(connect_to(corral.port)), handed_over(corral.accept()) {}
+
+  RelayHub::Plan plan(std::string first_bytes = "HEAD\n") {
+    RelayHub::Plan plan;
+    plan.client = std::move(handed_over);
+    plan.group = "s1";
+    plan.upstream_port = browser.port;
+    plan.to_upstream = std::move(first_bytes);
+    plan.failure_answer = [](const std::string& why) { return "REFUSED " + why; };
+    plan.on_end = [this] { ended = true; };
+    return plan;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a relay carries bytes both ways, in bulk intact, and passes half-closes on") {
+  RelayHub hub(2);
+  Setup s;
+  hub.start(s.plan());
+  s.browser_side = s.browser.accept();
+  std::string bulk(20 << 20, '\0');
+  for (size_t i = 0; i < bulk.size(); ++i) bulk[i] = static_cast<char>((i * 2654435761u) >> 24);
+  auto to_browser = std::async(std::launch::async, [&] { return read_until_eof(s.browser_side.get()); });
+  send_all(s.client.get(), bulk);
+  ::shutdown(s.client.get(), SHUT_WR);  // the client is done sending
+  CHECK(to_browser.get() == "HEAD\n" + bulk);
+  send_all(s.browser_side.get(), "answer after the client's half-close");
+  ::shutdown(s.browser_side.get(), SHUT_WR);
+  CHECK(read_until_eof(s.client.get()) == "answer after the client's half-close");
+  REQUIRE(eventually([&] { return s.ended.load() && hub.active() == 0; }));
+}
+
+TEST_CASE("a failed check is answered to the client and nothing reaches the browser") {
+  RelayHub hub(1);
+  Setup s;
+  auto plan = s.plan();
+  plan.check_upstream = [] { return Result<void>(Error::make(EPERM, "not the session's port")); };
+  hub.start(std::move(plan));
+  s.browser_side = s.browser.accept();
+  CHECK(read_until_eof(s.client.get()) == "REFUSED not the session's port");
+  CHECK(read_until_eof(s.browser_side.get()).empty());
+  REQUIRE(eventually([&] { return s.ended.load(); }));
+}
+
+TEST_CASE("a closed port is answered to the client") {
+  RelayHub hub(1);
+  Setup s;
+  auto plan = s.plan();
+  plan.upstream_port = [] { Listener gone; return gone.port; }();
+  hub.start(std::move(plan));
+  CHECK(read_until_eof(s.client.get()).rfind("REFUSED the browser's DevTools port did not answer", 0) == 0);
+}
+
+TEST_CASE("close_group ends a relay at once, both sides") {
+  RelayHub hub(1);
+  Setup s;
+  hub.start(s.plan());
+  s.browser_side = s.browser.accept();
+  CHECK(read_until_eof(s.browser_side.get(), 5) == "HEAD\n");
+  hub.close_group("other");
+  CHECK(hub.active() == 1);
+  hub.close_group("s1");
+  CHECK(read_until_eof(s.client.get()).empty());
+  CHECK(read_until_eof(s.browser_side.get()).empty());
+  REQUIRE(eventually([&] { return s.ended.load() && hub.active() == 0; }));
+}
+
+TEST_CASE("fetch: one HTTP exchange with a browser's port") {
+  RelayHub hub(1);
+  Listener browser;
+  std::thread server([&] {
+    auto connection = browser.accept();
+    char buffer[4096];
+    (void)!::recv(connection.get(), buffer, sizeof buffer, 0);
+    send_all(connection.get(), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+  });
+  std::promise<Result<RelayHub::Fetched>> answer;
+  hub.fetch(browser.port, nullptr, "GET /json/version HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+            [&](Result<RelayHub::Fetched> fetched) { answer.set_value(std::move(fetched)); });
+  auto fetched = answer.get_future().get();
+  server.join();
+  REQUIRE(fetched);
+  CHECK(fetched->status == 200);
+  CHECK(fetched->content_type == "application/json");
+  CHECK(fetched->body == "{}");
+}
