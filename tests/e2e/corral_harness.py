@@ -234,7 +234,8 @@ class Api:
     """A client of a running corrald's HTTP API, on a TCP port or a unix
     socket; with a token, every request carries it unless told otherwise."""
 
-    def __init__(self, port=None, unix_socket=None, token=None):
+    def __init__(self, port=None, unix_socket=None, token=None, host="127.0.0.1"):
+        self.host = host  # where the API listens: loopback, or an address of an OtherHost's veth
         self.port = port
         self.unix_socket = unix_socket
         self.token = token
@@ -242,7 +243,7 @@ class Api:
     @property
     def url(self):
         """The address as corralctl --url takes it."""
-        return f"unix:{self.unix_socket}" if self.unix_socket else f"http://127.0.0.1:{self.port}"
+        return f"unix:{self.unix_socket}" if self.unix_socket else f"http://{self.host}:{self.port}"
 
     def log(self):
         return ""
@@ -250,7 +251,7 @@ class Api:
     def connection(self, timeout=360):
         if self.unix_socket:
             return UnixHTTPConnection(self.unix_socket, timeout)
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
     def raw_socket(self, timeout=30):
         """A plain socket connected to the API, for bytes http.client will not send."""
@@ -259,7 +260,7 @@ class Api:
             sock.settimeout(timeout)
             sock.connect(self.unix_socket)
             return sock
-        return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        return socket.create_connection((self.host, self.port), timeout=timeout)
 
     def request(self, method, path, body=None, headers=None, timeout=360, auth=True):
         """(status, parsed JSON or raw text) of one request. auth=False sends no token."""
@@ -337,7 +338,7 @@ class Daemon(Api):
         """reuse: another Daemon whose state dir and cgroup root this one takes over.
         token: run with --token-file holding this token; requests send it.
         unix_socket: listen on unix:<state dir>/api.sock instead of `listen`.
-        listen: the TCP address; requests go to 127.0.0.1 and the port it got.
+        listen: the TCP address; requests go to its host (127.0.0.1 for a wildcard) and the port it got.
         instance: run as --instance NAME (None: the default instance).
         beside: another Daemon whose --cgroup-root this one shares (cgroupfs), as
         several instances on one host do; this one then removes only its own root."""
@@ -385,7 +386,10 @@ class Daemon(Api):
             if not reuse:
                 self.remove()  # a daemon that did not start leaves no state dir or cgroup root behind
             raise
-        super().__init__(port=None if socket_path else int(ready), unix_socket=socket_path, token=token)
+        host = listen.rsplit(":", 1)[0].strip("[]") if not socket_path else None
+        if host in ("0.0.0.0", "::", None, ""):
+            host = "127.0.0.1"
+        super().__init__(port=None if socket_path else int(ready), unix_socket=socket_path, token=token, host=host)
 
     def _wait_ready(self):
         """What follows 'corrald ready on': the TCP port, or the unix socket's path."""
