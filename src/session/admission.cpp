@@ -1,6 +1,7 @@
 #include "corral/session/admission.hpp"
 
 #include <algorithm>
+#include <future>
 
 namespace corral {
 using namespace std::chrono;
@@ -33,50 +34,99 @@ Error Admission::full(const char* why) const {
   return Error::make(ENOSPC, message);
 }
 
-Result<Admission::Ticket> Admission::admit(uint64_t memory, milliseconds wait) {
-  std::unique_lock lock(m_mutex);
-  if (m_limits.memory_budget && memory > *m_limits.memory_budget)
-    return Error::make(EINVAL, "memory_max is above the daemon's whole memory budget of " +
-                                   std::to_string(*m_limits.memory_budget >> 20) + " MiB");
-  // Nobody overtakes a waiting request: first come, first served.
-  if (m_queue.empty() && fits(memory)) {
-    ++m_sessions, m_memory += memory;
-    return Ticket(this, memory);
-  }
-  if (wait.count() <= 0) return full("at capacity");
-  if (m_queue.size() >= m_limits.max_queue) return full("at capacity and the wait queue is full");
-  uint64_t me = m_next_waiter++;
-  m_queue.push_back(me);
-  bool admitted =
-      m_changed.wait_for(lock, wait, [&] { return m_closed || (m_queue.front() == me && fits(memory)); });
-  m_queue.erase(std::find(m_queue.begin(), m_queue.end(), me));
-  m_changed.notify_all();  // the next in line may fit now, or be first now
-  if (m_closed) return Error::make(EAGAIN, "the daemon is shutting down");
-  if (!admitted) return full("no room within the wait");
+struct Admission::Waiter {
+  uint64_t memory;
+  Decided decided;
+};
+
+Admission::Ticket Admission::take(uint64_t memory) {
   ++m_sessions, m_memory += memory;
   return Ticket(this, memory);
+}
+
+void Admission::grant_in_order(Outcomes& outcomes) {
+  // Nobody overtakes a waiting request: only the front may go in.
+  while (!m_queue.empty() && fits(m_queue.front()->memory)) {
+    auto waiter = std::move(m_queue.front());
+    m_queue.pop_front();
+    outcomes.emplace_back(waiter, take(waiter->memory));
+  }
+}
+
+void Admission::tell(Outcomes& outcomes) {
+  for (auto& [waiter, outcome] : outcomes) waiter->decided(std::move(outcome));
+}
+
+Admission::WaiterPtr Admission::admit_async(uint64_t memory, bool may_wait, Decided decided) {
+  std::optional<Result<Ticket>> now;
+  WaiterPtr waiter;
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_limits.memory_budget && memory > *m_limits.memory_budget)
+      now = Error::make(EINVAL, "memory_max is above the daemon's whole memory budget of " +
+                                    std::to_string(*m_limits.memory_budget >> 20) + " MiB");
+    else if (m_queue.empty() && fits(memory))
+      now = take(memory);
+    else if (!may_wait)
+      now = full("at capacity");
+    else if (m_closed)
+      now = Error::make(EAGAIN, "the daemon is shutting down");
+    else if (m_queue.size() >= m_limits.max_queue)
+      now = full("at capacity and the wait queue is full");
+    else
+      m_queue.push_back(waiter = std::make_shared<Waiter>(Waiter{memory, std::move(decided)}));
+  }
+  if (now) decided(std::move(*now));
+  return waiter;
+}
+
+void Admission::give_up(const WaiterPtr& waiter) {
+  Outcomes outcomes;
+  {
+    std::lock_guard lock(m_mutex);
+    auto it = std::find(m_queue.begin(), m_queue.end(), waiter);
+    if (it == m_queue.end()) return;
+    m_queue.erase(it);
+    outcomes.emplace_back(waiter, full("no room within the wait"));
+    grant_in_order(outcomes);  // the next in line may be first now, and fit
+  }
+  tell(outcomes);
+}
+
+Result<Admission::Ticket> Admission::admit(uint64_t memory, milliseconds wait) {
+  // Shared: the promise must outlive a `decided` that runs while this returns.
+  auto promise = std::make_shared<std::promise<Result<Ticket>>>();
+  auto outcome = promise->get_future();
+  auto waiter = admit_async(memory, wait.count() > 0,
+                            [promise](Result<Ticket> result) { promise->set_value(std::move(result)); });
+  if (waiter && outcome.wait_for(wait) != std::future_status::ready) give_up(waiter);
+  return outcome.get();
 }
 
 Admission::Ticket Admission::adopt(uint64_t memory) {
   std::lock_guard lock(m_mutex);
-  ++m_sessions, m_memory += memory;
-  return Ticket(this, memory);
+  return take(memory);
 }
 
 void Admission::close() {
+  Outcomes outcomes;
   {
     std::lock_guard lock(m_mutex);
     m_closed = true;
+    for (auto& waiter : m_queue) outcomes.emplace_back(waiter, Error::make(EAGAIN, "the daemon is shutting down"));
+    m_queue.clear();
   }
-  m_changed.notify_all();
+  tell(outcomes);
 }
 
 void Admission::give_back(uint64_t memory) {
+  Outcomes outcomes;
   {
     std::lock_guard lock(m_mutex);
     --m_sessions, m_memory -= memory;
+    grant_in_order(outcomes);
   }
-  m_changed.notify_all();
+  tell(outcomes);
 }
 
 size_t Admission::sessions() const {

@@ -59,14 +59,36 @@ Result<void> SessionManager::check_request(const SessionRequest& request) const 
   return success();
 }
 
-Result<SessionInfo> SessionManager::open(const SessionRequest& request, milliseconds wait) {
+Result<uint64_t> SessionManager::prepare_open(const SessionRequest& request) const {
   {
     std::lock_guard lock(m_mutex);
     if (m_shutting_down) return Error::make(EAGAIN, "the daemon is shutting down");
   }
   CORRAL_TRY(check_request(request));
-  auto limits = request.limits.with_defaults(m_config.default_limits);
-  auto ticket = m_admission.admit(limits.memory_max.value_or(0), wait);
+  return request.limits.with_defaults(m_config.default_limits).memory_max.value_or(0);
+}
+
+Result<SessionInfo> SessionManager::open(const SessionRequest& request, milliseconds wait) {
+  CORRAL_TRY_ASSIGN(uint64_t memory, prepare_open(request));
+  return finish_open(request, m_admission.admit(memory, wait));
+}
+
+Admission::WaiterPtr SessionManager::open_async(const SessionRequest& request, milliseconds wait, Executor run,
+                                                Opened opened) {
+  auto memory = prepare_open(request);
+  if (!memory) {
+    opened(memory.error());
+    return nullptr;
+  }
+  return m_admission.admit_async(*memory, wait.count() > 0, [this, request, run, opened](auto ticket) {
+    if (!ticket) return opened(finish_open(request, std::move(ticket)));
+    // std::function wants a copyable task; the ticket is move-only.
+    auto held = std::make_shared<Admission::Ticket>(std::move(*ticket));
+    run([this, request, opened, held] { opened(finish_open(request, std::move(*held))); });
+  });
+}
+
+Result<SessionInfo> SessionManager::finish_open(const SessionRequest& request, Result<Admission::Ticket> ticket) {
   if (!ticket) {
     if (ticket.error().code == ENOSPC) m_metrics.admission_rejected();
     return ticket.error();

@@ -1,14 +1,18 @@
 // Admission: how many sessions, and how much memory_max in all, may be open
 // at once. A request that does not fit is refused at once (429) or waits in
-// a bounded first-come-first-served queue for up to its ?wait=.
+// a bounded first-come-first-served queue for up to its ?wait=. Waiting
+// holds no thread: admit_async queues a callback, which room freed by a
+// closing session, close(), or the waiter's give_up() completes.
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <vector>
 
 #include "corral/util/error.hpp"
 
@@ -38,11 +42,32 @@ class Admission {
     uint64_t m_memory = 0;
   };
 
+  /// Told the outcome of admit_async, exactly once.
+  using Decided = std::function<void(Result<Ticket>)>;
+  /// A request waiting in the queue (opaque); give_up() ends its wait.
+  struct Waiter;
+  using WaiterPtr = std::shared_ptr<Waiter>;
+
   explicit Admission(AdmissionLimits limits) : m_limits(limits) {}
 
   /// Room for a session that may use `memory` bytes. ENOSPC when there is
   /// none within `wait` (0: do not wait); EINVAL when it can never fit.
+  /// Blocks the calling thread for the wait (admit_async does not).
   Result<Ticket> admit(uint64_t memory, std::chrono::milliseconds wait);
+
+  /// The same without blocking. When the answer is known at once (room;
+  /// EINVAL; ENOSPC for a full queue, or when !may_wait; EAGAIN once
+  /// closed), `decided` runs before this returns, and the result is null.
+  /// Otherwise the request queues (FIFO, max_queue) and the waiter is
+  /// returned: `decided` runs later with a ticket on the thread that frees
+  /// room, with EAGAIN on the thread that calls close(), or with ENOSPC on
+  /// the one that calls give_up(waiter) (the caller's timer). Never under
+  /// the admission's lock, so `decided` may call back into it.
+  WaiterPtr admit_async(uint64_t memory, bool may_wait, Decided decided);
+
+  /// The waiter's wait ran out: it leaves the queue, told ENOSPC. Nothing
+  /// if it was decided already.
+  void give_up(const WaiterPtr& waiter);
 
   /// Room for a session that is already running (adopted after a restart):
   /// always granted, even past the limits, which then hold new sessions back.
@@ -58,17 +83,22 @@ class Admission {
   size_t queued() const;
 
  private:
+  /// Waiters told their outcome once the lock is dropped.
+  using Outcomes = std::vector<std::pair<WaiterPtr, Result<Ticket>>>;
+
   bool fits(uint64_t memory) const;
   void give_back(uint64_t memory);
   Error full(const char* why) const;
+  Ticket take(uint64_t memory);  ///< under m_mutex
+  /// Admit queued waiters from the front while they fit. Under m_mutex.
+  void grant_in_order(Outcomes& outcomes);
+  static void tell(Outcomes& outcomes);
 
   AdmissionLimits m_limits;
   mutable std::mutex m_mutex;
-  std::condition_variable m_changed;
   size_t m_sessions = 0;
   uint64_t m_memory = 0;
-  std::deque<uint64_t> m_queue;  ///< waiting requests, by arrival
-  uint64_t m_next_waiter = 0;
+  std::deque<WaiterPtr> m_queue;  ///< waiting requests, by arrival
   bool m_closed = false;
 };
 

@@ -68,6 +68,21 @@ class SessionManager {
   /// ENOEXEC: no such browser here; EIO: the host failed. Whatever fails,
   /// nothing of the session is left.
   Result<SessionInfo> open(const SessionRequest& request, std::chrono::milliseconds wait = {});
+  /// Runs a piece of blocking work somewhere other than the caller's thread.
+  using Executor = std::function<void(std::function<void()>)>;
+  using Opened = std::function<void(Result<SessionInfo>)>;
+  /// open() for a caller that must not block (an I/O thread): `opened` runs
+  /// exactly once, with open()'s results. The checks and the admission run
+  /// here; the browser start runs as a task given to `run`. A request that
+  /// waits for room holds no thread, only its place in the queue: the
+  /// waiter is returned, and the caller gives it up when `wait` runs out
+  /// (give_up_waiting, from its own timer; until then nothing times it
+  /// out). Errors known at once (and EAGAIN at shutdown, from the thread
+  /// that shuts down) reach `opened` without `run`.
+  Admission::WaiterPtr open_async(const SessionRequest& request, std::chrono::milliseconds wait, Executor run,
+                                  Opened opened);
+  /// The wait of an open_async ran out: it is answered ENOSPC, if still waiting.
+  void give_up_waiting(const Admission::WaiterPtr& waiter) { m_admission.give_up(waiter); }
   /// With live cgroup stats. ENOENT for an unknown id.
   Result<SessionInfo> get(const std::string& id) const;
   /// A request on the session: its idle timeout starts again.
@@ -112,6 +127,10 @@ class SessionManager {
 
   // Opening (manager.cpp).
   Result<void> check_request(const SessionRequest& request) const;
+  /// The checks open() makes before admission; its memory_max on success.
+  Result<uint64_t> prepare_open(const SessionRequest& request) const;
+  /// What follows admission: start the browser with the ticket, or report why there is none.
+  Result<SessionInfo> finish_open(const SessionRequest& request, Result<Admission::Ticket> ticket);
   Result<EntryPtr> start(const SessionRequest& request, Admission::Ticket ticket);
   EntryPtr make_entry(const SessionRequest& request, const std::string& id, std::unique_ptr<BrowserProcess> browser);
   Result<void> place_in_scope(const EntryPtr& entry);

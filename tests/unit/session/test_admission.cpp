@@ -81,3 +81,111 @@ TEST_CASE("closing sends waiting requests away at once with EAGAIN") {
   CHECK(steady_clock::now() - started < seconds(5));
   CHECK(admission.queued() == 0);
 }
+
+namespace {
+
+// What admit_async told one request, kept for the checks.
+struct Told {
+  std::optional<Result<Admission::Ticket>> result;
+  Admission::Decided callback() {
+    return [this](Result<Admission::Ticket> outcome) { result.emplace(std::move(outcome)); };
+  }
+  int code() const { return result && !result->ok() ? result->error().code : 0; }
+  bool admitted() const { return result && result->ok(); }
+};
+
+}  // namespace
+
+TEST_CASE("admit_async decides at once when it can, on the calling thread") {
+  Admission admission({1, uint64_t{100}, 1});
+  Told room, never, no_wait;
+  CHECK(admission.admit_async(10, true, room.callback()) == nullptr);
+  CHECK(room.admitted());
+  CHECK(admission.admit_async(101, true, never.callback()) == nullptr);
+  CHECK(never.code() == EINVAL);
+  CHECK(admission.admit_async(10, false, no_wait.callback()) == nullptr);
+  CHECK(no_wait.code() == ENOSPC);
+  CHECK(admission.queued() == 0);
+}
+
+TEST_CASE("async waiters hold no thread and are admitted first come, first served") {
+  Admission admission({1, std::nullopt, 2});
+  Told held, first, second, third;
+  admission.admit_async(0, true, held.callback());
+  REQUIRE(held.admitted());
+  auto first_waiter = admission.admit_async(0, true, first.callback());
+  auto second_waiter = admission.admit_async(0, true, second.callback());
+  REQUIRE(first_waiter != nullptr);
+  REQUIRE(second_waiter != nullptr);
+  CHECK(admission.queued() == 2);
+  CHECK_FALSE(first.result.has_value());
+  // The queue is full: the third is refused at once.
+  CHECK(admission.admit_async(0, true, third.callback()) == nullptr);
+  CHECK(third.code() == ENOSPC);
+  // Room freed: the first in line gets it, on the thread that freed it.
+  held.result->value().release();
+  CHECK(first.admitted());
+  CHECK_FALSE(second.result.has_value());
+  first.result->value().release();
+  CHECK(second.admitted());
+  CHECK(admission.queued() == 0);
+  CHECK(admission.sessions() == 1);
+}
+
+TEST_CASE("a big waiter at the front is not overtaken by a small one behind it") {
+  Admission admission({0, uint64_t{100}, 4});
+  Told sixty, big, small;
+  admission.admit_async(60, true, sixty.callback());
+  REQUIRE(sixty.admitted());
+  admission.admit_async(80, true, big.callback());
+  admission.admit_async(10, true, small.callback());  // would fit, but waits its turn
+  CHECK_FALSE(small.result.has_value());
+  sixty.result->value().release();
+  CHECK(big.admitted());
+  CHECK(small.admitted());  // 80 + 10 fit together
+  CHECK(admission.memory() == 90);
+}
+
+TEST_CASE("give_up ends a wait with ENOSPC, lets the next in line go, and is idempotent") {
+  Admission admission({0, uint64_t{100}, 4});
+  Told held, big, small;
+  admission.admit_async(50, true, held.callback());
+  auto big_waiter = admission.admit_async(80, true, big.callback());
+  admission.admit_async(40, true, small.callback());
+  CHECK_FALSE(small.result.has_value());
+  admission.give_up(big_waiter);
+  CHECK(big.code() == ENOSPC);
+  CHECK(small.admitted());  // 50 + 40 fit once the big one left the front
+  admission.give_up(big_waiter);  // decided already: nothing happens
+  CHECK(admission.queued() == 0);
+}
+
+TEST_CASE("close answers every async waiter EAGAIN at once, and refuses new waits") {
+  Admission admission({1, std::nullopt, 4});
+  Told held, a, b, later;
+  admission.admit_async(0, true, held.callback());
+  admission.admit_async(0, true, a.callback());
+  admission.admit_async(0, true, b.callback());
+  admission.close();
+  CHECK(a.code() == EAGAIN);
+  CHECK(b.code() == EAGAIN);
+  CHECK(admission.queued() == 0);
+  CHECK(admission.admit_async(0, true, later.callback()) == nullptr);
+  CHECK(later.code() == EAGAIN);
+}
+
+TEST_CASE("blocking and async waiters share one FIFO queue") {
+  Admission admission({1, std::nullopt, 4});
+  Told held, async_first;
+  admission.admit_async(0, true, held.callback());
+  admission.admit_async(0, true, async_first.callback());
+  std::atomic<bool> blocking_admitted{false};
+  std::thread blocking([&] { blocking_admitted = admission.admit(0, milliseconds(5000)).ok(); });
+  while (admission.queued() < 2) std::this_thread::yield();
+  held.result->value().release();
+  CHECK(async_first.admitted());
+  CHECK_FALSE(blocking_admitted);
+  async_first.result->value().release();
+  blocking.join();
+  CHECK(blocking_admitted);
+}
