@@ -22,25 +22,20 @@ std::string_view as_view(const Digest& digest) {
   return {reinterpret_cast<const char*>(digest.data()), digest.size()};
 }
 
-bool is_health_check(const httplib::Request& req) {
+bool is_health_check(const HttpRequest& req) {
   return (req.method == "GET" || req.method == "HEAD") && req.path == "/v1/health";
 }
 
-// A body we answer before reading would be taken for the next request on the
-// same connection; Connection: close makes the server drop it instead.
-bool has_body(const httplib::Request& req) {
-  return req.has_header("Transfer-Encoding") ||
-         (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
-}
-
-httplib::Server::HandlerResponse reject(const httplib::Request& req, httplib::Response& res, const char* challenge,
+bool reject(const HttpRequest& req, HttpResponse& res, const char* challenge,
                                         const std::string& message) {
   spdlog::debug("401 for {} {} from {}: {}", req.method, req.path, req.remote_addr, message);
   res.status = 401;
   res.set_header("WWW-Authenticate", challenge);
-  if (has_body(req)) res.set_header("Connection", "close");
+  // A body we answer before reading would be taken for the next request on
+  // the same connection; the server closes it instead (and says so).
+  if (req.has_body()) res.set_header("Connection", "close");
   res.set_content(error_json("unauthorized", message).dump() + "\n", "application/json");
-  return httplib::Server::HandlerResponse::Handled;
+  return true;
 }
 
 }  // namespace
@@ -76,10 +71,10 @@ bool TokenCheck::accepts(std::string_view presented) const {
   return constant_time_equal(as_view(sha256(presented)), as_view(m_digest));
 }
 
-void refuse_session_uids(BoundedServer& server, std::function<bool(uid_t)> is_session_uid) {
-  server.add_pre_routing_check([is_session_uid](const httplib::Request& req, httplib::Response& res) {
-    auto uid = BoundedServer::current_peer_uid();
-    if (!uid || !is_session_uid(*uid)) return httplib::Server::HandlerResponse::Unhandled;
+void refuse_session_uids(HttpServer& server, std::function<bool(uid_t)> is_session_uid) {
+  server.add_pre_routing_check([is_session_uid](const HttpRequest& req, HttpResponse& res) {
+    auto uid = req.peer_uid();
+    if (!uid || !is_session_uid(*uid)) return false;
     spdlog::debug("403 for {} {} from uid {}, a session's", req.method, req.path, *uid);
     res.status = 403;
     res.set_content(error_json("forbidden", "this connection comes from uid " + std::to_string(*uid) +
@@ -87,41 +82,41 @@ void refuse_session_uids(BoundedServer& server, std::function<bool(uid_t)> is_se
                             .dump() +
                         "\n",
                     "application/json");
-    return httplib::Server::HandlerResponse::Handled;
+    return true;
   });
 }
 
 namespace {
 
 // A header as the guard must see it: absent, or every value it came with.
-std::optional<std::string> header_values(const httplib::Request& req, const char* name) {
-  auto count = req.get_header_value_count(name);
-  if (count == 0) return std::nullopt;
-  std::string joined = req.get_header_value(name, 0);
-  for (size_t i = 1; i < count; ++i) joined += ", " + req.get_header_value(name, i);
+std::optional<std::string> header_values(const HttpRequest& req, const char* name) {
+  auto [first, end] = req.headers.equal_range(name);
+  if (first == end) return std::nullopt;
+  std::string joined = first->second;
+  for (auto it = std::next(first); it != end; ++it) joined += ", " + it->second;
   return joined;
 }
 
 }  // namespace
 
-void guard_requests(BoundedServer& server, RequestGuardPolicy policy) {
-  server.add_pre_routing_check([policy = std::move(policy)](const httplib::Request& req, httplib::Response& res) {
+void guard_requests(HttpServer& server, RequestGuardPolicy policy) {
+  server.add_pre_routing_check([policy = std::move(policy)](const HttpRequest& req, HttpResponse& res) {
     auto host = header_values(req, "Host"), origin = header_values(req, "Origin");
     auto content_type = header_values(req, "Content-Type");
-    auto refusal = guard_request({host, origin, content_type, has_body(req)}, policy);
-    if (!refusal) return httplib::Server::HandlerResponse::Unhandled;
+    auto refusal = guard_request({host, origin, content_type, req.has_body()}, policy);
+    if (!refusal) return false;
     // debug, not info: a hostile page can send such requests without end.
     spdlog::debug("{} for {} {} from {}: {}", refusal->status, req.method, req.path, req.remote_addr, refusal->message);
     res.status = refusal->status;
-    if (has_body(req)) res.set_header("Connection", "close");
+    if (req.has_body()) res.set_header("Connection", "close");
     res.set_content(error_json(refusal->code, refusal->message).dump() + "\n", "application/json");
-    return httplib::Server::HandlerResponse::Handled;
+    return true;
   });
 }
 
-void require_token(BoundedServer& server, std::string_view token) {
-  server.add_pre_routing_check([check = TokenCheck(token)](const httplib::Request& req, httplib::Response& res) {
-    if (is_health_check(req)) return httplib::Server::HandlerResponse::Unhandled;
+void require_token(HttpServer& server, std::string_view token) {
+  server.add_pre_routing_check([check = TokenCheck(token)](const HttpRequest& req, HttpResponse& res) {
+    if (is_health_check(req)) return false;
     if (!req.has_header("Authorization"))
       return reject(req, res, "Bearer realm=\"corral\"", "this corrald needs an Authorization: Bearer token");
     const std::string authorization = req.get_header_value("Authorization");  // bearer_token() points into it
@@ -131,7 +126,7 @@ void require_token(BoundedServer& server, std::string_view token) {
                     "the Authorization header must be 'Bearer <token>'");
     if (!check.accepts(*presented))
       return reject(req, res, "Bearer realm=\"corral\", error=\"invalid_token\"", "wrong token");
-    return httplib::Server::HandlerResponse::Unhandled;
+    return false;
   });
 }
 

@@ -143,4 +143,29 @@ std::optional<uid_t> peer_uid(int fd) {
   return tcp_owner_from_proc(peer, local);
 }
 
+std::string peer_address(int fd) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) < 0) return "";
+  char text[INET6_ADDRSTRLEN] = "";
+  if (address.ss_family == AF_INET)
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(address).sin_addr, text, sizeof text);
+  else if (address.ss_family == AF_INET6)
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(address).sin6_addr, text, sizeof text);
+  else
+    return address.ss_family == AF_UNIX ? "unix" : "";
+  return text;
+}
+
+std::optional<uid_t> ConnectionPeer::uid() {
+  std::lock_guard lock(m_mutex);
+  if (!m_uid) m_uid = m_fd >= 0 ? peer_uid(m_fd) : std::nullopt;
+  return *m_uid;
+}
+
+void ConnectionPeer::forget() {
+  std::lock_guard lock(m_mutex);
+  m_fd = -1;
+}
+
 }  // namespace corral

@@ -10,13 +10,13 @@ namespace corral {
 
 namespace {
 
-// 18 digits: far above any body we take, and no overflow in httplib's parse.
+// 18 digits: far above any body we take, and no overflow in any parse.
 bool plain_length(const std::string& value) {
   return !value.empty() && value.size() <= 18 &&
          std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-std::optional<std::string> content_length_problem(const httplib::Headers& headers) {
+std::optional<std::string> content_length_problem(const HttpHeaders& headers) {
   auto [first, end] = headers.equal_range("Content-Length");
   for (auto it = first; it != end; ++it) {
     if (!plain_length(it->second)) return "Content-Length must be a decimal number of bytes";
@@ -34,7 +34,7 @@ bool control_byte(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f
 
 }  // namespace
 
-std::optional<std::string> header_byte_problem(const httplib::Headers& headers) {
+std::optional<std::string> header_byte_problem(const HttpHeaders& headers) {
   for (const auto& [name, value] : headers) {
     if (name.empty() || !std::all_of(name.begin(), name.end(), [](unsigned char c) { return c && token_char(c); }))
       return "a header name holds a byte that is not allowed there";
@@ -44,7 +44,7 @@ std::optional<std::string> header_byte_problem(const httplib::Headers& headers) 
   return std::nullopt;
 }
 
-std::optional<std::string> framing_problem(const httplib::Headers& headers) {
+std::optional<std::string> framing_problem(const HttpHeaders& headers) {
   if (auto problem = content_length_problem(headers)) return problem;
   auto encodings = headers.count("Transfer-Encoding");
   if (encodings == 0) return std::nullopt;
@@ -55,7 +55,7 @@ std::optional<std::string> framing_problem(const httplib::Headers& headers) {
   return std::nullopt;
 }
 
-bool lacks_body_length(const httplib::Headers& headers) {
+bool lacks_body_length(const HttpHeaders& headers) {
   return !headers.count("Content-Length") && !headers.count("Transfer-Encoding");
 }
 

@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "corral/api/bounded_server.hpp"
 #include "corral/api/session_json.hpp"
 #include "corral/api/open_request.hpp"
 #include "corral/api/usage_json.hpp"
@@ -17,13 +16,13 @@ namespace {
 constexpr const char* kJson = "application/json";
 const std::chrono::milliseconds kMaxGrace(60000);
 
-void send(httplib::Response& res, int status, const json& body) {
+void send(HttpResponse& res, int status, const json& body) {
   res.status = status;
   // Client text in messages is valid UTF-8 (the parser checks), but be safe.
   res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n", kJson);
 }
 
-void send_error(httplib::Response& res, const Error& error) {
+void send_error(HttpResponse& res, const Error& error) {
   auto [status, code] = http_status_for(error.code);
   send(res, status, error_json(code, error.message));
 }
@@ -39,53 +38,95 @@ const char* default_message(int status) {
   }
 }
 
-void show_session(const std::string& id, httplib::Response& res, SessionManager& sessions);
+void show_session(const std::string& id, HttpResponse& res, SessionManager& sessions);
 
 const std::chrono::milliseconds kMaxWait(std::chrono::minutes(10));
 
-void open_session(const httplib::Request& req, httplib::Response& res, SessionManager& sessions) {
-  // httplib holds bodies with a Content-Length to the limit, not chunked ones.
-  if (req.body.size() > kMaxRequestBody) return send(res, 413, error_json("too_large", default_message(413)));
+// The answer to an open that waits: the reply, and the timer that gives up
+// the wait. Whichever comes first, the session's outcome or the timer, the
+// other is undone.
+class PendingOpen {
+ public:
+  explicit PendingOpen(Reply reply) : m_reply(std::move(reply)) {}
+  void arm(std::shared_ptr<CancelableTimer> timer) {
+    std::unique_lock lock(m_mutex);
+    if (!m_done) return void(m_timer = std::move(timer));
+    lock.unlock();
+    timer->cancel();
+  }
+  void finish(HttpResponse response) {
+    std::shared_ptr<CancelableTimer> timer;
+    {
+      std::lock_guard lock(m_mutex);
+      m_done = true;
+      timer = std::move(m_timer);
+    }
+    if (timer) timer->cancel();
+    m_reply(std::move(response));
+  }
+
+ private:
+  std::mutex m_mutex;
+  Reply m_reply;
+  std::shared_ptr<CancelableTimer> m_timer;
+  bool m_done = false;
+};
+
+HttpResponse opened_response(const Result<SessionInfo>& session) {
+  HttpResponse res;
+  if (session) {
+    send(res, 201, session_json(*session));
+    return res;
+  }
+  // Room frees as sessions close; a close takes well under a second.
+  if (session.error().code == ENOSPC) res.set_header("Retry-After", "1");
+  send_error(res, session.error());
+  return res;
+}
+
+// Nothing here blocks: the admission waits in its queue (with a timer for
+// ?wait=), the browser starts on the worker pool.
+void open_session(const HttpRequest& req, Reply reply, HttpServer& server, SessionManager& sessions) {
+  HttpResponse res;
+  if (req.body.size() > kMaxRequestBody) return send(res, 413, error_json("too_large", default_message(413))), reply(res);
   auto request = parse_session_request(req.body);
-  if (!request) return send_error(res, request.error());
+  if (!request) return send_error(res, request.error()), reply(res);
   std::chrono::milliseconds wait{0};
   if (req.has_param("wait")) {
     auto parsed = parse_duration(req.get_param_value("wait"), kMaxWait);
-    if (!parsed) return send_error(res, Error::make(EINVAL, "wait: " + parsed.error().message));
+    if (!parsed) return send_error(res, Error::make(EINVAL, "wait: " + parsed.error().message)), reply(res);
     wait = *parsed;
   }
-  auto session = sessions.open(*request, wait);
-  if (!session) {
-    // Room frees as sessions close; a close takes well under a second.
-    if (session.error().code == ENOSPC) res.set_header("Retry-After", "1");
-    return send_error(res, session.error());
-  }
-  send(res, 201, session_json(*session));
+  auto pending = std::make_shared<PendingOpen>(std::move(reply));
+  auto waiter = sessions.open_async(
+      *request, wait, [&server](std::function<void()> task) { server.post_work(std::move(task)); },
+      [pending](Result<SessionInfo> session) { pending->finish(opened_response(session)); });
+  if (waiter) pending->arm(server.call_after(wait, [&sessions, waiter] { sessions.give_up_waiting(waiter); }));
 }
 
-void keep_alive(const std::string& id, httplib::Response& res, SessionManager& sessions) {
+void keep_alive(const std::string& id, HttpResponse& res, SessionManager& sessions) {
   if (auto renewed = sessions.renew(id); !renewed) return send_error(res, renewed.error());
   show_session(id, res, sessions);
 }
 
-void metrics(httplib::Response& res, const SessionManager& sessions) {
+void metrics(HttpResponse& res, const SessionManager& sessions) {
   res.status = 200;
   res.set_content(render_metrics_page(sessions), "text/plain; version=0.0.4");
 }
 
-void list_sessions(httplib::Response& res, SessionManager& sessions) {
+void list_sessions(HttpResponse& res, SessionManager& sessions) {
   json body = json::array();
   for (const auto& session : sessions.list()) body.push_back(session_json(session));
   send(res, 200, {{"sessions", body}});
 }
 
-void show_session(const std::string& id, httplib::Response& res, SessionManager& sessions) {
+void show_session(const std::string& id, HttpResponse& res, SessionManager& sessions) {
   auto session = sessions.get(id);
   if (!session) return send_error(res, session.error());
   send(res, 200, session_json(*session));
 }
 
-void close_session(const std::string& id, const httplib::Request& req, httplib::Response& res,
+void close_session(const std::string& id, const HttpRequest& req, HttpResponse& res,
                    SessionManager& sessions) {
   std::optional<std::chrono::milliseconds> grace;
   if (req.has_param("grace")) {
@@ -122,7 +163,7 @@ json uid_pool_json(const UidPoolStatus& pool) {
           {"quarantined", quarantined}};
 }
 
-void health(httplib::Response& res, const SessionManager& sessions) {
+void health(HttpResponse& res, const SessionManager& sessions) {
   const auto& backend = sessions.backend();
   auto controllers = backend.controllers();
   auto verdict = sessions.metrics().health();
@@ -141,21 +182,19 @@ void health(httplib::Response& res, const SessionManager& sessions) {
         {"sessions", sessions.open_count()}});
 }
 
+void not_allowed(const HttpRequest&, HttpResponse& res) {
+  send(res, 405, error_json("method_not_allowed", default_message(405)));
+}
+
 // What corralctl top shows in its totals; read-only like /v1/health.
-void register_usage_route(httplib::Server& server, const SessionManager& sessions) {
-  server.Get("/v1/usage", [&](const auto&, auto& res) { send(res, 200, usage_json(sessions)); });
-  auto not_allowed = [](const auto&, auto& res) {
-    send(res, 405, error_json("method_not_allowed", default_message(405)));
-  };
-  server.Post("/v1/usage", not_allowed);
-  server.Put("/v1/usage", not_allowed);
-  server.Patch("/v1/usage", not_allowed);
-  server.Delete("/v1/usage", not_allowed);
+void register_usage_route(Router& routes, const SessionManager& sessions) {
+  routes.add("GET", "/v1/usage", [&](const auto&, auto& res) { send(res, 200, usage_json(sessions)); });
+  for (const char* method : {"POST", "PUT", "PATCH", "DELETE"}) routes.add(method, "/v1/usage", not_allowed);
 }
 
 // An id that new_session_id() cannot make is simply unknown; checking it here
 // keeps odd bytes out of every message and log line.
-bool known_shape(const std::string& id, httplib::Response& res) {
+bool known_shape(const std::string& id, HttpResponse& res) {
   if (valid_session_id(id)) return true;
   send(res, 404, error_json("not_found", "no session with that id (ids are 12 hex digits)"));
   return false;
@@ -165,8 +204,8 @@ bool known_shape(const std::string& id, httplib::Response& res) {
 
 ConnectionLimits api_connection_limits() {
   ConnectionLimits limits;
-  // Room for chunk framing: the body itself is held to kMaxRequestBody by
-  // httplib when it has a Content-Length.
+  // Room for chunk framing, as sent: the decoded body is held to
+  // kMaxRequestBody by the handler that reads one (open_session).
   limits.max_body = kMaxRequestBody + 4096;
   return limits;
 }
@@ -188,64 +227,37 @@ std::pair<int, const char*> http_status_for(int error_code) {
   }
 }
 
-void register_routes(httplib::Server& server, SessionManager& sessions) {
-  server.set_payload_max_length(kMaxRequestBody);
-  // Requests waiting for admission (?wait=) each hold a worker thread. With
-  // httplib's default pool of 8, eight waiters would leave no thread for the
-  // DELETEs that make room: a deadlock. So the pool has a thread for every
-  // waiter the queue admits, plus the usual eight for everything else.
-  size_t workers = sessions.config().admission.max_queue + 8;
-  server.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
-  server.Post("/v1/sessions", [&](const auto& req, auto& res) { open_session(req, res, sessions); });
-  server.Get("/v1/sessions", [&](const auto&, auto& res) { list_sessions(res, sessions); });
-  server.Get(R"(/v1/sessions/([^/]+))", [&](const auto& req, auto& res) {
+// Handlers that only read what is in memory or a few cgroup files run on
+// the I/O thread; a close (its kill wait) runs on the worker pool.
+void register_routes(HttpServer& server, SessionManager& sessions) {
+  auto& routes = server.routes();
+  const std::string session_path = R"(/v1/sessions/([^/]+))";
+  routes.add_async("POST", "/v1/sessions",
+                   [&](const auto& req, Reply reply) { open_session(req, std::move(reply), server, sessions); });
+  routes.add("GET", "/v1/sessions", [&](const auto&, auto& res) { list_sessions(res, sessions); });
+  routes.add("GET", session_path, [&](const auto& req, auto& res) {
     if (!known_shape(req.matches[1], res)) return;
     (void)sessions.renew(req.matches[1]);  // any request on a session renews its lease
     show_session(req.matches[1], res, sessions);
   });
-  server.Post(R"(/v1/sessions/([^/]+)/keepalive)", [&](const auto& req, auto& res) {
+  routes.add("POST", session_path + "/keepalive", [&](const auto& req, auto& res) {
     if (known_shape(req.matches[1], res)) keep_alive(req.matches[1], res, sessions);
   });
-  server.Get("/metrics", [&](const auto&, auto& res) { metrics(res, sessions); });
-  server.Delete(R"(/v1/sessions/([^/]+))", [&](const auto& req, auto& res) {
-    if (known_shape(req.matches[1], res)) close_session(req.matches[1], req, res, sessions);
-  });
-  server.Get("/v1/health", [&](const auto&, auto& res) { health(res, sessions); });
-  register_usage_route(server, sessions);
-  auto not_allowed = [](const auto&, auto& res) {
-    send(res, 405, error_json("method_not_allowed", "method not allowed on this endpoint"));
-  };
-  for (const char* path : {"/v1/sessions", R"(/v1/sessions/([^/]+))", "/v1/health"}) {
-    server.Put(path, not_allowed);
-    server.Patch(path, not_allowed);
+  routes.add("GET", "/metrics", [&](const auto&, auto& res) { metrics(res, sessions); });
+  routes.add(
+      "DELETE", session_path,
+      [&](const auto& req, auto& res) {
+        if (known_shape(req.matches[1], res)) close_session(req.matches[1], req, res, sessions);
+      },
+      RunOn::worker);
+  routes.add("GET", "/v1/health", [&](const auto&, auto& res) { health(res, sessions); });
+  register_usage_route(routes, sessions);
+  for (const std::string& path : {std::string("/v1/sessions"), session_path, std::string("/v1/health")}) {
+    routes.add("PUT", path, not_allowed);
+    routes.add("PATCH", path, not_allowed);
   }
-  server.Delete("/v1/sessions", not_allowed);
-  server.Post(R"(/v1/sessions/([^/]+))", not_allowed);
-
-  server.set_error_handler([](const auto&, auto& res) {
-    // httplib says 400 for any request it could not read; a broken limit
-    // (too slow, too large) deserves its own status.
-    if (auto broken = current_limit_answer()) {
-      res.status = broken->status;
-      return send(res, res.status, error_json(broken->code, broken->message));
-    }
-    if (!res.body.empty()) return;
-    std::string code = res.status == 404   ? "not_found"
-                       : res.status == 413 ? "too_large"
-                                           : "http_" + std::to_string(res.status);
-    send(res, res.status, error_json(code, default_message(res.status)));
-  });
-  server.set_exception_handler([](const auto&, auto& res, std::exception_ptr failure) {
-    std::string what = "unexpected error";
-    try {
-      std::rethrow_exception(failure);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    spdlog::error("request handler failed: {}", what);
-    send(res, 500, error_json("internal", what));
-  });
+  routes.add("DELETE", "/v1/sessions", not_allowed);
+  routes.add("POST", session_path, not_allowed);
 }
 
 }  // namespace corral

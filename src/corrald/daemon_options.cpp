@@ -92,6 +92,10 @@ void add_daemon_flags(CLI::App& app, FlagText& text, DaemonOptions& options) {
                  "stderr is connected to it")
       ->check(CLI::IsMember({"auto", "stderr", "journal"}))
       ->capture_default_str();
+  app.add_option("--max-connections", options.max_connections,
+                 "API connections open at once; beyond it a new one gets 503 and is closed (each takes an fd)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
 }
 
 void add_session_flags(CLI::App& app, FlagText& text, SessionManagerConfig& sessions) {

@@ -23,6 +23,7 @@ struct DaemonOptions {
   std::string log_target = "auto";  ///< auto, stderr or journal
   std::string session_user;  ///< --session-user; empty: the default (see session_users.hpp)
   std::string session_uids;  ///< --session-uids A-B; empty: the default pool
+  size_t max_connections = 1024;  ///< --max-connections: API connections open at once
   SessionManagerConfig sessions;
   HostLauncherConfig launcher;  ///< programs and state dir; the session user is resolved at start
 };

@@ -1,15 +1,14 @@
 // corrald: wiring only. Options, backend, watcher, session manager, HTTP
 // server, signals; the work is done in the core library.
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/prctl.h>
 #include <systemd/sd-daemon.h>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-#include <atomic>
-#include <thread>
 
-#include "corral/api/bounded_server.hpp"
+#include "corral/api/http_server.hpp"
 #include "corral/launch/browser_command.hpp"
 #include "corral/launch/host_launcher.hpp"
 #include "corral/launch/child_watcher.hpp"
@@ -165,27 +164,46 @@ void recover_earlier_sessions(SessionManager& sessions) {
     spdlog::info("earlier run: {} sessions adopted, {} reaped", recovered->adopted, recovered->reaped);
 }
 
-// Serve the API until SIGTERM/SIGINT, then close every session. "Ready"
-// is said only once the server's loop runs: httplib's stop() does nothing
-// before that, and a SIGTERM right after "ready" would hang the stop.
-void serve_until_stopped(BoundedServer& server, ListenSocket& listener, SessionManager& sessions,
+// Serve the API until SIGTERM/SIGINT, then close every session. "Ready" is
+// said once the server accepts.
+void serve_until_stopped(HttpServer& server, ListenSocket& listener, SessionManager& sessions,
                          const std::string& ready_message) {
-  std::atomic<bool> ended{false};
-  std::thread http([&server, &ended] {
-    server.listen_after_bind();
-    ended = true;
-  });
-  while (!server.is_running() && !ended) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  server.start(listener.take_fd(), listener.is_unix());
   spdlog::info("{}", ready_message);
   sd_notify(0, "READY=1");
   int sig = wait_for_stop_signal();
   spdlog::info("{}: closing {} sessions", sigabbrev_np(sig), sessions.open_count());
   sd_notify(0, "STOPPING=1");
-  sessions.refuse_new_sessions();  // waiters for room would hold up server.stop()
+  // Requests waiting for room are answered 503 now, while the server still
+  // writes answers; then it stops accepting and closes its connections.
+  sessions.refuse_new_sessions();
   server.stop();
-  http.join();
   listener.remove_file();
   sessions.close_all();
+}
+
+// Every connection takes an fd: raise the soft limit to the hard one, and
+// say so if --max-connections cannot fit even then.
+void raise_fd_limit(size_t max_connections) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) < 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised{limit.rlim_max, limit.rlim_max};
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  // Room for what is not a connection: sessions' pidfds, cgroup files, the journal.
+  constexpr rlim_t kOtherFds = 256;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < max_connections + kOtherFds)
+    spdlog::warn("--max-connections {} may not fit in the fd limit of {} (RLIMIT_NOFILE); past it new connections "
+                 "wait in the backlog",
+                 max_connections, limit.rlim_cur);
+}
+
+ServerOptions server_options(const DaemonOptions& options) {
+  ServerOptions server;
+  server.limits = api_connection_limits();
+  server.max_connections = options.max_connections;
+  return server;
 }
 
 int run(const DaemonOptions& options, JournalSink* journal) {
@@ -197,8 +215,9 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   // Bind first: a second corrald started by mistake on the same address
   // must stop here, before it removes "leftover" sessions that are the
   // first one's. Connections wait in the backlog until the routes are in.
-  BoundedServer server(api_connection_limits());
-  auto listener = bind_listen_socket(server, options.listen);
+  raise_fd_limit(options.max_connections);
+  HttpServer server(server_options(options));
+  auto listener = bind_listen_socket(options.listen);
   if (!listener) {
     spdlog::critical("cannot serve the API: {}", listener.error().message);
     return 1;

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string_view>
 
-#include "corral/api/bounded_server.hpp"
+#include "corral/api/http_server.hpp"
 #include "corral/api/request_guard.hpp"
 
 namespace corral {
@@ -38,16 +38,16 @@ class TokenCheck {
 /// before routing, so a rejected request's body is never read). A 401 is
 /// {"error":{"code":"unauthorized",...}} with WWW-Authenticate: Bearer,
 /// and closes the connection when the request had a body.
-void require_token(BoundedServer& server, std::string_view token);
+void require_token(HttpServer& server, std::string_view token);
 
 /// Refuse every request (403 forbidden, GET /v1/health included) from a
 /// peer whose uid `is_session_uid` names: a session's browser must not
 /// drive corral, with a token or without one.
-void refuse_session_uids(BoundedServer& server, std::function<bool(uid_t)> is_session_uid);
+void refuse_session_uids(HttpServer& server, std::function<bool(uid_t)> is_session_uid);
 
 /// Refuse, on every route, requests that RequestGuard says a web page may
 /// have sent (403), and bodies that are not JSON (415); before the token, so
 /// that such a request learns nothing about it.
-void guard_requests(BoundedServer& server, RequestGuardPolicy policy);
+void guard_requests(HttpServer& server, RequestGuardPolicy policy);
 
 }  // namespace corral

@@ -8,7 +8,9 @@
 
 #include <sys/types.h>
 
+#include <mutex>
 #include <optional>
+#include <string>
 
 namespace corral {
 
@@ -21,5 +23,23 @@ std::optional<uid_t> peer_uid(int fd);
 /// where sock_diag cannot answer (a kernel without the tcp_diag module, or
 /// one that may not load it).
 std::optional<uid_t> peer_uid_from_proc_net(int fd);
+
+/// "127.0.0.1", "::1" (the peer's address), "unix", or "" if unknown.
+std::string peer_address(int fd);
+
+/// The peer of one connection, asked of the kernel at most once. Shared by
+/// the connection and the requests it serves; forget() when the socket
+/// closes, so that a late question gets nullopt, not another socket's peer.
+class ConnectionPeer {
+ public:
+  explicit ConnectionPeer(int fd) : m_fd(fd) {}
+  std::optional<uid_t> uid();
+  void forget();
+
+ private:
+  std::mutex m_mutex;
+  int m_fd;
+  std::optional<std::optional<uid_t>> m_uid;
+};
 
 }  // namespace corral

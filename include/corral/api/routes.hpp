@@ -1,12 +1,11 @@
 // The HTTP API (/v1/...): a thin layer that parses a request, makes one
 // SessionManager call and maps the Result to a status and a JSON body.
-// Every error, including the ones httplib produces itself (404, 413, ...),
-// is {"error":{"code","message"}}.
+// Every error, including the ones the server produces itself (404, 413,
+// ...), is {"error":{"code","message"}}.
 #pragma once
 
-#include <httplib.h>
-
-#include "corral/api/connection_stream.hpp"
+#include "corral/api/connection_limits.hpp"
+#include "corral/api/http_server.hpp"
 #include "corral/session/manager.hpp"
 
 namespace corral {
@@ -17,7 +16,7 @@ inline constexpr size_t kMaxRequestBody = 64 * 1024;
 /// What one API connection may cost (the body budget follows kMaxRequestBody).
 ConnectionLimits api_connection_limits();
 
-void register_routes(httplib::Server& server, SessionManager& sessions);
+void register_routes(HttpServer& server, SessionManager& sessions);
 
 /// Status code and error code for an errno class.
 std::pair<int, const char*> http_status_for(int error_code);

@@ -5,7 +5,7 @@
 using namespace corral;
 
 TEST_CASE("framing_problem") {
-  using H = httplib::Headers;
+  using H = corral::HttpHeaders;
   CHECK_FALSE(framing_problem(H{}));
   CHECK_FALSE(framing_problem(H{{"Content-Length", "0"}}));
   CHECK_FALSE(framing_problem(H{{"Content-Length", "65536"}, {"Content-Length", "65536"}}));
@@ -28,7 +28,7 @@ TEST_CASE("lacks_body_length") {
 }
 
 TEST_CASE("header_byte_problem") {
-  using H = httplib::Headers;
+  using H = corral::HttpHeaders;
   CHECK_FALSE(header_byte_problem(H{{"Host", "x"}, {"X-Tab", "a\tb"}, {"X-Latin1", "caf\xe9"}}));
   CHECK(header_byte_problem(H{{"X-Nul", std::string("a\0b", 3)}}));
   CHECK(header_byte_problem(H{{"X-Ctl", "a\x01b"}}));

@@ -1,0 +1,72 @@
+// What one API connection may cost, and the meter that holds a request to
+// it as its bytes arrive. A request that breaks a limit is answered with a
+// JSON 408/413/414/431 and its connection closed (http_connection.cpp).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace corral {
+
+/// What one connection may cost. docs/operators.md lists these values.
+struct ConnectionLimits {
+  /// Longest wait for the next byte of a request (the first request's
+  /// first byte included).
+  std::chrono::milliseconds idle{5000};
+  /// Reading one whole request: request line, headers and body.
+  std::chrono::milliseconds request_time{10000};
+  /// Writing one whole answer.
+  std::chrono::milliseconds response_time{10000};
+  /// An open connection between two requests.
+  std::chrono::milliseconds keep_alive_idle{2000};
+  /// Requests per connection; then the server closes it.
+  size_t keep_alive_requests = 20;
+  /// The request line, and each header line, CRLF included.
+  size_t max_line = 8 * 1024;
+  /// Request line and all headers together.
+  size_t max_head = 32 * 1024;
+  /// Body bytes as sent, chunk framing included; a Content-Length above it
+  /// is refused before the body is read.
+  size_t max_body = 68 * 1024;
+};
+
+/// Why reading a request stopped; none while all is well.
+enum class ReadFailure { none, idle, too_slow, line_too_long, head_too_large, body_too_large, shutting_down };
+
+/// Counts the bytes of one request's head as they arrive, line by line,
+/// and its body bytes as sent. Pure: the connection feeds it.
+class RequestMeter {
+ public:
+  explicit RequestMeter(const ConnectionLimits& limits) : m_limits(&limits) {}
+
+  /// Count the next bytes of the request; those past the empty line that
+  /// ends the head are not counted (see head_done). line_too_long for a
+  /// request line above max_line, head_too_large for a header line above
+  /// it or a head above max_head; none while within the limits.
+  ReadFailure count_head(std::string_view bytes);
+  bool head_done() const { return m_head_done; }
+  /// Count n body bytes as sent: body_too_large past max_body.
+  ReadFailure count_body(size_t n);
+
+ private:
+  ReadFailure count_head_byte(char byte);
+
+  const ConnectionLimits* m_limits;
+  size_t m_head_bytes = 0, m_body_bytes = 0, m_lines = 0, m_line_bytes = 0;
+  bool m_line_has_text = false, m_head_done = false;
+};
+
+/// The answer to a request that broke a connection limit.
+struct LimitAnswer {
+  int status;        ///< 408, 413, 414, 431 or 503
+  const char* code;  ///< the JSON error code
+  std::string message;
+};
+
+/// The answer for a read failure; nullopt for none.
+std::optional<LimitAnswer> limit_answer(ReadFailure failure, const ConnectionLimits& limits);
+
+}  // namespace corral
