@@ -45,6 +45,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool parse_body();
   void on_head();
   bool read_request(HttpResponse& refusal);
+  void send_continue();
   void on_complete();
   void run_head_route(const HeadHandler& handler);
   void take_over(const Takeover& takeover);

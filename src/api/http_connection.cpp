@@ -143,6 +143,20 @@ void Connection::on_head() {
   }
   if (auto length = m_parser->content_length(); length && *length > m_limits.max_body)
     return answer_limit(ReadFailure::body_too_large);
+  if (!m_parser->is_done() && beast::iequals(m_request.get_header_value("Expect"), "100-continue")) send_continue();
+}
+
+// The client waits for word before it sends the body (curl does, for bodies
+// over 1 KiB): it may.
+void Connection::send_continue() {
+  static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+  m_phase = Phase::writing;
+  asio::async_write(m_socket, asio::buffer(kContinue), [self = shared_from_this()](beast::error_code ec, size_t) {
+    if (self->m_phase != Phase::writing) return;
+    if (ec) return self->finish();
+    self->m_phase = Phase::reading;
+    self->parse();
+  });
 }
 
 // The head as corral's plain HttpRequest; false with a 400 in `refusal`.

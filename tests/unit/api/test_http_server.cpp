@@ -143,3 +143,16 @@ TEST_CASE("an async handler answers later, from another thread, and the connecti
   send_all(client.get(), "GET /later HTTP/1.1\r\nHost: x\r\n\r\n");
   CHECK(receive(client.get(), "late").find("200 OK") != std::string::npos);
 }
+
+TEST_CASE("a client that expects 100-continue is told to go on before it sends the body") {
+  TestServer test(short_limits());
+  test.server.routes().add("POST", "/echo", [](const HttpRequest& req, HttpResponse& res) {
+    res.set_content(req.body, "text/plain");
+  });
+  test.start();
+  auto client = test.connect();
+  send_all(client.get(), "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+  CHECK(receive(client.get(), "\r\n\r\n") == "HTTP/1.1 100 Continue\r\n\r\n");
+  send_all(client.get(), "hello");
+  CHECK(receive(client.get(), "hello").rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+}
