@@ -56,7 +56,7 @@ class TrickleCrowd(DaemonTestCase):
         health_latency(self.daemon)
         baseline = open_fds(self.daemon)
         quiet = [health_latency(self.daemon)[0] for _ in range(5)]
-        crowd = [socket.create_connection(("127.0.0.1", self.daemon.port), timeout=30) for _ in range(CROWD)]
+        crowd = [self.daemon.raw_socket(timeout=30) for _ in range(CROWD)]
         try:
             for sock in crowd:
                 sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
@@ -92,7 +92,7 @@ class MaxConnections(DaemonTestCase):
         held = []
         try:
             for _ in range(HELD):
-                held.append(socket.create_connection(("127.0.0.1", self.daemon.port), timeout=30))
+                held.append(self.daemon.raw_socket(timeout=30))
                 time.sleep(0.005)  # accepted in order
             answers = [read_answer(sock, 1.5) for sock in held]
             refused = [i for i, (data, _) in enumerate(answers) if data]
