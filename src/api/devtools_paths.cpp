@@ -87,6 +87,31 @@ Result<PublicBase> parse_public_url(std::string_view url) {
 
 PublicBase public_base_from_host(std::string_view host) { return PublicBase{"http", std::string(host), ""}; }
 
+std::optional<PublicBase> PublicAddressing::base_for(std::optional<std::string_view> host) const {
+  if (public_url) return public_url;
+  if (unix_listener || !host || host->empty()) return std::nullopt;
+  return public_base_from_host(*host);
+}
+
+std::string url_path(std::string_view url) {
+  auto scheme = url.find("://");
+  auto slash = url.find('/', scheme == std::string_view::npos ? 0 : scheme + 3);
+  return slash == std::string_view::npos ? "/" : std::string(url.substr(slash));
+}
+
+uint16_t url_port(std::string_view url) {
+  auto scheme = url.find("://");
+  auto authority = url.substr(scheme == std::string_view::npos ? 0 : scheme + 3);
+  authority = authority.substr(0, authority.find('/'));
+  auto colon = authority.rfind(':');
+  if (colon == std::string_view::npos) return 0;
+  unsigned port = 0;
+  for (char c : authority.substr(colon + 1)) {
+    if (c < '0' || c > '9' || (port = port * 10 + unsigned(c - '0')) > 65535) return 0;
+  }
+  return static_cast<uint16_t>(port);
+}
+
 Result<std::string> rewrite_devtools_json(std::string_view body, uint16_t browser_port, const PublicBase& base,
                                           const std::string& session_path) {
   auto tree = json::parse(body, nullptr, false);

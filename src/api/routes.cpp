@@ -38,7 +38,9 @@ const char* default_message(int status) {
   }
 }
 
-void show_session(const std::string& id, HttpResponse& res, SessionManager& sessions);
+using Base = std::optional<PublicBase>;  ///< where this request reached corral, for the DevTools URLs
+
+void show_session(const std::string& id, HttpResponse& res, SessionManager& sessions, const Base& base);
 
 const std::chrono::milliseconds kMaxWait(std::chrono::minutes(10));
 
@@ -72,10 +74,10 @@ class PendingOpen {
   bool m_done = false;
 };
 
-HttpResponse opened_response(const Result<SessionInfo>& session) {
+HttpResponse opened_response(const Result<SessionInfo>& session, const Base& base) {
   HttpResponse res;
   if (session) {
-    send(res, 201, session_json(*session));
+    send(res, 201, session_json(*session, base));
     return res;
   }
   // Room frees as sessions close; a close takes well under a second.
@@ -86,7 +88,7 @@ HttpResponse opened_response(const Result<SessionInfo>& session) {
 
 // Nothing here blocks: the admission waits in its queue (with a timer for
 // ?wait=), the browser starts on the worker pool.
-void open_session(const HttpRequest& req, Reply reply, HttpServer& server, SessionManager& sessions) {
+void open_session(const HttpRequest& req, Reply reply, HttpServer& server, SessionManager& sessions, Base base) {
   HttpResponse res;
   if (req.body.size() > kMaxRequestBody) return send(res, 413, error_json("too_large", default_message(413))), reply(res);
   auto request = parse_session_request(req.body);
@@ -100,13 +102,13 @@ void open_session(const HttpRequest& req, Reply reply, HttpServer& server, Sessi
   auto pending = std::make_shared<PendingOpen>(std::move(reply));
   auto waiter = sessions.open_async(
       *request, wait, [&server](std::function<void()> task) { server.post_work(std::move(task)); },
-      [pending](Result<SessionInfo> session) { pending->finish(opened_response(session)); });
+      [pending, base](Result<SessionInfo> session) { pending->finish(opened_response(session, base)); });
   if (waiter) pending->arm(server.call_after(wait, [&sessions, waiter] { sessions.give_up_waiting(waiter); }));
 }
 
-void keep_alive(const std::string& id, HttpResponse& res, SessionManager& sessions) {
+void keep_alive(const std::string& id, HttpResponse& res, SessionManager& sessions, const Base& base) {
   if (auto renewed = sessions.renew(id); !renewed) return send_error(res, renewed.error());
-  show_session(id, res, sessions);
+  show_session(id, res, sessions, base);
 }
 
 void metrics(HttpResponse& res, const SessionManager& sessions) {
@@ -114,20 +116,20 @@ void metrics(HttpResponse& res, const SessionManager& sessions) {
   res.set_content(render_metrics_page(sessions), "text/plain; version=0.0.4");
 }
 
-void list_sessions(HttpResponse& res, SessionManager& sessions) {
+void list_sessions(HttpResponse& res, SessionManager& sessions, const Base& base) {
   json body = json::array();
-  for (const auto& session : sessions.list()) body.push_back(session_json(session));
+  for (const auto& session : sessions.list()) body.push_back(session_json(session, base));
   send(res, 200, {{"sessions", body}});
 }
 
-void show_session(const std::string& id, HttpResponse& res, SessionManager& sessions) {
+void show_session(const std::string& id, HttpResponse& res, SessionManager& sessions, const Base& base) {
   auto session = sessions.get(id);
   if (!session) return send_error(res, session.error());
-  send(res, 200, session_json(*session));
+  send(res, 200, session_json(*session, base));
 }
 
-void close_session(const std::string& id, const HttpRequest& req, HttpResponse& res,
-                   SessionManager& sessions) {
+void close_session(const std::string& id, const HttpRequest& req, HttpResponse& res, SessionManager& sessions,
+                   const Base& base) {
   std::optional<std::chrono::milliseconds> grace;
   if (req.has_param("grace")) {
     auto parsed = parse_duration(req.get_param_value("grace"), kMaxGrace);
@@ -142,7 +144,7 @@ void close_session(const std::string& id, const HttpRequest& req, HttpResponse& 
     if (wait->count() == 0) {
       auto closing = sessions.close_in_background(id, grace);
       if (!closing) return send_error(res, closing.error());
-      return send(res, 202, session_json(*closing));
+      return send(res, 202, session_json(*closing, base));
     }
   }
   auto report = sessions.close(id, grace);
@@ -229,25 +231,29 @@ std::pair<int, const char*> http_status_for(int error_code) {
 
 // Handlers that only read what is in memory or a few cgroup files run on
 // the I/O thread; a close (its kill wait) runs on the worker pool.
-void register_routes(HttpServer& server, SessionManager& sessions) {
+void register_routes(HttpServer& server, SessionManager& sessions, PublicAddressing addressing) {
   auto& routes = server.routes();
+  auto base = [addressing](const HttpRequest& req) {
+    auto host = req.headers.find("Host");
+    return addressing.base_for(host == req.headers.end() ? std::nullopt : std::optional<std::string_view>(host->second));
+  };
   const std::string session_path = R"(/v1/sessions/([^/]+))";
   routes.add_async("POST", "/v1/sessions",
-                   [&](const auto& req, Reply reply) { open_session(req, std::move(reply), server, sessions); });
-  routes.add("GET", "/v1/sessions", [&](const auto&, auto& res) { list_sessions(res, sessions); });
-  routes.add("GET", session_path, [&](const auto& req, auto& res) {
+                   [&, base](const auto& req, Reply reply) { open_session(req, std::move(reply), server, sessions, base(req)); });
+  routes.add("GET", "/v1/sessions", [&, base](const auto& req, auto& res) { list_sessions(res, sessions, base(req)); });
+  routes.add("GET", session_path, [&, base](const auto& req, auto& res) {
     if (!known_shape(req.matches[1], res)) return;
     (void)sessions.renew(req.matches[1]);  // any request on a session renews its lease
-    show_session(req.matches[1], res, sessions);
+    show_session(req.matches[1], res, sessions, base(req));
   });
-  routes.add("POST", session_path + "/keepalive", [&](const auto& req, auto& res) {
-    if (known_shape(req.matches[1], res)) keep_alive(req.matches[1], res, sessions);
+  routes.add("POST", session_path + "/keepalive", [&, base](const auto& req, auto& res) {
+    if (known_shape(req.matches[1], res)) keep_alive(req.matches[1], res, sessions, base(req));
   });
   routes.add("GET", "/metrics", [&](const auto&, auto& res) { metrics(res, sessions); });
   routes.add(
       "DELETE", session_path,
-      [&](const auto& req, auto& res) {
-        if (known_shape(req.matches[1], res)) close_session(req.matches[1], req, res, sessions);
+      [&, base](const auto& req, auto& res) {
+        if (known_shape(req.matches[1], res)) close_session(req.matches[1], req, res, sessions, base(req));
       },
       RunOn::worker);
   routes.add("GET", "/v1/health", [&](const auto&, auto& res) { health(res, sessions); });

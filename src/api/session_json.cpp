@@ -68,10 +68,22 @@ json close_report_json(const CloseReport& report) {
           {"pending", report.pending}};
 }
 
-json session_json(const SessionInfo& session) {
-  json devtools = nullptr;
-  if (session.endpoints.devtools_http)
-    devtools = {{"http", *session.endpoints.devtools_http}, {"ws", session.endpoints.devtools_ws}};
+// The DevTools of a session: through corral (what a bot on any host uses),
+// and the browser's own loopback endpoint.
+json devtools_json(const SessionInfo& session, const std::optional<PublicBase>& base) {
+  const auto& endpoints = session.endpoints;
+  if (!endpoints.devtools_http) return nullptr;
+  json http = nullptr, ws = nullptr;
+  if (base && !session.access_secret.empty()) {
+    auto path = devtools_base_path(session.id, session.access_secret);
+    http = base->http_url(path);
+    if (endpoints.devtools_ws) ws = base->ws_url(path + url_path(*endpoints.devtools_ws));
+  }
+  return {{"http", http}, {"ws", ws}, {"local", {{"http", *endpoints.devtools_http}, {"ws", endpoints.devtools_ws}}}};
+}
+
+json session_json(const SessionInfo& session, const std::optional<PublicBase>& base) {
+  json devtools = devtools_json(session, base);
   json body = {{"id", session.id},
                {"kind", browser_kind_name(session.request.kind)},
                {"state", session_state_name(session.state)},

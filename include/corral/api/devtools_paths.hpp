@@ -54,6 +54,22 @@ Result<PublicBase> parse_public_url(std::string_view url);
 /// allowed by the request guard) over plain HTTP.
 PublicBase public_base_from_host(std::string_view host);
 
+/// How corrald itself is reached, for the URLs it hands out.
+struct PublicAddressing {
+  std::optional<PublicBase> public_url;  ///< --public-url: a proxy in front decides
+  bool unix_listener = false;            ///< no URL to hand out: clients are local
+
+  /// The base for an answer to a request with this Host (already allowed by
+  /// the request guard); nullopt on a unix socket, or with no Host at all.
+  std::optional<PublicBase> base_for(std::optional<std::string_view> host) const;
+};
+
+/// The path of a URL ("ws://127.0.0.1:9222/devtools/browser/x" gives
+/// "/devtools/browser/x"); "/" when it has none.
+std::string url_path(std::string_view url);
+/// The port of "http://127.0.0.1:PORT"; 0 if there is none.
+uint16_t url_port(std::string_view url);
+
 /// Chrome's /json/version, /json/list (or /json), /json/new answer with
 /// every "ws://127.0.0.1:<port>/devtools/..." (webSocketDebuggerUrl) and
 /// every "ws=127.0.0.1:<port>/devtools/..." in a DevTools frontend URL

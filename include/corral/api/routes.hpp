@@ -5,6 +5,7 @@
 #pragma once
 
 #include "corral/api/connection_limits.hpp"
+#include "corral/api/devtools_paths.hpp"
 #include "corral/api/http_server.hpp"
 #include "corral/session/manager.hpp"
 
@@ -16,7 +17,9 @@ inline constexpr size_t kMaxRequestBody = 64 * 1024;
 /// What one API connection may cost (the body budget follows kMaxRequestBody).
 ConnectionLimits api_connection_limits();
 
-void register_routes(HttpServer& server, SessionManager& sessions);
+/// `addressing` says how clients reach corral, for the DevTools URLs in a
+/// session's JSON (devtools_paths.hpp).
+void register_routes(HttpServer& server, SessionManager& sessions, PublicAddressing addressing);
 
 /// Status code and error code for an errno class.
 std::pair<int, const char*> http_status_for(int error_code);

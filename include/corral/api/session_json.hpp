@@ -3,13 +3,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "corral/api/devtools_paths.hpp"
 #include "corral/session/session.hpp"
 #include "corral/util/json_optional.hpp"
 
 namespace corral {
 
 nlohmann::json limits_json(const Limits& limits);
-nlohmann::json session_json(const SessionInfo& session);
+/// `base`: where the client reached corral; devtools.http and .ws go
+/// through it (null without one: a unix socket), devtools.local is the
+/// browser's own loopback endpoint.
+nlohmann::json session_json(const SessionInfo& session, const std::optional<PublicBase>& base = std::nullopt);
 nlohmann::json close_report_json(const CloseReport& report);
 nlohmann::json stats_json(const CgroupStats& stats);
 /// Where a close spent its time, in tenths of a millisecond.
