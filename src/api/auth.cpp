@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <strings.h>
 
+#include "corral/api/devtools_paths.hpp"
 #include "corral/api/session_json.hpp"
 
 namespace corral {
@@ -26,9 +27,25 @@ bool is_health_check(const HttpRequest& req) {
   return (req.method == "GET" || req.method == "HEAD") && req.path == "/v1/health";
 }
 
+// Connect-to-launch and the root /json/version that hands out its URL
+// (devtools_launch.cpp): the one place a token may come as ?token=, since
+// a WebSocket client (Puppeteer's browserWSEndpoint) cannot always send headers.
+bool is_launch_route(const HttpRequest& req) {
+  if (req.method != "GET") return false;
+  const auto& path = req.path;
+  return path == "/json/version" || path == "/json/version/" || path == "/devtools/browser" ||
+         path.rfind("/devtools/browser/", 0) == 0;
+}
+
+// Routes whose handler checks a credential of its own: a session's
+// DevTools (its secret is in the path), and a launch URL's ticket.
+bool checks_own_credential(const HttpRequest& req) {
+  return req.path.rfind(kDevToolsPrefix, 0) == 0 || (is_launch_route(req) && req.has_param("ticket"));
+}
+
 bool reject(const HttpRequest& req, HttpResponse& res, const char* challenge,
                                         const std::string& message) {
-  spdlog::debug("401 for {} {} from {}: {}", req.method, req.path, req.remote_addr, message);
+  spdlog::debug("401 for {} {} from {}: {}", req.method, loggable_target(req.target), req.remote_addr, message);
   res.status = 401;
   res.set_header("WWW-Authenticate", challenge);
   // A body we answer before reading would be taken for the next request on
@@ -75,7 +92,7 @@ void refuse_session_uids(HttpServer& server, std::function<bool(uid_t)> is_sessi
   server.add_pre_routing_check([is_session_uid](const HttpRequest& req, HttpResponse& res) {
     auto uid = req.peer_uid();
     if (!uid || !is_session_uid(*uid)) return false;
-    spdlog::debug("403 for {} {} from uid {}, a session's", req.method, req.path, *uid);
+    spdlog::debug("403 for {} {} from uid {}, a session's", req.method, loggable_target(req.target), *uid);
     res.status = 403;
     res.set_content(error_json("forbidden", "this connection comes from uid " + std::to_string(*uid) +
                                                 ", which corral's sessions run as; sessions may not use the API")
@@ -106,7 +123,8 @@ void guard_requests(HttpServer& server, RequestGuardPolicy policy) {
     auto refusal = guard_request({host, origin, content_type, req.has_body()}, policy);
     if (!refusal) return false;
     // debug, not info: a hostile page can send such requests without end.
-    spdlog::debug("{} for {} {} from {}: {}", refusal->status, req.method, req.path, req.remote_addr, refusal->message);
+    spdlog::debug("{} for {} {} from {}: {}", refusal->status, req.method, loggable_target(req.target), req.remote_addr,
+                  refusal->message);
     res.status = refusal->status;
     if (req.has_body()) res.set_header("Connection", "close");
     res.set_content(error_json(refusal->code, refusal->message).dump() + "\n", "application/json");
@@ -116,7 +134,11 @@ void guard_requests(HttpServer& server, RequestGuardPolicy policy) {
 
 void require_token(HttpServer& server, std::string_view token) {
   server.add_pre_routing_check([check = TokenCheck(token)](const HttpRequest& req, HttpResponse& res) {
-    if (is_health_check(req)) return false;
+    if (is_health_check(req) || checks_own_credential(req)) return false;
+    if (is_launch_route(req) && req.has_param("token")) {
+      if (check.accepts(req.get_param_value("token"))) return false;
+      return reject(req, res, "Bearer realm=\"corral\", error=\"invalid_token\"", "wrong token");
+    }
     if (!req.has_header("Authorization"))
       return reject(req, res, "Bearer realm=\"corral\"", "this corrald needs an Authorization: Bearer token");
     const std::string authorization = req.get_header_value("Authorization");  // bearer_token() points into it

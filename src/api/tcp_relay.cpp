@@ -37,6 +37,11 @@ using namespace std::chrono;
 namespace {
 
 constexpr auto kConnectTimeout = seconds(5);
+// After one side has ended its sending, how long the other may still send.
+// A WebSocket has no use for a half-open connection, and a browser that
+// never answers a client's FIN must not keep the relay (and its session's
+// "not idle") alive.
+constexpr auto kLingerAfterHalfClose = seconds(2);
 constexpr auto kFetchTimeout = seconds(10);
 constexpr size_t kMaxFetched = 8 << 20;
 
@@ -117,7 +122,11 @@ class Relay : public std::enable_shared_from_this<Relay> {
         error_code ignored;
         to.shutdown(asio::socket_base::shutdown_send, ignored);
         done = true;
-        if (self->m_client_done && self->m_upstream_done) self->close_both();
+        if (self->m_client_done && self->m_upstream_done) return self->close_both();
+        self->m_timer.expires_after(kLingerAfterHalfClose);
+        self->m_timer.async_wait([self](error_code ec) {
+          if (!ec) self->close_both();
+        });
         return;
       }
       if (ec) return self->close_both();
@@ -236,6 +245,17 @@ void RelayHub::start(Plan plan) {
   auto relay = std::make_shared<Relay>(m_impl->io, std::move(plan), std::move(forget));
   m_impl->relays.emplace(id, std::make_pair(group, relay));
   relay->launch();
+}
+
+void RelayHub::reply_and_close(UniqueFd client, std::string answer) {
+  auto strand = asio::make_strand(m_impl->io);
+  auto socket = std::make_shared<Generic::socket>(adopt_socket(strand, client.release()));
+  auto bytes = std::make_shared<std::string>(std::move(answer));
+  asio::async_write(*socket, asio::buffer(*bytes), [socket, bytes](error_code, size_t) {
+    error_code ignored;
+    socket->shutdown(Generic::socket::shutdown_send, ignored);
+    socket->close(ignored);
+  });
 }
 
 void RelayHub::close_group(const std::string& group) {

@@ -34,7 +34,10 @@ class TokenCheck {
   std::array<unsigned char, 32> m_digest{};
 };
 
-/// Make every request but GET/HEAD /v1/health need the token (a check
+/// Make every request but GET/HEAD /v1/health need the token, but for two
+/// kinds that bring a credential of their own, checked by their handlers: a
+/// session's DevTools under /cdp/<id>/<secret>, and a launch URL's
+/// ?ticket=. Connect-to-launch also takes the token as ?token= (a check
 /// before routing, so a rejected request's body is never read). A 401 is
 /// {"error":{"code":"unauthorized",...}} with WWW-Authenticate: Bearer,
 /// and closes the connection when the request had a body.

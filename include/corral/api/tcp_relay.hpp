@@ -50,6 +50,9 @@ class RelayHub {
 
   /// Connect to 127.0.0.1:upstream_port (within 5 s), check, and relay.
   void start(Plan plan);
+  /// Send `answer` to a client whose connection was taken over, then close
+  /// it (after a half-close, so the client reads all of it).
+  void reply_and_close(UniqueFd client, std::string answer);
   /// End every relay of `group` (both sockets closed) within moments; from any thread.
   void close_group(const std::string& group);
   /// Relays running now.
