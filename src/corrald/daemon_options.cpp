@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 
+#include "corral/api/devtools_paths.hpp"
 #include "corral/session/metric_label.hpp"
 #include "corral/util/units.hpp"
 
@@ -68,6 +69,17 @@ void add_daemon_flags(CLI::App& app, FlagText& text, DaemonOptions& options) {
   app.add_option("--allow-origin", text.allow_origins,
                  "an origin (scheme://host[:port]) whose web pages may send requests (repeatable); a request "
                  "with any other Origin header is refused");
+  app.add_flag("--launch-on-connect", options.launch_on_connect,
+               "a WebSocket to /devtools/browser at corral's root opens a session (fields as the POST "
+               "/v1/sessions body, in the query) and the client's disconnect closes it, as browserless does; "
+               "GET /json/version at the root points there");
+  app.add_option("--public-url", options.public_url,
+                 "http(s)://host[:port][/prefix]: the address clients use when corral sits behind a proxy (TLS, say); "
+                 "DevTools URLs are built from it instead of each request's Host")
+      ->check([](const std::string& url) {
+        auto parsed = parse_public_url(url);
+        return parsed ? std::string() : parsed.error().message;
+      });
   app.add_option("--backend", text.backend, "auto, systemd-system, systemd-user or cgroupfs")->capture_default_str();
   app.add_option("--cgroup-root", options.cgroup_root,
                  "cgroupfs backend: parent cgroup for sessions, shared by every instance (default: <own "

@@ -16,7 +16,9 @@ struct DaemonOptions {
   InstanceNaming naming;  ///< --instance: the names of this corrald's slice, scopes, cgroups, state dir
   ListenAddress listen{"127.0.0.1", 8420, {}};
   std::filesystem::path token_file;  ///< empty: no token asked for
-  RequestGuardPolicy guard;  ///< --allow-host, --allow-origin; no Host check on a unix socket
+  RequestGuardPolicy guard;
+  bool launch_on_connect = false;  ///< --launch-on-connect
+  std::string public_url;          ///< --public-url; empty: URLs from each request's Host  ///< --allow-host, --allow-origin; no Host check on a unix socket
   BackendChoice backend = BackendChoice::automatic;
   std::filesystem::path cgroup_root;  ///< cgroupfs backend; empty = default
   std::string log_level = "info";

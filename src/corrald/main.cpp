@@ -13,6 +13,7 @@
 #include "corral/launch/host_launcher.hpp"
 #include "corral/launch/child_watcher.hpp"
 #include "corral/api/routes.hpp"
+#include "corral/api/devtools_proxy.hpp"
 #include "corral/api/auth.hpp"
 #include "corral/util/journal_sink.hpp"
 #include "corral/api/listen_socket.hpp"
@@ -253,7 +254,14 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   if (!name_state_dir(state_dir_claim, options.sessions.state_dir, options.naming)) return 1;
   SessionManager sessions(*backend, launcher, sessions_config);
   recover_earlier_sessions(sessions);
-  register_routes(server, sessions);
+  PublicAddressing addressing{options.public_url.empty() ? std::nullopt
+                                                        : std::optional<PublicBase>(*parse_public_url(options.public_url)),
+                              options.listen.is_unix()};
+  register_routes(server, sessions, addressing);
+  DevToolsProxy devtools(server, sessions,
+                         {addressing, options.launch_on_connect, token->has_value(),
+                          browser_version(launcher_config.programs.chrome)});
+  devtools.register_routes();
   // Before the token: a session's uid is refused even with the token.
   refuse_session_uids(server, [&launcher](uid_t uid) { return launcher.is_session_uid(uid); });
   guard_requests(server, options.guard);

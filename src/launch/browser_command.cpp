@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
+
 #include "corral/util/unique_fd.hpp"
 
 namespace corral {
@@ -33,6 +35,25 @@ Result<fs::path> find_chrome() {
   return find_program({"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome",
                        "/usr/bin/google-chrome-stable", "/opt/google/chrome/chrome"},
                       "Chrome/Chromium (--browser)");
+}
+
+std::string browser_version(const fs::path& chrome) {
+  if (chrome.empty()) return "";
+  // The path comes from the operator (--browser) or the usual places; quoted for the shell all the same.
+  std::string quoted = "'";
+  for (char c : chrome.string()) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  quoted += "'";
+  FILE* pipe = ::popen(("timeout 10 " + quoted + " --version 2>/dev/null").c_str(), "r");
+  if (!pipe) return "";
+  char line[256] = {};
+  bool got = std::fgets(line, sizeof line, pipe) != nullptr;
+  ::pclose(pipe);
+  // "Chromium 156.0.8078.73 built on Debian GNU/Linux 12 (bookworm)"
+  std::string text = got ? line : "";
+  auto start = text.find_first_of("0123456789");
+  if (start == std::string::npos) return "";
+  auto end = text.find_first_not_of("0123456789.", start);
+  return text.substr(start, end == std::string::npos ? std::string::npos : end - start);
 }
 
 Result<fs::path> find_chromedriver() {
