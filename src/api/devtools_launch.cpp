@@ -60,7 +60,8 @@ HttpResponse root_version(const HttpRequest& req, DevToolsProxy& proxy, const De
   auto base = config.addressing.base_for(host == req.headers.end() ? std::nullopt
                                                                    : std::optional<std::string_view>(host->second));
   if (!base) return json_answer(404, error_json("not_found", "no address to hand out on a unix socket"));
-  json version = {{"Browser", "Chrome/" + (config.browser_version.empty() ? "unknown" : config.browser_version)},
+  auto browser = config.browser_version ? config.browser_version() : "";
+  json version = {{"Browser", "Chrome/" + (browser.empty() ? std::string("unknown") : browser)},
                   {"Protocol-Version", "1.3"},
                   {"webSocketDebuggerUrl",
                    base->ws_url("/devtools/browser") + launch_query(req, proxy.tickets(), config.token_required)}};

@@ -8,6 +8,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <future>
+
 #include "corral/api/http_server.hpp"
 #include "corral/launch/browser_command.hpp"
 #include "corral/launch/host_launcher.hpp"
@@ -258,9 +260,15 @@ int run(const DaemonOptions& options, JournalSink* journal) {
                                                         : std::optional<PublicBase>(*parse_public_url(options.public_url)),
                               options.listen.is_unix()};
   register_routes(server, sessions, addressing);
-  DevToolsProxy devtools(server, sessions,
-                         {addressing, options.launch_on_connect, token->has_value(),
-                          browser_version(launcher_config.programs.chrome)});
+  // Asked of the browser in the background, only when the root /json/version can answer.
+  std::shared_future<std::string> version;
+  if (options.launch_on_connect)
+    version = std::async(std::launch::async, [chrome = launcher_config.programs.chrome] { return browser_version(chrome); });
+  auto known_version = [version] {
+    using namespace std::chrono;
+    return version.valid() && version.wait_for(seconds(0)) == std::future_status::ready ? version.get() : "";
+  };
+  DevToolsProxy devtools(server, sessions, {addressing, options.launch_on_connect, token->has_value(), known_version});
   devtools.register_routes();
   // Before the token: a session's uid is refused even with the token.
   refuse_session_uids(server, [&launcher](uid_t uid) { return launcher.is_session_uid(uid); });

@@ -3,9 +3,13 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
+#include <chrono>
 
 #include "corral/util/unique_fd.hpp"
 
@@ -37,23 +41,40 @@ Result<fs::path> find_chrome() {
                       "Chrome/Chromium (--browser)");
 }
 
+// Read what `chrome --version` prints, within 5 s. The program runs in a
+// process group of its own, killed whole afterwards: a program that is not
+// Chrome (a wrapper, a stub) may start children that would hold the pipe.
 std::string browser_version(const fs::path& chrome) {
-  if (chrome.empty()) return "";
-  // The path comes from the operator (--browser) or the usual places; quoted for the shell all the same.
-  std::string quoted = "'";
-  for (char c : chrome.string()) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  quoted += "'";
-  FILE* pipe = ::popen(("timeout 10 " + quoted + " --version 2>/dev/null").c_str(), "r");
-  if (!pipe) return "";
-  char line[256] = {};
-  bool got = std::fgets(line, sizeof line, pipe) != nullptr;
-  ::pclose(pipe);
+  int out[2];
+  if (chrome.empty() || ::pipe2(out, O_CLOEXEC) != 0) return "";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::dup2(out[1], STDOUT_FILENO);
+    ::execl(chrome.c_str(), chrome.c_str(), "--version", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  std::string text;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (pid > 0 && text.find('\n') == std::string::npos && text.size() < 256) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd readable{out[0], POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&readable, 1, static_cast<int>(left.count())) <= 0) break;
+    char buffer[256];
+    ssize_t n = ::read(out[0], buffer, sizeof buffer);
+    if (n <= 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(out[0]);
+  if (pid > 0) {
+    ::kill(-pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
   // "Chromium 156.0.8078.73 built on Debian GNU/Linux 12 (bookworm)"
-  std::string text = got ? line : "";
-  auto start = text.find_first_of("0123456789");
-  if (start == std::string::npos) return "";
-  auto end = text.find_first_not_of("0123456789.", start);
-  return text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  auto first = text.find_first_of("0123456789");
+  if (first == std::string::npos) return "";
+  return text.substr(first, text.find_first_not_of("0123456789.", first) - first);
 }
 
 Result<fs::path> find_chromedriver() {

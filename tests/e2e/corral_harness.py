@@ -506,6 +506,15 @@ class Daemon(Api):
 STUB_PROCESSES = 5  # the stub's main process + 3 children + the escapee
 
 
+def stub_wrapper(*stub_args):
+    """A --browser program that runs the stub with extra behaviour flags."""
+    handle, path = tempfile.mkstemp(prefix="corral-test-stub.", suffix=".sh")
+    with os.fdopen(handle, "w") as f:
+        f.write(f"#!/bin/sh\nexec {os.environ['CORRAL_STUB']} {' '.join(stub_args)} \"$@\"\n")
+    os.chmod(path, 0o755)
+    return path
+
+
 def pid_file(daemon, session):
     """Where the stub browser of a session lists its PIDs (in its profile dir)."""
     return os.path.join(daemon.state_dir, "sessions", session["id"], "profile", "stub.pids")

@@ -5,16 +5,18 @@ devtools.http and devtools.ws, and connect-to-launch. Real clients
 listens on its side of a veth pair, with a token, and Chromium's own
 DevTools port is unreachable from there. Afterwards nothing of any session
 is left."""
+import http.server
 import os
 import re
 import signal
+import socket
 import threading
 import time
 import unittest
 import urllib.parse
 
 from client_kit import held_devtools_client, run_devtools_client
-from corral_harness import Daemon, processes_in, wait_until
+from corral_harness import Daemon, stub_wrapper, wait_until
 from other_host import OtherHost
 
 TOKEN = "corral-test-token-" + os.urandom(12).hex()
@@ -243,6 +245,61 @@ class BrowserUrlOnLoopback(unittest.TestCase):
         self.assertGreater(result["screenshot_bytes"], SIXTEEN_MIB)
         wait_until(lambda: not self.daemon.request("GET", "/v1/sessions")[1]["sessions"], 15, "the close")
         self.daemon.assert_nothing_left()
+
+
+class CountingServer(http.server.BaseHTTPRequestHandler):
+    """A stranger's server on a port a session's browser names as its own:
+    answers /json/version like Chrome, and counts the requests it got."""
+    requests = 0
+
+    def do_GET(self):
+        type(self).requests += 1
+        body = b'{"webSocketDebuggerUrl": "ws://127.0.0.1:1/devtools/browser/stranger"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+class APortThatIsNotTheSessions(unittest.TestCase):
+    """The browser names a port held by a process outside its session (one
+    that took the port first, or a browser that lies): corral proxies
+    nothing to it, over HTTP or WebSocket."""
+
+    def setUp(self):
+        self.stranger = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CountingServer)
+        threading.Thread(target=self.stranger.serve_forever, daemon=True).start()
+        self.addCleanup(self.stranger.server_close)
+        self.addCleanup(self.stranger.shutdown)
+        wrapper = stub_wrapper("--claim-devtools-port", str(self.stranger.server_port))
+        self.addCleanup(os.unlink, wrapper)
+        self.daemon = Daemon(browser=wrapper)
+        self.addCleanup(self.daemon.remove)
+
+    def test_nothing_reaches_the_stranger(self):
+        session = self.daemon.open()
+        asked_at_start = CountingServer.requests  # the launcher's own readiness probe
+        status, reply = self.daemon.request("GET", url_path(session["devtools"]["http"]) + "/json/version")
+        self.assertEqual(status, 502, reply)
+        self.assertIn("outside the session", reply["error"]["message"])
+        with socket.create_connection(("127.0.0.1", self.daemon.port), timeout=10) as client:
+            client.sendall(f"GET {url_path(session['devtools']['ws'])} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                           "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n".encode())
+            answer = client.recv(4096).decode()
+        self.assertTrue(answer.startswith("HTTP/1.1 502"), answer)
+        self.assertIn("outside the session", answer)
+        self.assertEqual(CountingServer.requests, asked_at_start)
+        self.daemon.close(session["id"], grace=0)
+        self.daemon.assert_nothing_left()
+
+
+def url_path(url):
+    return "/" + url.split("//", 1)[1].split("/", 1)[1]
 
 
 if __name__ == "__main__":

@@ -18,16 +18,7 @@ import unittest
 
 from corral_harness import (STUB_PROCESSES, session_user_of, Daemon, DaemonTestCase, cmdline, credentials,
                              expected_credentials, pid_alive, pid_file, processes_in, read_pid_file, refused_start,
-                             wait_until)
-
-
-def stub_wrapper(*stub_args):
-    """A --browser program that runs the stub with extra behaviour flags."""
-    handle, path = tempfile.mkstemp(prefix="corral-test-stub.", suffix=".sh")
-    with os.fdopen(handle, "w") as f:
-        f.write(f"#!/bin/sh\nexec {os.environ['CORRAL_STUB']} {' '.join(stub_args)} \"$@\"\n")
-    os.chmod(path, 0o755)
-    return path
+                             stub_wrapper, wait_until)
 
 
 def cgroup_of(pid):

@@ -87,6 +87,7 @@ struct options {
     const char *user_data_dir;
     bool devtools, plant_fifo;
     const char *plant_symlink;
+    long claimed_port; /* --claim-devtools-port: name this port, not our own */
 };
 
 static const char *required_value(const char *opt, const char *v)
@@ -132,6 +133,8 @@ static struct options parse_options(int argc, char **argv)
             o.bomb_max = parse_long("--fork-bomb-max", v, 0, LONG_MAX);
         else if (opt_value(argc, argv, &i, "--plant-devtools-symlink", &v))
             o.plant_symlink = required_value("--plant-devtools-symlink", v);
+        else if (opt_value(argc, argv, &i, "--claim-devtools-port", &v))
+            o.claimed_port = atol(required_value("--claim-devtools-port", v));
         else
             parse_flag(argv[i], &o); /* anything else: ignored (Chrome flags etc.) */
     }
@@ -166,8 +169,11 @@ static int start_devtools(const struct options *o, int *port)
     int listener = listen_for_devtools(port);
     if (o->plant_fifo || o->plant_symlink)
         plant_devtools_active_port(o->user_data_dir, o->plant_symlink);
-    else
-        write_devtools_active_port(o->user_data_dir, *port);
+    else {
+        /* A hostile browser, or a port another process took first: the
+         * file names a port that is not ours. */
+        write_devtools_active_port(o->user_data_dir, o->claimed_port ? (int)o->claimed_port : *port);
+    }
     return listener;
 }
 

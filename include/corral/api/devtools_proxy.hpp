@@ -15,6 +15,7 @@
 // to close, for any reason, its relays end at once.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -30,7 +31,8 @@ struct DevToolsConfig {
   PublicAddressing addressing;
   bool launch_on_connect = false;  ///< --launch-on-connect
   bool token_required = false;     ///< a launch URL handed out needs a ticket (launch_tickets.hpp)
-  std::string browser_version;     ///< "156.0.8078.73", for GET /json/version at the root; may be empty
+  /// "156.0.8078.73", for GET /json/version at the root; "" while unknown.
+  std::function<std::string()> browser_version;
 };
 
 class DevToolsProxy {

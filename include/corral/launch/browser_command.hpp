@@ -23,9 +23,9 @@ struct BrowserPrograms {
 /// exists and is executable; ENOENT listing where it looked.
 Result<std::filesystem::path> find_chrome();
 Result<std::filesystem::path> find_chromedriver();
-/// The version `chrome --version` prints ("156.0.8078.73"), asked once at
-/// start for the root /json/version of connect-to-launch; empty if the
-/// browser does not say within 10 s.
+/// The version `chrome --version` prints ("156.0.8078.73"), for the root
+/// /json/version of connect-to-launch; empty if the program does not say
+/// within 5 s. Blocks: call it off the start-up path.
 std::string browser_version(const std::filesystem::path& chrome);
 
 /// Flags every Chrome session gets: headless, its own profile, DevTools on a
