@@ -206,11 +206,15 @@ class ChromiumAfterADaemonCrash(unittest.TestCase):
             self.assertEqual(sorted(listed), sorted(s["id"] for s in sessions))
             for before in sessions:
                 after = listed[before["id"]]
-                self.assertEqual((after["pid"], after["devtools"], after["webdriver"]),
-                                 (before["pid"], before["devtools"], before["webdriver"]))
-                # The adopted browsers still serve their clients.
+                # The same browser; its URLs through corral name the new
+                # daemon's port, and the same secret.
+                self.assertEqual((after["pid"], after["webdriver"]), (before["pid"], before["webdriver"]))
                 if before["kind"] == "chrome":
-                    self.assertEqual(http_json(before["devtools"]["http"] + "/json/version")[0], 200)
+                    self.assertEqual(after["devtools"]["local"], before["devtools"]["local"])
+                    self.assertEqual(after["devtools"]["http"].split("/cdp/")[1], before["devtools"]["http"].split("/cdp/")[1])
+                    # The adopted browsers still serve their clients, directly and through the new daemon.
+                    self.assertEqual(http_json(before["devtools"]["local"]["http"] + "/json/version")[0], 200)
+                    self.assertEqual(http_json(after["devtools"]["http"] + "/json/version")[0], 200)
             # The bot's WebDriver session survived the daemon's crash too.
             self.assertEqual(navigate_and_read_title(webdriver, wd_session, "adopted"), "adopted")
             for session in sessions:

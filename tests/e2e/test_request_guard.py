@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import threading
 import unittest
+import urllib.parse
 
 from corral_harness import DaemonTestCase, Daemon, wait_until
 
@@ -170,8 +171,21 @@ class HostilePages(DaemonTestCase):
         self.pages = PageServer()
         self.addCleanup(self.pages.close)
 
-    def attack_url(self, host):
-        return f"http://{host}:{self.pages.port}/attack.html?corral={self.daemon.port}"
+    def attack_url(self, host, victim=None):
+        """The page, told corral's port, and the DevTools URLs (through corral) of a victim session."""
+        url = f"http://{host}:{self.pages.port}/attack.html?corral={self.daemon.port}"
+        if victim:
+            url += "&" + urllib.parse.urlencode({"cdp_http": victim["devtools"]["http"], "cdp_ws": victim["devtools"]["ws"]})
+        return url
+
+    def targets(self, session):
+        """The page targets of a session's browser, asked directly."""
+        host, port = session["devtools"]["local"]["http"].split("//", 1)[1].split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        connection.request("GET", "/json/list")
+        listed = json.loads(connection.getresponse().read())
+        connection.close()
+        return sorted(target["id"] for target in listed)
 
     def assert_nothing_opened(self, sessions_before):
         self.assertEqual([s["id"] for s in self.daemon.request("GET", "/v1/sessions")[1]["sessions"]],
@@ -179,7 +193,11 @@ class HostilePages(DaemonTestCase):
 
     def test_a_page_in_an_ordinary_browser(self):
         """The bot host's own browser opens a page whose name resolves to
-        corral's address (what DNS rebinding achieves): every try is refused."""
+        corral's address (what DNS rebinding achieves): every try is refused,
+        on the API and on a session's DevTools through corral, even with
+        that session's URLs (secret included) in the page's hands."""
+        victim = self.daemon.open({"kind": "chrome"})
+        victim_targets = self.targets(victim)
         log_before = len(self.daemon.log())
         profile = tempfile.mkdtemp(prefix="corral-test-browser.")
         self.addCleanup(shutil.rmtree, profile, True)
@@ -187,7 +205,7 @@ class HostilePages(DaemonTestCase):
             [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              "--disable-dev-shm-usage", f"--user-data-dir={profile}",
-             "--host-resolver-rules=MAP evil.example 127.0.0.1", self.attack_url("evil.example")],
+             "--host-resolver-rules=MAP evil.example 127.0.0.1", self.attack_url("evil.example", victim)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             seen = self.pages.reports.get(timeout=60)
@@ -195,17 +213,20 @@ class HostilePages(DaemonTestCase):
             os.killpg(browser.pid, signal.SIGKILL)
             browser.wait()
         print(f"\nthe page saw: {seen}")
-        self.assert_nothing_opened([])
+        self.assert_nothing_opened([victim["id"]])
+        self.assertEqual(self.targets(victim), victim_targets, "the page opened a tab in the victim's browser")
         log = self.daemon.log()[log_before:]
+        self.assertIn(f"/cdp/{victim['id']}/…", log)  # refused, and logged without its secret
+        self.assertNotIn(victim["devtools"]["http"].rsplit("/", 1)[1], log)
         self.assertIn("403 for POST /v1/sessions", log)
         self.assertIn("is not an IP address, localhost", log)
-        self.assertNotIn(" opened: kind=", log)
+        self.assertEqual(set(re.findall(r"session (\w+) opened", log)) - {victim["id"]}, set())
         self.assertIn("requests from web pages (Origin 'http://evil.example:", log)
 
     def test_a_page_in_a_corral_session(self):
         session = self.daemon.open({"kind": "chrome"})
         log_before = len(self.daemon.log())
-        self.navigate(session["devtools"]["http"], self.attack_url("127.0.0.1"))
+        self.navigate(session["devtools"]["local"]["http"], self.attack_url("127.0.0.1"))
         seen = self.pages.reports.get(timeout=60)
         print(f"\nthe page in the session saw: {seen}")
         self.assert_nothing_opened([session["id"]])

@@ -352,6 +352,41 @@ class SystemService(unittest.TestCase):
             self.api = start_system_service()
 
 
+    def test_9_devtools_through_corral_and_no_credential_in_the_journal(self):
+        # Under corrald.service, with a token: a session's DevTools answer
+        # through corral with its secret alone, connect-to-launch hands out a
+        # ticket, and neither these nor the token reach the journal, even at
+        # debug level, where refused requests are logged with their targets.
+        token = "corral-vm-token-" + os.urandom(12).hex()
+        token_file = "/etc/corral/vm-test.token"
+        os.makedirs("/etc/corral", exist_ok=True)
+        with open(os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(token + "\n")
+        since = time.strftime("%Y-%m-%d %H:%M:%S")
+        start_system_service("--token-file", token_file, "--launch-on-connect", "--log-level", "debug")
+        api = Api(SYSTEM_PORT, token=token)
+        try:
+            session = api.open({"kind": "chrome"})
+            version = json.loads(fetch(f"{session['devtools']['http']}/json/version"))
+            self.assertTrue(version["webSocketDebuggerUrl"].startswith(f"ws://127.0.0.1:{SYSTEM_PORT}/cdp/"), version)
+            launch = json.loads(fetch(f"http://127.0.0.1:{SYSTEM_PORT}/json/version?token={token}"))
+            ticket = urllib.parse.parse_qs(urllib.parse.urlparse(launch["webSocketDebuggerUrl"]).query)["ticket"][0]
+            self.assertNotIn(token, launch["webSocketDebuggerUrl"])
+            self.assertEqual(Api(SYSTEM_PORT, token="wrong-" + token).request("GET", "/v1/sessions")[0], 401)
+            self.assertEqual(Api(SYSTEM_PORT).request("GET", f"/json/version?token=wrong-{token}")[0], 401)
+            self.assertTrue(api.close(session["id"], grace=0)["verified_empty"])
+            run("journalctl", "--flush", check=False)
+            logged = run("journalctl", "--no-pager", "-o", "cat", "-u", "corrald.service", "--since", since).stdout
+            self.assertIn("401 for GET /json/version?token=…", logged)  # refusals are there, credentials are not
+            secret = session["devtools"]["http"].rsplit("/", 1)[1]
+            for name, value in (("token", token), ("session secret", secret), ("launch ticket", ticket)):
+                self.assertNotIn(value, logged, f"the {name} is in the journal")
+            FIGURES["journal: no token, session secret or launch ticket (debug level)"] = True
+        finally:
+            os.unlink(token_file)
+            self.api = start_system_service()
+
+
 class UserService(unittest.TestCase):
     """An unprivileged user runs corrald under their own manager, as CI jobs do."""
     user = "corral-ci"

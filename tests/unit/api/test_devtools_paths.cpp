@@ -73,4 +73,5 @@ TEST_CASE("loggable_target hides secrets and tokens") {
   CHECK(loggable_target("/devtools/browser?kind=chrome&token=s3cr3t&x=1") == "/devtools/browser?kind=chrome&token=…&x=1");
   CHECK(loggable_target("/devtools/browser?token=s3cr3t") == "/devtools/browser?token=…");
   CHECK(loggable_target("/v1/sessions?notoken=1") == "/v1/sessions?notoken=1");
+  CHECK(loggable_target("/devtools/browser?ticket=abc&token=def") == "/devtools/browser?ticket=…&token=…");
 }
