@@ -79,7 +79,9 @@ void relay_to_launched(RelayHub& hub, SessionManager& sessions, std::shared_ptr<
   plan.client = std::move(taken->socket);
   plan.group = session.id;
   plan.upstream_port = port;
-  plan.check_upstream = [port, cgroup = session.scope.cgroup] { return check_listener_in_cgroup(port, Cgroup(cgroup)); };
+  plan.check_upstream = [port, cgroup = session.scope.cgroup, uid = session.uid] {
+    return check_session_port(port, Cgroup(cgroup), uid);
+  };
   plan.to_upstream = upstream_head(taken->head, url_path(session.endpoints.devtools_ws.value_or("/")), port) +
                      taken->buffered;
   plan.failure_answer = [](const std::string& why) { return error_answer(502, "browser_unreachable", why); };

@@ -113,7 +113,7 @@ static void fetch_json(SessionManager& sessions, RelayHub& hub, const PublicAddr
   auto path = devtools_base_path(session->id, session->access_secret);
   std::string request = req.method + " " + target->rest + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
                         "\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
-  auto check = [port, cgroup] { return check_listener_in_cgroup(port, Cgroup(cgroup)); };
+  auto check = [port, cgroup, uid = session->uid] { return check_session_port(port, Cgroup(cgroup), uid); };
   hub.fetch(port, check, request, [reply, base, port, path](Result<RelayHub::Fetched> fetched) {
     if (!fetched) return reply(json_error(502, "browser_unreachable", fetched.error().message));
     HttpResponse res;
@@ -140,13 +140,13 @@ static std::variant<HttpResponse, Takeover> relay_websocket(SessionManager& sess
   if (auto begun = sessions.begin_connection(session->id); !begun) return unknown_session();
   uint16_t port = url_port(*session->endpoints.devtools_http);
   auto head = upstream_head(req, target->rest, port);
-  return Takeover{[&sessions, &hub, id = session->id, cgroup = session->scope.cgroup, port,
+  return Takeover{[&sessions, &hub, id = session->id, cgroup = session->scope.cgroup, uid = session->uid, port,
                    head = std::move(head)](TakenConnection taken) {
     RelayHub::Plan plan;
     plan.client = std::move(taken.socket);
     plan.group = id;
     plan.upstream_port = port;
-    plan.check_upstream = [port, cgroup] { return check_listener_in_cgroup(port, Cgroup(cgroup)); };
+    plan.check_upstream = [port, cgroup, uid] { return check_session_port(port, Cgroup(cgroup), uid); };
     plan.to_upstream = head + taken.buffered;
     plan.failure_answer = [](const std::string& why) { return error_answer(502, "browser_unreachable", why); };
     plan.on_end = [&sessions, id] { sessions.end_connection(id); };

@@ -202,6 +202,41 @@ void raise_fd_limit(size_t max_connections) {
                  max_connections, limit.rlim_cur);
 }
 
+// The pool bounds the sessions: past it, admission says 429 as for any other limit.
+SessionManagerConfig bounded_by_pool(SessionManagerConfig config, const SessionUidPool& pool) {
+  if (auto status = pool.status(); status.separate) {
+    auto& max = config.admission.max_sessions;
+    max = max == 0 ? status.size : std::min(max, status.size);
+  }
+  return config;
+}
+
+// The checks every request passes before routing, in this order. Before
+// the token: a session's uid is refused even with the token, and a web
+// page learns nothing about it.
+void add_request_checks(HttpServer& server, const RequestGuardPolicy& guard, const std::optional<std::string>& token,
+                        const HostBrowserLauncher& launcher) {
+  refuse_session_uids(server, [&launcher](uid_t uid) { return launcher.is_session_uid(uid); });
+  guard_requests(server, guard);
+  if (token) require_token(server, *token);
+}
+
+// How clients reach corral, and what connect-to-launch needs. The browser's
+// version is asked in the background (it runs the browser), and only when
+// the root /json/version can answer.
+DevToolsConfig devtools_settings(const DaemonOptions& options, const std::filesystem::path& chrome, bool token) {
+  PublicAddressing addressing{
+      options.public_url.empty() ? std::nullopt : std::optional<PublicBase>(*parse_public_url(options.public_url)),
+      options.listen.is_unix()};
+  std::shared_future<std::string> version;
+  if (options.launch_on_connect) version = std::async(std::launch::async, [chrome] { return browser_version(chrome); });
+  auto known_version = [version] {
+    using namespace std::chrono;
+    return version.valid() && version.wait_for(seconds(0)) == std::future_status::ready ? version.get() : "";
+  };
+  return {addressing, options.launch_on_connect, token, known_version};
+}
+
 ServerOptions server_options(const DaemonOptions& options) {
   ServerOptions server;
   server.limits = api_connection_limits();
@@ -238,12 +273,7 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   auto state_dir_claim = claim_state_dir(options.sessions.state_dir, options.naming);
   if (!state_dir_claim.valid()) return 1;
   launcher_config.session_user = users->shared;
-  auto sessions_config = options.sessions;
-  // The pool bounds the sessions: past it, admission says 429 as for any other limit.
-  if (auto pool = users->pool.status(); pool.separate) {
-    auto& max = sessions_config.admission.max_sessions;
-    max = max == 0 ? pool.size : std::min(max, pool.size);
-  }
+  auto sessions_config = bounded_by_pool(options.sessions, users->pool);
   auto backend = open_backend(options, journal);
   if (!backend) return 1;
   find_browsers(launcher_config.programs);
@@ -256,24 +286,11 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   if (!name_state_dir(state_dir_claim, options.sessions.state_dir, options.naming)) return 1;
   SessionManager sessions(*backend, launcher, sessions_config);
   recover_earlier_sessions(sessions);
-  PublicAddressing addressing{options.public_url.empty() ? std::nullopt
-                                                        : std::optional<PublicBase>(*parse_public_url(options.public_url)),
-                              options.listen.is_unix()};
-  register_routes(server, sessions, addressing);
-  // Asked of the browser in the background, only when the root /json/version can answer.
-  std::shared_future<std::string> version;
-  if (options.launch_on_connect)
-    version = std::async(std::launch::async, [chrome = launcher_config.programs.chrome] { return browser_version(chrome); });
-  auto known_version = [version] {
-    using namespace std::chrono;
-    return version.valid() && version.wait_for(seconds(0)) == std::future_status::ready ? version.get() : "";
-  };
-  DevToolsProxy devtools(server, sessions, {addressing, options.launch_on_connect, token->has_value(), known_version});
+  auto devtools_config = devtools_settings(options, launcher_config.programs.chrome, token->has_value());
+  register_routes(server, sessions, devtools_config.addressing);
+  DevToolsProxy devtools(server, sessions, devtools_config);
   devtools.register_routes();
-  // Before the token: a session's uid is refused even with the token.
-  refuse_session_uids(server, [&launcher](uid_t uid) { return launcher.is_session_uid(uid); });
-  guard_requests(server, options.guard);
-  if (*token) require_token(server, **token);
+  add_request_checks(server, options.guard, *token, launcher);
   serve_until_stopped(server, *listener, sessions,
                       fmt::format("corrald ready on {} (instance {}; state dir {}; {})", listener->url(),
                                   options.naming.instance(), options.sessions.state_dir.string(),

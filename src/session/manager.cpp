@@ -12,23 +12,24 @@
 namespace corral {
 using namespace std::chrono;
 
-std::string new_session_id() {
-  unsigned char bytes[6];
-  if (getrandom(bytes, sizeof bytes, 0) != sizeof bytes) throw std::runtime_error("getrandom failed");
+namespace {
+
+// `count` random bytes from the kernel, in lower-case hex.
+std::string random_hex(size_t count) {
+  unsigned char bytes[32];
+  if (count > sizeof bytes || getrandom(bytes, count, 0) != static_cast<ssize_t>(count))
+    throw std::runtime_error("getrandom failed");
   static const char digits[] = "0123456789abcdef";
-  std::string id;
-  for (unsigned char byte : bytes) id += {digits[byte >> 4], digits[byte & 15]};
-  return id;
+  std::string hex;
+  for (size_t i = 0; i < count; ++i) hex += {digits[bytes[i] >> 4], digits[bytes[i] & 15]};
+  return hex;
 }
 
-std::string new_access_secret() {
-  unsigned char bytes[16];
-  if (getrandom(bytes, sizeof bytes, 0) != sizeof bytes) throw std::runtime_error("getrandom failed");
-  static const char digits[] = "0123456789abcdef";
-  std::string secret;
-  for (unsigned char byte : bytes) secret += {digits[byte >> 4], digits[byte & 15]};
-  return secret;
-}
+}  // namespace
+
+std::string new_session_id() { return random_hex(6); }
+
+std::string new_access_secret() { return random_hex(16); }
 
 bool valid_session_id(const std::string& id) {
   return id.size() == 12 && id.find_first_not_of("0123456789abcdef") == std::string::npos;

@@ -8,6 +8,7 @@ Environment (set by tests/meson.build):
   XDG_RUNTIME_DIR    for systemd-user: the private manager's runtime dir
 """
 import http.client
+import http.server
 import json
 import os
 import pwd
@@ -504,6 +505,24 @@ class Daemon(Api):
 
 
 STUB_PROCESSES = 5  # the stub's main process + 3 children + the escapee
+
+
+class FakeDevTools(http.server.BaseHTTPRequestHandler):
+    """A stranger's server that answers /json/version like Chrome, and counts
+    who asked: what a browser's DevTools file may name instead of its own port."""
+    asked = 0
+
+    def do_GET(self):
+        type(self).asked += 1
+        body = json.dumps({"webSocketDebuggerUrl": f"ws://127.0.0.1:{self.server.server_port}/planted"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
 
 
 def stub_wrapper(*stub_args):

@@ -16,7 +16,7 @@ import unittest
 import urllib.parse
 
 from client_kit import held_devtools_client, run_devtools_client
-from corral_harness import Daemon, stub_wrapper, wait_until
+from corral_harness import Daemon, FakeDevTools, stub_wrapper, wait_until
 from other_host import OtherHost
 
 TOKEN = "corral-test-token-" + os.urandom(12).hex()
@@ -247,31 +247,13 @@ class BrowserUrlOnLoopback(unittest.TestCase):
         self.daemon.assert_nothing_left()
 
 
-class CountingServer(http.server.BaseHTTPRequestHandler):
-    """A stranger's server on a port a session's browser names as its own:
-    answers /json/version like Chrome, and counts the requests it got."""
-    requests = 0
-
-    def do_GET(self):
-        type(self).requests += 1
-        body = b'{"webSocketDebuggerUrl": "ws://127.0.0.1:1/devtools/browser/stranger"}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 class APortThatIsNotTheSessions(unittest.TestCase):
     """The browser names a port held by a process outside its session (one
     that took the port first, or a browser that lies): corral proxies
     nothing to it, over HTTP or WebSocket."""
 
     def setUp(self):
-        self.stranger = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CountingServer)
+        self.stranger = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeDevTools)
         threading.Thread(target=self.stranger.serve_forever, daemon=True).start()
         self.addCleanup(self.stranger.server_close)
         self.addCleanup(self.stranger.shutdown)
@@ -282,7 +264,7 @@ class APortThatIsNotTheSessions(unittest.TestCase):
 
     def test_nothing_reaches_the_stranger(self):
         session = self.daemon.open()
-        asked_at_start = CountingServer.requests  # the launcher's own readiness probe
+        asked_at_start = FakeDevTools.asked  # the launcher's own readiness probe
         status, reply = self.daemon.request("GET", url_path(session["devtools"]["http"]) + "/json/version")
         self.assertEqual(status, 502, reply)
         self.assertIn("outside the session", reply["error"]["message"])
@@ -293,7 +275,7 @@ class APortThatIsNotTheSessions(unittest.TestCase):
             answer = client.recv(4096).decode()
         self.assertTrue(answer.startswith("HTTP/1.1 502"), answer)
         self.assertIn("outside the session", answer)
-        self.assertEqual(CountingServer.requests, asked_at_start)
+        self.assertEqual(FakeDevTools.asked, asked_at_start)
         self.daemon.close(session["id"], grace=0)
         self.daemon.assert_nothing_left()
 

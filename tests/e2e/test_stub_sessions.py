@@ -18,7 +18,7 @@ import unittest
 
 from corral_harness import (STUB_PROCESSES, session_user_of, Daemon, DaemonTestCase, cmdline, credentials,
                              expected_credentials, pid_alive, pid_file, processes_in, read_pid_file, refused_start,
-                             stub_wrapper, wait_until)
+                             stub_wrapper, wait_until, FakeDevTools)
 
 
 def cgroup_of(pid):
@@ -303,23 +303,6 @@ class BrowserThatCrashes(StubModeTestCase):
         self.assertEqual(closed["report"]["reason"], "browser-exited")
         self.daemon.assert_nothing_left(pids)
         self.assertIn("killed by signal SEGV", self.daemon.log())
-
-
-class FakeDevTools(http.server.BaseHTTPRequestHandler):
-    """Answers /json/version like Chrome, and counts who asked."""
-    asked = 0
-
-    def do_GET(self):
-        type(self).asked += 1
-        body = json.dumps({"webSocketDebuggerUrl": f"ws://127.0.0.1:{self.server.server_port}/planted"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
 
 
 class BrowserThatPlantsDevToolsActivePort(StubModeTestCase):

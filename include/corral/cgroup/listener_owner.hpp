@@ -7,12 +7,33 @@
 // finds each one among the open files of the session's processes.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
+#include <optional>
+#include <vector>
 
 #include "corral/cgroup/cgroup.hpp"
 #include "corral/util/error.hpp"
 
 namespace corral {
+
+/// A TCP socket listening on a port.
+struct PortListener {
+  ino_t inode;
+  uid_t uid;  ///< its owner
+};
+
+/// Every TCP socket (IPv4 and IPv6, any local address) listening on
+/// `port`: from sock_diag, else from /proc/net/tcp{,6}.
+Result<std::vector<PortListener>> listeners_on(uint16_t port);
+/// The same from /proc/net/tcp{,6} alone.
+Result<std::vector<PortListener>> listeners_from_proc_net(uint16_t port);
+
+/// Whether the browser of a session may be reached on `port`: with
+/// `own_uid` (the session's own uid), every listener there must be owned by
+/// it; without, check_listener_in_cgroup. ECONNREFUSED, EPERM as below.
+Result<void> check_session_port(uint16_t port, const Cgroup& cgroup, std::optional<uid_t> own_uid);
 
 /// Success when at least one TCP socket (IPv4 or IPv6, any local address)
 /// listens on `port` and every such socket is an open file of a process in
