@@ -230,6 +230,30 @@ class WithoutLaunchOnConnect(ThroughCorral):
         self.assertEqual([s["id"] for s in self.live_sessions()], [session["id"]])
 
 
+class UrlsHandedOut(unittest.TestCase):
+    """Behind a TLS proxy the URLs name it (--public-url); with only a unix
+    socket there is no address to hand out, and devtools.local remains."""
+
+    def test_public_url_names_the_proxy(self):
+        daemon = Daemon("--public-url", "https://corral.example/c/", browser=os.environ["CORRAL_STUB"])
+        try:
+            devtools = daemon.open()["devtools"]
+            self.assertTrue(devtools["http"].startswith("https://corral.example/c/cdp/"), devtools)
+            self.assertTrue(devtools["ws"].startswith("wss://corral.example/c/cdp/"), devtools)
+            self.assertTrue(devtools["local"]["http"].startswith("http://127.0.0.1:"), devtools)
+        finally:
+            daemon.remove()
+
+    def test_a_unix_socket_hands_out_no_url(self):
+        daemon = Daemon(browser=os.environ["CORRAL_STUB"], unix_socket=True)
+        try:
+            devtools = daemon.open()["devtools"]
+            self.assertEqual((devtools["http"], devtools["ws"]), (None, None))
+            self.assertTrue(devtools["local"]["http"].startswith("http://127.0.0.1:"), devtools)
+        finally:
+            daemon.remove()
+
+
 class BrowserUrlOnLoopback(unittest.TestCase):
     """Puppeteer's browserURL sends no credentials at all: it works against a
     loopback corrald without a token, with connect-to-launch."""
