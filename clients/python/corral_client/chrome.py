@@ -72,7 +72,11 @@ def corral_error(response, command):
     else:
         status = None
     corral_shaped = isinstance(body, dict) and isinstance(body.get("error"), dict)
-    if not corral_shaped and status != 401:
+    if status == 401 and not corral_shaped:  # W3C-shaped, or Selenium's own words: still a refused token
+        value = body.get("value") if isinstance(body, dict) else None
+        message = value.get("message") if isinstance(value, dict) else None
+        return CorralError(401, "unauthorized", message or "corrald refused the token (or none was sent)", body)
+    if not corral_shaped:
         return None
     error = error_from(status, body, command)
     if command == "newSession" and status == 404 and error.message == "no such endpoint":

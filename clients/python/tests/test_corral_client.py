@@ -339,7 +339,15 @@ class ChromeDriver(Fake):
         self.fake.token = "another-token-entirely"
         with self.assertRaises(CorralError) as caught:
             self.chrome().start()
-        self.assertEqual(caught.exception.status, 401)
+        self.assertEqual((caught.exception.status, caught.exception.code), (401, "unauthorized"))
+
+    def test_bad_token_w3c_shaped(self):
+        """corrald's WebDriver routes answer in W3C's shape; a 401 is still unauthorized."""
+        self.fake.overrides[("POST", r"/session")] = (401, {"value": {
+            "error": "unknown error", "message": "missing or wrong token", "stacktrace": ""}})
+        with self.assertRaises(CorralError) as caught:
+            self.chrome().start()
+        self.assertEqual((caught.exception.status, caught.exception.code), (401, "unauthorized"))
 
     def test_corrald_without_the_endpoint(self):
         self.fake.webdriver = False
