@@ -26,3 +26,8 @@ def rotated(items, round_index):
     so no variant always runs first (after an idle moment) or last."""
     shift = round_index % len(items)
     return list(items[shift:]) + list(items[:shift])
+
+
+def quantile(ordered, q):
+    """The q-quantile of sorted values (nearest rank below): quantile(v, 0.9) is p90."""
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else None
