@@ -26,17 +26,24 @@ from common import cgroups, machine  # noqa: E402
 from common.chrome import PageServer  # noqa: E402
 from common.daemons import ROOT, STUB, Corrald  # noqa: E402
 from common.stats import rotated  # noqa: E402
-from scenarios import close, open_ready, scope_overhead, soak, throughput  # noqa: E402
+from scenarios import api_crowd, close, devtools_proxy, open_ready, scope_overhead, soak, throughput  # noqa: E402
 
 MODES = {
     # The leak checks with the smallest counts (CI): the figures mean little.
     "smoke": {"normal": 1, "killed": 1, "two": 1, "open": 1, "scope": 2, "throughput": 16,
               "soak": 120, "soak_arena1": 40, "soak_systemd": 40},
     "quick": {"normal": 7, "killed": 1, "two": 1, "open": 9, "scope": 30, "throughput": 200,
-              "soak": 1000, "soak_systemd": 200},
+              "soak": 1000, "soak_systemd": 200, "cdp_rounds": 9, "cdp_evals": 1000, "shot_rounds": 3, "shots": 2,
+              "api_rounds": 9, "api_requests": 200, "api_idle": 1000, "api_trickle": 300},
     "full": {"normal": 15, "killed": 3, "two": 3, "open": 15, "scope": 60, "throughput": 500,
-             "soak": 10000, "soak_arena1": 10000, "soak_systemd": 2000},
+             "soak": 10000, "soak_arena1": 10000, "soak_systemd": 2000, "cdp_rounds": 15, "cdp_evals": 1000,
+             "shot_rounds": 5, "shots": 3, "api_rounds": 15, "api_requests": 200, "api_idle": 1000,
+             "api_trickle": 300},
 }
+# --smoke is the leak check: one round of a ratio says nothing, and the
+# crowd of 1,000 connections would only make CI's run longer.
+DEVTOOLS_SKIPPED = ("skipped in --smoke: it is the leak check, and one round of a latency ratio says nothing; "
+                    "run --quick or --full (or --only devtools)")
 # The same soak again with one malloc arena: tells glibc's per-thread arenas
 # (corrald has ~80 threads) apart from memory corrald itself keeps.
 ARENA1 = "cgroupfs, MALLOC_ARENA_MAX=1"
@@ -136,11 +143,37 @@ class Bench:
             self.daemons.remove(daemon)
         return runs
 
+    def devtools(self):
+        """6: a session's DevTools through corral against direct; the API beside a crowd of connections."""
+        c = self.counts
+        daemon = self.daemon("cgroupfs")  # Chromium as corrald finds it: /usr/bin/chromium, as everywhere here
+        found = {"fd_limit": api_crowd.raise_fd_limit()}
+        cdp = devtools_proxy.DevToolsProxyBench(daemon, c["cdp_evals"], c["shots"])
+        try:
+            found["client"] = cdp.client()
+            found["round_trips"] = interleaved(c["cdp_rounds"], devtools_proxy.VIA, cdp.round_trips, "cdp 1+1")
+            found["screenshots"] = interleaved(c["shot_rounds"], devtools_proxy.VIA, cdp.screenshots, "cdp screenshot")
+        finally:
+            cdp.close()
+        crowd = api_crowd.ApiCrowdBench(daemon, c["api_requests"], {"idle": c["api_idle"], "trickle": c["api_trickle"]})
+        found["api"] = interleaved(c["api_rounds"], api_crowd.VARIANTS, crowd.run, "api health")
+        return found
+
     def tear_down(self):
         for daemon in self.daemons:
             daemon.stop()
         self.cgroups.remove_all()
         self.page.stop()
+
+
+def run_issue_12(bench, results):
+    """Measurements 1-5."""
+    results["close"] = bench.close_scenarios()
+    results["open"] = bench.open_ready()
+    stubs = bench.stub_daemons()
+    results["scope"] = bench.scope_overhead(stubs)
+    results["throughput"] = bench.throughput({**stubs, SHARED_UID: bench.shared_uid_daemon()})
+    results["soak"] = bench.soak()
 
 
 def write_doc(results):
@@ -160,11 +193,14 @@ def main():
     parser.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md and its plots")
     parser.add_argument("--doc-from", metavar="RESULTS_JSON",
                         help="only write docs/benchmarks.md and its plots again from a kept run (after editing notes.md)")
+    parser.add_argument("--only", choices=("devtools",),
+                        help="only this section (6: DevTools through corral, the API beside a crowd): prints its "
+                        "figures; keeps no record and writes no doc")
     parser.add_argument("--leak-check", action="store_true",
                         help="CI: the quick mode's leak checks only (no timings judged); exit 1 on a leak")
     args = parser.parse_args()
     args.mode = args.mode or "quick"
-    args.no_doc = args.no_doc or args.mode == "smoke"
+    args.no_doc = args.no_doc or args.mode == "smoke" or bool(args.only)
     if args.doc_from:
         with open(args.doc_from) as f:
             write_doc(json.load(f))
@@ -189,12 +225,13 @@ def main():
     results = {"machine": info, "counts": MODES[args.mode]}
     bench = Bench(args.mode, work)
     try:
-        results["close"] = bench.close_scenarios()
-        results["open"] = bench.open_ready()
-        stubs = bench.stub_daemons()
-        results["scope"] = bench.scope_overhead(stubs)
-        results["throughput"] = bench.throughput({**stubs, SHARED_UID: bench.shared_uid_daemon()})
-        results["soak"] = bench.soak()
+        if not args.only:
+            run_issue_12(bench, results)
+        if args.mode == "smoke":
+            log(f"devtools: {DEVTOOLS_SKIPPED}")
+            results["devtools"] = {"skipped": DEVTOOLS_SKIPPED}
+        else:
+            results["devtools"] = bench.devtools()
     finally:
         bench.tear_down()
         shutil.rmtree(work, ignore_errors=True)
@@ -203,6 +240,10 @@ def main():
     info["loadavg_end"] = machine.loadavg()
     info["minutes"] = round((time.time() - started) / 60, 1)
 
+    if args.only:
+        print(report.devtools_text(report.devtools_summary(results["devtools"]), results["machine"]))
+        log(f"after the run: {'CLEAN' if results['after']['clean'] else 'NOT CLEAN'} {results['after']['left']}")
+        return 0 if results["after"]["clean"] else 1
     summary = report.summarize(results)
     results["summary"] = summary
     print(report.text_table(results))

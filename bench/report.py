@@ -11,7 +11,8 @@ PHASES = ("grace", "stats", "kill", "verify", "scope", "files")
 
 def one_line(record):
     """A progress line for one record."""
-    keys = ("bot_wait_ms", "gone_ms", "ready_ms", "op_ms", "left_processes", "left_dirs", "neighbour_alive")
+    keys = ("bot_wait_ms", "gone_ms", "ready_ms", "op_ms", "left_processes", "left_dirs", "neighbour_alive",
+            "median_us", "p90_us", "mb_per_s", "wire_mb_per_s", "crowd", "p50_us")
     return ", ".join(f"{k} {record[k]}" for k in keys if k in record)
 
 
@@ -92,7 +93,104 @@ def summarize(results):
                                           "closed_by_reason", "seconds")}
                  for b, run in results["soak"].items()}
     s["goals"] = goals(s)
+    if "devtools" in results:
+        s["devtools"] = devtools_summary(results["devtools"])
     return s
+
+
+# --- 6: DevTools through corral, the API beside a crowd ----------------------
+
+def per_variant(records, keys):
+    """{variant: {key: median over its rounds, key_range: (min, max), n}}."""
+    out = {}
+    for variant, rows in by_variant(records).items():
+        entry = {"n": len(rows)}
+        for key in keys:
+            entry[key] = median([r[key] for r in rows])
+            entry[f"{key}_range"] = spread([r[key] for r in rows])
+        out[variant] = entry
+    return out
+
+
+def shots_summary(records):
+    """Every screenshot of a variant pooled: medians of its sizes, times and MB/s."""
+    out = {}
+    for variant, rows in by_variant(records).items():
+        shots = [shot for r in rows for shot in r["shots"]]
+        out[variant] = {"n": len(shots), "png_mb": median([s["png_bytes"] / 1e6 for s in shots]),
+                        "message_mb": median([s["message_bytes"] / 1e6 for s in shots])}
+        for key in ("total_ms", "transfer_ms", "mb_per_s", "wire_mb_per_s"):
+            out[variant][key] = median([s[key] for s in shots])
+            out[variant][f"{key}_range"] = spread([s[key] for s in shots])
+    return out
+
+
+def devtools_summary(d):
+    if "skipped" in d:
+        return {"skipped": d["skipped"]}
+    rtt = per_variant(d["round_trips"], ("median_us", "p90_us", "p99_us"))
+    shots = shots_summary(d["screenshots"])
+    api = per_variant(d["api"], ("p50_us", "p90_us", "p99_us", "daemon_fds", "crowd"))
+    for variant, rows in by_variant(d["api"]).items():  # the first request of each connection, connect() included
+        firsts = [t for r in rows for t in r["new_connection_us"]]
+        api[variant].update(new_connection_n=len(firsts), new_connection_p50_us=median(firsts))
+    direct, corral = rtt["direct"]["median_us"], rtt["corral"]["median_us"]
+    s = {"client": d["client"], "round_trips": rtt, "screenshots": shots, "api": api, "ratios": {
+        "rtt corral/direct": ratio(corral, direct),
+        "rtt p90 corral/direct": ratio(rtt["corral"]["p90_us"], rtt["direct"]["p90_us"]),
+        "screenshot MB/s corral/direct": ratio(shots["corral"]["mb_per_s"], shots["direct"]["mb_per_s"]),
+        "screenshot wire MB/s corral/direct": ratio(shots["corral"]["wire_mb_per_s"], shots["direct"]["wire_mb_per_s"]),
+        "api p50 idle/none": ratio(api["idle"]["p50_us"], api["none"]["p50_us"]),
+        "api p90 idle/none": ratio(api["idle"]["p90_us"], api["none"]["p90_us"]),
+        "api p50 trickle/none": ratio(api["trickle"]["p50_us"], api["none"]["p50_us"]),
+        "api p90 trickle/none": ratio(api["trickle"]["p90_us"], api["none"]["p90_us"]),
+        "api new connection p50 idle/none": ratio(api["idle"]["new_connection_p50_us"],
+                                                  api["none"]["new_connection_p50_us"]),
+        "api new connection p50 trickle/none": ratio(api["trickle"]["new_connection_p50_us"],
+                                                     api["none"]["new_connection_p50_us"])}}
+    s["added_us"] = round(corral - direct, 1)
+    s["goals"] = devtools_goals(s)
+    return s
+
+
+def devtools_goals(s):
+    r, rtt, shots, api = s["ratios"], s["round_trips"], s["screenshots"], s["api"]
+    rt, mb, wire, idle = (r["rtt corral/direct"], r["screenshot MB/s corral/direct"],
+                          r["screenshot wire MB/s corral/direct"], r["api p50 idle/none"])
+    return [
+        goal("CDP round trip (Runtime.evaluate 1+1), corral / direct", "≤ 1.15",
+             f"{rt} ({rtt['corral']['median_us']} / {rtt['direct']['median_us']} µs, +{s['added_us']} µs a message)",
+             rt is not None and rt <= 1.15),
+        goal("screenshot MB/s, corral / direct (command to whole reply)", "≥ 0.9",
+             f"{mb} ({shots['corral']['mb_per_s']} / {shots['direct']['mb_per_s']} MB/s)", mb is not None and mb >= 0.9),
+        goal("screenshot MB/s on the wire (first byte to whole reply), corral / direct", "≥ 0.9",
+             f"{wire} ({shots['corral']['wire_mb_per_s']} / {shots['direct']['wire_mb_per_s']} MB/s)",
+             wire is not None and wire >= 0.9),
+        goal(f"GET /v1/health p50 with {api['idle']['crowd']} idle connections / none", "≤ 2",
+             f"{idle} ({api['idle']['p50_us']} / {api['none']['p50_us']} µs)", idle is not None and idle <= 2)]
+
+
+def devtools_text(d, machine=None):
+    if "skipped" in d:
+        return f"devtools: {d['skipped']}"
+    lines = ["", "DevTools through corral vs direct (medians of rounds):"]
+    for via, e in d["round_trips"].items():
+        lines.append(f"  1+1 round trip {via:<7} median {e['median_us']} µs (rounds {e['median_us_range']}), "
+                     f"p90 {e['p90_us']} µs")
+    for via, e in d["screenshots"].items():
+        lines.append(f"  screenshot {via:<7} {e['n']} × {e['png_mb']} MB PNG ({e['message_mb']} MB message): "
+                     f"{e['total_ms']} ms, {e['mb_per_s']} MB/s; wire {e['transfer_ms']} ms, {e['wire_mb_per_s']} MB/s")
+    for variant, e in d["api"].items():
+        lines.append(f"  GET /v1/health, crowd {variant:<8} ({e['crowd']} conns, daemon fds {e['daemon_fds']}): "
+                     f"p50 {e['p50_us']} µs, p90 {e['p90_us']} µs, p99 {e['p99_us']} µs; "
+                     f"new connection p50 {e['new_connection_p50_us']} µs")
+    lines.append("  ratios: " + ", ".join(f"{k} {v}" for k, v in d["ratios"].items()) + f"; added {d['added_us']} µs")
+    lines += [f"  [{mark(g['met'])}] {g['goal']}: {g['measured']} (goal {g['target']})" for g in d["goals"]]
+    if machine:
+        lines.append(f"machine: {machine['cores']} x {machine['cpu']}, kernel {machine['kernel']}, "
+                     f"{machine['chromium']}, commit {machine['commit']}, load {machine['loadavg_start']} -> "
+                     f"{machine.get('loadavg_end')}; client {d['client']}")
+    return "\n".join(lines)
 
 
 def corral_left_nothing(s):
@@ -193,6 +291,8 @@ def text_table(results):
     for backend, run in s["soak"].items():
         lines.append(f"soak {backend}: {run['cycles']} cycles, left {run['left']}, failures {run['failures']}, "
                      f"RSS {run['rss_growth']}")
+    if "devtools" in s:
+        lines.append(devtools_text(s["devtools"]))
     lines.append("\ngoals:")
     for g in s["goals"]:
         lines.append(f"  [{mark(g['met'])}] {g['goal']}: {g['measured']} (goal {g['target']}) {g['why']}")
