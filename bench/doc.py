@@ -1,4 +1,4 @@
-"""docs/benchmarks.md: the tables, the machine, the commit and the plots of
+"""docs/benchmarks.md: the tables (issue 12's, and the DevTools proxy's), the machine, the commit and the plots of
 one run, the headline figures of every run kept in bench/results/, the
 method, and the hand-written observations of bench/notes.md."""
 import os
@@ -134,19 +134,69 @@ def load_section(s):
         "![soak RSS](benchmarks/soak_rss.png)"])
 
 
+def devtools_section(d, counts):
+    if not d:
+        return ""
+    if "skipped" in d:
+        return f"## 6. DevTools through corral\n\nNot measured in this run: {d['skipped']}."
+    rtt, shots, api, r = d["round_trips"], d["screenshots"], d["api"], d["ratios"]
+    c = d["client"]
+    rtt_rows = [(f"`{v}`", e["n"], f"**{e['median_us']}** ({rng(e['median_us_range'])})", e["p90_us"], e["p99_us"])
+                for v, e in rtt.items()]
+    shot_rows = [(f"`{v}`", e["n"], e["png_mb"], e["message_mb"], f"{e['total_ms']} ({rng(e['total_ms_range'])})",
+                  f"**{e['mb_per_s']}**", f"{e['transfer_ms']} ({rng(e['transfer_ms_range'])})",
+                  f"**{e['wire_mb_per_s']}**") for v, e in shots.items()]
+    api_rows = [(f"`{v}`", e["crowd"], e["daemon_fds"], e["n"], f"**{e['p50_us']}** ({rng(e['p50_us_range'])})",
+                 e["p90_us"], e["p99_us"], r.get(f"api p50 {v}/none", 1.0), e["new_connection_p50_us"])
+                for v, e in api.items()]
+    goals = [(g["goal"], g["target"], g["measured"], f"**{report.mark(g['met'])}**") for g in d["goals"]]
+    return "\n".join([
+        "## 6. DevTools through corral", "",
+        "One Chromium session of corral, one page target, one CDP client (`bench/cdp_client.mjs`: Node "
+        f"{c['node']}, `ws` {c['ws']}) holding two WebSockets to that page at once: `direct` to the browser's own "
+        "port (`devtools.local`), `corral` through corrald's relay (the page's `webSocketDebuggerUrl` in "
+        "`<devtools.http>/json/list`). Rounds alternate between them, the order rotating.", "",
+        f"**Round trip**: {counts.get('cdp_evals')} sequential `Runtime.evaluate` of `1+1` a round, each timed "
+        "from send to its answer; the figures are medians over rounds of each round's median (p90, p99).", "",
+        table(("via", "rounds", "µs per message (min–max of rounds)", "p90 µs", "p99 µs"), rtt_rows), "",
+        f"corral / direct: **{r['rtt corral/direct']}** (p90 {r['rtt p90 corral/direct']}); corral adds "
+        f"**{d['added_us']} µs** a message.", "",
+        "**Screenshot**: `Page.captureScreenshot` (PNG) of a 4200×1400 canvas of pseudo-random pixels, a PNG of "
+        "over 16 MiB in one WebSocket message of its base64. *whole*: from the command to the whole reply (most "
+        "of it is Chromium encoding the PNG); *wire*: from the reply's first bytes to its whole message. MB/s are "
+        "the message's bytes (10⁶) a second.", "",
+        table(("via", "shots", "PNG MB", "message MB", "whole ms (min–max)", "whole MB/s", "wire ms (min–max)",
+               "wire MB/s"), shot_rows), "",
+        f"corral / direct: whole **{r['screenshot MB/s corral/direct']}**, wire "
+        f"**{r['screenshot wire MB/s corral/direct']}**.", "",
+        "### The API beside a crowd of connections", "",
+        f"`GET /v1/health`, {counts.get('api_requests')} a round, one after another 10 ms apart on keep-alive "
+        "connections (corrald answers 20 a connection, then a new one is opened); the first request of each "
+        "connection, `connect()` included, is counted apart (*new connection*). `idle`: "
+        f"{counts.get('api_idle')} connections that send nothing; `trickle`: {counts.get('api_trickle')} that "
+        "each send a request line and then a header line a second; both opened anew each round by a process of "
+        "their own, just before the requests (corrald cuts a silent connection after 5 s). *daemon fds*: "
+        "corrald's open fds meanwhile.", "",
+        table(("crowd", "connections", "daemon fds", "rounds", "p50 µs (min–max of rounds)", "p90 µs", "p99 µs",
+               "p50 / none", "new connection p50 µs"), api_rows), "",
+        table(("goal", "target", "measured (medians)", ""), goals)])
+
+
 def runs_section(directory):
     rows = []
     for name, data in report.load_runs(directory):
         s, m = data["summary"], data["machine"]
         r = s["close_ratios"]
         c4 = s["throughput"].get("cgroupfs", {}).get("4")
+        dev = (s.get("devtools") or {}).get("ratios", {})
         rows.append((m["started"], m["mode"], f"`{m['commit']}`", r.get("corral-forced/seed"),
                      r.get("corral-nowait/seed") if s["nowait_available"] else "n/a", r.get("corral-forced/kernel"),
-                     s["open"]["overhead_pct"], c4, "yes" if report.corral_left_nothing(s) else "**no**",
-                     m["loadavg_start"]))
+                     s["open"]["overhead_pct"], c4, dev.get("rtt corral/direct"), dev.get("api p50 idle/none"),
+                     "yes" if report.corral_left_nothing(s) else "**no**", m["loadavg_start"]))
     return "\n".join(["## Every run kept in bench/results/", "",
                       table(("started", "mode", "commit", "forced / seed", "no-wait / seed", "forced / kernel",
-                             "open overhead %", "cycles/s ×4", "corral left 0", "load at start"), rows)])
+                             "open overhead %", "cycles/s ×4", "CDP round trip corral / direct",
+                             "API p50 1,000 idle / none", "corral left 0", "load at start"), rows)])
 
 
 def write_doc(results, path, results_dir):
@@ -159,12 +209,13 @@ def write_doc(results, path, results_dir):
              "<!-- Written by bench/run (bench/doc.py) from one run; the observations come from bench/notes.md. -->", "",
              "corral against the cleanup bots write today (the seed's `ChromeWithProperCleanup` and its predecessor), "
              "against a bare launch, a bare cgroup and `systemd-run --user --scope`, side by side in one run on one "
-             "machine (issue 12). Every figure is a median of rounds in which the variants ran interleaved, the "
+             "machine (issue 12); and corral's DevTools relay against the browser's own port, and the API beside a crowd of connections (section 6). Every figure is a median of rounds in which the variants ran interleaved, the "
              "order rotating; every comparison is a ratio of two medians of the same run. Absolute times depend on "
              "the machine and its load; the ratios are what to compare. Rerun:", "",
              "```sh\nbench/run --quick   # a few minutes\nbench/run --full    # the counts of the issue\n```", "",
              machine_section(m, results["counts"]), goals_section(s), close_section(s), abandoned_section(s),
-             open_scope_section(s), load_section(s), method, notes, runs_section(results_dir)]
+             open_scope_section(s), load_section(s), devtools_section(s.get("devtools"), results["counts"]), method,
+             notes, runs_section(results_dir)]
     after = results["after"]
     parts.append(f"After this run the bench checked the host: **{'clean' if after['clean'] else 'NOT clean'}** "
                  f"(its own processes, cgroups, units, temp dirs, new Chrome dirs in /tmp: "
