@@ -33,11 +33,11 @@ MODES = {
     "smoke": {"normal": 1, "killed": 1, "two": 1, "open": 1, "scope": 2, "throughput": 16,
               "soak": 120, "soak_arena1": 40, "soak_systemd": 40},
     "quick": {"normal": 7, "killed": 1, "two": 1, "open": 9, "scope": 30, "throughput": 200,
-              "soak": 1000, "soak_systemd": 200, "cdp_rounds": 9, "cdp_evals": 1000, "shot_rounds": 3, "shots": 2,
+              "soak": 1000, "soak_systemd": 200, "cdp_rounds": 9, "cdp_evals": 1000, "shot_rounds": 4, "shots": 3,
               "api_rounds": 9, "api_requests": 200, "api_idle": 1000, "api_trickle": 300},
     "full": {"normal": 15, "killed": 3, "two": 3, "open": 15, "scope": 60, "throughput": 500,
              "soak": 10000, "soak_arena1": 10000, "soak_systemd": 2000, "cdp_rounds": 15, "cdp_evals": 1000,
-             "shot_rounds": 5, "shots": 3, "api_rounds": 15, "api_requests": 200, "api_idle": 1000,
+             "shot_rounds": 6, "shots": 4, "api_rounds": 15, "api_requests": 200, "api_idle": 1000,
              "api_trickle": 300},
 }
 # --smoke is the leak check: one round of a ratio says nothing, and the
