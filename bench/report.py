@@ -133,7 +133,8 @@ def devtools_summary(d):
     api = per_variant(d["api"], ("p50_us", "p90_us", "p99_us", "daemon_fds", "crowd"))
     for variant, rows in by_variant(d["api"]).items():  # the first request of each connection, connect() included
         firsts = [t for r in rows for t in r["new_connection_us"]]
-        api[variant].update(new_connection_n=len(firsts), new_connection_p50_us=median(firsts))
+        api[variant].update(new_connection_n=len(firsts), new_connection_p50_us=median(firsts),
+                            unsettled=sum(1 for r in rows if not r.get("settled", True)))
     direct, corral = rtt["direct"]["median_us"], rtt["corral"]["median_us"]
     s = {"client": d["client"], "round_trips": rtt, "screenshots": shots, "api": api, "ratios": {
         "rtt corral/direct": ratio(corral, direct),

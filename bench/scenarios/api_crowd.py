@@ -101,14 +101,29 @@ class Crowd:
 class ApiCrowdBench:
     def __init__(self, daemon, requests, sizes):
         self.daemon, self.requests, self.sizes = daemon, requests, sizes  # sizes: {"idle": 1000, "trickle": 300}
+        self.baseline = self.daemon_fds()
 
     def daemon_fds(self):
         return len(os.listdir(f"/proc/{self.daemon.process.pid}/fd"))
 
+    def wait_fds(self, done, timeout):
+        """Until done(corrald's fd count), or the timeout: whether it came."""
+        deadline = time.monotonic() + timeout
+        while not done(self.daemon_fds()):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
     def run(self, variant):
+        # The last round's crowd must be gone from corrald (it closes a crowd's
+        # connections a moment after the crowd does), and this round's all accepted.
+        settled = self.wait_fds(lambda n: n <= self.baseline + 4, 15)
         crowd = None if variant == "none" else Crowd(self.daemon.port, self.sizes[variant], variant)
         try:
             opened = time.monotonic()
+            if crowd:
+                settled &= self.wait_fds(lambda n: n >= self.baseline + crowd.connected, 3)
             fds = self.daemon_fds()
             kept, fresh = health_times(self.daemon.port, self.requests)
             window = time.monotonic() - opened
@@ -116,7 +131,7 @@ class ApiCrowdBench:
             if crowd:
                 crowd.stop()
         kept, fresh = sorted(kept), sorted(fresh)
-        return {"variant": variant, "crowd": crowd.connected if crowd else 0, "daemon_fds": fds,
+        return {"variant": variant, "crowd": crowd.connected if crowd else 0, "daemon_fds": fds, "settled": settled,
                 "requests": len(kept), "p50_us": round(quantile(kept, 0.5), 1),
                 "p90_us": round(quantile(kept, 0.9), 1), "p99_us": round(quantile(kept, 0.99), 1),
                 "max_us": round(kept[-1], 1), "new_connection_us": [round(t, 1) for t in fresh],
