@@ -177,7 +177,7 @@ def devtools_section(d, counts):
         "each send a request line and then a header line a second; both opened anew each round by a process of "
         "their own, just before the requests (corrald cuts a silent connection after 5 s). A round starts once "
         "corrald holds no connection of the last round's crowd, and measures once it has accepted all of its own "
-        f"(rounds in which either did not come within 15 s / 3 s: {sum(e.get('unsettled', 0) for e in api.values())}). "
+        f"(rounds in which either did not come within 15 s / 1 s: {sum(e.get('unsettled', 0) for e in api.values())}). "
         "*daemon fds*: corrald's open fds meanwhile.", "",
         table(("crowd", "connections", "daemon fds", "rounds", "p50 µs (min–max of rounds)", "p90 µs", "p99 µs",
                "p50 / none", "new connection p50 µs"), api_rows), "",
