@@ -38,7 +38,7 @@ ReadFailure RequestMeter::count_head(std::string_view bytes) {
 
 ReadFailure RequestMeter::count_body(size_t n) {
   m_body_bytes += n;
-  return m_body_bytes > m_limits->max_body ? ReadFailure::body_too_large : ReadFailure::none;
+  return m_body_bytes > m_max_body ? ReadFailure::body_too_large : ReadFailure::none;
 }
 
 std::optional<LimitAnswer> limit_answer(ReadFailure failure, const ConnectionLimits& limits) {

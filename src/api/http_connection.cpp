@@ -48,7 +48,7 @@ void Connection::begin_request() {
 void Connection::read_more() {
   // A head or chunk framing without end would grow the buffer; the meter
   // bounds heads, this bounds the rest.
-  if (m_buffer.size() > m_limits.max_head + m_limits.max_body) return answer_limit(ReadFailure::body_too_large);
+  if (m_buffer.size() > m_limits.max_head + m_meter.max_body()) return answer_limit(ReadFailure::body_too_large);
   if (m_phase == Phase::between)
     arm(Clock::now() + (m_served == 0 ? m_limits.idle : m_limits.keep_alive_idle), ReadFailure::none);
   else if (Clock::now() + m_limits.idle < m_request_deadline)
@@ -135,13 +135,14 @@ void Connection::on_head() {
   if (auto match = m_shared->router.find(m_request.method, m_request.path)) {
     m_route = match->route;
     m_request.matches = std::move(match->groups);
+    if (m_route->max_body > m_limits.max_body) m_meter.allow_body(m_route->max_body);
     if (auto* head_handler = std::get_if<HeadHandler>(&m_route->handler)) return run_head_route(*head_handler);
     if (wants_websocket(m_request)) {
       m_body_unread = m_request.has_body();
       return answer(error_response(400, "bad_request", "this endpoint does not take a WebSocket upgrade"));
     }
   }
-  if (auto length = m_parser->content_length(); length && *length > m_limits.max_body)
+  if (auto length = m_parser->content_length(); length && *length > m_meter.max_body())
     return answer_limit(ReadFailure::body_too_large);
   if (!m_parser->is_done() && beast::iequals(m_request.get_header_value("Expect"), "100-continue")) send_continue();
 }
@@ -264,7 +265,9 @@ void Connection::answer(HttpResponse response) {
 
 void Connection::answer_limit(ReadFailure failure) {
   m_input_broken = true;
-  auto broken = limit_answer(failure, m_limits);
+  auto limits = m_limits;
+  limits.max_body = m_meter.max_body();
+  auto broken = limit_answer(failure, limits);
   answer(error_response(broken->status, broken->code, broken->message));
 }
 

@@ -6,8 +6,8 @@ void Router::add(const std::string& method, const std::string& pattern, PlainHan
   m_routes.push_back({method, std::regex(pattern), std::move(handler), run_on});
 }
 
-void Router::add_async(const std::string& method, const std::string& pattern, AsyncHandler handler) {
-  m_routes.push_back({method, std::regex(pattern), std::move(handler), RunOn::io_thread});
+void Router::add_async(const std::string& method, const std::string& pattern, AsyncHandler handler, size_t max_body) {
+  m_routes.push_back({method, std::regex(pattern), std::move(handler), RunOn::io_thread, max_body});
 }
 
 void Router::add_head(const std::string& method, const std::string& pattern, HeadHandler handler) {

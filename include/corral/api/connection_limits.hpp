@@ -40,7 +40,7 @@ enum class ReadFailure { none, idle, too_slow, line_too_long, head_too_large, bo
 /// and its body bytes as sent. Pure: the connection feeds it.
 class RequestMeter {
  public:
-  explicit RequestMeter(const ConnectionLimits& limits) : m_limits(&limits) {}
+  explicit RequestMeter(const ConnectionLimits& limits) : m_limits(&limits), m_max_body(limits.max_body) {}
 
   /// Count the next bytes of the request; those past the empty line that
   /// ends the head are not counted (see head_done). line_too_long for a
@@ -50,11 +50,16 @@ class RequestMeter {
   bool head_done() const { return m_head_done; }
   /// Count n body bytes as sent: body_too_large past max_body.
   ReadFailure count_body(size_t n);
+  /// A route that takes larger bodies (a WebDriver new session) raises
+  /// max_body for this request only.
+  void allow_body(size_t max_body) { m_max_body = max_body; }
+  size_t max_body() const { return m_max_body; }
 
  private:
   ReadFailure count_head_byte(char byte);
 
   const ConnectionLimits* m_limits;
+  size_t m_max_body;
   size_t m_head_bytes = 0, m_body_bytes = 0, m_lines = 0, m_line_bytes = 0;
   bool m_line_has_text = false, m_head_done = false;
 };

@@ -56,6 +56,7 @@ class Router {
     std::regex pattern;
     std::variant<PlainHandler, AsyncHandler, HeadHandler> handler;
     RunOn run_on = RunOn::io_thread;
+    size_t max_body = 0;  ///< above ConnectionLimits::max_body for this route; 0: the server's
   };
   struct Match {
     const Route* route;
@@ -64,7 +65,8 @@ class Router {
 
   void add(const std::string& method, const std::string& pattern, PlainHandler handler,
            RunOn run_on = RunOn::io_thread);
-  void add_async(const std::string& method, const std::string& pattern, AsyncHandler handler);
+  /// `max_body`: a larger body limit for this route (0: the server's).
+  void add_async(const std::string& method, const std::string& pattern, AsyncHandler handler, size_t max_body = 0);
   void add_head(const std::string& method, const std::string& pattern, HeadHandler handler);
 
   /// The first route added for this method whose pattern matches the whole
