@@ -4,6 +4,7 @@
 
 #include "corral/api/session_json.hpp"
 #include "corral/api/open_request.hpp"
+#include "corral/api/pending_open.hpp"
 #include "corral/api/usage_json.hpp"
 #include "corral/session/metrics_page.hpp"
 #include "corral/util/units.hpp"
@@ -43,36 +44,6 @@ using Base = std::optional<PublicBase>;  ///< where this request reached corral,
 void show_session(const std::string& id, HttpResponse& res, SessionManager& sessions, const Base& base);
 
 const std::chrono::milliseconds kMaxWait(std::chrono::minutes(10));
-
-// The answer to an open that waits: the reply, and the timer that gives up
-// the wait. Whichever comes first, the session's outcome or the timer, the
-// other is undone.
-class PendingOpen {
- public:
-  explicit PendingOpen(Reply reply) : m_reply(std::move(reply)) {}
-  void arm(std::shared_ptr<CancelableTimer> timer) {
-    std::unique_lock lock(m_mutex);
-    if (!m_done) return void(m_timer = std::move(timer));
-    lock.unlock();
-    timer->cancel();
-  }
-  void finish(HttpResponse response) {
-    std::shared_ptr<CancelableTimer> timer;
-    {
-      std::lock_guard lock(m_mutex);
-      m_done = true;
-      timer = std::move(m_timer);
-    }
-    if (timer) timer->cancel();
-    m_reply(std::move(response));
-  }
-
- private:
-  std::mutex m_mutex;
-  Reply m_reply;
-  std::shared_ptr<CancelableTimer> m_timer;
-  bool m_done = false;
-};
 
 HttpResponse opened_response(const Result<SessionInfo>& session, const Base& base) {
   HttpResponse res;

@@ -163,14 +163,15 @@ class Relay : public std::enable_shared_from_this<Relay> {
 class Fetch : public std::enable_shared_from_this<Fetch> {
  public:
   using Done = std::function<void(Result<RelayHub::Fetched>)>;
-  Fetch(asio::io_context& io, std::function<Result<void>()> check, std::string request, Done done)
+  Fetch(asio::io_context& io, std::function<Result<void>()> check, std::string request, Done done,
+        milliseconds timeout = kFetchTimeout, size_t max_answer = kMaxFetched)
       : m_stream(asio::make_strand(io)), m_check(std::move(check)), m_request(std::move(request)),
-        m_done(std::move(done)) {
-    m_parser.body_limit(kMaxFetched);
+        m_done(std::move(done)), m_timeout(timeout) {
+    m_parser.body_limit(max_answer);
   }
 
   void start(uint16_t port) {
-    m_stream.expires_after(kFetchTimeout);
+    m_stream.expires_after(m_timeout);
     m_stream.async_connect(loopback(port), [self = shared_from_this()](error_code ec) { self->connected(ec); });
   }
 
@@ -194,9 +195,10 @@ class Fetch : public std::enable_shared_from_this<Fetch> {
   }
 
   void fail(error_code ec) {
-    if (ec == beast::error::timeout) return m_done(Error::make(ETIMEDOUT, "the browser did not answer within 10 s"));
+    if (ec == beast::error::timeout)
+      return m_done(Error::make(ETIMEDOUT, "no answer within " + std::to_string(m_timeout.count() / 1000) + " s"));
     if (ec == asio::error::connection_refused)
-      return m_done(Error::make(ECONNREFUSED, "the browser's DevTools port is closed"));
+      return m_done(Error::make(ECONNREFUSED, "the port is closed"));
     m_done(Error::make(EBADMSG, "the browser's answer could not be read: " + ec.message()));
   }
 
@@ -206,6 +208,7 @@ class Fetch : public std::enable_shared_from_this<Fetch> {
   std::function<Result<void>()> m_check;
   std::string m_request;
   Done m_done;
+  milliseconds m_timeout;
 };
 
 }  // namespace
@@ -273,6 +276,17 @@ size_t RelayHub::active() const {
 void RelayHub::fetch(uint16_t port, std::function<Result<void>()> check_upstream, std::string request,
                      std::function<void(Result<Fetched>)> done) {
   std::make_shared<Fetch>(m_impl->io, std::move(check_upstream), std::move(request), std::move(done))->start(port);
+}
+
+}  // namespace corral
+
+namespace corral {
+
+void RelayHub::forward(uint16_t port, std::function<Result<void>()> check_upstream, std::string request,
+                       std::chrono::milliseconds timeout, size_t max_answer, std::function<void(Result<Fetched>)> done) {
+  std::make_shared<Fetch>(m_impl->io, std::move(check_upstream), std::move(request), std::move(done), timeout,
+                          max_answer)
+      ->start(port);
 }
 
 }  // namespace corral

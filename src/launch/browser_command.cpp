@@ -83,9 +83,15 @@ Result<fs::path> find_chromedriver() {
 }
 
 std::vector<std::string> chrome_base_flags(const SessionDirs& dirs, uid_t browser_uid) {
+  std::vector<std::string> flags = {"--user-data-dir=" + dirs.profile.string(), "--remote-debugging-port=0",
+                                    "--remote-debugging-address=127.0.0.1"};
+  for (auto& flag : chrome_driven_flags(browser_uid)) flags.push_back(std::move(flag));
+  return flags;
+}
+
+std::vector<std::string> chrome_driven_flags(uid_t browser_uid) {
   std::vector<std::string> flags = {
-      "--headless=new", "--user-data-dir=" + dirs.profile.string(), "--remote-debugging-port=0",
-      "--remote-debugging-address=127.0.0.1", "--no-first-run", "--no-default-browser-check",
+      "--headless=new", "--no-first-run", "--no-default-browser-check",
       // Against background throttling: a headless page a bot drives is
       // never "visible", and throttled timers make bots flaky.
       "--disable-background-timer-throttling", "--disable-backgrounding-occluded-windows",

@@ -16,7 +16,7 @@ bool SessionManager::mark_closing(Entry& entry) {
   auto state = entry.info.state;
   if (state == SessionState::closing || state == SessionState::closed) return false;
   entry.info.state = SessionState::closing;
-  if (m_closing_listener) m_closing_listener(entry.info.id);
+  for (const auto& [handle, listener] : m_closing_listeners) listener(entry.info.id);
   return true;
 }
 

@@ -31,7 +31,20 @@ void SessionManager::end_connection(const std::string& id) {
 
 void SessionManager::set_closing_listener(std::function<void(const std::string&)> listener) {
   std::lock_guard lock(m_mutex);
-  m_closing_listener = std::move(listener);
+  if (listener) m_closing_listeners[0] = std::move(listener);
+  else m_closing_listeners.erase(0);
+}
+
+int SessionManager::add_closing_listener(std::function<void(const std::string&)> listener) {
+  std::lock_guard lock(m_mutex);
+  int handle = m_next_listener++;
+  m_closing_listeners[handle] = std::move(listener);
+  return handle;
+}
+
+void SessionManager::remove_closing_listener(int handle) {
+  std::lock_guard lock(m_mutex);
+  m_closing_listeners.erase(handle);
 }
 
 }  // namespace corral

@@ -12,6 +12,7 @@
 // header holds no Asio type.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -64,6 +65,12 @@ class RelayHub {
   /// ETIMEDOUT, EBADMSG (not HTTP, too large).
   void fetch(uint16_t port, std::function<Result<void>()> check_upstream, std::string request,
              std::function<void(Result<Fetched>)> done);
+  /// The same exchange for a proxied WebDriver command: no short deadline
+  /// (a page load may take minutes; `timeout` is the session's own), an
+  /// answer of up to `max_answer` bytes (a screenshot, a page source).
+  /// ETIMEDOUT past `timeout`; otherwise as fetch().
+  void forward(uint16_t port, std::function<Result<void>()> check_upstream, std::string request,
+               std::chrono::milliseconds timeout, size_t max_answer, std::function<void(Result<Fetched>)> done);
 
  private:
   struct Impl;

@@ -34,6 +34,9 @@ std::string browser_version(const std::filesystem::path& chrome);
 /// --no-sandbox only if the browser runs as root (`browser_uid` 0), where
 /// Chrome's sandbox refuses to start.
 std::vector<std::string> chrome_base_flags(const SessionDirs& dirs, uid_t browser_uid);
+/// The same but the profile and debugging port, which chromedriver chooses
+/// itself: the flags corral merges into a WebDriver session's chromeOptions.
+std::vector<std::string> chrome_driven_flags(uid_t browser_uid);
 
 /// `run_as`: the session user, or unset to run as the daemon's user.
 LaunchSpec chrome_launch(const std::filesystem::path& binary, const SessionDirs& dirs,

@@ -106,6 +106,10 @@ class SessionManager {
   /// that proxied connections to it end at once. Called under the manager's
   /// lock: it must only hand the id on (post it), never call the manager.
   void set_closing_listener(std::function<void(const std::string& id)> listener);
+  /// One more such listener, beside the one set above (a second proxy);
+  /// returns its handle for remove_closing_listener.
+  int add_closing_listener(std::function<void(const std::string& id)> listener);
+  void remove_closing_listener(int handle);
   /// Refuse new sessions from now on, and send requests that wait for room
   /// away (EAGAIN). close_all() does this too; call it first when requests
   /// must drain before close_all() runs.
@@ -177,7 +181,9 @@ class SessionManager {
   std::deque<EntryPtr> m_closed;
   bool m_shutting_down = false;
   std::condition_variable m_live_changed;
-  std::function<void(const std::string&)> m_closing_listener;  ///< guarded by m_mutex
+  /// Guarded by m_mutex; 0 is set_closing_listener's.
+  std::map<int, std::function<void(const std::string&)>> m_closing_listeners;
+  int m_next_listener = 1;
 
   // Sessions whose browser ended by itself, or whose time is up, are closed
   // here, off the watcher and HTTP threads.
