@@ -1,11 +1,14 @@
 #include "corral/api/auth.hpp"
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 #include <strings.h>
 
 #include "corral/api/devtools_paths.hpp"
 #include "corral/api/session_json.hpp"
+#include "corral/api/webdriver_errors.hpp"
+#include "corral/api/webdriver_paths.hpp"
 
 namespace corral {
 
@@ -24,7 +27,9 @@ std::string_view as_view(const Digest& digest) {
 }
 
 bool is_health_check(const HttpRequest& req) {
-  return (req.method == "GET" || req.method == "HEAD") && req.path == "/v1/health";
+  if (req.method != "GET" && req.method != "HEAD") return false;
+  // WebDriver's /status is what load balancers and Grid relay nodes poll.
+  return req.path == "/v1/health" || req.path == "/status" || req.path == "/wd/hub/status";
 }
 
 // Connect-to-launch and the root /json/version that hands out its URL
@@ -40,7 +45,17 @@ bool is_launch_route(const HttpRequest& req) {
 // Routes whose handler checks a credential of its own: a session's
 // DevTools (its secret is in the path), and a launch URL's ticket.
 bool checks_own_credential(const HttpRequest& req) {
-  return req.path.rfind(kDevToolsPrefix, 0) == 0 || (is_launch_route(req) && req.has_param("ticket"));
+  return req.path.rfind(kDevToolsPrefix, 0) == 0 || (is_launch_route(req) && req.has_param("ticket")) ||
+         (req.method == "GET" && parse_socket_path(req.path));
+}
+
+// corral's refusals are {"error":…}; on a WebDriver route they take W3C's
+// shape, so Selenium raises an exception that says what happened.
+void set_refusal(const HttpRequest& req, HttpResponse& res, const std::string& code, const std::string& message) {
+  if (!is_webdriver_path(req.path)) return res.set_content(error_json(code, message).dump() + "\n", "application/json");
+  auto w3c = webdriver_error(res.status, webdriver_error_name_for(res.status), code + ": " + message);
+  res.body = std::move(w3c.body);
+  res.set_header("Content-Type", w3c.get_header_value("Content-Type"));
 }
 
 bool reject(const HttpRequest& req, HttpResponse& res, const char* challenge,
@@ -51,8 +66,28 @@ bool reject(const HttpRequest& req, HttpResponse& res, const char* challenge,
   // A body we answer before reading would be taken for the next request on
   // the same connection; the server closes it instead (and says so).
   if (req.has_body()) res.set_header("Connection", "close");
-  res.set_content(error_json("unauthorized", message).dump() + "\n", "application/json");
+  set_refusal(req, res, "unauthorized", message);
   return true;
+}
+
+// The password of "Basic base64(user:password)": Selenium sends the token
+// that way from a remote URL http://user:TOKEN@host:port.
+std::optional<std::string> basic_password(std::string_view authorization) {
+  constexpr std::string_view kScheme = "basic ";
+  if (authorization.size() <= kScheme.size() || strncasecmp(authorization.data(), kScheme.data(), kScheme.size()) != 0)
+    return std::nullopt;
+  auto encoded = std::string(authorization.substr(kScheme.size()));
+  while (!encoded.empty() && encoded.back() == ' ') encoded.pop_back();
+  if (encoded.empty() || encoded.size() > 4096 || encoded.size() % 4 != 0) return std::nullopt;
+  std::string decoded(encoded.size() / 4 * 3, '\0');
+  int length = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
+                               reinterpret_cast<const unsigned char*>(encoded.data()), static_cast<int>(encoded.size()));
+  if (length < 0) return std::nullopt;
+  decoded.resize(static_cast<size_t>(length));
+  while (encoded.ends_with('=')) encoded.pop_back(), decoded.pop_back();  // EVP_DecodeBlock keeps the padding's zeros
+  auto colon = decoded.find(':');
+  if (colon == std::string::npos) return std::nullopt;
+  return decoded.substr(colon + 1);
 }
 
 }  // namespace
@@ -94,11 +129,9 @@ void refuse_session_uids(HttpServer& server, std::function<bool(uid_t)> is_sessi
     if (!uid || !is_session_uid(*uid)) return false;
     spdlog::debug("403 for {} {} from uid {}, a session's", req.method, loggable_target(req.target), *uid);
     res.status = 403;
-    res.set_content(error_json("forbidden", "this connection comes from uid " + std::to_string(*uid) +
-                                                ", which corral's sessions run as; sessions may not use the API")
-                            .dump() +
-                        "\n",
-                    "application/json");
+    set_refusal(req, res, "forbidden",
+                "this connection comes from uid " + std::to_string(*uid) +
+                    ", which corral's sessions run as; sessions may not use the API");
     return true;
   });
 }
@@ -127,7 +160,7 @@ void guard_requests(HttpServer& server, RequestGuardPolicy policy) {
                   refusal->message);
     res.status = refusal->status;
     if (req.has_body()) res.set_header("Connection", "close");
-    res.set_content(error_json(refusal->code, refusal->message).dump() + "\n", "application/json");
+    set_refusal(req, res, refusal->code, refusal->message);
     return true;
   });
 }
@@ -142,6 +175,11 @@ void require_token(HttpServer& server, std::string_view token) {
     if (!req.has_header("Authorization"))
       return reject(req, res, "Bearer realm=\"corral\"", "this corrald needs an Authorization: Bearer token");
     const std::string authorization = req.get_header_value("Authorization");  // bearer_token() points into it
+    if (is_webdriver_path(req.path))
+      if (auto password = basic_password(authorization)) {
+        if (check.accepts(*password)) return false;
+        return reject(req, res, "Basic realm=\"corral\"", "wrong token (given as the password of Basic auth)");
+      }
     auto presented = bearer_token(authorization);
     if (!presented)
       return reject(req, res, "Bearer realm=\"corral\", error=\"invalid_request\"",

@@ -45,6 +45,7 @@ namespace {
 struct FlagText {
   std::string instance = kDefaultInstance, listen = "127.0.0.1:8420", backend = "auto", state_dir;
   std::string browser, chromedriver, memory_max, memory_high, cpu_quota, grace = "2s", start_timeout = "60s";
+  std::string new_session_wait = "30s";
   std::string memory_budget, default_ttl = "1h", max_ttl = "24h", default_idle = "5m", max_idle = "24h";
   uint64_t tasks_max = 0;
   std::vector<std::string> allow_hosts, allow_origins;
@@ -73,6 +74,9 @@ void add_daemon_flags(CLI::App& app, FlagText& text, DaemonOptions& options) {
                "a WebSocket to /devtools/browser at corral's root opens a session (fields as the POST "
                "/v1/sessions body, in the query) and the client's disconnect closes it, as browserless does; "
                "GET /json/version at the root points there");
+  app.add_option("--new-session-wait", text.new_session_wait,
+                 "how long a WebDriver new session (POST /session) waits for room before 'session not created'")
+      ->capture_default_str();
   app.add_option("--public-url", options.public_url,
                  "http(s)://host[:port][/prefix]: the address clients use when corral sits behind a proxy (TLS, say); "
                  "DevTools URLs are built from it instead of each request's Host")
@@ -202,6 +206,8 @@ void apply_flags(const FlagText& text, DaemonOptions& options) {
   options.launcher.programs = {absolute(text.browser), absolute(text.chromedriver)};
   apply_default_limits(text, sessions.default_limits);
   apply_durations(text, sessions);
+  options.new_session_wait =
+      value_or_usage(parse_duration(text.new_session_wait, std::chrono::minutes(10)), "--new-session-wait");
   if (!text.memory_budget.empty()) {
     sessions.admission.memory_budget = value_or_usage(parse_size(text.memory_budget), "--memory-budget");
     if (!sessions.default_limits.memory_max)

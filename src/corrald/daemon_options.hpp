@@ -1,6 +1,7 @@
 // corrald's command line (and config file): every flag with its default.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 
@@ -18,6 +19,7 @@ struct DaemonOptions {
   std::filesystem::path token_file;  ///< empty: no token asked for
   RequestGuardPolicy guard;
   bool launch_on_connect = false;  ///< --launch-on-connect
+  std::chrono::milliseconds new_session_wait{30000};  ///< --new-session-wait: WebDriver's wait for room
   std::string public_url;          ///< --public-url; empty: URLs from each request's Host  ///< --allow-host, --allow-origin; no Host check on a unix socket
   BackendChoice backend = BackendChoice::automatic;
   std::filesystem::path cgroup_root;  ///< cgroupfs backend; empty = default

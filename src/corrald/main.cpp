@@ -16,6 +16,7 @@
 #include "corral/launch/child_watcher.hpp"
 #include "corral/api/routes.hpp"
 #include "corral/api/devtools_proxy.hpp"
+#include "corral/api/webdriver_proxy.hpp"
 #include "corral/api/auth.hpp"
 #include "corral/util/journal_sink.hpp"
 #include "corral/api/listen_socket.hpp"
@@ -282,6 +283,8 @@ int run(const DaemonOptions& options, JournalSink* journal) {
     spdlog::critical("{}", started.error().message);
     return 1;
   }
+  // Who browsers run as decides whether they need --no-sandbox (root only).
+  uid_t browser_uid = users->shared ? users->shared->uid : users->pool.status().separate ? 65534 : ::geteuid();
   HostBrowserLauncher launcher(launcher_config, std::move(users->pool), watcher);
   if (!name_state_dir(state_dir_claim, options.sessions.state_dir, options.naming)) return 1;
   SessionManager sessions(*backend, launcher, sessions_config);
@@ -290,6 +293,10 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   register_routes(server, sessions, devtools_config.addressing);
   DevToolsProxy devtools(server, sessions, devtools_config);
   devtools.register_routes();
+  WebDriverProxy webdriver(server, sessions,
+                           {devtools_config.addressing, {launcher_config.programs.chrome.string(), chrome_driven_flags(browser_uid)},
+                            options.new_session_wait});
+  webdriver.register_routes();
   add_request_checks(server, options.guard, *token, launcher);
   serve_until_stopped(server, *listener, sessions,
                       fmt::format("corrald ready on {} (instance {}; state dir {}; {})", listener->url(),

@@ -1,0 +1,73 @@
+// A W3C new-session request made fit for a session's chromedriver, and
+// chromedriver's answer made fit for the bot. Pure: no I/O, so every
+// capability a bot may send is unit-tested on JSON (test_webdriver_capabilities.cpp).
+//
+// In: alwaysMatch merged with each firstMatch in turn (legacy
+// desiredCapabilities when there is no "capabilities"); the first that
+// corral can serve (browserName chrome, chromium or none) wins. corral's
+// own per-session fields come in "corral:options" (the POST /v1/sessions
+// body's fields) and are taken out. goog:chromeOptions.args are filtered:
+// flags corral sets itself are dropped as duplicates, flags that would undo
+// its isolation (--no-sandbox, --user-data-dir, --remote-debugging-*) are
+// dropped with a warning, the rest must pass the allowlist
+// (chrome_flags.hpp). corral's flags go first and its browser is the binary.
+//
+// Out: chromedriver's session id and its browser's DevTools port are taken
+// note of; the bot sees corral's session id, corral's URLs for se:cdp and
+// webSocketUrl, and no debuggerAddress (it names the corral host's loopback).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "corral/session/session.hpp"
+#include "corral/util/error.hpp"
+
+namespace corral {
+
+/// The browser corral runs and the flags it gives it in every session.
+struct CorralBrowser {
+  std::string binary;
+  std::vector<std::string> flags;
+};
+
+struct NewSessionPlan {
+  SessionRequest request;            ///< from corral:options; kind chromedriver
+  nlohmann::json forward;            ///< the body for chromedriver's POST /session
+  std::vector<std::string> warnings; ///< returned as corral:warnings
+  bool bidi = false;                 ///< webSocketUrl: true was asked for
+};
+
+/// EINVAL: capabilities that are malformed or not allowed (400 invalid
+/// argument); ENOTSUP: well-formed, but no firstMatch names a browser corral
+/// runs (500 session not created).
+Result<NewSessionPlan> plan_new_session(const nlohmann::json& body, const CorralBrowser& browser);
+
+/// What corral keeps of chromedriver's new-session answer.
+struct DriverSession {
+  std::string id;                ///< chromedriver's session id
+  uint16_t debugger_port = 0;    ///< goog:chromeOptions.debuggerAddress's port; 0 if none
+  nlohmann::json capabilities;   ///< as chromedriver returned them
+};
+
+/// EBADMSG: not a successful new-session answer.
+Result<DriverSession> parse_driver_session(const std::string& body);
+
+/// corral's URLs for the bot; nullopt where there is none to give (no Host).
+struct SessionUrls {
+  std::optional<std::string> cdp;   ///< se:cdp
+  std::string cdp_version;          ///< se:cdpVersion: "156.0.8078.114"
+  std::optional<std::string> bidi;  ///< webSocketUrl, when it was asked for
+};
+
+/// The new-session answer the bot gets: {"value":{"sessionId":corral_id,
+/// "capabilities":…}} with chromedriver's capabilities rewritten as above.
+nlohmann::json client_new_session_reply(const DriverSession& driver, const std::string& corral_id,
+                                        const SessionUrls& urls, std::vector<std::string> warnings);
+
+/// "Chrome/156.0.8078.114" (the Browser of /json/version) → "156.0.8078.114".
+std::string cdp_version_of(const std::string& browser);
+
+}  // namespace corral

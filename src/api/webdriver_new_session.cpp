@@ -1,0 +1,156 @@
+// WebDriver's new session through corral: capabilities made fit
+// (webdriver_capabilities.cpp), a chromedriver-kind session opened (waiting
+// for room up to --new-session-wait, holding no thread), the request
+// forwarded to its chromedriver, the browser's DevTools target asked for
+// (for se:cdp), and the answer rewritten to corral's id and URLs. Whatever
+// fails after the open closes the session again.
+#include <spdlog/spdlog.h>
+
+#include "corral/api/pending_open.hpp"
+#include "corral/api/webdriver_errors.hpp"
+#include "corral/api/webdriver_paths.hpp"
+#include "corral/api/webdriver_proxy.hpp"
+#include "corral/cgroup/listener_owner.hpp"
+
+namespace corral {
+namespace {
+using nlohmann::json;
+using namespace std::chrono;
+
+// One new session from the open on: what it knows, and its reply.
+struct Start {
+  WebDriverProxy::Driven driven;
+  SessionInfo session;
+  NewSessionPlan plan;
+  std::optional<PublicBase> base;
+  std::shared_ptr<PendingOpen> pending;
+};
+using StartPtr = std::shared_ptr<Start>;
+
+std::function<Result<void>()> port_check(uint16_t port, const std::string& cgroup) {
+  return [port, cgroup] { return check_listener_in_cgroup(port, Cgroup(cgroup)); };
+}
+
+HttpResponse reply_json(int status, const json& body) {
+  HttpResponse res;
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json; charset=utf-8");
+  res.set_header("Cache-Control", "no-cache");
+  return res;
+}
+
+// chromedriver refused, or corral could not use its answer: the session goes.
+void give_up(SessionManager& sessions, const Start& start, HttpResponse answer) {
+  sessions.end_connection(start.session.id);
+  (void)sessions.close_in_background(start.session.id, milliseconds(0), CloseReason::start_failed);
+  start.pending->finish(std::move(answer));
+}
+
+SessionUrls urls_for(const Start& start, const RelayHub::Fetched* version) {
+  SessionUrls urls;
+  if (!start.base) return urls;
+  if (start.driven.debugger_port && !start.driven.browser_path.empty())
+    urls.cdp = start.base->ws_url(socket_path(start.session.id, start.session.access_secret, SocketKind::cdp));
+  if (version) {
+    auto answer = json::parse(version->body, nullptr, false);
+    if (answer.is_object() && answer.contains("Browser") && answer["Browser"].is_string())
+      urls.cdp_version = cdp_version_of(answer["Browser"].get<std::string>());
+  }
+  if (start.plan.bidi)
+    urls.bidi = start.base->ws_url(socket_path(start.session.id, start.session.access_secret, SocketKind::bidi));
+  return urls;
+}
+
+// The browser answered (or not) which target is its own: remember the
+// session and answer the bot.
+void finish(WebDriverProxy& proxy, SessionManager& sessions, const StartPtr& start, const DriverSession& driver,
+            Result<RelayHub::Fetched> version) {
+  if (version && version->status == 200) {
+    auto answer = json::parse(version->body, nullptr, false);
+    if (answer.is_object() && answer.value("webSocketDebuggerUrl", json()).is_string())
+      start->driven.browser_path = url_path(answer["webSocketDebuggerUrl"].get<std::string>());
+  } else {
+    spdlog::info("session {}: the browser's /json/version did not answer ({}); no se:cdp", start->session.id,
+                 version ? std::to_string(version->status) : version.error().message);
+  }
+  auto urls = urls_for(*start, version ? &*version : nullptr);
+  WebDriverRoutes::remember(proxy, start->session.id, start->driven);
+  sessions.end_connection(start->session.id);
+  spdlog::info("session {}: WebDriver session started", start->session.id);
+  start->pending->finish(reply_json(200, client_new_session_reply(driver, start->session.id, urls, start->plan.warnings)));
+}
+
+void driver_answered(WebDriverProxy& proxy, SessionManager& sessions, RelayHub& hub, const StartPtr& start,
+                     Result<RelayHub::Fetched> answer) {
+  if (!answer) return give_up(sessions, *start, session_not_created("chromedriver did not answer: " + answer.error().message));
+  if (answer->status != 200) {
+    auto body = json::parse(answer->body, nullptr, false);
+    if (body.is_object() && body.contains("value") && body["value"].is_object() && body["value"].contains("error"))
+      return give_up(sessions, *start, reply_json(answer->status, body));
+    return give_up(sessions, *start, session_not_created("chromedriver answered " + std::to_string(answer->status)));
+  }
+  auto driver = parse_driver_session(answer->body);
+  if (!driver) return give_up(sessions, *start, session_not_created(driver.error().message));
+  start->driven.driver_id = driver->id;
+  start->driven.debugger_port = driver->debugger_port;
+  if (!driver->debugger_port) return finish(proxy, sessions, start, *driver, Error::make(ENOENT, "no debuggerAddress"));
+  auto request = driver_request("GET", "/json/version", driver->debugger_port, "");
+  hub.fetch(driver->debugger_port, port_check(driver->debugger_port, start->driven.cgroup), std::move(request),
+            [&proxy, &sessions, start, driver = *driver](Result<RelayHub::Fetched> version) {
+              finish(proxy, sessions, start, driver, std::move(version));
+            });
+}
+
+void session_opened(WebDriverProxy& proxy, SessionManager& sessions, RelayHub& hub, const StartPtr& start) {
+  const auto& session = start->session;
+  if (!session.endpoints.webdriver || !sessions.begin_connection(session.id)) {
+    (void)sessions.close_in_background(session.id, milliseconds(0), CloseReason::start_failed);
+    return start->pending->finish(session_not_created("the session's chromedriver is not there"));
+  }
+  start->driven.driver_port = url_port(*session.endpoints.webdriver);
+  start->driven.cgroup = session.scope.cgroup;
+  auto request = driver_request("POST", "/session", start->driven.driver_port, start->plan.forward.dump());
+  auto timeout = sessions.config().start_timeout + seconds(30);  // chromedriver starts the browser meanwhile
+  hub.forward(start->driven.driver_port, port_check(start->driven.driver_port, start->driven.cgroup),
+              std::move(request), timeout, 16 << 20, [&proxy, &sessions, &hub, start](Result<RelayHub::Fetched> answer) {
+                driver_answered(proxy, sessions, hub, start, std::move(answer));
+              });
+}
+
+}  // namespace
+
+void WebDriverRoutes::new_session(WebDriverProxy& proxy, const HttpRequest& req, Reply reply) {
+  if (req.body.size() > kMaxNewSessionBody) return reply(invalid_argument("the new-session body is over 32 MiB"));
+  auto body = json::parse(req.body, nullptr, false);
+  if (body.is_discarded()) return reply(invalid_argument("the body is not JSON"));
+  auto plan = plan_new_session(body, proxy.m_config.browser);
+  if (!plan && plan.error().code == ENOTSUP) return reply(session_not_created(plan.error().message));
+  if (!plan) return reply(invalid_argument(plan.error().message));
+  auto host = req.headers.find("Host");
+  auto start = std::make_shared<Start>();
+  start->plan = std::move(*plan);
+  start->base = proxy.m_config.addressing.base_for(host == req.headers.end() ? std::nullopt
+                                                                             : std::optional<std::string_view>(host->second));
+  start->pending = std::make_shared<PendingOpen>(std::move(reply));
+  auto& server = proxy.m_server;
+  auto& sessions = proxy.m_sessions;
+  auto wait = proxy.m_config.new_session_wait;
+  auto waiter = sessions.open_async(
+      start->plan.request, wait, [&server](std::function<void()> task) { server.post_work(std::move(task)); },
+      [&proxy, start](Result<SessionInfo> session) {
+        if (!session) return start->pending->finish(new_session_failure(session.error()));
+        start->session = std::move(*session);
+        session_opened(proxy, proxy.m_sessions, proxy.m_hub, start);
+      });
+  if (waiter) start->pending->arm(server.call_after(wait, [&sessions, waiter] { sessions.give_up_waiting(waiter); }));
+}
+
+void WebDriverRoutes::add_new_session_route(WebDriverProxy& proxy) {
+  for (const char* prefix : {"", "/wd/hub"})
+    proxy.m_server.routes().add_async(
+        "POST", std::string(prefix) + "/session",
+        [&proxy](const HttpRequest& req, Reply reply) { new_session(proxy, req, std::move(reply)); },
+        kMaxNewSessionBody + (1 << 20));
+}
+
+}  // namespace corral
