@@ -3,7 +3,7 @@
 webdriver.Remote with ChromeOptions, get, title, screenshot, a CDP command
 through chromedriver's goog/cdp/execute, quit. Prints one JSON line.
 
-  webdriver_client.py SERVER_URL PAGE_URL [--no-quit] [--caps JSON]
+  webdriver_client.py SERVER_URL PAGE_URL [--no-quit] [--caps JSON] [--args JSON] [--binary PATH]
 
 --caps: extra capabilities (JSON object) set on the options, e.g. corral:options.
 On a WebDriverException it prints {"ok": false, "exception": class name}."""
@@ -22,6 +22,8 @@ def main(argv):
     options = webdriver.ChromeOptions()
     for arg in args:
         options.add_argument(arg)
+    if "--binary" in argv:
+        options.binary_location = argv[argv.index("--binary") + 1]
     for name, value in extra.items():
         options.set_capability(name, value)
     result = {"ok": False}

@@ -1,0 +1,186 @@
+"""Selenium bots reach corral as a WebDriver endpoint, from another host,
+with no corral-specific code: Python's webdriver.Remote (Debian's
+python3-selenium) and selenium-webdriver (JS), at / and /wd/hub, with the
+token as Basic auth's password. Commands, CDP through se:cdp and
+goog/cdp/execute, quit with the verified cleanup; a bot killed without
+quit is reaped by its idle timeout; a page load longer than the idle
+timeout is not cut off; refusals are Selenium's typed exceptions; nothing
+of any session is left."""
+import http.server
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import unittest
+import urllib.request
+
+from corral_harness import Daemon, wait_until
+from other_host import OtherHost
+
+TOKEN = "corral-test-token-" + os.urandom(12).hex()
+HERE = os.path.dirname(os.path.abspath(__file__))
+PY_CLIENT = ["/usr/bin/python3", os.path.join(HERE, "webdriver_client.py")]
+JS_CLIENT = ["node", os.path.join(HERE, "..", "clients", "webdriver_client.mjs")]
+SLOW_SECONDS = 8
+
+
+class Pages(http.server.BaseHTTPRequestHandler):
+    """/ a page with a title; /slow answers after SLOW_SECONDS."""
+    def do_GET(self):
+        if self.path.startswith("/slow"):
+            time.sleep(SLOW_SECONDS)
+        body = b"<html><head><title>corral page</title></head><body>hello</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+class WebDriverThroughCorral(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pages = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Pages)
+        threading.Thread(target=cls.pages.serve_forever, daemon=True).start()
+        cls.page = f"http://127.0.0.1:{cls.pages.server_port}/"
+        cls.host = OtherHost().__enter__()
+        try:
+            cls.daemon = Daemon("--max-sessions", "2", "--new-session-wait", "2s", browser=None,
+                                listen=f"{cls.host.host_address}:0", token=TOKEN)
+        except BaseException:
+            cls.host.__exit__(None, None, None)
+            raise
+        cls.base = f"{cls.host.host_address}:{cls.daemon.port}"
+        cls.url = f"http://bot:{TOKEN}@{cls.base}"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.remove()
+        cls.host.__exit__(None, None, None)
+        cls.pages.shutdown()
+
+    def tearDown(self):
+        for session in self.live_sessions():
+            if session["state"] == "running":
+                self.daemon.request("DELETE", f"/v1/sessions/{session['id']}?grace=0")
+        wait_until(lambda: not self.live_sessions(), 30, "every session to close")
+        self.daemon.assert_nothing_left()
+
+    def live_sessions(self):
+        return self.daemon.request("GET", "/v1/sessions")[1]["sessions"]
+
+    def run_client(self, argv, timeout=120):
+        completed = self.host.run(argv, timeout=timeout)
+        lines = completed.stdout.strip().splitlines()
+        self.assertTrue(lines, completed.stderr[-2000:])
+        return json.loads(lines[-1])
+
+    def python_bot(self, url, page=None, *flags):
+        return self.run_client([*PY_CLIENT, url, page or self.page, *flags])
+
+    def wd(self, method, path, body=None, auth=True):
+        """One WebDriver request from the test's side (loopback is another
+        address of the same corrald); (status, JSON)."""
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        if auth:
+            headers["Authorization"] = f"Bearer {TOKEN}"
+        request = urllib.request.Request(f"http://{self.base}{path}", method=method, headers=headers,
+                                         data=None if body is None else json.dumps(body).encode())
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    def test_python_bot_at_root_and_wd_hub(self):
+        for url in (self.url, self.url + "/wd/hub"):
+            result = self.python_bot(url)
+            self.assertTrue(result["ok"], result)
+            self.assertEqual(result["title"], "corral page")
+            self.assertGreater(result["screenshot_bytes"], 1000)
+            self.assertEqual(result["cdp_evaluate"], 42)
+            caps = result["capabilities"]
+            self.assertRegex(result["session_id"], r"^[0-9a-f]{12}$")
+            self.assertRegex(caps["se:cdp"], rf"^ws://{self.base}/session/{result['session_id']}/[0-9a-f]{{32}}/se/cdp$")
+            self.assertNotIn(TOKEN, json.dumps(caps))
+            self.assertNotIn("debuggerAddress", caps["goog:chromeOptions"])
+            self.assertTrue(any("--no-sandbox" in w for w in caps["corral:warnings"]), caps)
+            report = self.daemon.get(result["session_id"])[1]
+            self.assertEqual(report["state"], "closed")
+            self.assertTrue(report["report"]["verified_empty"], report)
+
+    def test_js_bot_with_cdp_through_se_cdp(self):
+        for url in (self.url, self.url + "/wd/hub"):
+            result = self.run_client([*JS_CLIENT, url, self.page])
+            self.assertTrue(result["ok"], result)
+            self.assertEqual(result["title"], "corral page")
+            self.assertEqual(result["cdp_evaluate"], 42)
+            self.assertIn("/se/cdp", result["se_cdp"])
+
+    def test_refusals_are_typed_and_open_nothing(self):
+        cases = [
+            (["--args", '["--renderer-cmd-prefix=/bin/sh"]'], "InvalidArgumentException"),
+            (["--args", '["--not-on-the-allowlist"]'], "InvalidArgumentException"),
+            (["--binary", "/bin/sh"], "InvalidArgumentException"),
+            (["--caps", '{"corral:options": {"memory_max": "lots"}}'], "InvalidArgumentException"),
+            (["--caps", '{"browserName": "firefox"}'], "SessionNotCreatedException"),
+        ]
+        for flags, exception in cases:
+            result = self.python_bot(self.url, "-", *flags)
+            self.assertEqual(result.get("exception"), exception, (flags, result))
+        self.assertEqual(self.live_sessions(), [])
+        self.assertEqual(self.daemon.request("GET", "/metrics")[0], 200)
+        status, body = self.wd("GET", "/session/0123456789ab/title")
+        self.assertEqual((status, body["value"]["error"]), (404, "invalid session id"))
+        status, body = self.wd("POST", "/session", {"capabilities": {}}, auth=False)
+        self.assertEqual(status, 401)
+        self.assertIn("error", body["value"])
+
+    def test_second_delete_is_null_and_unknown_is_404(self):
+        result = self.python_bot(self.url, "-", "--no-quit")
+        self.assertTrue(result["ok"], result)
+        path = f"/session/{result['session_id']}"
+        self.assertEqual(self.wd("DELETE", path), (200, {"value": None}))
+        self.assertEqual(self.wd("DELETE", path), (200, {"value": None}))
+        self.assertEqual(self.daemon.get(result["session_id"])[1]["state"], "closed")
+        status, body = self.wd("DELETE", "/session/0123456789ab")
+        self.assertEqual((status, body["value"]["error"]), (404, "invalid session id"))
+
+    def test_status_ready_until_capacity(self):
+        status, body = self.wd("GET", "/status", auth=False)
+        self.assertEqual((status, body["value"]["ready"]), (200, True))
+        ids = []
+        for _ in range(2):
+            result = self.python_bot(self.url, "-", "--no-quit")
+            self.assertTrue(result["ok"], result)
+            ids.append(result["session_id"])
+        status, body = self.wd("GET", "/wd/hub/status", auth=False)
+        self.assertEqual((status, body["value"]["ready"]), (200, False))
+        full = self.python_bot(self.url, "-")
+        self.assertEqual(full.get("exception"), "SessionNotCreatedException", full)
+        for session_id in ids:
+            self.assertEqual(self.wd("DELETE", f"/session/{session_id}")[0], 200)
+        self.assertTrue(self.wd("GET", "/status", auth=False)[1]["value"]["ready"])
+
+    def test_killed_bot_is_reaped_by_idle_timeout(self):
+        caps = json.dumps({"corral:options": {"idle_timeout": "3s"}})
+        result = self.python_bot(self.url, "-", "--no-quit", "--caps", caps)
+        self.assertTrue(result["ok"], result)
+        self.daemon.wait_closed(result["session_id"], 30, "the idle timeout to reap the abandoned session")
+        self.assertEqual(self.daemon.get(result["session_id"])[1]["report"]["reason"], "idle")
+
+    def test_long_page_load_outlives_idle_timeout(self):
+        caps = json.dumps({"corral:options": {"idle_timeout": "3s"}})
+        result = self.python_bot(self.url, self.page + "slow", "--caps", caps)
+        self.assertTrue(result["ok"], result)
+        self.assertEqual(result["title"], "corral page")
+        self.assertEqual(self.daemon.get(result["session_id"])[1]["report"]["reason"], "client")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
