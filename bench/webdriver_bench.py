@@ -1,0 +1,127 @@
+#!/usr/bin/python3
+"""What corral's WebDriver endpoint costs a Selenium bot (run as root, from
+the repository: /usr/bin/python3 bench/webdriver_bench.py [--commands 500]
+[--starts 5]).
+
+1. One command, GET /session/{id}/title, through corral and straight to the
+   session's own chromedriver (endpoints.webdriver, loopback), interleaved
+   one by one, each over a kept-alive connection as Selenium's pool keeps
+   it: median latency of each, the added latency and the ratio.
+2. New session to first answered command: webdriver.Remote through corral,
+   then driver.title, against a local webdriver.Chrome() (chromedriver
+   started by Selenium on this host), interleaved; medians.
+Prints the machine and the figures as JSON."""
+import argparse
+import http.client
+import json
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import machine  # noqa: E402
+from common.chrome import CHROMEDRIVER  # noqa: E402
+from common.daemons import ROOT, Corrald  # noqa: E402
+from common.stats import ratio  # noqa: E402
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+
+
+class KeptAlive:
+    """GETs over one connection, opened again when the server closes it."""
+    def __init__(self, port):
+        self.port, self.conn = port, None
+
+    def get(self, path):
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        start = time.perf_counter()
+        self.conn.request("GET", path, headers={"Accept": "application/json"})
+        answer = self.conn.getresponse()
+        answer.read()
+        elapsed = (time.perf_counter() - start) * 1000  # ms
+        if answer.status != 200:
+            raise RuntimeError(f"GET {path}: {answer.status}")
+        if answer.getheader("Connection", "").lower() == "close":
+            self.conn.close()
+            self.conn = None
+        return elapsed
+
+
+def chromedriver_session(port):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/sessions")
+    return json.loads(conn.getresponse().read())["value"][0]["id"]
+
+
+def options():
+    chrome = webdriver.ChromeOptions()
+    chrome.add_argument("--headless=new")
+    return chrome
+
+
+def command_latency(daemon, count):
+    driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{daemon.port}", options=options())
+    try:
+        driver.get("data:text/html,<title>bench</title>")
+        local = daemon.request("GET", f"/v1/sessions/{driver.session_id}")[1]["webdriver"]
+        driver_port = int(local.rsplit(":", 1)[1].strip("/"))
+        direct_id = chromedriver_session(driver_port)
+        through, direct = KeptAlive(daemon.port), KeptAlive(driver_port)
+        times = {"corral": [], "direct": []}
+        for i in range(count):
+            pair = [("corral", through, driver.session_id), ("direct", direct, direct_id)]
+            for name, client, session_id in (pair if i % 2 == 0 else pair[::-1]):
+                times[name].append(client.get(f"/session/{session_id}/title"))
+        return times
+    finally:
+        driver.quit()
+
+
+def new_session_to_first_command(daemon, starts):
+    times = {"corral": [], "local": []}
+    for i in range(starts):
+        for name in (("corral", "local") if i % 2 == 0 else ("local", "corral")):
+            start = time.perf_counter()
+            if name == "corral":
+                driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{daemon.port}", options=options())
+            else:
+                local_options = options()
+                local_options.add_argument("--no-sandbox")  # as root, with no session user
+                driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=local_options)
+            driver.title
+            times[name].append((time.perf_counter() - start) * 1000)
+            driver.quit()
+    return times
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--commands", type=int, default=500)
+    parser.add_argument("--starts", type=int, default=5)
+    parser.add_argument("--backend", default="cgroupfs")
+    args = parser.parse_args()
+    described = machine.describe(ROOT)
+    daemon = Corrald(args.backend)
+    try:
+        commands = command_latency(daemon, args.commands)
+        starts = new_session_to_first_command(daemon, args.starts)
+    finally:
+        daemon.stop()
+    ms = lambda values: round(statistics.median(values), 3)  # noqa: E731
+    result = {
+        "machine": described,
+        "command_title_ms": {"corral": ms(commands["corral"]), "direct": ms(commands["direct"]),
+                             "added": round(ms(commands["corral"]) - ms(commands["direct"]), 3),
+                             "ratio": ratio(ms(commands["corral"]), ms(commands["direct"])),
+                             "count": args.commands},
+        "new_session_to_first_command_ms": {"corral": ms(starts["corral"]), "local": ms(starts["local"]),
+                                            "starts": args.starts},
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
