@@ -27,8 +27,8 @@ struct Start {
 };
 using StartPtr = std::shared_ptr<Start>;
 
-std::function<Result<void>()> port_check(uint16_t port, const std::string& cgroup) {
-  return [port, cgroup] { return check_listener_in_cgroup(port, Cgroup(cgroup)); };
+std::function<Result<void>()> port_check(uint16_t port, const WebDriverProxy::Driven& driven) {
+  return [port, cgroup = driven.cgroup, uid = driven.uid] { return check_session_port(port, Cgroup(cgroup), uid); };
 }
 
 HttpResponse reply_json(int status, const json& body) {
@@ -95,7 +95,7 @@ void driver_answered(WebDriverProxy& proxy, SessionManager& sessions, RelayHub& 
   start->driven.debugger_port = driver->debugger_port;
   if (!driver->debugger_port) return finish(proxy, sessions, start, *driver, Error::make(ENOENT, "no debuggerAddress"));
   auto request = driver_request("GET", "/json/version", driver->debugger_port, "");
-  hub.fetch(driver->debugger_port, port_check(driver->debugger_port, start->driven.cgroup), std::move(request),
+  hub.fetch(driver->debugger_port, port_check(driver->debugger_port, start->driven), std::move(request),
             [&proxy, &sessions, start, driver = *driver](Result<RelayHub::Fetched> version) {
               finish(proxy, sessions, start, driver, std::move(version));
             });
@@ -109,9 +109,10 @@ void session_opened(WebDriverProxy& proxy, SessionManager& sessions, RelayHub& h
   }
   start->driven.driver_port = url_port(*session.endpoints.webdriver);
   start->driven.cgroup = session.scope.cgroup;
+  start->driven.uid = session.uid;
   auto request = driver_request("POST", "/session", start->driven.driver_port, start->plan.forward.dump());
   auto timeout = sessions.config().start_timeout + seconds(30);  // chromedriver starts the browser meanwhile
-  hub.forward(start->driven.driver_port, port_check(start->driven.driver_port, start->driven.cgroup),
+  hub.forward(start->driven.driver_port, port_check(start->driven.driver_port, start->driven),
               std::move(request), timeout, 16 << 20, [&proxy, &sessions, &hub, start](Result<RelayHub::Fetched> answer) {
                 driver_answered(proxy, sessions, hub, start, std::move(answer));
               });

@@ -130,8 +130,8 @@ void forward_command(WebDriverProxy&, SessionManager& sessions, HttpServer& serv
     return reply(invalid_argument("the command's body is over 8 MiB"));
   }
   bool quit = req.method == "DELETE" && target->rest.empty();
-  auto check = [port = driven->driver_port, cgroup = driven->cgroup] {
-    return check_listener_in_cgroup(port, Cgroup(cgroup));
+  auto check = [port = driven->driver_port, cgroup = driven->cgroup, uid = driven->uid] {
+    return check_session_port(port, Cgroup(cgroup), uid);
   };
   auto request = driver_request(req.method, driver_target(driven->driver_id, target->rest), driven->driver_port, req.body);
   hub.forward(driven->driver_port, check, std::move(request), time_left(*session), kMaxAnswer,

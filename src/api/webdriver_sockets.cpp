@@ -19,6 +19,7 @@ struct Upstream {
   uint16_t port = 0;
   std::string path;
   std::string cgroup;
+  std::optional<uid_t> uid;
 };
 
 // Where a socket path leads, if its secret is the running session's own.
@@ -29,9 +30,9 @@ std::optional<Upstream> upstream_for(SessionManager& sessions, const std::option
       !constant_time_equal(session->access_secret, target.secret))
     return std::nullopt;
   if (target.kind == SocketKind::bidi)
-    return Upstream{session->id, driven->driver_port, "/session/" + driven->driver_id, driven->cgroup};
+    return Upstream{session->id, driven->driver_port, "/session/" + driven->driver_id, driven->cgroup, driven->uid};
   if (driven->debugger_port == 0 || driven->browser_path.empty()) return std::nullopt;
-  return Upstream{session->id, driven->debugger_port, driven->browser_path, driven->cgroup};
+  return Upstream{session->id, driven->debugger_port, driven->browser_path, driven->cgroup, driven->uid};
 }
 
 std::variant<HttpResponse, Takeover> relay(SessionManager& sessions, RelayHub& hub,
@@ -48,8 +49,8 @@ std::variant<HttpResponse, Takeover> relay(SessionManager& sessions, RelayHub& h
     plan.client = std::move(taken.socket);
     plan.group = upstream.id;
     plan.upstream_port = upstream.port;
-    plan.check_upstream = [port = upstream.port, cgroup = upstream.cgroup] {
-      return check_listener_in_cgroup(port, Cgroup(cgroup));
+    plan.check_upstream = [port = upstream.port, cgroup = upstream.cgroup, uid = upstream.uid] {
+      return check_session_port(port, Cgroup(cgroup), uid);
     };
     plan.to_upstream = head + taken.buffered;
     plan.failure_answer = [](const std::string& why) {

@@ -64,26 +64,6 @@ void add_daemon_flags(CLI::App& app, FlagText& text, DaemonOptions& options) {
   app.add_option("--token-file", options.token_file,
                  "file with the API token (at least 16 characters, no access for others): every request but "
                  "GET /v1/health must send 'Authorization: Bearer TOKEN'");
-  app.add_option("--allow-host", text.allow_hosts,
-                 "a host name clients may send in Host, besides IP addresses, localhost and the --listen name "
-                 "(repeatable); any other Host is refused, as Chrome's DevTools refuse it, against DNS rebinding");
-  app.add_option("--allow-origin", text.allow_origins,
-                 "an origin (scheme://host[:port]) whose web pages may send requests (repeatable); a request "
-                 "with any other Origin header is refused");
-  app.add_flag("--launch-on-connect", options.launch_on_connect,
-               "a WebSocket to /devtools/browser at corral's root opens a session (fields as the POST "
-               "/v1/sessions body, in the query) and the client's disconnect closes it, as browserless does; "
-               "GET /json/version at the root points there");
-  app.add_option("--new-session-wait", text.new_session_wait,
-                 "how long a WebDriver new session (POST /session) waits for room before 'session not created'")
-      ->capture_default_str();
-  app.add_option("--public-url", options.public_url,
-                 "http(s)://host[:port][/prefix]: the address clients use when corral sits behind a proxy (TLS, say); "
-                 "DevTools URLs are built from it instead of each request's Host")
-      ->check([](const std::string& url) {
-        auto parsed = parse_public_url(url);
-        return parsed ? std::string() : parsed.error().message;
-      });
   app.add_option("--backend", text.backend, "auto, systemd-system, systemd-user or cgroupfs")->capture_default_str();
   app.add_option("--cgroup-root", options.cgroup_root,
                  "cgroupfs backend: parent cgroup for sessions, shared by every instance (default: <own "
@@ -112,6 +92,31 @@ void add_daemon_flags(CLI::App& app, FlagText& text, DaemonOptions& options) {
                  "API connections open at once; beyond it a new one gets 503 and is closed (each takes an fd)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+}
+
+// What the front door lets in and hands out: web pages' Host and Origin,
+// connect-to-launch, WebDriver's new-session wait, the public URL.
+void add_front_door_flags(CLI::App& app, FlagText& text, DaemonOptions& options) {
+  app.add_option("--allow-host", text.allow_hosts,
+                 "a host name clients may send in Host, besides IP addresses, localhost and the --listen name "
+                 "(repeatable); any other Host is refused, as Chrome's DevTools refuse it, against DNS rebinding");
+  app.add_option("--allow-origin", text.allow_origins,
+                 "an origin (scheme://host[:port]) whose web pages may send requests (repeatable); a request "
+                 "with any other Origin header is refused");
+  app.add_flag("--launch-on-connect", options.launch_on_connect,
+               "a WebSocket to /devtools/browser at corral's root opens a session (fields as the POST "
+               "/v1/sessions body, in the query) and the client's disconnect closes it, as browserless does; "
+               "GET /json/version at the root points there");
+  app.add_option("--new-session-wait", text.new_session_wait,
+                 "how long a WebDriver new session (POST /session) waits for room before 'session not created'")
+      ->capture_default_str();
+  app.add_option("--public-url", options.public_url,
+                 "http(s)://host[:port][/prefix]: the address clients use when corral sits behind a proxy (TLS, say); "
+                 "DevTools URLs are built from it instead of each request's Host")
+      ->check([](const std::string& url) {
+        auto parsed = parse_public_url(url);
+        return parsed ? std::string() : parsed.error().message;
+      });
 }
 
 void add_session_flags(CLI::App& app, FlagText& text, SessionManagerConfig& sessions) {
@@ -223,6 +228,7 @@ DaemonOptions parse_daemon_options(int argc, char** argv) {
   FlagText text;
   CLI::App app{"corrald: headless Chrome sessions, each in its own cgroup, ended by cgroup.kill"};
   add_daemon_flags(app, text, options);
+  add_front_door_flags(app, text, options);
   add_session_flags(app, text, options.sessions);
   add_metrics_flags(app, options.sessions.usage_metrics);
   try {

@@ -203,6 +203,11 @@ void raise_fd_limit(size_t max_connections) {
                  max_connections, limit.rlim_cur);
 }
 
+std::string ready_message(const DaemonOptions& options, const ListenSocket& listener, bool token) {
+  return fmt::format("corrald ready on {} (instance {}; state dir {}; {})", listener.url(), options.naming.instance(),
+                     options.sessions.state_dir.string(), token ? "API token required" : "no API token");
+}
+
 // The pool bounds the sessions: past it, admission says 429 as for any other limit.
 SessionManagerConfig bounded_by_pool(SessionManagerConfig config, const SessionUidPool& pool) {
   if (auto status = pool.status(); status.separate) {
@@ -292,16 +297,14 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   auto devtools_config = devtools_settings(options, launcher_config.programs.chrome, token->has_value());
   register_routes(server, sessions, devtools_config.addressing);
   DevToolsProxy devtools(server, sessions, devtools_config);
-  devtools.register_routes();
   WebDriverProxy webdriver(server, sessions,
-                           {devtools_config.addressing, {launcher_config.programs.chrome.string(), chrome_driven_flags(browser_uid)},
+                           {devtools_config.addressing,
+                            {launcher_config.programs.chrome.string(), chrome_driven_flags(browser_uid)},
                             options.new_session_wait});
+  devtools.register_routes();
   webdriver.register_routes();
   add_request_checks(server, options.guard, *token, launcher);
-  serve_until_stopped(server, *listener, sessions,
-                      fmt::format("corrald ready on {} (instance {}; state dir {}; {})", listener->url(),
-                                  options.naming.instance(), options.sessions.state_dir.string(),
-                                  *token ? "API token required" : "no API token"));
+  serve_until_stopped(server, *listener, sessions, ready_message(options, *listener, token->has_value()));
   watcher.stop();
   spdlog::info("corrald stopped");
   return 0;

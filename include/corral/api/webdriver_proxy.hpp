@@ -57,6 +57,7 @@ class WebDriverProxy {
     uint16_t debugger_port = 0;  ///< the browser's DevTools port; 0 if unknown
     std::string browser_path;    ///< its browser target: "/devtools/browser/<uuid>"
     std::string cgroup;          ///< the session's cgroup, for the port checks
+    std::optional<uid_t> uid;    ///< the session's own uid, for the port checks (check_session_port)
   };
 
  private:
