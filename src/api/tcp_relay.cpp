@@ -2,6 +2,8 @@
 // are only ever touched by one thread at a time.
 #include "corral/api/tcp_relay.hpp"
 
+#include "relay_hub_impl.hpp"
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -59,6 +61,8 @@ Generic::socket adopt_socket(asio::strand<asio::io_context::executor_type>& stra
   }
   return Generic::socket(strand, Generic(address.ss_family, address.ss_family == AF_UNIX ? 0 : IPPROTO_TCP), fd);
 }
+
+}  // namespace
 
 class Relay : public std::enable_shared_from_this<Relay> {
  public:
@@ -159,6 +163,8 @@ class Relay : public std::enable_shared_from_this<Relay> {
   std::string m_answer;
 };
 
+namespace {
+
 // One HTTP exchange with a browser's loopback port.
 class Fetch : public std::enable_shared_from_this<Fetch> {
  public:
@@ -213,15 +219,6 @@ class Fetch : public std::enable_shared_from_this<Fetch> {
 
 }  // namespace
 
-struct RelayHub::Impl {
-  asio::io_context io;
-  asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
-  std::vector<std::thread> threads;
-  mutable std::mutex mutex;
-  uint64_t next_id = 0;
-  std::map<uint64_t, std::pair<std::string, std::weak_ptr<Relay>>> relays;  ///< by id: group, relay
-};
-
 RelayHub::RelayHub(size_t threads) : m_impl(std::make_unique<Impl>()) {
   for (size_t i = 0; i < std::max<size_t>(threads, 1); ++i) m_impl->threads.emplace_back([this] { m_impl->io.run(); });
 }
@@ -262,6 +259,7 @@ void RelayHub::reply_and_close(UniqueFd client, std::string answer) {
 }
 
 void RelayHub::close_group(const std::string& group) {
+  m_impl->drop_kept(group);
   std::lock_guard lock(m_impl->mutex);
   for (auto& [id, relay] : m_impl->relays)
     if (relay.first == group)

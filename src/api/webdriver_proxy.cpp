@@ -75,9 +75,10 @@ void forward_command(WebDriverProxy& proxy, SessionManager& sessions, HttpServer
 }  // namespace
 
 std::string driver_request(const std::string& method, const std::string& target, uint16_t port,
-                           const std::string& body) {
+                           const std::string& body, bool keep_alive) {
   std::string request = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
-                        "\r\nAccept: application/json\r\nConnection: close\r\n";
+                        "\r\nAccept: application/json\r\nConnection: " + (keep_alive ? "keep-alive" : "close") +
+                        "\r\n";
   if (!body.empty() || method == "POST")
     request += "Content-Type: application/json;charset=utf-8\r\nContent-Length: " + std::to_string(body.size()) +
                "\r\n";
@@ -133,8 +134,10 @@ void forward_command(WebDriverProxy&, SessionManager& sessions, HttpServer& serv
   auto check = [port = driven->driver_port, cgroup = driven->cgroup, uid = driven->uid] {
     return check_session_port(port, Cgroup(cgroup), uid);
   };
-  auto request = driver_request(req.method, driver_target(driven->driver_id, target->rest), driven->driver_port, req.body);
-  hub.forward(driven->driver_port, check, std::move(request), time_left(*session), kMaxAnswer,
+  // A quit ends chromedriver's session: its connection is not kept.
+  auto request = driver_request(req.method, driver_target(driven->driver_id, target->rest), driven->driver_port,
+                                req.body, !quit);
+  hub.exchange(target->session_id, driven->driver_port, check, std::move(request), time_left(*session), kMaxAnswer,
               [&sessions, &server, driven = *driven, id = target->session_id, quit, reply](auto fetched) {
                 sessions.end_connection(id);
                 if (!quit) return reply(driver_answer(std::move(fetched), driven, id));

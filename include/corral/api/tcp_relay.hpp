@@ -71,9 +71,19 @@ class RelayHub {
   /// ETIMEDOUT past `timeout`; otherwise as fetch().
   void forward(uint16_t port, std::function<Result<void>()> check_upstream, std::string request,
                std::chrono::milliseconds timeout, size_t max_answer, std::function<void(Result<Fetched>)> done);
+  /// forward() over a connection kept alive between the exchanges of one
+  /// `group` (a session) with one port: `request` must ask for keep-alive;
+  /// the check runs once per connection made. A kept connection the other
+  /// side has closed meanwhile is replaced once, when not a byte of the
+  /// answer came back on it. close_group() closes the group's kept ones.
+  void exchange(const std::string& group, uint16_t port, std::function<Result<void>()> check_upstream,
+                std::string request, std::chrono::milliseconds timeout, size_t max_answer,
+                std::function<void(Result<Fetched>)> done);
+
+ /// Defined in src/api/relay_hub_impl.hpp, for RelayHub's own translation units.
+  struct Impl;
 
  private:
-  struct Impl;
   std::unique_ptr<Impl> m_impl;
 };
 

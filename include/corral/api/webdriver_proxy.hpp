@@ -86,8 +86,9 @@ struct WebDriverRoutes {
 };
 
 /// The HTTP/1.1 request chromedriver (or a browser) gets for a forwarded
-/// command: Host its own, no Origin, no credentials, Connection: close.
+/// command: Host its own, no Origin, no credentials; keep-alive for a
+/// command over a kept connection (RelayHub::exchange), else close.
 std::string driver_request(const std::string& method, const std::string& target, uint16_t port,
-                           const std::string& body);
+                           const std::string& body, bool keep_alive = false);
 
 }  // namespace corral

@@ -161,3 +161,37 @@ TEST_CASE("fetch: one HTTP exchange with a browser's port") {
   CHECK(fetched->content_type == "application/json");
   CHECK(fetched->body == "{}");
 }
+
+TEST_CASE("exchange: a session's commands share one kept connection, checked once; a closed one is replaced") {
+  RelayHub hub(1);
+  Listener driver;
+  std::atomic<int> accepted{0}, checks{0};
+  std::thread server([&] {
+    // Two requests on the first connection, then it closes; one on the next.
+    for (int connection = 0; connection < 2; ++connection) {
+      auto client = driver.accept();
+      ++accepted;
+      for (int request = 0; request < (connection == 0 ? 2 : 1); ++request) {
+        char buffer[4096];
+        if (::recv(client.get(), buffer, sizeof buffer, 0) <= 0) break;
+        send_all(client.get(), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4\r\n\r\n{\"v\"");
+      }
+    }
+  });
+  auto ask = [&] {
+    std::promise<Result<RelayHub::Fetched>> answer;
+    hub.exchange("s1", driver.port, [&] { ++checks; return success(); },
+                 "GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n", std::chrono::seconds(10),
+                 1 << 20, [&](Result<RelayHub::Fetched> fetched) { answer.set_value(std::move(fetched)); });
+    return answer.get_future().get();
+  };
+  for (int i = 0; i < 3; ++i) {
+    auto fetched = ask();
+    REQUIRE_MESSAGE(fetched, "exchange " << i);
+    CHECK(fetched->body == "{\"v\"");
+  }
+  server.join();
+  CHECK(accepted == 2);  // the third found the first connection closed, and made a new one
+  CHECK(checks == 2);    // once per connection made
+  hub.close_group("s1");
+}
