@@ -9,13 +9,16 @@ bool is_webdriver_path(std::string_view path) {
   return path == "/status" || path == "/session" || path.starts_with("/session/");
 }
 
-HttpResponse webdriver_error(int status, const std::string& error, const std::string& message) {
-  nlohmann::json body = {{"value", {{"error", error}, {"message", message}, {"stacktrace", ""}}}};
+HttpResponse webdriver_json(int status, const nlohmann::json& body) {
   HttpResponse res;
   res.status = status;
   res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json; charset=utf-8");
   res.set_header("Cache-Control", "no-cache");
   return res;
+}
+
+HttpResponse webdriver_error(int status, const std::string& error, const std::string& message) {
+  return webdriver_json(status, {{"value", {{"error", error}, {"message", message}, {"stacktrace", ""}}}});
 }
 
 HttpResponse invalid_session_id(const std::string& message) { return webdriver_error(404, "invalid session id", message); }

@@ -31,14 +31,6 @@ std::function<Result<void>()> port_check(uint16_t port, const WebDriverProxy::Dr
   return [port, cgroup = driven.cgroup, uid = driven.uid] { return check_session_port(port, Cgroup(cgroup), uid); };
 }
 
-HttpResponse reply_json(int status, const json& body) {
-  HttpResponse res;
-  res.status = status;
-  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json; charset=utf-8");
-  res.set_header("Cache-Control", "no-cache");
-  return res;
-}
-
 // chromedriver refused, or corral could not use its answer: the session goes.
 void give_up(SessionManager& sessions, const Start& start, HttpResponse answer) {
   sessions.end_connection(start.session.id);
@@ -77,7 +69,7 @@ void finish(WebDriverProxy& proxy, SessionManager& sessions, const StartPtr& sta
   WebDriverRoutes::remember(proxy, start->session.id, start->driven);
   sessions.end_connection(start->session.id);
   spdlog::info("session {}: WebDriver session started", start->session.id);
-  start->pending->finish(reply_json(200, client_new_session_reply(driver, start->session.id, urls, start->plan.warnings)));
+  start->pending->finish(webdriver_json(200, client_new_session_reply(driver, start->session.id, urls, start->plan.warnings)));
 }
 
 void driver_answered(WebDriverProxy& proxy, SessionManager& sessions, RelayHub& hub, const StartPtr& start,
@@ -86,7 +78,7 @@ void driver_answered(WebDriverProxy& proxy, SessionManager& sessions, RelayHub& 
   if (answer->status != 200) {
     auto body = json::parse(answer->body, nullptr, false);
     if (body.is_object() && body.contains("value") && body["value"].is_object() && body["value"].contains("error"))
-      return give_up(sessions, *start, reply_json(answer->status, body));
+      return give_up(sessions, *start, webdriver_json(answer->status, body));
     return give_up(sessions, *start, session_not_created("chromedriver answered " + std::to_string(answer->status)));
   }
   auto driver = parse_driver_session(answer->body);

@@ -19,26 +19,18 @@ using namespace std::chrono;
 constexpr size_t kMaxAnswer = 256 << 20;  // a full-page screenshot of a long page, base64
 const char* kPrefixes[] = {"", "/wd/hub"};
 
-HttpResponse json_answer(int status, const json& body) {
-  HttpResponse res;
-  res.status = status;
-  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json; charset=utf-8");
-  res.set_header("Cache-Control", "no-cache");
-  return res;
-}
-
 // What a quit answers once chromedriver has answered it: the verified
 // cleanup's outcome. Runs on the worker pool (the close waits for the kill).
 HttpResponse close_after_quit(SessionManager& sessions, const std::string& id) {
   auto report = sessions.close(id, std::nullopt);
-  if (!report && report.error().code == EALREADY) return json_answer(200, {{"value", nullptr}});
+  if (!report && report.error().code == EALREADY) return webdriver_json(200, {{"value", nullptr}});
   if (!report) return webdriver_error(500, "unknown error", "closing session " + id + ": " + report.error().message);
-  if (report->clean()) return json_answer(200, {{"value", nullptr}});
+  if (report->clean()) return webdriver_json(200, {{"value", nullptr}});
   auto res = webdriver_error(500, "unknown error", "session " + id + " was not cleaned completely: " +
                                                        (report->problems.empty() ? "" : report->problems.front()));
   json body = json::parse(res.body);
   body["value"]["report"] = close_report_json(*report);
-  return json_answer(500, body);
+  return webdriver_json(500, body);
 }
 
 // A command for a session corral does not drive (now): a quit of one that
@@ -48,7 +40,7 @@ HttpResponse not_driven(SessionManager& sessions, const HttpRequest& req, const 
   auto session = sessions.get(target.session_id);
   bool quit = req.method == "DELETE" && target.rest.empty();
   if (quit && session && (session->state == SessionState::closed || session->state == SessionState::closing))
-    return json_answer(200, {{"value", nullptr}});
+    return webdriver_json(200, {{"value", nullptr}});
   return invalid_session_id("no WebDriver session " + target.session_id + " is open on this corrald");
 }
 
@@ -159,7 +151,7 @@ HttpResponse status(const SessionManager& sessions) {
     why = "at capacity: the memory budget is taken";
   json value = {{"ready", why.empty()}, {"message", why.empty() ? "corrald is ready for new sessions" : why},
                 {"build", {{"version", "corral"}}}};
-  return json_answer(200, {{"value", value}});
+  return webdriver_json(200, {{"value", value}});
 }
 
 }  // namespace

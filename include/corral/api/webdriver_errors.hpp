@@ -4,6 +4,7 @@
 // clients raise their typed exceptions (InvalidSessionIdException, ...).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,9 @@ namespace corral {
 /// True for the paths corral serves WebDriver on: /session..., /status, and
 /// the same under /wd/hub.
 bool is_webdriver_path(std::string_view path);
+
+/// `body` as a WebDriver answer: JSON in UTF-8, not to be cached.
+HttpResponse webdriver_json(int status, const nlohmann::json& body);
 
 /// {"value":{"error":error,"message":message,"stacktrace":""}} with `status`.
 HttpResponse webdriver_error(int status, const std::string& error, const std::string& message);
