@@ -71,7 +71,9 @@ class BareChromium:
             user_args = dict(user=self.user.pw_uid, group=self.user.pw_gid, extra_groups=[])
         else:
             flags.append("--no-sandbox")
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.dir,
+        # TMPDIR too: Chrome puts its SingletonSocket in a directory of its
+        # own under it, which a killed browser leaves behind.
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.dir, "TMPDIR": self.dir,
                "XDG_CONFIG_HOME": self.dir, "XDG_CACHE_HOME": self.dir}
         self.process = subprocess.Popen(["/usr/bin/chromium", f"--user-data-dir={self.dir}", *flags],
                                         env=env, cwd=self.dir, stdout=subprocess.DEVNULL,

@@ -206,6 +206,8 @@ class HostilePages(DaemonTestCase):
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              "--disable-dev-shm-usage", f"--user-data-dir={profile}",
              "--host-resolver-rules=MAP evil.example 127.0.0.1", self.attack_url("evil.example", victim)],
+            # TMPDIR: the SingletonSocket directory of a killed browser goes with the profile.
+            env={**os.environ, "TMPDIR": profile, "HOME": profile},
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             seen = self.pages.reports.get(timeout=60)
