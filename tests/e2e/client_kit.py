@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLIENTS = os.path.join(REPO, "tests", "clients")
@@ -53,18 +54,30 @@ def parse_result(stdout, returncode, stderr=""):
     return result
 
 
+@contextlib.contextmanager
+def private_tmp():
+    """The environment for one client, with a TMPDIR of its own that goes
+    afterwards: Playwright leaves a playwright-artifacts-* directory there."""
+    tmp = tempfile.mkdtemp(prefix="corral-client-tmp.")
+    try:
+        yield {**os.environ, "TMPDIR": tmp}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def run_devtools_client(mode, url, *flags, host=None, headers=(), timeout=60):
     """Run one client to completion (locally, or inside host, an OtherHost);
     its JSON result with exit_code added. flags: --work, --rounds N,
     --expect-error, --hold-until-disconnect S (for that, see held_devtools_client)."""
     argv = client_argv(mode, url, *flags, headers=headers, timeout=timeout)
     run = host.run if host else _run_here
-    completed = run(argv, timeout=timeout + SLACK)
+    with private_tmp() as env:
+        completed = run(argv, timeout=timeout + SLACK, env=env)
     return parse_result(completed.stdout, completed.returncode, completed.stderr)
 
 
-def _run_here(argv, timeout):
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+def _run_here(argv, timeout, env=None):
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 class HeldClient:
@@ -101,9 +114,10 @@ def held_devtools_client(mode, url, hold_seconds=30, host=None, headers=()):
     timeout = hold_seconds + 30  # connecting, then the hold
     argv = client_argv(mode, url, "--hold-until-disconnect", str(hold_seconds), headers=headers, timeout=timeout)
     start = host.popen if host else subprocess.Popen
-    held = HeldClient(start(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), timeout)
-    try:
-        held.wait_connected()
-        yield held
-    finally:
-        held.kill()
+    with private_tmp() as env:
+        held = HeldClient(start(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env), timeout)
+        try:
+            held.wait_connected()
+            yield held
+        finally:
+            held.kill()
