@@ -56,9 +56,7 @@ std::string launch_query(const HttpRequest& req, LaunchTickets& tickets, bool to
 
 HttpResponse root_version(const HttpRequest& req, DevToolsProxy& proxy, const DevToolsConfig& config) {
   if (!config.launch_on_connect) return json_answer(404, error_json("not_found", kLaunchIsOff));
-  auto host = req.headers.find("Host");
-  auto base = config.addressing.base_for(host == req.headers.end() ? std::nullopt
-                                                                   : std::optional<std::string_view>(host->second));
+  auto base = config.addressing.base_for(req);
   if (!base) return json_answer(404, error_json("not_found", "no address to hand out on a unix socket"));
   auto browser = config.browser_version ? config.browser_version() : "";
   json version = {{"Browser", "Chrome/" + (browser.empty() ? std::string("unknown") : browser)},

@@ -93,6 +93,11 @@ std::optional<PublicBase> PublicAddressing::base_for(std::optional<std::string_v
   return public_base_from_host(*host);
 }
 
+std::optional<PublicBase> PublicAddressing::base_for(const HttpRequest& request) const {
+  auto host = request.headers.find("Host");
+  return base_for(host == request.headers.end() ? std::nullopt : std::optional<std::string_view>(host->second));
+}
+
 std::string url_path(std::string_view url) {
   auto scheme = url.find("://");
   auto slash = url.find('/', scheme == std::string_view::npos ? 0 : scheme + 3);

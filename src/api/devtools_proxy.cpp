@@ -59,12 +59,6 @@ Result<SessionInfo> authorized_session(SessionManager& sessions, const DevToolsT
   return session;
 }
 
-std::optional<std::string_view> host_header(const HttpRequest& req) {
-  auto it = req.headers.find("Host");
-  if (it == req.headers.end()) return std::nullopt;
-  return std::string_view(it->second);
-}
-
 }  // namespace
 
 bool is_websocket_upgrade(const HttpRequest& req) {
@@ -109,7 +103,7 @@ static void fetch_json(SessionManager& sessions, RelayHub& hub, const PublicAddr
   (void)sessions.renew(session->id);  // a request on the session renews its lease
   uint16_t port = url_port(*session->endpoints.devtools_http);
   auto cgroup = session->scope.cgroup;
-  auto base = addressing.base_for(host_header(req));
+  auto base = addressing.base_for(req);
   auto path = devtools_base_path(session->id, session->access_secret);
   std::string request = req.method + " " + target->rest + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
                         "\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";

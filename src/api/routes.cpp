@@ -204,10 +204,7 @@ std::pair<int, const char*> http_status_for(int error_code) {
 // the I/O thread; a close (its kill wait) runs on the worker pool.
 void register_routes(HttpServer& server, SessionManager& sessions, PublicAddressing addressing) {
   auto& routes = server.routes();
-  auto base = [addressing](const HttpRequest& req) {
-    auto host = req.headers.find("Host");
-    return addressing.base_for(host == req.headers.end() ? std::nullopt : std::optional<std::string_view>(host->second));
-  };
+  auto base = [addressing](const HttpRequest& req) { return addressing.base_for(req); };
   const std::string session_path = R"(/v1/sessions/([^/]+))";
   routes.add_async("POST", "/v1/sessions",
                    [&, base](const auto& req, Reply reply) { open_session(req, std::move(reply), server, sessions, base(req)); });

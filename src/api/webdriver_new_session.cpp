@@ -119,11 +119,9 @@ void WebDriverRoutes::new_session(WebDriverProxy& proxy, const HttpRequest& req,
   auto plan = plan_new_session(body, proxy.m_config.browser);
   if (!plan && plan.error().code == ENOTSUP) return reply(session_not_created(plan.error().message));
   if (!plan) return reply(invalid_argument(plan.error().message));
-  auto host = req.headers.find("Host");
   auto start = std::make_shared<Start>();
   start->plan = std::move(*plan);
-  start->base = proxy.m_config.addressing.base_for(host == req.headers.end() ? std::nullopt
-                                                                             : std::optional<std::string_view>(host->second));
+  start->base = proxy.m_config.addressing.base_for(req);
   start->pending = std::make_shared<PendingOpen>(std::move(reply));
   auto& server = proxy.m_server;
   auto& sessions = proxy.m_sessions;

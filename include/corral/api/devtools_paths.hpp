@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "corral/api/http_message.hpp"
 #include "corral/util/error.hpp"
 
 namespace corral {
@@ -62,6 +63,8 @@ struct PublicAddressing {
   /// The base for an answer to a request with this Host (already allowed by
   /// the request guard); nullopt on a unix socket, or with no Host at all.
   std::optional<PublicBase> base_for(std::optional<std::string_view> host) const;
+  /// base_for the Host of this request.
+  std::optional<PublicBase> base_for(const HttpRequest& request) const;
 };
 
 /// The path of a URL ("ws://127.0.0.1:9222/devtools/browser/x" gives
