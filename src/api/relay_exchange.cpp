@@ -84,12 +84,7 @@ class KeptExchange : public std::enable_shared_from_this<KeptExchange> {
                              std::move(response.body())});
   }
 
-  void fail(error_code ec) {
-    if (ec == beast::error::timeout)
-      return m_done(Error::make(ETIMEDOUT, "no answer within " + std::to_string(m_timeout.count() / 1000) + " s"));
-    if (ec == asio::error::connection_refused) return m_done(Error::make(ECONNREFUSED, "the port is closed"));
-    m_done(Error::make(EBADMSG, "the answer could not be read: " + ec.message()));
-  }
+  void fail(error_code ec) { m_done(exchange_error(ec, m_timeout)); }
 
   RelayHub::Impl& m_hub;
   std::string m_key;

@@ -8,6 +8,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -29,6 +30,10 @@ struct KeptConnection {
   boost::beast::flat_buffer buffer;
 };
 using KeptPtr = std::shared_ptr<KeptConnection>;
+
+/// What a failed one-request exchange (fetch, forward, exchange) reports:
+/// ETIMEDOUT past `timeout`, ECONNREFUSED, else EBADMSG.
+Error exchange_error(boost::system::error_code ec, std::chrono::milliseconds timeout);
 
 struct RelayHub::Impl {
   boost::asio::io_context io;

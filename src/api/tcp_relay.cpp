@@ -200,13 +200,7 @@ class Fetch : public std::enable_shared_from_this<Fetch> {
                              std::string(response[http::field::content_type]), std::move(response.body())});
   }
 
-  void fail(error_code ec) {
-    if (ec == beast::error::timeout)
-      return m_done(Error::make(ETIMEDOUT, "no answer within " + std::to_string(m_timeout.count() / 1000) + " s"));
-    if (ec == asio::error::connection_refused)
-      return m_done(Error::make(ECONNREFUSED, "the port is closed"));
-    m_done(Error::make(EBADMSG, "the browser's answer could not be read: " + ec.message()));
-  }
+  void fail(error_code ec) { m_done(exchange_error(ec, m_timeout)); }
 
   beast::tcp_stream m_stream;
   beast::flat_buffer m_buffer;
@@ -218,6 +212,13 @@ class Fetch : public std::enable_shared_from_this<Fetch> {
 };
 
 }  // namespace
+
+Error exchange_error(error_code ec, milliseconds timeout) {
+  if (ec == beast::error::timeout)
+    return Error::make(ETIMEDOUT, "no answer within " + std::to_string(timeout.count() / 1000) + " s");
+  if (ec == asio::error::connection_refused) return Error::make(ECONNREFUSED, "the port is closed");
+  return Error::make(EBADMSG, "the answer could not be read: " + ec.message());
+}
 
 RelayHub::RelayHub(size_t threads) : m_impl(std::make_unique<Impl>()) {
   for (size_t i = 0; i < std::max<size_t>(threads, 1); ++i) m_impl->threads.emplace_back([this] { m_impl->io.run(); });
@@ -275,10 +276,6 @@ void RelayHub::fetch(uint16_t port, std::function<Result<void>()> check_upstream
                      std::function<void(Result<Fetched>)> done) {
   std::make_shared<Fetch>(m_impl->io, std::move(check_upstream), std::move(request), std::move(done))->start(port);
 }
-
-}  // namespace corral
-
-namespace corral {
 
 void RelayHub::forward(uint16_t port, std::function<Result<void>()> check_upstream, std::string request,
                        std::chrono::milliseconds timeout, size_t max_answer, std::function<void(Result<Fetched>)> done) {
