@@ -272,13 +272,16 @@ class Api:
         return status, reply
 
     def exchange(self, method, path, body=None, headers=None, timeout=360):
-        """(status, response headers, parsed JSON or raw text); headers are sent as given."""
+        """(status, response headers, parsed JSON or raw text); headers are sent
+        as given (a Host of their own included), and one given as None is not
+        sent at all (a body without Content-Type)."""
         connection = self.connection(timeout)
         if isinstance(body, (dict, list)):
             body = json.dumps(body)
         headers = dict(headers or {})
         if body is not None and not any(name.lower() == "content-type" for name in headers):
             headers["Content-Type"] = "application/json"  # as every API client sends a body
+        headers = {name: value for name, value in headers.items() if value is not None}
         connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
         raw = response.read().decode("utf-8", "replace")

@@ -67,28 +67,8 @@ def with_port(headers, port):
 
 
 def send(daemon, method, path, body, headers):
-    """(status, headers, reply). A header given as None is not sent at all."""
-    headers = with_port(headers, daemon.port)
-    connection = daemon.connection(30)
-    skip_host = "Host" in headers
-    if isinstance(body, (dict, list)):
-        body = json.dumps(body)
-    connection.putrequest(method, path, skip_host=skip_host, skip_accept_encoding=True)
-    if body is not None and "Content-Type" not in headers:
-        headers["Content-Type"] = "application/json"
-    for name, value in headers.items():
-        if value is not None:
-            connection.putheader(name, value)
-    if body is not None:
-        connection.putheader("Content-Length", str(len(body.encode())))
-    connection.endheaders(body.encode() if body is not None else None)
-    response = connection.getresponse()
-    raw = response.read().decode("utf-8", "replace")
-    connection.close()
-    try:
-        return response.status, response.headers, json.loads(raw)
-    except ValueError:
-        return response.status, response.headers, raw
+    """(status, headers, reply) of one request; {port} in a header value is corrald's."""
+    return daemon.exchange(method, path, body, with_port(headers, daemon.port), timeout=30)
 
 
 class Refusals(DaemonTestCase):
