@@ -30,8 +30,24 @@ json group_usage_json(const GroupUsage& usage) {
           {"cpu_pressure", pressure_json(usage.cpu_pressure)}};
 }
 
+namespace {
+
+/// What a session gets when it asks for nothing: a router's settings (a
+/// Grid node's session timeout, its slots) are derived from these.
+json session_defaults_json(const SessionManagerConfig& config) {
+  return {{"memory_max", config.default_limits.memory_max},
+          {"idle_timeout_ms", config.default_idle_timeout.count()},
+          {"ttl_ms", config.default_ttl.count()}};
+}
+
+}  // namespace
+
 json usage_json(const SessionManager& sessions) {
-  const auto& limits = sessions.config().admission;
+  const auto& config = sessions.config();
+  const auto& limits = config.admission;
+  auto pool = sessions.uid_pool();
+  auto always_admitted =
+      sessions_always_admitted(limits, config.default_limits.memory_max, pool.separate ? pool.size : 0);
   auto gauges = sessions.gauges();
   auto controllers = sessions.backend().controllers();
   json all_sessions = group_usage_json(all_sessions_usage(sessions));
@@ -43,7 +59,9 @@ json usage_json(const SessionManager& sessions) {
            {{"max_sessions", limits.max_sessions ? json(limits.max_sessions) : json(nullptr)},
             {"memory_budget", limits.memory_budget},
             {"memory_budget_used", gauges.memory_budget_used},
-            {"queued", gauges.admission_queued}}},
+            {"queued", gauges.admission_queued},
+            {"always_admitted", always_admitted}}},
+          {"session_defaults", session_defaults_json(config)},
           {"all_sessions", all_sessions},
           {"controllers", {{"memory", controllers.memory}, {"cpu", controllers.cpu}, {"pids", controllers.tasks}}}};
 }

@@ -182,7 +182,13 @@ json client_new_session_reply(const DriverSession& driver, const std::string& co
     caps[kChromeOptions].erase("debuggerAddress");
     warnings.push_back("goog:chromeOptions.debuggerAddress dropped: it names the corral host's loopback; use se:cdp");
   }
-  if (urls.cdp) caps["se:cdp"] = *urls.cdp;
+  if (urls.cdp) {
+    caps["se:cdp"] = *urls.cdp;
+    // A Selenium Grid node relaying this session opens its CDP WebSockets
+    // here. Without it the node would look for debuggerAddress and GET
+    // /json/version on it; Grid hands its bots an se:cdp of its own.
+    caps["se:forwardCdp"] = *urls.cdp;
+  }
   if (urls.cdp && !urls.cdp_version.empty()) caps["se:cdpVersion"] = urls.cdp_version;
   if (caps.contains("webSocketUrl") && caps["webSocketUrl"].is_string()) {
     if (urls.bidi) caps["webSocketUrl"] = *urls.bidi;

@@ -4,6 +4,19 @@
 #include <future>
 
 namespace corral {
+
+std::optional<size_t> sessions_always_admitted(const AdmissionLimits& limits,
+                                               std::optional<uint64_t> default_memory_max, size_t uid_pool) {
+  std::optional<size_t> bound;
+  auto at_most = [&bound](size_t n) { bound = bound ? std::min(*bound, n) : n; };
+  if (limits.max_sessions) at_most(limits.max_sessions);
+  if (uid_pool) at_most(uid_pool);
+  // --memory-budget needs --default-memory-max, so a budget without one
+  // cannot be configured; a zero default would divide by nothing.
+  if (limits.memory_budget && default_memory_max && *default_memory_max)
+    at_most(static_cast<size_t>(*limits.memory_budget / *default_memory_max));
+  return bound;
+}
 using namespace std::chrono;
 
 Admission::Ticket& Admission::Ticket::operator=(Ticket&& other) noexcept {

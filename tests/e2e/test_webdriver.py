@@ -107,6 +107,7 @@ class WebDriverThroughCorral(unittest.TestCase):
             caps = result["capabilities"]
             self.assertRegex(result["session_id"], r"^[0-9a-f]{12}$")
             self.assertRegex(caps["se:cdp"], rf"^ws://{self.base}/session/{result['session_id']}/[0-9a-f]{{32}}/se/cdp$")
+            self.assertEqual(caps["se:forwardCdp"], caps["se:cdp"], "where a Grid node opens CDP")
             self.assertNotIn(TOKEN, json.dumps(caps))
             self.assertNotIn("debuggerAddress", caps["goog:chromeOptions"])
             self.assertTrue(any("--no-sandbox" in w for w in caps["corral:warnings"]), caps)

@@ -24,6 +24,14 @@ struct AdmissionLimits {
   size_t max_queue = 64;                 ///< requests that may wait at once
 };
 
+/// How many sessions at the default limits corral admits however the
+/// others were asked for: the bound a router may count on (a Selenium Grid
+/// node's slots). The smallest of max_sessions, the uid pool (`uid_pool`,
+/// 0 for a shared user) and the memory budget's room for sessions of
+/// `default_memory_max`; nullopt when nothing bounds it.
+std::optional<size_t> sessions_always_admitted(const AdmissionLimits& limits,
+                                               std::optional<uint64_t> default_memory_max, size_t uid_pool);
+
 class Admission {
  public:
   /// Room held for one session until release() (or destruction).

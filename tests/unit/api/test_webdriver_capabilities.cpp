@@ -118,6 +118,7 @@ TEST_CASE("webdriver: chromedriver's answer read, and rewritten for the bot") {
   CHECK(reply["value"]["sessionId"] == "0123456789ab");
   CHECK_FALSE(caps["goog:chromeOptions"].contains("debuggerAddress"));
   CHECK(caps["se:cdp"] == *urls.cdp);
+  CHECK(caps["se:forwardCdp"] == *urls.cdp);
   CHECK(caps["se:cdpVersion"] == "156.0");
   CHECK(caps["webSocketUrl"] == *urls.bidi);
   CHECK(caps["corral:warnings"].size() == 2);

@@ -189,3 +189,17 @@ TEST_CASE("blocking and async waiters share one FIFO queue") {
   blocking.join();
   CHECK(blocking_admitted);
 }
+
+TEST_CASE("sessions always admitted: the smallest of max_sessions, the uid pool and the budget's room") {
+  constexpr uint64_t GiB = 1ull << 30;
+  CHECK_FALSE(sessions_always_admitted({0, std::nullopt, 64}, std::nullopt, 0).has_value());
+  CHECK(sessions_always_admitted({3, std::nullopt, 64}, std::nullopt, 0) == 3u);
+  CHECK(sessions_always_admitted({0, std::nullopt, 64}, std::nullopt, 16) == 16u);
+  CHECK(sessions_always_admitted({20, std::nullopt, 64}, std::nullopt, 16) == 16u);
+  // 10 GiB of budget holds 3 sessions of 3 GiB, not 4 (rounded down).
+  CHECK(sessions_always_admitted({0, 10 * GiB, 64}, 3 * GiB, 0) == 3u);
+  CHECK(sessions_always_admitted({5, 10 * GiB, 64}, 3 * GiB, 16) == 3u);
+  CHECK(sessions_always_admitted({2, 10 * GiB, 64}, 3 * GiB, 16) == 2u);
+  // A budget smaller than one default session admits none at the defaults.
+  CHECK(sessions_always_admitted({5, 1 * GiB, 64}, 3 * GiB, 16) == 0u);
+}
