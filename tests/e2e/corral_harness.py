@@ -338,15 +338,17 @@ class Daemon(Api):
     """One corrald process with its own state dir (and cgroup root for cgroupfs)."""
 
     def __init__(self, *extra_args, browser=None, backend=BACKEND, reuse=None, token=None, unix_socket=False,
-                 listen="127.0.0.1:0", instance=None, beside=None):
+                 listen="127.0.0.1:0", instance=None, beside=None, launch_prefix=()):
         """reuse: another Daemon whose state dir and cgroup root this one takes over.
         token: run with --token-file holding this token; requests send it.
         unix_socket: listen on unix:<state dir>/api.sock instead of `listen`.
         listen: the TCP address; requests go to its host (127.0.0.1 for a wildcard) and the port it got.
         instance: run as --instance NAME (None: the default instance).
         beside: another Daemon whose --cgroup-root this one shares (cgroupfs), as
-        several instances on one host do; this one then removes only its own root."""
+        several instances on one host do; this one then removes only its own root.
+        launch_prefix: argv that execs corrald, e.g. nsenter into another host's network namespace."""
         self.backend = backend
+        self.launch_prefix = reuse.launch_prefix if reuse else tuple(launch_prefix)
         self.instance = reuse.instance if reuse else instance
         corrald = os.environ["CORRALD"]
         self.state_dir = reuse.state_dir if reuse else tempfile.mkdtemp(prefix="corral-test-state.")
@@ -355,7 +357,7 @@ class Daemon(Api):
         self.cgroup_root = None   # what remove() takes away: the cgroup root this daemon made, or its own part
         self.shared_root = None   # its --cgroup-root
         socket_path = os.path.join(self.state_dir, "api.sock") if unix_socket else None
-        args = [corrald, "--listen", f"unix:{socket_path}" if socket_path else listen,
+        args = [*self.launch_prefix, corrald, "--listen", f"unix:{socket_path}" if socket_path else listen,
                 "--state-dir", self.state_dir, "--backend", backend, "--log-level", "debug", "--grace", "1s"]
         if self.instance:
             args += ["--instance", self.instance]

@@ -117,6 +117,7 @@ class RelayNodeConfigTest(unittest.TestCase):
         self.assertEqual("override-max-sessions" in node, 3 > cpus())
         self.assertNotIn("heartbeat-period", node)
         self.assertNotIn("register-period", node)
+        self.assertNotIn("grid-url", node)
         relay = config["relay"]
         self.assertEqual((relay["url"], relay["status-endpoint"]), (self.fake.url, "/status"))
         slots, stereotype = relay["configs"]
@@ -141,11 +142,13 @@ class RelayNodeConfigTest(unittest.TestCase):
                       "corral:options": {"labels": {"team": "é"}}}
         config, _ = self.config("--hub", "fd00::1", "--publish-port", "5442", "--subscribe-port", "5443",
                                 "--node-port", "6555", "--session-timeout", "120", "--stereotype",
-                                json.dumps(stereotype), "--heartbeat-period", "30", "--register-period", "90")
+                                json.dumps(stereotype), "--heartbeat-period", "30", "--register-period", "90",
+                                "--grid-url", "http://grid.example:4444")
         self.assertEqual(config["events"], {"publish": "tcp://[fd00::1]:5442", "subscribe": "tcp://[fd00::1]:5443"})
         self.assertEqual(config["server"]["port"], 6555)
         node = config["node"]
         self.assertEqual((node["session-timeout"], node["heartbeat-period"], node["register-period"]), (120, 30, 90))
+        self.assertEqual(node["grid-url"], "http://grid.example:4444")
         self.assertEqual(json.loads(config["relay"]["configs"][1]), stereotype)
 
     def test_bad_stereotype_is_refused_before_corral_is_asked(self):
