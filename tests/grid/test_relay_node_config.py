@@ -178,29 +178,35 @@ class RelayNodeConfigTest(unittest.TestCase):
 
     def test_idle_timeout_must_be_above_the_session_timeout(self):
         self.fake.usage = usage(idle_timeout_ms=300_000)
-        message = self.refused()
+        message = self.refused("--session-timeout", "300")
         self.assertIn("raise corrald's --default-idle-timeout above 300 s or lower --session-timeout", message)
-        self.fake.usage = usage(idle_timeout_ms=299_999)
-        self.refused()
         config, _ = self.config("--session-timeout", "299")
         self.assertEqual(config["node"]["session-timeout"], 299)
+
+    def test_default_session_timeout_stays_below_corrals_idle_timeout(self):
+        for idle_ms, expected in ((600_000, 300), (300_000, 270), (299_999, 270), (15_000, 5)):
+            self.fake.usage = usage(idle_timeout_ms=idle_ms)
+            config, _ = self.config()
+            self.assertEqual(config["node"]["session-timeout"], expected, idle_ms)
+        self.fake.usage = usage(idle_timeout_ms=10_000)
+        self.assertIn("leaves Grid no session timeout below it", self.refused())
 
     def test_older_corrald_is_refused(self):
         self.fake.usage = {"admission": {"max_sessions": 3}, "session_defaults": {"idle_timeout_ms": 600_000}}
         self.assertIn("no admission.always_admitted: upgrade corrald", self.refused())
 
-    def test_token_is_sent_as_bearer_and_never_written(self):
+    def test_token_is_sent_as_bearer_and_a_corral_that_needs_it_refused(self):
         self.fake.token = "s3cret-token"
         token_file = pathlib.Path(self.tmp, "api.token")
         token_file.write_text("s3cret-token\n")
         output = pathlib.Path(self.tmp, "node.toml")
         result = self.run_script(*GRID_ARGS, "--output", str(output), env={"CORRAL_TOKEN_FILE": str(token_file)})
-        self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(self.fake.authorizations[0], "Bearer s3cret-token")
-        # The relay sends no token: the script says corral will refuse it.
-        self.assertIn("requires its token, and the relay node sends none", result.stderr)
-        self.assertNotIn("s3cret-token", output.read_text() + result.stdout + result.stderr)
-        self.assertEqual(tomllib.loads(output.read_text())["node"]["max-sessions"], 3)
+        # The relay sends no token: corral would refuse every session.
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn("requires its token, and a relay node sends none", result.stderr)
+        self.assertNotIn("s3cret-token", result.stdout + result.stderr)
+        self.assertFalse(output.exists())
 
     def test_missing_or_wrong_token_is_corrals_message(self):
         self.fake.token = "s3cret-token"
