@@ -96,15 +96,36 @@ void WebDriverProxy::register_routes() {
 }
 
 std::optional<WebDriverProxy::Driven> WebDriverProxy::driven(const std::string& id) const {
+  {
+    std::lock_guard lock(m_mutex);
+    if (auto it = m_driven.find(id); it != m_driven.end()) return it->second;
+  }
+  return adopted_driven(id);
+}
+
+// A session an earlier corrald opened and this one adopted: its WebDriver
+// client is served again from what the state file kept.
+std::optional<WebDriverProxy::Driven> WebDriverProxy::adopted_driven(const std::string& id) const {
+  auto session = m_sessions.get(id);
+  if (!session || session->state != SessionState::running || !session->endpoints.driver ||
+      !session->endpoints.webdriver)
+    return std::nullopt;
+  const auto& driver = *session->endpoints.driver;
+  Driven driven{driver.driver_id, url_port(*session->endpoints.webdriver), driver.debugger_port, driver.browser_path,
+                session->scope.cgroup.string(), session->uid};
   std::lock_guard lock(m_mutex);
-  auto it = m_driven.find(id);
-  if (it == m_driven.end()) return std::nullopt;
-  return it->second;
+  return m_driven.try_emplace(id, std::move(driven)).first->second;
 }
 
 void WebDriverProxy::remember(const std::string& id, Driven driven) {
-  std::lock_guard lock(m_mutex);
-  m_driven[id] = std::move(driven);
+  DriverBinding binding{driven.driver_id, driven.debugger_port, driven.browser_path};
+  {
+    std::lock_guard lock(m_mutex);
+    m_driven[id] = std::move(driven);
+  }
+  // Into the state file too (a write and an fsync: on a worker), so that a
+  // restarted corrald still serves this client.
+  m_server.post_work([this, id, binding = std::move(binding)] { (void)m_sessions.bind_driver(id, binding); });
 }
 
 namespace {

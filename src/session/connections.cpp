@@ -29,6 +29,19 @@ void SessionManager::end_connection(const std::string& id) {
   m_closer_wakeup.notify_all();  // the next expiry may now be the idle timeout
 }
 
+Result<void> SessionManager::bind_driver(const std::string& id, DriverBinding driver) {
+  {
+    std::lock_guard lock(m_mutex);
+    auto entry = find(id);
+    if (!entry) return Error::make(ENOENT, "no session '" + id + "'");
+    if (entry->info.state != SessionState::running)
+      return Error::make(EALREADY, "session " + id + " is closing or closed");
+    entry->info.endpoints.driver = std::move(driver);
+  }
+  persist();  // else a restart adopts the browser but forgets its WebDriver client
+  return success();
+}
+
 void SessionManager::set_closing_listener(std::function<void(const std::string&)> listener) {
   std::lock_guard lock(m_mutex);
   if (listener) m_closing_listeners[0] = std::move(listener);

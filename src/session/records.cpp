@@ -39,6 +39,24 @@ json limits_record(const Limits& limits) {
           {"cpu_percent", limits.cpu_percent}, {"tasks_max", limits.tasks_max}};
 }
 
+json driver_binding_json(const std::optional<DriverBinding>& driver) {
+  if (!driver) return nullptr;
+  return {{"id", driver->driver_id}, {"debugger_port", driver->debugger_port}, {"browser_path", driver->browser_path}};
+}
+
+// chromedriver's id goes into the path of every command forwarded to it:
+// only what chromedriver makes (hex digits) is taken back from the file.
+Result<DriverBinding> driver_binding_from(const json& object, const std::string& id) {
+  DriverBinding driver{object.at("id").get<std::string>(), object.at("debugger_port").get<uint16_t>(),
+                       object.at("browser_path").get<std::string>()};
+  if (driver.driver_id.empty() || driver.driver_id.size() > 64 ||
+      driver.driver_id.find_first_not_of("0123456789abcdef") != std::string::npos)
+    return Error::make(EBADMSG, "session " + id + ": its WebDriver session id is not hex digits");
+  if (!driver.browser_path.empty() && !driver.browser_path.starts_with("/devtools/browser/"))
+    return Error::make(EBADMSG, "session " + id + ": its browser target is not /devtools/browser/...");
+  return driver;
+}
+
 json record_json(const SessionRecord& record) {
   const SessionInfo& info = record.info;
   return {{"id", info.id},
@@ -57,6 +75,7 @@ json record_json(const SessionRecord& record) {
           {"devtools_http", info.endpoints.devtools_http},
           {"devtools_ws", info.endpoints.devtools_ws},
           {"webdriver", info.endpoints.webdriver},
+          {"driver", driver_binding_json(info.endpoints.driver)},
           {"access_secret", info.access_secret},
           {"created_at_ms", epoch_ms(info.created_at)},
           {"ttl_ms", info.ttl.count()},
@@ -117,8 +136,13 @@ Result<SessionRecord> record_from(const json& object, const InstanceNaming& nami
   record.pid_start_time = object.at("pid_start_time").get<uint64_t>();
   // Absent in files of a corrald before the uid pool: its sessions shared a uid.
   if (object.contains("uid")) info.uid = object.at("uid").get<std::optional<uid_t>>();
-  info.endpoints = {optional_field<std::string>(object, "devtools_http"),
-                    optional_field<std::string>(object, "devtools_ws"), optional_field<std::string>(object, "webdriver")};
+  info.endpoints.devtools_http = optional_field<std::string>(object, "devtools_http");
+  info.endpoints.devtools_ws = optional_field<std::string>(object, "devtools_ws");
+  info.endpoints.webdriver = optional_field<std::string>(object, "webdriver");
+  // Absent in files of a corrald before WebDriver sessions were kept.
+  if (object.contains("driver") && !object.at("driver").is_null()) {
+    CORRAL_TRY_ASSIGN(info.endpoints.driver, driver_binding_from(object.at("driver"), info.id));
+  }
   // Absent in files of a corrald before DevTools went through corral: an
   // adopted session gets a new one (its old URLs named the browser itself).
   info.access_secret = object.contains("access_secret") ? object.at("access_secret").get<std::string>() : "";

@@ -168,6 +168,25 @@ class WebDriverThroughCorral(unittest.TestCase):
             self.assertEqual(self.wd("DELETE", f"/session/{session_id}")[0], 200)
         self.assertTrue(self.wd("GET", "/status", auth=False)[1]["value"]["ready"])
 
+    def test_session_answers_its_client_after_a_corrald_restart(self):
+        """kill -9 of corrald: the restarted one adopts the session and serves
+        its WebDriver client (the state file kept chromedriver's session)."""
+        result = self.python_bot(self.url, self.page, "--no-quit")
+        self.assertTrue(result["ok"], result)
+        path = f"/session/{result['session_id']}"
+        self.daemon.stop(signal.SIGKILL)
+        old = self.daemon
+        type(self).daemon = Daemon("--max-sessions", "2", "--new-session-wait", "2s", browser=None,
+                                   listen=f"{self.host.host_address}:{old.port}", token=TOKEN, reuse=old)
+        self.assertEqual(self.wd("GET", path + "/title"), (200, {"value": "corral page"}))
+        status, body = self.wd("POST", path + "/goog/cdp/execute",
+                               {"cmd": "Runtime.evaluate", "params": {"expression": "6 * 7", "returnByValue": True}})
+        self.assertEqual((status, body["value"]["result"]["value"]), (200, 42))
+        self.assertEqual(self.wd("DELETE", path), (200, {"value": None}))
+        report = self.daemon.get(result["session_id"])[1]["report"]
+        self.assertEqual(report["reason"], "client")
+        self.assertTrue(report["verified_empty"], report)
+
     def test_killed_bot_is_reaped_by_idle_timeout(self):
         caps = json.dumps({"corral:options": {"idle_timeout": "3s"}})
         result = self.python_bot(self.url, "-", "--no-quit", "--caps", caps)

@@ -63,6 +63,7 @@ class WebDriverProxy {
  private:
   friend struct WebDriverRoutes;
   std::optional<Driven> driven(const std::string& id) const;
+  std::optional<Driven> adopted_driven(const std::string& id) const;
   void remember(const std::string& id, Driven driven);
 
   HttpServer& m_server;
@@ -70,7 +71,7 @@ class WebDriverProxy {
   WebDriverConfig m_config;
   RelayHub m_hub;
   mutable std::mutex m_mutex;
-  std::map<std::string, Driven> m_driven;  ///< by corral's session id, while it runs
+  mutable std::map<std::string, Driven> m_driven;  ///< by corral's session id, while it runs
   int m_listener = 0;
 };
 

@@ -102,6 +102,9 @@ class SessionManager {
   Result<SessionInfo> begin_connection(const std::string& id);
   /// One such connection ended: the idle timeout starts again from now.
   void end_connection(const std::string& id);
+  /// The WebDriver session a client opened on this session's chromedriver,
+  /// written to the state file. ENOENT unknown; EALREADY no longer running.
+  Result<void> bind_driver(const std::string& id, DriverBinding driver);
   /// Told the id of each session as it starts to close, for any reason, so
   /// that proxied connections to it end at once. Called under the manager's
   /// lock: it must only hand the id on (post it), never call the manager.
