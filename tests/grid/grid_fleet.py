@@ -194,7 +194,8 @@ class GridFleet:
         return bots
 
     def java_pids(self):
-        return java_processes_of(self.jar)
+        """JVMs of this fleet still running: each was given its temp dir under the workdir."""
+        return java_processes_of(self.workdir.path)
 
     def stop(self):
         """A clean stop: bots quit, nodes and hub stopped, corralds stopped with

@@ -186,7 +186,8 @@ class GridWorkdir:
         untrack_helper(self)
 
 
-def java_processes_of(jar):
-    """Pids of JVMs running `jar` on this machine."""
-    out = subprocess.run(["pgrep", "-f", "--", f"-jar {jar}"], capture_output=True, text=True).stdout
+def java_processes_of(workdir):
+    """Pids of JVMs whose temp dir is under `workdir` (a GridWorkdir's path)."""
+    out = subprocess.run(["pgrep", "-f", "--", f"-Djava.io.tmpdir={workdir}/"], capture_output=True,
+                         text=True).stdout
     return [int(pid) for pid in out.split()]
