@@ -24,7 +24,7 @@ PAGE = "data:text/html,<title>grid page</title><p>hello"
 IDLE_SECONDS = 40          # corral's idle timeout: above Grid's session timeout, as docs/grid.md says
 GRID_SESSION_TIMEOUT = 30  # Grid's own (seconds): longer than any wait of a test on an idle bot
 CORRAL_ARGS = ["--max-sessions", "3", "--default-memory-max", "512M", "--memory-budget", "1536M",
-               "--allow-unenforced-limits", "--default-idle-timeout", f"{IDLE_SECONDS}s"]
+               "--allow-unenforced-limits", "--default-idle-timeout", f"{IDLE_SECONDS}s", "--new-session-wait", "2s"]
 CONFIG_ARGS = ["--session-timeout", str(GRID_SESSION_TIMEOUT), "--grid-url", "http://127.0.0.1:4444"]
 
 
@@ -168,10 +168,29 @@ class GridFleetTest(unittest.TestCase):
         refused = bots[0].opened
         self.assertFalse(refused["ok"], refused)
         self.assertEqual(refused["exception"], "SessionNotCreatedException")
-        self.assertIn("memory budget", refused["message"])
+        self.assertIn("memory_max is above the daemon's whole memory budget of 1536 MiB", refused["message"])
         for host in self.fleet.hosts.values():
             self.assertEqual(host.sessions(), [])
-        self.fleet.bots.clear()
+
+    def test_3_refused_anyway_while_grid_has_a_free_slot(self):
+        """Bots that ask for 1 GiB each: one fits a host's 1.5 GiB budget, so
+        by the second or third one corral refuses while Grid, counting
+        slots, still has free ones on that node."""
+        opened = []
+        for _ in range(3):
+            bot = self.open_bots(1, {"corral:options": {"memory_max": "1G"}})[0]
+            if not bot.opened["ok"]:
+                break
+            opened.append(bot)
+        refused = bot.opened
+        self.assertFalse(refused["ok"], f"3 sessions of 1 GiB on two 1.5 GiB hosts: {refused}")
+        self.assertEqual(refused["exception"], "SessionNotCreatedException")
+        self.assertIn("no room for a new session within --new-session-wait: no room within the wait: "
+                      "1 sessions open of at most 3, 1024 MiB of the 1536 MiB memory budget in use", refused["message"])
+        self.assertIn(len(opened), (1, 2))
+        busy = sum(self.fleet.hub.busy_slots(host.node.uri) for host in self.fleet.hosts.values())
+        self.assertEqual(busy, len(opened), "Grid's slots free: it was corral that said no")
+        figure(f"1 GiB sessions: {len(opened)} opened, the next refused by corral with {6 - busy} Grid slots free")
 
     def test_4_killed_bot_reaped_by_corral_and_slot_freed(self):
         # This bot asks corral for an idle timeout below Grid's session
