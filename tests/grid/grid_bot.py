@@ -9,7 +9,7 @@ It opens a session and prints {"ok": true, "session_id", "capabilities"} or
 stdin it prints one answer:
   {"do": "get", "url": U}   -> {"ok", "title"}
   {"do": "title"}           -> {"ok", "title"}
-  {"do": "cdp", "expression": E} -> {"ok", "value"}  (goog/cdp/execute Runtime.evaluate)
+  {"do": "cdp", "expression": E} -> {"ok", "value"}  (execute_cdp_cmd Runtime.evaluate)
   {"do": "quit"}            -> {"ok"} and exits
 A WebDriverException becomes {"ok": false, "exception": name, "message": ...}."""
 import json
@@ -18,6 +18,7 @@ import sys
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chromium.remote_connection import ChromiumRemoteConnection
+from selenium.webdriver.chromium.webdriver import ChromiumDriver
 
 
 def open_session(hub, capabilities):
@@ -31,8 +32,9 @@ def open_session(hub, capabilities):
 
 
 def execute_cdp_cmd(driver, cmd, params):
-    """What webdriver.Chrome.execute_cdp_cmd sends; webdriver.Remote lacks the method."""
-    return driver.execute("executeCdpCommand", {"cmd": cmd, "params": params})["value"]
+    """Selenium's own execute_cdp_cmd, which webdriver.Remote lacks (it is
+    ChromiumDriver's): it needs only the Chromium executor's command."""
+    return ChromiumDriver.execute_cdp_cmd(driver, cmd, params)
 
 
 def serve(driver, command):

@@ -122,6 +122,14 @@ class GridFleetTest(unittest.TestCase):
                 self.assertEqual(net_namespace(pid), os.stat(host.netns.path).st_ino)
         return len(pids)
 
+    def assert_cdp_goes_through_grid(self, opened):
+        """Grid names itself in se:cdp; the node follows corral's se:forwardCdp
+        on the host's loopback; no debuggerAddress leads anywhere else."""
+        caps, session_id = opened["capabilities"], opened["session_id"]
+        self.assertEqual(caps["se:cdp"], f"ws://127.0.0.1:4444/session/{session_id}/se/cdp")
+        self.assertRegex(caps["se:forwardCdp"], rf"^ws://127\.0\.0\.1:8420/session/{session_id}/[0-9a-f]{{32}}/se/cdp$")
+        self.assertNotIn("debuggerAddress", caps.get("goog:chromeOptions", {}))
+
     # --- the tests ------------------------------------------------------
     def test_1_nodes_have_the_slots_corral_always_admits(self):
         for host in self.fleet.hosts.values():
@@ -140,6 +148,7 @@ class GridFleetTest(unittest.TestCase):
         figure(f"6 sessions opened at once through the Grid in {time.monotonic() - started:.1f} s")
         for bot in bots:
             self.assertTrue(bot.opened["ok"], bot.opened)
+            self.assert_cdp_goes_through_grid(bot.opened)
         per_host = {name: 0 for name in self.fleet.hosts}
         for bot in bots:
             session_id = bot.opened["session_id"]
