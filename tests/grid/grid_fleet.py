@@ -8,6 +8,9 @@ only to the hub.
         bot = fleet.bot()          # a Python Selenium bot in the grid namespace
         fleet.hosts["a"].daemon    # corrald of host a (its API over a namespace socket)
 
+plain_hosts=["p"] adds hosts without corral, each with a standard node
+that runs chromedriver itself (fleet.plain_hosts), to compare against.
+
 Everything it starts is stopped, and everything it makes removed, on
 __exit__, at exit, and on SIGTERM.
 """
@@ -21,7 +24,7 @@ import sys
 
 from corral_harness import Daemon, wait_until
 from fleet_network import FleetNetwork
-from grid_servers import GridWorkdir, Hub, NetnsHTTPConnection, RelayNode, grid_jar, java_processes_of
+from grid_servers import GridWorkdir, Hub, NetnsHTTPConnection, PlainNode, RelayNode, grid_jar, java_processes_of
 from live_helpers import track_helper, untrack_helper
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -101,6 +104,29 @@ class CorralHost:
         self.daemon.remove()
 
 
+class PlainHost:
+    """A host with no corral: a standard Grid node that runs chromedriver
+    itself (grid_servers.PlainNode), for comparisons with the corral hosts.
+    node_options: PlainNode's max_sessions and stereotype."""
+
+    def __init__(self, fleet, name, node_options):
+        self.fleet, self.name, self.node_options = fleet, name, node_options
+        self.netns = fleet.network.hosts[name]
+        self.node = None
+
+    def __repr__(self):
+        return f"PlainHost({self.name} at {self.netns.address})"
+
+    def start_node(self):
+        self.node = PlainNode(self.netns, self.fleet.workdir.path, f"node-{self.name}",
+                              self.fleet.network.grid_address_for(self.name), self.fleet.secret, **self.node_options)
+        return self.node
+
+    def stop(self):
+        if self.node:
+            self.node.server.stop()
+
+
 class Bot:
     """tests/grid/grid_bot.py in the grid namespace, driven line by line."""
 
@@ -150,13 +176,19 @@ def _readline(stream, timeout):
 
 
 class GridFleet:
-    def __init__(self, host_names=("a", "b"), corral_args=(), config_args=(), healthcheck_interval=2):
+    def __init__(self, host_names=("a", "b"), corral_args=(), config_args=(), healthcheck_interval=2,
+                 plain_hosts=(), plain_node=None):
+        """plain_hosts: names of hosts with a PlainHost's node instead of
+        corral (in fleet.plain_hosts, not fleet.hosts); plain_node: its
+        PlainNode options (max_sessions, stereotype)."""
         self.host_names, self.corral_args, self.config_args = list(host_names), list(corral_args), list(config_args)
+        self.plain_names, self.plain_node = list(plain_hosts), dict(plain_node or {})
         self.healthcheck_interval = healthcheck_interval
         self.secret = secrets.token_hex(16)
         self.jar = grid_jar()
         self.network = self.workdir = self.hub = None
         self.hosts = {}
+        self.plain_hosts = {}
         self.bots = []
 
     def __enter__(self):
@@ -164,13 +196,15 @@ class GridFleet:
         _LIVE_FLEETS.append(self)
         try:
             self.workdir = GridWorkdir()
-            self.network = FleetNetwork(self.host_names)
+            self.network = FleetNetwork(self.host_names + self.plain_names)
             for index, name in enumerate(self.host_names):
                 self.hosts[name] = CorralHost(self, name, index)
+            for name in self.plain_names:
+                self.plain_hosts[name] = PlainHost(self, name, self.plain_node)
             self.hub = Hub(self.network.grid, self.workdir.path, self.secret, self.healthcheck_interval)
-            for host in self.hosts.values():
+            for host in self.all_hosts():
                 host.start_node()
-            for host in self.hosts.values():
+            for host in self.all_hosts():
                 self.hub.wait_for_node(host.node.uri)
         except BaseException:
             self.abandon()
@@ -193,6 +227,9 @@ class GridFleet:
             bot.wait_opened()
         return bots
 
+    def all_hosts(self):
+        return [*self.hosts.values(), *self.plain_hosts.values()]
+
     def java_pids(self):
         """JVMs of this fleet still running: each was given its temp dir under the workdir."""
         return java_processes_of(self.workdir.path)
@@ -202,7 +239,7 @@ class GridFleet:
         nothing left, namespaces deleted."""
         for bot in self.bots:
             bot.finish()
-        for host in self.hosts.values():
+        for host in self.all_hosts():
             host.stop()
         if self.hub:
             self.hub.server.stop()
@@ -216,6 +253,9 @@ class GridFleet:
             if host.node:
                 host.node.server.abandon()
             host.daemon.abandon()
+        for host in self.plain_hosts.values():
+            if host.node:
+                host.node.server.abandon()  # the namespace's deletion kills its chromedrivers
         if self.hub:
             self.hub.server.abandon()
         if self.network:

@@ -174,6 +174,51 @@ class RelayNode:
         self.server.wait_for_log(r"Started Selenium node", 90, "node start")
 
 
+CHROMEDRIVER, CHROMIUM = "/usr/bin/chromedriver", "/usr/bin/chromium"
+
+
+def toml_string(text):
+    """A TOML basic string (JSON's escapes are TOML's for what we write)."""
+    return json.dumps(text)
+
+
+def plain_node_config(netns, hub_address, max_sessions, stereotype, session_timeout=300):
+    """A standard node's TOML: one driver configuration, Debian's chromedriver
+    and Chromium, nothing detected and nothing downloaded (no network here)."""
+    stereotype = dict(stereotype)
+    options = dict(stereotype.get("goog:chromeOptions", {}))
+    options.setdefault("binary", CHROMIUM)
+    stereotype["goog:chromeOptions"] = options
+    return "\n".join([
+        "[server]", f"host = {toml_string(netns.address)}", f"port = {NODE_PORT}", "",
+        "[events]", f"publish = {toml_string(f'tcp://{hub_address}:{PUBLISH_PORT}')}",
+        f"subscribe = {toml_string(f'tcp://{hub_address}:{SUBSCRIBE_PORT}')}", "",
+        # override-max-sessions: else Grid caps the slots at the CPU count.
+        "[node]", "detect-drivers = false", "selenium-manager = false", f"max-sessions = {max_sessions}",
+        "override-max-sessions = true", f"session-timeout = {session_timeout}", "",
+        "[[node.driver-configuration]]", 'display-name = "Debian Chromium"',
+        f"webdriver-executable = {toml_string(CHROMEDRIVER)}", f"max-sessions = {max_sessions}",
+        f"stereotype = {toml_string(json.dumps(stereotype))}", ""])
+
+
+class PlainNode:
+    """A standard Grid node inside a host's namespace that starts chromedriver
+    (and through it Chromium) itself, as root, for each session: the
+    baseline a corral host is compared with. Its JVM, and with it every
+    chromedriver it started, is tracked like the relay node's."""
+
+    def __init__(self, netns, workdir, name, hub_address, secret, max_sessions, stereotype, extra_args=()):
+        self.netns = netns
+        self.uri = f"http://{netns.address}:{NODE_PORT}"
+        self.config_path = os.path.join(workdir, f"{name}.toml")
+        self.config = plain_node_config(netns, hub_address, max_sessions, stereotype)
+        with open(self.config_path, "w") as f:
+            f.write(self.config)
+        args = ["--config", self.config_path, "--registration-secret", secret, *extra_args]
+        self.server = JavaServer(netns, "node", args, workdir, name)
+        self.server.wait_for_log(r"Started Selenium node", 90, "node start")
+
+
 class GridWorkdir:
     """The run's directory for configs, logs and the JVMs' temp files."""
 
