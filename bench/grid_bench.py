@@ -1,0 +1,282 @@
+#!/usr/bin/python3
+"""Selenium Grid 4 with corral hosts against Grid with plain chromedriver
+nodes (issue 11). Run as root, from the repository:
+
+  CORRALD=build/corrald /usr/bin/python3 bench/grid_bench.py [--quick]
+      [--starts 10] [--commands 300] [--duration 60] [--no-plain-throughput]
+
+One fleet (tests/grid's kit: network namespaces joined by veth links, the
+real Grid jar): a hub; two corral hosts, each a corrald (--max-sessions 3)
+with a relay node from tools/grid/relay-node-config; two plain hosts, each
+a standard node that starts Debian's chromedriver and Chromium itself, as
+root with --no-sandbox, 3 slots. Each side's nodes carry "bench:side" in
+their stereotype; Grid only matches a request to a slot whose custom
+capability has the request's value, so a bot's "bench:side" picks its side
+(every measured start is checked against the node that holds its slot).
+
+1. Session start: webdriver.Remote through the hub, then the first
+   driver.title; the sides interleaved, the order alternating.
+2. Command round trip: GET /session/{id}/title on an open session of each
+   side, one by one in turn.
+3. Where a title's time goes: the same GET sent straight to each hop of
+   each side's path (hub, node, corrald, chromedriver), kept-alive.
+4. Sessions/s: 6 bots at once (the corral pair's 6 slots), each opening a
+   session, getting a data: page and quitting, again and again for
+   --duration seconds; then the same against the plain pair.
+Prints the machine and the figures as JSON, keeps a copy in
+bench/results/<start>-grid[-quick]-<commit>.json; exits 1 if the run
+left a JVM, namespace, session, cgroup or temp dir behind.
+  /usr/bin/python3 bench/grid_bench.py --across RUN.json RUN.json ...
+prints each figure's median and spread over kept runs."""
+import argparse
+import datetime
+import json
+import os
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path[:0] = [HERE, os.path.join(ROOT, "tests", "grid"), os.path.join(ROOT, "tests", "e2e")]
+os.environ.setdefault("CORRALD", os.path.join(ROOT, "build", "corrald"))
+from common import machine  # noqa: E402
+from common.stats import ratio  # noqa: E402
+from grid_bench_hops import measure_hops  # noqa: E402
+from grid_bench_sides import Sides, SIDES, leftovers, tmp_snapshot  # noqa: E402
+from grid_fleet import GridFleet  # noqa: E402
+import report  # noqa: E402
+
+PAGE = "data:text/html,<title>grid bench</title><p>hello"
+SLOTS_PER_HOST = 3
+QUICK = {"starts": 2, "commands": 30, "duration": 10}
+
+
+def stereotype(side):
+    return {"browserName": "chrome", "platformName": "linux", "bench:side": side}
+
+
+def fleet_for(args):
+    plain_hosts = ["p", "q"] if args.plain_throughput else ["p"]
+    return GridFleet(["a", "b"], corral_args=["--max-sessions", str(SLOTS_PER_HOST)],
+                     config_args=["--stereotype", json.dumps(stereotype("corral"))],
+                     plain_hosts=plain_hosts,
+                     plain_node={"max_sessions": SLOTS_PER_HOST,
+                                 # As root Chromium will not start sandboxed; Grid
+                                 # adds the stereotype's args to each session's.
+                                 "stereotype": {**stereotype("plain"),
+                                                "goog:chromeOptions": {"args": ["--no-sandbox"]}}})
+
+
+def log(text):
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def ms(values, digits=1):
+    return round(statistics.median(values), digits) if values else None
+
+
+def compare(values, digits=1):
+    """Medians of both sides, corral's extra and the ratio corral / plain."""
+    corral, plain = ms(values["corral"], digits), ms(values["plain"], digits)
+    added = round(corral - plain, digits) if corral is not None and plain is not None else None
+    return {"corral": corral, "plain": plain, "added": added, "ratio": ratio(corral, plain),
+            "count": len(values["corral"])}
+
+
+def session_starts(sides, rounds, warmup):
+    """rounds × (open + first title, then quit) per side, the order
+    alternating: the JVMs' first sessions (warmup rounds) not counted."""
+    times = {key: {side: [] for side in SIDES} for key in ("start", "remote", "title", "quit")}
+    bots = {side: sides.bot(side) for side in SIDES}
+    try:
+        for index in range(warmup + rounds):
+            for side in (SIDES if index % 2 == 0 else SIDES[::-1]):
+                opened = bots[side].ask("open")
+                sides.check_route(side, opened["session_id"])
+                closed = bots[side].ask("quit")
+                if index >= warmup:
+                    for key, value in (("start", opened["start_ms"]), ("remote", opened["remote_ms"]),
+                                       ("title", opened["title_ms"]), ("quit", closed["quit_ms"])):
+                        times[key][side].append(value)
+    finally:
+        for bot in bots.values():
+            bot.close()
+    return times
+
+
+def command_round_trips(sides, count, warmup=20):
+    """One GET title on each side's open session in turn, count times."""
+    times = {side: [] for side in SIDES}
+    bots = {side: sides.bot(side) for side in SIDES}
+    try:
+        for side, bot in bots.items():
+            sides.check_route(side, bot.ask("open")["session_id"])
+        for index in range(warmup + count):
+            for side in (SIDES if index % 2 == 0 else SIDES[::-1]):
+                elapsed = bots[side].ask("title")["ms"]
+                if index >= warmup:
+                    times[side].append(elapsed)
+        for bot in bots.values():
+            bot.ask("quit")
+    finally:
+        for bot in bots.values():
+            bot.close()
+    return times
+
+
+def cpu_jiffies():
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return sum(values) - idle, sum(values)
+
+
+def sessions_per_second(sides, side, bots_count, duration):
+    """bots_count bots cycling sessions at once for `duration` seconds: the
+    cycles that ended within it, per second. Every bot is up (Python and
+    Selenium loaded) before the clock starts."""
+    before = sides.sessions_by_node()
+    bots = [sides.bot(side) for _ in range(bots_count)]
+    try:
+        busy, total = cpu_jiffies()
+        until = time.monotonic() + duration
+        for bot in bots:
+            bot.send({"do": "cycles", "until": until, "url": PAGE})
+        answers = [bot.answer(timeout=duration + 180) for bot in bots]
+        busy_end, total_end = cpu_jiffies()  # after the tail: the CPU of every cycle counted
+    finally:
+        for bot in bots:
+            bot.close()
+    cycles = [cycle for answer in answers for cycle in answer["cycles"]]
+    within = [cycle for cycle in cycles if cycle["end"] <= until]
+    after = sides.sessions_by_node()
+    cpu_s = (busy_end - busy) / os.sysconf("SC_CLK_TCK")
+    return {"bots": bots_count, "duration_s": duration, "sessions": len(within),
+            "sessions_per_s": round(len(within) / duration, 2),
+            "cycle_ms": ms([c["ms"] for c in within]), "cycle_start_ms": ms([c["start_ms"] for c in within]),
+            "cycle_quit_ms": ms([c["quit_ms"] for c in within]),
+            "finished_after_the_end": len(cycles) - len(within),
+            "cpu_busy_pct": round(100 * (busy_end - busy) / max(1, total_end - total), 1),
+            "cpu_s_per_session": round(cpu_s / len(cycles), 2) if cycles else None,
+            "failures": [failure for answer in answers for failure in answer["failures"]],
+            "sessions_by_node": {node: after[node] - before.get(node, 0) for node in after}}
+
+
+def measure(fleet, args, results):
+    sides = Sides(fleet)
+    log(f"session starts: {args.starts} per side (+1 warm-up)")
+    starts = session_starts(sides, args.starts, warmup=1)
+    results["session_start_ms"] = {key: compare(values) for key, values in starts.items()}
+    results["routing_checked"] = dict(sides.routed)
+    sides.settle()
+    log(f"command round trips: {args.commands} per side")
+    results["command_title_ms"] = compare(command_round_trips(sides, args.commands), digits=3)
+    sides.settle()
+    log(f"a title at each hop: {args.commands} each")
+    results["title_by_hop"] = measure_hops(sides, args.commands)
+    sides.settle()
+    slots = SLOTS_PER_HOST * len(fleet.hosts)
+    throughput = {}
+    log(f"sessions/s: {slots} bots on the corral pair for {args.duration} s")
+    throughput["corral"] = sessions_per_second(sides, "corral", slots, args.duration)
+    sides.settle()
+    if args.plain_throughput:
+        log(f"sessions/s: {slots} bots on the plain pair for {args.duration} s")
+        throughput["plain"] = sessions_per_second(sides, "plain", slots, args.duration)
+        sides.settle()
+        throughput["ratio"] = ratio(throughput["corral"]["sessions_per_s"], throughput["plain"]["sessions_per_s"])
+    results["throughput"] = throughput
+
+
+def summary_line(results):
+    s, c, t = results["session_start_ms"]["start"], results["command_title_ms"], results["throughput"]
+    plain = t.get("plain", {}).get("sessions_per_s", "not measured")
+    return (f"start {s['corral']} vs {s['plain']} ms ({s['ratio']}x), title {c['corral']} vs {c['plain']} ms "
+            f"({c['ratio']}x, +{c['added']} ms), sessions/s {t['corral']['sessions_per_s']} vs {plain}")
+
+
+def run(args):
+    info = machine.describe(ROOT)
+    info["mode"] = "grid-quick" if args.quick else "grid"
+    info["started"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    counts = {"starts": args.starts, "commands": args.commands, "duration_s": args.duration,
+              "slots_per_host": SLOTS_PER_HOST, "plain_throughput": args.plain_throughput}
+    results = {"machine": info, "counts": counts}
+    before = tmp_snapshot()
+    log(f"fleet up: hub, corral hosts a b, plain hosts; load {info['loadavg_start']}")
+    fleet = fleet_for(args)
+    with fleet:
+        results["fleet"] = {"corral_nodes": [h.node.uri for h in fleet.hosts.values()],
+                            "plain_nodes": [h.node.uri for h in fleet.plain_hosts.values()]}
+        measure(fleet, args, results)
+        servers = [fleet.hub.server, *(host.node.server for host in fleet.all_hosts())]
+    info["loadavg_end"] = machine.loadavg()
+    results["after"] = leftovers(fleet, servers, before)
+    log(summary_line(results))
+    print(json.dumps(results, indent=2))
+    if args.save:
+        log(f"results: {os.path.relpath(report.save(results, os.path.join(HERE, 'results')), ROOT)}")
+    return 0 if results["after"]["clean"] else 1
+
+
+def across(paths):
+    """Each headline figure over kept runs: median, and min–max."""
+    runs = []
+    for path in paths:
+        with open(path) as f:
+            runs.append(json.load(f))
+    figures = {
+        "start corral ms": lambda r: r["session_start_ms"]["start"]["corral"],
+        "start plain ms": lambda r: r["session_start_ms"]["start"]["plain"],
+        "start ratio": lambda r: r["session_start_ms"]["start"]["ratio"],
+        "start added ms": lambda r: r["session_start_ms"]["start"]["added"],
+        "quit corral ms": lambda r: r["session_start_ms"]["quit"]["corral"],
+        "quit plain ms": lambda r: r["session_start_ms"]["quit"]["plain"],
+        "title corral ms": lambda r: r["command_title_ms"]["corral"],
+        "title plain ms": lambda r: r["command_title_ms"]["plain"],
+        "title ratio": lambda r: r["command_title_ms"]["ratio"],
+        "title added ms": lambda r: r["command_title_ms"]["added"],
+        "sessions/s corral": lambda r: r["throughput"]["corral"]["sessions_per_s"],
+        "sessions/s plain": lambda r: r["throughput"].get("plain", {}).get("sessions_per_s"),
+        "sessions/s ratio": lambda r: r["throughput"].get("ratio"),
+    }
+    out = {}
+    for name, pick in figures.items():
+        values = [v for v in (pick(r) for r in runs) if v is not None]
+        if values:
+            out[name] = {"median": round(statistics.median(values), 3), "min": min(values), "max": max(values),
+                         "runs": values}
+    out["loadavg"] = [(r["machine"]["loadavg_start"], r["machine"].get("loadavg_end")) for r in runs]
+    out["commits"] = sorted({r["machine"]["commit"] for r in runs})
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help=f"a smoke run: {QUICK['starts']} starts, {QUICK['commands']} commands, "
+                             f"{QUICK['duration']} s of sessions/s")
+    parser.add_argument("--starts", type=int, default=10, help="measured session starts per side (default 10)")
+    parser.add_argument("--commands", type=int, default=300, help="title round trips per side (default 300)")
+    parser.add_argument("--duration", type=int, default=60, help="seconds of each sessions/s run (default 60)")
+    parser.add_argument("--no-plain-throughput", dest="plain_throughput", action="store_false",
+                        help="sessions/s of the corral pair only (no second plain host)")
+    parser.add_argument("--no-save", dest="save", action="store_false", help="keep no copy in bench/results/")
+    parser.add_argument("--across", nargs="+", metavar="RUN.json", help="summarize kept runs instead")
+    args = parser.parse_args()
+    if args.across:
+        return across(args.across)
+    if os.geteuid() != 0:
+        parser.error("run as root: network namespaces, cgroups, the session users")
+    if args.quick:
+        for key, value in QUICK.items():
+            if parser.get_default(key) == getattr(args, key):
+                setattr(args, key, value)
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""Where a command's time goes through Grid (bench/grid_bench.py, 4): the
+same GET /session/{id}/title sent to each hop of each side's path, from
+the bench itself over sockets made in the hop's namespace, each client
+keeping its connection alive as Selenium's and Grid's do:
+
+  corral: hub → relay node → corrald → the session's chromedriver → Chromium
+  plain:  hub → node → chromedriver → Chromium
+
+The hops take turns, one request each, so that load hits them alike; the
+difference of two neighbours' medians is what the hop between them adds."""
+import json
+import re
+import statistics
+import subprocess
+import time
+
+from grid_fleet import CORRAL_PORT
+from grid_bench_sides import SIDES
+from grid_servers import HUB_PORT, NODE_PORT, NetnsHTTPConnection
+
+
+class KeptAlive:
+    """GETs over one connection in a namespace, opened again when the
+    server closes it (counted: corrald ends a connection after 20 requests)."""
+
+    def __init__(self, netns, host, port):
+        self.netns, self.host, self.port = netns, host, port
+        self.connection, self.closed_by_server = None, 0
+
+    def get(self, path):
+        if self.connection is None:
+            self.connection = NetnsHTTPConnection(self.netns, self.host, self.port, 30)
+        start = time.perf_counter()
+        self.connection.request("GET", path, headers={"Accept": "application/json"})
+        answer = self.connection.getresponse()
+        body = answer.read()
+        elapsed = (time.perf_counter() - start) * 1000
+        if answer.status != 200:
+            raise RuntimeError(f"GET {path} at {self.host}:{self.port}: {answer.status} {body[:300]!r}")
+        if (answer.getheader("Connection") or "").lower() == "close":
+            self.connection.close()
+            self.connection, self.closed_by_server = None, self.closed_by_server + 1
+        return elapsed
+
+    def close(self):
+        if self.connection:
+            self.connection.close()
+
+
+def chromedriver_of_corral_session(host, session_id):
+    """(port, chromedriver's own session id) of a corral session: corral
+    names the session's chromedriver in endpoints.webdriver."""
+    status, session = host.daemon.request("GET", f"/v1/sessions/{session_id}")
+    port = int(session["webdriver"].rsplit(":", 1)[1].strip("/"))
+    connection = NetnsHTTPConnection(host.netns, "127.0.0.1", port, 10)
+    try:
+        connection.request("GET", "/sessions")
+        return port, json.loads(connection.getresponse().read())["value"][0]["id"]
+    finally:
+        connection.close()
+
+
+def chromedriver_of_plain_host(host):
+    """The port of the one chromedriver listening on a plain host (it holds
+    the Grid session's own id)."""
+    listed = subprocess.run(host.netns.command(["ss", "-tlnpH"]), capture_output=True, text=True, timeout=30).stdout
+    ports = sorted({int(port) for port in re.findall(r"127\.0\.0\.1:(\d+)\s.*\"chromedriver\"", listed)})
+    if len(ports) != 1:
+        raise RuntimeError(f"{len(ports)} chromedrivers listening on plain host {host.name}: {listed}")
+    return ports[0]
+
+
+def hop_clients(fleet, sessions, holders):
+    """{(side, hop): (client, session id)} for one open session per side;
+    holders: the host of each side's session."""
+    grid, corral, plain = fleet.network.grid, holders["corral"], holders["plain"]
+    port, inner_id = chromedriver_of_corral_session(corral, sessions["corral"])
+    return {
+        ("corral", "hub"): (KeptAlive(grid, "127.0.0.1", HUB_PORT), sessions["corral"]),
+        ("corral", "node"): (KeptAlive(grid, corral.netns.address, NODE_PORT), sessions["corral"]),
+        ("corral", "corrald"): (KeptAlive(corral.netns, "127.0.0.1", CORRAL_PORT), sessions["corral"]),
+        ("corral", "chromedriver"): (KeptAlive(corral.netns, "127.0.0.1", port), inner_id),
+        ("plain", "hub"): (KeptAlive(grid, "127.0.0.1", HUB_PORT), sessions["plain"]),
+        ("plain", "node"): (KeptAlive(grid, plain.netns.address, NODE_PORT), sessions["plain"]),
+        ("plain", "chromedriver"): (KeptAlive(plain.netns, "127.0.0.1", chromedriver_of_plain_host(plain)),
+                                    sessions["plain"]),
+    }
+
+
+def measure_hops(sides, count):
+    """One session per side, opened by a bot; the hops timed on them."""
+    bots = {side: sides.bot(side) for side in SIDES}
+    try:
+        sessions = {side: bot.ask("open")["session_id"] for side, bot in bots.items()}
+        holders = {side: sides.check_route(side, session_id) for side, session_id in sessions.items()}
+        return title_by_hop(sides.fleet, sessions, holders, count)
+    finally:
+        for bot in bots.values():
+            bot.close()  # the bot quits its session as it goes
+
+
+def title_by_hop(fleet, sessions, holders, count, warmup=50):
+    """Median ms of a title at each hop, and what each hop adds."""
+    clients = hop_clients(fleet, sessions, holders)
+    times = {key: [] for key in clients}
+    try:
+        for index in range(warmup + count):
+            order = list(clients.items())
+            for key, (client, session_id) in (order if index % 2 == 0 else order[::-1]):
+                elapsed = client.get(f"/session/{session_id}/title")
+                if index >= warmup:
+                    times[key].append(elapsed)
+    finally:
+        for client, _ in clients.values():
+            client.close()
+    result = {"count": count}
+    for side in ("corral", "plain"):
+        medians = {hop: round(statistics.median(times[(s, hop)]), 3) for (s, hop) in times if s == side}
+        hops = list(medians)  # outermost first
+        added = {f"{outer}-{inner}": round(medians[outer] - medians[inner], 3) for outer, inner in zip(hops, hops[1:])}
+        result[side] = {"ms": medians, "added_ms": added}
+    result["corrald_closed_connections"] = clients[("corral", "corrald")][0].closed_by_server
+    return result
