@@ -30,6 +30,7 @@ left a JVM, namespace, session, cgroup or temp dir behind.
 prints each figure's median and spread over kept runs."""
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import statistics
@@ -197,13 +198,22 @@ def summary_line(results):
             f"({c['ratio']}x, +{c['added']} ms), sessions/s {t['corral']['sessions_per_s']} vs {plain}")
 
 
+def corrald_binary():
+    """Which corrald ran: it may be built from another checkout than this one."""
+    path = os.environ["CORRALD"]
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:12]
+    built = datetime.datetime.fromtimestamp(os.stat(path).st_mtime, datetime.timezone.utc)
+    return {"path": path, "sha256": digest, "built": built.strftime("%Y-%m-%d %H:%M UTC")}
+
+
 def run(args):
     info = machine.describe(ROOT)
     info["mode"] = "grid-quick" if args.quick else "grid"
     info["started"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     counts = {"starts": args.starts, "commands": args.commands, "duration_s": args.duration,
               "slots_per_host": SLOTS_PER_HOST, "plain_throughput": args.plain_throughput}
-    results = {"machine": info, "counts": counts}
+    results = {"machine": info, "corrald": corrald_binary(), "counts": counts}
     before = tmp_snapshot()
     log(f"fleet up: hub, corral hosts a b, plain hosts; load {info['loadavg_start']}")
     fleet = fleet_for(args)
