@@ -6,9 +6,11 @@ keeping its connection alive as Selenium's and Grid's do:
   corral: hub → relay node → corrald → the session's chromedriver → Chromium
   plain:  hub → node → chromedriver → Chromium
 
-The hops take turns, one request each, so that load hits them alike; the
-difference of two neighbours' medians is what the hop between them adds."""
+The hops take turns, one request each in an order shuffled every round,
+so that load hits them alike; the difference of two neighbours' medians
+is what the hop between them adds."""
 import json
+import random
 import re
 import statistics
 import subprocess
@@ -104,9 +106,11 @@ def title_by_hop(fleet, sessions, holders, count, warmup=50):
     clients = hop_clients(fleet, sessions, holders)
     times = {key: [] for key in clients}
     try:
+        shuffle = random.Random(11).shuffle  # the same orders every run
         for index in range(warmup + count):
             order = list(clients.items())
-            for key, (client, session_id) in (order if index % 2 == 0 else order[::-1]):
+            shuffle(order)  # no hop always follows the same other hop
+            for key, (client, session_id) in order:
                 elapsed = client.get(f"/session/{session_id}/title")
                 if index >= warmup:
                     times[key].append(elapsed)
