@@ -22,7 +22,10 @@ capability has the request's value, so a bot's "bench:side" picks its side
    each side's path (hub, node, corrald, chromedriver), kept-alive.
 4. Sessions/s: 6 bots at once (the corral pair's 6 slots), each opening a
    session, getting a data: page and quitting, again and again for
-   --duration seconds; then the same against the plain pair.
+   --duration seconds; then the same against the plain pair. The machine
+   is CPU-bound then, so it also says whose CPU a session costs: the
+   side's node JVMs, corralds, and sessions (chromedriver and Chromium),
+   and the hub's.
 Prints the machine and the figures as JSON, keeps a copy in
 bench/results/<start>-grid[-quick]-<commit>.json; exits 1 if the run
 left a JVM, namespace, session, cgroup or temp dir behind.
@@ -43,6 +46,7 @@ sys.path[:0] = [HERE, os.path.join(ROOT, "tests", "grid"), os.path.join(ROOT, "t
 os.environ.setdefault("CORRALD", os.path.join(ROOT, "build", "corrald"))
 from common import machine  # noqa: E402
 from common.stats import ratio  # noqa: E402
+from grid_bench_cpu import HostCpu  # noqa: E402
 from grid_bench_hops import measure_hops  # noqa: E402
 from grid_bench_sides import Sides, SIDES, leftovers, tmp_snapshot  # noqa: E402
 from grid_fleet import GridFleet  # noqa: E402
@@ -134,7 +138,7 @@ def cpu_jiffies():
     return sum(values) - idle, sum(values)
 
 
-def sessions_per_second(sides, side, bots_count, duration):
+def sessions_per_second(sides, cpu, side, bots_count, duration):
     """bots_count bots cycling sessions at once for `duration` seconds: the
     cycles that ended within it, per second. Every bot is up (Python and
     Selenium loaded) before the clock starts."""
@@ -142,11 +146,13 @@ def sessions_per_second(sides, side, bots_count, duration):
     bots = [sides.bot(side) for _ in range(bots_count)]
     try:
         busy, total = cpu_jiffies()
+        parts = cpu.sample()
         until = time.monotonic() + duration
         for bot in bots:
             bot.send({"do": "cycles", "until": until, "url": PAGE})
         answers = [bot.answer(timeout=duration + 180) for bot in bots]
         busy_end, total_end = cpu_jiffies()  # after the tail: the CPU of every cycle counted
+        parts_end = cpu.sample()
     finally:
         for bot in bots:
             bot.close()
@@ -161,11 +167,12 @@ def sessions_per_second(sides, side, bots_count, duration):
             "finished_after_the_end": len(cycles) - len(within),
             "cpu_busy_pct": round(100 * (busy_end - busy) / max(1, total_end - total), 1),
             "cpu_s_per_session": round(cpu_s / len(cycles), 2) if cycles else None,
+            "cpu_s_per_session_by_part": cpu.per_session(parts, parts_end, sides.hosts_of(side), len(cycles)),
             "failures": [failure for answer in answers for failure in answer["failures"]],
             "sessions_by_node": {node: after[node] - before.get(node, 0) for node in after}}
 
 
-def measure(fleet, args, results):
+def measure(fleet, args, results, cpu):
     sides = Sides(fleet)
     log(f"session starts: {args.starts} per side (+1 warm-up)")
     starts = session_starts(sides, args.starts, warmup=1)
@@ -181,11 +188,11 @@ def measure(fleet, args, results):
     slots = SLOTS_PER_HOST * len(fleet.hosts)
     throughput = {}
     log(f"sessions/s: {slots} bots on the corral pair for {args.duration} s")
-    throughput["corral"] = sessions_per_second(sides, "corral", slots, args.duration)
+    throughput["corral"] = sessions_per_second(sides, cpu, "corral", slots, args.duration)
     sides.settle()
     if args.plain_throughput:
         log(f"sessions/s: {slots} bots on the plain pair for {args.duration} s")
-        throughput["plain"] = sessions_per_second(sides, "plain", slots, args.duration)
+        throughput["plain"] = sessions_per_second(sides, cpu, "plain", slots, args.duration)
         sides.settle()
         throughput["ratio"] = ratio(throughput["corral"]["sessions_per_s"], throughput["plain"]["sessions_per_s"])
     results["throughput"] = throughput
@@ -216,14 +223,19 @@ def run(args):
     results = {"machine": info, "corrald": corrald_binary(), "counts": counts}
     before = tmp_snapshot()
     log(f"fleet up: hub, corral hosts a b, plain hosts; load {info['loadavg_start']}")
-    fleet = fleet_for(args)
-    with fleet:
-        results["fleet"] = {"corral_nodes": [h.node.uri for h in fleet.hosts.values()],
-                            "plain_nodes": [h.node.uri for h in fleet.plain_hosts.values()]}
-        measure(fleet, args, results)
-        servers = [fleet.hub.server, *(host.node.server for host in fleet.all_hosts())]
+    fleet, cpu = fleet_for(args), None
+    try:
+        with fleet:
+            results["fleet"] = {"corral_nodes": [h.node.uri for h in fleet.hosts.values()],
+                                "plain_nodes": [h.node.uri for h in fleet.plain_hosts.values()]}
+            cpu = HostCpu(fleet)
+            measure(fleet, args, results, cpu)
+            servers = [fleet.hub.server, *(host.node.server for host in fleet.all_hosts())]
+    finally:
+        if cpu:
+            cpu.remove()  # once the fleet's JVMs are gone
     info["loadavg_end"] = machine.loadavg()
-    results["after"] = leftovers(fleet, servers, before)
+    results["after"] = leftovers(fleet, servers, before, cgroups=[cpu.root])
     log(summary_line(results))
     print(json.dumps(results, indent=2))
     if args.save:

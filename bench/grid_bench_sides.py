@@ -85,6 +85,9 @@ class Sides:
         self.routed[side] += 1
         return next(host for host in self.fleet.all_hosts() if host.node.uri == holders[0])
 
+    def hosts_of(self, side):
+        return set(self.fleet.hosts if side == "corral" else self.fleet.plain_hosts)
+
     def sessions_by_node(self):
         """Sessions each node has made so far, from its log."""
         return {host.name: host.node.server.log().count(CREATED) for host in self.fleet.all_hosts()}
@@ -104,9 +107,9 @@ def tmp_snapshot():
     return {name for name in os.listdir("/tmp") if name.startswith(TMP_PREFIXES)}
 
 
-def leftovers(fleet, servers, tmp_before):
+def leftovers(fleet, servers, tmp_before, cgroups=()):
     """What a stopped fleet left: JVMs it started, its namespaces, corral's
-    state dirs and cgroup roots, the work dir, processes naming any of
+    state dirs and cgroup roots (and `cgroups`, the bench's), the work dir, processes naming any of
     those, new Chrome or JVM temp entries in /tmp (another run at the same
     time would show here too)."""
     daemons = [host.daemon for host in fleet.hosts.values()]
@@ -115,7 +118,7 @@ def leftovers(fleet, servers, tmp_before):
         "jvms": [server.pid for server in servers if pid_alive(server.pid)],
         "namespaces": fleet.network.leftovers(),
         "dirs": [path for path in paths if os.path.exists(path)],
-        "cgroups": [d.cgroup_root for d in daemons if d.cgroup_root and os.path.exists(d.cgroup_root)],
+        "cgroups": [path for path in [*(d.cgroup_root for d in daemons), *cgroups] if path and os.path.exists(path)],
         "processes": sorted({pid for path in paths for pid in procs.processes_mentioning(path)}),
         "new_tmp": sorted(tmp_snapshot() - tmp_before),
     }
