@@ -243,36 +243,33 @@ def run(args):
     return 0 if results["after"]["clean"] else 1
 
 
+def flatten(tree, prefix=""):
+    """{"a/b/c": number} of every number in nested dicts."""
+    if isinstance(tree, dict):
+        out = {}
+        for key, value in tree.items():
+            out.update(flatten(value, f"{prefix}/{key}" if prefix else key))
+        return out
+    return {prefix: tree} if isinstance(tree, (int, float)) and not isinstance(tree, bool) else {}
+
+
 def across(paths):
-    """Each headline figure over kept runs: median, and min–max."""
+    """Every figure of kept runs: its median over them (min - max)."""
     runs = []
     for path in paths:
         with open(path) as f:
             runs.append(json.load(f))
-    figures = {
-        "start corral ms": lambda r: r["session_start_ms"]["start"]["corral"],
-        "start plain ms": lambda r: r["session_start_ms"]["start"]["plain"],
-        "start ratio": lambda r: r["session_start_ms"]["start"]["ratio"],
-        "start added ms": lambda r: r["session_start_ms"]["start"]["added"],
-        "quit corral ms": lambda r: r["session_start_ms"]["quit"]["corral"],
-        "quit plain ms": lambda r: r["session_start_ms"]["quit"]["plain"],
-        "title corral ms": lambda r: r["command_title_ms"]["corral"],
-        "title plain ms": lambda r: r["command_title_ms"]["plain"],
-        "title ratio": lambda r: r["command_title_ms"]["ratio"],
-        "title added ms": lambda r: r["command_title_ms"]["added"],
-        "sessions/s corral": lambda r: r["throughput"]["corral"]["sessions_per_s"],
-        "sessions/s plain": lambda r: r["throughput"].get("plain", {}).get("sessions_per_s"),
-        "sessions/s ratio": lambda r: r["throughput"].get("ratio"),
-    }
-    out = {}
-    for name, pick in figures.items():
-        values = [v for v in (pick(r) for r in runs) if v is not None]
-        if values:
-            out[name] = {"median": round(statistics.median(values), 3), "min": min(values), "max": max(values),
-                         "runs": values}
-    out["loadavg"] = [(r["machine"]["loadavg_start"], r["machine"].get("loadavg_end")) for r in runs]
-    out["commits"] = sorted({r["machine"]["commit"] for r in runs})
-    print(json.dumps(out, indent=2))
+    figures = {}
+    for run_ in runs:
+        picked = {key: run_.get(key) for key in ("session_start_ms", "command_title_ms", "title_by_hop", "throughput")}
+        for name, value in flatten(picked).items():
+            figures.setdefault(name, []).append(value)
+    for r in runs:
+        m = r["machine"]
+        print(f"# {m['started']} {m['commit']}, load {m['loadavg_start']} -> {m.get('loadavg_end')}")
+    width = max(map(len, figures))
+    for name, values in figures.items():
+        print(f"{name:{width}}  {statistics.median(values):g}  ({min(values):g} - {max(values):g})")
     return 0
 
 
