@@ -16,8 +16,9 @@ BOT = os.path.join(HERE, "grid_bench_bot.py")
 PYTHON = "/usr/bin/python3"  # Debian's, with python3-selenium
 CREATED = "Session created by the Node"  # what a node's log says for each session it made
 # Temp entries no one else names: the bench's own dirs are checked by path
-# (another test run's corral-test-state.* may come and go meanwhile).
-TMP_PREFIXES = ("org.chromium.", ".org.chromium.", "hsperfdata_")
+# (another test run's corral-test-state.* may come and go meanwhile);
+# corrald's uid sweep keeps its log in /tmp/corral-sweep-* while it runs.
+TMP_PREFIXES = ("org.chromium.", ".org.chromium.", "hsperfdata_", "corral-sweep-")
 
 
 class BenchBot:
