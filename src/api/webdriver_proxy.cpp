@@ -85,6 +85,20 @@ WebDriverProxy::WebDriverProxy(HttpServer& server, SessionManager& sessions, Web
     std::lock_guard lock(m_mutex);
     m_driven.erase(id);
   });
+  adopt_driven_sessions();
+}
+
+// Sessions an earlier corrald opened and this one adopted (recovery runs
+// before the proxy is made): their WebDriver clients are served again from
+// what the state file kept.
+void WebDriverProxy::adopt_driven_sessions() {
+  for (const auto& session : m_sessions.list()) {
+    if (session.state != SessionState::running || !session.endpoints.driver || !session.endpoints.webdriver) continue;
+    const auto& driver = *session.endpoints.driver;
+    std::lock_guard lock(m_mutex);
+    m_driven[session.id] = {driver.driver_id, url_port(*session.endpoints.webdriver), driver.debugger_port,
+                            driver.browser_path, session.scope.cgroup.string(), session.uid};
+  }
 }
 
 WebDriverProxy::~WebDriverProxy() { m_sessions.remove_closing_listener(m_listener); }
@@ -96,25 +110,10 @@ void WebDriverProxy::register_routes() {
 }
 
 std::optional<WebDriverProxy::Driven> WebDriverProxy::driven(const std::string& id) const {
-  {
-    std::lock_guard lock(m_mutex);
-    if (auto it = m_driven.find(id); it != m_driven.end()) return it->second;
-  }
-  return adopted_driven(id);
-}
-
-// A session an earlier corrald opened and this one adopted: its WebDriver
-// client is served again from what the state file kept.
-std::optional<WebDriverProxy::Driven> WebDriverProxy::adopted_driven(const std::string& id) const {
-  auto session = m_sessions.get(id);
-  if (!session || session->state != SessionState::running || !session->endpoints.driver ||
-      !session->endpoints.webdriver)
-    return std::nullopt;
-  const auto& driver = *session->endpoints.driver;
-  Driven driven{driver.driver_id, url_port(*session->endpoints.webdriver), driver.debugger_port, driver.browser_path,
-                session->scope.cgroup.string(), session->uid};
   std::lock_guard lock(m_mutex);
-  return m_driven.try_emplace(id, std::move(driven)).first->second;
+  auto it = m_driven.find(id);
+  if (it == m_driven.end()) return std::nullopt;
+  return it->second;
 }
 
 void WebDriverProxy::remember(const std::string& id, Driven driven) {

@@ -63,15 +63,15 @@ class WebDriverProxy {
  private:
   friend struct WebDriverRoutes;
   std::optional<Driven> driven(const std::string& id) const;
-  std::optional<Driven> adopted_driven(const std::string& id) const;
   void remember(const std::string& id, Driven driven);
+  void adopt_driven_sessions();
 
   HttpServer& m_server;
   SessionManager& m_sessions;
   WebDriverConfig m_config;
   RelayHub m_hub;
   mutable std::mutex m_mutex;
-  mutable std::map<std::string, Driven> m_driven;  ///< by corral's session id, while it runs
+  std::map<std::string, Driven> m_driven;  ///< by corral's session id, while it runs
   int m_listener = 0;
 };
 
