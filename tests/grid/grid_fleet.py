@@ -24,7 +24,7 @@ import sys
 
 from corral_harness import Daemon, wait_until
 from fleet_network import FleetNetwork
-from grid_servers import GridWorkdir, Hub, NetnsHTTPConnection, PlainNode, RelayNode, grid_jar, java_processes_of
+from grid_servers import GridWorkdir, Hub, InNetns, PlainNode, RelayNode, grid_jar, java_processes_of
 from live_helpers import track_helper, untrack_helper
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -37,18 +37,12 @@ HOST_UIDS = ["400340-400355", "400360-400375", "400380-400395"]
 _LIVE_FLEETS = []  # for atexit: a test that failed before its cleanup leaves nothing either
 
 
-class NetnsDaemon(Daemon):
+class NetnsDaemon(InNetns, Daemon):
     """A corrald started inside a host's namespace; requests reach it there."""
 
     def __init__(self, netns, *args, **kwargs):
         self.netns = netns
         super().__init__(*args, launch_prefix=netns.command([]), **kwargs)
-
-    def connection(self, timeout=360):
-        return NetnsHTTPConnection(self.netns, self.host, self.port, timeout)
-
-    def raw_socket(self, timeout=30):
-        return self.netns.connect((self.host, self.port), timeout)
 
 
 class CorralHost:

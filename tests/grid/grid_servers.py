@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import time
 
+from corral_harness import Api
 from live_helpers import track_helper, untrack_helper
 
 CLIENTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients")
@@ -43,21 +44,23 @@ class NetnsHTTPConnection(http.client.HTTPConnection):
         self.sock = self.netns.connect((self.host, self.port), self.timeout)
 
 
-def http_json(netns, host, port, method, path, body=None, timeout=30):
-    """(status, parsed JSON or text) of one request to host:port inside netns."""
-    connection = NetnsHTTPConnection(netns, host, port, timeout)
-    try:
-        payload = json.dumps(body) if body is not None else None
-        connection.request(method, path, body=payload,
-                           headers={"Content-Type": "application/json"} if payload else {})
-        response = connection.getresponse()
-        raw = response.read().decode("utf-8", "replace")
-    finally:
-        connection.close()
-    try:
-        return response.status, json.loads(raw)
-    except ValueError:
-        return response.status, raw
+class InNetns:
+    """Mixed into corral_harness's Api (or Daemon): its requests reach a
+    server inside `self.netns`."""
+
+    def connection(self, timeout=360):
+        return NetnsHTTPConnection(self.netns, self.host, self.port, timeout)
+
+    def raw_socket(self, timeout=30):
+        return self.netns.connect((self.host, self.port), timeout)
+
+
+class NetnsApi(InNetns, Api):
+    """The harness's HTTP client for a server at 127.0.0.1:port inside netns."""
+
+    def __init__(self, netns, port):
+        super().__init__(port=port)
+        self.netns = netns
 
 
 class JavaServer:
@@ -121,6 +124,7 @@ class Hub:
 
     def __init__(self, netns, workdir, secret, healthcheck_interval=2, session_request_timeout=60):
         self.netns = netns
+        self.api = NetnsApi(netns, HUB_PORT)
         args = ["--host", "127.0.0.1", "--port", str(HUB_PORT),
                 "--publish-events", f"tcp://*:{PUBLISH_PORT}", "--subscribe-events", f"tcp://*:{SUBSCRIBE_PORT}",
                 "--registration-secret", secret, "--healthcheck-interval", str(healthcheck_interval),
@@ -132,10 +136,10 @@ class Hub:
     @property
     def url(self):
         """As a bot in the grid namespace reaches it."""
-        return f"http://127.0.0.1:{HUB_PORT}"
+        return self.api.url
 
     def request(self, method, path, body=None, timeout=30):
-        return http_json(self.netns, "127.0.0.1", HUB_PORT, method, path, body, timeout)
+        return self.api.request(method, path, body, timeout=timeout)
 
     def status(self):
         status, reply = self.request("GET", "/status")
