@@ -138,10 +138,25 @@ def expected_credentials(user):
     return ([str(user.pw_uid)] * 4, [str(user.pw_gid)] * 4, [], "1")
 
 
+class UnnamedUser:
+    """What pwd says of a user, for a uid of a --session-uids range (no
+    passwd entry; corral gives it the group of the same number)."""
+
+    def __init__(self, uid):
+        self.pw_uid = self.pw_gid = uid
+        self.pw_name = f"uid {uid}"
+
+
 def session_user_of(session):
     """The user a session runs as: its own uid from the pool (a root
-    corrald's default, corral-s00..s15), else the shared SESSION_USER."""
-    return pwd.getpwuid(session["uid"]) if session.get("uid") is not None else SESSION_USER
+    corrald's default, corral-s00..s15, or the run's CORRAL_TEST_SESSION_UIDS),
+    else the shared SESSION_USER."""
+    if session.get("uid") is None:
+        return SESSION_USER
+    try:
+        return pwd.getpwuid(session["uid"])
+    except KeyError:
+        return UnnamedUser(session["uid"])
 
 
 def processes_in(cgroup):
@@ -322,6 +337,11 @@ class Api:
 # The session uids the harness gives a named instance: below systemd's
 # container range, clear of the ranges test_session_uids uses.
 NAMED_INSTANCE_UIDS = "400300-400315"
+# A uid range of this run's own for the default instance's sessions
+# (CORRAL_TEST_SESSION_UIDS=FIRST-LAST), so that two test runs on one host
+# never share, and quarantine, each other's uids; unset: corral's default
+# pool corral-s00..s15.
+RUN_SESSION_UIDS = os.environ.get("CORRAL_TEST_SESSION_UIDS")
 
 
 def instance_scope_name(instance, name):
@@ -359,11 +379,14 @@ class Daemon(Api):
         socket_path = os.path.join(self.state_dir, "api.sock") if unix_socket else None
         args = [*self.launch_prefix, corrald, "--listen", f"unix:{socket_path}" if socket_path else listen,
                 "--state-dir", self.state_dir, "--backend", backend, "--log-level", "debug", "--grace", "1s"]
+        chooses_users = "--session-uids" in extra_args or "--session-user" in extra_args
         if self.instance:
             args += ["--instance", self.instance]
             # The default pool (corral-s00..s15) is the default instance's.
-            if "--session-uids" not in extra_args and "--session-user" not in extra_args:
+            if not chooses_users:
                 args += ["--session-uids", NAMED_INSTANCE_UIDS]
+        elif RUN_SESSION_UIDS and not chooses_users:
+            args += ["--session-uids", RUN_SESSION_UIDS]
         if token:
             self.token_file = os.path.join(self.state_dir, "api.token")
             with open(os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
