@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "corral/api/devtools_paths.hpp"
+#include "corral/api/loggable_target.hpp"
 #include "corral/api/session_json.hpp"
 #include "corral/api/webdriver_errors.hpp"
 #include "corral/api/webdriver_paths.hpp"
@@ -32,21 +33,33 @@ bool is_health_check(const HttpRequest& req) {
   return req.path == "/v1/health" || req.path == "/status" || req.path == "/wd/hub/status";
 }
 
+// The launch itself, the only route a ticket opens: /json/version hands
+// tickets out and must never take one in place of the token.
+bool is_launch_socket(const HttpRequest& req) {
+  return req.method == "GET" && (req.path == "/devtools/browser" || req.path.rfind("/devtools/browser/", 0) == 0);
+}
+
 // Connect-to-launch and the root /json/version that hands out its URL
 // (devtools_launch.cpp): the one place a token may come as ?token=, since
 // a WebSocket client (Puppeteer's browserWSEndpoint) cannot always send headers.
 bool is_launch_route(const HttpRequest& req) {
   if (req.method != "GET") return false;
   const auto& path = req.path;
-  return path == "/json/version" || path == "/json/version/" || path == "/devtools/browser" ||
-         path.rfind("/devtools/browser/", 0) == 0;
+  return path == "/json/version" || path == "/json/version/" || is_launch_socket(req);
 }
 
-// Routes whose handler checks a credential of its own: a session's
-// DevTools (its secret is in the path), and a launch URL's ticket.
-bool checks_own_credential(const HttpRequest& req) {
-  return req.path.rfind(kDevToolsPrefix, 0) == 0 || (is_launch_route(req) && req.has_param("ticket")) ||
-         (req.method == "GET" && parse_socket_path(req.path));
+// Routes whose handler checks a credential of the session's own: its
+// DevTools (its secret is in the path), and WebDriver's se:cdp/se:bidi.
+bool checks_session_secret(const HttpRequest& req) {
+  return req.path.rfind(kDevToolsPrefix, 0) == 0 || (req.method == "GET" && parse_socket_path(req.path));
+}
+
+// A credential may come in the query under its literal name only. One
+// written otherwise ("%74oken=") is refused outright: what decodes to a
+// token must never pass as something else, or slip past a log's redaction
+// or a proxy's rule that match the name as written.
+bool credential_name_disguised(const HttpRequest& req, const char* name) {
+  return req.params.count(name) != literal_param_values(req.target, name).size();
 }
 
 // corral's refusals are {"error":…}; on a WebDriver route they take W3C's
@@ -136,6 +149,25 @@ void refuse_session_uids(HttpServer& server, std::function<bool(uid_t)> is_sessi
   });
 }
 
+void serve_without_token_only_to(HttpServer& server, std::shared_ptr<TokenlessCallers> callers) {
+  server.add_pre_routing_check([callers](const HttpRequest& req, HttpResponse& res) {
+    // A unix socket's mode says who connects; health and a session's own
+    // secret-bearing routes are open as they are with a token.
+    if (req.unix_listener || is_health_check(req) || checks_session_secret(req)) return false;
+    auto uid = req.peer_uid();
+    if (uid && callers->admits(*uid)) return false;
+    std::string who = uid ? "uid " + std::to_string(*uid) : std::string("a peer whose uid the kernel does not name");
+    spdlog::debug("403 for {} {} from {}, not a tokenless caller", req.method, loggable_target(req.target), who);
+    res.status = 403;
+    if (req.has_body()) res.set_header("Connection", "close");
+    set_refusal(req, res, "forbidden",
+                "this corrald has no API token, so over TCP it serves only " + callers->describe() +
+                    "; this connection is " + who + ". Ask for membership of group " + kClientGroup +
+                    ", or run corrald with --token-file and send the token");
+    return true;
+  });
+}
+
 namespace {
 
 // A header as the guard must see it: absent, or every value it came with.
@@ -167,9 +199,19 @@ void guard_requests(HttpServer& server, RequestGuardPolicy policy) {
 
 void require_token(HttpServer& server, std::string_view token) {
   server.add_pre_routing_check([check = TokenCheck(token)](const HttpRequest& req, HttpResponse& res) {
-    if (is_health_check(req) || checks_own_credential(req)) return false;
-    if (is_launch_route(req) && req.has_param("token")) {
-      if (check.accepts(req.get_param_value("token"))) return false;
+    if (is_health_check(req) || checks_session_secret(req)) return false;
+    if (credential_name_disguised(req, "token") || credential_name_disguised(req, "ticket")) {
+      res.status = 400;
+      if (req.has_body()) res.set_header("Connection", "close");
+      set_refusal(req, res, "bad_request", "'token' and 'ticket' are taken in the query only as written, not percent-encoded");
+      return true;
+    }
+    auto tokens = literal_param_values(req.target, "token");
+    auto tickets = literal_param_values(req.target, "ticket");
+    // A launch URL's ticket: corral minted it, and the route redeems it once.
+    if (is_launch_socket(req) && tokens.empty() && tickets.size() == 1) return false;
+    if (is_launch_route(req) && !tokens.empty()) {
+      if (tokens.size() == 1 && check.accepts(tokens.front())) return false;
       return reject(req, res, "Bearer realm=\"corral\", error=\"invalid_token\"", "wrong token");
     }
     if (!req.has_header("Authorization"))

@@ -46,8 +46,8 @@ std::string launch_query(const HttpRequest& req, LaunchTickets& tickets, bool to
   for (size_t start = 0; start < raw.size();) {
     auto end = std::min(raw.find('&', start), raw.size());
     auto field = raw.substr(start, end - start);
-    if (!field.empty() && field.rfind("token=", 0) != 0 && field.rfind("ticket=", 0) != 0)
-      query += (query.empty() ? "" : "&") + field;
+    auto name = decode_query_component(field.substr(0, field.find('=')));
+    if (!field.empty() && name != "token" && name != "ticket") query += (query.empty() ? "" : "&") + field;
     start = end + 1;
   }
   if (token_required) query += (query.empty() ? "ticket=" : "&ticket=") + tickets.issue();
@@ -127,8 +127,9 @@ void DevToolsRoutes::add_launch_routes(DevToolsProxy& proxy) {
   });
   routes.add_head("GET", kLaunchPath, [&proxy](const HttpRequest& req) {
     // The ticket of a handed-out URL, if that is how this request came in:
-    // the token check let it through for this check to make.
-    if (req.has_param("ticket") && !proxy.tickets().redeem(req.get_param_value("ticket")))
+    // the token check let it through for this check to make. One use only.
+    auto tickets = literal_param_values(req.target, "ticket");
+    if (req.has_param("ticket") && (tickets.size() != 1 || !proxy.tickets().redeem(tickets.front())))
       return std::variant<HttpResponse, Takeover>(
           json_answer(401, error_json("unauthorized", "this launch URL's ticket is used or expired: GET /json/version again")));
     return launch(req, proxy.m_server, proxy.m_sessions, proxy.m_hub, proxy.m_config);

@@ -125,18 +125,4 @@ Result<std::string> rewrite_devtools_json(std::string_view body, uint16_t browse
   return tree.dump(2);
 }
 
-std::string loggable_target(std::string_view target) {
-  std::string shown(target);
-  if (auto parsed = parse_devtools_target(target))
-    shown = std::string(kDevToolsPrefix) + parsed->session_id + "/…" + parsed->rest;
-  for (std::string key : {"token=", "ticket="})
-    for (size_t at = shown.find(key); at != std::string::npos; at = shown.find(key, at + 1)) {
-      if (at > 0 && shown[at - 1] != '?' && shown[at - 1] != '&') continue;
-      auto value = at + key.size();
-      auto end = shown.find('&', value);
-      shown.replace(value, (end == std::string::npos ? shown.size() : end) - value, "…");
-    }
-  return shown;
-}
-
 }  // namespace corral

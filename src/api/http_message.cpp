@@ -2,6 +2,8 @@
 
 #include <strings.h>
 
+#include <algorithm>
+
 namespace corral {
 
 namespace {
@@ -112,6 +114,24 @@ std::string serialize(const HttpResponse& response, bool head_only) {
   if (!head_only) out += response.body;
   return out;
 }
+
+std::vector<std::string> literal_param_values(std::string_view target, std::string_view name) {
+  std::vector<std::string> values;
+  auto question = target.find('?');
+  if (question == std::string_view::npos) return values;
+  auto query = target.substr(question + 1);
+  for (size_t start = 0; start <= query.size();) {
+    auto end = std::min(query.find('&', start), query.size());
+    auto pair = query.substr(start, end - start);
+    auto equals = pair.find('=');
+    if (pair.substr(0, equals) == name)
+      values.push_back(equals == std::string_view::npos ? "" : decode_query_component(pair.substr(equals + 1)));
+    start = end + 1;
+  }
+  return values;
+}
+
+std::string decode_query_component(std::string_view text) { return percent_decode(std::string(text), true); }
 
 bool parse_target(const std::string& target, std::string& path, std::multimap<std::string, std::string>& params) {
   if (target.empty() || target[0] != '/') return false;

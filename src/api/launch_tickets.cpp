@@ -35,7 +35,7 @@ bool LaunchTickets::redeem(const std::string& ticket) {
 }
 
 void LaunchTickets::drop_expired(Clock::time_point now) {
-  std::erase_if(m_issued, [now](const auto& entry) { return now - entry.second >= kLifetime; });
+  std::erase_if(m_issued, [this, now](const auto& entry) { return now - entry.second >= m_lifetime; });
 }
 
 }  // namespace corral

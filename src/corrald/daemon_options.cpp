@@ -59,11 +59,14 @@ void add_daemon_flags(CLI::App& app, FlagText& text, DaemonOptions& options) {
                  "and <state>/instances/NAME, and recovers only its own sessions; `default` keeps corral's names")
       ->capture_default_str();
   app.add_option("--listen", text.listen,
-                 "HOST:PORT or unix:/PATH to serve the HTTP API on; an address beyond loopback needs --token-file")
+                 "HOST:PORT or unix:/PATH to serve the HTTP API on; an address beyond loopback needs --token-file. "
+                 "Without a token, TCP serves only root, corrald's own uid and members of group corral (a unix "
+                 "socket: whoever its mode lets connect)")
       ->capture_default_str();
   app.add_option("--token-file", options.token_file,
                  "file with the API token (at least 16 characters, no access for others): every request but "
-                 "GET /v1/health must send 'Authorization: Bearer TOKEN'");
+                 "GET /v1/health must send 'Authorization: Bearer TOKEN' (connect-to-launch also takes ?token=, "
+                 "under that name only)");
   app.add_option("--backend", text.backend, "auto, systemd-system, systemd-user or cgroupfs")->capture_default_str();
   app.add_option("--cgroup-root", options.cgroup_root,
                  "cgroupfs backend: parent cgroup for sessions, shared by every instance (default: <own "

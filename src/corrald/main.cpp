@@ -224,7 +224,10 @@ void add_request_checks(HttpServer& server, const RequestGuardPolicy& guard, con
                         const HostBrowserLauncher& launcher) {
   refuse_session_uids(server, [&launcher](uid_t uid) { return launcher.is_session_uid(uid); });
   guard_requests(server, guard);
-  if (token) require_token(server, *token);
+  if (token)
+    require_token(server, *token);
+  else
+    serve_without_token_only_to(server, std::make_shared<TokenlessCallers>(::geteuid()));
 }
 
 // How clients reach corral, and what connect-to-launch needs. The browser's

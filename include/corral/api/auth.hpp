@@ -5,11 +5,13 @@
 
 #include <array>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string_view>
 
 #include "corral/api/http_server.hpp"
 #include "corral/api/request_guard.hpp"
+#include "corral/api/tokenless_callers.hpp"
 
 namespace corral {
 
@@ -36,12 +38,22 @@ class TokenCheck {
 
 /// Make every request but GET/HEAD /v1/health need the token, but for two
 /// kinds that bring a credential of their own, checked by their handlers: a
-/// session's DevTools under /cdp/<id>/<secret>, and a launch URL's
-/// ?ticket=. Connect-to-launch also takes the token as ?token= (a check
-/// before routing, so a rejected request's body is never read). A 401 is
+/// session's DevTools under /cdp/<id>/<secret> (and WebDriver's se:cdp and
+/// se:bidi relays), and the launch WebSocket /devtools/browser with the
+/// ?ticket= that GET /json/version handed out (that route always needs the
+/// token itself). Connect-to-launch also takes the token as ?token= (a
+/// check before routing, so a rejected request's body is never read).
+/// Credentials in the query count only under their literal names: a
+/// percent-encoded "token" or "ticket" is 400 bad_request. A 401 is
 /// {"error":{"code":"unauthorized",...}} with WWW-Authenticate: Bearer,
 /// and closes the connection when the request had a body.
 void require_token(HttpServer& server, std::string_view token);
+
+/// For a corrald without a token: over TCP, serve only the local callers
+/// `callers` admits (by the peer's uid); everyone else gets 403 forbidden
+/// but for GET /v1/health and a session's secret-bearing routes. A unix
+/// socket is left to its mode.
+void serve_without_token_only_to(HttpServer& server, std::shared_ptr<TokenlessCallers> callers);
 
 /// Refuse every request (403 forbidden, GET /v1/health included) from a
 /// peer whose uid `is_session_uid` names: a session's browser must not

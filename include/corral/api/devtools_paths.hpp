@@ -81,8 +81,5 @@ uint16_t url_port(std::string_view url);
 Result<std::string> rewrite_devtools_json(std::string_view body, uint16_t browser_port, const PublicBase& base,
                                           const std::string& session_path);
 
-/// A request target as it may be logged: a session's secret and the
-/// values of token= and ticket= in the query are replaced by "…".
-std::string loggable_target(std::string_view target);
 
 }  // namespace corral

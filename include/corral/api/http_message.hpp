@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace corral {
@@ -64,6 +65,15 @@ const char* reason_phrase(int status);
 /// The bytes of `response` as HTTP/1.1, with its Content-Length; no body
 /// when `head_only` (the answer to a HEAD).
 std::string serialize(const HttpResponse& response, bool head_only);
+
+/// The decoded values of the query parameters of `target` whose name is
+/// written exactly `name`, not percent-encoded: credentials are accepted
+/// under their literal names only, so that what a log or a proxy matches
+/// as "token=" is all there is.
+std::vector<std::string> literal_param_values(std::string_view target, std::string_view name);
+
+/// A query component ("a%20b", "a+b") decoded as parse_target decodes it.
+std::string decode_query_component(std::string_view text);
 
 /// Split an origin-form target ("/path?query") into its decoded path and
 /// query parameters. False for any other form ("*", "http://host/...").

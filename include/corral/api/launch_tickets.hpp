@@ -18,14 +18,17 @@ class LaunchTickets {
   static constexpr std::chrono::seconds kLifetime{60};
   static constexpr size_t kMaxOutstanding = 1024;  ///< the oldest go first beyond this
 
+  explicit LaunchTickets(Clock::duration lifetime = kLifetime) : m_lifetime(lifetime) {}
+
   /// A new ticket: 128 random bits in hex.
   std::string issue();
-  /// True, once, for a ticket issued less than kLifetime ago.
+  /// True, once, for a ticket this object issued less than its lifetime ago.
   bool redeem(const std::string& ticket);
 
  private:
   void drop_expired(Clock::time_point now);
 
+  const Clock::duration m_lifetime;
   std::mutex m_mutex;
   std::map<std::string, Clock::time_point> m_issued;  ///< ticket -> when
 };
