@@ -21,9 +21,15 @@ std::string_view trim(std::string_view text) {
   return text;
 }
 
-bool all_digits(std::string_view text) {
-  return !text.empty() && text.size() <= 5 &&
-         std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c); });
+// A TCP port as Host may carry it: 1 to 65535 in decimal ("0", "65536" and
+// "99999" name no port a client can have reached).
+bool is_port(std::string_view text) {
+  if (text.empty() || text.size() > 5 ||
+      !std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c); }))
+    return false;
+  unsigned port = 0;
+  for (char c : text) port = port * 10 + static_cast<unsigned>(c - '0');
+  return port >= 1 && port <= 65535;
 }
 
 bool is_dns_name(std::string_view name) {
@@ -69,14 +75,14 @@ std::optional<std::string> host_of(std::string_view host_header) {
     if (close == std::string_view::npos) return std::nullopt;
     host = value.substr(1, close - 1);
     auto rest = value.substr(close + 1);
-    if (!rest.empty() && (rest.front() != ':' || !all_digits(port = rest.substr(1)))) return std::nullopt;
+    if (!rest.empty() && (rest.front() != ':' || !is_port(port = rest.substr(1)))) return std::nullopt;
     if (!is_ip_literal(host) || host.find(':') == std::string_view::npos) return std::nullopt;
     return lower(host);
   }
   if (auto colon = value.find(':'); colon != std::string_view::npos) {
     host = value.substr(0, colon);
     port = value.substr(colon + 1);
-    if (!all_digits(port)) return std::nullopt;
+    if (!is_port(port)) return std::nullopt;
   }
   if (!is_dns_name(host)) return std::nullopt;
   return lower(host);
@@ -90,7 +96,12 @@ bool is_ip_literal(std::string_view host) {
 }
 
 std::optional<GuardRefusal> guard_request(const GuardedRequest& request, const RequestGuardPolicy& policy) {
-  if (policy.check_host && request.host && !host_allowed(*request.host, policy))
+  // Browsers always send Host; a request without one (HTTP/1.0, or a
+  // hand-made one) cannot show where it was aimed, so it is not served.
+  if (policy.check_host && !request.host)
+    return GuardRefusal{403, "host_not_allowed",
+                        "a request must name the host it is for in a Host header (HTTP/1.1 requires it)"};
+  if (policy.check_host && !host_allowed(*request.host, policy))
     return GuardRefusal{403, "host_not_allowed",
                         "Host '" + shown(*request.host) +
                             "' is not an IP address, localhost, or a name this corrald allows (--allow-host); "

@@ -17,11 +17,12 @@ std::optional<int> refused_status(const GuardedRequest& request, const RequestGu
 
 TEST_CASE("Host: IP literals and localhost pass, names only when allowed") {
   for (auto host : {"127.0.0.1", "127.0.0.1:8420", "10.0.0.7:1", "[::1]:8420", "[::1]", "localhost",
-                    "LOCALHOST:80", "[fe80::1]"})
+                    "LOCALHOST:80", "[fe80::1]", "127.0.0.1:65535", "[::1]:65535", "localhost:08420"})
     CHECK_MESSAGE(!refused_status(with_host(host)), host);
   for (auto host : {"evil.example", "evil.example:8420", "corral", "localhost.evil.example", "127.0.0.1.nip.io",
                     "", ":8420", "127.0.0.1:", "127.0.0.1:http", "[::1", "[evil]:80", "::1", "a b",
-                    "127.0.0.1, evil.example", "localhost:8420:1", "-x"})
+                    "127.0.0.1, evil.example", "localhost:8420:1", "-x", "127.0.0.1:0", "127.0.0.1:65536",
+                    "127.0.0.1:99999", "[::1]:0", "[::1]:70000", "localhost:00000"})
     CHECK_MESSAGE(refused_status(with_host(host)) == 403, host);
   RequestGuardPolicy policy;
   policy.allowed_hosts = {"corral.lan"};
@@ -29,11 +30,15 @@ TEST_CASE("Host: IP literals and localhost pass, names only when allowed") {
   CHECK(refused_status(with_host("other.lan"), policy) == 403);
 }
 
-TEST_CASE("Host: no header, or a unix-socket listener, is not checked") {
-  CHECK(!refused_status({}));
+TEST_CASE("Host: a request without one is refused over TCP; a unix-socket listener does not check it") {
+  auto refusal = guard_request({}, {});
+  REQUIRE(refusal);
+  CHECK(refusal->status == 403);
+  CHECK(std::string(refusal->code) == "host_not_allowed");
   RequestGuardPolicy unix_socket;
   unix_socket.check_host = false;
   CHECK(!refused_status(with_host("/run/corral/api.sock"), unix_socket));
+  CHECK(!refused_status({}, unix_socket));
 }
 
 TEST_CASE("Origin: any is refused but an allowed one") {
