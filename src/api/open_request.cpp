@@ -92,6 +92,20 @@ bool valid_label_key(const std::string& key) {
   return true;
 }
 
+// A label's value reaches the journal, Prometheus' text and terminals
+// (corralctl top): control characters (C0, DEL, C1 as UTF-8) could forge
+// lines or move a cursor there. Other UTF-8 is fine.
+bool has_control_characters(const std::string& text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7f) return true;
+    if (c == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+        static_cast<unsigned char>(text[i + 1]) <= 0x9f)
+      return true;
+  }
+  return false;
+}
+
 Result<std::map<std::string, std::string>> parse_labels(const json& value) {
   if (!value.is_object()) return bad_type("labels", "an object of strings");
   if (value.size() > kMaximumLabels) return Error::make(EINVAL, "at most 32 labels");
@@ -100,6 +114,8 @@ Result<std::map<std::string, std::string>> parse_labels(const json& value) {
     if (!text.is_string()) return bad_type("labels." + key, "a string");
     if (!valid_label_key(key)) return Error::make(EINVAL, "label key '" + key + "' must be 1-63 of [A-Za-z0-9_.-/]");
     if (text.get<std::string>().size() > 256) return Error::make(EINVAL, "label '" + key + "' is over 256 bytes");
+    if (has_control_characters(text.get<std::string>()))
+      return Error::make(EINVAL, "label '" + key + "' has control characters (newline, NUL, escape, ...)");
     labels[key] = text.get<std::string>();
   }
   return labels;

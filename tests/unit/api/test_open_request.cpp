@@ -48,7 +48,9 @@ TEST_CASE("unacceptable values are 422") {
         R"({"memory_max":18446744073709551616})", R"({"memory_max":1e9})", R"({"tasks_max":2.5})",
         R"({"memory_max":"1G","memory_high":"2G"})", R"({"cpu_quota":"0%"})", R"({"cpu_quota":"abc"})",
         R"({"tasks_max":0})", R"({"tasks_max":-5})", R"({"args":["--renderer-cmd-prefix=sh"]})",
-        R"({"args":["--user-data-dir=/"]})", R"({"args":["--no-such-flag"]})", R"({"labels":{"bad key":"x"}})"})
+        R"({"args":["--user-data-dir=/"]})", R"({"args":["--no-such-flag"]})", R"({"labels":{"bad key":"x"}})",
+        R"({"labels":{"bot":"a\u0000b"}})", R"({"labels":{"bot":"a\nb"}})", R"({"labels":{"bot":"\u001b[2J"}})",
+        R"({"labels":{"bot":"a\u007fb"}})", R"({"labels":{"bot":"a\u0085b"}})"})
     CHECK_MESSAGE(status_of(body) == 422, body);
 }
 
