@@ -72,9 +72,18 @@ Result<std::unique_ptr<CgroupfsBackend>> CgroupfsBackend::open(const fs::path& s
   if (root != shared_root) CORRAL_TRY(enable_controllers(root));
   auto enabled = read_file(root / "cgroup.subtree_control");
   if (!enabled) return enabled.error();
-  std::unique_ptr<CgroupfsBackend> backend(new CgroupfsBackend(std::move(naming), root, Controllers::parse(*enabled)));
+  bool own_root = root != shared_root;
+  std::unique_ptr<CgroupfsBackend> backend(
+      new CgroupfsBackend(std::move(naming), root, Controllers::parse(*enabled), own_root));
   CORRAL_TRY(backend->claim_sessions_root(root));
   return backend;
+}
+
+// While the root's lock is still held (the base class lets go of it
+// after this), so no other corrald of this instance is using it. A root
+// that still holds a session's cgroup (a close that failed) stays.
+CgroupfsBackend::~CgroupfsBackend() {
+  if (m_root_is_own) (void)::rmdir(m_root.path().c_str());
 }
 
 Result<Scope> CgroupfsBackend::create(const ScopeSpec& spec) {

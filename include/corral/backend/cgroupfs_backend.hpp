@@ -22,6 +22,9 @@ class CgroupfsBackend : public CgroupScopeBackend {
                                                        InstanceNaming naming);
   /// The default shared root: "corral" below the daemon's own cgroup.
   static Result<std::filesystem::path> default_root();
+  /// A named instance's own root (corral-X.slice) goes with it when it is
+  /// empty: a host where instances came and went keeps no trace of them.
+  ~CgroupfsBackend() override;
 
   std::string kind() const override { return "cgroupfs"; }
   std::filesystem::path sessions_root() const override { return m_root.path(); }
@@ -31,11 +34,13 @@ class CgroupfsBackend : public CgroupScopeBackend {
   Result<std::vector<Scope>> find_leftovers() override;
 
  private:
-  CgroupfsBackend(InstanceNaming naming, std::filesystem::path root, Controllers controllers)
-      : CgroupScopeBackend(std::move(naming)), m_root(std::move(root)), m_controllers(controllers) {}
+  CgroupfsBackend(InstanceNaming naming, std::filesystem::path root, Controllers controllers, bool root_is_own)
+      : CgroupScopeBackend(std::move(naming)), m_root(std::move(root)), m_controllers(controllers),
+        m_root_is_own(root_is_own) {}
 
   Cgroup m_root;
   Controllers m_controllers;
+  bool m_root_is_own;  ///< a named instance's corral-X.slice, not the shared root
 };
 
 }  // namespace corral
