@@ -46,6 +46,12 @@ CASES = [
     ("a URL as argument", "POST", "/v1/sessions", {"args": ["file:///etc/shadow"]}, {}, 422, "invalid_value"),
     ("args not an array", "POST", "/v1/sessions", {"args": "--mute-audio"}, {}, 400, "bad_request"),
     ("label of the wrong type", "POST", "/v1/sessions", {"labels": {"a": 1}}, {}, 400, "bad_request"),
+    # Labels reach the journal and Prometheus' text: no forged lines, no NUL.
+    ("NUL in a label", "POST", "/v1/sessions", '{"labels": {"bot": "a\\u0000b"}}', {}, 422, "invalid_value"),
+    ("newline in a label", "POST", "/v1/sessions", {"labels": {"bot": "a\nsession x closed"}}, {}, 422,
+     "invalid_value"),
+    ("escape in a label", "POST", "/v1/sessions", {"labels": {"bot": "\x1b[2J"}}, {}, 422, "invalid_value"),
+    ("C1 control in a label", "POST", "/v1/sessions", {"labels": {"bot": "a\u0085b"}}, {}, 422, "invalid_value"),
     ("body over 64 KiB", "POST", "/v1/sessions", json.dumps({"labels": {"a": "x" * 70000}}), {}, 413, None),
     ("unknown id", "GET", f"/v1/sessions/{GOOD_UNKNOWN_ID}", None, {}, 404, "not_found"),
     ("close of an unknown id", "DELETE", f"/v1/sessions/{GOOD_UNKNOWN_ID}", None, {}, 404, "not_found"),
@@ -78,6 +84,13 @@ RAW_CASES = [
     ("unknown HTTP version", b"GET /v1/health HTTP/9.9\r\n" + HOST + b"\r\n", 400),
     ("bare LF line ends", b"GET /v1/health HTTP/1.1\nHost: 127.0.0.1\n\n", 400),
     ("unknown method", b"BREW /v1/health HTTP/1.1\r\n" + HOST + b"\r\n", 400),
+    # Browsers always send Host; the guard cannot check where a request without one was aimed.
+    ("no Host, HTTP/1.1", b"GET /v1/health HTTP/1.1\r\n\r\n", 403),
+    ("no Host, HTTP/1.0", b"GET /v1/sessions HTTP/1.0\r\n\r\n", 403),
+    ("no Host, an open", b"POST /v1/sessions HTTP/1.1\r\n" + JSON + b"Content-Length: 2\r\n\r\n{}", 403),
+    ("Host with port 0", b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1:0\r\n\r\n", 403),
+    ("Host with port 65536", b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1:65536\r\n\r\n", 403),
+    ("Host with port 99999", b"GET /v1/health HTTP/1.1\r\nHost: [::1]:99999\r\n\r\n", 403),
     ("request line over 8 KiB", b"GET /" + b"a" * 10240 + b" HTTP/1.1\r\n" + HOST + b"\r\n", 414),
     ("header line of 10 KiB", b"GET /v1/health HTTP/1.1\r\n" + HOST + b"X-Big: " + b"a" * 10240 + b"\r\n\r\n", 431),
     ("600 headers, 35 KiB in all", b"GET /v1/health HTTP/1.1\r\n" + HOST +

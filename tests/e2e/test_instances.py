@@ -107,6 +107,15 @@ class TwoInstances(unittest.TestCase):
         for daemon, session in ((default, mine), (other, theirs)):
             self.assertEqual([s["id"] for s in daemon.request("GET", "/v1/sessions")[1]["sessions"]], [session["id"]])
 
+    def test_a_named_instance_stopped_cleanly_leaves_no_root_of_its_own(self):
+        other, default = self.live[OTHER], self.live["default"]
+        root = other.request("GET", "/v1/health")[1]["cgroup_root"]
+        other.close(other.open()["id"], grace=0)
+        self.assertEqual(other.stop(), 0)
+        # cgroupfs: corrald removes it; systemd: the manager drops the empty slice.
+        wait_until(lambda: not os.path.isdir(root), 10, f"{root} to go with its instance")
+        self.assertTrue(os.path.isdir(default.request("GET", "/v1/health")[1]["cgroup_root"]))
+
     def test_the_default_instance_restarted_without_its_state_file_reaps_only_its_own(self):
         # The default instance's pattern, corral-*, is the one that matches
         # every other instance's names too: reaping all it finds is the test.
