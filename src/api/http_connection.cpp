@@ -328,7 +328,7 @@ void Connection::refuse_busy() {
   m_input_broken = true;
   answer(error_response(503, "unavailable",
                "corrald serves at most " + std::to_string(m_shared->options.max_connections) +
-                   " connections at once (--max-connections); try again shortly"));
+                   " connections at once, relayed WebSockets included (--max-connections); try again shortly"));
 }
 
 void serve(const std::shared_ptr<ServerShared>& shared, Socket socket) {
