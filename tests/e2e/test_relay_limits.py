@@ -169,6 +169,25 @@ class AcrossSessions(StubRelays):
         self.assert_still_serving()
 
 
+class CountedAsConnections(StubRelays):
+    """A relay keeps its place in --max-connections while it lives."""
+    daemon_args = ("--max-connections", "10")
+
+    def test_relays_and_connections_share_one_bound(self):
+        session = self.daemon.open()
+        self.relays.hold(self.ws_path(session), 5)  # --max-relays: half of 10
+        idle = [socket.create_connection(("127.0.0.1", self.daemon.port), timeout=10) for _ in range(5)]
+        try:
+            status, reply = self.daemon.request("GET", "/v1/health", timeout=10)
+            self.assertEqual(status, 503, reply)
+            self.assertIn("--max-connections", reply["error"]["message"])
+        finally:
+            for sock in idle:
+                sock.close()
+        wait_until(lambda: self.daemon.request("GET", "/v1/health", timeout=10)[0] == 200, 10, "room again")
+        self.assert_echoes(self.relays.held[0])
+
+
 class SmallFdLimit(StubRelays):
     """The attack itself: relays on one session until corrald refuses one,
     under an fd limit small enough to reach in a test. corrald fits its
