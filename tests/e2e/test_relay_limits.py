@@ -3,7 +3,8 @@ bound"). The attack as it was found: 2,000 WebSocket relays held on one
 session took 4,018 fds and 281 MiB; 9,989 took all of corrald's 20,000 fds,
 and POST /v1/sessions then answered 500 "Too many open files". Here it is
 sent as it was, scaled down: many relays held on one session, then across
-sessions, then under a small fd limit; what each idle relay costs in memory;
+sessions, then beside idle connections in --max-connections, then under a
+small fd limit; what each idle relay costs in memory;
 and an upgraded connection on which nothing is ever sent.
 
 The browser is the stub with --hold-websockets (it answers an upgrade with
