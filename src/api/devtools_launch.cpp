@@ -69,11 +69,14 @@ HttpResponse root_version(const HttpRequest& req, DevToolsProxy& proxy, const De
 // Once the session is open: relay the client to its browser; the client's
 // going closes the session.
 void relay_to_launched(RelayHub& hub, SessionManager& sessions, std::shared_ptr<TakenConnection> taken,
-                       const SessionInfo& session) {
+                       RelayBudget::Slot slot, std::chrono::milliseconds idle_timeout, const SessionInfo& session) {
   if (auto begun = sessions.begin_connection(session.id); !begun)
-    return hub.reply_and_close(std::move(taken->socket), error_answer(503, "unavailable", begun.error().message));
+    return hub.reply_and_close(std::move(taken->socket), error_answer(503, "unavailable", begun.error().message),
+                               std::move(taken->counted));
   uint16_t port = url_port(session.endpoints.devtools_http.value_or(""));
   RelayHub::Plan plan;
+  plan.held = {std::move(taken->counted), std::move(slot)};
+  plan.idle_timeout = idle_timeout;
   plan.client = std::move(taken->socket);
   plan.group = session.id;
   plan.upstream_port = port;
@@ -91,7 +94,7 @@ void relay_to_launched(RelayHub& hub, SessionManager& sessions, std::shared_ptr<
 }
 
 std::variant<HttpResponse, Takeover> launch(const HttpRequest& req, HttpServer& server, SessionManager& sessions,
-                                            RelayHub& hub, const DevToolsConfig& config) {
+                                            RelayHub& hub, RelayBudget& relays, const DevToolsConfig& config) {
   if (!config.launch_on_connect) return json_answer(404, error_json("not_found", kLaunchIsOff));
   if (!is_websocket_upgrade(req))
     return json_answer(400, error_json("bad_request", "connect-to-launch takes a WebSocket upgrade"));
@@ -100,15 +103,22 @@ std::variant<HttpResponse, Takeover> launch(const HttpRequest& req, HttpServer& 
     auto [status, code] = http_status_for(request.error().code);
     return json_answer(status, error_json(code, request.error().message));
   }
-  return Takeover{[&server, &sessions, &hub, request = *request](TakenConnection taken) {
+  // Refused before a session opens: its relay counts in the total only (no
+  // other client knows the new session's id yet).
+  auto slot = relays.reserve("");
+  if (!slot) return relay_refused(slot.error());
+  return Takeover{[&server, &sessions, &hub, request = *request, slot = *slot,
+                   idle_timeout = relays.limits().idle_timeout](TakenConnection taken) {
     auto connection = std::make_shared<TakenConnection>(std::move(taken));
     auto run = [&server](std::function<void()> task) { server.post_work(std::move(task)); };
     (void)sessions.open_async(request, std::chrono::milliseconds(0), run,
-                              [&hub, &sessions, connection](Result<SessionInfo> session) {
-                                if (session) return relay_to_launched(hub, sessions, connection, *session);
+                              [&hub, &sessions, connection, slot, idle_timeout](Result<SessionInfo> session) {
+                                if (session)
+                                  return relay_to_launched(hub, sessions, connection, slot, idle_timeout, *session);
                                 auto [status, code] = http_status_for(session.error().code);
                                 hub.reply_and_close(std::move(connection->socket),
-                                                    error_answer(status, code, session.error().message));
+                                                    error_answer(status, code, session.error().message),
+                                                    std::move(connection->counted));
                               });
   }};
 }
@@ -132,7 +142,7 @@ void DevToolsRoutes::add_launch_routes(DevToolsProxy& proxy) {
     if (req.has_param("ticket") && (tickets.size() != 1 || !proxy.tickets().redeem(tickets.front())))
       return std::variant<HttpResponse, Takeover>(
           json_answer(401, error_json("unauthorized", "this launch URL's ticket is used or expired: GET /json/version again")));
-    return launch(req, proxy.m_server, proxy.m_sessions, proxy.m_hub, proxy.m_config);
+    return launch(req, proxy.m_server, proxy.m_sessions, proxy.m_hub, proxy.m_relays, proxy.m_config);
   });
 }
 

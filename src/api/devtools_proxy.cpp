@@ -78,8 +78,12 @@ std::string error_answer(int status, const std::string& code, const std::string&
   return serialize(res, false);
 }
 
-DevToolsProxy::DevToolsProxy(HttpServer& server, SessionManager& sessions, DevToolsConfig config)
-    : m_server(server), m_sessions(sessions), m_config(std::move(config)) {
+HttpResponse relay_refused(const Error& refusal) {
+  return json_error(relay_refusal_status(refusal), kTooManyRelays, refusal.message);
+}
+
+DevToolsProxy::DevToolsProxy(HttpServer& server, SessionManager& sessions, RelayBudget& relays, DevToolsConfig config)
+    : m_server(server), m_sessions(sessions), m_relays(relays), m_config(std::move(config)) {
   // Relays of a session that starts to close end now: the client sees it at
   // once, not at its next command. (close_group only posts: safe under the
   // manager's lock.)
@@ -125,18 +129,23 @@ static void fetch_json(SessionManager& sessions, RelayHub& hub, const PublicAddr
 
 // GET /cdp/<id>/<secret>/devtools/...: the WebSocket, relayed.
 static std::variant<HttpResponse, Takeover> relay_websocket(SessionManager& sessions, RelayHub& hub,
-                                                            const HttpRequest& req) {
+                                                            RelayBudget& relays, const HttpRequest& req) {
   auto target = parse_devtools_target(req.target);
   auto session = target ? authorized_session(sessions, *target) : Result<SessionInfo>(Error::make(ENOENT, ""));
   if (!session) return unknown_session();
   if (!is_websocket_upgrade(req))
     return json_error(400, "bad_request", "this path takes a WebSocket upgrade; Chrome's HTTP endpoints are under /json");
+  auto slot = relays.reserve(session->id);
+  if (!slot) return relay_refused(slot.error());
   if (auto begun = sessions.begin_connection(session->id); !begun) return unknown_session();
   uint16_t port = url_port(*session->endpoints.devtools_http);
   auto head = upstream_head(req, target->rest, port);
   return Takeover{[&sessions, &hub, id = session->id, cgroup = session->scope.cgroup, uid = session->uid, port,
-                   head = std::move(head)](TakenConnection taken) {
+                   head = std::move(head), slot = *slot,
+                   idle_timeout = relays.limits().idle_timeout](TakenConnection taken) {
     RelayHub::Plan plan;
+    plan.held = {std::move(taken.counted), slot};
+    plan.idle_timeout = idle_timeout;
     plan.client = std::move(taken.socket);
     plan.group = id;
     plan.upstream_port = port;
@@ -155,7 +164,7 @@ void DevToolsRoutes::add_session_routes(DevToolsProxy& proxy) {
       fetch_json(proxy.m_sessions, proxy.m_hub, proxy.m_config.addressing, req, std::move(reply));
     });
   routes.add_head("GET", kSessionPath, [&proxy](const HttpRequest& req) {
-    return relay_websocket(proxy.m_sessions, proxy.m_hub, req);
+    return relay_websocket(proxy.m_sessions, proxy.m_hub, proxy.m_relays, req);
   });
 }
 

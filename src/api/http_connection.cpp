@@ -11,7 +11,8 @@
 //             drop what the client still sends (bounded), then close; a
 //             close with unread input would send a reset that can destroy
 //             the answer before the client reads it
-// A head route may take the connection over; the server then forgets it.
+// A head route may take the connection over; the server then stops serving
+// it, but counts it against --max-connections until the taker lets it go.
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
@@ -195,7 +196,13 @@ void Connection::take_over(const Takeover& takeover) {
   {
     std::lock_guard lock(m_shared->mutex);
     m_shared->live.erase(this);
+    ++m_shared->taken;
   }
+  // A relay costs an fd as long as it lives: it keeps its place in the count.
+  taken.counted = std::shared_ptr<void>(nullptr, [shared = m_shared](void*) {
+    std::lock_guard lock(shared->mutex);
+    --shared->taken;
+  });
   m_shared->connection_left.notify_all();
   takeover.take(std::move(taken));
 }
@@ -321,7 +328,7 @@ void Connection::refuse_busy() {
   m_input_broken = true;
   answer(error_response(503, "unavailable",
                "corrald serves at most " + std::to_string(m_shared->options.max_connections) +
-                   " connections at once (--max-connections); try again shortly"));
+                   " connections at once, relayed WebSockets included (--max-connections); try again shortly"));
 }
 
 void serve(const std::shared_ptr<ServerShared>& shared, Socket socket) {

@@ -36,6 +36,10 @@ struct ServerShared {
   std::mutex mutex;
   std::condition_variable connection_left;
   std::map<const Connection*, std::weak_ptr<Connection>> live;  ///< under mutex
+  size_t taken = 0;  ///< under mutex: connections taken over (relays) and not yet closed
+
+  /// What counts against --max-connections: served and taken over. Under mutex.
+  size_t counted() const { return live.size() + taken; }
 };
 
 /// Serve `socket` (its executor a strand of its own) as one connection.

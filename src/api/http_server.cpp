@@ -83,7 +83,7 @@ void HttpServer::Impl::on_accept(boost::system::error_code ec, Socket socket) {
   size_t count;
   {
     std::lock_guard lock(shared->mutex);
-    count = shared->live.size();
+    count = shared->counted();
   }
   if (count >= shared->options.max_connections) refuse(shared, std::move(socket));
   else serve(shared, std::move(socket));
@@ -160,7 +160,7 @@ std::shared_ptr<CancelableTimer> HttpServer::call_after(std::chrono::millisecond
 
 size_t HttpServer::connections() const {
   std::lock_guard lock(m_impl->shared->mutex);
-  return m_impl->shared->live.size();
+  return m_impl->shared->counted();
 }
 
 }  // namespace corral

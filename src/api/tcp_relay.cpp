@@ -20,7 +20,8 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <array>
+#include <spdlog/spdlog.h>
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -46,6 +47,12 @@ constexpr auto kConnectTimeout = seconds(5);
 constexpr auto kLingerAfterHalfClose = seconds(2);
 constexpr auto kFetchTimeout = seconds(10);
 constexpr size_t kMaxFetched = 8 << 20;
+// A relay reads what has arrived into a buffer made for it, at least
+// kMinChunk and at most kMaxChunk bytes, and frees it once written: an idle
+// relay holds no buffer (2,000 idle relays with two 64 KiB buffers each
+// held 281 MiB).
+constexpr size_t kMinChunk = 1024;
+constexpr size_t kMaxChunk = 64 * 1024;
 
 const tcp::endpoint loopback(uint16_t port) { return {asio::ip::address_v4::loopback(), port}; }
 
@@ -62,13 +69,20 @@ Generic::socket adopt_socket(asio::strand<asio::io_context::executor_type>& stra
   return Generic::socket(strand, Generic(address.ss_family, address.ss_family == AF_UNIX ? 0 : IPPROTO_TCP), fd);
 }
 
+// One direction of a relay: the bytes on their way (none while it waits),
+// and whether its sender has ended.
+struct Direction {
+  std::unique_ptr<char[]> chunk;
+  bool done = false;
+};
+
 }  // namespace
 
 class Relay : public std::enable_shared_from_this<Relay> {
  public:
   Relay(asio::io_context& io, RelayHub::Plan plan, std::function<void()> forget)
       : m_strand(asio::make_strand(io)), m_client(m_strand), m_upstream(m_strand), m_timer(m_strand),
-        m_plan(std::move(plan)), m_forget(std::move(forget)) {}
+        m_idle(m_strand), m_plan(std::move(plan)), m_forget(std::move(forget)) {}
 
   /// From any thread: start on the relay's strand, unless closed first.
   void launch() {
@@ -84,6 +98,8 @@ class Relay : public std::enable_shared_from_this<Relay> {
   void start() {
     if (m_closed) return;  // the client's fd closes with the plan
     m_client = adopt_socket(m_strand, m_plan.client.release());
+    error_code ignored;
+    m_client.non_blocking(true, ignored);  // carry() reads what is there, never waits in a read
     m_timer.expires_after(kConnectTimeout);
     m_timer.async_wait([self = shared_from_this()](error_code ec) {
       if (!ec) self->m_upstream.cancel();
@@ -96,15 +112,33 @@ class Relay : public std::enable_shared_from_this<Relay> {
     m_timer.cancel();
     if (ec) return refuse("the browser's DevTools port did not answer: " + ec.message());
     m_upstream.set_option(tcp::no_delay(true), ec);
+    m_upstream.non_blocking(true, ec);
     if (m_plan.check_upstream)
       if (auto checked = m_plan.check_upstream(); !checked) return refuse(checked.error().message);
     asio::async_write(m_upstream, asio::buffer(m_plan.to_upstream),
                       [self = shared_from_this()](error_code ec, size_t) {
                         if (ec) return self->close_both();
-                        self->m_plan.to_upstream.clear();
-                        self->pump(self->m_client, self->m_upstream, self->m_up, self->m_client_done);
-                        self->pump(self->m_upstream, self->m_client, self->m_down, self->m_upstream_done);
+                        std::string().swap(self->m_plan.to_upstream);
+                        self->m_last_bytes = steady_clock::now();
+                        self->watch_idle();
+                        self->pump(self->m_client, self->m_upstream, self->m_up);
+                        self->pump(self->m_upstream, self->m_client, self->m_down);
                       });
+  }
+
+  // Close the relay once neither side has sent a byte for idle_timeout
+  // (a client that upgraded and then went silent must not hold its places
+  // for ever). The timer wakes at the earliest moment that can be true.
+  void watch_idle() {
+    if (m_plan.idle_timeout.count() <= 0 || m_closed) return;
+    m_idle.expires_at(m_last_bytes + m_plan.idle_timeout);
+    m_idle.async_wait([self = shared_from_this()](error_code ec) {
+      if (ec || self->m_closed) return;
+      if (steady_clock::now() < self->m_last_bytes + self->m_plan.idle_timeout) return self->watch_idle();
+      spdlog::info("session {}: a relayed WebSocket closed, idle for {} s (--relay-idle-timeout)", self->m_plan.group,
+                   duration_cast<seconds>(self->m_plan.idle_timeout).count());
+      self->close_both();
+    });
   }
 
   void refuse(const std::string& why) {
@@ -116,28 +150,47 @@ class Relay : public std::enable_shared_from_this<Relay> {
     });
   }
 
-  // Bytes from `from` to `to` until `from` ends: its EOF becomes a
-  // half-close of `to`; when both directions have ended, both close.
+  // Bytes from `from` to `to` until `from` ends: wait, holding no buffer,
+  // until `from` has something to read; then carry it.
   template <class From, class To>
-  void pump(From& from, To& to, std::array<char, 65536>& buffer, bool& done) {
-    from.async_read_some(asio::buffer(buffer), [self = shared_from_this(), &from, &to, &buffer, &done](
-                                                   error_code ec, size_t n) {
-      if (ec == asio::error::eof) {
-        error_code ignored;
-        to.shutdown(asio::socket_base::shutdown_send, ignored);
-        done = true;
-        if (self->m_client_done && self->m_upstream_done) return self->close_both();
-        self->m_timer.expires_after(kLingerAfterHalfClose);
-        self->m_timer.async_wait([self](error_code ec) {
-          if (!ec) self->close_both();
-        });
-        return;
-      }
+  void pump(From& from, To& to, Direction& direction) {
+    from.async_wait(asio::socket_base::wait_read, [self = shared_from_this(), &from, &to, &direction](error_code ec) {
       if (ec) return self->close_both();
-      asio::async_write(to, asio::buffer(buffer.data(), n), [self, &from, &to, &buffer, &done](error_code ec, size_t) {
-        if (ec) return self->close_both();
-        self->pump(from, to, buffer, done);
-      });
+      self->carry(from, to, direction);
+    });
+  }
+
+  // Read what has arrived, in a buffer of its size, write it all, free it.
+  // EOF becomes a half-close of `to`; when both directions have ended, both
+  // close.
+  template <class From, class To>
+  void carry(From& from, To& to, Direction& direction) {
+    error_code ec;
+    size_t size = std::clamp(from.available(ec), kMinChunk, kMaxChunk);
+    direction.chunk.reset(new char[size]);
+    size_t n = from.read_some(asio::buffer(direction.chunk.get(), size), ec);
+    if (ec) direction.chunk.reset();
+    if (ec == asio::error::would_block || ec == asio::error::try_again) return pump(from, to, direction);
+    if (ec == asio::error::eof) return ended(to, direction);
+    if (ec) return close_both();
+    m_last_bytes = steady_clock::now();
+    asio::async_write(to, asio::buffer(direction.chunk.get(), n),
+                      [self = shared_from_this(), &from, &to, &direction](error_code ec, size_t) {
+                        direction.chunk.reset();
+                        if (ec) return self->close_both();
+                        self->pump(from, to, direction);
+                      });
+  }
+
+  template <class To>
+  void ended(To& to, Direction& direction) {
+    error_code ignored;
+    to.shutdown(asio::socket_base::shutdown_send, ignored);
+    direction.done = true;
+    if (m_up.done && m_down.done) return close_both();
+    m_timer.expires_after(kLingerAfterHalfClose);
+    m_timer.async_wait([self = shared_from_this()](error_code ec) {
+      if (!ec) self->close_both();
     });
   }
 
@@ -146,8 +199,10 @@ class Relay : public std::enable_shared_from_this<Relay> {
     m_closed = true;
     error_code ignored;
     m_timer.cancel();
+    m_idle.cancel();
     m_client.close(ignored);
     m_upstream.close(ignored);
+    m_plan.held.clear();  // its places in --max-connections and the relay budget
     m_forget();
     if (m_plan.on_end) m_plan.on_end();
   }
@@ -155,11 +210,13 @@ class Relay : public std::enable_shared_from_this<Relay> {
   asio::strand<asio::io_context::executor_type> m_strand;
   Generic::socket m_client;
   tcp::socket m_upstream;
-  asio::steady_timer m_timer;
+  asio::steady_timer m_timer;  ///< the connect's deadline, then the linger after a half-close
+  asio::steady_timer m_idle;   ///< --relay-idle-timeout
+  steady_clock::time_point m_last_bytes;
   RelayHub::Plan m_plan;
   std::function<void()> m_forget;
-  std::array<char, 65536> m_up{}, m_down{};  ///< client to browser; browser to client
-  bool m_client_done = false, m_upstream_done = false, m_closed = false;
+  Direction m_up, m_down;  ///< client to browser; browser to client
+  bool m_closed = false;
   std::string m_answer;
 };
 
@@ -248,11 +305,11 @@ void RelayHub::start(Plan plan) {
   relay->launch();
 }
 
-void RelayHub::reply_and_close(UniqueFd client, std::string answer) {
+void RelayHub::reply_and_close(UniqueFd client, std::string answer, std::shared_ptr<void> held) {
   auto strand = asio::make_strand(m_impl->io);
   auto socket = std::make_shared<Generic::socket>(adopt_socket(strand, client.release()));
   auto bytes = std::make_shared<std::string>(std::move(answer));
-  asio::async_write(*socket, asio::buffer(*bytes), [socket, bytes](error_code, size_t) {
+  asio::async_write(*socket, asio::buffer(*bytes), [socket, bytes, held = std::move(held)](error_code, size_t) {
     error_code ignored;
     socket->shutdown(Generic::socket::shutdown_send, ignored);
     socket->close(ignored);

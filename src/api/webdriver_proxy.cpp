@@ -77,8 +77,9 @@ std::string driver_request(const std::string& method, const std::string& target,
   return request + "\r\n" + body;
 }
 
-WebDriverProxy::WebDriverProxy(HttpServer& server, SessionManager& sessions, WebDriverConfig config)
-    : m_server(server), m_sessions(sessions), m_config(std::move(config)) {
+WebDriverProxy::WebDriverProxy(HttpServer& server, SessionManager& sessions, RelayBudget& relays,
+                               WebDriverConfig config)
+    : m_server(server), m_sessions(sessions), m_relays(relays), m_config(std::move(config)) {
   // Under the manager's lock: only forget and post, never call the manager.
   m_listener = m_sessions.add_closing_listener([this](const std::string& id) {
     m_hub.close_group(id);

@@ -35,17 +35,24 @@ std::optional<Upstream> upstream_for(SessionManager& sessions, const std::option
   return Upstream{session->id, driven->debugger_port, driven->browser_path, driven->cgroup, driven->uid};
 }
 
-std::variant<HttpResponse, Takeover> relay(SessionManager& sessions, RelayHub& hub,
+std::variant<HttpResponse, Takeover> relay(SessionManager& sessions, RelayHub& hub, RelayBudget& relays,
                                            const std::optional<WebDriverProxy::Driven>& driven,
                                            const HttpRequest& req) {
   auto target = parse_socket_path(req.path);
   auto upstream = target ? upstream_for(sessions, driven, *target) : std::nullopt;
   if (!upstream) return invalid_session_id("no running WebDriver session with that id and secret");
   if (!is_websocket_upgrade(req)) return invalid_argument("this path takes a WebSocket upgrade");
+  // W3C has no error for "too many"; "unknown error" with 429 or 503 is what
+  // webdriver_error_name_for gives those statuses.
+  auto slot = relays.reserve(upstream->id);
+  if (!slot) return webdriver_error(relay_refusal_status(slot.error()), "unknown error", slot.error().message);
   if (auto begun = sessions.begin_connection(upstream->id); !begun) return invalid_session_id();
   auto head = upstream_head(req, upstream->path, upstream->port);
-  return Takeover{[&sessions, &hub, upstream = *upstream, head = std::move(head)](TakenConnection taken) {
+  return Takeover{[&sessions, &hub, upstream = *upstream, head = std::move(head), slot = *slot,
+                   idle_timeout = relays.limits().idle_timeout](TakenConnection taken) {
     RelayHub::Plan plan;
+    plan.held = {std::move(taken.counted), slot};
+    plan.idle_timeout = idle_timeout;
     plan.client = std::move(taken.socket);
     plan.group = upstream.id;
     plan.upstream_port = upstream.port;
@@ -71,7 +78,8 @@ void WebDriverRoutes::add_socket_routes(WebDriverProxy& proxy) {
         "GET", std::string(prefix) + "/session/[0-9a-f]{12}/[0-9a-f]{32}/se/(cdp|bidi)",
         [&proxy](const HttpRequest& req) {
           auto target = parse_socket_path(req.path);
-          return relay(proxy.m_sessions, proxy.m_hub, target ? proxy.driven(target->session_id) : std::nullopt, req);
+          return relay(proxy.m_sessions, proxy.m_hub, proxy.m_relays,
+                       target ? proxy.driven(target->session_id) : std::nullopt, req);
         });
 }
 

@@ -45,7 +45,7 @@ namespace {
 struct FlagText {
   std::string instance = kDefaultInstance, listen = "127.0.0.1:8420", backend = "auto", state_dir;
   std::string browser, chromedriver, memory_max, memory_high, cpu_quota, grace = "2s", start_timeout = "60s";
-  std::string new_session_wait = "30s";
+  std::string new_session_wait = "30s", relay_idle_timeout = "10m";
   std::string memory_budget, default_ttl = "1h", max_ttl = "24h", default_idle = "5m", max_idle = "24h";
   uint64_t tasks_max = 0;
   std::vector<std::string> allow_hosts, allow_origins;
@@ -92,9 +92,27 @@ void add_daemon_flags(CLI::App& app, FlagText& text, DaemonOptions& options) {
       ->check(CLI::IsMember({"auto", "stderr", "journal"}))
       ->capture_default_str();
   app.add_option("--max-connections", options.max_connections,
-                 "API connections open at once; beyond it a new one gets 503 and is closed (each takes an fd)")
+                 "API connections open at once, relayed WebSockets included; beyond it a new one gets 503 and is "
+                 "closed (each may take 2 fds: lowered at start to fit RLIMIT_NOFILE)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+}
+
+// Relayed WebSockets (DevTools, WebDriver's se:cdp and se:bidi): how many,
+// and how long one may sit idle.
+void add_relay_flags(CLI::App& app, FlagText& text, DaemonOptions& options) {
+  app.add_option("--max-relays-per-session", options.relays.per_session,
+                 "relayed WebSockets one session may have open; past it an upgrade gets 429 too_many_relays")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-relays", options.max_relays,
+                 "relayed WebSockets open at once, all sessions together (default: half of --max-connections; "
+                 "below it); past it an upgrade gets 503 too_many_relays")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--relay-idle-timeout", text.relay_idle_timeout,
+                 "a relayed WebSocket through which neither side sent a byte for this long is closed (a client that "
+                 "wants to hold one longer sends WebSocket pings); 0: never")
+      ->capture_default_str();
 }
 
 // What the front door lets in and hands out: web pages' Host and Origin,
@@ -216,6 +234,8 @@ void apply_flags(const FlagText& text, DaemonOptions& options) {
   apply_durations(text, sessions);
   options.new_session_wait =
       value_or_usage(parse_duration(text.new_session_wait, std::chrono::minutes(10)), "--new-session-wait");
+  options.relays.idle_timeout =
+      value_or_usage(parse_duration(text.relay_idle_timeout, std::chrono::hours(24 * 30)), "--relay-idle-timeout");
   if (!text.memory_budget.empty()) {
     sessions.admission.memory_budget = value_or_usage(parse_size(text.memory_budget), "--memory-budget");
     if (!sessions.default_limits.memory_max)
@@ -232,6 +252,7 @@ DaemonOptions parse_daemon_options(int argc, char** argv) {
   CLI::App app{"corrald: headless Chrome sessions, each in its own cgroup, ended by cgroup.kill"};
   add_daemon_flags(app, text, options);
   add_front_door_flags(app, text, options);
+  add_relay_flags(app, text, options);
   add_session_flags(app, text, options.sessions);
   add_metrics_flags(app, options.sessions.usage_metrics);
   try {

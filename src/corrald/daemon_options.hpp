@@ -7,6 +7,7 @@
 
 #include "corral/backend/select.hpp"
 #include "corral/api/listen_address.hpp"
+#include "corral/api/relay_budget.hpp"
 #include "corral/api/request_guard.hpp"
 #include "corral/launch/host_launcher.hpp"
 #include "corral/session/manager.hpp"
@@ -27,7 +28,9 @@ struct DaemonOptions {
   std::string log_target = "auto";  ///< auto, stderr or journal
   std::string session_user;  ///< --session-user; empty: the default (see session_users.hpp)
   std::string session_uids;  ///< --session-uids A-B; empty: the default pool
-  size_t max_connections = 1024;  ///< --max-connections: API connections open at once
+  size_t max_connections = 1024;  ///< --max-connections: API connections open at once, relays included
+  size_t max_relays = 0;          ///< --max-relays; 0: half of --max-connections (main.cpp fits both to the fd limit)
+  RelayLimits relays;             ///< --max-relays-per-session, --relay-idle-timeout; the total from max_relays
   SessionManagerConfig sessions;
   HostLauncherConfig launcher;  ///< programs and state dir; the session user is resolved at start
 };

@@ -16,6 +16,7 @@
 #include "corral/launch/child_watcher.hpp"
 #include "corral/api/routes.hpp"
 #include "corral/api/devtools_proxy.hpp"
+#include "corral/api/fd_budget.hpp"
 #include "corral/api/webdriver_proxy.hpp"
 #include "corral/api/auth.hpp"
 #include "corral/util/journal_sink.hpp"
@@ -186,21 +187,23 @@ void serve_until_stopped(HttpServer& server, ListenSocket& listener, SessionMana
   sessions.close_all();
 }
 
-// Every connection takes an fd: raise the soft limit to the hard one, and
-// say so if --max-connections cannot fit even then.
-void raise_fd_limit(size_t max_connections) {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) < 0) return;
-  if (limit.rlim_cur < limit.rlim_max) {
+// Every connection takes an fd, and may take one toward a session: raise
+// the soft limit to the hard one, and fit the connections and relays into
+// it, so that no crowd of clients can make an open fail with EMFILE.
+FdBudget raise_fd_limit(const DaemonOptions& options) {
+  rlimit limit{RLIM_INFINITY, RLIM_INFINITY};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
     rlimit raised{limit.rlim_max, limit.rlim_max};
     if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
   }
-  // Room for what is not a connection: sessions' pidfds, cgroup files, the journal.
-  constexpr rlim_t kOtherFds = 256;
-  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < max_connections + kOtherFds)
-    spdlog::warn("--max-connections {} may not fit in the fd limit of {} (RLIMIT_NOFILE); past it new connections "
-                 "wait in the backlog",
-                 max_connections, limit.rlim_cur);
+  auto budget = fit_fd_budget(options.max_connections,
+                              options.max_relays ? std::optional<size_t>(options.max_relays) : std::nullopt,
+                              limit.rlim_cur == RLIM_INFINITY ? 0 : limit.rlim_cur);
+  for (const auto& warning : budget.warnings) spdlog::warn("{}", warning);
+  spdlog::info("front door: {} connections at once, {} of them relayed WebSockets ({} per session), in an fd limit "
+               "of {}",
+               budget.max_connections, budget.max_relays, options.relays.per_session, limit.rlim_cur);
+  return budget;
 }
 
 std::string ready_message(const DaemonOptions& options, const ListenSocket& listener, bool token) {
@@ -246,11 +249,17 @@ DevToolsConfig devtools_settings(const DaemonOptions& options, const std::filesy
   return {addressing, options.launch_on_connect, token, known_version};
 }
 
-ServerOptions server_options(const DaemonOptions& options) {
+ServerOptions server_options(const FdBudget& fds) {
   ServerOptions server;
   server.limits = api_connection_limits();
-  server.max_connections = options.max_connections;
+  server.max_connections = fds.max_connections;
   return server;
+}
+
+RelayLimits relay_limits(const DaemonOptions& options, const FdBudget& fds) {
+  auto limits = options.relays;
+  limits.total = fds.max_relays;
+  return limits;
 }
 
 int run(const DaemonOptions& options, JournalSink* journal) {
@@ -262,8 +271,8 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   // Bind first: a second corrald started by mistake on the same address
   // must stop here, before it removes "leftover" sessions that are the
   // first one's. Connections wait in the backlog until the routes are in.
-  raise_fd_limit(options.max_connections);
-  HttpServer server(server_options(options));
+  auto fds = raise_fd_limit(options);
+  HttpServer server(server_options(fds));
   auto listener = bind_listen_socket(options.listen);
   if (!listener) {
     spdlog::critical("cannot serve the API: {}", listener.error().message);
@@ -299,8 +308,9 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   recover_earlier_sessions(sessions);
   auto devtools_config = devtools_settings(options, launcher_config.programs.chrome, token->has_value());
   register_routes(server, sessions, devtools_config.addressing);
-  DevToolsProxy devtools(server, sessions, devtools_config);
-  WebDriverProxy webdriver(server, sessions,
+  RelayBudget relays(relay_limits(options, fds));  // one budget for both proxies' WebSockets
+  DevToolsProxy devtools(server, sessions, relays, devtools_config);
+  WebDriverProxy webdriver(server, sessions, relays,
                            {devtools_config.addressing,
                             {launcher_config.programs.chrome.string(), chrome_driven_flags(browser_uid)},
                             options.new_session_wait});

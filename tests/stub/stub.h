@@ -36,7 +36,13 @@ void allocate(long mb);
 int listen_for_devtools(int *port);
 void write_devtools_active_port(const char *dir, int port);
 void plant_devtools_active_port(const char *dir, const char *symlink_target);
+extern bool hold_websockets; /* --hold-websockets */
+void read_request(int client, char *request, size_t size);
+void answer_version(int client, int port);
 bool serve_devtools_request(int listener, int port);
 bool idle(double seconds, int listener, int port);
+
+/* stub_websockets.c: WebSocket connections upgraded and held */
+bool idle_holding_websockets(double seconds, int listener, int port);
 
 #endif

@@ -43,9 +43,14 @@
  *                     would wait for a writer that never comes); still listen
  *   --plant-devtools-symlink TARGET
  *                     the same with a symlink to TARGET (root would read it)
+ *   --hold-websockets when playing DevTools: answer a WebSocket upgrade with
+ *                     101 and hold the connection, echoing what comes, until
+ *                     the client closes it (many at once), as Chrome keeps a
+ *                     DevTools client; the stub itself never sends first
+ *   --version         print "Stub 1.0" and exit, before anything else
  * Options accept "--opt VALUE" and "--opt=VALUE".  Unknown arguments (e.g.
  * Chrome flags such as --headless, --user-data-dir=DIR,
- * --remote-debugging-port=0) are ignored.  Nothing is printed on stdout;
+ * --remote-debugging-port=0) are ignored.  Nothing else is printed on stdout;
  * errors go to stderr (exit status 2 for bad usage, 1 for runtime errors).
  *
  * Build: cc -std=c11 -Wall -Wextra -O2 -o stub_browser stub_*.c
@@ -103,6 +108,8 @@ static bool parse_flag(char *arg, struct options *o)
         o->fork_bomb = true;
     else if (strcmp(arg, "--plant-devtools-fifo") == 0)
         o->plant_fifo = true;
+    else if (strcmp(arg, "--hold-websockets") == 0)
+        hold_websockets = true;
     else if (strncmp(arg, "--user-data-dir=", 16) == 0)
         o->user_data_dir = arg + 16;
     else if (strcmp(arg, "--remote-debugging-port=0") == 0)
@@ -204,6 +211,12 @@ static double fork_bomb_step(const struct options *o, long *bombed)
 
 int main(int argc, char **argv)
 {
+    /* As Chrome: print the version and exit (corrald asks, for connect-to-launch). */
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--version") == 0) {
+            puts("Stub 1.0");
+            return 0;
+        }
     struct options o = parse_options(argc, argv);
     ignore_signals(); /* SIG_IGN is inherited by every fork */
     if (o.crash_after >= 0) {

@@ -67,6 +67,19 @@ void plant_devtools_active_port(const char *dir, const char *symlink_target)
         die(path);
 }
 
+bool hold_websockets;
+
+/* Read what a new client sent within a second (a request head, as one
+ * read gives it on loopback), NUL-terminated. */
+void read_request(int client, char *request, size_t size)
+{
+    ssize_t n = 0;
+    struct pollfd pfd = { client, POLLIN, 0 };
+    if (poll(&pfd, 1, 1000) > 0)
+        n = read(client, request, size - 1);
+    request[n > 0 ? n : 0] = '\0';
+}
+
 /* Answer one HTTP request with a /json/version body, whatever was asked.
  * Returns whether a request was answered. */
 bool serve_devtools_request(int listener, int port)
@@ -75,9 +88,15 @@ bool serve_devtools_request(int listener, int port)
     if (client < 0)
         return false;
     char request[4096];
-    struct pollfd pfd = { client, POLLIN, 0 };
-    if (poll(&pfd, 1, 1000) > 0)
-        (void)!read(client, request, sizeof request);
+    read_request(client, request, sizeof request);
+    answer_version(client, port);
+    close(client);
+    return true;
+}
+
+/* The /json/version answer, on a connection that then closes. */
+void answer_version(int client, int port)
+{
     char body[256], response[512];
     int n = snprintf(body, sizeof body,
                      "{\"Browser\":\"Stub/1.0\",\"webSocketDebuggerUrl\":"
@@ -88,8 +107,6 @@ bool serve_devtools_request(int listener, int port)
                      "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
                      n, body);
     (void)write_all(client, response, (size_t)m);
-    close(client);
-    return true;
 }
 
 /* Sleep up to `seconds`, serving DevTools requests meanwhile if listening.
@@ -100,6 +117,8 @@ bool idle(double seconds, int listener, int port)
         sleep_seconds(seconds);
         return false;
     }
+    if (hold_websockets)
+        return idle_holding_websockets(seconds, listener, port);
     struct pollfd pfd = { listener, POLLIN, 0 };
     if (poll(&pfd, 1, (int)(seconds * 1000)) > 0)
         return serve_devtools_request(listener, port);

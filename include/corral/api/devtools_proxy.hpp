@@ -12,7 +12,9 @@
 //    the root points there.
 //
 // While a relay is open its session is not idle; when the session starts
-// to close, for any reason, its relays end at once.
+// to close, for any reason, its relays end at once. Relays are bounded per
+// session and in total (RelayBudget, shared with the WebDriver proxy): past
+// a bound the upgrade is refused with a JSON 429 or 503 before it happens.
 #pragma once
 
 #include <functional>
@@ -22,6 +24,7 @@
 #include "corral/api/devtools_paths.hpp"
 #include "corral/api/http_server.hpp"
 #include "corral/api/launch_tickets.hpp"
+#include "corral/api/relay_budget.hpp"
 #include "corral/api/tcp_relay.hpp"
 #include "corral/session/manager.hpp"
 
@@ -37,7 +40,8 @@ struct DevToolsConfig {
 
 class DevToolsProxy {
  public:
-  DevToolsProxy(HttpServer& server, SessionManager& sessions, DevToolsConfig config);
+  /// `relays` is shared with the WebDriver proxy and outlives both.
+  DevToolsProxy(HttpServer& server, SessionManager& sessions, RelayBudget& relays, DevToolsConfig config);
   ~DevToolsProxy();
   DevToolsProxy(const DevToolsProxy&) = delete;
   DevToolsProxy& operator=(const DevToolsProxy&) = delete;
@@ -53,6 +57,7 @@ class DevToolsProxy {
   friend struct DevToolsRoutes;
   HttpServer& m_server;
   SessionManager& m_sessions;
+  RelayBudget& m_relays;
   DevToolsConfig m_config;
   RelayHub m_hub;
   LaunchTickets m_tickets;
@@ -77,5 +82,9 @@ std::string upstream_head(const HttpRequest& req, const std::string& path, uint1
 /// Bytes of a JSON error answer that closes the connection, for a client
 /// whose connection was taken over.
 std::string error_answer(int status, const std::string& code, const std::string& message);
+
+/// The answer to an upgrade the RelayBudget refused: JSON 429 (the
+/// session's bound) or 503 (the total), code too_many_relays.
+HttpResponse relay_refused(const Error& refusal);
 
 }  // namespace corral

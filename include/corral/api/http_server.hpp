@@ -26,7 +26,9 @@ struct ServerOptions {
   ConnectionLimits limits;
   size_t io_threads = 2;
   size_t workers = 8;             ///< threads for handlers that block
-  size_t max_connections = 1024;  ///< beyond it a new connection gets a JSON 503 and is closed
+  /// Beyond it a new connection gets a JSON 503 and is closed. Connections
+  /// taken over (relayed WebSockets) count until they close.
+  size_t max_connections = 1024;
 };
 
 /// True if it answered the request (in `response`); false passes it on.
@@ -68,7 +70,7 @@ class HttpServer {
   /// Run `callback` on an I/O thread after `delay`, unless cancelled.
   std::shared_ptr<CancelableTimer> call_after(std::chrono::milliseconds delay, std::function<void()> callback);
 
-  /// Connections open now (not counting those being refused).
+  /// Connections open now, taken-over ones included (not counting those being refused).
   size_t connections() const;
   const ServerOptions& options() const;
 

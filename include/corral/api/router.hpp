@@ -11,6 +11,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <regex>
 #include <string>
@@ -30,11 +31,14 @@ using AsyncHandler = std::function<void(const HttpRequest&, Reply)>;
 
 /// A connection handed over by the server: the socket (blocking mode off),
 /// the bytes the client sent past the head (already read from the socket),
-/// and the head. The server forgets the connection.
+/// and the head. The server no longer serves the connection, but it still
+/// counts against --max-connections (one budget of fds for the front door)
+/// until `counted` goes: keep it as long as the socket is open.
 struct TakenConnection {
   UniqueFd socket;
   std::string buffered;
   HttpRequest head;
+  std::shared_ptr<void> counted;
 };
 
 /// A head handler's wish to serve the connection itself from now on.

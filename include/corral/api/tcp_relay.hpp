@@ -3,7 +3,10 @@
 // live for hours), on a few threads of its own: a relay holds no thread
 // while it waits. Half-closes pass through (a client that shuts down its
 // sending side is seen as EOF by the browser, and the other way round);
-// a reset or error on either side closes both. Before a byte goes to the
+// a reset or error on either side closes both. A relay holds a buffer only
+// while bytes pass (idle, it costs its two sockets and little else), and
+// may be closed after a time in which neither side sent anything
+// (Plan::idle_timeout). Before a byte goes to the
 // browser, `check_upstream` runs once the connection is made: corral
 // proxies only to a port the session's own browser listens on
 // (listener_owner.hpp).
@@ -17,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "corral/util/error.hpp"
 #include "corral/util/unique_fd.hpp"
@@ -35,6 +39,11 @@ class RelayHub {
     /// check fails: an HTTP answer (JSON 502) built from the message given.
     std::function<std::string(const std::string& why)> failure_answer;
     std::function<void()> on_end;  ///< once, when the relay is over (or never started)
+    /// Places the relay holds while it lives (in --max-connections, in the
+    /// RelayBudget); let go when it ends.
+    std::vector<std::shared_ptr<void>> held;
+    /// Closed when neither side sent a byte for this long; 0: never.
+    std::chrono::milliseconds idle_timeout{0};
   };
 
   /// The answer of one HTTP request sent to a browser (fetch()).
@@ -52,8 +61,9 @@ class RelayHub {
   /// Connect to 127.0.0.1:upstream_port (within 5 s), check, and relay.
   void start(Plan plan);
   /// Send `answer` to a client whose connection was taken over, then close
-  /// it (after a half-close, so the client reads all of it).
-  void reply_and_close(UniqueFd client, std::string answer);
+  /// it (after a half-close, so the client reads all of it); `held` goes
+  /// when the connection does.
+  void reply_and_close(UniqueFd client, std::string answer, std::shared_ptr<void> held = nullptr);
   /// End every relay of `group` (both sockets closed) within moments; from any thread.
   void close_group(const std::string& group);
   /// Relays running now.

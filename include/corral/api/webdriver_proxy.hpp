@@ -23,6 +23,7 @@
 
 #include "corral/api/devtools_paths.hpp"
 #include "corral/api/http_server.hpp"
+#include "corral/api/relay_budget.hpp"
 #include "corral/api/tcp_relay.hpp"
 #include "corral/api/webdriver_capabilities.hpp"
 #include "corral/session/manager.hpp"
@@ -42,7 +43,8 @@ inline constexpr size_t kMaxCommandBody = 8 << 20;
 
 class WebDriverProxy {
  public:
-  WebDriverProxy(HttpServer& server, SessionManager& sessions, WebDriverConfig config);
+  /// `relays` (se:cdp, se:bidi) is shared with the DevTools proxy and outlives both.
+  WebDriverProxy(HttpServer& server, SessionManager& sessions, RelayBudget& relays, WebDriverConfig config);
   ~WebDriverProxy();
   WebDriverProxy(const WebDriverProxy&) = delete;
   WebDriverProxy& operator=(const WebDriverProxy&) = delete;
@@ -68,6 +70,7 @@ class WebDriverProxy {
 
   HttpServer& m_server;
   SessionManager& m_sessions;
+  RelayBudget& m_relays;
   WebDriverConfig m_config;
   RelayHub m_hub;
   mutable std::mutex m_mutex;

@@ -1,6 +1,6 @@
 // RelayHub on real loopback sockets: bytes both ways, intact in bulk,
-// half-closes passed on, a failed check answered instead of relayed, and
-// close_group ending a relay at once.
+// half-closes passed on, a failed check answered instead of relayed,
+// close_group ending a relay at once, and an idle relay closed.
 #include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -140,6 +140,26 @@ TEST_CASE("close_group ends a relay at once, both sides") {
   CHECK(read_until_eof(s.client.get()).empty());
   CHECK(read_until_eof(s.browser_side.get()).empty());
   REQUIRE(eventually([&] { return s.ended.load() && hub.active() == 0; }));
+}
+
+TEST_CASE("a relay through which nothing passes for idle_timeout closes and lets go of what it held") {
+  RelayHub hub(1);
+  Setup s;
+  auto released = std::make_shared<std::atomic<bool>>(false);
+  auto plan = s.plan();
+  plan.idle_timeout = std::chrono::milliseconds(300);
+  plan.held.push_back(std::shared_ptr<void>(nullptr, [released](void*) { *released = true; }));
+  hub.start(std::move(plan));
+  s.browser_side = s.browser.accept();
+  CHECK(read_until_eof(s.browser_side.get(), 5) == "HEAD\n");
+  for (int i = 0; i < 4; ++i) {  // bytes every 100 ms: past the timeout, still open
+    send_all(s.client.get(), "x");
+    CHECK(read_until_eof(s.browser_side.get(), 1) == "x");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK_FALSE(released->load());
+  CHECK(read_until_eof(s.client.get()).empty());  // then silence: closed
+  REQUIRE(eventually([&] { return s.ended.load() && released->load() && hub.active() == 0; }));
 }
 
 TEST_CASE("fetch: one HTTP exchange with a browser's port") {
