@@ -75,3 +75,11 @@ TEST_CASE("loggable_target hides secrets and tokens") {
   CHECK(loggable_target("/v1/sessions?notoken=1") == "/v1/sessions?notoken=1");
   CHECK(loggable_target("/devtools/browser?ticket=abc&token=def") == "/devtools/browser?ticket=…&token=…");
 }
+
+TEST_CASE("a browser's answer nested beyond the JSON bounds is refused, not walked") {
+  std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+  auto refused = rewrite_devtools_json(deep, 40123, public_base_from_host("h:1"), kBase);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == EBADMSG);
+  CHECK(refused.error().message == "the browser's answer is JSON nested deeper than 64 levels");
+}
