@@ -67,17 +67,49 @@ void plant_devtools_active_port(const char *dir, const char *symlink_target)
         die(path);
 }
 
-/* Answer one HTTP request with a /json/version body, whatever was asked.
- * Returns whether a request was answered. */
+const char *deep_json_path;
+
+enum { DEEP_LEVELS = 100000 };
+
+/* Whether the request line ("GET /json/list HTTP/1.1") asks for PATH. */
+static bool asks_for(const char *request, const char *path)
+{
+    const char *target = strchr(request, ' ');
+    size_t n = strlen(path);
+    return target && strncmp(target + 1, path, n) == 0 && (target[1 + n] == ' ' || target[1 + n] == '?');
+}
+
+/* The hostile answer: DEEP_LEVELS "[" then as many "]", as JSON. */
+static void answer_deep(int client)
+{
+    static char body[2 * DEEP_LEVELS];
+    memset(body, '[', DEEP_LEVELS);
+    memset(body + DEEP_LEVELS, ']', DEEP_LEVELS);
+    char head[256];
+    int m = snprintf(head, sizeof head,
+                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %d\r\nConnection: close\r\n\r\n",
+                     (int)sizeof body);
+    (void)write_all(client, head, (size_t)m);
+    (void)write_all(client, body, sizeof body);
+}
+
+/* Answer one HTTP request with a /json/version body, whatever was asked
+ * (but see --deep-json). Returns whether a request was answered. */
 bool serve_devtools_request(int listener, int port)
 {
     int client = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
     if (client < 0)
         return false;
-    char request[4096];
+    char request[4096] = "";
     struct pollfd pfd = { client, POLLIN, 0 };
     if (poll(&pfd, 1, 1000) > 0)
-        (void)!read(client, request, sizeof request);
+        (void)!read(client, request, sizeof request - 1);
+    if (deep_json_path && asks_for(request, deep_json_path)) {
+        answer_deep(client);
+        close(client);
+        return true;
+    }
     char body[256], response[512];
     int n = snprintf(body, sizeof body,
                      "{\"Browser\":\"Stub/1.0\",\"webSocketDebuggerUrl\":"
