@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "corral/api/request_guard.hpp"
+#include "corral/util/json_bounded.hpp"
 
 namespace corral {
 using nlohmann::json;
@@ -119,10 +120,13 @@ uint16_t url_port(std::string_view url) {
 
 Result<std::string> rewrite_devtools_json(std::string_view body, uint16_t browser_port, const PublicBase& base,
                                           const std::string& session_path) {
-  auto tree = json::parse(body, nullptr, false);
-  if (tree.is_discarded()) return std::string(body);
-  CORRAL_TRY(rewrite_tree(tree, "127.0.0.1:" + std::to_string(browser_port), base, session_path));
-  return tree.dump(2);
+  // Bounded: the browser runs as the session's user, and rewrite_tree (like
+  // any walk of a tree) recurses once per level.
+  auto tree = parse_json_bounded(body);
+  if (!tree && tree.error().code == E2BIG) return Error::make(EBADMSG, "the browser's answer is JSON " + tree.error().message);
+  if (!tree) return std::string(body);
+  CORRAL_TRY(rewrite_tree(*tree, "127.0.0.1:" + std::to_string(browser_port), base, session_path));
+  return tree->dump(2);
 }
 
 }  // namespace corral

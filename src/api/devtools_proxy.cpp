@@ -112,14 +112,19 @@ static void fetch_json(SessionManager& sessions, RelayHub& hub, const PublicAddr
   std::string request = req.method + " " + target->rest + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
                         "\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
   auto check = [port, cgroup, uid = session->uid] { return check_session_port(port, Cgroup(cgroup), uid); };
-  hub.fetch(port, check, request, [reply, base, port, path](Result<RelayHub::Fetched> fetched) {
+  hub.fetch(port, check, request, [reply, base, port, path, id = session->id,
+                                  asked = target->rest.substr(0, target->rest.find('?'))](
+                                      Result<RelayHub::Fetched> fetched) {
     if (!fetched) return reply(json_error(502, "browser_unreachable", fetched.error().message));
     HttpResponse res;
     res.status = fetched->status;
     std::string body = std::move(fetched->body);
     if (base && fetched->content_type.find("json") != std::string::npos) {
       auto rewritten = rewrite_devtools_json(body, port, *base, path);
-      if (!rewritten) return reply(json_error(502, "browser_answer_refused", rewritten.error().message));
+      if (!rewritten) {
+        spdlog::warn("session {}: the browser's answer to {} refused: {}", id, asked, rewritten.error().message);
+        return reply(json_error(502, "browser_answer_refused", rewritten.error().message));
+      }
       body = std::move(*rewritten);
     }
     res.set_content(std::move(body), fetched->content_type.empty() ? "application/octet-stream" : fetched->content_type);

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "corral/util/json_bounded.hpp"
 #include "corral/util/units.hpp"
 
 namespace corral {
@@ -132,10 +133,15 @@ Result<std::map<std::string, std::string>> parse_labels(const json& value) {
 }  // namespace
 
 Result<SessionRequest> parse_session_request(const std::string& body) {
+  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return SessionRequest();
+  auto document = parse_json_bounded(body);
+  if (!document && document.error().code == E2BIG) return Error::make(EBADMSG, "the body is JSON " + document.error().message);
+  if (!document) return Error::make(EBADMSG, "the body is not valid JSON");
+  return session_request_from(*document);
+}
+
+Result<SessionRequest> session_request_from(const json& document) {
   SessionRequest request;
-  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return request;
-  json document = json::parse(body, nullptr, false);
-  if (document.is_discarded()) return Error::make(EBADMSG, "the body is not valid JSON");
   if (!document.is_object()) return Error::make(EBADMSG, "the body must be a JSON object");
   static const std::set<std::string> known = {"kind", "memory_max", "memory_high", "cpu_quota", "tasks_max",
                                               "args", "labels", "ttl", "idle_timeout"};

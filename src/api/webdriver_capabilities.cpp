@@ -4,6 +4,7 @@
 
 #include "corral/api/open_request.hpp"
 #include "corral/launch/chrome_flags.hpp"
+#include "corral/util/json_bounded.hpp"
 
 namespace corral {
 namespace {
@@ -62,10 +63,11 @@ Result<std::vector<std::string>> client_args(const json& options, const CorralBr
   return kept;
 }
 
-// goog:chromeOptions with corral's browser and flags; EINVAL for what a bot
-// may not choose.
-Result<json> chrome_options(const json& caps, const CorralBrowser& browser, std::vector<std::string>& warnings) {
-  json options = caps.contains(kChromeOptions) ? caps[kChromeOptions] : json::object();
+// goog:chromeOptions, taken out of caps, with corral's browser and flags;
+// EINVAL for what a bot may not choose. Taken, not copied: its extensions
+// are most of a large body.
+Result<json> chrome_options(json& caps, const CorralBrowser& browser, std::vector<std::string>& warnings) {
+  json options = caps.contains(kChromeOptions) ? std::move(caps[kChromeOptions]) : json::object();
   if (!options.is_object()) return Error::make(EINVAL, "goog:chromeOptions must be an object");
   for (const auto& [key, value] : options.items()) {
     if (key == "binary") return Error::make(EINVAL, "goog:chromeOptions.binary is refused: corral runs its own browser");
@@ -83,63 +85,75 @@ Result<json> chrome_options(const json& caps, const CorralBrowser& browser, std:
   return options;
 }
 
-// corral:options as a POST /v1/sessions body; its kind can only be chromedriver.
-Result<SessionRequest> corral_options(const json& caps) {
-  json fields = caps.contains(kCorralOptions) ? caps[kCorralOptions] : json::object();
+// corral:options, taken out of caps, as a POST /v1/sessions body; its kind
+// can only be chromedriver.
+Result<SessionRequest> corral_options(json& caps) {
+  json fields = caps.contains(kCorralOptions) ? std::move(caps[kCorralOptions]) : json::object();
+  caps.erase(kCorralOptions);
   if (!fields.is_object()) return Error::make(EINVAL, "corral:options must be an object");
   if (fields.contains("kind") && fields["kind"] != "chromedriver")
     return Error::make(EINVAL, "corral:options.kind: a WebDriver session is always \"chromedriver\"");
   fields["kind"] = "chromedriver";
-  auto request = parse_session_request(fields.dump());
+  auto request = session_request_from(fields);
   if (!request) return Error::make(EINVAL, "corral:options: " + request.error().message);
   return request;
 }
 
-bool serves(const json& caps) {
+// Whether corral runs the browser that an entry of firstMatch, merged with
+// alwaysMatch, asks for.
+bool serves(const json& always, const json& entry) {
+  const json& caps = entry.contains("browserName") ? entry : always;
   if (!caps.contains("browserName") || caps["browserName"].is_null()) return true;
   return caps["browserName"] == "chrome" || caps["browserName"] == "chromium";
 }
 
-// W3C "process capabilities": alwaysMatch with each firstMatch in turn.
-Result<std::vector<json>> candidates(const json& body) {
-  json request;
-  if (body.contains("capabilities") && body["capabilities"].is_object()) {
-    request = body["capabilities"];
-  } else if (body.contains("desiredCapabilities") && body["desiredCapabilities"].is_object()) {
-    json always = json::object();
-    for (const auto& [key, value] : body["desiredCapabilities"].items())
-      if (key == "chromeOptions") always[kChromeOptions] = value;
-      else if (w3c_key(key)) always[key] = value;
-    request = {{"alwaysMatch", always}};
-  } else {
+// The body's {alwaysMatch, firstMatch}, taken out of it; legacy
+// desiredCapabilities become alwaysMatch.
+Result<json> requested(json& body) {
+  if (body.contains("capabilities") && body["capabilities"].is_object()) return std::move(body["capabilities"]);
+  if (!body.contains("desiredCapabilities") || !body["desiredCapabilities"].is_object())
     return Error::make(EINVAL, "the body must have a \"capabilities\" object");
-  }
-  json always = request.value("alwaysMatch", json::object());
-  json first = request.value("firstMatch", json::array({json::object()}));
+  json always = json::object();
+  json& desired = body["desiredCapabilities"];
+  for (auto it = desired.begin(); it != desired.end(); ++it)
+    if (it.key() == "chromeOptions") always[kChromeOptions] = std::move(it.value());
+    else if (w3c_key(it.key())) always[it.key()] = std::move(it.value());
+  json request = json::object();
+  request["alwaysMatch"] = std::move(always);
+  return request;
+}
+
+// W3C "process capabilities": alwaysMatch with each firstMatch in turn.
+// Every entry is checked, but only the first one corral serves is merged,
+// and by moving: a body is up to 32 MiB, and each copy of it was one more
+// (issue 19). ENOTSUP when no entry names a browser corral runs.
+Result<json> chosen_capabilities(json body) {
+  auto request = requested(body);
+  if (!request) return request.error();
+  json always = request->contains("alwaysMatch") ? std::move((*request)["alwaysMatch"]) : json::object();
+  json first = request->contains("firstMatch") ? std::move((*request)["firstMatch"]) : json::array({json::object()});
   if (!always.is_object()) return Error::make(EINVAL, "alwaysMatch must be an object");
   if (!first.is_array() || first.empty()) return Error::make(EINVAL, "firstMatch must be a non-empty array");
-  std::vector<json> merged;
-  for (const auto& entry : first) {
+  json* chosen = nullptr;
+  for (auto& entry : first) {
     if (!entry.is_object()) return Error::make(EINVAL, "each firstMatch entry must be an object");
-    json one = always;
-    for (const auto& [key, value] : entry.items()) {
-      if (always.contains(key)) return Error::make(EINVAL, "capability '" + key + "' is in alwaysMatch and firstMatch");
-      one[key] = value;
-    }
-    merged.push_back(std::move(one));
+    for (auto it = entry.begin(); it != entry.end(); ++it)
+      if (always.contains(it.key()))
+        return Error::make(EINVAL, "capability '" + it.key() + "' is in alwaysMatch and firstMatch");
+    if (!chosen && serves(always, entry)) chosen = &entry;
   }
-  return merged;
+  if (!chosen)
+    return Error::make(ENOTSUP, "corral runs Chrome/Chromium only: browserName must be \"chrome\", \"chromium\" or absent");
+  for (auto it = chosen->begin(); it != chosen->end(); ++it) always[it.key()] = std::move(it.value());
+  return always;
 }
 
 }  // namespace
 
-Result<NewSessionPlan> plan_new_session(const json& body, const CorralBrowser& browser) {
+Result<NewSessionPlan> plan_new_session(json body, const CorralBrowser& browser) {
   if (!body.is_object()) return Error::make(EINVAL, "the body must be a JSON object");
-  auto all = candidates(body);
-  if (!all) return all.error();
-  auto chosen = std::find_if(all->begin(), all->end(), serves);
-  if (chosen == all->end())
-    return Error::make(ENOTSUP, "corral runs Chrome/Chromium only: browserName must be \"chrome\", \"chromium\" or absent");
+  auto chosen = chosen_capabilities(std::move(body));
+  if (!chosen) return chosen.error();
   json caps = std::move(*chosen);
   NewSessionPlan plan;
   auto request = corral_options(caps);
@@ -147,23 +161,26 @@ Result<NewSessionPlan> plan_new_session(const json& body, const CorralBrowser& b
   plan.request = std::move(*request);
   auto options = chrome_options(caps, browser, plan.warnings);
   if (!options) return options.error();
-  caps.erase(kCorralOptions);
   caps[kChromeOptions] = std::move(*options);
   if (caps.contains("browserName")) caps["browserName"] = "chrome";  // chromedriver knows no "chromium"
   plan.bidi = caps.value("webSocketUrl", json(false)) == true;
-  plan.forward = {{"capabilities", {{"alwaysMatch", caps}, {"firstMatch", json::array({json::object()})}}}};
+  plan.forward = json::object();
+  plan.forward["capabilities"]["alwaysMatch"] = std::move(caps);
+  plan.forward["capabilities"]["firstMatch"] = json::array({json::object()});
   return plan;
 }
 
 Result<DriverSession> parse_driver_session(const std::string& body) {
-  json answer = json::parse(body, nullptr, false);
-  if (answer.is_discarded() || !answer.is_object() || !answer.contains("value") || !answer["value"].is_object())
+  auto parsed = parse_json_bounded(body);
+  if (!parsed && parsed.error().code == E2BIG)
+    return Error::make(EBADMSG, "chromedriver's new-session answer was refused: JSON " + parsed.error().message);
+  if (!parsed || !parsed->is_object() || !parsed->contains("value") || !(*parsed)["value"].is_object())
     return Error::make(EBADMSG, "chromedriver's new-session answer is not JSON with a value");
-  const json& value = answer["value"];
+  json& value = (*parsed)["value"];
   if (!value.contains("sessionId") || !value["sessionId"].is_string() || !value.contains("capabilities") ||
       !value["capabilities"].is_object())
     return Error::make(EBADMSG, "chromedriver's new-session answer has no sessionId and capabilities");
-  DriverSession driver{value["sessionId"].get<std::string>(), 0, value["capabilities"]};
+  DriverSession driver{value["sessionId"].get<std::string>(), 0, std::move(value["capabilities"])};
   auto options = driver.capabilities.value(kChromeOptions, json::object());
   if (options.is_object() && options.contains("debuggerAddress") && options["debuggerAddress"].is_string()) {
     auto address = options["debuggerAddress"].get<std::string>();
@@ -174,9 +191,9 @@ Result<DriverSession> parse_driver_session(const std::string& body) {
   return driver;
 }
 
-json client_new_session_reply(const DriverSession& driver, const std::string& corral_id, const SessionUrls& urls,
+json client_new_session_reply(DriverSession driver, const std::string& corral_id, const SessionUrls& urls,
                               std::vector<std::string> warnings) {
-  json caps = driver.capabilities;
+  json caps = std::move(driver.capabilities);
   if (caps.contains(kChromeOptions) && caps[kChromeOptions].is_object() &&
       caps[kChromeOptions].contains("debuggerAddress")) {
     caps[kChromeOptions].erase("debuggerAddress");

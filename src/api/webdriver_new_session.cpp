@@ -3,7 +3,10 @@
 // for room up to --new-session-wait, holding no thread), the request
 // forwarded to its chromedriver, the browser's DevTools target asked for
 // (for se:cdp), and the answer rewritten to corral's id and URLs. Whatever
-// fails after the open closes the session again.
+// fails after the open closes the session again. The body (up to 32 MiB)
+// is parsed and planned on the worker pool, so that the I/O threads keep
+// answering the API meanwhile; with bounds (json_bounded.hpp), as is
+// everything the session's chromedriver and browser answer.
 #include <spdlog/spdlog.h>
 
 #include "corral/api/pending_open.hpp"
@@ -11,6 +14,7 @@
 #include "corral/api/webdriver_paths.hpp"
 #include "corral/api/webdriver_proxy.hpp"
 #include "corral/cgroup/listener_owner.hpp"
+#include "corral/util/json_bounded.hpp"
 
 namespace corral {
 namespace {
@@ -38,16 +42,24 @@ void give_up(SessionManager& sessions, const Start& start, HttpResponse answer) 
   start.pending->finish(std::move(answer));
 }
 
-SessionUrls urls_for(const Start& start, const RelayHub::Fetched* version) {
+// What the session's own process answered, parsed with bounds; null for
+// what is not JSON, and for what is beyond the bounds, with a warning: the
+// browser runs as the session's user, so this may be an attack.
+json session_answer(const std::string& session_id, const char* what, const std::string& body) {
+  auto parsed = parse_json_bounded(body);
+  if (parsed) return std::move(*parsed);
+  if (parsed.error().code == E2BIG)
+    spdlog::warn("session {}: {} refused: JSON {}", session_id, what, parsed.error().message);
+  return nullptr;
+}
+
+SessionUrls urls_for(const Start& start, const json& version) {
   SessionUrls urls;
   if (!start.base) return urls;
   if (start.driven.debugger_port && !start.driven.browser_path.empty())
     urls.cdp = start.base->ws_url(socket_path(start.session.id, start.session.access_secret, SocketKind::cdp));
-  if (version) {
-    auto answer = json::parse(version->body, nullptr, false);
-    if (answer.is_object() && answer.contains("Browser") && answer["Browser"].is_string())
-      urls.cdp_version = cdp_version_of(answer["Browser"].get<std::string>());
-  }
+  if (version.is_object() && version.contains("Browser") && version["Browser"].is_string())
+    urls.cdp_version = cdp_version_of(version["Browser"].get<std::string>());
   if (start.plan.bidi)
     urls.bidi = start.base->ws_url(socket_path(start.session.id, start.session.access_secret, SocketKind::bidi));
   return urls;
@@ -55,41 +67,47 @@ SessionUrls urls_for(const Start& start, const RelayHub::Fetched* version) {
 
 // The browser answered (or not) which target is its own: remember the
 // session and answer the bot.
-void finish(WebDriverProxy& proxy, SessionManager& sessions, const StartPtr& start, const DriverSession& driver,
+void finish(WebDriverProxy& proxy, SessionManager& sessions, const StartPtr& start, DriverSession driver,
             Result<RelayHub::Fetched> version) {
+  json answer;
   if (version && version->status == 200) {
-    auto answer = json::parse(version->body, nullptr, false);
+    answer = session_answer(start->session.id, "the browser's /json/version", version->body);
     if (answer.is_object() && answer.value("webSocketDebuggerUrl", json()).is_string())
       start->driven.browser_path = url_path(answer["webSocketDebuggerUrl"].get<std::string>());
   } else {
     spdlog::info("session {}: the browser's /json/version did not answer ({}); no se:cdp", start->session.id,
                  version ? std::to_string(version->status) : version.error().message);
   }
-  auto urls = urls_for(*start, version ? &*version : nullptr);
+  auto urls = urls_for(*start, answer);
   WebDriverRoutes::remember(proxy, start->session.id, start->driven);
   sessions.end_connection(start->session.id);
   spdlog::info("session {}: WebDriver session started", start->session.id);
-  start->pending->finish(webdriver_json(200, client_new_session_reply(driver, start->session.id, urls, start->plan.warnings)));
+  start->pending->finish(
+      webdriver_json(200, client_new_session_reply(std::move(driver), start->session.id, urls, start->plan.warnings)));
 }
 
 void driver_answered(WebDriverProxy& proxy, SessionManager& sessions, RelayHub& hub, const StartPtr& start,
                      Result<RelayHub::Fetched> answer) {
   if (!answer) return give_up(sessions, *start, session_not_created("chromedriver did not answer: " + answer.error().message));
   if (answer->status != 200) {
-    auto body = json::parse(answer->body, nullptr, false);
+    auto body = session_answer(start->session.id, "chromedriver's new-session error", answer->body);
     if (body.is_object() && body.contains("value") && body["value"].is_object() && body["value"].contains("error"))
       return give_up(sessions, *start, webdriver_json(answer->status, body));
     return give_up(sessions, *start, session_not_created("chromedriver answered " + std::to_string(answer->status)));
   }
   auto driver = parse_driver_session(answer->body);
-  if (!driver) return give_up(sessions, *start, session_not_created(driver.error().message));
+  if (!driver) {
+    spdlog::warn("session {}: {}", start->session.id, driver.error().message);
+    return give_up(sessions, *start, session_not_created(driver.error().message));
+  }
   start->driven.driver_id = driver->id;
   start->driven.debugger_port = driver->debugger_port;
-  if (!driver->debugger_port) return finish(proxy, sessions, start, *driver, Error::make(ENOENT, "no debuggerAddress"));
-  auto request = driver_request("GET", "/json/version", driver->debugger_port, "");
-  hub.fetch(driver->debugger_port, port_check(driver->debugger_port, start->driven), std::move(request),
-            [&proxy, &sessions, start, driver = *driver](Result<RelayHub::Fetched> version) {
-              finish(proxy, sessions, start, driver, std::move(version));
+  if (!driver->debugger_port)
+    return finish(proxy, sessions, start, std::move(*driver), Error::make(ENOENT, "no debuggerAddress"));
+  auto port = driver->debugger_port;
+  hub.fetch(port, port_check(port, start->driven), driver_request("GET", "/json/version", port, ""),
+            [&proxy, &sessions, start, driver = std::move(*driver)](Result<RelayHub::Fetched> version) mutable {
+              finish(proxy, sessions, start, std::move(driver), std::move(version));
             });
 }
 
@@ -102,7 +120,13 @@ void session_opened(WebDriverProxy& proxy, SessionManager& sessions, RelayHub& h
   start->driven.driver_port = url_port(*session.endpoints.webdriver);
   start->driven.cgroup = session.scope.cgroup;
   start->driven.uid = session.uid;
-  auto request = driver_request("POST", "/session", start->driven.driver_port, start->plan.forward.dump());
+  // The plan's document is freed once it is text, and the text once it is
+  // in the request: with the request that came in, at most three copies
+  // of a large body at once.
+  auto forward = start->plan.forward.dump();
+  start->plan.forward = json();
+  auto request = driver_request("POST", "/session", start->driven.driver_port, forward);
+  forward = std::string();
   auto timeout = sessions.config().start_timeout + seconds(30);  // chromedriver starts the browser meanwhile
   hub.forward(start->driven.driver_port, port_check(start->driven.driver_port, start->driven),
               std::move(request), timeout, 16 << 20, [&proxy, &sessions, &hub, start](Result<RelayHub::Fetched> answer) {
@@ -114,9 +138,19 @@ void session_opened(WebDriverProxy& proxy, SessionManager& sessions, RelayHub& h
 
 void WebDriverRoutes::new_session(WebDriverProxy& proxy, const HttpRequest& req, Reply reply) {
   if (req.body.size() > kMaxNewSessionBody) return reply(invalid_argument("the new-session body is over 32 MiB"));
-  auto body = json::parse(req.body, nullptr, false);
-  if (body.is_discarded()) return reply(invalid_argument("the body is not JSON"));
-  auto plan = plan_new_session(body, proxy.m_config.browser);
+  // The request lives until the reply (router.hpp), so the worker may read it.
+  proxy.m_server.post_work([&proxy, &req, reply = std::move(reply)]() mutable {
+    plan_and_open(proxy, req, std::move(reply));
+  });
+}
+
+// On the worker pool: the body parsed (with bounds) and planned, then the
+// open, which waits for room holding no thread.
+void WebDriverRoutes::plan_and_open(WebDriverProxy& proxy, const HttpRequest& req, Reply reply) {
+  auto body = parse_json_bounded(req.body);
+  if (!body && body.error().code == E2BIG) return reply(invalid_argument("the body is JSON " + body.error().message));
+  if (!body) return reply(invalid_argument("the body is not JSON"));
+  auto plan = plan_new_session(std::move(*body), proxy.m_config.browser);
   if (!plan && plan.error().code == ENOTSUP) return reply(session_not_created(plan.error().message));
   if (!plan) return reply(invalid_argument(plan.error().message));
   auto start = std::make_shared<Start>();

@@ -26,11 +26,12 @@ HttpResponse close_after_quit(SessionManager& sessions, const std::string& id) {
   if (!report && report.error().code == EALREADY) return webdriver_json(200, {{"value", nullptr}});
   if (!report) return webdriver_error(500, "unknown error", "closing session " + id + ": " + report.error().message);
   if (report->clean()) return webdriver_json(200, {{"value", nullptr}});
-  auto res = webdriver_error(500, "unknown error", "session " + id + " was not cleaned completely: " +
-                                                       (report->problems.empty() ? "" : report->problems.front()));
-  json body = json::parse(res.body);
-  body["value"]["report"] = close_report_json(*report);
-  return webdriver_json(500, body);
+  // W3C's error shape (webdriver_error's), with the close report added.
+  std::string message = "session " + id + " was not cleaned completely: " +
+                        (report->problems.empty() ? "" : report->problems.front());
+  json value = {{"error", "unknown error"}, {"message", message}, {"stacktrace", ""},
+                {"report", close_report_json(*report)}};
+  return webdriver_json(500, {{"value", std::move(value)}});
 }
 
 // A command for a session corral does not drive (now): a quit of one that

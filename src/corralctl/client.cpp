@@ -4,6 +4,8 @@
 
 #include <iostream>
 
+#include "corral/util/json_bounded.hpp"
+
 namespace corralctl {
 using nlohmann::json;
 
@@ -39,7 +41,10 @@ Reply fetch(const Target& target, const std::string& method, const std::string& 
   }
   reply.reached = true;
   reply.status = response->status;
-  reply.body = json::parse(response->body, nullptr, false);
+  // Bounded like everything corral reads: corrald's replies are 5 deep at
+  // most, but a list of many sessions may have millions of values.
+  auto parsed = corral::parse_json_bounded(response->body, corral::JsonLimits{64, 50'000'000});
+  reply.body = parsed ? std::move(*parsed) : json(json::value_t::discarded);
   if (reply.status >= 400)
     reply.problem = reply.body.is_object() && reply.body.contains("error")
                         ? reply.body["error"].value("message", "")

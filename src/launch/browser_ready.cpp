@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "corral/util/file_io.hpp"
+#include "corral/util/json_bounded.hpp"
 #include "corral/util/unique_fd.hpp"
 
 namespace corral {
@@ -24,15 +25,23 @@ bool exited(int pidfd) {
 
 Error exited_error() { return Error::make(ECHILD, "the browser exited during start-up (see its log)"); }
 
-std::optional<nlohmann::json> get_json(uint16_t port, const std::string& path) {
+using Answer = std::optional<nlohmann::json>;
+
+// What the session's process answered on `path`: nothing yet (not
+// listening, not 200, not JSON: ask again), or the document. JSON beyond
+// parse_json_bounded's limits fails the start at once: the process runs as
+// the session's user, and one that answers so is hostile.
+Result<Answer> get_json(uint16_t port, const std::string& path) {
   httplib::Client client("127.0.0.1", port);
   client.set_connection_timeout(1);
   client.set_read_timeout(2);
   auto response = client.Get(path.c_str());
-  if (!response || response->status != 200) return std::nullopt;
-  auto body = nlohmann::json::parse(response->body, nullptr, false);
-  if (body.is_discarded()) return std::nullopt;
-  return body;
+  if (!response || response->status != 200) return Answer();
+  auto body = parse_json_bounded(response->body);
+  if (body) return Answer(std::move(*body));
+  if (body.error().code == E2BIG)
+    return Error::make(ECHILD, "the answer to " + path + " was refused: JSON " + body.error().message);
+  return Answer();
 }
 
 std::string local_url(const char* scheme, uint16_t port) {
@@ -67,15 +76,19 @@ namespace {
 
 // The endpoints once DevTools answers on the port the file names; nothing
 // while the file is half-written or the port not yet answering.
-std::optional<Endpoints> answering_devtools(const std::string& active_port) {
+Result<std::optional<Endpoints>> answering_devtools(const std::string& active_port) {
   auto active = parse_devtools_active_port(active_port);
-  if (!active) return std::nullopt;
+  if (!active) return std::optional<Endpoints>();
   auto version = get_json(active->first, "/json/version");
-  if (!version) return std::nullopt;
+  if (!version) return version.error();
+  if (!*version) return std::optional<Endpoints>();
   Endpoints endpoints;
   endpoints.devtools_http = local_url("http", active->first);
-  endpoints.devtools_ws = version->value("webSocketDebuggerUrl", local_url("ws", active->first) + active->second);
-  return endpoints;
+  const auto& answer = **version;
+  bool named = answer.is_object() && answer.contains("webSocketDebuggerUrl") && answer["webSocketDebuggerUrl"].is_string();
+  endpoints.devtools_ws = named ? answer["webSocketDebuggerUrl"].get<std::string>()
+                                : local_url("ws", active->first) + active->second;
+  return std::optional<Endpoints>(std::move(endpoints));
 }
 
 }  // namespace
@@ -89,8 +102,11 @@ Result<Endpoints> wait_for_devtools(const fs::path& profile, int pidfd, millisec
   for (;;) {
     auto text = read_active_port(profile);
     if (!text) return text.error();
-    if (*text)
-      if (auto endpoints = answering_devtools(**text)) return *endpoints;
+    if (*text) {
+      auto endpoints = answering_devtools(**text);
+      if (!endpoints) return endpoints.error();
+      if (*endpoints) return **endpoints;
+    }
     auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
     if (left.count() <= 0) return Error::make(ETIMEDOUT, "the browser did not open DevTools in time");
     struct pollfd fds[2] = {{inotify.get(), POLLIN, 0}, {pidfd, POLLIN, 0}};
@@ -106,7 +122,10 @@ Result<Endpoints> wait_for_webdriver(uint16_t port, int pidfd, milliseconds time
   auto deadline = steady_clock::now() + timeout;
   for (;;) {
     auto status = get_json(port, "/status");
-    if (status && status->contains("value") && (*status)["value"].value("ready", false)) {
+    if (!status) return status.error();
+    const nlohmann::json* value = *status && (*status)->is_object() && (*status)->contains("value")
+                                      ? &(**status)["value"] : nullptr;
+    if (value && value->is_object() && value->contains("ready") && (*value)["ready"] == true) {
       Endpoints endpoints;
       endpoints.webdriver = local_url("http", port);
       return endpoints;

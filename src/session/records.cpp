@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "corral/util/file_io.hpp"
+#include "corral/util/json_bounded.hpp"
 #include "corral/util/json_optional.hpp"
 #include "corral/session/manager.hpp"
 
@@ -18,6 +19,10 @@ constexpr int kFormatVersion = 1;
 // of memory. It must hold every record: a session's args and labels alone
 // may be some 80 KiB, and --max-sessions can be unlimited.
 constexpr size_t kMaxStateFile = size_t(256) << 20;
+// The depth is the bound that matters here (a record is 4 deep): every
+// value takes two bytes of the file or more, so the file's size already
+// bounds how many there are.
+constexpr JsonLimits kStateFileLimits{64, kMaxStateFile / 2};
 
 // nlohmann quotes the bytes it choked on; a damaged file's bytes must not
 // reach the log as they are.
@@ -169,7 +174,11 @@ std::string encode_session_records(const std::vector<SessionRecord>& records) {
 
 Result<std::vector<SessionRecord>> decode_session_records(const std::string& text, const InstanceNaming& naming) {
   try {
-    json document = json::parse(text);
+    // Written by corrald itself, but a deep or huge one is corrupt like any
+    // other: refused before anything walks or copies it.
+    auto parsed = parse_json_bounded(text, kStateFileLimits);
+    if (!parsed) return Error::make(EBADMSG, "not a state file: " + parsed.error().message);
+    json document = std::move(*parsed);
     if (!document.is_object() || document.value("version", 0) != kFormatVersion)
       return Error::make(EBADMSG, "not a version " + std::to_string(kFormatVersion) + " state file");
     std::vector<SessionRecord> records;

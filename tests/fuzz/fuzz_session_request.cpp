@@ -1,5 +1,7 @@
 // libFuzzer target for what a client controls: the POST /v1/sessions body
-// (parse_session_request) and the unit parsers behind it. Built and run by
+// (parse_session_request) and the unit parsers behind it, the WebDriver
+// new-session body (parse_json_bounded, then plan_new_session), and the
+// depth bound on every JSON corral reads. Built and run by
 // tests/fuzz/run-fuzz with ASan+UBSan, so besides the invariants below any
 // memory error, leak or undefined behaviour counts as a crash.
 //
@@ -10,11 +12,15 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
+#include <vector>
 #include <string>
 #include <string_view>
 
 #include "corral/launch/chrome_flags.hpp"
 #include "corral/api/open_request.hpp"
+#include "corral/api/webdriver_capabilities.hpp"
+#include "corral/util/json_bounded.hpp"
 #include "corral/util/units.hpp"
 
 using namespace corral;
@@ -75,11 +81,51 @@ void check_units(std::string_view text) {
   }
 }
 
+// The WebDriver new session as webdriver_new_session.cpp runs it: the
+// body parsed with bounds, then planned. Errors must be the two the route
+// turns into W3C errors; a plan must carry corral's browser, flags and kind
+// and none of what the planning takes out.
+void check_new_session(const std::string& body) {
+  auto document = parse_json_bounded(body);
+  if (!document) {
+    require(document.error().code == EBADMSG || document.error().code == E2BIG);
+    return;
+  }
+  static const CorralBrowser browser{"/usr/bin/chromium", {"--headless=new", "--no-first-run"}};
+  auto plan = plan_new_session(std::move(*document), browser);
+  if (!plan) {
+    require(plan.error().code == EINVAL || plan.error().code == ENOTSUP);
+    require(!plan.error().message.empty());
+    return;
+  }
+  require(plan->request.kind == BrowserKind::chromedriver);
+  // at(): a missing part throws, which the fuzzer reports as a crash.
+  const auto& caps = plan->forward.at("capabilities").at("alwaysMatch");
+  require(caps.is_object() && !caps.contains("corral:options"));
+  const auto& options = caps.at("goog:chromeOptions");
+  require(options.at("binary") == browser.binary && !options.contains("debuggerAddress"));
+  auto args = options.at("args").get<std::vector<std::string>>();
+  require(args.size() >= browser.flags.size() && std::equal(browser.flags.begin(), browser.flags.end(), args.begin()));
+  for (const auto& arg : args)
+    require(arg != "--no-sandbox" && arg != "--disable-setuid-sandbox" && !arg.starts_with("--user-data-dir") &&
+            !arg.starts_with("--remote-debugging"));
+  (void)plan->forward.dump();  // what goes to chromedriver: no throw, no deep recursion
+}
+
+// Whatever the input, 65 arrays around it are more than any JSON corral
+// reads may nest: refused (or not JSON), never a document.
+void check_depth_bound(const std::string& input) {
+  auto wrapped = parse_json_bounded(std::string(65, '[') + input + std::string(65, ']'));
+  require(!wrapped && (wrapped.error().code == E2BIG || wrapped.error().code == EBADMSG));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string input(reinterpret_cast<const char*>(data), size);
   check_session_request(input);
+  check_new_session(input);
+  check_depth_bound(input);
   check_units(std::string_view(input).substr(0, input.find('\n')));
   return 0;
 }

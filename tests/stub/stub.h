@@ -33,6 +33,7 @@ void write_pid_file(const char *path);
 void allocate(long mb);
 
 /* stub_devtools.c: Chrome's DevTools start-up, played */
+extern const char *deep_json_path; /* --deep-json: the path answered with deep nesting */
 int listen_for_devtools(int *port);
 void write_devtools_active_port(const char *dir, int port);
 void plant_devtools_active_port(const char *dir, const char *symlink_target);

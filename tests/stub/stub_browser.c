@@ -48,6 +48,9 @@
  *                     the client closes it (many at once), as Chrome keeps a
  *                     DevTools client; the stub itself never sends first
  *   --version         print "Stub 1.0" and exit, before anything else
+ *   --deep-json PATH  play a hostile browser: answer requests for PATH
+ *                     (e.g. /json/list) with 100,000 nested arrays, the
+ *                     body of issue 19 that stopped corrald
  * Options accept "--opt VALUE" and "--opt=VALUE".  Unknown arguments (e.g.
  * Chrome flags such as --headless, --user-data-dir=DIR,
  * --remote-debugging-port=0) are ignored.  Nothing else is printed on stdout;
@@ -140,6 +143,8 @@ static struct options parse_options(int argc, char **argv)
             o.bomb_max = parse_long("--fork-bomb-max", v, 0, LONG_MAX);
         else if (opt_value(argc, argv, &i, "--plant-devtools-symlink", &v))
             o.plant_symlink = required_value("--plant-devtools-symlink", v);
+        else if (opt_value(argc, argv, &i, "--deep-json", &v))
+            deep_json_path = required_value("--deep-json", v);
         else if (opt_value(argc, argv, &i, "--claim-devtools-port", &v))
             o.claimed_port = atol(required_value("--claim-devtools-port", v));
         else

@@ -67,6 +67,33 @@ void plant_devtools_active_port(const char *dir, const char *symlink_target)
         die(path);
 }
 
+const char *deep_json_path;
+
+enum { DEEP_LEVELS = 100000 };
+
+/* Whether the request line ("GET /json/list HTTP/1.1") asks for PATH. */
+static bool asks_for(const char *request, const char *path)
+{
+    const char *target = strchr(request, ' ');
+    size_t n = strlen(path);
+    return target && strncmp(target + 1, path, n) == 0 && (target[1 + n] == ' ' || target[1 + n] == '?');
+}
+
+/* The hostile answer: DEEP_LEVELS "[" then as many "]", as JSON. */
+static void answer_deep(int client)
+{
+    static char body[2 * DEEP_LEVELS];
+    memset(body, '[', DEEP_LEVELS);
+    memset(body + DEEP_LEVELS, ']', DEEP_LEVELS);
+    char head[256];
+    int m = snprintf(head, sizeof head,
+                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %d\r\nConnection: close\r\n\r\n",
+                     (int)sizeof body);
+    (void)write_all(client, head, (size_t)m);
+    (void)write_all(client, body, sizeof body);
+}
+
 bool hold_websockets;
 
 /* Read what a new client sent within a second (a request head, as one
@@ -80,8 +107,8 @@ void read_request(int client, char *request, size_t size)
     request[n > 0 ? n : 0] = '\0';
 }
 
-/* Answer one HTTP request with a /json/version body, whatever was asked.
- * Returns whether a request was answered. */
+/* Answer one HTTP request with a /json/version body, whatever was asked
+ * (but see --deep-json). Returns whether a request was answered. */
 bool serve_devtools_request(int listener, int port)
 {
     int client = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
@@ -89,7 +116,10 @@ bool serve_devtools_request(int listener, int port)
         return false;
     char request[4096];
     read_request(client, request, sizeof request);
-    answer_version(client, port);
+    if (deep_json_path && asks_for(request, deep_json_path))
+        answer_deep(client);
+    else
+        answer_version(client, port);
     close(client);
     return true;
 }

@@ -77,7 +77,9 @@ uint16_t url_port(std::string_view url);
 /// every "ws://127.0.0.1:<port>/devtools/..." (webSocketDebuggerUrl) and
 /// every "ws=127.0.0.1:<port>/devtools/..." in a DevTools frontend URL
 /// pointed at `base` + `session_path`. Bodies that are not JSON come back
-/// unchanged. EBADMSG: a body with a WebSocket URL of another host or port.
+/// unchanged. EBADMSG: a body with a WebSocket URL of another host or port,
+/// or JSON beyond parse_json_bounded's limits (deeper than 64 levels, more
+/// than 100,000 values).
 Result<std::string> rewrite_devtools_json(std::string_view body, uint16_t browser_port, const PublicBase& base,
                                           const std::string& session_path);
 

@@ -42,8 +42,9 @@ struct NewSessionPlan {
 
 /// EINVAL: capabilities that are malformed or not allowed (400 invalid
 /// argument); ENOTSUP: well-formed, but no firstMatch names a browser corral
-/// runs (500 session not created).
-Result<NewSessionPlan> plan_new_session(const nlohmann::json& body, const CorralBrowser& browser);
+/// runs (500 session not created). The body is taken (move it in): its
+/// parts move into the plan, so a large body is never copied.
+Result<NewSessionPlan> plan_new_session(nlohmann::json body, const CorralBrowser& browser);
 
 /// What corral keeps of chromedriver's new-session answer.
 struct DriverSession {
@@ -52,7 +53,8 @@ struct DriverSession {
   nlohmann::json capabilities;   ///< as chromedriver returned them
 };
 
-/// EBADMSG: not a successful new-session answer.
+/// EBADMSG: not a successful new-session answer, or one beyond
+/// parse_json_bounded's limits (chromedriver runs as the session's user).
 Result<DriverSession> parse_driver_session(const std::string& body);
 
 /// corral's URLs for the bot; nullopt where there is none to give (no Host).
@@ -64,7 +66,7 @@ struct SessionUrls {
 
 /// The new-session answer the bot gets: {"value":{"sessionId":corral_id,
 /// "capabilities":…}} with chromedriver's capabilities rewritten as above.
-nlohmann::json client_new_session_reply(const DriverSession& driver, const std::string& corral_id,
+nlohmann::json client_new_session_reply(DriverSession driver, const std::string& corral_id,
                                         const SessionUrls& urls, std::vector<std::string> warnings);
 
 /// "Chrome/156.0.8078.114" (the Browser of /json/version) → "156.0.8078.114".

@@ -84,6 +84,7 @@ struct WebDriverRoutes {
   static void add_command_routes(WebDriverProxy& proxy);     // webdriver_proxy.cpp
   static void add_socket_routes(WebDriverProxy& proxy);      // webdriver_sockets.cpp
   static void new_session(WebDriverProxy& proxy, const HttpRequest& req, Reply reply);
+  static void plan_and_open(WebDriverProxy& proxy, const HttpRequest& req, Reply reply);
   static void remember(WebDriverProxy& proxy, const std::string& id, WebDriverProxy::Driven driven) {
     proxy.remember(id, std::move(driven));
   }

@@ -67,3 +67,11 @@ TEST_CASE("a browser that names a WebSocket elsewhere is not passed on") {
   CHECK(!rewrite_devtools_json(other_port, 40123, public_base_from_host("h:1"), kBase));
   CHECK(*rewrite_devtools_json("not json", 40123, public_base_from_host("h:1"), kBase) == "not json");
 }
+
+TEST_CASE("a browser's answer nested beyond the JSON bounds is refused, not walked") {
+  std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+  auto refused = rewrite_devtools_json(deep, 40123, public_base_from_host("h:1"), kBase);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == EBADMSG);
+  CHECK(refused.error().message == "the browser's answer is JSON nested deeper than 64 levels");
+}

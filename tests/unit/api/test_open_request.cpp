@@ -59,3 +59,16 @@ TEST_CASE("'max' means no limit") {
   REQUIRE(request.ok());
   CHECK_FALSE(request->limits.any());
 }
+
+TEST_CASE("a body beyond the JSON bounds is a bad request that says which bound") {
+  std::string deep = std::string(32'000, '[') + std::string(32'000, ']');
+  for (const std::string& body : {deep, R"({"labels":)" + deep + "}"}) {
+    auto request = parse_session_request(body);
+    REQUIRE_FALSE(request);
+    CHECK(status_of(body) == 400);
+    CHECK(request.error().message == "the body is JSON nested deeper than 64 levels");
+  }
+  std::string many = R"({"args":[)";
+  for (int i = 0; i < 100'000; ++i) many += "\"\",";
+  CHECK(parse_session_request(many + "\"\"]}").error().message == "the body is JSON with more than 100000 values");
+}

@@ -126,3 +126,32 @@ TEST_CASE("webdriver: chromedriver's answer read, and rewritten for the bot") {
   CHECK_FALSE(parse_driver_session(R"({"value":{"error":"session not created"}})"));
   CHECK(cdp_version_of("Chrome/156.0.8078.114") == "156.0.8078.114");
 }
+
+TEST_CASE("webdriver: every firstMatch entry is checked, the one chosen is merged whole") {
+  std::string extension(1 << 20, 'Q');  // moved through the plan, not copied: it arrives intact
+  json body = {{"capabilities",
+                {{"alwaysMatch", {{"goog:chromeOptions", {{"extensions", {extension}}}}}},
+                 {"firstMatch", {{{"browserName", "firefox"}}, {{"webSocketUrl", true}}, {{"browserName", "chrome"}}}}}}};
+  auto plan = plan_new_session(std::move(body), kBrowser);
+  REQUIRE(plan);
+  auto caps = caps_of(*plan);
+  CHECK(caps["webSocketUrl"] == true);
+  CHECK_FALSE(caps.contains("browserName"));  // the second entry was chosen, not the third
+  CHECK(plan->bidi);
+  CHECK(caps["goog:chromeOptions"]["extensions"] == json::array({extension}));
+  json late_conflict = {{"capabilities",
+                         {{"alwaysMatch", {{"acceptInsecureCerts", true}}},
+                          {"firstMatch", {json::object(), {{"acceptInsecureCerts", false}}}}}}};
+  CHECK(plan_new_session(late_conflict, kBrowser).error().code == EINVAL);
+  json late_garbage = {{"capabilities", {{"firstMatch", {json::object(), 7}}}}};
+  CHECK(plan_new_session(late_garbage, kBrowser).error().code == EINVAL);
+}
+
+TEST_CASE("webdriver: chromedriver's answer beyond the JSON bounds is refused, not read") {
+  std::string deep = R"({"value":{"sessionId":"x","capabilities":{"a":)" + std::string(100'000, '[') +
+                     std::string(100'000, ']') + "}}}";
+  auto driver = parse_driver_session(deep);
+  REQUIRE_FALSE(driver);
+  CHECK(driver.error().code == EBADMSG);
+  CHECK(driver.error().message == "chromedriver's new-session answer was refused: JSON nested deeper than 64 levels");
+}

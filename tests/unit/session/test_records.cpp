@@ -103,7 +103,9 @@ TEST_CASE("a damaged state file is rejected whole, with EBADMSG") {
   for (std::string bad : {std::string(""), std::string("\x00\xff garbage", 11), std::string("{"), std::string("[]"),
                           std::string(R"({"version": 99, "sessions": []})"),
                           std::string(R"({"version": 1, "sessions": [{"id": "0123456789ab"}]})"),
-                          good.substr(0, good.size() / 2)}) {
+                          good.substr(0, good.size() / 2),
+                          R"({"version": 1, "sessions": [{"id": )" + std::string(100'000, '[') +
+                              std::string(100'000, ']') + "}]}"}) {
     CAPTURE(bad);
     auto decoded = decode_session_records(bad);
     REQUIRE_FALSE(decoded.ok());
