@@ -100,9 +100,11 @@ void session_opened(WebDriverProxy& proxy, SessionManager& sessions, RelayHub& h
     return start->pending->finish(session_not_created("the session's chromedriver is not there"));
   }
   start->driven.driver_port = url_port(*session.endpoints.webdriver);
+  start->driven.driver_base = driver_url_base(*session.endpoints.webdriver);
   start->driven.cgroup = session.scope.cgroup;
   start->driven.uid = session.uid;
-  auto request = driver_request("POST", "/session", start->driven.driver_port, start->plan.forward.dump());
+  auto request = driver_request("POST", start->driven.driver_base + "/session", start->driven.driver_port,
+                                start->plan.forward.dump());
   auto timeout = sessions.config().start_timeout + seconds(30);  // chromedriver starts the browser meanwhile
   hub.forward(start->driven.driver_port, port_check(start->driven.driver_port, start->driven),
               std::move(request), timeout, 16 << 20, [&proxy, &sessions, &hub, start](Result<RelayHub::Fetched> answer) {

@@ -102,13 +102,13 @@ Result<Endpoints> wait_for_devtools(const fs::path& profile, int pidfd, millisec
   }
 }
 
-Result<Endpoints> wait_for_webdriver(uint16_t port, int pidfd, milliseconds timeout) {
+Result<Endpoints> wait_for_webdriver(uint16_t port, const std::string& url_base, int pidfd, milliseconds timeout) {
   auto deadline = steady_clock::now() + timeout;
   for (;;) {
-    auto status = get_json(port, "/status");
+    auto status = get_json(port, url_base + "/status");
     if (status && status->contains("value") && (*status)["value"].value("ready", false)) {
       Endpoints endpoints;
-      endpoints.webdriver = local_url("http", port);
+      endpoints.webdriver = local_url("http", port) + url_base;
       return endpoints;
     }
     if (exited(pidfd)) return exited_error();
