@@ -15,6 +15,7 @@ import re
 import statistics
 import subprocess
 import time
+import urllib.parse
 
 from grid_fleet import CORRAL_PORT
 from grid_bench_sides import SIDES
@@ -23,17 +24,19 @@ from grid_servers import HUB_PORT, NODE_PORT, NetnsHTTPConnection
 
 class KeptAlive:
     """GETs over one connection in a namespace, opened again when the
-    server closes it (counted: corrald ends a connection after 20 requests)."""
+    server closes it (counted: corrald ends a connection after 20 requests);
+    base: a path every GET goes under (a corral session's chromedriver
+    answers only under the secret base of its webdriver URL)."""
 
-    def __init__(self, netns, host, port):
-        self.netns, self.host, self.port = netns, host, port
+    def __init__(self, netns, host, port, base=""):
+        self.netns, self.host, self.port, self.base = netns, host, port, base
         self.connection, self.closed_by_server = None, 0
 
     def get(self, path):
         if self.connection is None:
             self.connection = NetnsHTTPConnection(self.netns, self.host, self.port, 30)
         start = time.perf_counter()
-        self.connection.request("GET", path, headers={"Accept": "application/json"})
+        self.connection.request("GET", self.base + path, headers={"Accept": "application/json"})
         answer = self.connection.getresponse()
         body = answer.read()
         elapsed = (time.perf_counter() - start) * 1000
@@ -50,14 +53,15 @@ class KeptAlive:
 
 
 def chromedriver_of_corral_session(host, session_id):
-    """(port, chromedriver's own session id) of a corral session: corral
-    names the session's chromedriver in endpoints.webdriver."""
+    """(port, base, chromedriver's own session id) of a corral session: corral
+    names the session's chromedriver in endpoints.webdriver, its secret base
+    path included."""
     status, session = host.daemon.request("GET", f"/v1/sessions/{session_id}")
-    port = int(session["webdriver"].rsplit(":", 1)[1].strip("/"))
-    connection = NetnsHTTPConnection(host.netns, "127.0.0.1", port, 10)
+    url = urllib.parse.urlsplit(session["webdriver"])
+    connection = NetnsHTTPConnection(host.netns, "127.0.0.1", url.port, 10)
     try:
-        connection.request("GET", "/sessions")
-        return port, json.loads(connection.getresponse().read())["value"][0]["id"]
+        connection.request("GET", url.path + "/sessions")
+        return url.port, url.path, json.loads(connection.getresponse().read())["value"][0]["id"]
     finally:
         connection.close()
 
@@ -76,12 +80,12 @@ def hop_clients(fleet, sessions, holders):
     """{(side, hop): (client, session id)} for one open session per side;
     holders: the host of each side's session."""
     grid, corral, plain = fleet.network.grid, holders["corral"], holders["plain"]
-    port, inner_id = chromedriver_of_corral_session(corral, sessions["corral"])
+    port, base, inner_id = chromedriver_of_corral_session(corral, sessions["corral"])
     return {
         ("corral", "hub"): (KeptAlive(grid, "127.0.0.1", HUB_PORT), sessions["corral"]),
         ("corral", "node"): (KeptAlive(grid, corral.netns.address, NODE_PORT), sessions["corral"]),
         ("corral", "corrald"): (KeptAlive(corral.netns, "127.0.0.1", CORRAL_PORT), sessions["corral"]),
-        ("corral", "chromedriver"): (KeptAlive(corral.netns, "127.0.0.1", port), inner_id),
+        ("corral", "chromedriver"): (KeptAlive(corral.netns, "127.0.0.1", port, base), inner_id),
         ("plain", "hub"): (KeptAlive(grid, "127.0.0.1", HUB_PORT), sessions["plain"]),
         ("plain", "node"): (KeptAlive(grid, plain.netns.address, NODE_PORT), sessions["plain"]),
         ("plain", "chromedriver"): (KeptAlive(plain.netns, "127.0.0.1", chromedriver_of_plain_host(plain)),

@@ -18,6 +18,7 @@ import os
 import statistics
 import sys
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import machine  # noqa: E402
@@ -30,15 +31,16 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 
 
 class KeptAlive:
-    """GETs over one connection, opened again when the server closes it."""
-    def __init__(self, port):
-        self.port, self.conn = port, None
+    """GETs over one connection, opened again when the server closes it;
+    base: a path every GET goes under (chromedriver's secret base)."""
+    def __init__(self, port, base=""):
+        self.port, self.base, self.conn = port, base, None
 
     def get(self, path):
         if self.conn is None:
             self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         start = time.perf_counter()
-        self.conn.request("GET", path, headers={"Accept": "application/json"})
+        self.conn.request("GET", self.base + path, headers={"Accept": "application/json"})
         answer = self.conn.getresponse()
         answer.read()
         elapsed = (time.perf_counter() - start) * 1000  # ms
@@ -50,9 +52,9 @@ class KeptAlive:
         return elapsed
 
 
-def chromedriver_session(port):
+def chromedriver_session(port, base):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    conn.request("GET", "/sessions")
+    conn.request("GET", base + "/sessions")
     return json.loads(conn.getresponse().read())["value"][0]["id"]
 
 
@@ -66,10 +68,10 @@ def command_latency(daemon, count):
     driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{daemon.port}", options=options())
     try:
         driver.get("data:text/html,<title>bench</title>")
-        local = daemon.request("GET", f"/v1/sessions/{driver.session_id}")[1]["webdriver"]
-        driver_port = int(local.rsplit(":", 1)[1].strip("/"))
-        direct_id = chromedriver_session(driver_port)
-        through, direct = KeptAlive(daemon.port), KeptAlive(driver_port)
+        # The session's own chromedriver, under the secret base its URL carries.
+        local = urllib.parse.urlsplit(daemon.request("GET", f"/v1/sessions/{driver.session_id}")[1]["webdriver"])
+        direct_id = chromedriver_session(local.port, local.path)
+        through, direct = KeptAlive(daemon.port), KeptAlive(local.port, local.path)
         times = {"corral": [], "direct": []}
         for i in range(count):
             pair = [("corral", through, driver.session_id), ("direct", direct, direct_id)]

@@ -112,16 +112,19 @@ class KernelSide:
         self.dir = tempfile.mkdtemp(prefix="corral-bench-kernel.")
         os.chown(self.dir, user.pw_uid, user.pw_gid)
         port = free_port()
+        base = "/" + os.urandom(16).hex()  # corrald's secret --url-base, made the same way
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": self.dir, "TMPDIR": self.dir, "LANG": "C.UTF-8"}
         with cgroups.in_cgroup(self.cgroup):
-            # As corrald starts it: the session user, no groups, no-new-privs
-            # (which Chromium's sandbox set-up, and so the browser, depend on).
-            self.driver = subprocess.Popen([CHROMEDRIVER, f"--port={port}", "--allowed-ips=127.0.0.1"],
+            # As corrald starts it: loopback only, under a secret base; the
+            # session user, no groups, no-new-privs (which Chromium's sandbox
+            # set-up, and so the browser, depend on).
+            self.driver = subprocess.Popen([CHROMEDRIVER, f"--port={port}", f"--url-base={base}"],
                                            user=user.pw_uid, group=user.pw_gid, extra_groups=[], env=env,
                                            cwd=self.dir, preexec_fn=no_new_privs, stdin=subprocess.DEVNULL,
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.wait_until(lambda: answers(port), 30, "chromedriver's /status", interval=0.02)
-        self.bot = Bot.start_plain(["--variant", "remote", "--page", page, "--webdriver", f"http://127.0.0.1:{port}"])
+        procs.wait_until(lambda: answers(port, base), 30, "chromedriver's /status", interval=0.02)
+        self.bot = Bot.start_plain(["--variant", "remote", "--page", page, "--webdriver",
+                                    f"http://127.0.0.1:{port}{base}"])
 
     def wait_ready(self):
         return self.bot.expect("ready")
@@ -154,10 +157,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-def answers(port):
+def answers(port, base=""):
     try:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        connection.request("GET", "/status")
+        connection.request("GET", base + "/status")
         ok = connection.getresponse().status == 200
         connection.close()
         return ok

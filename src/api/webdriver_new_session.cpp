@@ -118,6 +118,7 @@ void session_opened(WebDriverProxy& proxy, SessionManager& sessions, RelayHub& h
     return start->pending->finish(session_not_created("the session's chromedriver is not there"));
   }
   start->driven.driver_port = url_port(*session.endpoints.webdriver);
+  start->driven.driver_base = driver_url_base(*session.endpoints.webdriver);
   start->driven.cgroup = session.scope.cgroup;
   start->driven.uid = session.uid;
   // The plan's document is freed once it is text, and the text once it is
@@ -125,7 +126,7 @@ void session_opened(WebDriverProxy& proxy, SessionManager& sessions, RelayHub& h
   // of a large body at once.
   auto forward = start->plan.forward.dump();
   start->plan.forward = json();
-  auto request = driver_request("POST", "/session", start->driven.driver_port, forward);
+  auto request = driver_request("POST", start->driven.driver_base + "/session", start->driven.driver_port, forward);
   forward = std::string();
   auto timeout = sessions.config().start_timeout + seconds(30);  // chromedriver starts the browser meanwhile
   hub.forward(start->driven.driver_port, port_check(start->driven.driver_port, start->driven),

@@ -31,8 +31,17 @@ std::optional<WebDriverTarget> parse_webdriver_target(std::string_view target) {
   return WebDriverTarget{std::string(id), std::string(rest)};
 }
 
-std::string driver_target(const std::string& driver_id, const std::string& rest) {
-  return "/session/" + driver_id + rest;
+std::string driver_url_base(std::string_view webdriver_url) {
+  auto scheme = webdriver_url.find("://");
+  auto slash = webdriver_url.find('/', scheme == std::string_view::npos ? 0 : scheme + 3);
+  if (slash == std::string_view::npos) return "";
+  auto base = webdriver_url.substr(slash);
+  while (base.ends_with('/')) base.remove_suffix(1);
+  return std::string(base);
+}
+
+std::string driver_target(const std::string& base, const std::string& driver_id, const std::string& rest) {
+  return base + "/session/" + driver_id + rest;
 }
 
 std::string replace_driver_id(std::string body, const std::string& driver_id, const std::string& corral_id) {

@@ -98,7 +98,8 @@ void WebDriverProxy::adopt_driven_sessions() {
     if (session.state != SessionState::running || !session.endpoints.driver || !session.endpoints.webdriver) continue;
     const auto& driver = *session.endpoints.driver;
     std::lock_guard lock(m_mutex);
-    m_driven[session.id] = {driver.driver_id, url_port(*session.endpoints.webdriver), driver.debugger_port,
+    const auto& url = *session.endpoints.webdriver;
+    m_driven[session.id] = {driver.driver_id, url_port(url), driver_url_base(url), driver.debugger_port,
                             driver.browser_path, session.scope.cgroup.string(), session.uid};
   }
 }
@@ -149,7 +150,7 @@ void forward_command(WebDriverProxy&, SessionManager& sessions, HttpServer& serv
     return check_session_port(port, Cgroup(cgroup), uid);
   };
   // A quit ends chromedriver's session: its connection is not kept.
-  auto request = driver_request(req.method, driver_target(driven->driver_id, target->rest), driven->driver_port,
+  auto request = driver_request(req.method, driver_target(driven->driver_base, driven->driver_id, target->rest), driven->driver_port,
                                 req.body, !quit);
   hub.exchange(target->session_id, driven->driver_port, check, std::move(request), time_left(*session), kMaxAnswer,
               [&sessions, &server, driven = *driven, id = target->session_id, quit, reply](auto fetched) {

@@ -29,8 +29,11 @@ std::optional<Upstream> upstream_for(SessionManager& sessions, const std::option
   if (!session || !driven || session->state != SessionState::running ||
       !constant_time_equal(session->access_secret, target.secret))
     return std::nullopt;
+  // chromedriver (156) serves its BiDi WebSockets outside --url-base: at
+  // /session/<its session id>, which only corral knows.
   if (target.kind == SocketKind::bidi)
-    return Upstream{session->id, driven->driver_port, "/session/" + driven->driver_id, driven->cgroup, driven->uid};
+    return Upstream{session->id, driven->driver_port, driver_target("", driven->driver_id, ""), driven->cgroup,
+                    driven->uid};
   if (driven->debugger_port == 0 || driven->browser_path.empty()) return std::nullopt;
   return Upstream{session->id, driven->debugger_port, driven->browser_path, driven->cgroup, driven->uid};
 }

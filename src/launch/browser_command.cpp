@@ -121,10 +121,15 @@ LaunchSpec chrome_launch(const fs::path& binary, const SessionDirs& dirs, const 
   return spec;
 }
 
+// No --allowed-ips: with it, chromedriver binds the wildcard address and
+// only its own allowlist answers another host; without it, it binds
+// 127.0.0.1 and ::1 alone. The secret --url-base is what keeps pages and
+// other local clients that learn the port out.
 LaunchSpec chromedriver_launch(const fs::path& binary, const SessionDirs& dirs, uint16_t port,
-                               const std::vector<std::string>& client_args, const std::optional<Credentials>& run_as) {
+                               const std::string& url_base, const std::vector<std::string>& client_args,
+                               const std::optional<Credentials>& run_as) {
   LaunchSpec spec;
-  spec.argv = {binary.string(), "--port=" + std::to_string(port), "--allowed-ips=127.0.0.1"};
+  spec.argv = {binary.string(), "--port=" + std::to_string(port), "--url-base=" + url_base};
   spec.argv.insert(spec.argv.end(), client_args.begin(), client_args.end());
   spec.environment = session_environment(dirs);
   spec.working_directory = dirs.tmp;

@@ -118,16 +118,16 @@ Result<Endpoints> wait_for_devtools(const fs::path& profile, int pidfd, millisec
   }
 }
 
-Result<Endpoints> wait_for_webdriver(uint16_t port, int pidfd, milliseconds timeout) {
+Result<Endpoints> wait_for_webdriver(uint16_t port, const std::string& url_base, int pidfd, milliseconds timeout) {
   auto deadline = steady_clock::now() + timeout;
   for (;;) {
-    auto status = get_json(port, "/status");
+    auto status = get_json(port, url_base + "/status");
     if (!status) return status.error();
     const nlohmann::json* value = *status && (*status)->is_object() && (*status)->contains("value")
                                       ? &(**status)["value"] : nullptr;
     if (value && value->is_object() && value->contains("ready") && (*value)["ready"] == true) {
       Endpoints endpoints;
-      endpoints.webdriver = local_url("http", port);
+      endpoints.webdriver = local_url("http", port) + url_base;
       return endpoints;
     }
     if (exited(pidfd)) return exited_error();

@@ -20,10 +20,11 @@ namespace {
 // gate (spawned by us); an adopted browser has only its pidfd.
 class HostBrowserProcess : public BrowserProcess {
  public:
-  HostBrowserProcess(const std::string& state_dir, BrowserKind kind, SessionDirs dirs, uint16_t port, Pidfd pidfd,
-                     uint64_t start_time, std::optional<GatedChild> child, std::optional<uid_t> own_uid)
-      : m_state_dir(state_dir), m_kind(kind), m_dirs(std::move(dirs)), m_port(port), m_pidfd(std::move(pidfd)),
-        m_start_time(start_time), m_child(std::move(child)), m_own_uid(own_uid) {}
+  HostBrowserProcess(const std::string& state_dir, BrowserKind kind, SessionDirs dirs, uint16_t port,
+                     std::string url_base, Pidfd pidfd, uint64_t start_time, std::optional<GatedChild> child,
+                     std::optional<uid_t> own_uid)
+      : m_state_dir(state_dir), m_kind(kind), m_dirs(std::move(dirs)), m_port(port), m_url_base(std::move(url_base)),
+        m_pidfd(std::move(pidfd)), m_start_time(start_time), m_child(std::move(child)), m_own_uid(own_uid) {}
 
   std::optional<uid_t> own_uid() const override { return m_own_uid; }
 
@@ -40,7 +41,7 @@ class HostBrowserProcess : public BrowserProcess {
 
   Result<Endpoints> wait_until_ready(milliseconds timeout) override {
     if (m_kind == BrowserKind::chrome) return wait_for_devtools(m_dirs.profile, m_pidfd.get(), timeout);
-    return wait_for_webdriver(m_port, m_pidfd.get(), timeout);
+    return wait_for_webdriver(m_port, m_url_base, m_pidfd.get(), timeout);
   }
 
   // Chrome on SIGTERM shuts down cleanly (its profile is flushed); the
@@ -73,7 +74,8 @@ class HostBrowserProcess : public BrowserProcess {
   std::filesystem::path m_state_dir;
   BrowserKind m_kind;
   SessionDirs m_dirs;
-  uint16_t m_port;  ///< chromedriver's
+  uint16_t m_port;         ///< chromedriver's
+  std::string m_url_base;  ///< chromedriver's secret --url-base
   Pidfd m_pidfd;
   uint64_t m_start_time;
   std::optional<GatedChild> m_child;
@@ -100,6 +102,9 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::spawn(const Browser
                                     "or start corrald with --browser / --chromedriver)");
   uint16_t port = 0;
   if (request.kind == BrowserKind::chromedriver) {
+    // Without its secret base, chromedriver would answer anyone who finds its port.
+    if (request.driver_url_base.size() < 2 || !request.driver_url_base.starts_with("/"))
+      return Error::make(EINVAL, "a chromedriver session needs a secret URL base");
     CORRAL_TRY_ASSIGN(port, pick_free_port());
   }
   CORRAL_TRY_ASSIGN(auto user, take_user());
@@ -115,7 +120,8 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::spawn(const Browser
     return dirs.error();
   }
   auto spec = request.kind == BrowserKind::chrome ? chrome_launch(program, *dirs, request.args, user)
-                                                  : chromedriver_launch(program, *dirs, port, request.args, user);
+                                                  : chromedriver_launch(program, *dirs, port, request.driver_url_base,
+                                                                        request.args, user);
   auto child = GatedChild::spawn(spec);
   auto start_time = child ? start_time_of(child->pid()) : Result<uint64_t>(child.error());
   auto pidfd = start_time ? child->pidfd().dup() : Result<Pidfd>(start_time.error());
@@ -126,7 +132,7 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::spawn(const Browser
     return pidfd.error();
   }
   return std::unique_ptr<BrowserProcess>(new HostBrowserProcess(m_config.state_dir, request.kind, *dirs, port,
-                                                                std::move(*pidfd), *start_time, std::move(*child),
+                                                                request.driver_url_base, std::move(*pidfd), *start_time, std::move(*child),
                                                                 own_uid));
 }
 
@@ -145,7 +151,7 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::reattach(const std:
   if (uid) CORRAL_TRY(m_pool.claim(*uid));
   // The kind and port only matter for start-up, which is long over.
   return std::unique_ptr<BrowserProcess>(new HostBrowserProcess(
-      m_config.state_dir, BrowserKind::chrome, dirs, 0, std::move(*pidfd), start_time, std::nullopt, uid));
+      m_config.state_dir, BrowserKind::chrome, dirs, 0, "", std::move(*pidfd), start_time, std::nullopt, uid));
 }
 
 void HostBrowserLauncher::watch_exit(const BrowserProcess& browser, ExitCallback on_exit) {

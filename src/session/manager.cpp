@@ -123,7 +123,11 @@ Result<SessionInfo> SessionManager::finish_open(const SessionRequest& request, R
 // undoes whatever the steps before it did.
 Result<SessionManager::EntryPtr> SessionManager::start(const SessionRequest& request, Admission::Ticket ticket) {
   std::string id = new_session_id();
-  CORRAL_TRY_ASSIGN(auto browser, m_launcher.spawn({id, request.kind, request.args}));
+  BrowserRequest launch{id, request.kind, request.args, {}};
+  // chromedriver answers only under a secret path: its port alone, which
+  // pages and local users can learn, drives nothing.
+  if (request.kind == BrowserKind::chromedriver) launch.driver_url_base = "/" + new_access_secret();
+  CORRAL_TRY_ASSIGN(auto browser, m_launcher.spawn(launch));
   auto entry = make_entry(request, id, std::move(browser));
   entry->ticket = std::move(ticket);
   m_launcher.watch_exit(*entry->browser, [this, id](ExitStatus status) { on_browser_exit(id, status); });

@@ -5,18 +5,23 @@ token as Basic auth's password. Commands, CDP through se:cdp and
 goog/cdp/execute, quit with the verified cleanup; a bot killed without
 quit is reaped by its idle timeout; a page load longer than the idle
 timeout is not cut off; refusals are Selenium's typed exceptions; nothing
-of any session is left."""
+of any session is left. A session's own chromedriver listens on loopback
+only and answers only under the secret base of its `webdriver` URL (issue
+19): another host cannot connect, its port alone starts nothing, and the
+base is never in corrald's log."""
 import http.server
 import json
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
 import unittest
+import urllib.parse
 import urllib.request
 
-from corral_harness import Daemon, wait_until
+from corral_harness import Daemon, processes_in, wait_until
 from other_host import OtherHost
 
 TOKEN = "corral-test-token-" + os.urandom(12).hex()
@@ -24,6 +29,78 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PY_CLIENT = ["/usr/bin/python3", os.path.join(HERE, "webdriver_client.py")]
 JS_CLIENT = ["node", os.path.join(HERE, "..", "clients", "webdriver_client.mjs")]
 SLOW_SECONDS = 8
+# Run on the other host: connect to ADDRESS PORT, print "connected" or the error's class.
+CONNECT_PROBE = """import socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10).close()
+    print("connected")
+except OSError as e:
+    print(type(e).__name__)
+"""
+
+
+def listening_addresses(port):
+    """The local addresses of TCP listeners on `port` in this network
+    namespace, from /proc/net/tcp and tcp6 (each 32-bit word printed in
+    host, little-endian, order)."""
+    found = set()
+    for table, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
+        with open(table) as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                address, hex_port = fields[1].split(":")
+                if fields[3] != "0A" or int(hex_port, 16) != port:  # 0A: LISTEN
+                    continue
+                raw = bytes.fromhex(address)
+                found.add(socket.inet_ntop(family, b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))))
+    return found
+
+
+def recv_exactly(sock, count):
+    data = b""
+    while len(data) < count:
+        chunk = sock.recv(count - len(data))
+        if not chunk:
+            raise ConnectionError(f"closed after {len(data)} of {count} bytes")
+        data += chunk
+    return data
+
+
+def bidi_session_status(host, port, path, origin=None):
+    """One BiDi command over a WebSocket, by hand (this Python has no
+    WebSocket library): (the upgrade's status line, the answer to
+    session.status or None). origin: as a page's WebSocket sends it."""
+    with socket.create_connection((host, port), timeout=30) as sock:
+        upgrade = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                   + (f"Origin: {origin}\r\n" if origin else "")
+                   + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+        sock.sendall(upgrade.encode())
+        head = b""
+        while not head.endswith(b"\r\n\r\n"):
+            head += recv_exactly(sock, 1)
+        status_line = head.split(b"\r\n")[0].decode()
+        if " 101 " not in status_line:
+            return status_line, None
+        command = json.dumps({"id": 1, "method": "session.status", "params": {}}).encode()
+        mask = os.urandom(4)  # a client's frames are masked; this one is short (< 126 bytes)
+        sock.sendall(bytes([0x81, 0x80 | len(command)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(command)))
+        first = recv_exactly(sock, 2)
+        length = first[1] & 0x7F
+        if length >= 126:
+            length = int.from_bytes(recv_exactly(sock, 2 if length == 126 else 8), "big")
+        return status_line, json.loads(recv_exactly(sock, length))
+
+
+def plain_http(method, url, body=None):
+    """(status, text) of one request straight to a session's chromedriver."""
+    request = urllib.request.Request(url, method=method, data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"} if body is not None else {})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as answer:
+            return answer.status, answer.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8", "replace")
 
 
 class Pages(http.server.BaseHTTPRequestHandler):
@@ -200,6 +277,84 @@ class WebDriverThroughCorral(unittest.TestCase):
         self.assertTrue(result["ok"], result)
         self.assertEqual(result["title"], "corral page")
         self.assertEqual(self.daemon.get(result["session_id"])[1]["report"]["reason"], "client")
+
+    # --- issue 19: a session's chromedriver on loopback only, behind a
+    # secret base path that its `webdriver` URL carries ------------------------
+    def open_driver_session(self):
+        """A chromedriver session through the API: (session, chromedriver's port, its base)."""
+        session = self.daemon.open({"kind": "chromedriver"})
+        url = urllib.parse.urlsplit(session["webdriver"])
+        self.assertEqual(url.hostname, "127.0.0.1")
+        return session, url.port, url.path
+
+    def connect_from_other_host(self, port):
+        """What a TCP connect from the other host to this host's veth address gives."""
+        argv = ["/usr/bin/python3", "-c", CONNECT_PROBE, self.host.host_address, str(port)]
+        return self.host.run(argv, timeout=30).stdout.strip()
+
+    def test_chromedriver_listens_on_loopback_only(self):
+        session, port, _ = self.open_driver_session()
+        addresses = listening_addresses(port)
+        self.assertTrue(addresses, f"nothing listens on chromedriver's port {port}")
+        self.assertLessEqual(addresses, {"127.0.0.1", "::1"}, "a listener on a wildcard or outside address")
+        self.assertEqual(self.connect_from_other_host(self.daemon.port), "connected",
+                         "the other host reaches corrald at that address")
+        self.assertEqual(self.connect_from_other_host(port), "ConnectionRefusedError",
+                         "the other host reached chromedriver")
+
+    def test_knowing_the_port_is_not_enough(self):
+        session, port, base = self.open_driver_session()
+        before = sorted(processes_in(session["cgroup"]))
+        guessed = "/" + "0" * 32
+        for method, path, body in [("GET", "/status", None),
+                                   ("POST", "/session", {"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
+                                       "args": ["--headless=new", "--no-sandbox"]}}}}),
+                                   ("GET", guessed + "/status", None)]:
+            status, text = plain_http(method, f"http://127.0.0.1:{port}{path}", body)
+            self.assertTrue(400 <= status < 500, (method, path, status, text[:300]))
+            self.assertNotIn('"ready"', text)
+            self.assertNotIn('"sessionId"', text)
+        # chromedriver serves BiDi's /session WebSocket outside the base; a
+        # page's (it sends its Origin) is refused by chromedriver's own check.
+        status_line, _ = bidi_session_status("127.0.0.1", port, "/session", origin="http://page.example")
+        self.assertIn(" 403 ", status_line)
+        self.assertEqual(sorted(processes_in(session["cgroup"])), before, "a browser started without the base")
+        status, text = plain_http("GET", f"http://127.0.0.1:{port}{base}/status")
+        self.assertEqual(status, 200, text[:300])
+        self.assertTrue(json.loads(text)["value"]["ready"])
+
+    def test_bidi_through_corral_reaches_chromedriver(self):
+        """chromedriver serves BiDi outside its base: /session/<its id>, which only corral knows."""
+        result = self.python_bot(self.url, "-", "--no-quit", "--caps", json.dumps({"webSocketUrl": True}))
+        self.assertTrue(result["ok"], result)
+        bidi = urllib.parse.urlsplit(result["capabilities"]["webSocketUrl"])
+        self.assertRegex(bidi.path, rf"^/session/{result['session_id']}/[0-9a-f]{{32}}/se/bidi$")
+        status_line, answer = bidi_session_status(bidi.hostname, bidi.port, bidi.path)
+        self.assertIn(" 101 ", status_line)
+        self.assertEqual(answer["id"], 1, answer)
+        self.assertIn("ready", answer["result"], answer)
+        self.assertEqual(self.wd("DELETE", f"/session/{result['session_id']}"), (200, {"value": None}))
+
+    def test_webdriver_url_serves_selenium_and_its_base_is_never_logged(self):
+        session, _, base = self.open_driver_session()
+        self.assertRegex(base, r"^/[0-9a-f]{32}$", "the base: 128 random bits")
+        # A plain Selenium client on this host, with the URL as the session JSON has it.
+        completed = subprocess.run([*PY_CLIENT, session["webdriver"], self.page], capture_output=True, text=True,
+                                   timeout=120)
+        result = json.loads(completed.stdout.strip().splitlines()[-1])
+        self.assertTrue(result["ok"], (result, completed.stderr[-2000:]))
+        self.assertEqual(result["title"], "corral page")
+        self.assertEqual(result["cdp_evaluate"], 42)
+        # A bot through corral's WebDriver endpoint: every upstream path carries the base.
+        proxied = self.python_bot(self.url, self.page, "--no-quit")
+        self.assertTrue(proxied["ok"], proxied)
+        proxied_base = urllib.parse.urlsplit(self.daemon.get(proxied["session_id"])[1]["webdriver"]).path
+        self.assertEqual(self.wd("DELETE", f"/session/{proxied['session_id']}"), (200, {"value": None}))
+        log = self.daemon.log()
+        self.assertIn(session["id"], log, "the debug log covers these sessions")
+        self.assertIn(proxied["session_id"], log)
+        for secret in (base.strip("/"), proxied_base.strip("/")):
+            self.assertNotIn(secret, log)
 
 
 if __name__ == "__main__":

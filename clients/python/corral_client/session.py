@@ -116,7 +116,9 @@ class Session:
 
     @property
     def webdriver(self):
-        """chromedriver's URL for a chromedriver session, else None."""
+        """chromedriver's URL for a chromedriver session, else None: on this
+        host's loopback only, with the session's secret base path (give it
+        whole to webdriver.Remote)."""
         return self.info.get("webdriver")
 
     # --- calls ------------------------------------------------------------

@@ -20,8 +20,13 @@ struct WebDriverTarget {
 /// nullopt unless `target` is "[/wd/hub]/session/<12 hex>[/rest][?query]".
 std::optional<WebDriverTarget> parse_webdriver_target(std::string_view target);
 
-/// The same command for chromedriver: "/session/<driver id><rest>".
-std::string driver_target(const std::string& driver_id, const std::string& rest);
+/// The path a session's chromedriver answers under, from its `webdriver`
+/// URL: "http://127.0.0.1:PORT/<secret>" gives "/<secret>"; a URL without
+/// a path (a session an older corrald started) gives "".
+std::string driver_url_base(std::string_view webdriver_url);
+
+/// The same command for chromedriver: "<base>/session/<driver id><rest>".
+std::string driver_target(const std::string& base, const std::string& driver_id, const std::string& rest);
 
 /// Every occurrence of chromedriver's id in an answer, as corral's id: a bot
 /// never learns the id that only chromedriver knows.

@@ -56,6 +56,7 @@ class WebDriverProxy {
   struct Driven {
     std::string driver_id;       ///< chromedriver's session id
     uint16_t driver_port = 0;    ///< chromedriver's port (endpoints.webdriver)
+    std::string driver_base;     ///< the secret path it answers under (driver_url_base); never logged
     uint16_t debugger_port = 0;  ///< the browser's DevTools port; 0 if unknown
     std::string browser_path;    ///< its browser target: "/devtools/browser/<uuid>"
     std::string cgroup;          ///< the session's cgroup, for the port checks

@@ -41,8 +41,10 @@ std::vector<std::string> chrome_driven_flags(uid_t browser_uid);
 /// `run_as`: the session user, or unset to run as the daemon's user.
 LaunchSpec chrome_launch(const std::filesystem::path& binary, const SessionDirs& dirs,
                          const std::vector<std::string>& client_args, const std::optional<Credentials>& run_as);
+/// chromedriver listens on `port` of loopback only (127.0.0.1 and ::1) and
+/// answers only under `url_base` ("/<secret>", BrowserRequest).
 LaunchSpec chromedriver_launch(const std::filesystem::path& binary, const SessionDirs& dirs, uint16_t port,
-                               const std::vector<std::string>& client_args,
+                               const std::string& url_base, const std::vector<std::string>& client_args,
                                const std::optional<Credentials>& run_as);
 
 /// A port on 127.0.0.1 that was free a moment ago (chromedriver cannot report

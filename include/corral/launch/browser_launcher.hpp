@@ -27,6 +27,9 @@ struct BrowserRequest {
   std::string session_id;
   BrowserKind kind = BrowserKind::chrome;
   std::vector<std::string> args;  ///< the client's extra flags, already allowlisted
+  /// chromedriver's --url-base: "/" and a secret, so that knowing its port
+  /// is not enough to drive it (pages, local users). Never logged.
+  std::string driver_url_base;
 };
 
 /// One session's browser: its main process and its files (profile, tmp,

@@ -25,7 +25,7 @@ struct DriverBinding {
 struct Endpoints {
   std::optional<std::string> devtools_http;  ///< "http://127.0.0.1:PORT"
   std::optional<std::string> devtools_ws;    ///< browser-level CDP websocket
-  std::optional<std::string> webdriver;      ///< "http://127.0.0.1:PORT"
+  std::optional<std::string> webdriver;      ///< "http://127.0.0.1:PORT/<url base secret>"
   std::optional<DriverBinding> driver;       ///< once a WebDriver client opened its session
 };
 
@@ -37,8 +37,9 @@ struct Endpoints {
 Result<Endpoints> wait_for_devtools(const std::filesystem::path& profile, int pidfd,
                                     std::chrono::milliseconds timeout);
 
-/// Poll chromedriver's GET /status until it says ready.
-Result<Endpoints> wait_for_webdriver(uint16_t port, int pidfd, std::chrono::milliseconds timeout);
+/// Poll chromedriver's GET <url_base>/status until it says ready.
+Result<Endpoints> wait_for_webdriver(uint16_t port, const std::string& url_base, int pidfd,
+                                     std::chrono::milliseconds timeout);
 
 /// Parse a DevToolsActivePort text: the port, and the websocket path.
 std::optional<std::pair<uint16_t, std::string>> parse_devtools_active_port(const std::string& text);

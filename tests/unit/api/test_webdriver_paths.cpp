@@ -20,12 +20,22 @@ TEST_CASE("webdriver paths: corral's id out of a command path, at the root and u
 }
 
 TEST_CASE("webdriver paths: ids rewritten both ways") {
-  CHECK(driver_target("fd5533a3edcb1dcd7fb68918b7caa9e8", "/title") == "/session/fd5533a3edcb1dcd7fb68918b7caa9e8/title");
-  CHECK(driver_target("d", "") == "/session/d");
+  CHECK(driver_target("", "fd5533a3edcb1dcd7fb68918b7caa9e8", "/title") ==
+        "/session/fd5533a3edcb1dcd7fb68918b7caa9e8/title");
+  CHECK(driver_target("/b", "d", "") == "/b/session/d");
   std::string body = R"({"value":{"sessionId":"fd5533a3edcb1dcd7fb68918b7caa9e8","x":"fd5533a3edcb1dcd7fb68918b7caa9e8"}})";
   CHECK(replace_driver_id(body, "fd5533a3edcb1dcd7fb68918b7caa9e8", "0123456789ab") ==
         R"({"value":{"sessionId":"0123456789ab","x":"0123456789ab"}})");
   CHECK(replace_driver_id("abc", "", "x") == "abc");
+}
+
+TEST_CASE("webdriver paths: chromedriver's secret base out of the session's webdriver URL") {
+  std::string secret(32, 'f');
+  CHECK(driver_url_base("http://127.0.0.1:9515/" + secret) == "/" + secret);
+  CHECK(driver_url_base("http://127.0.0.1:9515/" + secret + "/") == "/" + secret);
+  CHECK(driver_url_base("http://127.0.0.1:9515") == "");  // started by a corrald before the base
+  CHECK(driver_url_base("http://127.0.0.1:9515/") == "");
+  CHECK(driver_target(driver_url_base("http://127.0.0.1:9515/" + secret), "d", "/url") == "/" + secret + "/session/d/url");
 }
 
 TEST_CASE("webdriver paths: the session's sockets carry its secret before /se/cdp") {

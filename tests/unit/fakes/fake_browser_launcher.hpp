@@ -28,6 +28,7 @@ class FakeBrowserLauncher : public BrowserLauncher {
     bool released = false;
     bool alive = true;
     int sigterms = 0;
+    std::string driver_url_base = "";  ///< as the manager asked for it
   };
 
   Result<std::unique_ptr<BrowserProcess>> spawn(const BrowserRequest& request) override {
@@ -40,6 +41,7 @@ class FakeBrowserLauncher : public BrowserLauncher {
     }
     pid_t pid = m_next_pid++;
     m_browsers[pid] = FakeBrowser{request.session_id, pid, 1000u + static_cast<uint64_t>(pid), uid};
+    m_browsers[pid].driver_url_base = request.driver_url_base;
     m_files.insert(request.session_id);
     return std::unique_ptr<BrowserProcess>(new Process(*this, pid));
   }

@@ -26,8 +26,17 @@ TEST_CASE("Chrome gets --no-sandbox only when it runs as root") {
 }
 
 TEST_CASE("chromedriver runs as the session user too") {
-  auto spec = chromedriver_launch("/usr/bin/chromedriver", kDirs, 9515, {}, Credentials{995, 995});
+  auto spec = chromedriver_launch("/usr/bin/chromedriver", kDirs, 9515, "/s3cret", {}, Credentials{995, 995});
   REQUIRE(spec.run_as.has_value());
   CHECK(spec.run_as->gid == 995);
   CHECK(spec.working_directory == kDirs.tmp);
+}
+
+TEST_CASE("chromedriver binds loopback only and answers under its secret base") {
+  auto spec = chromedriver_launch("/usr/bin/chromedriver", kDirs, 9515, "/s3cret", {"--verbose"}, std::nullopt);
+  CHECK(has_flag(spec, "--port=9515"));
+  CHECK(has_flag(spec, "--url-base=/s3cret"));
+  CHECK(has_flag(spec, "--verbose"));
+  // --allowed-ips makes chromedriver bind every interface.
+  for (const auto& arg : spec.argv) CHECK_FALSE(arg.starts_with("--allowed-ips"));
 }

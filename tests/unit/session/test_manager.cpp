@@ -24,6 +24,19 @@ TEST_CASE("an opened session runs in a scope of its own with its endpoints") {
   CHECK(f.manager().get(info.id)->stats.has_value());
 }
 
+TEST_CASE("a chromedriver session's launch gets a secret URL base of its own; a chrome one none") {
+  ManagerFixture f;
+  SessionRequest driver;
+  driver.kind = BrowserKind::chromedriver;
+  auto first = f.launcher.browser(f.open_ok(driver).pid).driver_url_base;
+  auto second = f.launcher.browser(f.open_ok(driver).pid).driver_url_base;
+  CHECK(first.size() == 33);  // "/" and 128 bits in hex
+  CHECK(first.starts_with("/"));
+  CHECK(first.find_first_not_of("0123456789abcdef", 1) == std::string::npos);
+  CHECK(first != second);
+  CHECK(f.launcher.browser(f.open_ok().pid).driver_url_base.empty());
+}
+
 TEST_CASE("daemon defaults fill the limits a request leaves unset") {
   ManagerFixture f;
   f.config.default_limits.memory_max = 512u << 20;
