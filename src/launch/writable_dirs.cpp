@@ -113,9 +113,14 @@ class Walk {
     fd.release();  // the stream owns it now
     while (auto* entry = ::readdir(stream)) {
       std::string name = entry->d_name;
-      if (name == "." || name == "..") continue;
-      if (entry->d_type == DT_DIR || entry->d_type == DT_UNKNOWN)
-        m_queue.push_back({child_path(dir.path, name), dir.depth + 1});
+      if (name == "." || name == ".." || (entry->d_type != DT_DIR && entry->d_type != DT_UNKNOWN)) continue;
+      // A session's own directories are left out before they take room
+      // in the queue: a session could make millions of them.
+      struct stat child {};
+      if (::fstatat(::dirfd(stream), name.c_str(), &child, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(child.st_mode)) continue;
+      if (m_skip_owner && m_skip_owner(child.st_uid)) continue;
+      if (m_queue.size() >= m_limits.max_directories) break;  // within_bounds stops the walk soon
+      m_queue.push_back({child_path(dir.path, name), dir.depth + 1});
     }
     ::closedir(stream);
   }
