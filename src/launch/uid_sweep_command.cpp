@@ -32,7 +32,8 @@ namespace fs = std::filesystem;
 namespace {
 
 // Where the message-queue filesystem is mounted, in our own mount namespace
-// only; the host's mounts are not touched.
+// only; the host's mounts are not touched. It hides /run (and /run/lock)
+// from us: the swept directories are opened before it is mounted.
 constexpr const char* kQueueMount = "/run";
 
 bool mount_message_queues() {
