@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <linux/openat2.h>
 #include <sched.h>
 #include <sys/ipc.h>
 #include <sys/mount.h>
@@ -12,7 +11,6 @@
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -24,6 +22,7 @@
 #include "corral/launch/session_keyrings.hpp"
 #include "corral/launch/uid_sweep.hpp"
 #include "corral/util/file_io.hpp"
+#include "corral/util/open_directory.hpp"
 #include "corral/util/unique_fd.hpp"
 
 namespace corral {
@@ -58,10 +57,7 @@ struct SweptDir {
 std::vector<SweptDir> open_swept_dirs(char** first, char** last) {
   std::vector<SweptDir> dirs;
   for (char** arg = first; arg != last; ++arg) {
-    open_how how{};
-    how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
-    how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-    UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, *arg, &how, sizeof how)));
+    auto fd = open_directory_nofollow(*arg);
     if (fd.valid()) dirs.push_back({std::move(fd), *arg});  // gone since discovery: nothing there to sweep
   }
   return dirs;

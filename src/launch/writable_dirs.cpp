@@ -2,9 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +12,7 @@
 #include <sstream>
 
 #include "corral/util/file_io.hpp"
+#include "corral/util/open_directory.hpp"
 #include "corral/util/unique_fd.hpp"
 
 namespace corral {
@@ -48,15 +47,6 @@ bool read_only(const std::string& options) {
   for (std::string option; std::getline(list, option, ',');)
     if (option == "ro") return true;
   return false;
-}
-
-// Open a directory by absolute path without following any symlink on the
-// way: a session could swap one in for a directory it owns meanwhile.
-UniqueFd open_directory(const std::string& path) {
-  open_how how{};
-  how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
-  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  return UniqueFd(static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, path.c_str(), &how, sizeof how)));
 }
 
 std::string child_path(const std::string& dir, const std::string& name) {
@@ -96,7 +86,7 @@ class Walk {
   }
 
   void visit(const Pending& dir) {
-    auto fd = open_directory(dir.path);
+    auto fd = open_directory_nofollow(dir.path);  // a session could swap a symlink in
     if (!fd.valid()) return;  // gone, not a directory any more, or a symlink: nothing to walk
     struct statx info {};
     if (::statx(fd.get(), "", AT_EMPTY_PATH, STATX_MODE | STATX_UID, &info) < 0) return;
