@@ -112,14 +112,18 @@ UidPoolStatus HostBrowserLauncher::uid_pool() const {
 }
 
 std::vector<std::string> HostBrowserLauncher::swept_dirs() {
-  std::lock_guard lock(m_discovery_mutex);
-  bool never = m_discovery.at == steady_clock::time_point{};
-  if (never || steady_clock::now() - m_discovery.at > kRediscoverAfter) {
-    // A session's own directories are removed whole by its sweep.
-    m_discovery = discover_writable_dirs({}, [this](uid_t owner) { return m_pool.is_session_uid(owner); });
-    spdlog::info("found {} world-writable directories for session uid sweeps in {} ms{}", m_discovery.dirs.size(),
-                 m_discovery.took.count(), m_discovery.incomplete.empty() ? "" : " (" + m_discovery.incomplete + ")");
+  {
+    std::lock_guard lock(m_discovery_mutex);
+    bool never = m_discovery.at == steady_clock::time_point{};
+    if (!never && steady_clock::now() - m_discovery.at <= kRediscoverAfter) return m_discovery.dirs;
   }
+  // Outside the lock: health reads the last discovery meanwhile. A session's
+  // own directories are removed whole by its sweep.
+  auto found = discover_writable_dirs({}, [this](uid_t owner) { return m_pool.is_session_uid(owner); });
+  spdlog::info("found {} world-writable directories for session uid sweeps in {} ms{}", found.dirs.size(),
+               found.took.count(), found.incomplete.empty() ? "" : " (" + found.incomplete + ")");
+  std::lock_guard lock(m_discovery_mutex);
+  m_discovery = std::move(found);
   return m_discovery.dirs;
 }
 
