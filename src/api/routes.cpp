@@ -127,13 +127,39 @@ void close_session(const std::string& id, const HttpRequest& req, HttpResponse& 
   send(res, 500, body);
 }
 
-// Whether sessions are separated by uid, and which uids are quarantined.
+// Where sweeps look (discovery) and which failed sweeps wait for a retry.
+json sweep_json(const SweepStatus& sweep) {
+  using namespace std::chrono;
+  const auto& found = sweep.discovery;
+  bool done = found.at != steady_clock::time_point{};
+  json retries = json::object();
+  auto now = steady_clock::now();
+  for (const auto& [uid, retry] : sweep.retries)
+    retries[std::to_string(uid)] = {
+        {"why", retry.why},
+        {"failures", retry.failures},
+        {"next_attempt_in_ms", std::max<int64_t>(0, duration_cast<milliseconds>(retry.next_attempt - now).count())}};
+  return {{"discovery",
+           {{"dirs", found.dirs},
+            {"mounts", found.mounts},
+            {"directories_read", found.directories_read},
+            {"took_ms", found.took.count()},
+            {"age_s", done ? json(duration_cast<seconds>(now - found.at).count()) : json(nullptr)},
+            {"complete", done && found.incomplete.empty()},
+            {"incomplete", found.incomplete.empty() ? json(nullptr) : json(found.incomplete)}}},
+          {"retries", retries}};
+}
+
+// Whether sessions are separated by uid, which uids are quarantined, and
+// the state of their sweeps.
 json uid_pool_json(const UidPoolStatus& pool) {
   json quarantined = json::object();
   for (const auto& [uid, why] : pool.quarantined) quarantined[std::to_string(uid)] = why;
-  return {{"separate", pool.separate}, {"source", pool.source},
-          {"size", pool.separate ? json(pool.size) : json(nullptr)}, {"in_use", pool.in_use},
-          {"quarantined", quarantined}};
+  json body = {{"separate", pool.separate}, {"source", pool.source},
+               {"size", pool.separate ? json(pool.size) : json(nullptr)}, {"in_use", pool.in_use},
+               {"quarantined", quarantined}};
+  if (pool.separate) body["sweep"] = sweep_json(pool.sweep);
+  return body;
 }
 
 void health(HttpResponse& res, const SessionManager& sessions) {

@@ -94,6 +94,41 @@ Result<uint64_t> start_time_of(pid_t pid) {
 
 }  // namespace
 
+// Discovery walks the filesystems; a host gains a world-writable directory
+// rarely, and one inside a known one is found by the sweep's own walk.
+constexpr auto kRediscoverAfter = minutes(10);
+
+HostBrowserLauncher::HostBrowserLauncher(HostLauncherConfig config, SessionUidPool pool, ChildWatcher& watcher)
+    : m_config(std::move(config)), m_pool(std::move(pool)), m_watcher(watcher),
+      m_retries([this](uid_t uid) { return retry_sweep(uid); }) {}
+
+UidPoolStatus HostBrowserLauncher::uid_pool() const {
+  auto status = m_pool.status();
+  if (!status.separate) return status;
+  {
+    std::lock_guard lock(m_discovery_mutex);
+    status.sweep.discovery = m_discovery;
+  }
+  status.sweep.retries = m_retries.status();
+  return status;
+}
+
+std::vector<std::string> HostBrowserLauncher::swept_dirs() {
+  {
+    std::lock_guard lock(m_discovery_mutex);
+    bool never = m_discovery.at == steady_clock::time_point{};
+    if (!never && steady_clock::now() - m_discovery.at <= kRediscoverAfter) return m_discovery.dirs;
+  }
+  // Outside the lock: health reads the last discovery meanwhile. A session's
+  // own directories are removed whole by its sweep.
+  auto found = discover_writable_dirs({}, [this](uid_t owner) { return m_pool.is_session_uid(owner); });
+  spdlog::info("found {} world-writable directories for session uid sweeps in {} ms{}", found.dirs.size(),
+               found.took.count(), found.incomplete.empty() ? "" : " (" + found.incomplete + ")");
+  std::lock_guard lock(m_discovery_mutex);
+  m_discovery = std::move(found);
+  return m_discovery.dirs;
+}
+
 Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::spawn(const BrowserRequest& request) {
   const auto& program = program_for(m_config.programs, request.kind);
   if (program.empty())
@@ -180,7 +215,7 @@ Result<std::optional<Credentials>> HostBrowserLauncher::take_user() {
 // it could sweep.
 Result<void> HostBrowserLauncher::reclaim_uids() {
   if (!m_pool.separate()) return success();
-  auto owners = uids_owning_leftovers();
+  auto owners = uids_owning_leftovers(swept_dirs());
   for (const auto& member : m_pool.free_members()) {
     if (!owners.count(member.uid) && live_processes_of(member.uid).empty()) continue;
     (void)m_pool.claim(member.uid);
@@ -198,14 +233,30 @@ Result<void> HostBrowserLauncher::release_uid(uid_t uid, bool session_emptied) {
     m_pool.quarantine(uid, "its session's cgroup was not verified empty");
     return Error::make(EBUSY, "uid " + std::to_string(uid) + " quarantined: its session was not verified empty");
   }
+  auto swept = sweep_once(uid);
+  if (!swept) {
+    m_pool.quarantine(uid, swept.error().message);
+    m_retries.failed(uid, swept.error().message);
+    return swept.error();
+  }
+  m_pool.give_back(uid);
+  return success();
+}
+
+Result<void> HostBrowserLauncher::sweep_once(uid_t uid) {
   auto member = m_pool.member(uid);
   if (!member) return Error::make(ENOENT, "uid " + std::to_string(uid) + " is not in the session uid pool");
-  auto swept = sweep_session_uid(*member, m_watcher, seconds(30));
+  return sweep_session_uid(*member, swept_dirs(), m_watcher, seconds(30));
+}
+
+Result<void> HostBrowserLauncher::retry_sweep(uid_t uid) {
+  auto swept = sweep_once(uid);
   if (!swept) {
     m_pool.quarantine(uid, swept.error().message);
     return swept.error();
   }
-  m_pool.give_back(uid);
+  spdlog::info("session uid {} swept clean on a retry; it serves again", uid);
+  m_pool.return_from_quarantine(uid);
   return success();
 }
 

@@ -84,6 +84,15 @@ void SessionUidPool::quarantine(uid_t uid, const std::string& why) {
   m_given_back.notify_all();  // a waiter may now wait for nothing
 }
 
+void SessionUidPool::return_from_quarantine(uid_t uid) {
+  {
+    std::lock_guard lock(m_mutex);
+    if (!m_quarantined.erase(uid)) return;
+    m_free.push_back(uid);
+  }
+  m_given_back.notify_one();
+}
+
 std::optional<Credentials> SessionUidPool::member(uid_t uid) const {
   auto it = m_members.find(uid);
   if (it == m_members.end()) return std::nullopt;

@@ -44,9 +44,10 @@ bool still_running(const std::string& stat) {
   return state != "Z" && state != "X" && !(flags & kExitingFlag);
 }
 
-LaunchSpec sweep_spec(const Credentials& who, const fs::path& log) {
+LaunchSpec sweep_spec(const Credentials& who, const std::vector<std::string>& dirs, const fs::path& log) {
   LaunchSpec spec;
   spec.argv = {"/proc/self/exe", kSweepCommand, std::to_string(who.uid), std::to_string(who.gid)};
+  spec.argv.insert(spec.argv.end(), dirs.begin(), dirs.end());
   spec.environment = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"};
   spec.working_directory = "/";
   spec.log_file = log;
@@ -69,9 +70,9 @@ Result<ExitStatus> run_and_wait(GatedChild& child, ChildWatcher& watcher, millis
 
 }  // namespace
 
-std::set<uid_t> uids_owning_leftovers() {
+std::set<uid_t> uids_owning_leftovers(const std::vector<std::string>& dirs) {
   std::set<uid_t> owners;
-  for (const auto& dir : kSweptDirs) {
+  for (const auto& dir : dirs) {
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
       struct stat info {};
@@ -110,7 +111,8 @@ std::vector<pid_t> live_processes_of(uid_t uid) {
   return pids;
 }
 
-Result<void> sweep_session_uid(const Credentials& who, ChildWatcher& watcher, milliseconds timeout) {
+Result<void> sweep_session_uid(const Credentials& who, const std::vector<std::string>& dirs, ChildWatcher& watcher,
+                               milliseconds timeout) {
   auto alive = live_processes_of(who.uid);
   if (!alive.empty())
     return Error::make(EBUSY, "uid " + std::to_string(who.uid) + " still has process " + std::to_string(alive[0]) +
@@ -120,7 +122,7 @@ Result<void> sweep_session_uid(const Credentials& who, ChildWatcher& watcher, mi
   if (fd < 0) return Error::from_errno(errno, "mkstemp for the sweep's log");
   ::close(fd);
   fs::path log = pattern;
-  auto child = GatedChild::spawn(sweep_spec(who, log));
+  auto child = GatedChild::spawn(sweep_spec(who, dirs, log));
   auto status = child ? run_and_wait(*child, watcher, timeout) : Result<ExitStatus>(child.error());
   auto said = read_file_tail(log, 2000);
   std::error_code ec;

@@ -37,7 +37,8 @@ struct Level {
 // explicit stack, not recursion, so depth costs memory, not call frames.
 class TreeRemover {
  public:
-  TreeRemover(int parent, fs::path top) : m_parent(parent), m_top(std::move(top)) {}
+  TreeRemover(int parent, fs::path top, RemoveTreeOptions options)
+      : m_parent(parent), m_top(std::move(top)), m_options(options) {}
 
   Result<void> remove(const std::string& name) {
     struct stat parent {};
@@ -65,6 +66,8 @@ class TreeRemover {
   }
 
   void enter(int at, const std::string& name);
+  bool restore_owner_rights(int at, const std::string& name);
+  void restore_owner_rights(int fd);
   bool same_filesystem(int fd, const std::string& name);
   void unlink_entry(int at, const std::string& name);
   void unlink_non_directory(int at, const std::string& name);
@@ -73,6 +76,7 @@ class TreeRemover {
 
   int m_parent;
   fs::path m_top;
+  RemoveTreeOptions m_options;
   dev_t m_device = 0;
   std::vector<Level> m_stack;
   std::optional<Error> m_first_error;
@@ -80,6 +84,10 @@ class TreeRemover {
 
 void TreeRemover::enter(int at, const std::string& name) {
   UniqueFd fd(::openat(at, name.c_str(), kOpenDirectory));
+  // Our own directory that we may not read: its owner may give itself the
+  // rights back, once.
+  if (!fd.valid() && errno == EACCES && restore_owner_rights(at, name))
+    fd = UniqueFd(::openat(at, name.c_str(), kOpenDirectory));
   if (!fd.valid()) {
     // Not a directory (any more): a symlink, or something swapped in since
     // readdir. Unlinking a name never touches what it points to.
@@ -88,6 +96,7 @@ void TreeRemover::enter(int at, const std::string& name) {
     return;
   }
   if (!same_filesystem(fd.get(), name)) return;
+  restore_owner_rights(fd.get());  // readable, but perhaps not writable: its entries could not go
   if (m_stack.size() > kMaxRemoveDepth)
     return note(Error::make(ELOOP, "'" + where(name).string() + "' is nested more than " +
                                        std::to_string(kMaxRemoveDepth) + " directories deep; left in place"));
@@ -95,6 +104,20 @@ void TreeRemover::enter(int at, const std::string& name) {
   if (!stream) return note(Error::from_errno(errno, "read '" + where(name).string() + "'"));
   fd.release();  // the stream owns it now
   m_stack.push_back(Level{std::unique_ptr<DIR, DirCloser>(stream), name});
+}
+
+// AT_SYMLINK_NOFOLLOW: a symlink swapped in for the directory is refused
+// (EOPNOTSUPP), not followed. chmod succeeds only for the owner.
+bool TreeRemover::restore_owner_rights(int at, const std::string& name) {
+  if (!m_options.restore_owner_rights) return false;
+  return ::fchmodat(at, name.c_str(), S_IRWXU, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+void TreeRemover::restore_owner_rights(int fd) {
+  if (!m_options.restore_owner_rights) return;
+  struct stat info {};
+  if (::fstat(fd, &info) == 0 && info.st_uid == ::geteuid() && (info.st_mode & S_IRWXU) != S_IRWXU)
+    (void)::fchmod(fd, (info.st_mode & 07777) | S_IRWXU);
 }
 
 // Emptying a mount point would reach into another filesystem, and its
@@ -163,7 +186,13 @@ Result<void> remove_tree(const fs::path& dir) {
   UniqueFd parent_fd(::open(parent.c_str(), kOpenDirectory));
   if (!parent_fd.valid() && errno == ENOENT) return success();
   if (!parent_fd.valid()) return Error::from_errno(errno, "open '" + parent.string() + "'");
-  return TreeRemover(parent_fd.get(), top).remove(name);
+  return TreeRemover(parent_fd.get(), top, {}).remove(name);
+}
+
+Result<void> remove_tree_at(int parent, const std::string& name, const fs::path& shown_as, RemoveTreeOptions options) {
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos)
+    return Error::make(EINVAL, "remove '" + shown_as.string() + "': no directory name to remove");
+  return TreeRemover(parent, shown_as, options).remove(name);
 }
 
 }  // namespace corral

@@ -354,6 +354,38 @@ class SystemService(unittest.TestCase):
         finally:
             self.api = start_system_service()
 
+    def test_8b_what_sessions_can_write_under_corrald_service(self):
+        # A probe as the session's uid in the session's own mount namespace
+        # (PrivateTmp, ProtectSystem=strict), not the host's.
+        api = start_system_service("--browser", stub_wrapper("plain"))
+        try:
+            a = api.open()
+            def in_session(script):
+                return subprocess.run(["nsenter", f"--mount=/proc/{a['pid']}/ns/mnt", "setpriv", f"--reuid={a['uid']}",
+                                       f"--regid={a['uid']}", "--clear-groups", "--no-new-privs", "sh", "-c", script],
+                                      capture_output=True, text=True, timeout=60)
+            writable = {path: in_session(f"echo secret > {path}/corral-vm-planted").returncode == 0
+                        for path in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")}
+            # /run/lock is world-writable on the host: ProtectSystem=strict
+            # makes it read-only here. /tmp and /var/tmp are the service's own.
+            self.assertEqual(writable, {"/tmp": True, "/var/tmp": True, "/dev/shm": True, "/run/lock": False})
+            self.assertFalse(os.path.exists("/tmp/corral-vm-planted"), "PrivateTmp: the host's /tmp is not the session's")
+            discovery = api.request("GET", "/v1/health")[1]["session_uids"]["sweep"]["discovery"]
+            self.assertTrue({"/tmp", "/var/tmp", "/dev/shm"} <= set(discovery["dirs"]), discovery)
+            self.assertNotIn("/run/lock", discovery["dirs"])
+            api.close(a["id"], grace=0)
+            wait_until(lambda: api.get(a["id"])[1]["report"]["pending"] == [], 60, "the uid sweep")
+            self.assertEqual(api.get(a["id"])[1]["report"]["problems"], [])
+            corrald = run("systemctl", "show", "-P", "MainPID", "corrald.service").stdout.strip()
+            for path in ("/tmp", "/var/tmp", "/dev/shm"):
+                left = subprocess.run(["nsenter", f"--mount=/proc/{corrald}/ns/mnt", "test", "-e",
+                                       f"{path}/corral-vm-planted"])
+                self.assertNotEqual(left.returncode, 0, f"{path}/corral-vm-planted outlived its session")
+            FIGURES["under corrald.service: session-writable dirs found"] = discovery["dirs"]
+            FIGURES["under corrald.service: discovery"] = f"{discovery['directories_read']} dirs in {discovery['took_ms']} ms"
+        finally:
+            self.api = start_system_service()
+
 
     def test_9_devtools_through_corral_and_no_credential_in_the_journal(self):
         # Under corrald.service, with a token: a session's DevTools answer

@@ -9,6 +9,8 @@
 #include "corral/launch/browser_command.hpp"
 #include "corral/launch/browser_launcher.hpp"
 #include "corral/launch/child_watcher.hpp"
+#include "corral/launch/sweep_retries.hpp"
+#include "corral/launch/writable_dirs.hpp"
 
 namespace corral {
 
@@ -22,8 +24,7 @@ struct HostLauncherConfig {
 
 class HostBrowserLauncher : public BrowserLauncher {
  public:
-  HostBrowserLauncher(HostLauncherConfig config, SessionUidPool pool, ChildWatcher& watcher)
-      : m_config(std::move(config)), m_pool(std::move(pool)), m_watcher(watcher) {}
+  HostBrowserLauncher(HostLauncherConfig config, SessionUidPool pool, ChildWatcher& watcher);
 
   Result<std::unique_ptr<BrowserProcess>> spawn(const BrowserRequest& request) override;
   Result<std::unique_ptr<BrowserProcess>> reattach(const std::string& session_id, pid_t pid, uint64_t start_time,
@@ -33,16 +34,26 @@ class HostBrowserLauncher : public BrowserLauncher {
   Result<void> remove_set_aside_files() override;
   Result<void> release_uid(uid_t uid, bool session_emptied) override;
   Result<void> reclaim_uids() override;
-  UidPoolStatus uid_pool() const override { return m_pool.status(); }
+  UidPoolStatus uid_pool() const override;
   bool is_session_uid(uid_t uid) const override { return m_pool.is_session_uid(uid); }
 
  private:
   /// Who the next browser runs as: a uid of the pool's own, or the shared user.
   Result<std::optional<Credentials>> take_user();
+  /// The world-writable directories sweeps look in: found again when the
+  /// last discovery is older than kRediscoverAfter.
+  std::vector<std::string> swept_dirs();
+  /// One sweep of `uid`, nothing more.
+  Result<void> sweep_once(uid_t uid);
+  /// A quarantined `uid` swept again: back to the pool if nothing is left.
+  Result<void> retry_sweep(uid_t uid);
 
   HostLauncherConfig m_config;
   SessionUidPool m_pool;
   ChildWatcher& m_watcher;
+  mutable std::mutex m_discovery_mutex;
+  WritableDirs m_discovery;
+  SweepRetries m_retries;  // last: its thread sweeps with the members above
 };
 
 }  // namespace corral

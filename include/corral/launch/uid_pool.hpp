@@ -23,9 +23,22 @@
 #include <vector>
 
 #include "corral/launch/gated_child.hpp"
+#include "corral/launch/writable_dirs.hpp"
 #include "corral/util/error.hpp"
 
 namespace corral {
+
+/// A uid whose sweep failed, and when it is tried again.
+struct SweepRetry {
+  std::string why;  ///< what the last attempt left
+  size_t failures = 0;
+  std::chrono::steady_clock::time_point next_attempt{};
+};
+
+struct SweepStatus {
+  WritableDirs discovery;               ///< where sweeps look
+  std::map<uid_t, SweepRetry> retries;  ///< failed sweeps waiting for their next attempt
+};
 
 struct UidPoolStatus {
   bool separate = false;        ///< each session a uid of its own
@@ -33,6 +46,7 @@ struct UidPoolStatus {
   size_t size = 0;              ///< uids in the pool (0: shared, no bound)
   size_t in_use = 0;
   std::map<uid_t, std::string> quarantined;  ///< uid → why it was not given back
+  SweepStatus sweep;                         ///< filled in by the launcher
 };
 
 class SessionUidPool {
@@ -57,8 +71,11 @@ class SessionUidPool {
   /// Nothing of its session is left: the uid may serve another.
   void give_back(uid_t uid);
   /// Something of its session could not be removed: the uid serves no
-  /// session again until corrald restarts.
+  /// session until return_from_quarantine (a later sweep that succeeds) or
+  /// corrald restarts. Again for a quarantined uid: a new why.
   void quarantine(uid_t uid, const std::string& why);
+  /// A quarantined uid was swept clean after all: it may serve again.
+  void return_from_quarantine(uid_t uid);
 
   bool separate() const { return m_separate; }
   /// The uid and gid of a member; nullopt for a uid not in the pool.

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <string>
 
 #include "corral/util/error.hpp"
 
@@ -29,5 +30,19 @@ inline constexpr size_t kMaxRemoveDepth = 128;
 /// EINVAL for a path without a last component ("/", "."), or the errno of
 /// the failed call.
 Result<void> remove_tree(const std::filesystem::path& dir);
+
+/// What remove_tree_at may do besides unlinking.
+struct RemoveTreeOptions {
+  /// Give a directory the caller owns back its owner's rights (u+rwx)
+  /// before it is emptied: a session sweeping as its own uid must get
+  /// through a directory it made with mode 000. Never for root, whose
+  /// chmod would reach any directory; as a user, only its own.
+  bool restore_owner_rights = false;
+};
+
+/// remove_tree for `name` in the open directory `parent`; `shown_as` is
+/// its path for messages only.
+Result<void> remove_tree_at(int parent, const std::string& name, const std::filesystem::path& shown_as,
+                            RemoveTreeOptions options = {});
 
 }  // namespace corral

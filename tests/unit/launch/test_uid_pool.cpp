@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <set>
 #include <thread>
 
 #include "corral/launch/uid_pool.hpp"
@@ -74,4 +75,19 @@ TEST_CASE("a take that finds every uid taken waits for one to be given back, and
   sweeper.join();
   REQUIRE(next.ok());
   CHECK(next->uid == held.uid);
+}
+
+TEST_CASE("a quarantined uid swept clean after all serves again") {
+  auto pool = three();
+  auto a = *pool.take();
+  pool.quarantine(a.uid, "a file stayed");
+  pool.quarantine(a.uid, "the file is still there");  // a retry failed: the newest why
+  CHECK(pool.status().quarantined.at(a.uid) == "the file is still there");
+  pool.return_from_quarantine(a.uid);
+  CHECK(pool.status().quarantined.empty());
+  std::set<uid_t> uids;
+  for (int i = 0; i < 3; ++i) uids.insert(pool.take()->uid);
+  CHECK(uids.count(a.uid));
+  pool.return_from_quarantine(a.uid);  // not quarantined: nothing changes
+  CHECK(pool.take().error().code == ENOSPC);
 }

@@ -169,3 +169,34 @@ TEST_CASE("remove_tree leaves a mount point below the tree, and what is mounted 
   }
   CHECK(WEXITSTATUS(status) == 0);
 }
+
+// A session sweeping as its own uid meets a directory it made with mode 000
+// (issue 19): as that uid, not as root, whom no mode stops.
+TEST_CASE("remove_tree_at gives an owner's own mode-000 directories back their rights, only when asked") {
+  TempDir dir;
+  fs::create_directories(dir.path / "trap/inner");
+  write(dir.path / "trap/inner/file", "secret");
+  constexpr uid_t kNobody = 65534;
+  for (const char* path : {"", "trap", "trap/inner", "trap/inner/file"})
+    REQUIRE(::chown((dir.path / path).c_str(), kNobody, kNobody) == 0);
+  REQUIRE(::chmod((dir.path / "trap/inner").c_str(), 0) == 0);
+  REQUIRE(::chmod((dir.path / "trap").c_str(), 0) == 0);
+  auto remove_as_nobody = [&](RemoveTreeOptions options) {
+    pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      if (::setresgid(kNobody, kNobody, kNobody) != 0 || ::setresuid(kNobody, kNobody, kNobody) != 0) ::_exit(77);
+      int parent = ::open(dir.path.c_str(), O_RDONLY | O_DIRECTORY);
+      ::_exit(remove_tree_at(parent, "trap", dir.path / "trap", options).ok() ? 0 : 1);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) != 77);
+    return WEXITSTATUS(status) == 0;
+  };
+  CHECK_FALSE(remove_as_nobody({}));
+  CHECK(fs::exists(dir.path / "trap"));
+  CHECK(remove_as_nobody({.restore_owner_rights = true}));
+  CHECK_FALSE(fs::exists(fs::symlink_status(dir.path / "trap")));
+}
