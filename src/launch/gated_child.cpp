@@ -1,5 +1,6 @@
 #include "corral/launch/gated_child.hpp"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -25,7 +26,7 @@ struct CStrings {
 };
 
 // The step at which the child gave up, sent up the exec-status pipe.
-enum class Step : int { drop_groups, set_gid, set_uid, no_new_privs, change_dir, exec };
+enum class Step : int { drop_groups, set_gid, set_uid, session_keyring, no_new_privs, change_dir, exec };
 
 struct ChildFailure {
   Step step;
@@ -38,6 +39,7 @@ std::string describe(Step step, const std::optional<Credentials>& run_as) {
     case Step::drop_groups: return "setgroups(0) for the session user";
     case Step::set_gid: return "setresgid(" + gid + ") for the session user";
     case Step::set_uid: return "setresuid(" + uid + ") for the session user";
+    case Step::session_keyring: return "keyctl(KEYCTL_JOIN_SESSION_KEYRING)";
     case Step::no_new_privs: return "prctl(PR_SET_NO_NEW_PRIVS)";
     case Step::change_dir: return "chdir";
     case Step::exec: return "exec";
@@ -59,6 +61,18 @@ void drop_to(int exec_status, const Credentials& who) {
   if (syscall(SYS_setgroups, 0, nullptr) < 0) fail(exec_status, Step::drop_groups);
   if (syscall(SYS_setresgid, who.gid, who.gid, who.gid) < 0) fail(exec_status, Step::set_gid);
   if (syscall(SYS_setresuid, who.uid, who.uid, who.uid) < 0) fail(exec_status, Step::set_uid);
+}
+
+// A child inherits corrald's session keyring (under systemd, the
+// service's own, KeyringMode=private), and every session would possess the
+// same one: a key one session adds there, another reads. A new anonymous
+// keyring, joined after the drop so that the session's uid owns it, shares
+// nothing. Where keyrings are unavailable (ENOSYS) or filtered (EPERM, as
+// container seccomp profiles do), no session can use one either.
+void leave_inherited_keyring(int exec_status) {
+  constexpr long kJoinSessionKeyring = 1;  // KEYCTL_JOIN_SESSION_KEYRING, <linux/keyctl.h>
+  if (syscall(SYS_keyctl, kJoinSessionKeyring, nullptr) < 0 && errno != ENOSYS && errno != EPERM)
+    fail(exec_status, Step::session_keyring);
 }
 
 // Runs in the forked child of a multi-threaded parent: only async-signal-safe
@@ -84,6 +98,7 @@ void drop_to(int exec_status, const Credentials& who) {
   // The daemon's HTTP sockets are not all O_CLOEXEC; keep none of them.
   syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
   if (run_as) drop_to(exec_status, *run_as);
+  leave_inherited_keyring(exec_status);
   // Always, also without a user switch: a session never needs to gain
   // privileges, and Chrome's namespace sandbox works under it.
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(exec_status, Step::no_new_privs);

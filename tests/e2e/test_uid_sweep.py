@@ -7,7 +7,8 @@ found, and the next holder of that uid must find nothing of it.
 - a file in /run/lock (a world-writable directory nobody listed by hand);
 - a file nested in a root-owned world-writable sticky directory under /tmp,
   made like /tmp/.X11-unix;
-- keys in the uid's user keyring and in its persistent keyring;
+- keys in the uid's user keyring and in its persistent keyring, and
+  corrald's own session keyring, which every session inherited;
 - a mode-000 directory (with something inside) in /tmp, which once made the
   sweep fail and held the uid until corrald restarted: 16 such traps
   drained the pool and every open got 429.
@@ -179,6 +180,49 @@ class UidSweep(DaemonTestCase):
         self.assertNotIn("/proc", discovery["dirs"])
         self.assertIsInstance(discovery["took_ms"], int)
         self.assertIn("complete", discovery)
+
+
+# corrald's launch prefix: join a session keyring of its own, as
+# corrald.service's KeyringMode=private gives it one, say where, and exec.
+JOIN_KEYRING_AND_EXEC = r"""
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+ring = libc.syscall(250, ctypes.c_long(1), None)  # keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)
+if ring < 0:
+    raise OSError(ctypes.get_errno(), "keyctl")
+with open(sys.argv[1], "w") as f:
+    f.write(f"{ring}\n")
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+CORRALD_KEYRING = f"/tmp/corral-test-keyring-{os.getpid()}"
+
+
+class SessionKeyrings(DaemonTestCase):
+    """A session process inherited corrald's session keyring: every session
+    possessed the same one, so a key one session added there, the next read
+    (left open by the sweep's fix, found in its review)."""
+    daemon_options = {"launch_prefix": (PYTHON, "-c", JOIN_KEYRING_AND_EXEC, CORRALD_KEYRING)}
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        os.unlink(CORRALD_KEYRING)
+
+    def session_keyring(self, session):
+        """The session keyring the session's browser (the stub) found itself in."""
+        path = os.path.join(self.daemon.state_dir, "sessions", session["id"], "profile", "stub.keyring")
+        wait_until(lambda: os.path.exists(path), 10, "the stub's keyring file")
+        with open(path) as f:
+            return f.read().strip()
+
+    def test_no_session_shares_corralds_or_another_sessions_keyring(self):
+        with open(CORRALD_KEYRING) as f:
+            corralds = f.read().strip()
+        rings = [self.session_keyring(self.daemon.open()) for _ in range(2)]
+        self.assertNotIn("none", rings, "the stub could not read its keyring")
+        self.assertNotIn(corralds, rings, "a session has corrald's session keyring")
+        self.assertNotEqual(rings[0], rings[1], "two sessions share a session keyring")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ void ignore_signals(void);
 pid_t fork_child(void (*fn)(void));
 pid_t fork_escapee(void);
 void write_pid_file(const char *path);
+void write_keyring_file(const char *dir);
 void allocate(long mb);
 
 /* stub_devtools.c: Chrome's DevTools start-up, played */

@@ -36,7 +36,8 @@
  *                     browser): play Chrome's DevTools start-up. Listen on
  *                     127.0.0.1:0, write DIR/DevToolsActivePort, and answer
  *                     every HTTP request with a /json/version body. Without
- *                     --pid-file the pid file is DIR/stub.pids.
+ *                     --pid-file the pid file is DIR/stub.pids; and
+ *                     DIR/stub.keyring holds its session keyring's id.
  *   --plant-devtools-fifo
  *                     play a hostile browser: where DIR/DevToolsActivePort
  *                     goes, make a FIFO instead (an open(2) for reading
@@ -168,6 +169,8 @@ static void build_tree(const struct options *o)
         snprintf(default_pid_file, sizeof default_pid_file, "%s/stub.pids", o->user_data_dir);
         pid_file = default_pid_file;
     }
+    if (o->user_data_dir)
+        write_keyring_file(o->user_data_dir);
     if (pid_file)
         write_pid_file(pid_file);
 }

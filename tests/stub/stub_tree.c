@@ -20,6 +20,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -180,4 +181,24 @@ void allocate(long mb)
     for (size_t off = 0; off < len; off += (size_t)page)
         mem[off] = (char)(off / (size_t)page + 1);
     /* never freed: the memory stays charged while the process lives */
+}
+
+/* The serial number of the session keyring this process has, or "none",
+ * in DIR/stub.keyring: whether a session shares a keyring with corrald or
+ * another session shows there (keyctl(2): KEYCTL_GET_KEYRING_ID of
+ * KEY_SPEC_SESSION_KEYRING, never creating one). */
+void write_keyring_file(const char *dir)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/stub.keyring", dir);
+    long id = syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3L /* session */, 0L);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        die(path);
+    if (id < 0)
+        fprintf(f, "none\n");
+    else
+        fprintf(f, "%ld\n", id);
+    if (fclose(f) != 0)
+        die(path);
 }
