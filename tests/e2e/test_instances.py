@@ -108,11 +108,14 @@ class TwoInstances(unittest.TestCase):
             self.assertEqual([s["id"] for s in daemon.request("GET", "/v1/sessions")[1]["sessions"]], [session["id"]])
 
     def test_a_named_instance_stopped_cleanly_leaves_no_root_of_its_own(self):
+        if BACKEND != "cgroupfs":
+            self.skipTest("on systemd the instance's root is the unit corral-NAME.slice, which the manager keeps "
+                          "loaded (as every slice) until it is stopped: corrald never stops a slice, which would "
+                          "stop whatever still runs in it")
         other, default = self.live[OTHER], self.live["default"]
         root = other.request("GET", "/v1/health")[1]["cgroup_root"]
         other.close(other.open()["id"], grace=0)
         self.assertEqual(other.stop(), 0)
-        # cgroupfs: corrald removes it; systemd: the manager drops the empty slice.
         wait_until(lambda: not os.path.isdir(root), 10, f"{root} to go with its instance")
         self.assertTrue(os.path.isdir(default.request("GET", "/v1/health")[1]["cgroup_root"]))
 
