@@ -171,7 +171,7 @@ def devtools_section(d, counts):
         f"**{r['screenshot wire MB/s corral/direct']}**.", "",
         "### The API beside a crowd of connections", "",
         f"`GET /v1/health`, {counts.get('api_requests')} a round, one after another 10 ms apart on keep-alive "
-        "connections (corrald answers 20 a connection, then a new one is opened); the first request of each "
+        "connections (the bench opens a new one every 20 requests); the first request of each "
         "connection, `connect()` included, is counted apart (*new connection*). `idle`: "
         f"{counts.get('api_idle')} connections that send nothing; `trickle`: {counts.get('api_trickle')} that "
         "each send a request line and then a header line a second; both opened anew each round by a process of "
