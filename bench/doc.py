@@ -1,6 +1,10 @@
 """docs/benchmarks.md: the tables (issue 12's, and the DevTools proxy's), the machine, the commit and the plots of
 one run, the headline figures of every run kept in bench/results/, the
-method, and the hand-written observations of bench/notes.md."""
+method, and the hand-written observations of bench/notes.md.
+
+Only the part between BEGIN and END is this file's: the rest of
+docs/benchmarks.md (the WebDriver and Grid sections, written by hand from
+their own benches) is kept byte for byte."""
 import os
 
 import report
@@ -8,6 +12,8 @@ from scenarios.close import ABANDONED_WINDOW_S, LEFTOVER_AFTER_S, SECOND_BOT_DEL
 from scenarios.sides import IDLE_TIMEOUT
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+BEGIN = "<!-- bench/doc.py writes from here to its end marker; edit bench/notes.md, not this part -->"
+END = "<!-- end of bench/doc.py's part -->"
 
 
 def row(*cells):
@@ -171,7 +177,7 @@ def devtools_section(d, counts):
         f"**{r['screenshot wire MB/s corral/direct']}**.", "",
         "### The API beside a crowd of connections", "",
         f"`GET /v1/health`, {counts.get('api_requests')} a round, one after another 10 ms apart on keep-alive "
-        "connections (corrald answers 20 a connection, then a new one is opened); the first request of each "
+        "connections (the bench opens a new one every 20 requests); the first request of each "
         "connection, `connect()` included, is counted apart (*new connection*). `idle`: "
         f"{counts.get('api_idle')} connections that send nothing; `trickle`: {counts.get('api_trickle')} that "
         "each send a request line and then a header line a second; both opened anew each round by a process of "
@@ -206,7 +212,10 @@ def write_doc(results, path, results_dir):
     with open(os.path.join(HERE, "method.md")) as f:
         method = f.read().strip()
     notes_path = os.path.join(HERE, "notes.md")
-    notes = open(notes_path).read().strip() if os.path.exists(notes_path) else ""
+    notes = ""
+    if os.path.exists(notes_path):
+        with open(notes_path) as f:
+            notes = f.read().strip()
     parts = ["# Benchmarks", "",
              "<!-- Written by bench/run (bench/doc.py) from one run; the observations come from bench/notes.md. -->", "",
              "corral against the cleanup bots write today (the seed's `ChromeWithProperCleanup` and its predecessor), "
@@ -222,5 +231,22 @@ def write_doc(results, path, results_dir):
     parts.append(f"After this run the bench checked the host: **{'clean' if after['clean'] else 'NOT clean'}** "
                  f"(its own processes, cgroups, units, temp dirs, new Chrome dirs in /tmp: "
                  f"{after['left'] if not after['clean'] else 'none'}).")
-    with open(path, "w") as f:
-        f.write("\n\n".join(p for p in parts if p) + "\n")
+    replace_generated(path, "\n\n".join(p for p in parts if p) + "\n")
+
+
+def replace_generated(path, generated):
+    """Put `generated` between BEGIN and END in the file at `path`, keeping
+    what is before and after them as it is. A new file gets only this part;
+    an existing one without both markers is refused rather than overwritten,
+    since what is in it would be lost."""
+    before, after = "", "\n"
+    if os.path.exists(path):
+        with open(path, newline="") as f:
+            text = f.read()
+        start, end = text.find(BEGIN), text.find(END)
+        if start < 0 or end < start:
+            raise ValueError(f"{path} has no {BEGIN!r} ... {END!r} pair: add them around the generated part first")
+        before, after = text[:start], text[end + len(END):]
+    with open(path + ".new", "w", newline="") as f:
+        f.write(before + BEGIN + "\n" + generated + END + after)
+    os.replace(path + ".new", path)

@@ -24,7 +24,8 @@ from grid_servers import HUB_PORT, NODE_PORT, NetnsHTTPConnection
 
 class KeptAlive:
     """GETs over one connection in a namespace, opened again when the
-    server closes it (counted: corrald ends a connection after 20 requests);
+    server closes it (counted: corrald ends a connection 10 min after it opened, or
+    after 30 s idle);
     base: a path every GET goes under (a corral session's chromedriver
     answers only under the secret base of its webdriver URL)."""
 

@@ -67,6 +67,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::steady_timer m_timer;
   Phase m_phase = Phase::between;
   size_t m_served = 0;
+  const Clock::time_point m_opened = Clock::now();  ///< for keep_alive_lifetime
   bool m_stop_requested = false;
 
   // The timer: when it fires, pending socket work is cancelled, and the

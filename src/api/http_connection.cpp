@@ -257,12 +257,12 @@ bool Connection::ends_connection(const HttpResponse& response) const {
   // After a 400 or 413 where the next request would start is unknown.
   return m_input_broken || m_body_unread || m_stop_requested || m_shared->stopping || !m_keep_alive ||
          response.status == 400 || response.status == 413 || response.get_header_value("Connection") == "close" ||
-         m_served + 1 >= m_limits.keep_alive_requests;
+         Clock::now() - m_opened >= m_limits.keep_alive_lifetime;
 }
 
 void Connection::answer(HttpResponse response) {
   m_close_after_write = ends_connection(response);
-  set_connection_headers(response, m_close_after_write, m_limits, m_served);
+  set_connection_headers(response, m_close_after_write, m_limits);
   m_phase = Phase::writing;
   m_out = serialize(response, m_head_only);
   arm(Clock::now() + m_limits.response_time, ReadFailure::none);

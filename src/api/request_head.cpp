@@ -62,11 +62,11 @@ bool refused_by_checks(const HttpRequest& request, const std::vector<PreRoutingC
   return false;
 }
 
-void set_connection_headers(HttpResponse& response, bool close, const ConnectionLimits& limits, size_t served) {
+void set_connection_headers(HttpResponse& response, bool close, const ConnectionLimits& limits) {
   response.set_header("Connection", close ? "close" : "keep-alive");
   if (close) return;
-  response.set_header("Keep-Alive", "timeout=" + std::to_string(limits.keep_alive_idle.count() / 1000) +
-                                        ", max=" + std::to_string(limits.keep_alive_requests - served - 1));
+  // No max=: the connection is bounded by its lifetime, not a count.
+  response.set_header("Keep-Alive", "timeout=" + std::to_string(limits.keep_alive_idle.count() / 1000));
 }
 
 HttpResponse call_plain(const PlainHandler& handler, const HttpRequest& request) {

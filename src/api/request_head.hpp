@@ -29,8 +29,8 @@ bool refused_by_checks(const HttpRequest& request, const std::vector<PreRoutingC
                        HttpResponse& refusal);
 
 /// Connection: close, or keep-alive with the Keep-Alive header that says
-/// what is left of it after `served` answers.
-void set_connection_headers(HttpResponse& response, bool close, const ConnectionLimits& limits, size_t served);
+/// how long the server waits for the next request.
+void set_connection_headers(HttpResponse& response, bool close, const ConnectionLimits& limits);
 
 /// Run a plain handler; an exception becomes a JSON 500.
 HttpResponse call_plain(const PlainHandler& handler, const HttpRequest& request);

@@ -194,11 +194,11 @@ Result<DriverSession> parse_driver_session(const std::string& body) {
 json client_new_session_reply(DriverSession driver, const std::string& corral_id, const SessionUrls& urls,
                               std::vector<std::string> warnings) {
   json caps = std::move(driver.capabilities);
-  if (caps.contains(kChromeOptions) && caps[kChromeOptions].is_object() &&
-      caps[kChromeOptions].contains("debuggerAddress")) {
+  // chromedriver names its browser's loopback port in every answer; a bot
+  // cannot reach it and uses se:cdp. Dropped without a warning: the bot
+  // did not ask for it (a bot's own debuggerAddress is refused, 400).
+  if (caps.contains(kChromeOptions) && caps[kChromeOptions].is_object())
     caps[kChromeOptions].erase("debuggerAddress");
-    warnings.push_back("goog:chromeOptions.debuggerAddress dropped: it names the corral host's loopback; use se:cdp");
-  }
   if (urls.cdp) {
     caps["se:cdp"] = *urls.cdp;
     // A Selenium Grid node relaying this session opens its CDP WebSockets

@@ -246,7 +246,7 @@ Result<void> HostBrowserLauncher::release_uid(uid_t uid, bool session_emptied) {
 Result<void> HostBrowserLauncher::sweep_once(uid_t uid) {
   auto member = m_pool.member(uid);
   if (!member) return Error::make(ENOENT, "uid " + std::to_string(uid) + " is not in the session uid pool");
-  return sweep_session_uid(*member, swept_dirs(), m_watcher, seconds(30));
+  return sweep_session_uid(*member, swept_dirs(), m_config.state_dir, m_watcher, seconds(30));
 }
 
 Result<void> HostBrowserLauncher::retry_sweep(uid_t uid) {

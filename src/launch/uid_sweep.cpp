@@ -111,15 +111,17 @@ std::vector<pid_t> live_processes_of(uid_t uid) {
   return pids;
 }
 
-Result<void> sweep_session_uid(const Credentials& who, const std::vector<std::string>& dirs, ChildWatcher& watcher,
-                               milliseconds timeout) {
+Result<void> sweep_session_uid(const Credentials& who, const std::vector<std::string>& dirs, const fs::path& log_dir,
+                               ChildWatcher& watcher, milliseconds timeout) {
   auto alive = live_processes_of(who.uid);
   if (!alive.empty())
     return Error::make(EBUSY, "uid " + std::to_string(who.uid) + " still has process " + std::to_string(alive[0]) +
                                   " alive outside its session");
-  char pattern[] = "/tmp/corral-sweep-XXXXXX";
-  int fd = ::mkstemp(pattern);
-  if (fd < 0) return Error::from_errno(errno, "mkstemp for the sweep's log");
+  // In root's state dir, not /tmp: a session uid can write /tmp and plant
+  // names there. mkstemp makes the file 0600.
+  std::string pattern = (log_dir / "sweep-XXXXXX.log").string();
+  int fd = ::mkstemps(pattern.data(), 4);
+  if (fd < 0) return Error::from_errno(errno, "mkstemps for the sweep's log in '" + log_dir.string() + "'");
   ::close(fd);
   fs::path log = pattern;
   auto child = GatedChild::spawn(sweep_spec(who, dirs, log));

@@ -179,9 +179,14 @@ void SessionManager::run_closer() {
       continue;
     }
     lock.unlock();
+    // On the background pool, so sessions that expire together take about
+    // one grace each per pool thread, not one after another; the pool's
+    // threads bound how many end at once. Each is marked closing already:
+    // the next round does not take it again.
     for (auto& [entry, reason] : due) {
       bool browser_gone = reason == CloseReason::browser_exited || reason == CloseReason::oom;
-      end_session(entry, reason, browser_gone ? milliseconds(0) : m_config.default_grace);
+      auto grace = browser_gone ? milliseconds(0) : m_config.default_grace;
+      m_background_closes.post([this, entry, reason, grace] { end_session(entry, reason, grace); });
     }
     lock.lock();
   }

@@ -3,7 +3,7 @@ crowd of slow clients holds no thread and the API still answers at once;
 past --max-connections a new connection gets a JSON 503 and is closed; and
 afterwards the daemon holds no more fds than before. Also: upgrades other
 than WebSocket are ignored, and a WebSocket upgrade on an API route is a
-JSON error, not a hang."""
+JSON error, not a hang; and a kept-alive connection serves 100 requests."""
 import json
 import os
 import select
@@ -107,6 +107,29 @@ class MaxConnections(DaemonTestCase):
                 sock.close()
         wait_until(lambda: health_latency(self.daemon)[1] == 200, 10, "the API to answer again")
         wait_until(lambda: open_fds(self.daemon) <= baseline, 15, f"the daemon's fds to return to {baseline}")
+
+
+class KeepAlive(DaemonTestCase):
+    """Keep-alive is bounded by time, not by a count: Grid's relay node sends a
+    host's commands over the connections it keeps and reconnected every 20
+    commands when corrald closed after 20 requests (issue 20)."""
+
+    def test_100_requests_on_one_connection_are_all_answered_without_a_reconnect(self):
+        connection = self.daemon.connection(timeout=30)
+        headers = {"Authorization": f"Bearer {self.daemon.token}"} if self.daemon.token else {}
+        try:
+            sockets = set()  # the socket objects themselves: a reconnect makes a new one
+            for number in range(1, 101):
+                connection.request("GET", "/v1/health", headers=headers)
+                sockets.add(connection.sock)
+                response = connection.getresponse()
+                body = json.loads(response.read())
+                self.assertEqual((response.status, body["status"]), (200, "ok"), f"request {number}")
+                self.assertEqual(response.getheader("Connection"), "keep-alive", f"request {number}")
+                self.assertEqual(response.getheader("Keep-Alive"), "timeout=30", f"request {number}")
+            self.assertEqual(len(sockets), 1, "one connection for all 100 requests")
+        finally:
+            connection.close()
 
 
 class Upgrades(DaemonTestCase):

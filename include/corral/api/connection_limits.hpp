@@ -20,10 +20,13 @@ struct ConnectionLimits {
   std::chrono::milliseconds request_time{10000};
   /// Writing one whole answer.
   std::chrono::milliseconds response_time{10000};
-  /// An open connection between two requests.
-  std::chrono::milliseconds keep_alive_idle{2000};
-  /// Requests per connection; then the server closes it.
-  size_t keep_alive_requests = 20;
+  /// An open connection between two requests. Long enough for a bot's
+  /// pauses between commands (docs/operators.md says why 30 s).
+  std::chrono::milliseconds keep_alive_idle{30000};
+  /// A connection's whole life: the answer that ends past it closes it.
+  /// Not a count of requests: Grid's relay node sends a host's commands
+  /// over one connection, and should not reconnect every few of them.
+  std::chrono::milliseconds keep_alive_lifetime{std::chrono::minutes(10)};
   /// The request line, and each header line, CRLF included.
   size_t max_line = 8 * 1024;
   /// Request line and all headers together.

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <filesystem>
 #include <set>
 #include <string>
 #include <vector>
@@ -42,8 +43,11 @@ int sweep_command_main(int argc, char** argv);
 
 /// Run the sweep command for `who` over `dirs` and wait for it (up to
 /// `timeout`). ENOTEMPTY with what is left. Also fails when a process of
-/// that uid is still alive: nothing of the session may be.
-Result<void> sweep_session_uid(const Credentials& who, const std::vector<std::string>& dirs, ChildWatcher& watcher,
+/// that uid is still alive: nothing of the session may be. The command's
+/// output goes to a 0600 file in `log_dir` (the daemon's state dir, which
+/// only root may write), removed once read.
+Result<void> sweep_session_uid(const Credentials& who, const std::vector<std::string>& dirs,
+                               const std::filesystem::path& log_dir, ChildWatcher& watcher,
                                std::chrono::milliseconds timeout);
 
 /// Uids that own an entry in one of `dirs` or a System V IPC object, read

@@ -54,6 +54,10 @@ struct SessionManagerConfig {
 
 class SessionManager {
  public:
+  /// Closes nobody waits for that run at once (expired, idle or crashed
+  /// sessions, and a client's close without wait); more wait their turn.
+  static constexpr size_t kBackgroundCloses = 4;
+
   SessionManager(ScopeBackend& backend, BrowserLauncher& launcher, SessionManagerConfig config);
   ~SessionManager();
 
@@ -198,9 +202,11 @@ class SessionManager {
   std::mutex m_persist_mutex;  ///< one writer of the state file at a time, newest last
 
   // Last, so that they are drained and joined first, while what their tasks
-  // use still exists.
-  WorkQueue m_background_closes{4};  ///< closes nobody waits for
-  WorkQueue m_tidy_up{1};            ///< tidy_after_close, in order
+  // use still exists; the closes before the tidy-up they post to.
+  WorkQueue m_tidy_up{1};  ///< tidy_after_close, in order
+  /// Closes nobody waits for: a client's without wait, and the closer
+  /// thread's (expired, idle, crashed). Its threads bound how many run at once.
+  WorkQueue m_background_closes{kBackgroundCloses};
 };
 
 /// 12 random hex digits.

@@ -158,3 +158,36 @@ TEST_CASE("a client that expects 100-continue is told to go on before it sends t
   send_all(client.get(), "hello");
   CHECK(receive(client.get(), "hello").rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
 }
+
+TEST_CASE("keep-alive is bounded by time, not by count: 100 requests on one connection all answered") {
+  TestServer test(short_limits());
+  test.server.routes().add("GET", "/n", [](const HttpRequest&, HttpResponse& res) { res.set_content("n", "text/plain"); });
+  test.start();
+  auto client = test.connect();
+  for (int i = 0; i < 100; ++i) {
+    send_all(client.get(), "GET /n HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto answer = receive(client.get(), "\r\n\r\nn");
+    REQUIRE_MESSAGE(answer.rfind("HTTP/1.1 200 OK\r\n", 0) == 0, "request ", i + 1, ": ", answer);
+    CHECK(answer.find("Connection: keep-alive\r\n") != std::string::npos);
+    CHECK(answer.find("Keep-Alive: timeout=0\r\n") != std::string::npos);  // 200 ms, in whole seconds; no max=
+  }
+}
+
+TEST_CASE("a connection older than its lifetime is closed after its current answer") {
+  auto limits = short_limits();
+  limits.keep_alive_idle = seconds(2);
+  limits.keep_alive_lifetime = milliseconds(300);
+  TestServer test(limits);
+  test.server.routes().add("GET", "/n", [](const HttpRequest&, HttpResponse& res) { res.set_content("n", "text/plain"); });
+  test.start();
+  auto client = test.connect();
+  send_all(client.get(), "GET /n HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(receive(client.get(), "\r\n\r\nn").find("Connection: keep-alive\r\n") != std::string::npos);
+  std::this_thread::sleep_for(milliseconds(400));  // within keep_alive_idle, past the lifetime
+  send_all(client.get(), "GET /n HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto last = receive(client.get(), "\r\n\r\nn");
+  CHECK(last.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);  // answered in full
+  CHECK(last.find("Connection: close\r\n") != std::string::npos);
+  char byte;
+  CHECK(::recv(client.get(), &byte, 1, 0) == 0);  // then closed
+}

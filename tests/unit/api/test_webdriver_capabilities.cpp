@@ -121,7 +121,11 @@ TEST_CASE("webdriver: chromedriver's answer read, and rewritten for the bot") {
   CHECK(caps["se:forwardCdp"] == *urls.cdp);
   CHECK(caps["se:cdpVersion"] == "156.0");
   CHECK(caps["webSocketUrl"] == *urls.bidi);
-  CHECK(caps["corral:warnings"].size() == 2);
+  // Only the warning given: chromedriver's own debuggerAddress is no news to the bot.
+  CHECK(caps["corral:warnings"] == nlohmann::json::array({"one"}));
+  auto quiet = client_new_session_reply(*driver, "0123456789ab", urls, {});
+  CHECK_FALSE(quiet["value"]["capabilities"].contains("corral:warnings"));
+  CHECK_FALSE(quiet["value"]["capabilities"]["goog:chromeOptions"].contains("debuggerAddress"));
   CHECK(reply.dump().find("fd5533a3") == std::string::npos);
   CHECK_FALSE(parse_driver_session(R"({"value":{"error":"session not created"}})"));
   CHECK(cdp_version_of("Chrome/156.0.8078.114") == "156.0.8078.114");

@@ -108,6 +108,27 @@ TEST_CASE("a session idle for longer than its idle timeout is closed as idle") {
   CHECK(f.host_is_clean());
 }
 
+TEST_CASE("sessions that expire together close in parallel, at most kBackgroundCloses at once") {
+  ManagerFixture f;
+  f.launcher.exits_on_sigterm = false;  // each close takes its full grace
+  f.config.default_grace = seconds(1);
+  SessionRequest request;
+  request.ttl = milliseconds(300);
+  std::vector<SessionInfo> sessions;
+  for (int i = 0; i < 8; ++i) sessions.push_back(f.open_ok(request));
+  auto opened = steady_clock::now();
+  auto all_closed = [&] {
+    return std::all_of(sessions.begin(), sessions.end(),
+                       [&](const SessionInfo& info) { return f.state_of(info.id) == SessionState::closed; });
+  };
+  // One after another: 8 graces, 8 s. Four at a time: 2 s.
+  REQUIRE(eventually(all_closed, seconds(10)));
+  CHECK(steady_clock::now() - opened < milliseconds(300) + seconds(4));
+  CHECK(f.launcher.graces_at_once() == static_cast<int>(SessionManager::kBackgroundCloses));
+  for (const auto& info : sessions) CHECK(f.manager().get(info.id)->report->reason == CloseReason::expired);
+  CHECK(f.host_is_clean());
+}
+
 TEST_CASE("a browser that crashes is cleaned up with its exit kept") {
   ManagerFixture f;
   auto info = f.open_ok();
