@@ -42,7 +42,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path[:0] = [HERE, os.path.join(ROOT, "tests", "grid"), os.path.join(ROOT, "tests", "e2e")]
+sys.path[:0] = [HERE, os.path.join(ROOT, "tests", "grid")]
 os.environ.setdefault("CORRALD", os.path.join(ROOT, "build", "corrald"))
 from common import machine  # noqa: E402
 from common.stats import ratio  # noqa: E402

@@ -9,7 +9,7 @@ chromedrivers it starts, and their browsers, are counted there too."""
 import os
 
 from common.cgroups import CGROUP2, remove
-from live_helpers import track_helper, untrack_helper
+from corral_harness.live_helpers import track_helper, untrack_helper
 
 TICK = os.sysconf("SC_CLK_TCK")
 

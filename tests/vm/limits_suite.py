@@ -19,8 +19,7 @@ import unittest
 import urllib.parse
 import urllib.request
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from corral_harness import (session_user_of, Api, assert_chrome_sandboxed, credentials, expected_credentials,  # noqa: E402
+from corral_harness import (session_user_of, Api, assert_chrome_sandboxed, credentials, expected_credentials,
                             pid_alive, processes_in, wait_until)
 
 BUILD = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else os.environ["CORRAL_BUILD_DIR"]

@@ -1,53 +1,25 @@
-"""Test support: run a real corrald, talk to it over HTTP, and prove that
-nothing of a session is left on the host afterwards.
-
-Environment (set by tests/meson.build):
-  CORRALD            path of the corrald binary under test
-  CORRAL_STUB        path of the stub browser
-  CORRAL_TEST_BACKEND  cgroupfs (default) or systemd-user
-  XDG_RUNTIME_DIR    for systemd-user: the private manager's runtime dir
-"""
-import http.client
-import http.server
-import json
+"""One real corrald per Daemon, with its own state dir and (cgroupfs)
+cgroup root; what a test run killed by meson's timeout must clean up."""
 import os
-import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
-import time
 import unittest
 
-from live_helpers import abandon_helpers
+from corral_harness.api import Api, systemctl_user
+from corral_harness.cgroups import CGROUP2, remove_cgroup_tree
+from corral_harness.live_helpers import abandon_helpers
+from corral_harness.processes import pid_alive, wait_until
+from corral_harness.users import NAMED_INSTANCE_UIDS, RUN_SESSION_UIDS
 
-CGROUP2 = "/sys/fs/cgroup/unified" if os.path.exists("/sys/fs/cgroup/unified/cgroup.procs") else "/sys/fs/cgroup"
 BACKEND = os.environ.get("CORRAL_TEST_BACKEND", "cgroupfs")
 
 # Daemons started and not yet removed: what a test run killed by meson's
 # timeout (SIGTERM) must clean up before it goes.
 _LIVE_DAEMONS = []
-
-
-def remove_cgroup_tree(path, timeout=5.0):
-    """cgroup.kill a whole subtree, wait until it is empty, rmdir leaves first."""
-    if not os.path.isdir(path):
-        return
-    try:
-        with open(os.path.join(path, "cgroup.kill"), "w") as f:
-            f.write("1")
-        wait_until(lambda: "populated 0" in open(os.path.join(path, "cgroup.events")).read(), timeout,
-                   f"{path} to empty")
-    except (OSError, AssertionError):
-        pass
-    for root, _, _ in os.walk(path, topdown=False):
-        try:
-            os.rmdir(root)
-        except OSError:
-            pass
 
 
 def _abandon_daemons_and_exit(signum, frame):
@@ -64,284 +36,6 @@ def _abandon_daemons_and_exit(signum, frame):
 
 
 signal.signal(signal.SIGTERM, _abandon_daemons_and_exit)
-
-
-def _session_user():
-    """The user a root corrald runs sessions as (tools/setup creates it)."""
-    try:
-        return pwd.getpwnam("corral-session")
-    except KeyError:
-        raise SystemExit("no user corral-session on this host: run tools/setup (it runs "
-                         "systemd-sysusers units/sysusers.d/corral.conf)") from None
-
-
-SESSION_USER = _session_user()
-
-
-PF_EXITING = 0x4  # include/linux/sched.h: the task has begun do_exit()
-
-
-def pid_alive(pid):
-    """True if pid exists, is not a zombie and has not begun exiting.
-
-    cgroup.events says "populated 0" once every task of the cgroup has
-    passed cgroup_exit() in do_exit(), after its memory was released and
-    before it becomes a zombie: for a moment /proc still shows such a task
-    running, with PF_EXITING in its flags. It runs no code any more."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    state, flags = fields[0], int(fields[6])
-    return state not in ("Z", "X") and not flags & PF_EXITING
-
-
-def wait_until(predicate, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def process_status(pid):
-    """The fields of /proc/PID/status, or None if the process is gone."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-
-
-def cmdline(pid):
-    """argv of a process, or [] if it is gone."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().decode("utf-8", "replace").split("\0")[:-1]
-    except (FileNotFoundError, ProcessLookupError):
-        return []
-
-
-def credentials(pid):
-    """(uids, gids, supplementary groups, NoNewPrivs) of a live process, or None.
-    uids and gids are the real, effective, saved and filesystem ids."""
-    status = process_status(pid)
-    if status is None:
-        return None
-    return (status["Uid"].split(), status["Gid"].split(), status["Groups"].split(), status["NoNewPrivs"])
-
-
-def expected_credentials(user):
-    """What credentials() says for a process that runs as `user`, no groups, NoNewPrivs."""
-    return ([str(user.pw_uid)] * 4, [str(user.pw_gid)] * 4, [], "1")
-
-
-class UnnamedUser:
-    """What pwd says of a user, for a uid of a --session-uids range (no
-    passwd entry; corral gives it the group of the same number)."""
-
-    def __init__(self, uid):
-        self.pw_uid = self.pw_gid = uid
-        self.pw_name = f"uid {uid}"
-
-
-def session_user_of(session):
-    """The user a session runs as: its own uid from the pool (a root
-    corrald's default, corral-s00..s15, or the run's CORRAL_TEST_SESSION_UIDS),
-    else the shared SESSION_USER."""
-    if session.get("uid") is None:
-        return SESSION_USER
-    try:
-        return pwd.getpwuid(session["uid"])
-    except KeyError:
-        return UnnamedUser(session["uid"])
-
-
-def processes_in(cgroup):
-    """PIDs in a cgroup and every cgroup below it."""
-    pids = []
-    for root, _, files in os.walk(cgroup):
-        with open(os.path.join(root, "cgroup.procs")) as f:
-            pids += [int(line) for line in f if line.strip()]
-    return pids
-
-
-def user_namespace(pid):
-    """The user namespace a process is in ("user:[4026531837]"), or None if it is gone."""
-    try:
-        return os.readlink(f"/proc/{pid}/ns/user")
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-
-
-def chrome_sandbox_state(pids):
-    """What Chrome's sandbox looks like among pids (a session's processes):
-    for each renderer (--type=renderer), whether it is in a user namespace of
-    its own (the namespace sandbox) and under a seccomp-bpf filter (Seccomp 2);
-    and which processes were started with --no-sandbox.
-    Returns {"renderers": {pid: (own_user_namespace, seccomp)}, "no_sandbox": [pid]}.
-    Processes that end while this reads are left out."""
-    browsers, renderers, no_sandbox = {}, [], []
-    for pid in pids:
-        # Chrome's helpers rewrite their title into one space-separated string.
-        argv = " ".join(cmdline(pid)).split()
-        if not argv:
-            continue
-        if "--no-sandbox" in argv:
-            no_sandbox.append(pid)
-        if "--type=renderer" in argv:
-            renderers.append(pid)
-        elif os.path.basename(argv[0]) in ("chromium", "chrome") and not any(a.startswith("--type=") for a in argv):
-            browsers[pid] = user_namespace(pid)
-    # The browser runs in the host's user namespace (ours) unless something
-    # is very wrong; a sandboxed renderer is in neither.
-    outside = set(browsers.values()) | {user_namespace("self")}
-    state = {"renderers": {}, "no_sandbox": no_sandbox}
-    for pid in renderers:
-        namespace, status = user_namespace(pid), process_status(pid)
-        if namespace and status:
-            state["renderers"][pid] = (namespace not in outside, int(status["Seccomp"]))
-    return state
-
-
-def assert_chrome_sandboxed(pids, timeout=20):
-    """Chrome's sandbox is on among pids() (called again until it holds): no
-    process has --no-sandbox, there is a renderer, and every renderer is in a
-    user namespace other than its browser's and under seccomp-bpf. A renderer
-    the zygote has just forked applies its seccomp filter a moment later, so
-    this waits for that. Returns the state."""
-    def sandboxed(state):
-        renderers = state["renderers"].values()
-        return not state["no_sandbox"] and renderers and all(own and seccomp == 2 for own, seccomp in renderers)
-
-    last = {}
-
-    def settled():
-        last["state"] = chrome_sandbox_state(pids())
-        return sandboxed(last["state"])
-    try:
-        wait_until(settled, timeout, "Chrome's sandbox on every renderer")
-    except AssertionError as timed_out:
-        raise AssertionError(f"{timed_out}; renderers as (own user namespace, Seccomp) per pid, and the "
-                             f"processes with --no-sandbox: {last['state']}") from None
-    return last["state"]
-
-
-def systemctl_user(*args):
-    return subprocess.run(["systemctl", "--user", *args], capture_output=True, text=True, timeout=30)
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    """http.client over a unix socket (corrald --listen unix:PATH)."""
-
-    def __init__(self, path, timeout):
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.unix_path)
-
-
-class Api:
-    """A client of a running corrald's HTTP API, on a TCP port or a unix
-    socket; with a token, every request carries it unless told otherwise."""
-
-    def __init__(self, port=None, unix_socket=None, token=None, host="127.0.0.1"):
-        self.host = host  # where the API listens: loopback, or an address of an OtherHost's veth
-        self.port = port
-        self.unix_socket = unix_socket
-        self.token = token
-
-    @property
-    def url(self):
-        """The address as corralctl --url takes it."""
-        return f"unix:{self.unix_socket}" if self.unix_socket else f"http://{self.host}:{self.port}"
-
-    def log(self):
-        return ""
-
-    def connection(self, timeout=360):
-        if self.unix_socket:
-            return UnixHTTPConnection(self.unix_socket, timeout)
-        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-
-    def raw_socket(self, timeout=30):
-        """A plain socket connected to the API, for bytes http.client will not send."""
-        if self.unix_socket:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(timeout)
-            sock.connect(self.unix_socket)
-            return sock
-        return socket.create_connection((self.host, self.port), timeout=timeout)
-
-    def request(self, method, path, body=None, headers=None, timeout=360, auth=True):
-        """(status, parsed JSON or raw text) of one request. auth=False sends no token."""
-        headers = dict(headers or {})
-        if self.token and auth:
-            headers.setdefault("Authorization", f"Bearer {self.token}")
-        status, _, reply = self.exchange(method, path, body, headers, timeout)
-        return status, reply
-
-    def exchange(self, method, path, body=None, headers=None, timeout=360):
-        """(status, response headers, parsed JSON or raw text); headers are sent
-        as given (a Host of their own included), and one given as None is not
-        sent at all (a body without Content-Type)."""
-        connection = self.connection(timeout)
-        if isinstance(body, (dict, list)):
-            body = json.dumps(body)
-        headers = dict(headers or {})
-        if body is not None and not any(name.lower() == "content-type" for name in headers):
-            headers["Content-Type"] = "application/json"  # as every API client sends a body
-        headers = {name: value for name, value in headers.items() if value is not None}
-        connection.request(method, path, body=body, headers=headers)
-        response = connection.getresponse()
-        raw = response.read().decode("utf-8", "replace")
-        connection.close()
-        try:
-            return response.status, response.headers, json.loads(raw)
-        except ValueError:
-            return response.status, response.headers, raw
-
-    def open(self, body=None, expect=201):
-        status, reply = self.request("POST", "/v1/sessions", body if body is not None else {})
-        assert status == expect, f"open: {status} {reply}\n{self.log()[-3000:]}"
-        return reply
-
-    def close(self, session_id, grace=None, expect=200):
-        path = f"/v1/sessions/{session_id}" + (f"?grace={grace}" if grace is not None else "")
-        status, reply = self.request("DELETE", path)
-        assert status == expect, f"close: {status} {reply}"
-        return reply
-
-    def get(self, session_id):
-        return self.request("GET", f"/v1/sessions/{session_id}")
-
-    def get_quietly(self, session_id):
-        """The session's state, read without renewing its lease (from the list)."""
-        for session in self.request("GET", "/v1/sessions")[1]["sessions"]:
-            if session["id"] == session_id:
-                return session["state"]
-        return "closed"
-
-    def wait_closed(self, session_id, timeout, what):
-        """Wait, without renewing the lease, until the session has closed;
-        then its GET (state, exit and close report)."""
-        wait_until(lambda: self.get_quietly(session_id) == "closed", timeout, what)
-        return self.get(session_id)[1]
-
-
-# The session uids the harness gives a named instance: below systemd's
-# container range, clear of the ranges test_session_uids uses.
-NAMED_INSTANCE_UIDS = "400300-400315"
-# A uid range of this run's own for the default instance's sessions
-# (CORRAL_TEST_SESSION_UIDS=FIRST-LAST), so that two test runs on one host
-# never share, and quarantine, each other's uids; unset: corral's default
-# pool corral-s00..s15.
-RUN_SESSION_UIDS = os.environ.get("CORRAL_TEST_SESSION_UIDS")
 
 
 def instance_scope_name(instance, name):
@@ -530,51 +224,6 @@ class Daemon(Api):
         # A reusing daemon shares this one's state dir: forget both.
         for daemon in [d for d in _LIVE_DAEMONS if d is self or d.state_dir == self.state_dir]:
             _LIVE_DAEMONS.remove(daemon)
-
-
-STUB_PROCESSES = 5  # the stub's main process + 3 children + the escapee
-
-
-class FakeDevTools(http.server.BaseHTTPRequestHandler):
-    """A stranger's server that answers /json/version like Chrome, and counts
-    who asked: what a browser's DevTools file may name instead of its own port."""
-    asked = 0
-
-    def do_GET(self):
-        type(self).asked += 1
-        body = json.dumps({"webSocketDebuggerUrl": f"ws://127.0.0.1:{self.server.server_port}/planted"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-def stub_wrapper(*stub_args):
-    """A --browser program that runs the stub with extra behaviour flags."""
-    handle, path = tempfile.mkstemp(prefix="corral-test-stub.", suffix=".sh")
-    with os.fdopen(handle, "w") as f:
-        f.write(f"#!/bin/sh\nexec {os.environ['CORRAL_STUB']} {' '.join(stub_args)} \"$@\"\n")
-    os.chmod(path, 0o755)
-    return path
-
-
-def pid_file(daemon, session):
-    """Where the stub browser of a session lists its PIDs (in its profile dir)."""
-    return os.path.join(daemon.state_dir, "sessions", session["id"], "profile", "stub.pids")
-
-
-def read_pid_file(path, count=None, timeout=10.0):
-    """PIDs the stub browser wrote, once the file is complete."""
-    wait_until(lambda: os.path.exists(path), timeout, f"pid file {path}")
-    with open(path) as f:
-        pids = [int(line) for line in f if line.strip()]
-    if count is not None:
-        assert len(pids) == count, f"expected {count} pids, got {pids}"
-    return pids
 
 
 def refused_start(*args, prefix=(), timeout=30, beside=None):
