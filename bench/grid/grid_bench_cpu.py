@@ -1,4 +1,4 @@
-"""Where the CPU of bench/grid_bench.py's sessions/s goes, host by host.
+"""Where the CPU of bench/grid/grid_bench.py's sessions/s goes, host by host.
 
 On two cores both sides keep the machine busy, so sessions/s is CPU per
 session; this says whose. A corral host's is its relay node's JVM, its
