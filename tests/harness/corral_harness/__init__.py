@@ -8,8 +8,8 @@ Environment (set by tests/meson.build):
   CORRAL_STUB        path of the stub browser
   CORRAL_TEST_BACKEND  cgroupfs (default) or systemd-user
   XDG_RUNTIME_DIR    for systemd-user: the private manager's runtime dir
-  CORRAL_TEST_SESSION_UIDS, CORRAL_TEST_INSTANCE_UIDS, CORRAL_TEST_SMALL_POOL_UIDS
-                     the suite's own uid ranges (users.py)
+  CORRAL_TEST_UID_BLOCK  the suite's own block of uids (users.py; CORRAL_TEST_UID_BASE moves them)
+  CORRAL_TEST_SESSION_UIDS  without a block: the default instance's uids (unset: corral-s00..s15)
 """
 from corral_harness.api import Api, UnixHTTPConnection, systemctl_user  # noqa: F401
 from corral_harness.cgroups import CGROUP2, remove_cgroup_tree  # noqa: F401

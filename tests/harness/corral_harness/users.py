@@ -37,17 +37,36 @@ def session_user_of(session):
         return UnnamedUser(session["uid"])
 
 
-# Each suite's own uids (tests/meson.build gives every suite a block of
-# 100, 410000 + 100*k), so that suites running side by side, and other test
-# runs on the host, never share, and quarantine, each other's session uids.
-# All below systemd's container range (524288-) and clear of its dynamic
-# users (61000-61200); unset, the fixed ranges below.
-#
-# The default instance's sessions (CORRAL_TEST_SESSION_UIDS=FIRST-LAST);
-# unset: corral's default pool corral-s00..s15 (the suite that proves that
-# pool runs without a range, and alone).
-RUN_SESSION_UIDS = os.environ.get("CORRAL_TEST_SESSION_UIDS")
-# A named instance's sessions (the default pool is the default instance's).
-NAMED_INSTANCE_UIDS = os.environ.get("CORRAL_TEST_INSTANCE_UIDS", "400300-400315")
-# A pool of two, for tests of what happens past a pool's end.
-SMALL_POOL_UIDS = os.environ.get("CORRAL_TEST_SMALL_POOL_UIDS", "400100-400101")
+# Each suite's own uids, so that suites running side by side, and other
+# test runs on the host, never share, and quarantine, each other's session
+# uids. tests/meson.build gives every suite but the one that proves the
+# default pool a block number k (CORRAL_TEST_UID_BLOCK); its block is 100
+# uids from CORRAL_TEST_UID_BASE + 100*k (base 450000; another checkout
+# running the suites at the same time sets another base). Every block lies
+# below systemd's container range (524288-), clear of its dynamic users
+# (61000-61200), of the fixed ranges below and of bench's (401000 + 1000
+# per daemon, bench/common/daemons.py).
+UID_BLOCK_SIZE = 100
+CONTAINER_UIDS = 524288
+
+
+def _block_ranges(block):
+    """The default instance's 16, a named instance's 16 and a pool of 2, in block `block`."""
+    first = int(os.environ.get("CORRAL_TEST_UID_BASE", "450000")) + UID_BLOCK_SIZE * int(block)
+    if not 400400 <= first or first + UID_BLOCK_SIZE > CONTAINER_UIDS:
+        raise SystemExit(f"uid block {block} ({first}-) is not between 400400 and {CONTAINER_UIDS}: "
+                         "set CORRAL_TEST_UID_BASE lower or higher")
+    return f"{first}-{first + 15}", f"{first + 20}-{first + 35}", f"{first + 40}-{first + 41}"
+
+
+_BLOCK = os.environ.get("CORRAL_TEST_UID_BLOCK")
+if _BLOCK:
+    RUN_SESSION_UIDS, NAMED_INSTANCE_UIDS, SMALL_POOL_UIDS = _block_ranges(_BLOCK)
+else:
+    # The default instance's sessions: the run's CORRAL_TEST_SESSION_UIDS
+    # (FIRST-LAST), or unset: corral's default pool corral-s00..s15.
+    RUN_SESSION_UIDS = os.environ.get("CORRAL_TEST_SESSION_UIDS")
+    # A named instance's sessions (the default pool is the default instance's).
+    NAMED_INSTANCE_UIDS = "400300-400315"
+    # A pool of two, for tests of what happens past a pool's end.
+    SMALL_POOL_UIDS = "400100-400101"
