@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """The layering of docs/architecture.md, checked: every #include "corral/X/..."
 in a folder's sources and headers names a folder that folder may use. Also
-holds every source file to 400 lines, and Boost to the HTTP server's files. Exits 1, naming each offence."""
+holds every source file to 400 lines (C and C++ everywhere; Python and shell
+in tests/, bench/, tools/ and clients/ too: the same house rules), and Boost
+to the HTTP server's files. Exits 1, naming each offence."""
 import pathlib
 import re
 import sys
@@ -26,6 +28,32 @@ MAY_INCLUDE_BOOST = {"src/api/http_server.cpp", "src/api/http_connection.cpp", "
                      "src/api/connection.hpp", "src/api/tcp_relay.cpp", "src/api/relay_exchange.cpp",
                      "src/api/relay_hub_impl.hpp"}
 MAX_LINES = 400
+# Python and shell files held to MAX_LINES as well: *.py, and scripts whose
+# shebang names sh, bash or python (tools/vm/vm-run, tools/grid/relay-node-config).
+SCRIPT_FOLDERS = ("tests", "bench", "tools", "clients")
+NOT_OURS = {"node_modules", "__pycache__", "results", ".git"}
+SCRIPT_SHEBANG = re.compile(rb"#!\S*(/|env\s+|busybox\s+)(sh|bash|python3?)\b")
+
+
+def scripts(root):
+    """The Python and shell files of SCRIPT_FOLDERS (not vendored packages or kept results)."""
+    for folder in SCRIPT_FOLDERS:
+        for path in sorted((root / folder).rglob("*")):
+            if not path.is_file() or NOT_OURS & set(path.relative_to(root).parts):
+                continue
+            if path.suffix == ".py":
+                yield path
+            elif not path.suffix or path.suffix == ".sh":
+                with open(path, "rb") as f:
+                    if SCRIPT_SHEBANG.match(f.readline()):
+                        yield path
+
+
+def too_long(root, path, text):
+    lines = text.count("\n")
+    if lines > MAX_LINES:
+        return [f"{path.relative_to(root)}: {lines} lines (at most {MAX_LINES}: split it by concept)"]
+    return []
 
 
 def main(root):
@@ -47,9 +75,9 @@ def main(root):
         text = path.read_text()
         if BOOST_INCLUDE.search(text) and str(path.relative_to(root)) not in MAY_INCLUDE_BOOST:
             offences.append(f"{path.relative_to(root)}: includes Boost; only the server's and the relay's files may")
-        lines = text.count("\n")
-        if lines > MAX_LINES:
-            offences.append(f"{path.relative_to(root)}: {lines} lines (at most {MAX_LINES}: split it by concept)")
+        offences += too_long(root, path, text)
+    for path in scripts(root):
+        offences += too_long(root, path, path.read_text(errors="replace"))
     for offence in offences:
         print(offence)
     print(f"{len(offences)} offences" if offences else "layers and file sizes as docs/architecture.md says")

@@ -7,15 +7,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 
 from common import cgroups, procs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
-import corral_harness  # noqa: E402
+import corral_harness
 
 CORRALD = os.environ.get("CORRALD", os.path.join(ROOT, "build", "corrald"))
 

@@ -4,35 +4,24 @@ import os
 import signal
 import time
 
+# wait_until is the harness's: the first true value of predicate(), AssertionError after timeout.
+from corral_harness.processes import cmdline as harness_cmdline, pid_alive, wait_until  # noqa: F401
+
 
 def all_pids():
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 
 
-PF_EXITING = 0x4  # include/linux/sched.h: the task has begun do_exit()
-
-
 def alive(pid):
-    """True while pid exists, is not a zombie and has not begun exiting.
-
-    A task that has begun do_exit() runs no code any more; it leaves its
-    cgroup (cgroup_exit, after its memory is released: what makes
-    cgroup.events say populated 0) a moment before /proc stops showing it
-    running. Every side is judged by this one rule, as the e2e harness does."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return fields[0] not in ("Z", "X") and not int(fields[6]) & PF_EXITING
-    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
-        return False
+    """True while pid exists, is not a zombie and has not begun exiting: the
+    e2e harness's rule (corral_harness.processes.pid_alive), so that every
+    side is judged by one rule."""
+    return pid_alive(pid)
 
 
 def cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
-    except (FileNotFoundError, ProcessLookupError):
-        return ""
+    """A process's command line as one string ("" once it is gone)."""
+    return " ".join(harness_cmdline(pid)).strip()
 
 
 def comm(pid):
@@ -95,15 +84,3 @@ def thread_count(pid):
         return len(os.listdir(f"/proc/{pid}/task"))
     except (FileNotFoundError, ProcessLookupError):
         return None
-
-
-def wait_until(predicate, timeout, what, interval=0.01):
-    """The first true value of predicate(); RuntimeError after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)

@@ -18,7 +18,7 @@ import os
 import signal
 import subprocess
 
-from live_helpers import abandon_helpers, track_helper, untrack_helper
+from corral_harness.live_helpers import abandon_helpers, track_helper, untrack_helper
 
 # 10.213.0.0/16 is 16384 /30s; each OtherHost of this process starts looking
 # at one its pid picks, so concurrent test runs seldom even have to skip one.

@@ -11,7 +11,7 @@ import urllib.parse
 import urllib.request
 
 from corral_harness import wait_until
-from live_helpers import track_helper, untrack_helper
+from corral_harness.live_helpers import track_helper, untrack_helper
 
 
 def free_loopback_port():

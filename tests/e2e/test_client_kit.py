@@ -18,7 +18,7 @@ import time
 import unittest
 
 from client_kit import held_devtools_client, run_devtools_client
-from live_helpers import track_helper, untrack_helper
+from corral_harness.live_helpers import track_helper, untrack_helper
 from other_host import OtherHost
 
 SIXTEEN_MIB = 16 * 1024 * 1024

@@ -13,11 +13,12 @@ import sys
 import threading
 import unittest
 
-from corral_harness import (RUN_SESSION_UIDS, STUB_PROCESSES, Daemon, DaemonTestCase, credentials, pid_file, processes_in,
+from corral_harness import (RUN_SESSION_UIDS, SMALL_POOL_UIDS, STUB_PROCESSES, Daemon, DaemonTestCase, credentials, pid_file, processes_in,
                             read_pid_file, refused_start, wait_until)
 
-# Below systemd's container range (524288-) and clear of its dynamic users.
-POOL = "400100-400101"
+# A pool of two (the suite's own, see corral_harness/users.py).
+POOL = SMALL_POOL_UIDS
+POOL_UIDS = tuple(range(int(POOL.split("-")[0]), int(POOL.split("-")[1]) + 1))
 
 
 def as_uid(uid, *command):
@@ -116,7 +117,7 @@ class SessionsMayNotUseTheApi(DaemonTestCase):
     def test_a_session_uid_is_refused_on_tcp_and_others_are_not(self):
         a = self.daemon.open()
         self.assertEqual(api_status_as(a["uid"], url=self.daemon.url), 403)
-        self.assertEqual(api_status_as(400101 if a["uid"] != 400101 else 400100, url=self.daemon.url), 403)
+        self.assertEqual(api_status_as(next(uid for uid in POOL_UIDS if uid != a["uid"]), url=self.daemon.url), 403)
         # nobody is no session, but without a token only root, corrald's uid and
         # group corral may use TCP (test_credentials.py); the unix socket's mode decides there.
         self.assertEqual(api_status_as(65534, url=self.daemon.url), 403)
@@ -131,7 +132,7 @@ class SessionsMayNotUseTheUnixSocket(DaemonTestCase):
 
     def test_a_session_uid_is_refused_on_the_unix_socket(self):
         os.chmod(self.daemon.unix_socket, 0o666)  # so that the kernel lets it connect at all
-        self.assertEqual(api_status_as(400100, unix_socket=self.daemon.unix_socket), 403)
+        self.assertEqual(api_status_as(POOL_UIDS[0], unix_socket=self.daemon.unix_socket), 403)
         self.assertEqual(api_status_as(65534, unix_socket=self.daemon.unix_socket), 200)
 
 

@@ -84,7 +84,7 @@ def remove_as_root(path):
 
 
 class UidSweep(DaemonTestCase):
-    """The run's own uid range (CORRAL_TEST_SESSION_UIDS), else the default pool."""
+    """The suite's own uid range (corral_harness/users.py), else the default pool."""
 
     def setUp(self):
         self.leftovers = []  # removed as root whatever happens

@@ -7,7 +7,7 @@ import subprocess
 import tempfile
 
 from corral_harness import wait_until
-from live_helpers import track_helper, untrack_helper
+from corral_harness.live_helpers import track_helper, untrack_helper
 
 PROMPT = "corral$"
 

@@ -25,7 +25,7 @@ import sys
 from corral_harness import Daemon, wait_until
 from fleet_network import FleetNetwork
 from grid_servers import GridWorkdir, Hub, InNetns, PlainNode, RelayNode, grid_jar, java_processes_of
-from live_helpers import track_helper, untrack_helper
+from corral_harness.live_helpers import track_helper, untrack_helper
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_ROOT = os.path.dirname(os.path.dirname(HERE))

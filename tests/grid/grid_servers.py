@@ -19,7 +19,7 @@ import tempfile
 import time
 
 from corral_harness import Api
-from live_helpers import track_helper, untrack_helper
+from corral_harness.live_helpers import track_helper, untrack_helper
 
 CLIENTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients")
 HUB_PORT, PUBLISH_PORT, SUBSCRIBE_PORT, NODE_PORT = 4444, 4442, 4443, 5555

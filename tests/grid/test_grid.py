@@ -15,9 +15,8 @@ import time
 import tomllib
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from corral_harness import pid_alive, wait_until  # noqa: E402
-from grid_fleet import GridFleet  # noqa: E402
+from corral_harness import pid_alive, wait_until
+from grid_fleet import GridFleet
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PAGE = "data:text/html,<title>grid page</title><p>hello"

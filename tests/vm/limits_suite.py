@@ -19,117 +19,19 @@ import unittest
 import urllib.parse
 import urllib.request
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from corral_harness import (session_user_of, Api, assert_chrome_sandboxed, credentials, expected_credentials,  # noqa: E402
-                            pid_alive, processes_in, wait_until)
+from corral_harness import (session_user_of, Api, assert_chrome_sandboxed, credentials, expected_credentials,
+                            processes_in, wait_until)
+from guest_corral import (SYSTEM_PORT, USER_PORT, close_or_await, cgroup_path, fetch, install_corral, journal, keyed,
+                          main_pid, read, run, scrape, service_active, start_system_service, stub_wrapper)
 
 BUILD = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else os.environ["CORRAL_BUILD_DIR"]
-STUB = "/usr/local/libexec/corral-test/stub_browser"
-SYSTEM_PORT, USER_PORT = 8420, 8421
 FIGURES = {}
-
-
-def run(*args, check=True, **kwargs):
-    result = subprocess.run(args, capture_output=True, text=True, **kwargs)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
-    return result
-
-
-def read(path):
-    with open(path) as f:
-        return f.read()
-
-
-def keyed(path, key):
-    for line in read(path).splitlines():
-        name, value = line.split()
-        if name == key:
-            return int(value)
-    raise KeyError(key)
-
-
-def stub_wrapper(name, *stub_args):
-    """A --browser program that runs the stub with extra behaviour flags."""
-    path = f"/usr/local/libexec/corral-test/{name}"
-    with open(path, "w") as f:
-        f.write(f"#!/bin/sh\nexec {STUB} {' '.join(stub_args)} \"$@\"\n")
-    os.chmod(path, 0o755)
-    return path
-
-
-def install_corral():
-    """As an operator: meson install, the session user, the units in place, daemon-reload."""
-    run("meson", "install", "-C", BUILD, "--no-rebuild", "--quiet")
-    run("systemd-sysusers")
-    os.makedirs(os.path.dirname(STUB), exist_ok=True)
-    run("install", "-m", "0755", os.path.join(BUILD, "tests", "stub_browser"), STUB)
-    run("systemctl", "daemon-reload")
-
-
-def start_system_service(*args):
-    """(Re)start corrald.service with CORRALD_ARGS from /etc/default/corrald."""
-    with open("/etc/default/corrald", "w") as f:
-        f.write("CORRALD_ARGS=" + " ".join(["--listen", f"127.0.0.1:{SYSTEM_PORT}", "--start-timeout", "300s",
-                                            # TCG is slow: no session may idle out mid-test
-                                            "--default-idle-timeout", "1h",
-                                            *args]) + "\n")
-    # The suite restarts the service more often than systemd's start limit
-    # (5 in 10 s) allows once the VM runs fast; that limit is for crash loops.
-    run("systemctl", "reset-failed", "corrald.service", check=False)
-    # Type=notify: restart returns once corrald said READY=1.
-    run("systemctl", "restart", "corrald.service")
-    return Api(SYSTEM_PORT)
-
-
-def fetch(url, method="GET"):
-    with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=60) as response:
-        return response.read().decode()
-
-
-def scrape(port):
-    """GET /metrics as {"name{labels}": value}."""
-    samples = {}
-    for line in fetch(f"http://127.0.0.1:{port}/metrics").splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            samples[name] = float(value)
-    return samples
-
-
-def main_pid():
-    return int(run("systemctl", "show", "-P", "MainPID", "corrald.service").stdout.strip() or 0)
-
-
-def service_active():
-    return run("systemctl", "is-active", "corrald.service", check=False).stdout.strip() == "active"
-
-
-def journal(*match):
-    """Journal entries (parsed -o json) that match, e.g. FIELD=value or -u UNIT."""
-    out = run("journalctl", "--no-pager", "-o", "json", *match, check=False).stdout
-    return [json.loads(line) for line in out.splitlines() if line.strip()]
-
-
-def cgroup_path(session):
-    return session["cgroup"]
-
-
-def close_or_await(api, session_id):
-    """Close a running session; one whose browser a cap killed closes itself:
-    wait for that. Returns the close report either way."""
-    status, session = api.get(session_id)
-    if session["state"] == "running":
-        status, report = api.request("DELETE", f"/v1/sessions/{session_id}?grace=0")
-        if status == 200:
-            return report
-    return api.wait_closed(session_id, 60, f"session {session_id} to close")["report"]
 
 
 class SystemService(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        install_corral()
+        install_corral(BUILD)
         cls.api = start_system_service()
 
     @classmethod
@@ -428,7 +330,7 @@ class UserService(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        install_corral()
+        install_corral(BUILD)
         run("useradd", "--create-home", cls.user, check=False)
         cls.uid = pwd.getpwnam(cls.user).pw_uid
         run("systemctl", "start", f"user@{cls.uid}.service")

@@ -1,4 +1,4 @@
-"""Where the CPU of bench/grid_bench.py's sessions/s goes, host by host.
+"""Where the CPU of bench/grid/grid_bench.py's sessions/s goes, host by host.
 
 On two cores both sides keep the machine busy, so sessions/s is CPU per
 session; this says whose. A corral host's is its relay node's JVM, its
@@ -9,7 +9,7 @@ chromedrivers it starts, and their browsers, are counted there too."""
 import os
 
 from common.cgroups import CGROUP2, remove
-from live_helpers import track_helper, untrack_helper
+from corral_harness.live_helpers import track_helper, untrack_helper
 
 TICK = os.sysconf("SC_CLK_TCK")
 

@@ -1,4 +1,4 @@
-"""Where a command's time goes through Grid (bench/grid_bench.py, 4): the
+"""Where a command's time goes through Grid (bench/grid/grid_bench.py, 4): the
 same GET /session/{id}/title sent to each hop of each side's path, from
 the bench itself over sockets made in the hop's namespace, each client
 keeping its connection alive as Selenium's and Grid's do:

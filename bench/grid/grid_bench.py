@@ -2,7 +2,7 @@
 """Selenium Grid 4 with corral hosts against Grid with plain chromedriver
 nodes (issue 11). Run as root, from the repository:
 
-  CORRALD=build/corrald /usr/bin/python3 bench/grid_bench.py [--quick]
+  PYTHONPATH=tests/harness CORRALD=build/corrald /usr/bin/python3 bench/grid/grid_bench.py [--quick]
       [--starts 10] [--commands 300] [--duration 60] [--no-plain-throughput]
 
 One fleet (tests/grid's kit: network namespaces joined by veth links, the
@@ -29,7 +29,7 @@ capability has the request's value, so a bot's "bench:side" picks its side
 Prints the machine and the figures as JSON, keeps a copy in
 bench/results/<start>-grid[-quick]-<commit>.json; exits 1 if the run
 left a JVM, namespace, session, cgroup or temp dir behind.
-  /usr/bin/python3 bench/grid_bench.py --across RUN.json RUN.json ...
+  PYTHONPATH=tests/harness /usr/bin/python3 bench/grid/grid_bench.py --across RUN.json RUN.json ...
 prints each figure's median and spread over kept runs."""
 import argparse
 import datetime
@@ -41,8 +41,10 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path[:0] = [HERE, os.path.join(ROOT, "tests", "grid"), os.path.join(ROOT, "tests", "e2e")]
+BENCH = os.path.dirname(HERE)
+ROOT = os.path.dirname(BENCH)
+# corral_harness comes from the PYTHONPATH (tests/harness: see bench/README.md).
+sys.path[:0] = [HERE, BENCH, os.path.join(ROOT, "tests", "grid")]
 os.environ.setdefault("CORRALD", os.path.join(ROOT, "build", "corrald"))
 from common import machine  # noqa: E402
 from common.stats import ratio  # noqa: E402
@@ -239,7 +241,7 @@ def run(args):
     log(summary_line(results))
     print(json.dumps(results, indent=2))
     if args.save:
-        log(f"results: {os.path.relpath(report.save(results, os.path.join(HERE, 'results')), ROOT)}")
+        log(f"results: {os.path.relpath(report.save(results, os.path.join(BENCH, 'results')), ROOT)}")
     return 0 if results["after"]["clean"] else 1
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The Selenium bot of bench/grid_bench.py: Debian's python3-selenium talking
+"""The Selenium bot of bench/grid/grid_bench.py: Debian's python3-selenium talking
 only to the Grid's hub, timing itself, driven one JSON line at a time.
 
   grid_bench_bot.py HUB_URL CAPABILITIES_JSON

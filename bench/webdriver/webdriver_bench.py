@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """What corral's WebDriver endpoint costs a Selenium bot (run as root, from
-the repository: /usr/bin/python3 bench/webdriver_bench.py [--commands 500]
+the repository: PYTHONPATH=tests/harness /usr/bin/python3 bench/webdriver/webdriver_bench.py [--commands 500]
 [--starts 5]).
 
 1. One command, GET /session/{id}/title, through corral and straight to the
@@ -20,7 +20,8 @@ import sys
 import time
 import urllib.parse
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# bench/ for common/; corral_harness comes from the PYTHONPATH (tests/harness: see bench/README.md).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from common import machine  # noqa: E402
 from common.chrome import CHROMEDRIVER  # noqa: E402
 from common.daemons import ROOT, Corrald  # noqa: E402

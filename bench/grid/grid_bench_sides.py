@@ -1,4 +1,4 @@
-"""The two sides of bench/grid_bench.py in one GridFleet: bots that talk to
+"""The two sides of bench/grid/grid_bench.py in one GridFleet: bots that talk to
 the hub from the grid namespace, which node holds a session, how many
 sessions each node made, and what a run left behind."""
 import json
@@ -22,7 +22,7 @@ TMP_PREFIXES = ("org.chromium.", ".org.chromium.", "hsperfdata_", "corral-sweep-
 
 
 class BenchBot:
-    """bench/grid_bench_bot.py in the grid namespace, asking for `side`."""
+    """bench/grid/grid_bench_bot.py in the grid namespace, asking for `side`."""
 
     def __init__(self, fleet, side):
         capabilities = json.dumps({"bench:side": side})

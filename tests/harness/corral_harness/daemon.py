@@ -1,0 +1,271 @@
+"""One real corrald per Daemon, with its own state dir and (cgroupfs)
+cgroup root; what a test run killed by meson's timeout must clean up."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import unittest
+
+from corral_harness.api import Api, systemctl_user
+from corral_harness.cgroups import CGROUP2, remove_cgroup_tree
+from corral_harness.live_helpers import abandon_helpers
+from corral_harness.processes import pid_alive, wait_until
+from corral_harness.users import NAMED_INSTANCE_UIDS, RUN_SESSION_UIDS
+
+BACKEND = os.environ.get("CORRAL_TEST_BACKEND", "cgroupfs")
+
+# Daemons started and not yet removed: what a test run killed by meson's
+# timeout (SIGTERM) must clean up before it goes.
+_LIVE_DAEMONS = []
+
+
+def _abandon_daemons_and_exit(signum, frame):
+    """SIGTERM (meson's timeout): kill every daemon and session of this run,
+    remove their state dirs and cgroups, and exit at once. os._exit, because
+    client threads blocked in HTTP calls would hold up a normal exit."""
+    for daemon in list(_LIVE_DAEMONS):
+        try:
+            daemon.abandon()
+        except Exception as failure:  # clean up the rest regardless
+            print(f"harness: cleaning up {daemon.state_dir} failed: {failure}", flush=True)
+    abandon_helpers()  # Prometheus, tmux
+    os._exit(128 + signum)
+
+
+signal.signal(signal.SIGTERM, _abandon_daemons_and_exit)
+
+
+def instance_scope_name(instance, name):
+    """True if `name` (a unit, or a cgroup directory) is a session scope of
+    corrald instance `instance` (None: the default instance), as its own
+    recovery would take it: corral-<id>(.scope) for the default instance,
+    whose names every other instance's begin with, and corral-X-<id> for X."""
+    if instance:
+        return name.startswith(f"corral-{instance}-")
+    return name.startswith("corral-") and not re.match(r"corral-[a-z0-9_]+(-|\.slice$)", name)
+
+
+class Daemon(Api):
+    """One corrald process with its own state dir (and cgroup root for cgroupfs)."""
+
+    def __init__(self, *extra_args, browser=None, backend=BACKEND, reuse=None, token=None, unix_socket=False,
+                 listen="127.0.0.1:0", instance=None, beside=None, launch_prefix=()):
+        """reuse: another Daemon whose state dir and cgroup root this one takes over.
+        token: run with --token-file holding this token; requests send it.
+        unix_socket: listen on unix:<state dir>/api.sock instead of `listen`.
+        listen: the TCP address; requests go to its host (127.0.0.1 for a wildcard) and the port it got.
+        instance: run as --instance NAME (None: the default instance).
+        beside: another Daemon whose --cgroup-root this one shares (cgroupfs), as
+        several instances on one host do; this one then removes only its own root.
+        launch_prefix: argv that execs corrald, e.g. nsenter into another host's network namespace."""
+        self.backend = backend
+        self.launch_prefix = reuse.launch_prefix if reuse else tuple(launch_prefix)
+        self.instance = reuse.instance if reuse else instance
+        corrald = os.environ["CORRALD"]
+        self.state_dir = reuse.state_dir if reuse else tempfile.mkdtemp(prefix="corral-test-state.")
+        # mkdtemp makes it 0700; the session user must pass through it (corrald checks).
+        os.chmod(self.state_dir, 0o711)
+        self.cgroup_root = None   # what remove() takes away: the cgroup root this daemon made, or its own part
+        self.shared_root = None   # its --cgroup-root
+        socket_path = os.path.join(self.state_dir, "api.sock") if unix_socket else None
+        args = [*self.launch_prefix, corrald, "--listen", f"unix:{socket_path}" if socket_path else listen,
+                "--state-dir", self.state_dir, "--backend", backend, "--log-level", "debug", "--grace", "1s"]
+        chooses_users = "--session-uids" in extra_args or "--session-user" in extra_args
+        if self.instance:
+            args += ["--instance", self.instance]
+            # The default pool (corral-s00..s15) is the default instance's.
+            if not chooses_users:
+                args += ["--session-uids", NAMED_INSTANCE_UIDS]
+        elif RUN_SESSION_UIDS and not chooses_users:
+            args += ["--session-uids", RUN_SESSION_UIDS]
+        if token:
+            self.token_file = os.path.join(self.state_dir, "api.token")
+            with open(os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+                f.write(token + "\n")
+            args += ["--token-file", self.token_file]
+        if backend == "cgroupfs":
+            if reuse:
+                self.shared_root, self.cgroup_root = reuse.shared_root, reuse.cgroup_root
+            elif beside:
+                self.shared_root = beside.shared_root
+                self.cgroup_root = os.path.join(self.shared_root, f"corral-{self.instance}.slice") \
+                    if self.instance else self.shared_root
+            else:
+                self.shared_root = self.cgroup_root = f"{CGROUP2}/corral-test-{os.getpid()}-{id(self) & 0xffffff:x}"
+            args += ["--cgroup-root", self.shared_root]
+        if browser:
+            args += ["--browser", browser]
+        args += list(extra_args)
+        self.log_lines = []
+        _LIVE_DAEMONS.append(self)
+        self.process = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                                        errors="replace")
+        try:
+            ready = self._wait_ready()
+        except AssertionError:
+            if not reuse:
+                self.remove()  # a daemon that did not start leaves no state dir or cgroup root behind
+            raise
+        host = listen.rsplit(":", 1)[0].strip("[]") if not socket_path else None
+        if host in ("0.0.0.0", "::", None, ""):
+            host = "127.0.0.1"
+        super().__init__(port=None if socket_path else int(ready), unix_socket=socket_path, token=token, host=host)
+
+    def _wait_ready(self):
+        """What follows 'corrald ready on': the TCP port, or the unix socket's path."""
+        ready = threading.Event()
+        found = {}
+
+        def pump():
+            for line in self.process.stderr:
+                self.log_lines.append(line.rstrip())
+                match = re.search(r"corrald ready on (?:http://[^\s]+:(\d+)|unix:(\S+))", line)
+                if match:
+                    found["where"] = match.group(1) or match.group(2)
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(30) or "where" not in found:
+            self.process.kill()
+            raise AssertionError("corrald did not start:\n" + "\n".join(self.log_lines))
+        return found["where"]
+
+    def log(self):
+        return "\n".join(self.log_lines)
+
+    # --- what the host holds --------------------------------------------
+    def session_cgroups(self):
+        """Session cgroups (corral-*) that exist under the sessions root."""
+        status, health = self.request("GET", "/v1/health")
+        root = health["cgroup_root"]
+        if not os.path.isdir(root):
+            return []
+        return [name for name in os.listdir(root) if instance_scope_name(self.instance, name)]
+
+    def session_dirs(self):
+        sessions = os.path.join(self.state_dir, "sessions")
+        return os.listdir(sessions) if os.path.isdir(sessions) else []
+
+    def units(self):
+        if not self.backend.startswith("systemd-user"):
+            return []
+        out = systemctl_user("list-units", "--all", "--no-legend", "--plain", "corral-*.scope").stdout
+        return [unit for unit in (line.split()[0] for line in out.splitlines() if line.strip())
+                if instance_scope_name(self.instance, unit)]
+
+    def set_aside_dirs(self):
+        """Session dirs a close moved out of the way, not yet removed."""
+        removed = os.path.join(self.state_dir, "removed")
+        return os.listdir(removed) if os.path.isdir(removed) else []
+
+    def leftovers(self):
+        return {"cgroups": self.session_cgroups(), "dirs": self.session_dirs(), "units": self.units(),
+                "set_aside": self.set_aside_dirs()}
+
+    def assert_nothing_left(self, pids=()):
+        alive = [pid for pid in pids if pid_alive(pid)]
+        # A close answers before the space of its files is freed; that
+        # follows within moments.
+        try:
+            wait_until(lambda: not self.set_aside_dirs(), 5, "set-aside session dirs removed")
+        except AssertionError:
+            pass  # reported below with the rest
+        left = self.leftovers()
+        assert not alive and not any(left.values()), f"leaked: pids {alive}, {left}"
+
+    # --- shutdown ----------------------------------------------------------
+    def stop(self, sig=signal.SIGTERM):
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process.stderr.close()
+        return self.process.returncode
+
+    def remove(self):
+        """Stop the daemon and remove what the test itself made (state dir, cgroup root)."""
+        self.stop()
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+        if self.cgroup_root:
+            # Empty unless a test failed with sessions open: kill those too.
+            remove_cgroup_tree(self.cgroup_root)
+        self._forget()
+
+    def abandon(self):
+        """No time for a clean stop: SIGKILL the daemon, kill its sessions
+        by cgroup, remove its state dir and cgroup root."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        if self.cgroup_root:
+            remove_cgroup_tree(self.cgroup_root)
+        elif self.backend.startswith("systemd-user"):
+            # Kill first: a stop would give the SIGTERM-ignoring stub 90 s.
+            own_slice = f"corral-{self.instance}.slice" if self.instance else ""
+            slice_dir = os.path.join(CGROUP2, os.environ.get("CORRAL_TEST_USER_MANAGER_CGROUP", "/x").lstrip("/"),
+                                     "corral.slice", own_slice)
+            if os.path.isdir(slice_dir):
+                with open(os.path.join(slice_dir, "cgroup.kill"), "w") as f:
+                    f.write("1")
+            try:
+                systemctl_user("stop", own_slice or "corral.slice")  # unloads the emptied scopes
+            except subprocess.TimeoutExpired:
+                pass  # the manager itself is torn down by with-systemd-user
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def _forget(self):
+        # A reusing daemon shares this one's state dir: forget both.
+        for daemon in [d for d in _LIVE_DAEMONS if d is self or d.state_dir == self.state_dir]:
+            _LIVE_DAEMONS.remove(daemon)
+
+
+def refused_start(*args, prefix=(), timeout=30, beside=None):
+    """Run corrald with args (and a throw-away state dir unless args name
+    one), behind the command `prefix` (e.g. setpriv); expect it to exit
+    non-zero before it is ready. Its stderr. beside: a Daemon whose cgroup
+    root (cgroupfs) it is given, instead of one of its own."""
+    state_dir = tempfile.mkdtemp(prefix="corral-test-state.")
+    os.chmod(state_dir, 0o711)
+    cgroup_root = beside.shared_root if beside else f"{CGROUP2}/corral-test-{os.getpid()}-refused"
+    try:
+        command = [os.environ["CORRALD"], "--listen", "127.0.0.1:0", "--backend", BACKEND]
+        if BACKEND == "cgroupfs":
+            command += ["--cgroup-root", cgroup_root]
+        if "--state-dir" not in args:
+            command += ["--state-dir", state_dir]
+        result = subprocess.run([*prefix, *command, *args], capture_output=True, text=True, timeout=timeout)
+        assert result.returncode != 0 and "corrald ready" not in result.stderr, \
+            f"corrald started with {args}:\n{result.stderr}"
+        return result.stderr
+    finally:
+        shutil.rmtree(state_dir)
+        if not beside and os.path.isdir(cgroup_root):
+            os.rmdir(cgroup_root)
+
+
+class DaemonTestCase(unittest.TestCase):
+    """A fresh daemon per test class; every test must leave nothing behind."""
+    daemon_args = ()
+    daemon_options = {}  # keyword arguments of Daemon: token=..., unix_socket=True
+    use_stub = True
+
+    @classmethod
+    def setUpClass(cls):
+        browser = os.environ["CORRAL_STUB"] if cls.use_stub else None
+        cls.daemon = Daemon(*cls.daemon_args, browser=browser, **cls.daemon_options)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.remove()
+
+    def tearDown(self):
+        for session in self.daemon.request("GET", "/v1/sessions")[1]["sessions"]:
+            self.daemon.close(session["id"], grace=0)
+        self.daemon.assert_nothing_left()
