@@ -7,6 +7,7 @@
 
 #include <memory>
 
+#include "corral/util/open_directory.hpp"
 #include "corral/util/remove_tree.hpp"
 #include "corral/util/unique_fd.hpp"
 
@@ -14,16 +15,14 @@ namespace corral {
 
 namespace {
 
-constexpr int kOpenDirectory = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
-
 std::string child_path(const std::string& dir, const std::string& name) {
   return dir == "/" ? "/" + name : dir + "/" + name;
 }
 
-bool is_mount_root(int fd) {
+bool mount_root_or_unknown(int fd) {
   struct statx info {};
   if (::statx(fd, "", AT_EMPTY_PATH, STATX_TYPE, &info) < 0) return true;  // unknown: do not go in
-  return (info.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (info.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+  return is_mount_root(info);
 }
 
 struct DirCloser {
@@ -65,8 +64,8 @@ void walk(int dir, const std::string& path, uid_t uid, bool remove, size_t depth
     // Another's world-writable directory; one we cannot read we cannot
     // have listed our names in either, unless discovery found it (then its
     // descriptor was opened as root).
-    UniqueFd below(::openat(dir, name.c_str(), kOpenDirectory));
-    if (!below.valid() || is_mount_root(below.get())) continue;
+    UniqueFd below(::openat(dir, name.c_str(), kOpenDirectoryFlags));
+    if (!below.valid() || mount_root_or_unknown(below.get())) continue;
     walk(below.get(), shown, uid, remove, depth + 1, left);
   }
 }

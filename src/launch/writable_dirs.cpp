@@ -92,8 +92,7 @@ class Walk {
     if (::statx(fd.get(), "", AT_EMPTY_PATH, STATX_MODE | STATX_UID, &info) < 0) return;
     // Below a mount point, another mount's root is walked as its own mount
     // (if a session can write to it at all).
-    bool mount_root = (info.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (info.stx_attributes & STATX_ATTR_MOUNT_ROOT);
-    if (dir.depth > 0 && mount_root) return;
+    if (dir.depth > 0 && is_mount_root(info)) return;
     if (dir.depth > 0 && m_skip_owner && m_skip_owner(info.stx_uid)) return;
     if (info.stx_mode & S_IWOTH) m_found.dirs.push_back(dir.path);
     ++m_found.directories_read;

@@ -7,16 +7,12 @@
 
 namespace corral {
 
-namespace {
-constexpr int kOpenDirectory = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
-}  // namespace
-
 UniqueFd open_directory_nofollow(const std::string& path) {
   if (path.empty() || path[0] != '/') {
     errno = EINVAL;
     return UniqueFd();
   }
-  UniqueFd current(::open("/", kOpenDirectory));
+  UniqueFd current(::open("/", kOpenDirectoryFlags));
   std::istringstream components(path);
   for (std::string name; current.valid() && std::getline(components, name, '/');) {
     if (name.empty()) continue;  // the leading '/', or "a//b"
@@ -24,7 +20,7 @@ UniqueFd open_directory_nofollow(const std::string& path) {
       errno = EINVAL;
       return UniqueFd();
     }
-    current = UniqueFd(::openat(current.get(), name.c_str(), kOpenDirectory));
+    current = UniqueFd(::openat(current.get(), name.c_str(), kOpenDirectoryFlags));
   }
   return current;
 }

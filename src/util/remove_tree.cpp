@@ -11,17 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "corral/util/open_directory.hpp"
 #include "corral/util/unique_fd.hpp"
 
 namespace corral {
 namespace fs = std::filesystem;
 
 namespace {
-
-// O_NOFOLLOW with O_DIRECTORY: a symlink fails (ELOOP), whatever it points
-// to. O_NONBLOCK and O_NOCTTY: should a name turn into a FIFO or a tty
-// between the readdir and the open, the open neither waits nor adopts it.
-constexpr int kOpenDirectory = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
 
 struct DirCloser {
   void operator()(DIR* dir) const { ::closedir(dir); }
@@ -83,11 +79,11 @@ class TreeRemover {
 };
 
 void TreeRemover::enter(int at, const std::string& name) {
-  UniqueFd fd(::openat(at, name.c_str(), kOpenDirectory));
+  UniqueFd fd(::openat(at, name.c_str(), kOpenDirectoryFlags));
   // Our own directory that we may not read: its owner may give itself the
   // rights back, once.
   if (!fd.valid() && errno == EACCES && restore_owner_rights(at, name))
-    fd = UniqueFd(::openat(at, name.c_str(), kOpenDirectory));
+    fd = UniqueFd(::openat(at, name.c_str(), kOpenDirectoryFlags));
   if (!fd.valid()) {
     // Not a directory (any more): a symlink, or something swapped in since
     // readdir. Unlinking a name never touches what it points to.
@@ -129,8 +125,7 @@ bool TreeRemover::same_filesystem(int fd, const std::string& name) {
     note(Error::from_errno(errno, "stat '" + where(name).string() + "'"));
     return false;
   }
-  bool mount_root = (info.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (info.stx_attributes & STATX_ATTR_MOUNT_ROOT);
-  if (makedev(info.stx_dev_major, info.stx_dev_minor) == m_device && !mount_root) return true;
+  if (makedev(info.stx_dev_major, info.stx_dev_minor) == m_device && !is_mount_root(info)) return true;
   note(Error::make(EXDEV, "'" + where(name).string() + "' is a mount point; left in place"));
   return false;
 }
@@ -183,7 +178,7 @@ Result<void> remove_tree(const fs::path& dir) {
   if (name.empty() || name == "." || name == "..")
     return Error::make(EINVAL, "remove '" + dir.string() + "': no directory name to remove");
   fs::path parent = top.has_parent_path() ? top.parent_path() : fs::path(".");
-  UniqueFd parent_fd(::open(parent.c_str(), kOpenDirectory));
+  UniqueFd parent_fd(::open(parent.c_str(), kOpenDirectoryFlags));
   if (!parent_fd.valid() && errno == ENOENT) return success();
   if (!parent_fd.valid()) return Error::from_errno(errno, "open '" + parent.string() + "'");
   return TreeRemover(parent_fd.get(), top, {}).remove(name);
