@@ -22,10 +22,7 @@ SweepRetries::~SweepRetries() {
 void SweepRetries::failed(uid_t uid, const std::string& why) {
   {
     std::lock_guard lock(m_mutex);
-    auto& retry = m_waiting[uid];
-    retry.why = why;
-    ++retry.failures;
-    retry.next_attempt = steady_clock::now() + m_back_off.after(retry.failures);
+    note_failure(uid, why);
     ++m_generation;  // the run loop may be waiting for a later one
   }
   m_changed.notify_all();
@@ -62,11 +59,15 @@ void SweepRetries::run(std::stop_token stop) {
       m_waiting.erase(uid);
       continue;
     }
-    auto& retry = m_waiting[uid];
-    retry.why = swept.error().message;
-    ++retry.failures;
-    retry.next_attempt = steady_clock::now() + m_back_off.after(retry.failures);
+    note_failure(uid, swept.error().message);
   }
+}
+
+void SweepRetries::note_failure(uid_t uid, const std::string& why) {
+  auto& retry = m_waiting[uid];
+  retry.why = why;
+  ++retry.failures;
+  retry.next_attempt = steady_clock::now() + m_back_off.after(retry.failures);
 }
 
 }  // namespace corral

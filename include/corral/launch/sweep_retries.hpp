@@ -47,6 +47,8 @@ class SweepRetries {
 
  private:
   void run(std::stop_token stop);
+  /// One more failure of `uid`'s sweep, and when to try again; under m_mutex.
+  void note_failure(uid_t uid, const std::string& why);
 
   Attempt m_attempt;
   BackOff m_back_off;
