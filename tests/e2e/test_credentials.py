@@ -17,11 +17,6 @@ TOKEN = "corral-test-token-" + os.urandom(12).hex()
 STUB = os.environ["CORRAL_STUB"]
 
 
-def opened_total(daemon):
-    """corral_sessions_opened_total: every open, whether or not it is still listed."""
-    text = daemon.request("GET", "/metrics")[1]
-    return float(re.search(r"^corral_sessions_opened_total (\S+)$", text, re.M).group(1))
-
 
 def launch_socket(daemon, query):
     """Send connect-to-launch's WebSocket upgrade, without the token header;
@@ -64,12 +59,12 @@ class LaunchTickets(DaemonTestCase):
         self.assertEqual(status, 401, reply)
 
     def test_a_ticket_corral_did_not_mint_opens_nothing(self):
-        before = opened_total(self.daemon)
+        before = self.daemon.metric("corral_sessions_opened_total")
         for ticket in ("anything", os.urandom(16).hex(), ""):
             sock, status = launch_socket(self.daemon, f"ticket={ticket}")
             sock.close()
             self.assertEqual(status, 401, ticket)
-        self.assertEqual(opened_total(self.daemon), before)
+        self.assertEqual(self.daemon.metric("corral_sessions_opened_total"), before)
 
     def test_a_ticket_opens_one_launch_and_cannot_be_replayed(self):
         status, version = self.daemon.request("GET", f"/json/version?token={TOKEN}&labels.bot=replay", auth=False)
@@ -77,15 +72,16 @@ class LaunchTickets(DaemonTestCase):
         url = version["webSocketDebuggerUrl"]
         self.assertNotIn(TOKEN, url)
         ticket = ticket_of(url)
-        before = opened_total(self.daemon)
+        before = self.daemon.metric("corral_sessions_opened_total")
         sock, status = launch_socket(self.daemon, urllib.parse.urlsplit(url).query)
         try:
             self.assertNotEqual(status, 401)
-            wait_until(lambda: opened_total(self.daemon) == before + 1, 10, "the launch to open a session")
+            wait_until(lambda: self.daemon.metric("corral_sessions_opened_total") == before + 1, 10,
+                       "the launch to open a session")
             replay, status = launch_socket(self.daemon, f"ticket={ticket}")
             replay.close()
             self.assertEqual(status, 401, "a ticket is good for one launch")
-            self.assertEqual(opened_total(self.daemon), before + 1)
+            self.assertEqual(self.daemon.metric("corral_sessions_opened_total"), before + 1)
         finally:
             sock.close()
 
@@ -151,7 +147,7 @@ class TokenlessCorrald(DaemonTestCase):
 
     def test_another_local_user_is_refused_and_opens_nothing(self):
         url = f"http://127.0.0.1:{self.daemon.port}"
-        before = opened_total(self.daemon)
+        before = self.daemon.metric("corral_sessions_opened_total")
         for method, path, body in (("GET", "/v1/sessions", None), ("POST", "/v1/sessions", "{}"),
                                    ("GET", "/v1/usage", None), ("GET", "/json/version", None)):
             with self.subTest(f"{method} {path}"):
@@ -160,7 +156,7 @@ class TokenlessCorrald(DaemonTestCase):
                 self.assertIn("group corral", message)
                 self.assertIn("--token-file", message)
         self.assertEqual(as_user(65534, 65534, url + "/v1/health")[0], 200, "health stays open")
-        self.assertEqual(opened_total(self.daemon), before)
+        self.assertEqual(self.daemon.metric("corral_sessions_opened_total"), before)
 
     def test_root_and_members_of_group_corral_are_served(self):
         url = f"http://127.0.0.1:{self.daemon.port}"

@@ -2,7 +2,6 @@
 keepalive renews the lease, admission holds the number of sessions and the
 memory budget, and /metrics counts all of it."""
 import os
-import re
 import threading
 import time
 import unittest
@@ -11,11 +10,6 @@ from corral_harness import STUB_PROCESSES, Daemon, DaemonTestCase, pid_alive, pi
 
 
 
-
-def metric(daemon, name):
-    status, text = daemon.request("GET", "/metrics")
-    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
-    return float(match.group(1)) if match else None
 
 
 class Expiry(DaemonTestCase):
@@ -41,7 +35,7 @@ class Expiry(DaemonTestCase):
         report = self.daemon.wait_closed(session["id"], 10, "the idle timeout")["report"]
         self.assertGreater(time.monotonic() - started, 1.5)
         self.assertEqual(report["reason"], "idle")
-        self.assertEqual(metric(self.daemon, 'corral_sessions_closed_total{reason="idle"}'), 1)
+        self.assertEqual(self.daemon.metric('corral_sessions_closed_total{reason="idle"}'), 1)
 
     def test_durations_above_the_maximum_are_refused(self):
         for body in ({"ttl": "2h"}, {"idle_timeout": 7200}, {"ttl": "0s"}, {"ttl": -5}, {"ttl": "soon"}):
@@ -74,8 +68,8 @@ class Admission(DaemonTestCase):
         waiter.join(30)
         self.assertEqual(waited["status"], 201, waited)
         self.assertGreater(waited["seconds"], 0.9)
-        self.assertGreaterEqual(metric(self.daemon, "corral_admission_rejections_total"), 1)
-        self.assertEqual(metric(self.daemon, "corral_sessions_active"), 2)
+        self.assertGreaterEqual(self.daemon.metric("corral_admission_rejections_total"), 1)
+        self.assertEqual(self.daemon.metric("corral_sessions_active"), 2)
         for session in (second, waited["reply"]):
             self.daemon.close(session["id"], grace=0)
 
@@ -99,7 +93,7 @@ class ShutdownWithWaiters(unittest.TestCase):
             waiter = threading.Thread(
                 target=lambda: answers.append(daemon.request("POST", "/v1/sessions?wait=10m", {})))
             waiter.start()
-            wait_until(lambda: metric(daemon, "corral_admission_queued") == 1, 10, "the request to wait")
+            wait_until(lambda: daemon.metric("corral_admission_queued") == 1, 10, "the request to wait")
             started = time.monotonic()
             self.assertEqual(daemon.stop(), 0)
             stopped_in = time.monotonic() - started
@@ -123,21 +117,21 @@ class MemoryBudget(DaemonTestCase):
         small = self.daemon.open({"memory_max": "50M"})  # fits exactly
         status, reply = self.daemon.request("POST", "/v1/sessions", {"memory_max": "300M"})
         self.assertEqual((status, reply["error"]["code"]), (422, "invalid_value"), "can never fit")
-        self.assertEqual(metric(self.daemon, "corral_memory_budget_used_bytes"), 250 << 20)
+        self.assertEqual(self.daemon.metric("corral_memory_budget_used_bytes"), 250 << 20)
         for session in sessions + [small]:
             self.daemon.close(session["id"], grace=0)
-        self.assertEqual(metric(self.daemon, "corral_memory_budget_used_bytes"), 0)
+        self.assertEqual(self.daemon.metric("corral_memory_budget_used_bytes"), 0)
 
 
 class MetricsAndHealth(DaemonTestCase):
     def test_metrics_count_opens_closes_and_kills(self):
         for _ in range(3):
             self.daemon.close(self.daemon.open()["id"], grace=0)
-        self.assertEqual(metric(self.daemon, "corral_sessions_opened_total"), 3)
-        self.assertEqual(metric(self.daemon, 'corral_sessions_closed_total{reason="client"}'), 3)
-        self.assertEqual(metric(self.daemon, "corral_processes_killed_total"), 3 * STUB_PROCESSES)
-        self.assertEqual(metric(self.daemon, "corral_close_duration_seconds_count"), 3)
-        self.assertEqual(metric(self.daemon, "corral_cleanup_failures_total"), 0)
+        self.assertEqual(self.daemon.metric("corral_sessions_opened_total"), 3)
+        self.assertEqual(self.daemon.metric('corral_sessions_closed_total{reason="client"}'), 3)
+        self.assertEqual(self.daemon.metric("corral_processes_killed_total"), 3 * STUB_PROCESSES)
+        self.assertEqual(self.daemon.metric("corral_close_duration_seconds_count"), 3)
+        self.assertEqual(self.daemon.metric("corral_cleanup_failures_total"), 0)
         status, health = self.daemon.request("GET", "/v1/health")
         self.assertEqual((health["status"], health["reason"]), ("ok", None))
 

@@ -13,18 +13,12 @@ import sys
 import threading
 import unittest
 
-from corral_harness import (RUN_SESSION_UIDS, SMALL_POOL_UIDS, STUB_PROCESSES, Daemon, DaemonTestCase, credentials, pid_file, processes_in,
+from corral_harness import (RUN_SESSION_UIDS, as_uid, SMALL_POOL_UIDS, STUB_PROCESSES, Daemon, DaemonTestCase, credentials, pid_file, processes_in,
                             read_pid_file, refused_start, wait_until)
 
 # A pool of two (the suite's own, see corral_harness/users.py).
 POOL = SMALL_POOL_UIDS
 POOL_UIDS = tuple(range(int(POOL.split("-")[0]), int(POOL.split("-")[1]) + 1))
-
-
-def as_uid(uid, *command):
-    """Run `command` as uid (gid the same, no groups), as a session would."""
-    return subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs",
-                           *command], capture_output=True, text=True, timeout=30)
 
 
 class UidPool(DaemonTestCase):

@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import unittest
 
-from corral_harness import DaemonTestCase, wait_until
+from corral_harness import DaemonTestCase, as_uid, wait_until
 
 # The python every uid can run (a pyenv shim under /root is not).
 PYTHON = "/usr/bin/python3"
@@ -50,12 +50,6 @@ if sys.argv[1] == "clear":
     call(SYS_keyctl, CLEAR, persistent)
 print(keys_in(USER_KEYRING), keys_in(persistent))
 """
-
-
-def as_uid(uid, *command):
-    """Run `command` as uid (gid the same, no groups), as a session would."""
-    return subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs",
-                           *command], capture_output=True, text=True, timeout=30)
 
 
 def planted_as(test, uid, script):

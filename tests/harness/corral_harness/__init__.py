@@ -20,4 +20,4 @@ from corral_harness.processes import (PF_EXITING, cmdline, credentials, expected
 from corral_harness.sandbox import assert_chrome_sandboxed, chrome_sandbox_state  # noqa: F401
 from corral_harness.stub import STUB_PROCESSES, FakeDevTools, pid_file, read_pid_file, stub_wrapper  # noqa: F401
 from corral_harness.users import (NAMED_INSTANCE_UIDS, RUN_SESSION_UIDS, SESSION_USER,  # noqa: F401
-                                  SMALL_POOL_UIDS, UnnamedUser, session_user_of)
+                                  SMALL_POOL_UIDS, UnnamedUser, as_uid, session_user_of)

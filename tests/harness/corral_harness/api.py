@@ -1,6 +1,7 @@
 """A client of corrald's HTTP API (TCP or unix socket), and systemctl --user."""
 import http.client
 import json
+import re
 import socket
 import subprocess
 
@@ -83,6 +84,13 @@ class Api:
             return response.status, response.headers, json.loads(raw)
         except ValueError:
             return response.status, response.headers, raw
+
+    def metric(self, name):
+        """The value of one series of /metrics (`name` with its labels, as
+        the page writes it), or None when the page has no such series."""
+        _, text = self.request("GET", "/metrics")
+        match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
+        return float(match.group(1)) if match else None
 
     def open(self, body=None, expect=201):
         status, reply = self.request("POST", "/v1/sessions", body if body is not None else {})

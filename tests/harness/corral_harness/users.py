@@ -2,6 +2,7 @@
 gives its daemons, and the user behind a session's uid."""
 import os
 import pwd
+import subprocess
 
 
 def _session_user():
@@ -70,3 +71,10 @@ else:
     NAMED_INSTANCE_UIDS = "400300-400315"
     # A pool of two, for tests of what happens past a pool's end.
     SMALL_POOL_UIDS = "400100-400101"
+
+
+def as_uid(uid, *command):
+    """Run `command` as uid (gid the same, no groups, NoNewPrivs), as a
+    session's process would; its CompletedProcess, output as text."""
+    return subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs",
+                           *command], capture_output=True, text=True, timeout=30)
