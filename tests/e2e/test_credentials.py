@@ -119,6 +119,9 @@ class NothingSecretIsLogged(DaemonTestCase):
         for target in (f"/json/version?%74oken={TOKEN}", f"/v1/sessions?x={TOKEN}&%74oken={TOKEN}"):
             self.daemon.request("GET", target, auth=False)
         self.daemon.request("GET", "/v1/sessions", headers={"Authorization": f"Bearer {TOKEN[:-1]}"})
+        # The harness reads corrald's stderr on a thread of its own, line by
+        # line: once the last refusal is in, every earlier one is.
+        wait_until(lambda: "401 for GET /v1/sessions from" in self.daemon.log(), 5, "the last refusal in the log")
         log = self.daemon.log()
         self.assertIn("403 for GET /session/", log, "the refusals were logged")
         for name, value in (("token", TOKEN), ("secret", secret), ("ticket", ticket), ("token prefix", TOKEN[:-1])):

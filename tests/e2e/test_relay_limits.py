@@ -255,7 +255,7 @@ class IdleTimeout(StubRelays):
         self.assert_echoes(talking)  # activity keeps a relay open past the timeout
         # Its place is free again.
         wait_until(lambda: self.relays.upgrade(path)[0] == 101, 10, "the idle relay's place")
-        self.assertIn("--relay-idle-timeout", self.daemon.log())
+        wait_until(lambda: "--relay-idle-timeout" in self.daemon.log(), 5, "the idle close in corrald's log")
 
 
 class WebDriverSockets(unittest.TestCase):
