@@ -5,7 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 
-#include "corral/api/devtools_paths.hpp"
+#include "corral/devtools/paths.hpp"
 #include "corral/session/metric_label.hpp"
 #include "corral/util/units.hpp"
 

@@ -6,9 +6,9 @@
 #include <string>
 
 #include "corral/backend/select.hpp"
-#include "corral/api/listen_address.hpp"
-#include "corral/api/relay_budget.hpp"
-#include "corral/api/request_guard.hpp"
+#include "corral/server/listen_address.hpp"
+#include "corral/proxy/relay_budget.hpp"
+#include "corral/server/request_guard.hpp"
 #include "corral/launch/host_launcher.hpp"
 #include "corral/session/manager.hpp"
 

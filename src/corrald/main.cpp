@@ -10,17 +10,17 @@
 
 #include <future>
 
-#include "corral/api/http_server.hpp"
+#include "corral/server/http_server.hpp"
 #include "corral/launch/browser_command.hpp"
 #include "corral/launch/host_launcher.hpp"
 #include "corral/launch/child_watcher.hpp"
 #include "corral/api/routes.hpp"
-#include "corral/api/devtools_proxy.hpp"
-#include "corral/api/fd_budget.hpp"
-#include "corral/api/webdriver_proxy.hpp"
-#include "corral/api/auth.hpp"
+#include "corral/devtools/proxy.hpp"
+#include "corral/server/fd_budget.hpp"
+#include "corral/webdriver/proxy.hpp"
+#include "corral/server/auth.hpp"
 #include "corral/util/journal_sink.hpp"
-#include "corral/api/listen_socket.hpp"
+#include "corral/server/listen_socket.hpp"
 #include "corral/session/manager.hpp"
 #include "corral/launch/session_users.hpp"
 #include "corral/launch/uid_sweep.hpp"

@@ -19,7 +19,7 @@
 
 #include "corral/launch/chrome_flags.hpp"
 #include "corral/api/open_request.hpp"
-#include "corral/api/webdriver_capabilities.hpp"
+#include "corral/webdriver/capabilities.hpp"
 #include "corral/util/json_bounded.hpp"
 #include "corral/util/units.hpp"
 

@@ -4,9 +4,9 @@
 // ...), is {"error":{"code","message"}}.
 #pragma once
 
-#include "corral/api/connection_limits.hpp"
-#include "corral/api/devtools_paths.hpp"
-#include "corral/api/http_server.hpp"
+#include "corral/server/connection_limits.hpp"
+#include "corral/devtools/paths.hpp"
+#include "corral/server/http_server.hpp"
 #include "corral/session/manager.hpp"
 
 namespace corral {

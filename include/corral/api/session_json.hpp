@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "corral/api/devtools_paths.hpp"
+#include "corral/devtools/paths.hpp"
 #include "corral/session/session.hpp"
 #include "corral/util/json_optional.hpp"
 

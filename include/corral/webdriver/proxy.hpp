@@ -1,0 +1,100 @@
+// WebDriverProxy: corral as a WebDriver endpoint (Selenium's remote URL),
+// at the root and under /wd/hub.
+//
+//  - POST /session opens a chromedriver-kind session (waiting for room up
+//    to --new-session-wait) and forwards the new-session request to its
+//    chromedriver with the capabilities made fit (webdriver_capabilities.hpp);
+//  - every command under /session/<corral id>/ is forwarded to that
+//    chromedriver, asynchronously and with no deadline shorter than the
+//    session's own; while one is in flight the session is not idle;
+//  - DELETE /session/<id> forwards the quit, then runs the verified cleanup;
+//  - se:cdp and webSocketUrl are WebSockets through corral, to the browser's
+//    DevTools and chromedriver's BiDi, opened with the session's secret;
+//  - GET /status says whether a new session would be admitted now.
+// Every port is checked to be the session's own (listener_owner.hpp)
+// before a byte goes to it. Errors are W3C's (webdriver_errors.hpp).
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "corral/devtools/paths.hpp"
+#include "corral/server/http_server.hpp"
+#include "corral/proxy/relay_budget.hpp"
+#include "corral/proxy/relay_hub.hpp"
+#include "corral/webdriver/capabilities.hpp"
+#include "corral/session/manager.hpp"
+
+namespace corral {
+
+struct WebDriverConfig {
+  PublicAddressing addressing;
+  CorralBrowser browser;  ///< the binary and flags every session's browser gets
+  std::chrono::milliseconds new_session_wait{30000};  ///< --new-session-wait
+};
+
+/// Largest new-session body (extensions come base64-encoded in it).
+inline constexpr size_t kMaxNewSessionBody = 32 << 20;
+/// Largest body of any other command (executeScript arguments, an upload).
+inline constexpr size_t kMaxCommandBody = 8 << 20;
+
+class WebDriverProxy {
+ public:
+  /// `relays` (se:cdp, se:bidi) is shared with the DevTools proxy and outlives both.
+  WebDriverProxy(HttpServer& server, SessionManager& sessions, RelayBudget& relays, WebDriverConfig config);
+  ~WebDriverProxy();
+  WebDriverProxy(const WebDriverProxy&) = delete;
+  WebDriverProxy& operator=(const WebDriverProxy&) = delete;
+
+  /// Add the routes; before the server starts.
+  void register_routes();
+
+  /// What corral knows of a WebDriver session beyond SessionManager's view.
+  struct Driven {
+    std::string driver_id;       ///< chromedriver's session id
+    uint16_t driver_port = 0;    ///< chromedriver's port (endpoints.webdriver)
+    std::string driver_base;     ///< the secret path it answers under (driver_url_base); never logged
+    uint16_t debugger_port = 0;  ///< the browser's DevTools port; 0 if unknown
+    std::string browser_path;    ///< its browser target: "/devtools/browser/<uuid>"
+    std::string cgroup;          ///< the session's cgroup, for the port checks
+    std::optional<uid_t> uid;    ///< the session's own uid, for the port checks (check_session_port)
+  };
+
+ private:
+  friend struct WebDriverRoutes;
+  std::optional<Driven> driven(const std::string& id) const;
+  void remember(const std::string& id, Driven driven);
+  void adopt_driven_sessions();
+
+  HttpServer& m_server;
+  SessionManager& m_sessions;
+  RelayBudget& m_relays;
+  WebDriverConfig m_config;
+  RelayHub m_hub;
+  mutable std::mutex m_mutex;
+  std::map<std::string, Driven> m_driven;  ///< by corral's session id, while it runs
+  int m_listener = 0;
+};
+
+/// The proxy's routes, one file each.
+struct WebDriverRoutes {
+  static void add_new_session_route(WebDriverProxy& proxy);  // webdriver_new_session.cpp
+  static void add_command_routes(WebDriverProxy& proxy);     // webdriver_proxy.cpp
+  static void add_socket_routes(WebDriverProxy& proxy);      // webdriver_sockets.cpp
+  static void new_session(WebDriverProxy& proxy, const HttpRequest& req, Reply reply);
+  static void plan_and_open(WebDriverProxy& proxy, const HttpRequest& req, Reply reply);
+  static void remember(WebDriverProxy& proxy, const std::string& id, WebDriverProxy::Driven driven) {
+    proxy.remember(id, std::move(driven));
+  }
+};
+
+/// The HTTP/1.1 request chromedriver (or a browser) gets for a forwarded
+/// command: Host its own, no Origin, no credentials; keep-alive for a
+/// command over a kept connection (RelayHub::exchange), else close.
+std::string driver_request(const std::string& method, const std::string& target, uint16_t port,
+                           const std::string& body, bool keep_alive = false);
+
+}  // namespace corral

@@ -1,0 +1,56 @@
+// RelayHub's insides, shared by its two translation units: tcp_relay.cpp
+// (relays, one-shot exchanges) and relay_exchange.cpp (exchanges over
+// connections kept alive). Private to src/api.
+#pragma once
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "corral/proxy/relay_hub.hpp"
+
+namespace corral {
+
+class Relay;
+
+/// A connection to a browser's or chromedriver's loopback port, checked
+/// once when made, kept between exchanges while the other side keeps it.
+struct KeptConnection {
+  explicit KeptConnection(boost::asio::io_context& io) : stream(boost::asio::make_strand(io)) {}
+  boost::beast::tcp_stream stream;
+  boost::beast::flat_buffer buffer;
+};
+using KeptPtr = std::shared_ptr<KeptConnection>;
+
+/// What a failed one-request exchange (fetch, forward, exchange) reports:
+/// ETIMEDOUT past `timeout`, ECONNREFUSED, else EBADMSG.
+Error exchange_error(boost::system::error_code ec, std::chrono::milliseconds timeout);
+
+struct RelayHub::Impl {
+  boost::asio::io_context io;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{io.get_executor()};
+  std::vector<std::thread> threads;
+  mutable std::mutex mutex;
+  uint64_t next_id = 0;
+  std::map<uint64_t, std::pair<std::string, std::weak_ptr<Relay>>> relays;  ///< by id: group, relay
+  /// Idle kept connections by "<group>:<port>"; guarded by `mutex`.
+  std::map<std::string, std::vector<KeptPtr>> kept;
+
+  /// An idle kept connection for the key, or null.
+  KeptPtr take_kept(const std::string& key);
+  /// Keep a connection whose exchange ended cleanly (a few per key).
+  void keep(const std::string& key, KeptPtr connection);
+  /// Close and forget the kept connections of a group.
+  void drop_kept(const std::string& group);
+};
+
+}  // namespace corral

@@ -1,0 +1,235 @@
+#include "corral/server/auth.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <spdlog/spdlog.h>
+#include <strings.h>
+
+#include "corral/devtools/paths.hpp"
+#include "corral/server/loggable_target.hpp"
+#include "corral/api/session_json.hpp"
+#include "corral/webdriver/errors.hpp"
+#include "corral/webdriver/paths.hpp"
+
+namespace corral {
+
+namespace {
+
+using Digest = std::array<unsigned char, SHA256_DIGEST_LENGTH>;
+
+Digest sha256(std::string_view text) {
+  Digest digest{};
+  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest.data());
+  return digest;
+}
+
+std::string_view as_view(const Digest& digest) {
+  return {reinterpret_cast<const char*>(digest.data()), digest.size()};
+}
+
+bool is_health_check(const HttpRequest& req) {
+  if (req.method != "GET" && req.method != "HEAD") return false;
+  // WebDriver's /status is what load balancers and Grid relay nodes poll.
+  return req.path == "/v1/health" || req.path == "/status" || req.path == "/wd/hub/status";
+}
+
+// The launch itself, the only route a ticket opens: /json/version hands
+// tickets out and must never take one in place of the token.
+bool is_launch_socket(const HttpRequest& req) {
+  return req.method == "GET" && (req.path == "/devtools/browser" || req.path.rfind("/devtools/browser/", 0) == 0);
+}
+
+// Connect-to-launch and the root /json/version that hands out its URL
+// (devtools_launch.cpp): the one place a token may come as ?token=, since
+// a WebSocket client (Puppeteer's browserWSEndpoint) cannot always send headers.
+bool is_launch_route(const HttpRequest& req) {
+  if (req.method != "GET") return false;
+  const auto& path = req.path;
+  return path == "/json/version" || path == "/json/version/" || is_launch_socket(req);
+}
+
+// Routes whose handler checks a credential of the session's own: its
+// DevTools (its secret is in the path), and WebDriver's se:cdp/se:bidi.
+bool checks_session_secret(const HttpRequest& req) {
+  return req.path.rfind(kDevToolsPrefix, 0) == 0 || (req.method == "GET" && parse_socket_path(req.path));
+}
+
+// A credential may come in the query under its literal name only. One
+// written otherwise ("%74oken=") is refused outright: what decodes to a
+// token must never pass as something else, or slip past a log's redaction
+// or a proxy's rule that match the name as written.
+bool credential_name_disguised(const HttpRequest& req, const char* name) {
+  return req.params.count(name) != literal_param_values(req.target, name).size();
+}
+
+// corral's refusals are {"error":…}; on a WebDriver route they take W3C's
+// shape, so Selenium raises an exception that says what happened.
+void set_refusal(const HttpRequest& req, HttpResponse& res, const std::string& code, const std::string& message) {
+  if (!is_webdriver_path(req.path)) return res.set_content(error_json(code, message).dump() + "\n", "application/json");
+  auto w3c = webdriver_error(res.status, webdriver_error_name_for(res.status), code + ": " + message);
+  res.body = std::move(w3c.body);
+  res.set_header("Content-Type", w3c.get_header_value("Content-Type"));
+}
+
+bool reject(const HttpRequest& req, HttpResponse& res, const char* challenge,
+                                        const std::string& message) {
+  spdlog::debug("401 for {} {} from {}: {}", req.method, loggable_target(req.target), req.remote_addr, message);
+  res.status = 401;
+  res.set_header("WWW-Authenticate", challenge);
+  // A body we answer before reading would be taken for the next request on
+  // the same connection; the server closes it instead (and says so).
+  if (req.has_body()) res.set_header("Connection", "close");
+  set_refusal(req, res, "unauthorized", message);
+  return true;
+}
+
+// The password of "Basic base64(user:password)": Selenium sends the token
+// that way from a remote URL http://user:TOKEN@host:port.
+std::optional<std::string> basic_password(std::string_view authorization) {
+  constexpr std::string_view kScheme = "basic ";
+  if (authorization.size() <= kScheme.size() || strncasecmp(authorization.data(), kScheme.data(), kScheme.size()) != 0)
+    return std::nullopt;
+  auto encoded = std::string(authorization.substr(kScheme.size()));
+  while (!encoded.empty() && encoded.back() == ' ') encoded.pop_back();
+  if (encoded.empty() || encoded.size() > 4096 || encoded.size() % 4 != 0) return std::nullopt;
+  std::string decoded(encoded.size() / 4 * 3, '\0');
+  int length = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
+                               reinterpret_cast<const unsigned char*>(encoded.data()), static_cast<int>(encoded.size()));
+  if (length < 0) return std::nullopt;
+  decoded.resize(static_cast<size_t>(length));
+  while (encoded.ends_with('=')) encoded.pop_back(), decoded.pop_back();  // EVP_DecodeBlock keeps the padding's zeros
+  auto colon = decoded.find(':');
+  if (colon == std::string::npos) return std::nullopt;
+  return decoded.substr(colon + 1);
+}
+
+}  // namespace
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  // Every byte position up to the longer length is visited and the
+  // differences are OR-ed together: no branch depends on the bytes.
+  unsigned difference = a.size() == b.size() ? 0 : 1;
+  size_t longest = std::max(a.size(), b.size());
+  for (size_t i = 0; i < longest; ++i) {
+    auto x = static_cast<unsigned char>(i < a.size() ? a[i] : 0);
+    auto y = static_cast<unsigned char>(i < b.size() ? b[i] : 0);
+    difference |= static_cast<unsigned>(x ^ y);
+  }
+  return difference == 0;
+}
+
+std::optional<std::string_view> bearer_token(std::string_view authorization) {
+  constexpr std::string_view kScheme = "bearer";
+  if (authorization.size() <= kScheme.size() || authorization[kScheme.size()] != ' ' ||
+      strncasecmp(authorization.data(), kScheme.data(), kScheme.size()) != 0)
+    return std::nullopt;
+  auto token = authorization.substr(kScheme.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+  if (token.empty() || token.find_first_of(" \t") != std::string_view::npos) return std::nullopt;
+  return token;
+}
+
+TokenCheck::TokenCheck(std::string_view token) : m_digest(sha256(token)) {}
+
+bool TokenCheck::accepts(std::string_view presented) const {
+  return constant_time_equal(as_view(sha256(presented)), as_view(m_digest));
+}
+
+void refuse_session_uids(HttpServer& server, std::function<bool(uid_t)> is_session_uid) {
+  server.add_pre_routing_check([is_session_uid](const HttpRequest& req, HttpResponse& res) {
+    auto uid = req.peer_uid();
+    if (!uid || !is_session_uid(*uid)) return false;
+    spdlog::debug("403 for {} {} from uid {}, a session's", req.method, loggable_target(req.target), *uid);
+    res.status = 403;
+    set_refusal(req, res, "forbidden",
+                "this connection comes from uid " + std::to_string(*uid) +
+                    ", which corral's sessions run as; sessions may not use the API");
+    return true;
+  });
+}
+
+void serve_without_token_only_to(HttpServer& server, std::shared_ptr<TokenlessCallers> callers) {
+  server.add_pre_routing_check([callers](const HttpRequest& req, HttpResponse& res) {
+    // A unix socket's mode says who connects; health and a session's own
+    // secret-bearing routes are open as they are with a token.
+    if (req.unix_listener || is_health_check(req) || checks_session_secret(req)) return false;
+    auto uid = req.peer_uid();
+    if (uid && callers->admits(*uid)) return false;
+    std::string who = uid ? "uid " + std::to_string(*uid) : std::string("a peer whose uid the kernel does not name");
+    spdlog::debug("403 for {} {} from {}, not a tokenless caller", req.method, loggable_target(req.target), who);
+    res.status = 403;
+    if (req.has_body()) res.set_header("Connection", "close");
+    set_refusal(req, res, "forbidden",
+                "this corrald has no API token, so over TCP it serves only " + callers->describe() +
+                    "; this connection is " + who + ". Ask for membership of group " + kClientGroup +
+                    ", or run corrald with --token-file and send the token");
+    return true;
+  });
+}
+
+namespace {
+
+// A header as the guard must see it: absent, or every value it came with.
+std::optional<std::string> header_values(const HttpRequest& req, const char* name) {
+  auto [first, end] = req.headers.equal_range(name);
+  if (first == end) return std::nullopt;
+  std::string joined = first->second;
+  for (auto it = std::next(first); it != end; ++it) joined += ", " + it->second;
+  return joined;
+}
+
+}  // namespace
+
+void guard_requests(HttpServer& server, RequestGuardPolicy policy) {
+  server.add_pre_routing_check([policy = std::move(policy)](const HttpRequest& req, HttpResponse& res) {
+    auto host = header_values(req, "Host"), origin = header_values(req, "Origin");
+    auto content_type = header_values(req, "Content-Type");
+    auto refusal = guard_request({host, origin, content_type, req.has_body()}, policy);
+    if (!refusal) return false;
+    // debug, not info: a hostile page can send such requests without end.
+    spdlog::debug("{} for {} {} from {}: {}", refusal->status, req.method, loggable_target(req.target), req.remote_addr,
+                  refusal->message);
+    res.status = refusal->status;
+    if (req.has_body()) res.set_header("Connection", "close");
+    set_refusal(req, res, refusal->code, refusal->message);
+    return true;
+  });
+}
+
+void require_token(HttpServer& server, std::string_view token) {
+  server.add_pre_routing_check([check = TokenCheck(token)](const HttpRequest& req, HttpResponse& res) {
+    if (is_health_check(req) || checks_session_secret(req)) return false;
+    if (credential_name_disguised(req, "token") || credential_name_disguised(req, "ticket")) {
+      res.status = 400;
+      if (req.has_body()) res.set_header("Connection", "close");
+      set_refusal(req, res, "bad_request", "'token' and 'ticket' are taken in the query only as written, not percent-encoded");
+      return true;
+    }
+    auto tokens = literal_param_values(req.target, "token");
+    auto tickets = literal_param_values(req.target, "ticket");
+    // A launch URL's ticket: corral minted it, and the route redeems it once.
+    if (is_launch_socket(req) && tokens.empty() && tickets.size() == 1) return false;
+    if (is_launch_route(req) && !tokens.empty()) {
+      if (tokens.size() == 1 && check.accepts(tokens.front())) return false;
+      return reject(req, res, "Bearer realm=\"corral\", error=\"invalid_token\"", "wrong token");
+    }
+    if (!req.has_header("Authorization"))
+      return reject(req, res, "Bearer realm=\"corral\"", "this corrald needs an Authorization: Bearer token");
+    const std::string authorization = req.get_header_value("Authorization");  // bearer_token() points into it
+    if (is_webdriver_path(req.path))
+      if (auto password = basic_password(authorization)) {
+        if (check.accepts(*password)) return false;
+        return reject(req, res, "Basic realm=\"corral\"", "wrong token (given as the password of Basic auth)");
+      }
+    auto presented = bearer_token(authorization);
+    if (!presented)
+      return reject(req, res, "Bearer realm=\"corral\", error=\"invalid_request\"",
+                    "the Authorization header must be 'Bearer <token>'");
+    if (!check.accepts(*presented))
+      return reject(req, res, "Bearer realm=\"corral\", error=\"invalid_token\"", "wrong token");
+    return false;
+  });
+}
+
+}  // namespace corral

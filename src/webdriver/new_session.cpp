@@ -1,0 +1,182 @@
+// WebDriver's new session through corral: capabilities made fit
+// (webdriver_capabilities.cpp), a chromedriver-kind session opened (waiting
+// for room up to --new-session-wait, holding no thread), the request
+// forwarded to its chromedriver, the browser's DevTools target asked for
+// (for se:cdp), and the answer rewritten to corral's id and URLs. Whatever
+// fails after the open closes the session again. The body (up to 32 MiB)
+// is parsed and planned on the worker pool, so that the I/O threads keep
+// answering the API meanwhile; with bounds (json_bounded.hpp), as is
+// everything the session's chromedriver and browser answer.
+#include <spdlog/spdlog.h>
+
+#include "corral/server/pending_open.hpp"
+#include "corral/webdriver/errors.hpp"
+#include "corral/webdriver/paths.hpp"
+#include "corral/webdriver/proxy.hpp"
+#include "corral/cgroup/listener_owner.hpp"
+#include "corral/util/json_bounded.hpp"
+
+namespace corral {
+namespace {
+using nlohmann::json;
+using namespace std::chrono;
+
+// One new session from the open on: what it knows, and its reply.
+struct Start {
+  WebDriverProxy::Driven driven;
+  SessionInfo session;
+  NewSessionPlan plan;
+  std::optional<PublicBase> base;
+  std::shared_ptr<PendingOpen> pending;
+};
+using StartPtr = std::shared_ptr<Start>;
+
+std::function<Result<void>()> port_check(uint16_t port, const WebDriverProxy::Driven& driven) {
+  return [port, cgroup = driven.cgroup, uid = driven.uid] { return check_session_port(port, Cgroup(cgroup), uid); };
+}
+
+// chromedriver refused, or corral could not use its answer: the session goes.
+void give_up(SessionManager& sessions, const Start& start, HttpResponse answer) {
+  sessions.end_connection(start.session.id);
+  (void)sessions.close_in_background(start.session.id, milliseconds(0), CloseReason::start_failed);
+  start.pending->finish(std::move(answer));
+}
+
+// What the session's own process answered, parsed with bounds; null for
+// what is not JSON, and for what is beyond the bounds, with a warning: the
+// browser runs as the session's user, so this may be an attack.
+json session_answer(const std::string& session_id, const char* what, const std::string& body) {
+  auto parsed = parse_json_bounded(body);
+  if (parsed) return std::move(*parsed);
+  if (parsed.error().code == E2BIG)
+    spdlog::warn("session {}: {} refused: JSON {}", session_id, what, parsed.error().message);
+  return nullptr;
+}
+
+SessionUrls urls_for(const Start& start, const json& version) {
+  SessionUrls urls;
+  if (!start.base) return urls;
+  if (start.driven.debugger_port && !start.driven.browser_path.empty())
+    urls.cdp = start.base->ws_url(socket_path(start.session.id, start.session.access_secret, SocketKind::cdp));
+  if (version.is_object() && version.contains("Browser") && version["Browser"].is_string())
+    urls.cdp_version = cdp_version_of(version["Browser"].get<std::string>());
+  if (start.plan.bidi)
+    urls.bidi = start.base->ws_url(socket_path(start.session.id, start.session.access_secret, SocketKind::bidi));
+  return urls;
+}
+
+// The browser answered (or not) which target is its own: remember the
+// session and answer the bot.
+void finish(WebDriverProxy& proxy, SessionManager& sessions, const StartPtr& start, DriverSession driver,
+            Result<RelayHub::Fetched> version) {
+  json answer;
+  if (version && version->status == 200) {
+    answer = session_answer(start->session.id, "the browser's /json/version", version->body);
+    if (answer.is_object() && answer.value("webSocketDebuggerUrl", json()).is_string())
+      start->driven.browser_path = url_path(answer["webSocketDebuggerUrl"].get<std::string>());
+  } else {
+    spdlog::info("session {}: the browser's /json/version did not answer ({}); no se:cdp", start->session.id,
+                 version ? std::to_string(version->status) : version.error().message);
+  }
+  auto urls = urls_for(*start, answer);
+  WebDriverRoutes::remember(proxy, start->session.id, start->driven);
+  sessions.end_connection(start->session.id);
+  spdlog::info("session {}: WebDriver session started", start->session.id);
+  start->pending->finish(
+      webdriver_json(200, client_new_session_reply(std::move(driver), start->session.id, urls, start->plan.warnings)));
+}
+
+void driver_answered(WebDriverProxy& proxy, SessionManager& sessions, RelayHub& hub, const StartPtr& start,
+                     Result<RelayHub::Fetched> answer) {
+  if (!answer) return give_up(sessions, *start, session_not_created("chromedriver did not answer: " + answer.error().message));
+  if (answer->status != 200) {
+    auto body = session_answer(start->session.id, "chromedriver's new-session error", answer->body);
+    if (body.is_object() && body.contains("value") && body["value"].is_object() && body["value"].contains("error"))
+      return give_up(sessions, *start, webdriver_json(answer->status, body));
+    return give_up(sessions, *start, session_not_created("chromedriver answered " + std::to_string(answer->status)));
+  }
+  auto driver = parse_driver_session(answer->body);
+  if (!driver) {
+    spdlog::warn("session {}: {}", start->session.id, driver.error().message);
+    return give_up(sessions, *start, session_not_created(driver.error().message));
+  }
+  start->driven.driver_id = driver->id;
+  start->driven.debugger_port = driver->debugger_port;
+  if (!driver->debugger_port)
+    return finish(proxy, sessions, start, std::move(*driver), Error::make(ENOENT, "no debuggerAddress"));
+  auto port = driver->debugger_port;
+  hub.fetch(port, port_check(port, start->driven), driver_request("GET", "/json/version", port, ""),
+            [&proxy, &sessions, start, driver = std::move(*driver)](Result<RelayHub::Fetched> version) mutable {
+              finish(proxy, sessions, start, std::move(driver), std::move(version));
+            });
+}
+
+void session_opened(WebDriverProxy& proxy, SessionManager& sessions, RelayHub& hub, const StartPtr& start) {
+  const auto& session = start->session;
+  if (!session.endpoints.webdriver || !sessions.begin_connection(session.id)) {
+    (void)sessions.close_in_background(session.id, milliseconds(0), CloseReason::start_failed);
+    return start->pending->finish(session_not_created("the session's chromedriver is not there"));
+  }
+  start->driven.driver_port = url_port(*session.endpoints.webdriver);
+  start->driven.driver_base = driver_url_base(*session.endpoints.webdriver);
+  start->driven.cgroup = session.scope.cgroup;
+  start->driven.uid = session.uid;
+  // The plan's document is freed once it is text, and the text once it is
+  // in the request: with the request that came in, at most three copies
+  // of a large body at once.
+  auto forward = start->plan.forward.dump();
+  start->plan.forward = json();
+  auto request = driver_request("POST", start->driven.driver_base + "/session", start->driven.driver_port, forward);
+  forward = std::string();
+  auto timeout = sessions.config().start_timeout + seconds(30);  // chromedriver starts the browser meanwhile
+  hub.forward(start->driven.driver_port, port_check(start->driven.driver_port, start->driven),
+              std::move(request), timeout, 16 << 20, [&proxy, &sessions, &hub, start](Result<RelayHub::Fetched> answer) {
+                driver_answered(proxy, sessions, hub, start, std::move(answer));
+              });
+}
+
+}  // namespace
+
+void WebDriverRoutes::new_session(WebDriverProxy& proxy, const HttpRequest& req, Reply reply) {
+  if (req.body.size() > kMaxNewSessionBody) return reply(invalid_argument("the new-session body is over 32 MiB"));
+  // The request lives until the reply (router.hpp), so the worker may read it.
+  proxy.m_server.post_work([&proxy, &req, reply = std::move(reply)]() mutable {
+    plan_and_open(proxy, req, std::move(reply));
+  });
+}
+
+// On the worker pool: the body parsed (with bounds) and planned, then the
+// open, which waits for room holding no thread.
+void WebDriverRoutes::plan_and_open(WebDriverProxy& proxy, const HttpRequest& req, Reply reply) {
+  auto body = parse_json_bounded(req.body);
+  if (!body && body.error().code == E2BIG) return reply(invalid_argument("the body is JSON " + body.error().message));
+  if (!body) return reply(invalid_argument("the body is not JSON"));
+  auto plan = plan_new_session(std::move(*body), proxy.m_config.browser);
+  if (!plan && plan.error().code == ENOTSUP) return reply(session_not_created(plan.error().message));
+  if (!plan) return reply(invalid_argument(plan.error().message));
+  auto start = std::make_shared<Start>();
+  start->plan = std::move(*plan);
+  start->base = proxy.m_config.addressing.base_for(req);
+  start->pending = std::make_shared<PendingOpen>(std::move(reply));
+  auto& server = proxy.m_server;
+  auto& sessions = proxy.m_sessions;
+  auto wait = proxy.m_config.new_session_wait;
+  auto waiter = sessions.open_async(
+      start->plan.request, wait, [&server](std::function<void()> task) { server.post_work(std::move(task)); },
+      [&proxy, start](Result<SessionInfo> session) {
+        if (!session) return start->pending->finish(new_session_failure(session.error()));
+        start->session = std::move(*session);
+        session_opened(proxy, proxy.m_sessions, proxy.m_hub, start);
+      });
+  if (waiter) start->pending->arm(server.call_after(wait, [&sessions, waiter] { sessions.give_up_waiting(waiter); }));
+}
+
+void WebDriverRoutes::add_new_session_route(WebDriverProxy& proxy) {
+  for (const char* prefix : {"", "/wd/hub"})
+    proxy.m_server.routes().add_async(
+        "POST", std::string(prefix) + "/session",
+        [&proxy](const HttpRequest& req, Reply reply) { new_session(proxy, req, std::move(reply)); },
+        kMaxNewSessionBody + (1 << 20));
+}
+
+}  // namespace corral

@@ -1,0 +1,207 @@
+// WebDriver commands through corral: each one forwarded to the session's
+// chromedriver as it came, with the session id rewritten both ways; the
+// quit followed by the verified cleanup; GET /status. The new session is
+// in webdriver_new_session.cpp, the WebSockets in webdriver_sockets.cpp.
+#include "corral/webdriver/proxy.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "corral/api/session_json.hpp"
+#include "corral/webdriver/errors.hpp"
+#include "corral/webdriver/paths.hpp"
+#include "corral/cgroup/listener_owner.hpp"
+
+namespace corral {
+namespace {
+using nlohmann::json;
+using namespace std::chrono;
+
+constexpr size_t kMaxAnswer = 256 << 20;  // a full-page screenshot of a long page, base64
+const char* kPrefixes[] = {"", "/wd/hub"};
+
+// What a quit answers once chromedriver has answered it: the verified
+// cleanup's outcome. Runs on the worker pool (the close waits for the kill).
+HttpResponse close_after_quit(SessionManager& sessions, const std::string& id) {
+  auto report = sessions.close(id, std::nullopt);
+  if (!report && report.error().code == EALREADY) return webdriver_json(200, {{"value", nullptr}});
+  if (!report) return webdriver_error(500, "unknown error", "closing session " + id + ": " + report.error().message);
+  if (report->clean()) return webdriver_json(200, {{"value", nullptr}});
+  // W3C's error shape (webdriver_error's), with the close report added.
+  std::string message = "session " + id + " was not cleaned completely: " +
+                        (report->problems.empty() ? "" : report->problems.front());
+  json value = {{"error", "unknown error"}, {"message", message}, {"stacktrace", ""},
+                {"report", close_report_json(*report)}};
+  return webdriver_json(500, {{"value", std::move(value)}});
+}
+
+// A command for a session corral does not drive (now): a quit of one that
+// corral closed already is done (chromedriver answers so too); anything
+// else is an unknown session.
+HttpResponse not_driven(SessionManager& sessions, const HttpRequest& req, const WebDriverTarget& target) {
+  auto session = sessions.get(target.session_id);
+  bool quit = req.method == "DELETE" && target.rest.empty();
+  if (quit && session && (session->state == SessionState::closed || session->state == SessionState::closing))
+    return webdriver_json(200, {{"value", nullptr}});
+  return invalid_session_id("no WebDriver session " + target.session_id + " is open on this corrald");
+}
+
+milliseconds time_left(const SessionInfo& session) {
+  auto left = duration_cast<milliseconds>(session.expires_at - system_clock::now());
+  return std::max(left, milliseconds(1000)) + seconds(10);  // the session's own end comes first
+}
+
+HttpResponse driver_answer(Result<RelayHub::Fetched> fetched, const WebDriverProxy::Driven& driven,
+                           const std::string& id) {
+  if (!fetched)
+    return webdriver_error(500, "unknown error", "the session's chromedriver did not answer: " + fetched.error().message);
+  HttpResponse res;
+  res.status = fetched->status;
+  res.set_content(replace_driver_id(std::move(fetched->body), driven.driver_id, id),
+                  fetched->content_type.empty() ? "application/json; charset=utf-8" : fetched->content_type);
+  res.set_header("Cache-Control", "no-cache");
+  return res;
+}
+
+void forward_command(WebDriverProxy& proxy, SessionManager& sessions, HttpServer& server, RelayHub& hub,
+                     const std::optional<WebDriverProxy::Driven>& driven, const HttpRequest& req, Reply reply);
+
+}  // namespace
+
+std::string driver_request(const std::string& method, const std::string& target, uint16_t port,
+                           const std::string& body, bool keep_alive) {
+  std::string request = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+                        "\r\nAccept: application/json\r\nConnection: " + (keep_alive ? "keep-alive" : "close") +
+                        "\r\n";
+  if (!body.empty() || method == "POST")
+    request += "Content-Type: application/json;charset=utf-8\r\nContent-Length: " + std::to_string(body.size()) +
+               "\r\n";
+  return request + "\r\n" + body;
+}
+
+WebDriverProxy::WebDriverProxy(HttpServer& server, SessionManager& sessions, RelayBudget& relays,
+                               WebDriverConfig config)
+    : m_server(server), m_sessions(sessions), m_relays(relays), m_config(std::move(config)) {
+  // Under the manager's lock: only forget and post, never call the manager.
+  m_listener = m_sessions.add_closing_listener([this](const std::string& id) {
+    m_hub.close_group(id);
+    std::lock_guard lock(m_mutex);
+    m_driven.erase(id);
+  });
+  adopt_driven_sessions();
+}
+
+// Sessions an earlier corrald opened and this one adopted (recovery runs
+// before the proxy is made): their WebDriver clients are served again from
+// what the state file kept.
+void WebDriverProxy::adopt_driven_sessions() {
+  for (const auto& session : m_sessions.list()) {
+    if (session.state != SessionState::running || !session.endpoints.driver || !session.endpoints.webdriver) continue;
+    const auto& driver = *session.endpoints.driver;
+    std::lock_guard lock(m_mutex);
+    const auto& url = *session.endpoints.webdriver;
+    m_driven[session.id] = {driver.driver_id, url_port(url), driver_url_base(url), driver.debugger_port,
+                            driver.browser_path, session.scope.cgroup.string(), session.uid};
+  }
+}
+
+WebDriverProxy::~WebDriverProxy() { m_sessions.remove_closing_listener(m_listener); }
+
+void WebDriverProxy::register_routes() {
+  WebDriverRoutes::add_socket_routes(*this);  // before the commands: their paths are under /session/<id>/ too
+  WebDriverRoutes::add_new_session_route(*this);
+  WebDriverRoutes::add_command_routes(*this);
+}
+
+std::optional<WebDriverProxy::Driven> WebDriverProxy::driven(const std::string& id) const {
+  std::lock_guard lock(m_mutex);
+  auto it = m_driven.find(id);
+  if (it == m_driven.end()) return std::nullopt;
+  return it->second;
+}
+
+void WebDriverProxy::remember(const std::string& id, Driven driven) {
+  DriverBinding binding{driven.driver_id, driven.debugger_port, driven.browser_path};
+  {
+    std::lock_guard lock(m_mutex);
+    m_driven[id] = std::move(driven);
+  }
+  // Into the state file too (a write and an fsync: on a worker), so that a
+  // restarted corrald still serves this client.
+  m_server.post_work([this, id, binding = std::move(binding)] { (void)m_sessions.bind_driver(id, binding); });
+}
+
+namespace {
+
+// Nothing here blocks: the command waits in the relay hub, the cleanup
+// after a quit on the worker pool.
+void forward_command(WebDriverProxy&, SessionManager& sessions, HttpServer& server, RelayHub& hub,
+                     const std::optional<WebDriverProxy::Driven>& driven, const HttpRequest& req, Reply reply) {
+  auto target = parse_webdriver_target(req.target);
+  if (!target) return reply(invalid_session_id());
+  if (!driven) return reply(not_driven(sessions, req, *target));
+  auto session = sessions.begin_connection(target->session_id);
+  if (!session) return reply(not_driven(sessions, req, *target));
+  if (req.body.size() > kMaxCommandBody) {
+    sessions.end_connection(target->session_id);
+    return reply(invalid_argument("the command's body is over 8 MiB"));
+  }
+  bool quit = req.method == "DELETE" && target->rest.empty();
+  auto check = [port = driven->driver_port, cgroup = driven->cgroup, uid = driven->uid] {
+    return check_session_port(port, Cgroup(cgroup), uid);
+  };
+  // A quit ends chromedriver's session: its connection is not kept.
+  auto request = driver_request(req.method, driver_target(driven->driver_base, driven->driver_id, target->rest), driven->driver_port,
+                                req.body, !quit);
+  hub.exchange(target->session_id, driven->driver_port, check, std::move(request), time_left(*session), kMaxAnswer,
+              [&sessions, &server, driven = *driven, id = target->session_id, quit, reply](auto fetched) {
+                sessions.end_connection(id);
+                if (!quit) return reply(driver_answer(std::move(fetched), driven, id));
+                if (!fetched) spdlog::info("session {}: chromedriver did not answer the quit: {}", id, fetched.error().message);
+                server.post_work([&sessions, id, reply] { reply(close_after_quit(sessions, id)); });
+              });
+}
+
+HttpResponse status(const SessionManager& sessions) {
+  auto verdict = sessions.metrics().health();
+  const auto& admission = sessions.config().admission;
+  auto gauges = sessions.gauges();
+  std::string why;
+  if (verdict.degraded) why = "corrald is degraded: " + verdict.reason;
+  else if (admission.max_sessions && gauges.sessions_active >= admission.max_sessions)
+    why = "at capacity: " + std::to_string(gauges.sessions_active) + " of " + std::to_string(admission.max_sessions) +
+          " sessions open";
+  else if (admission.memory_budget && gauges.memory_budget_used >= *admission.memory_budget)
+    why = "at capacity: the memory budget is taken";
+  json value = {{"ready", why.empty()}, {"message", why.empty() ? "corrald is ready for new sessions" : why},
+                {"build", {{"version", "corral"}}}};
+  return webdriver_json(200, {{"value", value}});
+}
+
+}  // namespace
+
+void WebDriverRoutes::add_command_routes(WebDriverProxy& proxy) {
+  auto& routes = proxy.m_server.routes();
+  for (std::string prefix : kPrefixes) {
+    routes.add("GET", prefix + "/status", [&proxy](const HttpRequest&, HttpResponse& res) {
+      res = status(proxy.m_sessions);
+    });
+    for (const char* method : {"GET", "POST", "DELETE"})
+      routes.add_async(method, prefix + "/session/[0-9a-f]{12}(/.*)?",
+                       [&proxy](const HttpRequest& req, Reply reply) {
+                         auto target = parse_webdriver_target(req.target);
+                         auto driven = target ? proxy.driven(target->session_id) : std::nullopt;
+                         forward_command(proxy, proxy.m_sessions, proxy.m_server, proxy.m_hub, driven, req,
+                                         std::move(reply));
+                       },
+                       kMaxCommandBody + 4096);
+    routes.add_async("GET", prefix + "/session/[^/]+(/.*)?", [](const HttpRequest&, Reply reply) {
+      reply(invalid_session_id("no WebDriver session with that id (corral's ids are 12 hex digits)"));
+    });
+    for (const char* method : {"POST", "DELETE"})
+      routes.add_async(method, prefix + "/session/[^/]+(/.*)?", [](const HttpRequest&, Reply reply) {
+        reply(invalid_session_id("no WebDriver session with that id (corral's ids are 12 hex digits)"));
+      });
+  }
+}
+
+}  // namespace corral

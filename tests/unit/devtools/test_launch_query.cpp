@@ -1,0 +1,28 @@
+#include <doctest/doctest.h>
+
+#include "corral/devtools/launch_query.hpp"
+
+using namespace corral;
+
+TEST_CASE("a launch URL's query is a session request") {
+  std::multimap<std::string, std::string> query{{"token", "x"},          {"kind", "chrome"},
+                                                {"args", "--mute-audio"}, {"args", "--window-size=800,600"},
+                                                {"memory_max", "1G"},     {"tasks_max", "64"},
+                                                {"labels.bot", "crawler"}, {"ttl", "10m"}};
+  auto request = parse_launch_query(query);
+  REQUIRE(request);
+  CHECK(request->args == std::vector<std::string>{"--mute-audio", "--window-size=800,600"});
+  CHECK(request->limits.memory_max == uint64_t{1} << 30);
+  CHECK(request->limits.tasks_max == 64u);
+  CHECK(request->labels.at("bot") == "crawler");
+  CHECK(request->ttl == std::chrono::minutes(10));
+  CHECK(parse_launch_query({})->kind == BrowserKind::chrome);
+}
+
+TEST_CASE("a launch URL's query is checked as a body is") {
+  CHECK(parse_launch_query({{"memory_max", "lots"}}).error().code == EINVAL);
+  CHECK(parse_launch_query({{"memroy_max", "1G"}}).error().code == EBADMSG);
+  CHECK(parse_launch_query({{"args", "--gpu-launcher=/usr/bin/id"}}).error().code == EINVAL);
+  CHECK(parse_launch_query({{"kind", "chrome"}, {"kind", "chromedriver"}}).error().code == EBADMSG);
+  CHECK(parse_launch_query({{"tasks_max", "-1"}}).error().code != 0);
+}

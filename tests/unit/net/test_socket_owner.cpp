@@ -1,0 +1,52 @@
+#include <doctest/doctest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "corral/net/socket_owner.hpp"
+#include "corral/util/unique_fd.hpp"
+
+using namespace corral;
+
+namespace {
+
+// A TCP connection over 127.0.0.1 inside this process: the accepted end,
+// whose peer is the connecting end, ours.
+struct LoopbackConnection {
+  UniqueFd listener, client, accepted;
+  LoopbackConnection() {
+    listener.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    REQUIRE(::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(::listen(listener.get(), 1) == 0);
+    REQUIRE(::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&address), &length) == 0);
+    client.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    REQUIRE(::connect(client.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    accepted.reset(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    REQUIRE(accepted.valid());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the owner of a loopback TCP peer, by sock_diag and by /proc/net/tcp alike") {
+  LoopbackConnection connection;
+  auto by_diag = peer_uid(connection.accepted.get());
+  auto by_proc = peer_uid_from_proc_net(connection.accepted.get());
+  REQUIRE(by_diag.has_value());
+  REQUIRE(by_proc.has_value());
+  CHECK(*by_diag == ::geteuid());
+  CHECK(*by_proc == ::geteuid());
+}
+
+TEST_CASE("the owner of a unix socket peer comes from SO_PEERCRED") {
+  int ends[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) == 0);
+  UniqueFd a(ends[0]), b(ends[1]);
+  CHECK(peer_uid(a.get()) == ::geteuid());
+  CHECK_FALSE(peer_uid(-1).has_value());
+}

@@ -1,0 +1,161 @@
+#include <doctest/doctest.h>
+
+#include "corral/webdriver/capabilities.hpp"
+
+using namespace corral;
+using nlohmann::json;
+
+namespace {
+
+const CorralBrowser kBrowser{"/usr/bin/chromium", {"--headless=new", "--disable-gpu", "--no-first-run"}};
+
+json caps_of(const NewSessionPlan& plan) { return plan.forward["capabilities"]["alwaysMatch"]; }
+
+json with_args(json args) {
+  return {{"capabilities", {{"alwaysMatch", {{"browserName", "chrome"}, {"goog:chromeOptions", {{"args", args}}}}}}}};
+}
+
+}  // namespace
+
+TEST_CASE("webdriver: alwaysMatch merged with the first firstMatch corral can serve") {
+  json body = {{"capabilities",
+                {{"alwaysMatch", {{"acceptInsecureCerts", true}}},
+                 {"firstMatch", {{{"browserName", "firefox"}}, {{"browserName", "chromium"}, {"pageLoadStrategy", "eager"}}}}}}};
+  auto plan = plan_new_session(body, kBrowser);
+  REQUIRE(plan);
+  auto caps = caps_of(*plan);
+  CHECK(caps["browserName"] == "chrome");  // chromedriver knows no "chromium"
+  CHECK(caps["acceptInsecureCerts"] == true);
+  CHECK(caps["pageLoadStrategy"] == "eager");
+  CHECK(caps["goog:chromeOptions"]["binary"] == "/usr/bin/chromium");
+  CHECK(caps["goog:chromeOptions"]["args"] == json(kBrowser.flags));
+  CHECK(plan->forward["capabilities"]["firstMatch"] == json::array({json::object()}));
+  CHECK(plan->request.kind == BrowserKind::chromedriver);
+}
+
+TEST_CASE("webdriver: no browser corral runs is 'session not created'; a key in both lists is invalid") {
+  auto firefox = plan_new_session({{"capabilities", {{"alwaysMatch", {{"browserName", "firefox"}}}}}}, kBrowser);
+  REQUIRE_FALSE(firefox);
+  CHECK(firefox.error().code == ENOTSUP);
+  auto both = plan_new_session(
+      {{"capabilities", {{"alwaysMatch", {{"browserName", "chrome"}}}, {"firstMatch", {{{"browserName", "chrome"}}}}}}},
+      kBrowser);
+  REQUIRE_FALSE(both);
+  CHECK(both.error().code == EINVAL);
+  CHECK(plan_new_session(json::array(), kBrowser).error().code == EINVAL);
+  CHECK(plan_new_session({{"capabilities", {{"firstMatch", json::array()}}}}, kBrowser).error().code == EINVAL);
+}
+
+TEST_CASE("webdriver: legacy desiredCapabilities keep only W3C keys") {
+  json body = {{"desiredCapabilities",
+                {{"browserName", "chrome"}, {"platform", "ANY"}, {"chromeOptions", {{"args", {"--window-size=800,600"}}}}}}};
+  auto plan = plan_new_session(body, kBrowser);
+  REQUIRE(plan);
+  auto caps = caps_of(*plan);
+  CHECK_FALSE(caps.contains("platform"));
+  CHECK(caps["goog:chromeOptions"]["args"].back() == "--window-size=800,600");
+}
+
+TEST_CASE("webdriver: flags corral sets are dropped, isolation flags dropped with a warning, the rest allowlisted") {
+  auto plan = plan_new_session(with_args({"--headless", "--disable-gpu", "--no-sandbox", "--user-data-dir=/tmp/x",
+                                          "--remote-debugging-port=9222", "window-size=800,600", "--lang=de"}),
+                               kBrowser);
+  REQUIRE(plan);
+  auto args = caps_of(*plan)["goog:chromeOptions"]["args"];
+  CHECK(args == json({"--headless=new", "--disable-gpu", "--no-first-run", "--window-size=800,600", "--lang=de"}));
+  CHECK(plan->warnings.size() == 3);
+
+  auto command = plan_new_session(with_args({"--renderer-cmd-prefix=/bin/sh"}), kBrowser);
+  REQUIRE_FALSE(command);
+  CHECK(command.error().code == EINVAL);
+  CHECK(command.error().message.find("forbidden") != std::string::npos);
+  CHECK(plan_new_session(with_args({"--not-on-the-list"}), kBrowser).error().code == EINVAL);
+  CHECK(plan_new_session(with_args("--lang=de"), kBrowser).error().code == EINVAL);
+}
+
+TEST_CASE("webdriver: binary and debuggerAddress refused, extensions pass") {
+  auto options = [](json chrome) {
+    return json{{"capabilities", {{"alwaysMatch", {{"goog:chromeOptions", chrome}}}}}};
+  };
+  CHECK(plan_new_session(options({{"binary", "/bin/sh"}}), kBrowser).error().code == EINVAL);
+  CHECK(plan_new_session(options({{"debuggerAddress", "127.0.0.1:9222"}}), kBrowser).error().code == EINVAL);
+  auto plan = plan_new_session(options({{"extensions", {"Q3IyNA=="}}}), kBrowser);
+  REQUIRE(plan);
+  CHECK(caps_of(*plan)["goog:chromeOptions"]["extensions"] == json({"Q3IyNA=="}));
+}
+
+TEST_CASE("webdriver: corral:options as the POST /v1/sessions body, taken out before forwarding") {
+  json body = {{"capabilities",
+                {{"alwaysMatch", {{"corral:options", {{"memory_max", "1G"}, {"idle_timeout", "30s"}, {"labels", {{"bot", "a"}}}}},
+                                  {"webSocketUrl", true}}}}}};
+  auto plan = plan_new_session(body, kBrowser);
+  REQUIRE(plan);
+  CHECK_FALSE(caps_of(*plan).contains("corral:options"));
+  CHECK(plan->request.limits.memory_max == uint64_t{1} << 30);
+  CHECK(plan->request.idle_timeout == std::chrono::seconds(30));
+  CHECK(plan->request.labels.at("bot") == "a");
+  CHECK(plan->bidi);
+  auto opts = [](json fields) {
+    return json{{"capabilities", {{"alwaysMatch", {{"corral:options", fields}}}}}};
+  };
+  CHECK(plan_new_session(opts({{"kind", "chrome"}}), kBrowser).error().code == EINVAL);
+  CHECK(plan_new_session(opts({{"memory_max", "lots"}}), kBrowser).error().code == EINVAL);
+  CHECK(plan_new_session(opts({{"unknown", 1}}), kBrowser).error().code == EINVAL);
+  CHECK(plan_new_session(opts({{"args", {"--renderer-cmd-prefix=x"}}}), kBrowser).error().code == EINVAL);
+}
+
+TEST_CASE("webdriver: chromedriver's answer read, and rewritten for the bot") {
+  std::string answer = R"({"value":{"sessionId":"fd5533a3edcb1dcd7fb68918b7caa9e8","capabilities":{
+      "browserName":"chrome","goog:chromeOptions":{"debuggerAddress":"localhost:35419"},
+      "webSocketUrl":"ws://localhost:9517/session/fd5533a3edcb1dcd7fb68918b7caa9e8"}}})";
+  auto driver = parse_driver_session(answer);
+  REQUIRE(driver);
+  CHECK(driver->id == "fd5533a3edcb1dcd7fb68918b7caa9e8");
+  CHECK(driver->debugger_port == 35419);
+  SessionUrls urls{"ws://h:1/session/0123456789ab/s/se/cdp", "156.0", "ws://h:1/session/0123456789ab/s/se/bidi"};
+  auto reply = client_new_session_reply(*driver, "0123456789ab", urls, {"one"});
+  auto caps = reply["value"]["capabilities"];
+  CHECK(reply["value"]["sessionId"] == "0123456789ab");
+  CHECK_FALSE(caps["goog:chromeOptions"].contains("debuggerAddress"));
+  CHECK(caps["se:cdp"] == *urls.cdp);
+  CHECK(caps["se:forwardCdp"] == *urls.cdp);
+  CHECK(caps["se:cdpVersion"] == "156.0");
+  CHECK(caps["webSocketUrl"] == *urls.bidi);
+  // Only the warning given: chromedriver's own debuggerAddress is no news to the bot.
+  CHECK(caps["corral:warnings"] == nlohmann::json::array({"one"}));
+  auto quiet = client_new_session_reply(*driver, "0123456789ab", urls, {});
+  CHECK_FALSE(quiet["value"]["capabilities"].contains("corral:warnings"));
+  CHECK_FALSE(quiet["value"]["capabilities"]["goog:chromeOptions"].contains("debuggerAddress"));
+  CHECK(reply.dump().find("fd5533a3") == std::string::npos);
+  CHECK_FALSE(parse_driver_session(R"({"value":{"error":"session not created"}})"));
+  CHECK(cdp_version_of("Chrome/156.0.8078.114") == "156.0.8078.114");
+}
+
+TEST_CASE("webdriver: every firstMatch entry is checked, the one chosen is merged whole") {
+  std::string extension(1 << 20, 'Q');  // moved through the plan, not copied: it arrives intact
+  json body = {{"capabilities",
+                {{"alwaysMatch", {{"goog:chromeOptions", {{"extensions", {extension}}}}}},
+                 {"firstMatch", {{{"browserName", "firefox"}}, {{"webSocketUrl", true}}, {{"browserName", "chrome"}}}}}}};
+  auto plan = plan_new_session(std::move(body), kBrowser);
+  REQUIRE(plan);
+  auto caps = caps_of(*plan);
+  CHECK(caps["webSocketUrl"] == true);
+  CHECK_FALSE(caps.contains("browserName"));  // the second entry was chosen, not the third
+  CHECK(plan->bidi);
+  CHECK(caps["goog:chromeOptions"]["extensions"] == json::array({extension}));
+  json late_conflict = {{"capabilities",
+                         {{"alwaysMatch", {{"acceptInsecureCerts", true}}},
+                          {"firstMatch", {json::object(), {{"acceptInsecureCerts", false}}}}}}};
+  CHECK(plan_new_session(late_conflict, kBrowser).error().code == EINVAL);
+  json late_garbage = {{"capabilities", {{"firstMatch", {json::object(), 7}}}}};
+  CHECK(plan_new_session(late_garbage, kBrowser).error().code == EINVAL);
+}
+
+TEST_CASE("webdriver: chromedriver's answer beyond the JSON bounds is refused, not read") {
+  std::string deep = R"({"value":{"sessionId":"x","capabilities":{"a":)" + std::string(100'000, '[') +
+                     std::string(100'000, ']') + "}}}";
+  auto driver = parse_driver_session(deep);
+  REQUIRE_FALSE(driver);
+  CHECK(driver.error().code == EBADMSG);
+  CHECK(driver.error().message == "chromedriver's new-session answer was refused: JSON nested deeper than 64 levels");
+}
