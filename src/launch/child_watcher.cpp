@@ -88,14 +88,6 @@ void ChildWatcher::watch(Pidfd pidfd, ExitCallback on_exit) {
   m_watched[pid] = Watched{std::move(pidfd), std::move(on_exit)};
 }
 
-void ChildWatcher::unwatch(pid_t pid) {
-  std::lock_guard lock(m_mutex);
-  auto it = m_watched.find(pid);
-  if (it == m_watched.end()) return;
-  ::epoll_ctl(m_epoll.get(), EPOLL_CTL_DEL, it->second.pidfd.get(), nullptr);
-  m_watched.erase(it);
-}
-
 void ChildWatcher::run() {
   for (;;) {
     struct epoll_event events[16];

@@ -48,8 +48,6 @@ class DevToolsProxy {
 
   /// Add the routes; before the server starts.
   void register_routes();
-  /// Relays running now.
-  size_t active_relays() const { return m_hub.active(); }
   /// Tickets for launch URLs; the token check lets a request that carries one through.
   LaunchTickets& tickets() { return m_tickets; }
 

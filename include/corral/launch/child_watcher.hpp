@@ -45,10 +45,9 @@ class ChildWatcher {
 
   /// Call `on_exit` (on the watcher thread; keep it short) when `pid` ends.
   /// The watcher owns `pidfd` (a dup of the caller's, typically) and closes
-  /// it once it has reaped the process or on unwatch(), so whoever started
-  /// watching need not keep an fd open for it.
+  /// it once it has reaped the process, so whoever started watching need
+  /// not keep an fd open for it.
   void watch(Pidfd pidfd, ExitCallback on_exit);
-  void unwatch(pid_t pid);
 
  private:
   struct Watched {
