@@ -36,7 +36,7 @@ Result<void> SessionManager::bind_driver(const std::string& id, DriverBinding dr
     if (!entry) return Error::make(ENOENT, "no session '" + id + "'");
     if (entry->info.state != SessionState::running)
       return Error::make(EALREADY, "session " + id + " is closing or closed");
-    entry->info.endpoints.driver = std::move(driver);
+    entry->info.driver = std::move(driver);
   }
   persist();  // else a restart adopts the browser but forgets its WebDriver client
   return success();

@@ -80,7 +80,7 @@ json record_json(const SessionRecord& record) {
           {"devtools_http", info.endpoints.devtools_http},
           {"devtools_ws", info.endpoints.devtools_ws},
           {"webdriver", info.endpoints.webdriver},
-          {"driver", driver_binding_json(info.endpoints.driver)},
+          {"driver", driver_binding_json(info.driver)},
           {"access_secret", info.access_secret},
           {"created_at_ms", epoch_ms(info.created_at)},
           {"ttl_ms", info.ttl.count()},
@@ -146,7 +146,7 @@ Result<SessionRecord> record_from(const json& object, const InstanceNaming& nami
   info.endpoints.webdriver = optional_field<std::string>(object, "webdriver");
   // Absent in files of a corrald before WebDriver sessions were kept.
   if (object.contains("driver") && !object.at("driver").is_null()) {
-    CORRAL_TRY_ASSIGN(info.endpoints.driver, driver_binding_from(object.at("driver"), info.id));
+    CORRAL_TRY_ASSIGN(info.driver, driver_binding_from(object.at("driver"), info.id));
   }
   // Absent in files of a corrald before DevTools went through corral: an
   // adopted session gets a new one (its old URLs named the browser itself).

@@ -95,8 +95,8 @@ WebDriverProxy::WebDriverProxy(HttpServer& server, SessionManager& sessions, Rel
 // what the state file kept.
 void WebDriverProxy::adopt_driven_sessions() {
   for (const auto& session : m_sessions.list()) {
-    if (session.state != SessionState::running || !session.endpoints.driver || !session.endpoints.webdriver) continue;
-    const auto& driver = *session.endpoints.driver;
+    if (session.state != SessionState::running || !session.driver || !session.endpoints.webdriver) continue;
+    const auto& driver = *session.driver;
     std::lock_guard lock(m_mutex);
     const auto& url = *session.endpoints.webdriver;
     m_driven[session.id] = {driver.driver_id, url_port(url), driver_url_base(url), driver.debugger_port,

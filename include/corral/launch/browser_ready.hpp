@@ -12,21 +12,10 @@
 
 namespace corral {
 
-/// A WebDriver client's session on a session's chromedriver: which
-/// chromedriver session it is and which browser that drives. Kept with the
-/// session's record, so that a session adopted after a restart still
-/// answers its WebDriver client.
-struct DriverBinding {
-  std::string driver_id;      ///< chromedriver's session id
-  uint16_t debugger_port = 0; ///< the browser's DevTools port; 0 if unknown
-  std::string browser_path;   ///< its browser target: "/devtools/browser/<uuid>"
-};
-
 struct Endpoints {
   std::optional<std::string> devtools_http;  ///< "http://127.0.0.1:PORT"
   std::optional<std::string> devtools_ws;    ///< browser-level CDP websocket
   std::optional<std::string> webdriver;      ///< "http://127.0.0.1:PORT/<url base secret>"
-  std::optional<DriverBinding> driver;       ///< once a WebDriver client opened its session
 };
 
 /// Chrome writes "<port>\n<ws path>" to <profile>/DevToolsActivePort once

@@ -74,6 +74,17 @@ struct CloseReport {
 };
 
 /// A copy of what the daemon knows about a session, safe to hand to the HTTP layer.
+/// A WebDriver client's session on a session's chromedriver: which
+/// chromedriver session it is and which browser that drives. Part of the
+/// session's record (not of what the launch found: a client makes it
+/// later), so that a session adopted after a restart still answers its
+/// WebDriver client.
+struct DriverBinding {
+  std::string driver_id;      ///< chromedriver's session id
+  uint16_t debugger_port = 0; ///< the browser's DevTools port; 0 if unknown
+  std::string browser_path;   ///< its browser target: "/devtools/browser/<uuid>"
+};
+
 struct SessionInfo {
   std::string id;
   SessionRequest request;
@@ -83,6 +94,7 @@ struct SessionInfo {
   pid_t pid = -1;
   std::optional<uid_t> uid;  ///< the session's own uid, when sessions do not share one
   Endpoints endpoints;
+  std::optional<DriverBinding> driver;  ///< once a WebDriver client opened its session
   /// Opens this session's DevTools and WebDriver through corral, and
   /// nothing else: URLs that corral hands out carry it instead of the API
   /// token (clients log URLs). new_access_secret(); never logged.

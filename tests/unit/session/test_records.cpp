@@ -78,12 +78,12 @@ TEST_CASE("a state file that says \"pids\" for the tasks controller, as older co
 
 TEST_CASE("a WebDriver client's chromedriver session is kept, and only a plausible one read back") {
   SessionRecord record = sample_record();
-  CHECK(decode_session_records(encode_session_records({record}))->front().info.endpoints.driver == std::nullopt);
-  record.info.endpoints.driver = DriverBinding{"fd5533a3edcb1dcd7fb68918b7caa9e8", 35419,
+  CHECK(decode_session_records(encode_session_records({record}))->front().info.driver == std::nullopt);
+  record.info.driver = DriverBinding{"fd5533a3edcb1dcd7fb68918b7caa9e8", 35419,
                                                "/devtools/browser/0b1c2d3e-aaaa-bbbb-cccc-0123456789ab"};
   auto decoded = decode_session_records(encode_session_records({record}));
   REQUIRE(decoded.ok());
-  const auto& driver = decoded->front().info.endpoints.driver;
+  const auto& driver = decoded->front().info.driver;
   REQUIRE(driver.has_value());
   CHECK(driver->driver_id == "fd5533a3edcb1dcd7fb68918b7caa9e8");
   CHECK(driver->debugger_port == 35419);
@@ -91,7 +91,7 @@ TEST_CASE("a WebDriver client's chromedriver session is kept, and only a plausib
   // The id goes into forwarded paths: anything but chromedriver's hex is refused.
   for (auto [bad_id, bad_path] : {std::pair{"../../status", "/devtools/browser/x"}, std::pair{"", "/devtools/browser/x"},
                                   std::pair{"fd5533a3", "/json/new?evil"}}) {
-    record.info.endpoints.driver = DriverBinding{bad_id, 1, bad_path};
+    record.info.driver = DriverBinding{bad_id, 1, bad_path};
     auto refused = decode_session_records(encode_session_records({record}));
     REQUIRE_FALSE(refused.ok());
     CHECK(refused.error().code == EBADMSG);
