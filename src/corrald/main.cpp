@@ -308,9 +308,10 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   recover_earlier_sessions(sessions);
   auto devtools_config = devtools_settings(options, launcher_config.programs.chrome, token->has_value());
   register_routes(server, sessions, devtools_config.addressing);
-  RelayBudget relays(relay_limits(options, fds));  // one budget for both proxies' WebSockets
-  DevToolsProxy devtools(server, sessions, relays, devtools_config);
-  WebDriverProxy webdriver(server, sessions, relays,
+  RelayBudget relays(relay_limits(options, fds));
+  SessionUpstream upstream(sessions, relays);  // how both proxies reach a session
+  DevToolsProxy devtools(server, sessions, upstream, devtools_config);
+  WebDriverProxy webdriver(server, sessions, upstream,
                            {devtools_config.addressing,
                             {launcher_config.programs.chrome.string(), chrome_driven_flags(browser_uid)},
                             options.new_session_wait});

@@ -15,7 +15,7 @@
 #include "corral/devtools/launch_query.hpp"
 #include "corral/api/routes.hpp"
 #include "corral/api/session_json.hpp"
-#include "corral/cgroup/listener_owner.hpp"
+#include "corral/proxy/loopback_request.hpp"
 
 namespace corral {
 using nlohmann::json;
@@ -68,33 +68,22 @@ HttpResponse root_version(const HttpRequest& req, DevToolsProxy& proxy, const De
 
 // Once the session is open: relay the client to its browser; the client's
 // going closes the session.
-void relay_to_launched(RelayHub& hub, SessionManager& sessions, std::shared_ptr<TakenConnection> taken,
-                       RelayBudget::Slot slot, std::chrono::milliseconds idle_timeout, const SessionInfo& session) {
+void relay_to_launched(SessionUpstream& upstream, SessionManager& sessions, std::shared_ptr<TakenConnection> taken,
+                       RelayBudget::Slot slot, const SessionInfo& session) {
   if (auto begun = sessions.begin_connection(session.id); !begun)
-    return hub.reply_and_close(std::move(taken->socket), error_answer(503, "unavailable", begun.error().message),
-                               std::move(taken->counted));
-  uint16_t port = url_port(session.endpoints.devtools_http.value_or(""));
-  RelayHub::Plan plan;
-  plan.held = {std::move(taken->counted), std::move(slot)};
-  plan.idle_timeout = idle_timeout;
-  plan.client = std::move(taken->socket);
-  plan.group = session.id;
-  plan.upstream_port = port;
-  plan.check_upstream = [port, cgroup = session.scope.cgroup, uid = session.uid] {
-    return check_session_port(port, Cgroup(cgroup), uid);
-  };
-  plan.to_upstream = upstream_head(taken->head, url_path(session.endpoints.devtools_ws.value_or("/")), port) +
-                     taken->buffered;
-  plan.failure_answer = [](const std::string& why) { return error_answer(502, "browser_unreachable", why); };
-  plan.on_end = [&sessions, id = session.id] {
-    sessions.end_connection(id);
-    (void)sessions.close_in_background(id, std::nullopt, CloseReason::disconnected);
-  };
-  hub.start(std::move(plan));
+    return upstream.reply_and_close(std::move(*taken), error_answer(503, "unavailable", begun.error().message));
+  auto to = UpstreamPort::of(session, url_port(session.endpoints.devtools_http.value_or("")));
+  auto head = relayed_head(taken->head, url_path(session.endpoints.devtools_ws.value_or("/")), to.port);
+  upstream.relay(std::move(*taken), std::move(slot), to, std::move(head),
+                 [](const std::string& why) { return error_answer(502, "browser_unreachable", why); },
+                 [&sessions, id = session.id] {
+                   sessions.end_connection(id);
+                   (void)sessions.close_in_background(id, std::nullopt, CloseReason::disconnected);
+                 });
 }
 
 std::variant<HttpResponse, Takeover> launch(const HttpRequest& req, HttpServer& server, SessionManager& sessions,
-                                            RelayHub& hub, RelayBudget& relays, const DevToolsConfig& config) {
+                                            SessionUpstream& upstream, const DevToolsConfig& config) {
   if (!config.launch_on_connect) return json_answer(404, error_json("not_found", kLaunchIsOff));
   if (!is_websocket_upgrade(req))
     return json_answer(400, error_json("bad_request", "connect-to-launch takes a WebSocket upgrade"));
@@ -105,20 +94,17 @@ std::variant<HttpResponse, Takeover> launch(const HttpRequest& req, HttpServer& 
   }
   // Refused before a session opens: its relay counts in the total only (no
   // other client knows the new session's id yet).
-  auto slot = relays.reserve("");
+  auto slot = upstream.reserve("");
   if (!slot) return relay_refused(slot.error());
-  return Takeover{[&server, &sessions, &hub, request = *request, slot = *slot,
-                   idle_timeout = relays.limits().idle_timeout](TakenConnection taken) {
+  return Takeover{[&server, &sessions, &upstream, request = *request, slot = *slot](TakenConnection taken) {
     auto connection = std::make_shared<TakenConnection>(std::move(taken));
     auto run = [&server](std::function<void()> task) { server.post_work(std::move(task)); };
     (void)sessions.open_async(request, std::chrono::milliseconds(0), run,
-                              [&hub, &sessions, connection, slot, idle_timeout](Result<SessionInfo> session) {
-                                if (session)
-                                  return relay_to_launched(hub, sessions, connection, slot, idle_timeout, *session);
+                              [&upstream, &sessions, connection, slot](Result<SessionInfo> session) {
+                                if (session) return relay_to_launched(upstream, sessions, connection, slot, *session);
                                 auto [status, code] = http_status_for(session.error().code);
-                                hub.reply_and_close(std::move(connection->socket),
-                                                    error_answer(status, code, session.error().message),
-                                                    std::move(connection->counted));
+                                upstream.reply_and_close(std::move(*connection),
+                                                         error_answer(status, code, session.error().message));
                               });
   }};
 }
@@ -142,7 +128,7 @@ void DevToolsRoutes::add_launch_routes(DevToolsProxy& proxy) {
     if (req.has_param("ticket") && (tickets.size() != 1 || !proxy.tickets().redeem(tickets.front())))
       return std::variant<HttpResponse, Takeover>(
           json_answer(401, error_json("unauthorized", "this launch URL's ticket is used or expired: GET /json/version again")));
-    return launch(req, proxy.m_server, proxy.m_sessions, proxy.m_hub, proxy.m_relays, proxy.m_config);
+    return launch(req, proxy.m_server, proxy.m_sessions, proxy.m_upstream, proxy.m_config);
   });
 }
 

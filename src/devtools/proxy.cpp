@@ -7,7 +7,7 @@
 
 #include "corral/server/auth.hpp"
 #include "corral/api/session_json.hpp"
-#include "corral/cgroup/listener_owner.hpp"
+#include "corral/proxy/loopback_request.hpp"
 
 namespace corral {
 
@@ -29,14 +29,6 @@ bool names(const std::string& header_value, const char* token) {
     start = end + 1;
   }
   return false;
-}
-
-bool dropped_for_browser(const std::string& name) {
-  static const char* dropped[] = {"host", "origin", "authorization", "cookie", "proxy-authorization",
-                                  "proxy-connection", "forwarded", "content-length", "transfer-encoding"};
-  for (const char* header : dropped)
-    if (strcasecmp(name.c_str(), header) == 0) return true;
-  return strncasecmp(name.c_str(), "x-forwarded-", 12) == 0;
 }
 
 HttpResponse json_error(int status, const std::string& code, const std::string& message) {
@@ -65,13 +57,6 @@ bool is_websocket_upgrade(const HttpRequest& req) {
   return names(req.get_header_value("Upgrade"), "websocket") && names(req.get_header_value("Connection"), "upgrade");
 }
 
-std::string upstream_head(const HttpRequest& req, const std::string& path, uint16_t port) {
-  std::string head = req.method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\n";
-  for (const auto& [name, value] : req.headers)
-    if (!dropped_for_browser(name)) head += name + ": " + value + "\r\n";
-  return head + "\r\n";
-}
-
 std::string error_answer(int status, const std::string& code, const std::string& message) {
   auto res = json_error(status, code, message);
   res.set_header("Connection", "close");
@@ -82,15 +67,9 @@ HttpResponse relay_refused(const Error& refusal) {
   return json_error(relay_refusal_status(refusal), kTooManyRelays, refusal.message);
 }
 
-DevToolsProxy::DevToolsProxy(HttpServer& server, SessionManager& sessions, RelayBudget& relays, DevToolsConfig config)
-    : m_server(server), m_sessions(sessions), m_relays(relays), m_config(std::move(config)) {
-  // Relays of a session that starts to close end now: the client sees it at
-  // once, not at its next command. (close_group only posts: safe under the
-  // manager's lock.)
-  m_sessions.set_closing_listener([this](const std::string& id) { m_hub.close_group(id); });
-}
-
-DevToolsProxy::~DevToolsProxy() { m_sessions.set_closing_listener(nullptr); }
+DevToolsProxy::DevToolsProxy(HttpServer& server, SessionManager& sessions, SessionUpstream& upstream,
+                             DevToolsConfig config)
+    : m_server(server), m_sessions(sessions), m_upstream(upstream), m_config(std::move(config)) {}
 
 void DevToolsProxy::register_routes() {
   DevToolsRoutes::add_session_routes(*this);
@@ -99,20 +78,17 @@ void DevToolsProxy::register_routes() {
 
 // GET/PUT /cdp/<id>/<secret>/json...: one request to the browser; its
 // answer, with every WebSocket URL pointed at corral.
-static void fetch_json(SessionManager& sessions, RelayHub& hub, const PublicAddressing& addressing,
+static void fetch_json(SessionManager& sessions, SessionUpstream& upstream, const PublicAddressing& addressing,
                        const HttpRequest& req, Reply reply) {
   auto target = parse_devtools_target(req.target);
   auto session = target ? authorized_session(sessions, *target) : Result<SessionInfo>(Error::make(ENOENT, ""));
   if (!session) return reply(unknown_session());
   (void)sessions.renew(session->id);  // a request on the session renews its lease
   uint16_t port = url_port(*session->endpoints.devtools_http);
-  auto cgroup = session->scope.cgroup;
   auto base = addressing.base_for(req);
   auto path = devtools_base_path(session->id, session->access_secret);
-  std::string request = req.method + " " + target->rest + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
-                        "\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
-  auto check = [port, cgroup, uid = session->uid] { return check_session_port(port, Cgroup(cgroup), uid); };
-  hub.fetch(port, check, request, [reply, base, port, path, id = session->id,
+  auto request = loopback_request(req.method, target->rest, port, {{"Connection", "close"}});
+  upstream.fetch(UpstreamPort::of(*session, port), request, [reply, base, port, path, id = session->id,
                                   asked = target->rest.substr(0, target->rest.find('?'))](
                                       Result<RelayHub::Fetched> fetched) {
     if (!fetched) return reply(json_error(502, "browser_unreachable", fetched.error().message));
@@ -133,32 +109,22 @@ static void fetch_json(SessionManager& sessions, RelayHub& hub, const PublicAddr
 }
 
 // GET /cdp/<id>/<secret>/devtools/...: the WebSocket, relayed.
-static std::variant<HttpResponse, Takeover> relay_websocket(SessionManager& sessions, RelayHub& hub,
-                                                            RelayBudget& relays, const HttpRequest& req) {
+static std::variant<HttpResponse, Takeover> relay_websocket(SessionManager& sessions, SessionUpstream& upstream,
+                                                            const HttpRequest& req) {
   auto target = parse_devtools_target(req.target);
   auto session = target ? authorized_session(sessions, *target) : Result<SessionInfo>(Error::make(ENOENT, ""));
   if (!session) return unknown_session();
   if (!is_websocket_upgrade(req))
     return json_error(400, "bad_request", "this path takes a WebSocket upgrade; Chrome's HTTP endpoints are under /json");
-  auto slot = relays.reserve(session->id);
+  auto slot = upstream.reserve(session->id);
   if (!slot) return relay_refused(slot.error());
   if (auto begun = sessions.begin_connection(session->id); !begun) return unknown_session();
-  uint16_t port = url_port(*session->endpoints.devtools_http);
-  auto head = upstream_head(req, target->rest, port);
-  return Takeover{[&sessions, &hub, id = session->id, cgroup = session->scope.cgroup, uid = session->uid, port,
-                   head = std::move(head), slot = *slot,
-                   idle_timeout = relays.limits().idle_timeout](TakenConnection taken) {
-    RelayHub::Plan plan;
-    plan.held = {std::move(taken.counted), slot};
-    plan.idle_timeout = idle_timeout;
-    plan.client = std::move(taken.socket);
-    plan.group = id;
-    plan.upstream_port = port;
-    plan.check_upstream = [port, cgroup, uid] { return check_session_port(port, Cgroup(cgroup), uid); };
-    plan.to_upstream = head + taken.buffered;
-    plan.failure_answer = [](const std::string& why) { return error_answer(502, "browser_unreachable", why); };
-    plan.on_end = [&sessions, id] { sessions.end_connection(id); };
-    hub.start(std::move(plan));
+  auto to = UpstreamPort::of(*session, url_port(*session->endpoints.devtools_http));
+  auto head = relayed_head(req, target->rest, to.port);
+  return Takeover{[&sessions, &upstream, to, head = std::move(head), slot = *slot](TakenConnection taken) {
+    upstream.relay(std::move(taken), slot, to, head,
+                   [](const std::string& why) { return error_answer(502, "browser_unreachable", why); },
+                   [&sessions, id = to.session_id] { sessions.end_connection(id); });
   }};
 }
 
@@ -166,10 +132,10 @@ void DevToolsRoutes::add_session_routes(DevToolsProxy& proxy) {
   auto& routes = proxy.m_server.routes();
   for (const char* method : {"GET", "PUT"})
     routes.add_async(method, kSessionJsonPath, [&proxy](const HttpRequest& req, Reply reply) {
-      fetch_json(proxy.m_sessions, proxy.m_hub, proxy.m_config.addressing, req, std::move(reply));
+      fetch_json(proxy.m_sessions, proxy.m_upstream, proxy.m_config.addressing, req, std::move(reply));
     });
   routes.add_head("GET", kSessionPath, [&proxy](const HttpRequest& req) {
-    return relay_websocket(proxy.m_sessions, proxy.m_hub, proxy.m_relays, req);
+    return relay_websocket(proxy.m_sessions, proxy.m_upstream, req);
   });
 }
 

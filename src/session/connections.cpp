@@ -1,6 +1,6 @@
 // Proxied client connections to a session's browser (DevTools, WebDriver):
 // while one is open the session is not idle, and when the session starts
-// to close, whoever proxies is told at once (set_closing_listener).
+// to close, whoever proxies is told at once (add_closing_listener).
 #include "corral/session/manager.hpp"
 #include "entry.hpp"
 
@@ -40,12 +40,6 @@ Result<void> SessionManager::bind_driver(const std::string& id, DriverBinding dr
   }
   persist();  // else a restart adopts the browser but forgets its WebDriver client
   return success();
-}
-
-void SessionManager::set_closing_listener(std::function<void(const std::string&)> listener) {
-  std::lock_guard lock(m_mutex);
-  if (listener) m_closing_listeners[0] = std::move(listener);
-  else m_closing_listeners.erase(0);
 }
 
 int SessionManager::add_closing_listener(std::function<void(const std::string&)> listener) {

@@ -13,7 +13,6 @@
 #include "corral/webdriver/errors.hpp"
 #include "corral/webdriver/paths.hpp"
 #include "corral/webdriver/proxy.hpp"
-#include "corral/cgroup/listener_owner.hpp"
 #include "corral/util/json_bounded.hpp"
 
 namespace corral {
@@ -30,10 +29,6 @@ struct Start {
   std::shared_ptr<PendingOpen> pending;
 };
 using StartPtr = std::shared_ptr<Start>;
-
-std::function<Result<void>()> port_check(uint16_t port, const WebDriverProxy::Driven& driven) {
-  return [port, cgroup = driven.cgroup, uid = driven.uid] { return check_session_port(port, Cgroup(cgroup), uid); };
-}
 
 // chromedriver refused, or corral could not use its answer: the session goes.
 void give_up(SessionManager& sessions, const Start& start, HttpResponse answer) {
@@ -56,7 +51,7 @@ json session_answer(const std::string& session_id, const char* what, const std::
 SessionUrls urls_for(const Start& start, const json& version) {
   SessionUrls urls;
   if (!start.base) return urls;
-  if (start.driven.debugger_port && !start.driven.browser_path.empty())
+  if (start.driven.binding.debugger_port && !start.driven.binding.browser_path.empty())
     urls.cdp = start.base->ws_url(socket_path(start.session.id, start.session.access_secret, SocketKind::cdp));
   if (version.is_object() && version.contains("Browser") && version["Browser"].is_string())
     urls.cdp_version = cdp_version_of(version["Browser"].get<std::string>());
@@ -73,7 +68,7 @@ void finish(WebDriverProxy& proxy, SessionManager& sessions, const StartPtr& sta
   if (version && version->status == 200) {
     answer = session_answer(start->session.id, "the browser's /json/version", version->body);
     if (answer.is_object() && answer.value("webSocketDebuggerUrl", json()).is_string())
-      start->driven.browser_path = url_path(answer["webSocketDebuggerUrl"].get<std::string>());
+      start->driven.binding.browser_path = url_path(answer["webSocketDebuggerUrl"].get<std::string>());
   } else {
     spdlog::info("session {}: the browser's /json/version did not answer ({}); no se:cdp", start->session.id,
                  version ? std::to_string(version->status) : version.error().message);
@@ -86,7 +81,7 @@ void finish(WebDriverProxy& proxy, SessionManager& sessions, const StartPtr& sta
       webdriver_json(200, client_new_session_reply(std::move(driver), start->session.id, urls, start->plan.warnings)));
 }
 
-void driver_answered(WebDriverProxy& proxy, SessionManager& sessions, RelayHub& hub, const StartPtr& start,
+void driver_answered(WebDriverProxy& proxy, SessionManager& sessions, SessionUpstream& upstream, const StartPtr& start,
                      Result<RelayHub::Fetched> answer) {
   if (!answer) return give_up(sessions, *start, session_not_created("chromedriver did not answer: " + answer.error().message));
   if (answer->status != 200) {
@@ -100,39 +95,37 @@ void driver_answered(WebDriverProxy& proxy, SessionManager& sessions, RelayHub& 
     spdlog::warn("session {}: {}", start->session.id, driver.error().message);
     return give_up(sessions, *start, session_not_created(driver.error().message));
   }
-  start->driven.driver_id = driver->id;
-  start->driven.debugger_port = driver->debugger_port;
+  start->driven.binding.driver_id = driver->id;
+  start->driven.binding.debugger_port = driver->debugger_port;
   if (!driver->debugger_port)
     return finish(proxy, sessions, start, std::move(*driver), Error::make(ENOENT, "no debuggerAddress"));
-  auto port = driver->debugger_port;
-  hub.fetch(port, port_check(port, start->driven), driver_request("GET", "/json/version", port, ""),
-            [&proxy, &sessions, start, driver = std::move(*driver)](Result<RelayHub::Fetched> version) mutable {
-              finish(proxy, sessions, start, std::move(driver), std::move(version));
-            });
+  auto browser = start->driven.chromedriver.at(driver->debugger_port);
+  upstream.fetch(browser, driver_request("GET", "/json/version", browser.port, ""),
+                 [&proxy, &sessions, start, driver = std::move(*driver)](Result<RelayHub::Fetched> version) mutable {
+                   finish(proxy, sessions, start, std::move(driver), std::move(version));
+                 });
 }
 
-void session_opened(WebDriverProxy& proxy, SessionManager& sessions, RelayHub& hub, const StartPtr& start) {
+void session_opened(WebDriverProxy& proxy, SessionManager& sessions, SessionUpstream& upstream, const StartPtr& start) {
   const auto& session = start->session;
   if (!session.endpoints.webdriver || !sessions.begin_connection(session.id)) {
     (void)sessions.close_in_background(session.id, milliseconds(0), CloseReason::start_failed);
     return start->pending->finish(session_not_created("the session's chromedriver is not there"));
   }
-  start->driven.driver_port = url_port(*session.endpoints.webdriver);
-  start->driven.driver_base = driver_url_base(*session.endpoints.webdriver);
-  start->driven.cgroup = session.scope.cgroup;
-  start->driven.uid = session.uid;
+  start->driven = WebDriverProxy::Driven::of(session);
   // The plan's document is freed once it is text, and the text once it is
   // in the request: with the request that came in, at most three copies
   // of a large body at once.
   auto forward = start->plan.forward.dump();
   start->plan.forward = json();
-  auto request = driver_request("POST", start->driven.driver_base + "/session", start->driven.driver_port, forward);
+  const auto& chromedriver = start->driven.chromedriver;
+  auto request = driver_request("POST", start->driven.driver_base + "/session", chromedriver.port, forward);
   forward = std::string();
   auto timeout = sessions.config().start_timeout + seconds(30);  // chromedriver starts the browser meanwhile
-  hub.forward(start->driven.driver_port, port_check(start->driven.driver_port, start->driven),
-              std::move(request), timeout, 16 << 20, [&proxy, &sessions, &hub, start](Result<RelayHub::Fetched> answer) {
-                driver_answered(proxy, sessions, hub, start, std::move(answer));
-              });
+  upstream.forward(chromedriver, std::move(request), timeout, 16 << 20,
+                   [&proxy, &sessions, &upstream, start](Result<RelayHub::Fetched> answer) {
+                     driver_answered(proxy, sessions, upstream, start, std::move(answer));
+                   });
 }
 
 }  // namespace
@@ -166,7 +159,7 @@ void WebDriverRoutes::plan_and_open(WebDriverProxy& proxy, const HttpRequest& re
       [&proxy, start](Result<SessionInfo> session) {
         if (!session) return start->pending->finish(new_session_failure(session.error()));
         start->session = std::move(*session);
-        session_opened(proxy, proxy.m_sessions, proxy.m_hub, start);
+        session_opened(proxy, proxy.m_sessions, proxy.m_upstream, start);
       });
   if (waiter) start->pending->arm(server.call_after(wait, [&sessions, waiter] { sessions.give_up_waiting(waiter); }));
 }

@@ -9,7 +9,7 @@
 #include "corral/api/session_json.hpp"
 #include "corral/webdriver/errors.hpp"
 #include "corral/webdriver/paths.hpp"
-#include "corral/cgroup/listener_owner.hpp"
+#include "corral/proxy/loopback_request.hpp"
 
 namespace corral {
 namespace {
@@ -56,34 +56,34 @@ HttpResponse driver_answer(Result<RelayHub::Fetched> fetched, const WebDriverPro
     return webdriver_error(500, "unknown error", "the session's chromedriver did not answer: " + fetched.error().message);
   HttpResponse res;
   res.status = fetched->status;
-  res.set_content(replace_driver_id(std::move(fetched->body), driven.driver_id, id),
+  res.set_content(replace_driver_id(std::move(fetched->body), driven.binding.driver_id, id),
                   fetched->content_type.empty() ? "application/json; charset=utf-8" : fetched->content_type);
   res.set_header("Cache-Control", "no-cache");
   return res;
 }
 
-void forward_command(WebDriverProxy& proxy, SessionManager& sessions, HttpServer& server, RelayHub& hub,
+void forward_command(SessionManager& sessions, HttpServer& server, SessionUpstream& upstream,
                      const std::optional<WebDriverProxy::Driven>& driven, const HttpRequest& req, Reply reply);
 
 }  // namespace
 
 std::string driver_request(const std::string& method, const std::string& target, uint16_t port,
                            const std::string& body, bool keep_alive) {
-  std::string request = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
-                        "\r\nAccept: application/json\r\nConnection: " + (keep_alive ? "keep-alive" : "close") +
-                        "\r\n";
-  if (!body.empty() || method == "POST")
-    request += "Content-Type: application/json;charset=utf-8\r\nContent-Length: " + std::to_string(body.size()) +
-               "\r\n";
-  return request + "\r\n" + body;
+  HeaderList headers = {{"Accept", "application/json"}, {"Connection", keep_alive ? "keep-alive" : "close"}};
+  if (!body.empty() || method == "POST") headers.emplace_back("Content-Type", "application/json;charset=utf-8");
+  return loopback_request(method, target, port, headers, body);
 }
 
-WebDriverProxy::WebDriverProxy(HttpServer& server, SessionManager& sessions, RelayBudget& relays,
+WebDriverProxy::Driven WebDriverProxy::Driven::of(const SessionInfo& session) {
+  const auto& url = session.endpoints.webdriver.value_or("");
+  return {UpstreamPort::of(session, url_port(url)), driver_url_base(url), session.driver.value_or(DriverBinding{})};
+}
+
+WebDriverProxy::WebDriverProxy(HttpServer& server, SessionManager& sessions, SessionUpstream& upstream,
                                WebDriverConfig config)
-    : m_server(server), m_sessions(sessions), m_relays(relays), m_config(std::move(config)) {
-  // Under the manager's lock: only forget and post, never call the manager.
+    : m_server(server), m_sessions(sessions), m_upstream(upstream), m_config(std::move(config)) {
+  // Under the manager's lock: only forget, never call the manager.
   m_listener = m_sessions.add_closing_listener([this](const std::string& id) {
-    m_hub.close_group(id);
     std::lock_guard lock(m_mutex);
     m_driven.erase(id);
   });
@@ -96,11 +96,8 @@ WebDriverProxy::WebDriverProxy(HttpServer& server, SessionManager& sessions, Rel
 void WebDriverProxy::adopt_driven_sessions() {
   for (const auto& session : m_sessions.list()) {
     if (session.state != SessionState::running || !session.driver || !session.endpoints.webdriver) continue;
-    const auto& driver = *session.driver;
     std::lock_guard lock(m_mutex);
-    const auto& url = *session.endpoints.webdriver;
-    m_driven[session.id] = {driver.driver_id, url_port(url), driver_url_base(url), driver.debugger_port,
-                            driver.browser_path, session.scope.cgroup.string(), session.uid};
+    m_driven[session.id] = Driven::of(session);
   }
 }
 
@@ -120,7 +117,7 @@ std::optional<WebDriverProxy::Driven> WebDriverProxy::driven(const std::string& 
 }
 
 void WebDriverProxy::remember(const std::string& id, Driven driven) {
-  DriverBinding binding{driven.driver_id, driven.debugger_port, driven.browser_path};
+  auto binding = driven.binding;
   {
     std::lock_guard lock(m_mutex);
     m_driven[id] = std::move(driven);
@@ -134,7 +131,7 @@ namespace {
 
 // Nothing here blocks: the command waits in the relay hub, the cleanup
 // after a quit on the worker pool.
-void forward_command(WebDriverProxy&, SessionManager& sessions, HttpServer& server, RelayHub& hub,
+void forward_command(SessionManager& sessions, HttpServer& server, SessionUpstream& upstream,
                      const std::optional<WebDriverProxy::Driven>& driven, const HttpRequest& req, Reply reply) {
   auto target = parse_webdriver_target(req.target);
   if (!target) return reply(invalid_session_id());
@@ -146,19 +143,18 @@ void forward_command(WebDriverProxy&, SessionManager& sessions, HttpServer& serv
     return reply(invalid_argument("the command's body is over 8 MiB"));
   }
   bool quit = req.method == "DELETE" && target->rest.empty();
-  auto check = [port = driven->driver_port, cgroup = driven->cgroup, uid = driven->uid] {
-    return check_session_port(port, Cgroup(cgroup), uid);
-  };
   // A quit ends chromedriver's session: its connection is not kept.
-  auto request = driver_request(req.method, driver_target(driven->driver_base, driven->driver_id, target->rest), driven->driver_port,
-                                req.body, !quit);
-  hub.exchange(target->session_id, driven->driver_port, check, std::move(request), time_left(*session), kMaxAnswer,
-              [&sessions, &server, driven = *driven, id = target->session_id, quit, reply](auto fetched) {
-                sessions.end_connection(id);
-                if (!quit) return reply(driver_answer(std::move(fetched), driven, id));
-                if (!fetched) spdlog::info("session {}: chromedriver did not answer the quit: {}", id, fetched.error().message);
-                server.post_work([&sessions, id, reply] { reply(close_after_quit(sessions, id)); });
-              });
+  auto request = driver_request(req.method, driver_target(driven->driver_base, driven->binding.driver_id, target->rest),
+                                driven->chromedriver.port, req.body, !quit);
+  upstream.exchange(driven->chromedriver, std::move(request), time_left(*session), kMaxAnswer,
+                    [&sessions, &server, driven = *driven, id = target->session_id, quit, reply](auto fetched) {
+                      sessions.end_connection(id);
+                      if (!quit) return reply(driver_answer(std::move(fetched), driven, id));
+                      if (!fetched)
+                        spdlog::info("session {}: chromedriver did not answer the quit: {}", id,
+                                     fetched.error().message);
+                      server.post_work([&sessions, id, reply] { reply(close_after_quit(sessions, id)); });
+                    });
 }
 
 HttpResponse status(const SessionManager& sessions) {
@@ -190,7 +186,7 @@ void WebDriverRoutes::add_command_routes(WebDriverProxy& proxy) {
                        [&proxy](const HttpRequest& req, Reply reply) {
                          auto target = parse_webdriver_target(req.target);
                          auto driven = target ? proxy.driven(target->session_id) : std::nullopt;
-                         forward_command(proxy, proxy.m_sessions, proxy.m_server, proxy.m_hub, driven, req,
+                         forward_command(proxy.m_sessions, proxy.m_server, proxy.m_upstream, driven, req,
                                          std::move(reply));
                        },
                        kMaxCommandBody + 4096);

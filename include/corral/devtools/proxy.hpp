@@ -4,8 +4,8 @@
 //    session's browser and rewritten to point at corral (devtools_paths.hpp);
 //  - /cdp/<id>/<secret>/devtools/...  the WebSocket of any target, relayed
 //    to the browser with Host rewritten to its loopback address and Origin
-//    dropped (Chrome refuses foreign ones): RelayHub, after checking that
-//    the port is the session's own (listener_owner.hpp);
+//    dropped (Chrome refuses foreign ones), through SessionUpstream, which
+//    checks that the port is the session's own;
 //  - connect-to-launch (--launch-on-connect; devtools_launch.cpp): a
 //    WebSocket to /devtools/browser at corral's root opens a session and
 //    relays to it; the client's disconnect closes it. GET /json/version at
@@ -13,8 +13,9 @@
 //
 // While a relay is open its session is not idle; when the session starts
 // to close, for any reason, its relays end at once. Relays are bounded per
-// session and in total (RelayBudget, shared with the WebDriver proxy): past
-// a bound the upgrade is refused with a JSON 429 or 503 before it happens.
+// session and in total (the RelayBudget SessionUpstream shares with the
+// WebDriver proxy): past a bound the upgrade is refused with a JSON 429 or
+// 503 before it happens.
 #pragma once
 
 #include <functional>
@@ -24,8 +25,7 @@
 #include "corral/devtools/paths.hpp"
 #include "corral/server/http_server.hpp"
 #include "corral/devtools/launch_tickets.hpp"
-#include "corral/proxy/relay_budget.hpp"
-#include "corral/proxy/relay_hub.hpp"
+#include "corral/proxy/session_upstream.hpp"
 #include "corral/session/manager.hpp"
 
 namespace corral {
@@ -40,9 +40,8 @@ struct DevToolsConfig {
 
 class DevToolsProxy {
  public:
-  /// `relays` is shared with the WebDriver proxy and outlives both.
-  DevToolsProxy(HttpServer& server, SessionManager& sessions, RelayBudget& relays, DevToolsConfig config);
-  ~DevToolsProxy();
+  /// `upstream` is shared with the WebDriver proxy and outlives both.
+  DevToolsProxy(HttpServer& server, SessionManager& sessions, SessionUpstream& upstream, DevToolsConfig config);
   DevToolsProxy(const DevToolsProxy&) = delete;
   DevToolsProxy& operator=(const DevToolsProxy&) = delete;
 
@@ -55,9 +54,8 @@ class DevToolsProxy {
   friend struct DevToolsRoutes;
   HttpServer& m_server;
   SessionManager& m_sessions;
-  RelayBudget& m_relays;
+  SessionUpstream& m_upstream;
   DevToolsConfig m_config;
-  RelayHub m_hub;
   LaunchTickets m_tickets;
 };
 
@@ -71,11 +69,6 @@ struct DevToolsRoutes {
 /// websocket and Connection names upgrade. Any other Upgrade (h2c) is
 /// ignored: such a request is answered as a plain one.
 bool is_websocket_upgrade(const HttpRequest& req);
-
-/// The request head a browser gets for a relayed WebSocket: `path` on
-/// 127.0.0.1:port, the client's headers but Host (rewritten), Origin
-/// (Chrome refuses foreign ones), and credentials meant for corral.
-std::string upstream_head(const HttpRequest& req, const std::string& path, uint16_t port);
 
 /// Bytes of a JSON error answer that closes the connection, for a client
 /// whose connection was taken over.

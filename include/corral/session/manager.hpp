@@ -109,12 +109,11 @@ class SessionManager {
   /// The WebDriver session a client opened on this session's chromedriver,
   /// written to the state file. ENOENT unknown; EALREADY no longer running.
   Result<void> bind_driver(const std::string& id, DriverBinding driver);
-  /// Told the id of each session as it starts to close, for any reason, so
-  /// that proxied connections to it end at once. Called under the manager's
-  /// lock: it must only hand the id on (post it), never call the manager.
-  void set_closing_listener(std::function<void(const std::string& id)> listener);
-  /// One more such listener, beside the one set above (a second proxy);
-  /// returns its handle for remove_closing_listener.
+  /// `listener` is told the id of each session as it starts to close, for
+  /// any reason, so that proxied connections to it end at once. Called
+  /// under the manager's lock: it must only hand the id on (post it, forget
+  /// it), never call the manager. Returns a handle for
+  /// remove_closing_listener.
   int add_closing_listener(std::function<void(const std::string& id)> listener);
   void remove_closing_listener(int handle);
   /// Refuse new sessions from now on, and send requests that wait for room
@@ -188,9 +187,9 @@ class SessionManager {
   std::deque<EntryPtr> m_closed;
   bool m_shutting_down = false;
   std::condition_variable m_live_changed;
-  /// Guarded by m_mutex; 0 is set_closing_listener's.
+  /// Guarded by m_mutex; by add_closing_listener's handle.
   std::map<int, std::function<void(const std::string&)>> m_closing_listeners;
-  int m_next_listener = 1;
+  int m_next_listener = 0;
 
   // Sessions whose browser ended by itself, or whose time is up, are closed
   // here, off the watcher and HTTP threads.

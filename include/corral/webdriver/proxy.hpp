@@ -11,8 +11,8 @@
 //  - se:cdp and webSocketUrl are WebSockets through corral, to the browser's
 //    DevTools and chromedriver's BiDi, opened with the session's secret;
 //  - GET /status says whether a new session would be admitted now.
-// Every port is checked to be the session's own (listener_owner.hpp)
-// before a byte goes to it. Errors are W3C's (webdriver_errors.hpp).
+// Every port is reached through SessionUpstream, which checks it is the
+// session's own before a byte goes to it. Errors are W3C's (errors.hpp).
 #pragma once
 
 #include <chrono>
@@ -23,8 +23,7 @@
 
 #include "corral/devtools/paths.hpp"
 #include "corral/server/http_server.hpp"
-#include "corral/proxy/relay_budget.hpp"
-#include "corral/proxy/relay_hub.hpp"
+#include "corral/proxy/session_upstream.hpp"
 #include "corral/webdriver/capabilities.hpp"
 #include "corral/session/manager.hpp"
 
@@ -43,8 +42,8 @@ inline constexpr size_t kMaxCommandBody = 8 << 20;
 
 class WebDriverProxy {
  public:
-  /// `relays` (se:cdp, se:bidi) is shared with the DevTools proxy and outlives both.
-  WebDriverProxy(HttpServer& server, SessionManager& sessions, RelayBudget& relays, WebDriverConfig config);
+  /// `upstream` is shared with the DevTools proxy and outlives both.
+  WebDriverProxy(HttpServer& server, SessionManager& sessions, SessionUpstream& upstream, WebDriverConfig config);
   ~WebDriverProxy();
   WebDriverProxy(const WebDriverProxy&) = delete;
   WebDriverProxy& operator=(const WebDriverProxy&) = delete;
@@ -54,13 +53,12 @@ class WebDriverProxy {
 
   /// What corral knows of a WebDriver session beyond SessionManager's view.
   struct Driven {
-    std::string driver_id;       ///< chromedriver's session id
-    uint16_t driver_port = 0;    ///< chromedriver's port (endpoints.webdriver)
-    std::string driver_base;     ///< the secret path it answers under (driver_url_base); never logged
-    uint16_t debugger_port = 0;  ///< the browser's DevTools port; 0 if unknown
-    std::string browser_path;    ///< its browser target: "/devtools/browser/<uuid>"
-    std::string cgroup;          ///< the session's cgroup, for the port checks
-    std::optional<uid_t> uid;    ///< the session's own uid, for the port checks (check_session_port)
+    UpstreamPort chromedriver;  ///< the session's chromedriver (the port of endpoints.webdriver)
+    std::string driver_base;    ///< the secret path it answers under (driver_url_base); never logged
+    DriverBinding binding;      ///< the client's chromedriver session, and its browser (SessionInfo::driver)
+
+    /// A session's chromedriver, before a client's session is bound to it.
+    static Driven of(const SessionInfo& session);
   };
 
  private:
@@ -71,9 +69,8 @@ class WebDriverProxy {
 
   HttpServer& m_server;
   SessionManager& m_sessions;
-  RelayBudget& m_relays;
+  SessionUpstream& m_upstream;
   WebDriverConfig m_config;
-  RelayHub m_hub;
   mutable std::mutex m_mutex;
   std::map<std::string, Driven> m_driven;  ///< by corral's session id, while it runs
   int m_listener = 0;

@@ -48,14 +48,19 @@ TEST_CASE("begin_connection: unknown, closed") {
   CHECK(f.manager().begin_connection(session.id).error().code == EALREADY);
 }
 
-TEST_CASE("the closing listener hears of every session that starts to close, once") {
+TEST_CASE("a closing listener hears of every session that starts to close, once, until removed") {
   ManagerFixture f;
   std::mutex lock;
-  std::multiset<std::string> told;
-  f.manager().set_closing_listener([&](const std::string& id) {
+  std::multiset<std::string> told, told_removed;
+  int removed = f.manager().add_closing_listener([&](const std::string& id) {
+    std::lock_guard guard(lock);
+    told_removed.insert(id);
+  });
+  f.manager().add_closing_listener([&](const std::string& id) {
     std::lock_guard guard(lock);
     told.insert(id);
   });
+  f.manager().remove_closing_listener(removed);
   SessionRequest short_lived;
   short_lived.ttl = milliseconds(50);
   auto by_client = f.open_ok(), by_ttl = f.open_ok(short_lived), by_exit = f.open_ok();
@@ -65,6 +70,7 @@ TEST_CASE("the closing listener hears of every session that starts to close, onc
   REQUIRE(eventually([&] { return f.state_of(by_exit.id) == SessionState::closed; }));
   std::lock_guard guard(lock);
   CHECK(told == std::multiset<std::string>{by_client.id, by_ttl.id, by_exit.id});
+  CHECK(told_removed.empty());
 }
 
 TEST_CASE("a session's access secret is 32 hex digits and its own") {
