@@ -162,9 +162,8 @@ json uid_pool_json(const UidPoolStatus& pool) {
   return body;
 }
 
-void health(HttpResponse& res, const SessionManager& sessions) {
-  const auto& backend = sessions.backend();
-  auto controllers = backend.controllers();
+void health(HttpResponse& res, const SessionManager& sessions, const DaemonFacts& facts) {
+  const auto& controllers = facts.controllers;
   auto verdict = sessions.metrics().health();
   const auto& admission = sessions.config().admission;
   send(res, 200,
@@ -172,10 +171,10 @@ void health(HttpResponse& res, const SessionManager& sessions) {
         {"reason", verdict.degraded ? json(verdict.reason) : json(nullptr)},
         {"max_sessions", admission.max_sessions ? json(admission.max_sessions) : json(nullptr)},
         {"memory_budget", admission.memory_budget ? json(*admission.memory_budget) : json(nullptr)},
-        {"instance", backend.naming().instance()},
+        {"instance", facts.instance},
         {"session_uids", uid_pool_json(sessions.uid_pool())},
-        {"backend", backend.kind()},
-        {"cgroup_root", backend.sessions_root().string()},
+        {"backend", facts.backend},
+        {"cgroup_root", facts.sessions_root.string()},
         {"controllers", {{"memory", controllers.memory}, {"cpu", controllers.cpu}, {"pids", controllers.tasks}}},
         {"allow_unenforced_limits", sessions.config().allow_unenforced_limits},
         {"sessions", sessions.open_count()}});
@@ -186,8 +185,10 @@ void not_allowed(const HttpRequest&, HttpResponse& res) {
 }
 
 // What corralctl top shows in its totals; read-only like /v1/health.
-void register_usage_route(Router& routes, const SessionManager& sessions) {
-  routes.add("GET", "/v1/usage", [&](const auto&, auto& res) { send(res, 200, usage_json(sessions)); });
+void register_usage_route(Router& routes, const SessionManager& sessions, const DaemonFacts& facts) {
+  routes.add("GET", "/v1/usage", [&sessions, facts](const auto&, auto& res) {
+    send(res, 200, usage_json(sessions, facts));
+  });
   for (const char* method : {"POST", "PUT", "PATCH", "DELETE"}) routes.add(method, "/v1/usage", not_allowed);
 }
 
@@ -228,9 +229,9 @@ std::pair<int, const char*> http_status_for(int error_code) {
 
 // Handlers that only read what is in memory or a few cgroup files run on
 // the I/O thread; a close (its kill wait) runs on the worker pool.
-void register_routes(HttpServer& server, SessionManager& sessions, PublicAddressing addressing) {
+void register_routes(HttpServer& server, SessionManager& sessions, const DaemonFacts& facts) {
   auto& routes = server.routes();
-  auto base = [addressing](const HttpRequest& req) { return addressing.base_for(req); };
+  auto base = [addressing = facts.addressing](const HttpRequest& req) { return addressing.base_for(req); };
   const std::string session_path = R"(/v1/sessions/([^/]+))";
   routes.add_async("POST", "/v1/sessions",
                    [&, base](const auto& req, Reply reply) { open_session(req, std::move(reply), server, sessions, base(req)); });
@@ -250,8 +251,8 @@ void register_routes(HttpServer& server, SessionManager& sessions, PublicAddress
         if (known_shape(req.matches[1], res)) close_session(req.matches[1], req, res, sessions, base(req));
       },
       RunOn::worker);
-  routes.add("GET", "/v1/health", [&](const auto&, auto& res) { health(res, sessions); });
-  register_usage_route(routes, sessions);
+  routes.add("GET", "/v1/health", [&sessions, facts](const auto&, auto& res) { health(res, sessions, facts); });
+  register_usage_route(routes, sessions, facts);
   for (const std::string& path : {std::string("/v1/sessions"), session_path, std::string("/v1/health")}) {
     routes.add("PUT", path, not_allowed);
     routes.add("PATCH", path, not_allowed);

@@ -42,16 +42,16 @@ json session_defaults_json(const SessionManagerConfig& config) {
 
 }  // namespace
 
-json usage_json(const SessionManager& sessions) {
+json usage_json(const SessionManager& sessions, const DaemonFacts& facts) {
   const auto& config = sessions.config();
   const auto& limits = config.admission;
   auto pool = sessions.uid_pool();
   auto always_admitted =
       sessions_always_admitted(limits, config.default_limits.memory_max, pool.separate ? pool.size : 0);
   auto gauges = sessions.gauges();
-  auto controllers = sessions.backend().controllers();
+  const auto& controllers = facts.controllers;
   json all_sessions = group_usage_json(all_sessions_usage(sessions));
-  all_sessions["cgroup"] = sessions.backend().sessions_root().string();
+  all_sessions["cgroup"] = facts.sessions_root.string();
   // The daemon's clock, so that ages and expiries need no synchronised client.
   return {{"time", format_timestamp(std::chrono::system_clock::now())},
           {"open_sessions", gauges.sessions_active},

@@ -5,7 +5,7 @@
 #pragma once
 
 #include "corral/server/connection_limits.hpp"
-#include "corral/devtools/paths.hpp"
+#include "corral/api/daemon_facts.hpp"
 #include "corral/server/http_server.hpp"
 #include "corral/session/manager.hpp"
 
@@ -17,9 +17,9 @@ inline constexpr size_t kMaxRequestBody = 64 * 1024;
 /// What one API connection may cost (the body budget follows kMaxRequestBody).
 ConnectionLimits api_connection_limits();
 
-/// `addressing` says how clients reach corral, for the DevTools URLs in a
-/// session's JSON (devtools_paths.hpp).
-void register_routes(HttpServer& server, SessionManager& sessions, PublicAddressing addressing);
+/// `facts`: what the daemon is (health, usage), and how clients reach it
+/// (the DevTools URLs in a session's JSON).
+void register_routes(HttpServer& server, SessionManager& sessions, const DaemonFacts& facts);
 
 /// Status code and error code for an errno class.
 std::pair<int, const char*> http_status_for(int error_code);

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "corral/api/daemon_facts.hpp"
 #include "corral/cgroup/group_usage.hpp"
 #include "corral/session/manager.hpp"
 
@@ -13,6 +14,6 @@ namespace corral {
 nlohmann::json pressure_json(const std::optional<Pressure>& pressure);
 nlohmann::json group_usage_json(const GroupUsage& usage);
 /// {"open_sessions","admission":{...},"all_sessions":{...},"controllers":{...}}
-nlohmann::json usage_json(const SessionManager& sessions);
+nlohmann::json usage_json(const SessionManager& sessions, const DaemonFacts& facts);
 
 }  // namespace corral

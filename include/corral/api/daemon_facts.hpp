@@ -1,0 +1,28 @@
+// What the daemon is, settled at start-up: which instance, which backend
+// and where it keeps sessions, which controllers enforce limits, and how
+// clients reach corral. main hands these to the routes, so that a route
+// does not reach through the session manager into its backend to learn them.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "corral/backend/scope_backend.hpp"
+#include "corral/devtools/paths.hpp"
+
+namespace corral {
+
+struct DaemonFacts {
+  std::string instance;                ///< --instance: "default", or a name of the operator's
+  std::string backend;                 ///< "systemd-system", "systemd-user", "cgroupfs"
+  std::filesystem::path sessions_root; ///< the cgroup that holds every session
+  Controllers controllers;             ///< what enforces limits there
+  PublicAddressing addressing;         ///< for the URLs in a session's JSON
+
+  static DaemonFacts of(const ScopeBackend& backend, PublicAddressing addressing) {
+    return {backend.naming().instance(), backend.kind(), backend.sessions_root(), backend.controllers(),
+            std::move(addressing)};
+  }
+};
+
+}  // namespace corral
