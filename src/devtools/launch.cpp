@@ -41,14 +41,10 @@ HttpResponse json_answer(int status, const json& body) {
 // The query of a launch URL, as handed out: every field the client gave
 // but its token; a ticket instead when a token is needed.
 std::string launch_query(const HttpRequest& req, LaunchTickets& tickets, bool token_required) {
-  auto question = req.target.find('?');
-  std::string query, raw = question == std::string::npos ? "" : req.target.substr(question + 1);
-  for (size_t start = 0; start < raw.size();) {
-    auto end = std::min(raw.find('&', start), raw.size());
-    auto field = raw.substr(start, end - start);
-    auto name = decode_query_component(field.substr(0, field.find('=')));
-    if (!field.empty() && name != "token" && name != "ticket") query += (query.empty() ? "" : "&") + field;
-    start = end + 1;
+  std::string query;
+  for (const auto& field : query_fields(req.target)) {
+    auto name = decode_query_component(field.name);
+    if (name != "token" && name != "ticket") query += (query.empty() ? "" : "&") + std::string(field.whole);
   }
   if (token_required) query += (query.empty() ? "ticket=" : "&ticket=") + tickets.issue();
   return query.empty() ? "" : "?" + query;

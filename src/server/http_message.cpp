@@ -32,20 +32,9 @@ std::string percent_decode(const std::string& text, bool plus_is_space) {
   return out;
 }
 
-void parse_query(const std::string& query, std::multimap<std::string, std::string>& params) {
-  size_t start = 0;
-  while (start <= query.size()) {
-    size_t end = query.find('&', start);
-    if (end == std::string::npos) end = query.size();
-    std::string pair = query.substr(start, end - start);
-    if (!pair.empty()) {
-      size_t equals = pair.find('=');
-      std::string name = pair.substr(0, equals);
-      std::string value = equals == std::string::npos ? "" : pair.substr(equals + 1);
-      params.emplace(percent_decode(name, true), percent_decode(value, true));
-    }
-    start = end + 1;
-  }
+void parse_query(std::string_view target, std::multimap<std::string, std::string>& params) {
+  for (const auto& field : query_fields(target))
+    params.emplace(decode_query_component(field.name), decode_query_component(field.value));
 }
 
 }  // namespace
@@ -115,19 +104,27 @@ std::string serialize(const HttpResponse& response, bool head_only) {
   return out;
 }
 
-std::vector<std::string> literal_param_values(std::string_view target, std::string_view name) {
-  std::vector<std::string> values;
+std::vector<QueryField> query_fields(std::string_view target) {
+  std::vector<QueryField> fields;
   auto question = target.find('?');
-  if (question == std::string_view::npos) return values;
+  if (question == std::string_view::npos) return fields;
   auto query = target.substr(question + 1);
   for (size_t start = 0; start <= query.size();) {
     auto end = std::min(query.find('&', start), query.size());
-    auto pair = query.substr(start, end - start);
-    auto equals = pair.find('=');
-    if (pair.substr(0, equals) == name)
-      values.push_back(equals == std::string_view::npos ? "" : decode_query_component(pair.substr(equals + 1)));
+    auto field = query.substr(start, end - start);
+    auto equals = field.find('=');
+    if (!field.empty())
+      fields.push_back({field, field.substr(0, equals),
+                        equals == std::string_view::npos ? std::string_view() : field.substr(equals + 1)});
     start = end + 1;
   }
+  return fields;
+}
+
+std::vector<std::string> literal_param_values(std::string_view target, std::string_view name) {
+  std::vector<std::string> values;
+  for (const auto& field : query_fields(target))
+    if (field.name == name) values.push_back(decode_query_component(field.value));
   return values;
 }
 
@@ -138,7 +135,7 @@ bool parse_target(const std::string& target, std::string& path, std::multimap<st
   size_t question = target.find('?');
   path = percent_decode(target.substr(0, question), false);
   params.clear();
-  if (question != std::string::npos) parse_query(target.substr(question + 1), params);
+  parse_query(target, params);
   return true;
 }
 

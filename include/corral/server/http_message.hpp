@@ -66,6 +66,16 @@ const char* reason_phrase(int status);
 /// when `head_only` (the answer to a HEAD).
 std::string serialize(const HttpResponse& response, bool head_only);
 
+/// One name=value field of a request target's query, as written (not
+/// percent-decoded); `value` is empty for a field without '='.
+struct QueryField {
+  std::string_view whole;
+  std::string_view name;
+  std::string_view value;
+};
+/// The non-empty fields of the query of `target`, in order.
+std::vector<QueryField> query_fields(std::string_view target);
+
 /// The decoded values of the query parameters of `target` whose name is
 /// written exactly `name`, not percent-encoded: credentials are accepted
 /// under their literal names only, so that what a log or a proxy matches
