@@ -15,7 +15,7 @@
 #include "corral/devtools/launch_query.hpp"
 #include "corral/api/routes.hpp"
 #include "corral/api/session_json.hpp"
-#include "corral/cgroup/listener_owner.hpp"
+#include "corral/proxy/session_port.hpp"
 
 namespace corral {
 using nlohmann::json;

@@ -7,7 +7,7 @@
 
 #include "corral/server/auth.hpp"
 #include "corral/api/session_json.hpp"
-#include "corral/cgroup/listener_owner.hpp"
+#include "corral/proxy/session_port.hpp"
 
 namespace corral {
 

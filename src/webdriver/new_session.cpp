@@ -13,7 +13,7 @@
 #include "corral/webdriver/errors.hpp"
 #include "corral/webdriver/paths.hpp"
 #include "corral/webdriver/proxy.hpp"
-#include "corral/cgroup/listener_owner.hpp"
+#include "corral/proxy/session_port.hpp"
 #include "corral/util/json_bounded.hpp"
 
 namespace corral {

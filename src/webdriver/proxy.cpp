@@ -9,7 +9,7 @@
 #include "corral/api/session_json.hpp"
 #include "corral/webdriver/errors.hpp"
 #include "corral/webdriver/paths.hpp"
-#include "corral/cgroup/listener_owner.hpp"
+#include "corral/proxy/session_port.hpp"
 
 namespace corral {
 namespace {

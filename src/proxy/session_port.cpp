@@ -1,4 +1,4 @@
-#include "corral/cgroup/listener_owner.hpp"
+#include "corral/proxy/session_port.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>

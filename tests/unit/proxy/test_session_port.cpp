@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "corral/cgroup/listener_owner.hpp"
+#include "corral/proxy/session_port.hpp"
 #include "corral/cgroup/paths.hpp"
 
 using namespace corral;
