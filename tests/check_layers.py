@@ -19,7 +19,7 @@ MAY_INCLUDE = {
     # each may use what it used while they were all api/.
     "server": {"server", "net", "util", "api", "devtools", "webdriver"},
     "api": {"api", "server", "net", "devtools", "session", "backend", "launch", "cgroup", "util"},
-    "proxy": {"proxy", "cgroup", "util"},
+    "proxy": {"proxy", "net", "cgroup", "util"},
     "devtools": {"devtools", "proxy", "api", "server", "net", "session", "backend", "launch", "cgroup", "util"},
     "webdriver": {"webdriver", "devtools", "proxy", "api", "server", "net", "session", "backend", "launch",
                   "cgroup", "util"},

@@ -5,7 +5,7 @@
 //  - /cdp/<id>/<secret>/devtools/...  the WebSocket of any target, relayed
 //    to the browser with Host rewritten to its loopback address and Origin
 //    dropped (Chrome refuses foreign ones): RelayHub, after checking that
-//    the port is the session's own (listener_owner.hpp);
+//    the port is the session's own (proxy/session_port.hpp);
 //  - connect-to-launch (--launch-on-connect; devtools_launch.cpp): a
 //    WebSocket to /devtools/browser at corral's root opens a session and
 //    relays to it; the client's disconnect closes it. GET /json/version at

@@ -11,7 +11,7 @@
 //  - se:cdp and webSocketUrl are WebSockets through corral, to the browser's
 //    DevTools and chromedriver's BiDi, opened with the session's secret;
 //  - GET /status says whether a new session would be admitted now.
-// Every port is checked to be the session's own (listener_owner.hpp)
+// Every port is checked to be the session's own (proxy/session_port.hpp)
 // before a byte goes to it. Errors are W3C's (webdriver_errors.hpp).
 #pragma once
 

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "corral/net/socket_owner.hpp"
@@ -49,4 +50,27 @@ TEST_CASE("the owner of a unix socket peer comes from SO_PEERCRED") {
   UniqueFd a(ends[0]), b(ends[1]);
   CHECK(peer_uid(a.get()) == ::geteuid());
   CHECK_FALSE(peer_uid(-1).has_value());
+}
+
+TEST_CASE("the listeners on a port, by sock_diag and by /proc/net/tcp alike, and none once it closes") {
+  LoopbackConnection connection;
+  sockaddr_in address{};
+  socklen_t length = sizeof address;
+  REQUIRE(::getsockname(connection.listener.get(), reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  uint16_t port = ntohs(address.sin_port);
+  auto from_kernel = listeners_on(port);
+  auto from_proc = listeners_from_proc_net(port);
+  REQUIRE(from_kernel);
+  REQUIRE(from_proc);
+  REQUIRE(from_kernel->size() == 1);  // the listener only: not the connection's two ends on the same port
+  REQUIRE(from_proc->size() == 1);
+  struct stat socket_file {};
+  REQUIRE(::fstat(connection.listener.get(), &socket_file) == 0);
+  CHECK(from_kernel->front().inode == socket_file.st_ino);
+  CHECK(from_proc->front().inode == socket_file.st_ino);
+  CHECK(from_kernel->front().uid == ::geteuid());
+  CHECK(from_proc->front().uid == ::geteuid());
+  connection.listener.reset();
+  CHECK(listeners_on(port)->empty());
+  CHECK(listeners_from_proc_net(port)->empty());
 }
