@@ -5,13 +5,13 @@
 #pragma once
 
 #include <doctest/doctest.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <optional>
 #include <string>
 #include <thread>
 
+#include "loopback_listener.hpp"
 #include "corral/util/unique_fd.hpp"
 
 namespace corral::testing {
@@ -20,15 +20,7 @@ class OneShotServer {
  public:
   /// With `answer` unset, the server reads and never answers.
   explicit OneShotServer(std::optional<std::string> answer) : m_answer(std::move(answer)) {
-    m_listener.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    REQUIRE(::bind(m_listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    REQUIRE(::listen(m_listener.get(), 4) == 0);
-    REQUIRE(::getsockname(m_listener.get(), reinterpret_cast<sockaddr*>(&address), &length) == 0);
-    port = ntohs(address.sin_port);
+    m_listener = listen_on_loopback(port);
     m_thread = std::thread([this] { serve(); });
   }
   ~OneShotServer() { received(); }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "loopback_listener.hpp"
 #include "one_shot_server.hpp"
 #include "corral/net/loopback_http.hpp"
 #include "corral/net/session_connector.hpp"
@@ -21,12 +22,9 @@ namespace {
 
 // A port on 127.0.0.1 that nothing listens on (it did a moment ago).
 uint16_t closed_port() {
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  auto address = session_loopback(0);
-  socklen_t length = sizeof address;
-  REQUIRE(::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  REQUIRE(::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length) == 0);
-  return ntohs(address.sin_port);
+  uint16_t port = 0;
+  testing::listen_on_loopback(port);
+  return port;
 }
 
 uint16_t local_port(int fd) {
@@ -44,12 +42,11 @@ std::string answer(const std::string& status, const std::string& body) {
 }  // namespace
 
 TEST_CASE("the connector reaches a listener on the session's loopback") {
-  UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  auto address = session_loopback(0);
-  CHECK(address.sin_addr.s_addr == htonl(INADDR_LOOPBACK));
-  REQUIRE(::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  REQUIRE(::listen(listener.get(), 1) == 0);
-  auto connected = connect_to_session(SessionNetwork{}, local_port(listener.get()), seconds(1));
+  CHECK(session_loopback(9222).sin_addr.s_addr == htonl(INADDR_LOOPBACK));
+  CHECK(session_loopback(9222).sin_port == htons(9222));
+  uint16_t port = 0;
+  auto listener = testing::listen_on_loopback(port);
+  auto connected = connect_to_session(SessionNetwork{}, port, seconds(1));
   REQUIRE(connected.ok());
   sockaddr_in peer{};
   socklen_t length = sizeof peer;
@@ -67,11 +64,8 @@ TEST_CASE("the connector reports a closed port as ECONNREFUSED") {
 TEST_CASE("the connector gives up on a port that does not answer, after its timeout") {
   // A listener that never accepts, its queue full: the kernel drops further
   // SYNs, so a connect waits (as to a browser too busy to answer).
-  UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  auto address = session_loopback(0);
-  REQUIRE(::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  REQUIRE(::listen(listener.get(), 0) == 0);
-  uint16_t port = local_port(listener.get());
+  uint16_t port = 0;
+  auto listener = testing::listen_on_loopback(port, 0);
   std::vector<UniqueFd> queued;
   for (int i = 0; i < 4; ++i) {
     auto filler = session_socket(SessionNetwork{});
