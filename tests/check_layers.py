@@ -13,7 +13,7 @@ MAY_INCLUDE = {
     "net": {"net", "util"},
     "cgroup": {"cgroup", "util"},
     "backend": {"backend", "cgroup", "util"},
-    "launch": {"launch", "util"},
+    "launch": {"launch", "net", "util"},
     "session": {"session", "backend", "launch", "cgroup", "util"},
     # The front door, being sorted into these rooms (issue 20): for now
     # each may use what it used while they were all api/.
@@ -29,12 +29,13 @@ MANAGER_MAY_NOT = re.compile(r'#include "corral/(cgroup/cgroup|launch/(gated_chi
                              r'backend/(systemd|cgroupfs)_backend)\.hpp"')
 INCLUDE = re.compile(r'#include "corral/([a-z_]+)/')
 # Boost.Beast and Asio are heavy templates: only the server's two translation
-# units (and their private headers) and the DevTools relay include them, so
+# units (and their private headers), the DevTools relay and the launcher's
+# loopback GET include them, so
 # the build stays fast; meson.build gives these the Boost flags.
 BOOST_INCLUDE = re.compile(r'#include <boost/')
 MAY_INCLUDE_BOOST = {"src/server/http_server.cpp", "src/server/http_connection.cpp", "src/server/http_connection.hpp",
                      "src/server/connection.hpp", "src/proxy/relay_hub.cpp", "src/proxy/relay_exchange.cpp",
-                     "src/proxy/relay_hub_impl.hpp"}
+                     "src/proxy/relay_hub_impl.hpp", "src/net/loopback_http.cpp"}
 MAX_LINES = 400
 # Python and shell files held to MAX_LINES as well: *.py, and scripts whose
 # shebang names sh, bash or python (tools/vm/vm-run, tools/grid/relay-node-config).

@@ -3,11 +3,11 @@
 #include <poll.h>
 #include <sys/inotify.h>
 
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
+#include "corral/net/loopback_http.hpp"
 #include "corral/util/file_io.hpp"
 #include "corral/util/json_bounded.hpp"
 #include "corral/util/unique_fd.hpp"
@@ -27,20 +27,23 @@ Error exited_error() { return Error::make(ECHILD, "the browser exited during sta
 
 using Answer = std::optional<nlohmann::json>;
 
+Error refused(const std::string& path, const std::string& why) {
+  return Error::make(ECHILD, "the answer to " + path + " was refused: " + why);
+}
+
 // What the session's process answered on `path`: nothing yet (not
-// listening, not 200, not JSON: ask again), or the document. JSON beyond
-// parse_json_bounded's limits fails the start at once: the process runs as
-// the session's user, and one that answers so is hostile.
+// listening, not 200, not JSON: ask again), or the document. An answer
+// beyond loopback_get's bounds, or JSON beyond parse_json_bounded's, fails
+// the start at once: the process runs as the session's user, and one that
+// answers so is hostile.
 Result<Answer> get_json(uint16_t port, const std::string& path) {
-  httplib::Client client("127.0.0.1", port);
-  client.set_connection_timeout(1);
-  client.set_read_timeout(2);
-  auto response = client.Get(path.c_str());
+  // Every session shares corrald's network today (net/session_connector.hpp).
+  auto response = loopback_get(SessionNetwork{}, port, path);
+  if (!response && response.error().code == E2BIG) return refused(path, response.error().message);
   if (!response || response->status != 200) return Answer();
   auto body = parse_json_bounded(response->body);
   if (body) return Answer(std::move(*body));
-  if (body.error().code == E2BIG)
-    return Error::make(ECHILD, "the answer to " + path + " was refused: JSON " + body.error().message);
+  if (body.error().code == E2BIG) return refused(path, "JSON " + body.error().message);
   return Answer();
 }
 

@@ -5,15 +5,17 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
-
-#include "corral/util/file_io.hpp"
 
 #include "corral/util/unique_fd.hpp"
 
@@ -45,35 +47,81 @@ void fill_end(const sockaddr_storage& address, __be16& port, __be32 (&bytes)[4])
   }
 }
 
-// The owner of the socket whose source is `peer` and destination `local`:
-// the client's end of our connection.
-std::optional<uid_t> tcp_owner(const sockaddr_storage& peer, const sockaddr_storage& local) {
+// --- sock_diag: the kernel's own answer ---
+
+using EachDiagSocket = std::function<void(const inet_diag_msg&)>;
+
+// Pass each socket in one part of sock_diag's answer to `each`; false once
+// the answer is done (NLMSG_DONE ends a dump).
+Result<bool> read_diag_part(int netlink, const EachDiagSocket& each) {
+  alignas(nlmsghdr) char buffer[32768];
+  ssize_t n = ::recv(netlink, buffer, sizeof buffer, 0);
+  if (n < 0) return Error::from_errno(errno, "sock_diag answer");
+  int left = static_cast<int>(n);
+  for (auto* header = reinterpret_cast<nlmsghdr*>(buffer); NLMSG_OK(header, left); header = NLMSG_NEXT(header, left)) {
+    if (header->nlmsg_type == NLMSG_DONE) return false;
+    // For a lookup by addresses: no such socket here (a remote peer).
+    if (header->nlmsg_type == NLMSG_ERROR) return Error::make(EIO, "sock_diag refused the query");
+    if (header->nlmsg_type == SOCK_DIAG_BY_FAMILY && header->nlmsg_len >= NLMSG_LENGTH(sizeof(inet_diag_msg)))
+      each(*static_cast<const inet_diag_msg*>(NLMSG_DATA(header)));
+  }
+  return true;
+}
+
+// Ask sock_diag about TCP sockets: every one `request` matches when `dump`
+// (answered in parts, until NLMSG_DONE), else the one socket its addresses
+// name (answered at once). EIO: the kernel refused or has no such socket.
+Result<void> ask_sock_diag(const inet_diag_req_v2& request, bool dump, const EachDiagSocket& each) {
   UniqueFd netlink(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
-  if (!netlink.valid()) return std::nullopt;
+  if (!netlink.valid()) return Error::from_errno(errno, "sock_diag socket");
   struct {
     nlmsghdr header;
     inet_diag_req_v2 request;
   } query{};
   query.header.nlmsg_len = sizeof query;
   query.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  query.header.nlmsg_flags = NLM_F_REQUEST;
-  query.request.sdiag_family = static_cast<__u8>(peer.ss_family);
+  query.header.nlmsg_flags = NLM_F_REQUEST | (dump ? NLM_F_DUMP : 0);
+  query.request = request;
   query.request.sdiag_protocol = IPPROTO_TCP;
-  query.request.idiag_states = ~0U;
-  fill_end(peer, query.request.id.idiag_sport, query.request.id.idiag_src);
-  fill_end(local, query.request.id.idiag_dport, query.request.id.idiag_dst);
-  query.request.id.idiag_cookie[0] = query.request.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
-  if (::send(netlink.get(), &query, sizeof query, 0) != sizeof query) return std::nullopt;
-  alignas(nlmsghdr) char answer[8192];
-  ssize_t n = ::recv(netlink.get(), answer, sizeof answer, 0);
-  auto* header = reinterpret_cast<nlmsghdr*>(answer);
-  if (n < static_cast<ssize_t>(NLMSG_LENGTH(sizeof(inet_diag_msg))) || header->nlmsg_type != SOCK_DIAG_BY_FAMILY)
-    return std::nullopt;  // NLMSG_ERROR: no such socket here (a remote peer)
-  return static_cast<const inet_diag_msg*>(NLMSG_DATA(header))->idiag_uid;
+  if (::send(netlink.get(), &query, sizeof query, 0) != static_cast<ssize_t>(sizeof query))
+    return Error::from_errno(errno, "sock_diag query");
+  for (;;) {
+    CORRAL_TRY_ASSIGN(bool more, read_diag_part(netlink.get(), each));
+    if (!more || !dump) return success();
+  }
 }
 
-// An address as /proc/net/tcp{,6} prints it: each 32-bit word of the
-// address as the kernel holds it, in hex, then the port.
+// --- /proc/net/tcp{,6}: the same, for kernels without the tcp_diag module
+// (it loads on demand; a host may lack it or forbid loading it) ---
+
+// One line of a table: "sl local rem st queues timer retransmits uid
+// timeout inode ...", each address as the kernel holds its 32-bit words,
+// in hex, then ":" and the port in hex.
+struct ProcNetSocket {
+  std::string local, remote;
+  unsigned long state = 0, uid = 0, inode = 0;
+};
+
+// Each socket of /proc/net/tcp, or tcp6 for `family` AF_INET6; none when
+// the table is missing (IPv6 off).
+void each_proc_net_socket(int family, const std::function<void(const ProcNetSocket&)>& each) {
+  std::ifstream lines(family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6");
+  std::string line;
+  std::getline(lines, line);  // the header
+  while (std::getline(lines, line)) {
+    std::istringstream fields(line);
+    std::string slot, state, queues, timer, retransmits;
+    ProcNetSocket socket;
+    unsigned long timeout = 0;
+    if (!(fields >> slot >> socket.local >> socket.remote >> state >> queues >> timer >> retransmits >> socket.uid >>
+          timeout >> socket.inode))
+      continue;
+    socket.state = std::strtoul(state.c_str(), nullptr, 16);
+    each(socket);
+  }
+}
+
+// An address as /proc/net/tcp{,6} prints it.
 std::string proc_net_address(const sockaddr_storage& address) {
   __be16 port = 0;
   __be32 words[4] = {};
@@ -86,23 +134,29 @@ std::string proc_net_address(const sockaddr_storage& address) {
   return text;
 }
 
-// The same answer from /proc/net/tcp, for kernels without the tcp_diag
-// module (it loads on demand; a host may lack it or forbid loading it).
+// --- whose is the other end of a connection ---
+
+// The owner of the socket whose source is `peer` and destination `local`:
+// the client's end of our connection.
+std::optional<uid_t> tcp_owner(const sockaddr_storage& peer, const sockaddr_storage& local) {
+  inet_diag_req_v2 request{};
+  request.sdiag_family = static_cast<__u8>(peer.ss_family);
+  request.idiag_states = ~0U;
+  fill_end(peer, request.id.idiag_sport, request.id.idiag_src);
+  fill_end(local, request.id.idiag_dport, request.id.idiag_dst);
+  request.id.idiag_cookie[0] = request.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+  std::optional<uid_t> owner;
+  if (!ask_sock_diag(request, false, [&](const inet_diag_msg& socket) { owner = socket.idiag_uid; })) return std::nullopt;
+  return owner;
+}
+
 std::optional<uid_t> tcp_owner_from_proc(const sockaddr_storage& peer, const sockaddr_storage& local) {
-  auto table = read_file(peer.ss_family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6", size_t(64) << 20);
-  if (!table) return std::nullopt;
   std::string want_local = proc_net_address(peer), want_remote = proc_net_address(local);
-  std::istringstream lines(*table);
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::istringstream fields(line);
-    std::string slot, local_address, remote_address, state, queues, timer, retransmits;
-    uid_t uid;
-    if (fields >> slot >> local_address >> remote_address >> state >> queues >> timer >> retransmits >> uid &&
-        local_address == want_local && remote_address == want_remote)
-      return uid;
-  }
-  return std::nullopt;
+  std::optional<uid_t> owner;
+  each_proc_net_socket(peer.ss_family, [&](const ProcNetSocket& socket) {
+    if (!owner && socket.local == want_local && socket.remote == want_remote) owner = static_cast<uid_t>(socket.uid);
+  });
+  return owner;
 }
 
 // The two ends of a TCP connection, as sock_diag and /proc/net file them.
@@ -116,6 +170,34 @@ bool tcp_ends(int fd, sockaddr_storage& peer, sockaddr_storage& local) {
   return peer.ss_family == local.ss_family && (peer.ss_family == AF_INET || peer.ss_family == AF_INET6);
 }
 
+std::optional<uid_t> unix_peer_uid(int fd) {
+  ucred credentials{};
+  socklen_t length = sizeof credentials;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) < 0) return std::nullopt;
+  return credentials.uid;
+}
+
+bool is_unix_socket(int fd) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  return ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0 && address.ss_family == AF_UNIX;
+}
+
+// --- who listens on a port ---
+
+Result<std::vector<PortListener>> listeners_from_sock_diag(uint16_t port) {
+  std::vector<PortListener> found;
+  for (uint8_t family : {AF_INET, AF_INET6}) {
+    inet_diag_req_v2 request{};
+    request.sdiag_family = family;
+    request.idiag_states = 1U << TCP_LISTEN;
+    CORRAL_TRY(ask_sock_diag(request, true, [&](const inet_diag_msg& socket) {
+      if (ntohs(socket.id.idiag_sport) == port) found.push_back({socket.idiag_inode, socket.idiag_uid});
+    }));
+  }
+  return found;
+}
+
 }  // namespace
 
 std::optional<uid_t> peer_uid_from_proc_net(int fd) {
@@ -125,20 +207,9 @@ std::optional<uid_t> peer_uid_from_proc_net(int fd) {
 }
 
 std::optional<uid_t> peer_uid(int fd) {
+  if (is_unix_socket(fd)) return unix_peer_uid(fd);
   sockaddr_storage peer{}, local{};
-  socklen_t peer_length = sizeof peer, local_length = sizeof local;
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_length) < 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_length) < 0)
-    return std::nullopt;
-  if (peer.ss_family == AF_UNIX) {
-    ucred credentials{};
-    socklen_t length = sizeof credentials;
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) < 0) return std::nullopt;
-    return credentials.uid;
-  }
-  unmap_v4(peer);
-  unmap_v4(local);
-  if (peer.ss_family != local.ss_family) return std::nullopt;
+  if (!tcp_ends(fd, peer, local)) return std::nullopt;
   if (auto owner = tcp_owner(peer, local)) return owner;
   return tcp_owner_from_proc(peer, local);
 }
@@ -166,6 +237,24 @@ std::optional<uid_t> ConnectionPeer::uid() {
 void ConnectionPeer::forget() {
   std::lock_guard lock(m_mutex);
   m_fd = -1;
+}
+
+Result<std::vector<PortListener>> listeners_from_proc_net(uint16_t port) {
+  std::vector<PortListener> found;
+  for (int family : {AF_INET, AF_INET6})
+    each_proc_net_socket(family, [&](const ProcNetSocket& socket) {
+      auto colon = socket.local.rfind(':');
+      if (socket.state != TCP_LISTEN || colon == std::string::npos) return;
+      if (std::strtoul(socket.local.c_str() + colon + 1, nullptr, 16) == port)
+        found.push_back({static_cast<ino_t>(socket.inode), static_cast<uid_t>(socket.uid)});
+    });
+  return found;
+}
+
+Result<std::vector<PortListener>> listeners_on(uint16_t port) {
+  auto found = listeners_from_sock_diag(port);
+  if (found) return found;
+  return listeners_from_proc_net(port);
 }
 
 }  // namespace corral

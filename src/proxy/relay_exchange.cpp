@@ -42,15 +42,17 @@ class KeptExchange : public std::enable_shared_from_this<KeptExchange> {
   void connect() {
     m_reused = false;
     m_connection = std::make_shared<KeptConnection>(m_hub.io);
+    auto upstream = open_to_session(m_connection->stream.socket(), m_port);
+    if (!upstream)  // answered on the hub's threads, as every other outcome is
+      return asio::post(m_connection->stream.get_executor(),
+                        [self = shared_from_this(), error = upstream.error()] { self->m_done(error); });
     m_connection->stream.expires_after(m_timeout);
-    m_connection->stream.async_connect(asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), m_port),
-                                       [self = shared_from_this()](error_code ec) {
-                                         if (ec) return self->fail(ec);
-                                         if (self->m_check)
-                                           if (auto checked = self->m_check(); !checked)
-                                             return self->m_done(checked.error());
-                                         self->send();
-                                       });
+    m_connection->stream.async_connect(*upstream, [self = shared_from_this()](error_code ec) {
+      if (ec) return self->fail(ec);
+      if (self->m_check)
+        if (auto checked = self->m_check(); !checked) return self->m_done(checked.error());
+      self->send();
+    });
   }
 
   void send() {

@@ -27,6 +27,8 @@
 #include <thread>
 #include <vector>
 
+#include "corral/net/session_connector.hpp"
+
 namespace corral {
 
 namespace asio = boost::asio;
@@ -53,8 +55,6 @@ constexpr size_t kMaxFetched = 8 << 20;
 // held 281 MiB).
 constexpr size_t kMinChunk = 1024;
 constexpr size_t kMaxChunk = 64 * 1024;
-
-const tcp::endpoint loopback(uint16_t port) { return {asio::ip::address_v4::loopback(), port}; }
 
 // The socket the HTTP server handed over, as an Asio socket of whatever
 // family it is (TCP, or a unix socket when the API listens on one).
@@ -100,12 +100,13 @@ class Relay : public std::enable_shared_from_this<Relay> {
     m_client = adopt_socket(m_strand, m_plan.client.release());
     error_code ignored;
     m_client.non_blocking(true, ignored);  // carry() reads what is there, never waits in a read
+    auto upstream = open_to_session(m_upstream, m_plan.upstream_port);
+    if (!upstream) return refuse(upstream.error().message);
     m_timer.expires_after(kConnectTimeout);
     m_timer.async_wait([self = shared_from_this()](error_code ec) {
       if (!ec) self->m_upstream.cancel();
     });
-    m_upstream.async_connect(loopback(m_plan.upstream_port),
-                             [self = shared_from_this()](error_code ec) { self->connected(ec); });
+    m_upstream.async_connect(*upstream, [self = shared_from_this()](error_code ec) { self->connected(ec); });
   }
 
   void connected(error_code ec) {
@@ -234,8 +235,13 @@ class Fetch : public std::enable_shared_from_this<Fetch> {
   }
 
   void start(uint16_t port) {
+    auto upstream = open_to_session(m_stream.socket(), port);
+    if (!upstream)  // answered on the hub's threads, as every other outcome is
+      return asio::post(m_stream.get_executor(), [self = shared_from_this(), error = upstream.error()] {
+        self->m_done(error);
+      });
     m_stream.expires_after(m_timeout);
-    m_stream.async_connect(loopback(port), [self = shared_from_this()](error_code ec) { self->connected(ec); });
+    m_stream.async_connect(*upstream, [self = shared_from_this()](error_code ec) { self->connected(ec); });
   }
 
  private:
@@ -269,6 +275,17 @@ class Fetch : public std::enable_shared_from_this<Fetch> {
 };
 
 }  // namespace
+
+Result<tcp::endpoint> open_to_session(tcp::socket& socket, uint16_t port) {
+  // Every session shares corrald's network today (SessionNetwork is empty).
+  CORRAL_TRY_ASSIGN(auto fd, session_socket(SessionNetwork{}));
+  error_code ec;
+  socket.assign(tcp::v4(), fd.get(), ec);
+  if (ec) return Error::make(EIO, "a socket to the session's loopback: " + ec.message());
+  fd.release();
+  auto address = session_loopback(port);
+  return tcp::endpoint(asio::ip::address_v4(ntohl(address.sin_addr.s_addr)), ntohs(address.sin_port));
+}
 
 Error exchange_error(error_code ec, milliseconds timeout) {
   if (ec == beast::error::timeout)

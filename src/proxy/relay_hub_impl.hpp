@@ -1,10 +1,11 @@
-// RelayHub's insides, shared by its two translation units: tcp_relay.cpp
+// RelayHub's insides, shared by its two translation units: relay_hub.cpp
 // (relays, one-shot exchanges) and relay_exchange.cpp (exchanges over
-// connections kept alive). Private to src/api.
+// connections kept alive). Private to src/proxy.
 #pragma once
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -30,6 +31,12 @@ struct KeptConnection {
   boost::beast::flat_buffer buffer;
 };
 using KeptPtr = std::shared_ptr<KeptConnection>;
+
+/// Open `socket` on a socket from the session connector
+/// (net/session_connector.hpp), so that it can reach the session's
+/// loopback: every connection the hub makes is made so. Where to connect
+/// it for `port`.
+Result<boost::asio::ip::tcp::endpoint> open_to_session(boost::asio::ip::tcp::socket& socket, uint16_t port);
 
 /// What a failed one-request exchange (fetch, forward, exchange) reports:
 /// ETIMEDOUT past `timeout`, ECONNREFUSED, else EBADMSG.

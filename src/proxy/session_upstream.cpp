@@ -1,6 +1,6 @@
 #include "corral/proxy/session_upstream.hpp"
 
-#include "corral/cgroup/listener_owner.hpp"
+#include "corral/proxy/session_port.hpp"
 
 namespace corral {
 

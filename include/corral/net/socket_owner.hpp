@@ -1,16 +1,24 @@
-// Who is on the other end of an API connection. A session's browser runs as
-// a uid of its own (launch/uid_pool.hpp) and must not list, open or close
-// sessions, token or not: a compromised browser holds nothing that should
-// let it. The kernel knows the uid of a local peer: SO_PEERCRED for a unix
-// socket, and for TCP the owner of the peer's socket, which sock_diag finds
-// by the connection's addresses and ports.
+// Who owns a socket, asked of the kernel: sock_diag, or /proc/net/tcp{,6}
+// where sock_diag has no TCP. Two questions, one way of asking:
+//  - whose is the other end of a connection (peer_uid)? A session's
+//    browser runs as a uid of its own (launch/uid_pool.hpp) and must not
+//    list, open or close sessions, token or not: a compromised browser
+//    holds nothing that should let it. SO_PEERCRED answers for a unix
+//    socket; for TCP, the owner of the peer's socket, found by the
+//    connection's addresses and ports.
+//  - who listens on a port (listeners_on)? A browser's DevTools port may be
+//    held by a stranger by the time corral connects (proxy/session_port.hpp).
 #pragma once
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "corral/util/error.hpp"
 
 namespace corral {
 
@@ -41,5 +49,17 @@ class ConnectionPeer {
   int m_fd;
   std::optional<std::optional<uid_t>> m_uid;
 };
+
+/// A TCP socket listening on a port.
+struct PortListener {
+  ino_t inode;
+  uid_t uid;  ///< its owner
+};
+
+/// Every TCP socket (IPv4 and IPv6, any local address) listening on
+/// `port`: from sock_diag, else from /proc/net/tcp{,6}.
+Result<std::vector<PortListener>> listeners_on(uint16_t port);
+/// The same from /proc/net/tcp{,6} alone.
+Result<std::vector<PortListener>> listeners_from_proc_net(uint16_t port);
 
 }  // namespace corral

@@ -9,7 +9,7 @@
 // (Plan::idle_timeout). Before a byte goes to the
 // browser, `check_upstream` runs once the connection is made: corral
 // proxies only to a port the session's own browser listens on
-// (listener_owner.hpp).
+// (session_port.hpp).
 //
 // The one place Asio's sockets are used outside the HTTP server; the
 // header holds no Asio type.

@@ -4,7 +4,7 @@
 // for both proxies, the one RelayBudget for their WebSockets, and the one
 // rule that guards each connection, checked once it is made and before a
 // byte goes up: the port is the session's own (its listener belongs to the
-// session's uid or cgroup; listener_owner.hpp). When a session starts to
+// session's uid or cgroup; session_port.hpp). When a session starts to
 // close, for any reason, its relays and kept connections end at once.
 #pragma once
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "one_shot_server.hpp"
 #include "temp_dir.hpp"
 #include "corral/launch/browser_ready.hpp"
 #include "corral/util/unique_fd.hpp"
@@ -52,4 +53,50 @@ TEST_CASE("a symlink planted as DevToolsActivePort is not followed, and fails th
   CHECK(error.code == ECHILD);
   CHECK(error.message.find("symbolic link") != std::string::npos);
   CHECK(took < seconds(1));
+}
+
+namespace {
+
+// A DevToolsActivePort naming `server`'s port, as Chrome writes it.
+void point_at(const fs::path& profile, const testing::OneShotServer& server) {
+  std::ofstream(profile / "DevToolsActivePort") << server.port << "\n/devtools/browser/x\n";
+}
+
+std::string json_answer(const std::string& body) {
+  return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\n\r\n" + body;
+}
+
+}  // namespace
+
+TEST_CASE("DevTools is ready once /json/version answers, and names its websocket") {
+  Profile profile;
+  testing::OneShotServer server(json_answer(R"({"webSocketDebuggerUrl":"ws://127.0.0.1:1/devtools/browser/y"})"));
+  point_at(profile.path, server);
+  UniqueFd self(static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0)));
+  auto ready = wait_for_devtools(profile.path, self.get(), seconds(10));
+  REQUIRE(ready.ok());
+  CHECK(ready->devtools_http == "http://127.0.0.1:" + std::to_string(server.port));
+  CHECK(ready->devtools_ws == "ws://127.0.0.1:1/devtools/browser/y");
+  CHECK(server.received().starts_with("GET /json/version HTTP/1.1\r\n"));
+}
+
+TEST_CASE("an answer to /json/version beyond the bounds fails the start at once") {
+  Profile profile;
+  SUBCASE("JSON nested too deep") {
+    testing::OneShotServer server(json_answer(std::string(100, '[') + std::string(100, ']')));
+    point_at(profile.path, server);
+    auto [error, took] = refusal(profile.path);
+    CHECK(error.code == ECHILD);
+    CHECK(error.message.find("JSON nested deeper") != std::string::npos);
+    CHECK(took < seconds(2));
+  }
+  SUBCASE("an answer too large") {
+    testing::OneShotServer server(json_answer("[" + std::string(2 << 20, ' ') + "]"));
+    point_at(profile.path, server);
+    auto [error, took] = refusal(profile.path);
+    CHECK(error.code == ECHILD);
+    CHECK(error.message.find("larger than") != std::string::npos);
+    CHECK(took < seconds(2));
+  }
 }

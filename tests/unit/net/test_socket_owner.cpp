@@ -2,8 +2,11 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "loopback_listener.hpp"
+#include "corral/net/session_connector.hpp"
 #include "corral/net/socket_owner.hpp"
 #include "corral/util/unique_fd.hpp"
 
@@ -14,16 +17,10 @@ namespace {
 // A TCP connection over 127.0.0.1 inside this process: the accepted end,
 // whose peer is the connecting end, ours.
 struct LoopbackConnection {
-  UniqueFd listener, client, accepted;
+  uint16_t port = 0;
+  UniqueFd listener = testing::listen_on_loopback(port, 1), client, accepted;
   LoopbackConnection() {
-    listener.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    REQUIRE(::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    REQUIRE(::listen(listener.get(), 1) == 0);
-    REQUIRE(::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&address), &length) == 0);
+    auto address = session_loopback(port);
     client.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     REQUIRE(::connect(client.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
     accepted.reset(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
@@ -49,4 +46,24 @@ TEST_CASE("the owner of a unix socket peer comes from SO_PEERCRED") {
   UniqueFd a(ends[0]), b(ends[1]);
   CHECK(peer_uid(a.get()) == ::geteuid());
   CHECK_FALSE(peer_uid(-1).has_value());
+}
+
+TEST_CASE("the listeners on a port, by sock_diag and by /proc/net/tcp alike, and none once it closes") {
+  LoopbackConnection connection;
+  uint16_t port = connection.port;
+  auto from_kernel = listeners_on(port);
+  auto from_proc = listeners_from_proc_net(port);
+  REQUIRE(from_kernel);
+  REQUIRE(from_proc);
+  REQUIRE(from_kernel->size() == 1);  // the listener only: not the connection's two ends on the same port
+  REQUIRE(from_proc->size() == 1);
+  struct stat socket_file {};
+  REQUIRE(::fstat(connection.listener.get(), &socket_file) == 0);
+  CHECK(from_kernel->front().inode == socket_file.st_ino);
+  CHECK(from_proc->front().inode == socket_file.st_ino);
+  CHECK(from_kernel->front().uid == ::geteuid());
+  CHECK(from_proc->front().uid == ::geteuid());
+  connection.listener.reset();
+  CHECK(listeners_on(port)->empty());
+  CHECK(listeners_from_proc_net(port)->empty());
 }

@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "loopback_listener.hpp"
 #include "corral/proxy/relay_hub.hpp"
 #include "fakes/manager_fixture.hpp"
 
@@ -21,18 +22,9 @@ using corral::testing::eventually;
 namespace {
 
 struct Listener {
+  uint16_t port = 0;  // before fd, which sets it
   UniqueFd fd;
-  uint16_t port = 0;
-  Listener() : fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    REQUIRE(::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    REQUIRE(::listen(fd.get(), 8) == 0);
-    ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length);
-    port = ntohs(address.sin_port);
-  }
+  Listener() : fd(testing::listen_on_loopback(port, 8)) {}
   UniqueFd accept() const { return UniqueFd(::accept4(fd.get(), nullptr, nullptr, SOCK_CLOEXEC)); }
 };
 

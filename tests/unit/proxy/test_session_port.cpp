@@ -11,26 +11,13 @@
 #include <filesystem>
 #include <fstream>
 
-#include "corral/cgroup/listener_owner.hpp"
+#include "corral/proxy/session_port.hpp"
+#include "loopback_listener.hpp"
 #include "corral/cgroup/paths.hpp"
 
 using namespace corral;
 
 namespace {
-
-// A listening socket on 127.0.0.1; its port.
-int listen_on_loopback(uint16_t& port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  REQUIRE(::listen(fd, 1) == 0);
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-  port = ntohs(address.sin_port);
-  return fd;
-}
 
 struct TwoCgroups {
   std::filesystem::path holder, empty;
@@ -61,7 +48,7 @@ TEST_CASE("a listener is found in the cgroup of the process that holds it, and o
   REQUIRE(std::filesystem::create_directory(groups.holder));
   REQUIRE(std::filesystem::create_directory(groups.empty));
   uint16_t port = 0;
-  int listener = listen_on_loopback(port);
+  int listener = testing::listen_on_loopback(port, 1).release();
   int ready[2];
   REQUIRE(::pipe(ready) == 0);
   groups.child = ::fork();
@@ -91,15 +78,7 @@ TEST_CASE("a listener is found in the cgroup of the process that holds it, and o
 
 TEST_CASE("a port held by the session's own uid is the session's; any other uid's is not") {
   uint16_t port = 0;
-  int listener = listen_on_loopback(port);
-  auto from_kernel = listeners_on(port);
-  auto from_proc = listeners_from_proc_net(port);
-  REQUIRE(from_kernel);
-  REQUIRE(from_proc);
-  REQUIRE(from_kernel->size() == 1);
-  REQUIRE(from_proc->size() == 1);
-  CHECK(from_kernel->front().inode == from_proc->front().inode);
-  CHECK(from_kernel->front().uid == ::geteuid());
+  int listener = testing::listen_on_loopback(port, 1).release();
   Cgroup unused("/nonexistent");
   CHECK(check_session_port(port, unused, ::geteuid()).ok());
   auto other = check_session_port(port, unused, ::geteuid() + 4242);

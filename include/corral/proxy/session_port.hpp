@@ -3,32 +3,20 @@
 // process outside the session (another session's browser, anyone on the
 // host) may hold that port instead, and corral would hand the client, with
 // corral's own authority, to a stranger. So before proxying, corral asks
-// the kernel for every TCP socket listening on the port (sock_diag) and
-// finds each one among the open files of the session's processes.
+// the kernel for every TCP socket listening on the port
+// (net/socket_owner.hpp) and finds each one among the session's own: owned
+// by its uid, or an open file of a process in its cgroup.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
 #include <optional>
-#include <vector>
 
 #include "corral/cgroup/cgroup.hpp"
 #include "corral/util/error.hpp"
 
 namespace corral {
-
-/// A TCP socket listening on a port.
-struct PortListener {
-  ino_t inode;
-  uid_t uid;  ///< its owner
-};
-
-/// Every TCP socket (IPv4 and IPv6, any local address) listening on
-/// `port`: from sock_diag, else from /proc/net/tcp{,6}.
-Result<std::vector<PortListener>> listeners_on(uint16_t port);
-/// The same from /proc/net/tcp{,6} alone.
-Result<std::vector<PortListener>> listeners_from_proc_net(uint16_t port);
 
 /// Whether the browser of a session may be reached on `port`: with
 /// `own_uid` (the session's own uid), every listener there must be owned by
