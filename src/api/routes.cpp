@@ -249,8 +249,9 @@ void register_routes(HttpServer& server, SessionManager& sessions, PublicAddress
       [&, base](const auto& req, auto& res) {
         if (known_shape(req.matches[1], res)) close_session(req.matches[1], req, res, sessions, base(req));
       },
-      RunOn::worker);
-  routes.add("GET", "/v1/health", [&](const auto&, auto& res) { health(res, sessions); });
+      {}, RunOn::worker);
+  // Open: load balancers poll it without a credential.
+  routes.add("GET", "/v1/health", [&](const auto&, auto& res) { health(res, sessions); }, {Access::open});
   register_usage_route(routes, sessions);
   for (const std::string& path : {std::string("/v1/sessions"), session_path, std::string("/v1/health")}) {
     routes.add("PUT", path, not_allowed);

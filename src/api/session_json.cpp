@@ -108,8 +108,4 @@ json session_json(const SessionInfo& session, const std::optional<PublicBase>& b
   return body;
 }
 
-json error_json(const std::string& code, const std::string& message) {
-  return {{"error", {{"code", code}, {"message", message}}}};
-}
-
 }  // namespace corral

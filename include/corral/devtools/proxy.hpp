@@ -23,6 +23,7 @@
 
 #include "corral/devtools/paths.hpp"
 #include "corral/server/http_server.hpp"
+#include "corral/server/websocket_upgrade.hpp"
 #include "corral/devtools/launch_tickets.hpp"
 #include "corral/proxy/relay_budget.hpp"
 #include "corral/proxy/relay_hub.hpp"
@@ -68,11 +69,6 @@ struct DevToolsRoutes {
   static void add_session_routes(DevToolsProxy& proxy);  // devtools_proxy.cpp
   static void add_launch_routes(DevToolsProxy& proxy);   // devtools_launch.cpp
 };
-
-/// True for a request that asks to become a WebSocket: Upgrade names
-/// websocket and Connection names upgrade. Any other Upgrade (h2c) is
-/// ignored: such a request is answered as a plain one.
-bool is_websocket_upgrade(const HttpRequest& req);
 
 /// The request head a browser gets for a relayed WebSocket: `path` on
 /// 127.0.0.1:port, the client's headers but Host (rewritten), Origin

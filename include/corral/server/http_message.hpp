@@ -29,6 +29,7 @@ std::string header_value(const HttpHeaders& headers, const std::string& name);
 struct HttpRequest {
   std::string method;   ///< "GET", as sent
   std::string target;   ///< "/v1/sessions?wait=30s", as sent
+  unsigned version = 11;  ///< HTTP/1.1 as 11, HTTP/1.0 as 10
   std::string path;     ///< the target's path, percent-decoded
   std::multimap<std::string, std::string> params;  ///< the query, percent-decoded
   HttpHeaders headers;
