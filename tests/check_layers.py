@@ -16,10 +16,11 @@ MAY_INCLUDE = {
     "launch": {"launch", "util"},
     "session": {"session", "backend", "launch", "cgroup", "util"},
     # The front door (issue 20). The HTTP server knows nothing of sessions
-    # or proxies: routes declare their rules to it (router.hpp). The other
-    # rooms, for now, may use what they used while they were all api/.
+    # or proxies: routes declare their rules to it (router.hpp); the API
+    # knows nothing of the proxies. The proxies, for now, may use what they
+    # used while they were all api/.
     "server": {"server", "net", "util"},
-    "api": {"api", "server", "net", "devtools", "session", "backend", "launch", "cgroup", "util"},
+    "api": {"api", "server", "net", "session", "backend", "launch", "cgroup", "util"},
     "proxy": {"proxy", "util"},
     "devtools": {"devtools", "proxy", "api", "server", "net", "session", "backend", "launch", "cgroup", "util"},
     "webdriver": {"webdriver", "devtools", "proxy", "api", "server", "net", "session", "backend", "launch",

@@ -1,4 +1,5 @@
 #include "corral/api/session_json.hpp"
+#include "corral/util/url.hpp"
 
 #include <cmath>
 #include <ctime>

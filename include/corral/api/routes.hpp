@@ -5,7 +5,7 @@
 #pragma once
 
 #include "corral/server/connection_limits.hpp"
-#include "corral/devtools/paths.hpp"
+#include "corral/api/public_address.hpp"
 #include "corral/server/http_server.hpp"
 #include "corral/session/manager.hpp"
 

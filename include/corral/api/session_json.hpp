@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "corral/devtools/paths.hpp"
+#include "corral/api/public_address.hpp"
 #include "corral/server/error_body.hpp"
 #include "corral/session/session.hpp"
 #include "corral/util/json_optional.hpp"
