@@ -19,8 +19,7 @@ const std::chrono::milliseconds kMaxGrace(60000);
 
 void send(HttpResponse& res, int status, const json& body) {
   res.status = status;
-  // Client text in messages is valid UTF-8 (the parser checks), but be safe.
-  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n", kJson);
+  res.set_content(json_text(body), kJson);
 }
 
 void send_error(HttpResponse& res, const Error& error) {

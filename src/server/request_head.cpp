@@ -2,9 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <strings.h>
-
-#include <cstring>
 #include <set>
 
 #include "corral/server/request_framing.hpp"
