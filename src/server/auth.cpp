@@ -155,18 +155,18 @@ std::optional<std::string> header_values(const HttpRequest& req, const char* nam
 }
 
 // The token in the query, or a launch URL's ticket, where the route takes
-// one: true if that settles the request (passed, or `res` holds a 401).
-bool settled_by_query(const HttpRequest& req, const RouteRules& rules, const TokenCheck& check, HttpResponse& res,
-                      bool& refused) {
-  if (!takes_token_in_query(req, rules)) return false;
+// one: nullopt if the query does not settle the request; else whether it
+// is refused (with a 401 in `res`).
+std::optional<bool> settled_by_query(const HttpRequest& req, const RouteRules& rules, const TokenCheck& check,
+                                     HttpResponse& res) {
+  if (!takes_token_in_query(req, rules)) return std::nullopt;
   auto tokens = literal_param_values(req.target, "token");
   // A launch URL's ticket: corral minted it, and the route redeems it once.
   if (rules.access == Access::launch_ticket && tokens.empty() && literal_param_values(req.target, "ticket").size() == 1)
-    return true;
-  if (tokens.empty()) return false;
-  if (tokens.size() != 1 || !check.accepts(tokens.front()))
-    refused = reject(req, rules, res, "Bearer realm=\"corral\", error=\"invalid_token\"", "wrong token");
-  return true;
+    return false;
+  if (tokens.empty()) return std::nullopt;
+  if (tokens.size() == 1 && check.accepts(tokens.front())) return false;
+  return reject(req, rules, res, "Bearer realm=\"corral\", error=\"invalid_token\"", "wrong token");
 }
 
 // The Authorization header: Bearer, or where the route takes it Basic.
@@ -214,8 +214,7 @@ void require_token(HttpServer& server, std::string_view token) {
              "'token' and 'ticket' are taken in the query only as written, not percent-encoded");
       return true;
     }
-    bool refused = false;
-    if (settled_by_query(req, rules, check, res, refused)) return refused;
+    if (auto refused = settled_by_query(req, rules, check, res)) return *refused;
     return refused_by_header(req, rules, check, res);
   });
 }

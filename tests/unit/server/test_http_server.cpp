@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "test_server.hpp"
@@ -136,4 +137,40 @@ TEST_CASE("a connection older than its lifetime is closed after its current answ
   CHECK(last.find("Connection: close\r\n") != std::string::npos);
   char byte;
   CHECK(::recv(client.get(), &byte, 1, 0) == 0);  // then closed
+}
+
+TEST_CASE("request checks get the rules of the route that will answer, or of its fallback, before the body") {
+  TestServer test(short_limits());
+  auto& routes = test.server.routes();
+  routes.add("POST", "/open", [](const HttpRequest&, HttpResponse& res) { res.set_content("served", "text/plain"); },
+             {Access::open});
+  routes.add_head("GET", "/socket", [](const HttpRequest&) -> std::variant<HttpResponse, Takeover> {
+    HttpResponse res;
+    res.set_content("head route", "text/plain");
+    return res;
+  }, {Access::session_secret});
+  routes.add_fallback("/shaped/.*", {Access::launch_ticket});
+  std::mutex mutex;  // the checks run on the I/O threads
+  std::vector<std::pair<std::string, Access>> seen;
+  test.server.add_request_check([&](const HttpRequest& req, const RouteRules& rules, HttpResponse&) {
+    std::lock_guard lock(mutex);
+    seen.emplace_back(req.method + " " + req.path + (req.body.empty() ? "" : " with body"), rules.access);
+    return false;
+  });
+  test.start();
+  for (const char* request : {"POST /open HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
+                              "GET /socket HTTP/1.1\r\nHost: x\r\n\r\n", "HEAD /socket HTTP/1.1\r\nHost: x\r\n\r\n",
+                              "GET /shaped/x HTTP/1.1\r\nHost: x\r\n\r\n", "GET /other HTTP/1.1\r\nHost: x\r\n\r\n"}) {
+    auto client = test.connect();
+    send_all(client.get(), request);
+    receive(client.get(), "\x01");
+  }
+  // A HEAD is no upgrade: a head route does not answer it, and it gets the rules of no route.
+  const std::vector<std::pair<std::string, Access>> expected{{"POST /open", Access::open},
+                                                             {"GET /socket", Access::session_secret},
+                                                             {"HEAD /socket", Access::token},
+                                                             {"GET /shaped/x", Access::launch_ticket},
+                                                             {"GET /other", Access::token}};
+  std::lock_guard lock(mutex);
+  CHECK(seen == expected);  // and none saw a body: the checks come before it
 }
