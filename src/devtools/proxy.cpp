@@ -25,8 +25,13 @@ bool dropped_for_browser(const std::string& name) {
   return strncasecmp(name.c_str(), "x-forwarded-", 12) == 0;
 }
 
+// The one JSON error body (server/error_body.hpp), under the name this file's handlers use.
+HttpResponse json_error(int status, const std::string& code, const std::string& message) {
+  return error_response(status, code, message);
+}
+
 HttpResponse unknown_session() {
-  return error_response(404, "not_found", "no running session with that id and secret");
+  return json_error(404, "not_found", "no running session with that id and secret");
 }
 
 // The session a /cdp/ target names, if its secret is right and it runs.
@@ -48,13 +53,13 @@ std::string upstream_head(const HttpRequest& req, const std::string& path, uint1
 }
 
 std::string error_answer(int status, const std::string& code, const std::string& message) {
-  auto res = error_response(status, code, message);
+  auto res = json_error(status, code, message);
   res.set_header("Connection", "close");
   return serialize(res, false);
 }
 
 HttpResponse relay_refused(const Error& refusal) {
-  return error_response(relay_refusal_status(refusal), kTooManyRelays, refusal.message);
+  return json_error(relay_refusal_status(refusal), kTooManyRelays, refusal.message);
 }
 
 DevToolsProxy::DevToolsProxy(HttpServer& server, SessionManager& sessions, RelayBudget& relays, DevToolsConfig config)
@@ -90,7 +95,7 @@ static void fetch_json(SessionManager& sessions, RelayHub& hub, const PublicAddr
   hub.fetch(port, check, request, [reply, base, port, path, id = session->id,
                                   asked = target->rest.substr(0, target->rest.find('?'))](
                                       Result<RelayHub::Fetched> fetched) {
-    if (!fetched) return reply(error_response(502, "browser_unreachable", fetched.error().message));
+    if (!fetched) return reply(json_error(502, "browser_unreachable", fetched.error().message));
     HttpResponse res;
     res.status = fetched->status;
     std::string body = std::move(fetched->body);
@@ -98,7 +103,7 @@ static void fetch_json(SessionManager& sessions, RelayHub& hub, const PublicAddr
       auto rewritten = rewrite_devtools_json(body, port, *base, path);
       if (!rewritten) {
         spdlog::warn("session {}: the browser's answer to {} refused: {}", id, asked, rewritten.error().message);
-        return reply(error_response(502, "browser_answer_refused", rewritten.error().message));
+        return reply(json_error(502, "browser_answer_refused", rewritten.error().message));
       }
       body = std::move(*rewritten);
     }
@@ -114,7 +119,7 @@ static std::variant<HttpResponse, Takeover> relay_websocket(SessionManager& sess
   auto session = target ? authorized_session(sessions, *target) : Result<SessionInfo>(Error::make(ENOENT, ""));
   if (!session) return unknown_session();
   if (!is_websocket_upgrade(req))
-    return error_response(400, "bad_request", "this path takes a WebSocket upgrade; Chrome's HTTP endpoints are under /json");
+    return json_error(400, "bad_request", "this path takes a WebSocket upgrade; Chrome's HTTP endpoints are under /json");
   auto slot = relays.reserve(session->id);
   if (!slot) return relay_refused(slot.error());
   if (auto begun = sessions.begin_connection(session->id); !begun) return unknown_session();

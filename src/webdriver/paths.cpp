@@ -15,7 +15,8 @@ bool hex_of_length(std::string_view text, size_t length) {
 }  // namespace
 
 std::string_view without_hub(std::string_view path) {
-  if (path.starts_with(kHubPrefix) && path.substr(kHubPrefix.size()).starts_with('/')) path.remove_prefix(kHubPrefix.size());
+  if (path.starts_with(kHubPrefix) && path.substr(kHubPrefix.size()).starts_with('/'))
+    path.remove_prefix(kHubPrefix.size());
   return path;
 }
 

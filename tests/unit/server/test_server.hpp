@@ -42,7 +42,9 @@ struct TestServer {
   int port = 0;
 };
 
-inline void send_all(int fd, const std::string& bytes) { REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == ssize_t(bytes.size())); }
+inline void send_all(int fd, const std::string& bytes) {
+  REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == ssize_t(bytes.size()));
+}
 
 // Whatever arrives until `until` is in it, the peer closes, or 3 s pass.
 inline std::string receive(int fd, const std::string& until) {

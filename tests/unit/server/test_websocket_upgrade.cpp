@@ -22,7 +22,8 @@ TEST_CASE("is_websocket_upgrade: Connection names upgrade and Upgrade names webs
   CHECK(is_websocket_upgrade(upgrade({{"connection", "keep-alive, Upgrade"}, {"upgrade", "WebSocket"}})));
   CHECK(is_websocket_upgrade(upgrade({{"Connection", "UPGRADE"}, {"Upgrade", "h2c, websocket"}})));
   // Two Connection fields are one list (RFC 9110, 5.3).
-  CHECK(is_websocket_upgrade(upgrade({{"Connection", "keep-alive"}, {"Connection", "upgrade"}, {"Upgrade", "websocket"}})));
+  CHECK(is_websocket_upgrade(
+      upgrade({{"Connection", "keep-alive"}, {"Connection", "upgrade"}, {"Upgrade", "websocket"}})));
 }
 
 TEST_CASE("is_websocket_upgrade: anything else is a plain request") {
@@ -31,7 +32,8 @@ TEST_CASE("is_websocket_upgrade: anything else is a plain request") {
   CHECK_FALSE(is_websocket_upgrade(upgrade({{"Connection", "Upgrade"}})));     // no Upgrade
   CHECK_FALSE(is_websocket_upgrade(upgrade({{"Connection", "keep-alive"}, {"Upgrade", "websocket"}})));
   CHECK_FALSE(is_websocket_upgrade(upgrade({{"Connection", "Upgrade, HTTP2-Settings"}, {"Upgrade", "h2c"}})));
-  CHECK_FALSE(is_websocket_upgrade(upgrade({{"Connection", "Upgrade"}, {"Upgrade", "websocketx"}})));  // a token, not a substring
+  // A token, not a substring.
+  CHECK_FALSE(is_websocket_upgrade(upgrade({{"Connection", "Upgrade"}, {"Upgrade", "websocketx"}})));
   CHECK_FALSE(is_websocket_upgrade(upgrade({{"Connection", "upgraded"}, {"Upgrade", "websocket"}})));
   CHECK_FALSE(is_websocket_upgrade(upgrade({{"Connection", "Upgrade"}, {"Upgrade", "websocket"}}, "POST")));
   CHECK_FALSE(is_websocket_upgrade(upgrade({{"Connection", "Upgrade"}, {"Upgrade", "websocket"}}, "GET", 10)));

@@ -71,7 +71,8 @@ TEST_CASE("webdriver paths: under the hub prefix and at the root") {
   std::regex webdriver(webdriver_paths_pattern());
   for (const char* path : {"/status", "/session", "/session/", "/session/x/y", "/wd/hub/status", "/wd/hub/session/x"})
     CHECK_MESSAGE(std::regex_match(std::string(path), webdriver), path);
-  for (const char* path : {"/v1/sessions", "/sessions", "/wd/hub", "/wd/hubsession", "/wd/hub/wd/hub/status", "/x/status"})
+  for (const char* path :
+       {"/v1/sessions", "/sessions", "/wd/hub", "/wd/hubsession", "/wd/hub/wd/hub/status", "/x/status"})
     CHECK_MESSAGE(!std::regex_match(std::string(path), webdriver), path);
   CHECK(without_hub("/wd/hub/session/x") == "/session/x");
   CHECK(without_hub("/wd/hubx/session") == "/wd/hubx/session");
