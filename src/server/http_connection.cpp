@@ -196,7 +196,7 @@ void Connection::take_over(const Takeover& takeover) {
   m_phase = Phase::done;
   auto data = m_buffer.data();
   TakenConnection taken{UniqueFd(m_socket.release()),
-                        std::string(static_cast<const char*>(data.data()), data.size()), std::move(m_request)};
+                        std::string(static_cast<const char*>(data.data()), data.size()), std::move(m_request), {}};
   m_peer->forget();
   {
     std::lock_guard lock(m_shared->mutex);
