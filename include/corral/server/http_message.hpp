@@ -1,4 +1,4 @@
-// HttpRequest and HttpResponse: what routes and pre-routing checks see of
+// HttpRequest and HttpResponse: what routes and request checks see of
 // one HTTP exchange, in plain types. The server's Boost.Beast types stay in
 // its own two translation units (http_server.cpp, http_connection.cpp), so
 // code that only answers requests compiles without them.
@@ -33,7 +33,7 @@ struct HttpRequest {
   std::string path;     ///< the target's path, percent-decoded
   std::multimap<std::string, std::string> params;  ///< the query, percent-decoded
   HttpHeaders headers;
-  std::string body;     ///< empty for head routes and pre-routing checks
+  std::string body;     ///< empty for head routes and request checks
   std::vector<std::string> matches;  ///< the route pattern's match: [0] the path, [1].. its groups
   std::string remote_addr;           ///< "127.0.0.1", "::1", or "unix"
   bool unix_listener = false;        ///< the API listens on a unix socket
