@@ -19,8 +19,7 @@ const std::chrono::milliseconds kMaxGrace(60000);
 
 void send(HttpResponse& res, int status, const json& body) {
   res.status = status;
-  // Client text in messages is valid UTF-8 (the parser checks), but be safe.
-  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n", kJson);
+  res.set_content(json_text(body), kJson);
 }
 
 void send_error(HttpResponse& res, const Error& error) {
@@ -250,8 +249,10 @@ void register_routes(HttpServer& server, SessionManager& sessions, const DaemonF
       [&, base](const auto& req, auto& res) {
         if (known_shape(req.matches[1], res)) close_session(req.matches[1], req, res, sessions, base(req));
       },
-      RunOn::worker);
-  routes.add("GET", "/v1/health", [&sessions, facts](const auto&, auto& res) { health(res, sessions, facts); });
+      {}, RunOn::worker);
+  // Open: load balancers poll it without a credential.
+  routes.add("GET", "/v1/health", [&sessions, facts](const auto&, auto& res) { health(res, sessions, facts); },
+             {Access::open});
   register_usage_route(routes, sessions, facts);
   for (const std::string& path : {std::string("/v1/sessions"), session_path, std::string("/v1/health")}) {
     routes.add("PUT", path, not_allowed);

@@ -1,4 +1,5 @@
 #include "corral/api/session_json.hpp"
+#include "corral/util/url.hpp"
 
 #include <cmath>
 #include <ctime>
@@ -106,10 +107,6 @@ json session_json(const SessionInfo& session, const std::optional<PublicBase>& b
   if (session.exit) body["exit"] = exit_json(*session.exit);
   if (session.report) body["report"] = close_report_json(*session.report);
   return body;
-}
-
-json error_json(const std::string& code, const std::string& message) {
-  return {{"error", {{"code", code}, {"message", message}}}};
 }
 
 }  // namespace corral

@@ -5,7 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 
-#include "corral/devtools/paths.hpp"
+#include "corral/api/public_address.hpp"
 #include "corral/session/metric_label.hpp"
 #include "corral/util/units.hpp"
 

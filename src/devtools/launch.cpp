@@ -14,7 +14,7 @@
 #include "corral/devtools/proxy.hpp"
 #include "corral/devtools/launch_query.hpp"
 #include "corral/api/routes.hpp"
-#include "corral/api/session_json.hpp"
+#include "corral/server/error_body.hpp"
 #include "corral/proxy/loopback_request.hpp"
 
 namespace corral {
@@ -34,7 +34,7 @@ const char* kLaunchIsOff =
 HttpResponse json_answer(int status, const json& body) {
   HttpResponse res;
   res.status = status;
-  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n", "application/json");
+  res.set_content(json_text(body), "application/json");
   return res;
 }
 
@@ -109,8 +109,12 @@ std::variant<HttpResponse, Takeover> launch(const HttpRequest& req, HttpServer& 
 
 void DevToolsRoutes::add_launch_routes(DevToolsProxy& proxy) {
   auto& routes = proxy.m_server.routes();
+  // The token may come as ?token= here: a WebSocket client (Puppeteer's
+  // browserWSEndpoint) cannot always send headers. The version hands out
+  // tickets and must never take one.
   routes.add("GET", kRootVersionPath,
-             [&proxy](const HttpRequest& req, HttpResponse& res) { res = root_version(req, proxy, proxy.m_config); });
+             [&proxy](const HttpRequest& req, HttpResponse& res) { res = root_version(req, proxy, proxy.m_config); },
+             {Access::token_in_query});
   routes.add("GET", kRootListPath, [&proxy](const HttpRequest&, HttpResponse& res) {
     res = json_answer(404, error_json("not_found", proxy.m_config.launch_on_connect
                                                        ? "corral's root lists no targets: connect to the "
@@ -125,7 +129,7 @@ void DevToolsRoutes::add_launch_routes(DevToolsProxy& proxy) {
       return std::variant<HttpResponse, Takeover>(
           json_answer(401, error_json("unauthorized", "this launch URL's ticket is used or expired: GET /json/version again")));
     return launch(req, proxy.m_server, proxy.m_sessions, proxy.m_upstream, proxy.m_config);
-  });
+  }, {Access::launch_ticket});
 }
 
 }  // namespace corral

@@ -1,12 +1,11 @@
 // A session's DevTools through corral: Chrome's /json endpoints fetched and
-// rewritten, and WebSockets relayed. Connect-to-launch is in devtools_launch.cpp.
+// rewritten, and WebSockets relayed. Connect-to-launch is in launch.cpp.
 #include "corral/devtools/proxy.hpp"
 
 #include <spdlog/spdlog.h>
-#include <strings.h>
 
 #include "corral/server/auth.hpp"
-#include "corral/api/session_json.hpp"
+#include "corral/server/error_body.hpp"
 #include "corral/proxy/loopback_request.hpp"
 
 namespace corral {
@@ -17,29 +16,8 @@ namespace {
 const char* kSessionPath = R"(/cdp/[0-9a-f]{12}/[0-9a-f]{32}(/.*)?)";
 const char* kSessionJsonPath = R"(/cdp/[0-9a-f]{12}/[0-9a-f]{32}/json(/.*)?)";
 
-bool names(const std::string& header_value, const char* token) {
-  // A comma-separated list of tokens, compared without regard to case.
-  size_t start = 0;
-  while (start <= header_value.size()) {
-    auto end = header_value.find(',', start);
-    auto item = header_value.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    auto first = item.find_first_not_of(" \t"), last = item.find_last_not_of(" \t");
-    if (first != std::string::npos && strcasecmp(item.substr(first, last - first + 1).c_str(), token) == 0) return true;
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  return false;
-}
-
-HttpResponse json_error(int status, const std::string& code, const std::string& message) {
-  HttpResponse res;
-  res.status = status;
-  res.set_content(error_json(code, message).dump() + "\n", "application/json");
-  return res;
-}
-
 HttpResponse unknown_session() {
-  return json_error(404, "not_found", "no running session with that id and secret");
+  return error_response(404, "not_found", "no running session with that id and secret");
 }
 
 // The session a /cdp/ target names, if its secret is right and it runs.
@@ -53,18 +31,14 @@ Result<SessionInfo> authorized_session(SessionManager& sessions, const DevToolsT
 
 }  // namespace
 
-bool is_websocket_upgrade(const HttpRequest& req) {
-  return names(req.get_header_value("Upgrade"), "websocket") && names(req.get_header_value("Connection"), "upgrade");
-}
-
 std::string error_answer(int status, const std::string& code, const std::string& message) {
-  auto res = json_error(status, code, message);
+  auto res = error_response(status, code, message);
   res.set_header("Connection", "close");
   return serialize(res, false);
 }
 
 HttpResponse relay_refused(const Error& refusal) {
-  return json_error(relay_refusal_status(refusal), kTooManyRelays, refusal.message);
+  return error_response(relay_refusal_status(refusal), kTooManyRelays, refusal.message);
 }
 
 DevToolsProxy::DevToolsProxy(HttpServer& server, SessionManager& sessions, SessionUpstream& upstream,
@@ -91,7 +65,7 @@ static void fetch_json(SessionManager& sessions, SessionUpstream& upstream, cons
   upstream.fetch(UpstreamPort::of(*session, port), request, [reply, base, port, path, id = session->id,
                                   asked = target->rest.substr(0, target->rest.find('?'))](
                                       Result<RelayHub::Fetched> fetched) {
-    if (!fetched) return reply(json_error(502, "browser_unreachable", fetched.error().message));
+    if (!fetched) return reply(error_response(502, "browser_unreachable", fetched.error().message));
     HttpResponse res;
     res.status = fetched->status;
     std::string body = std::move(fetched->body);
@@ -99,7 +73,7 @@ static void fetch_json(SessionManager& sessions, SessionUpstream& upstream, cons
       auto rewritten = rewrite_devtools_json(body, port, *base, path);
       if (!rewritten) {
         spdlog::warn("session {}: the browser's answer to {} refused: {}", id, asked, rewritten.error().message);
-        return reply(json_error(502, "browser_answer_refused", rewritten.error().message));
+        return reply(error_response(502, "browser_answer_refused", rewritten.error().message));
       }
       body = std::move(*rewritten);
     }
@@ -115,7 +89,7 @@ static std::variant<HttpResponse, Takeover> relay_websocket(SessionManager& sess
   auto session = target ? authorized_session(sessions, *target) : Result<SessionInfo>(Error::make(ENOENT, ""));
   if (!session) return unknown_session();
   if (!is_websocket_upgrade(req))
-    return json_error(400, "bad_request", "this path takes a WebSocket upgrade; Chrome's HTTP endpoints are under /json");
+    return error_response(400, "bad_request", "this path takes a WebSocket upgrade; Chrome's HTTP endpoints are under /json");
   auto slot = upstream.reserve(session->id);
   if (!slot) return relay_refused(slot.error());
   if (auto begun = sessions.begin_connection(session->id); !begun) return unknown_session();
@@ -130,13 +104,18 @@ static std::variant<HttpResponse, Takeover> relay_websocket(SessionManager& sess
 
 void DevToolsRoutes::add_session_routes(DevToolsProxy& proxy) {
   auto& routes = proxy.m_server.routes();
+  // The secret in the path stands in for the token; the handlers check it.
+  const RouteRules secret{Access::session_secret};
   for (const char* method : {"GET", "PUT"})
     routes.add_async(method, kSessionJsonPath, [&proxy](const HttpRequest& req, Reply reply) {
       fetch_json(proxy.m_sessions, proxy.m_upstream, proxy.m_config.addressing, req, std::move(reply));
-    });
+    }, secret);
   routes.add_head("GET", kSessionPath, [&proxy](const HttpRequest& req) {
     return relay_websocket(proxy.m_sessions, proxy.m_upstream, req);
-  });
+  }, secret);
+  // Any other request under a session's base is a 404 with or without the
+  // token: a client of a session's DevTools never needs the API's.
+  routes.add_fallback(std::string(kDevToolsPrefix) + ".*", secret);
 }
 
 }  // namespace corral

@@ -5,11 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <strings.h>
 
-#include "corral/devtools/paths.hpp"
 #include "corral/server/loggable_target.hpp"
-#include "corral/api/session_json.hpp"
-#include "corral/webdriver/errors.hpp"
-#include "corral/webdriver/paths.hpp"
 
 namespace corral {
 
@@ -27,31 +23,16 @@ std::string_view as_view(const Digest& digest) {
   return {reinterpret_cast<const char*>(digest.data()), digest.size()};
 }
 
-bool is_health_check(const HttpRequest& req) {
-  if (req.method != "GET" && req.method != "HEAD") return false;
-  // WebDriver's /status is what load balancers and Grid relay nodes poll.
-  return req.path == "/v1/health" || req.path == "/status" || req.path == "/wd/hub/status";
+// Routes that take no token: their handler checks a credential of the
+// session's own (its secret is in the path), or they are health checks.
+bool takes_no_token(const RouteRules& rules) {
+  return rules.access == Access::open || rules.access == Access::session_secret;
 }
 
-// The launch itself, the only route a ticket opens: /json/version hands
-// tickets out and must never take one in place of the token.
-bool is_launch_socket(const HttpRequest& req) {
-  return req.method == "GET" && (req.path == "/devtools/browser" || req.path.rfind("/devtools/browser/", 0) == 0);
-}
-
-// Connect-to-launch and the root /json/version that hands out its URL
-// (devtools_launch.cpp): the one place a token may come as ?token=, since
-// a WebSocket client (Puppeteer's browserWSEndpoint) cannot always send headers.
-bool is_launch_route(const HttpRequest& req) {
-  if (req.method != "GET") return false;
-  const auto& path = req.path;
-  return path == "/json/version" || path == "/json/version/" || is_launch_socket(req);
-}
-
-// Routes whose handler checks a credential of the session's own: its
-// DevTools (its secret is in the path), and WebDriver's se:cdp/se:bidi.
-bool checks_session_secret(const HttpRequest& req) {
-  return req.path.rfind(kDevToolsPrefix, 0) == 0 || (req.method == "GET" && parse_socket_path(req.path));
+// A credential in the query is taken on a GET only: a WebSocket client (a
+// launch URL's) cannot always send headers, but everything else can.
+bool takes_token_in_query(const HttpRequest& req, const RouteRules& rules) {
+  return req.method == "GET" && (rules.access == Access::token_in_query || rules.access == Access::launch_ticket);
 }
 
 // A credential may come in the query under its literal name only. One
@@ -62,24 +43,21 @@ bool credential_name_disguised(const HttpRequest& req, const char* name) {
   return req.params.count(name) != literal_param_values(req.target, name).size();
 }
 
-// corral's refusals are {"error":…}; on a WebDriver route they take W3C's
-// shape, so Selenium raises an exception that says what happened.
-void set_refusal(const HttpRequest& req, HttpResponse& res, const std::string& code, const std::string& message) {
-  if (!is_webdriver_path(req.path)) return res.set_content(error_json(code, message).dump() + "\n", "application/json");
-  auto w3c = webdriver_error(res.status, webdriver_error_name_for(res.status), code + ": " + message);
-  res.body = std::move(w3c.body);
-  res.set_header("Content-Type", w3c.get_header_value("Content-Type"));
+// The refusal in the shape the route declared (W3C's on WebDriver routes,
+// so Selenium raises an exception that says what happened). A body we
+// answer before reading would be taken for the next request on the same
+// connection; the server closes it instead (and says so).
+void refuse(const HttpRequest& req, const RouteRules& rules, HttpResponse& res, int status, const std::string& code,
+            const std::string& message) {
+  res = rules.refusal(status, code, message);
+  if (req.has_body()) res.set_header("Connection", "close");
 }
 
-bool reject(const HttpRequest& req, HttpResponse& res, const char* challenge,
-                                        const std::string& message) {
+bool reject(const HttpRequest& req, const RouteRules& rules, HttpResponse& res, const char* challenge,
+            const std::string& message) {
   spdlog::debug("401 for {} {} from {}: {}", req.method, loggable_target(req.target), req.remote_addr, message);
-  res.status = 401;
+  refuse(req, rules, res, 401, "unauthorized", message);
   res.set_header("WWW-Authenticate", challenge);
-  // A body we answer before reading would be taken for the next request on
-  // the same connection; the server closes it instead (and says so).
-  if (req.has_body()) res.set_header("Connection", "close");
-  set_refusal(req, res, "unauthorized", message);
   return true;
 }
 
@@ -137,33 +115,30 @@ bool TokenCheck::accepts(std::string_view presented) const {
 }
 
 void refuse_session_uids(HttpServer& server, std::function<bool(uid_t)> is_session_uid) {
-  server.add_pre_routing_check([is_session_uid](const HttpRequest& req, HttpResponse& res) {
+  server.add_request_check([is_session_uid](const HttpRequest& req, const RouteRules& rules, HttpResponse& res) {
     auto uid = req.peer_uid();
     if (!uid || !is_session_uid(*uid)) return false;
     spdlog::debug("403 for {} {} from uid {}, a session's", req.method, loggable_target(req.target), *uid);
-    res.status = 403;
-    set_refusal(req, res, "forbidden",
-                "this connection comes from uid " + std::to_string(*uid) +
-                    ", which corral's sessions run as; sessions may not use the API");
+    refuse(req, rules, res, 403, "forbidden",
+           "this connection comes from uid " + std::to_string(*uid) +
+               ", which corral's sessions run as; sessions may not use the API");
     return true;
   });
 }
 
 void serve_without_token_only_to(HttpServer& server, std::shared_ptr<TokenlessCallers> callers) {
-  server.add_pre_routing_check([callers](const HttpRequest& req, HttpResponse& res) {
+  server.add_request_check([callers](const HttpRequest& req, const RouteRules& rules, HttpResponse& res) {
     // A unix socket's mode says who connects; health and a session's own
     // secret-bearing routes are open as they are with a token.
-    if (req.unix_listener || is_health_check(req) || checks_session_secret(req)) return false;
+    if (req.unix_listener || takes_no_token(rules)) return false;
     auto uid = req.peer_uid();
     if (uid && callers->admits(*uid)) return false;
     std::string who = uid ? "uid " + std::to_string(*uid) : std::string("a peer whose uid the kernel does not name");
     spdlog::debug("403 for {} {} from {}, not a tokenless caller", req.method, loggable_target(req.target), who);
-    res.status = 403;
-    if (req.has_body()) res.set_header("Connection", "close");
-    set_refusal(req, res, "forbidden",
-                "this corrald has no API token, so over TCP it serves only " + callers->describe() +
-                    "; this connection is " + who + ". Ask for membership of group " + kClientGroup +
-                    ", or run corrald with --token-file and send the token");
+    refuse(req, rules, res, 403, "forbidden",
+           "this corrald has no API token, so over TCP it serves only " + callers->describe() +
+               "; this connection is " + who + ". Ask for membership of group " + kClientGroup +
+               ", or run corrald with --token-file and send the token");
     return true;
   });
 }
@@ -179,10 +154,45 @@ std::optional<std::string> header_values(const HttpRequest& req, const char* nam
   return joined;
 }
 
+// The token in the query, or a launch URL's ticket, where the route takes
+// one: nullopt if the query does not settle the request; else whether it
+// is refused (with a 401 in `res`).
+std::optional<bool> settled_by_query(const HttpRequest& req, const RouteRules& rules, const TokenCheck& check,
+                                     HttpResponse& res) {
+  if (!takes_token_in_query(req, rules)) return std::nullopt;
+  auto tokens = literal_param_values(req.target, "token");
+  // A launch URL's ticket: corral minted it, and the route redeems it once.
+  if (rules.access == Access::launch_ticket && tokens.empty() && literal_param_values(req.target, "ticket").size() == 1)
+    return false;
+  if (tokens.empty()) return std::nullopt;
+  if (tokens.size() == 1 && check.accepts(tokens.front())) return false;
+  return reject(req, rules, res, "Bearer realm=\"corral\", error=\"invalid_token\"", "wrong token");
+}
+
+// The Authorization header: Bearer, or where the route takes it Basic.
+bool refused_by_header(const HttpRequest& req, const RouteRules& rules, const TokenCheck& check, HttpResponse& res) {
+  if (!req.has_header("Authorization"))
+    return reject(req, rules, res, "Bearer realm=\"corral\"", "this corrald needs an Authorization: Bearer token");
+  const std::string authorization = req.get_header_value("Authorization");  // bearer_token() points into it
+  if (rules.access == Access::token_or_basic)
+    if (auto password = basic_password(authorization)) {
+      if (check.accepts(*password)) return false;
+      return reject(req, rules, res, "Basic realm=\"corral\"", "wrong token (given as the password of Basic auth)");
+    }
+  auto presented = bearer_token(authorization);
+  if (!presented)
+    return reject(req, rules, res, "Bearer realm=\"corral\", error=\"invalid_request\"",
+                  "the Authorization header must be 'Bearer <token>'");
+  if (!check.accepts(*presented))
+    return reject(req, rules, res, "Bearer realm=\"corral\", error=\"invalid_token\"", "wrong token");
+  return false;
+}
+
 }  // namespace
 
 void guard_requests(HttpServer& server, RequestGuardPolicy policy) {
-  server.add_pre_routing_check([policy = std::move(policy)](const HttpRequest& req, HttpResponse& res) {
+  server.add_request_check([policy = std::move(policy)](const HttpRequest& req, const RouteRules& rules,
+                                                        HttpResponse& res) {
     auto host = header_values(req, "Host"), origin = header_values(req, "Origin");
     auto content_type = header_values(req, "Content-Type");
     auto refusal = guard_request({host, origin, content_type, req.has_body()}, policy);
@@ -190,45 +200,22 @@ void guard_requests(HttpServer& server, RequestGuardPolicy policy) {
     // debug, not info: a hostile page can send such requests without end.
     spdlog::debug("{} for {} {} from {}: {}", refusal->status, req.method, loggable_target(req.target), req.remote_addr,
                   refusal->message);
-    res.status = refusal->status;
-    if (req.has_body()) res.set_header("Connection", "close");
-    set_refusal(req, res, refusal->code, refusal->message);
+    refuse(req, rules, res, refusal->status, refusal->code, refusal->message);
     return true;
   });
 }
 
 void require_token(HttpServer& server, std::string_view token) {
-  server.add_pre_routing_check([check = TokenCheck(token)](const HttpRequest& req, HttpResponse& res) {
-    if (is_health_check(req) || checks_session_secret(req)) return false;
+  server.add_request_check([check = TokenCheck(token)](const HttpRequest& req, const RouteRules& rules,
+                                                       HttpResponse& res) {
+    if (takes_no_token(rules)) return false;
     if (credential_name_disguised(req, "token") || credential_name_disguised(req, "ticket")) {
-      res.status = 400;
-      if (req.has_body()) res.set_header("Connection", "close");
-      set_refusal(req, res, "bad_request", "'token' and 'ticket' are taken in the query only as written, not percent-encoded");
+      refuse(req, rules, res, 400, "bad_request",
+             "'token' and 'ticket' are taken in the query only as written, not percent-encoded");
       return true;
     }
-    auto tokens = literal_param_values(req.target, "token");
-    auto tickets = literal_param_values(req.target, "ticket");
-    // A launch URL's ticket: corral minted it, and the route redeems it once.
-    if (is_launch_socket(req) && tokens.empty() && tickets.size() == 1) return false;
-    if (is_launch_route(req) && !tokens.empty()) {
-      if (tokens.size() == 1 && check.accepts(tokens.front())) return false;
-      return reject(req, res, "Bearer realm=\"corral\", error=\"invalid_token\"", "wrong token");
-    }
-    if (!req.has_header("Authorization"))
-      return reject(req, res, "Bearer realm=\"corral\"", "this corrald needs an Authorization: Bearer token");
-    const std::string authorization = req.get_header_value("Authorization");  // bearer_token() points into it
-    if (is_webdriver_path(req.path))
-      if (auto password = basic_password(authorization)) {
-        if (check.accepts(*password)) return false;
-        return reject(req, res, "Basic realm=\"corral\"", "wrong token (given as the password of Basic auth)");
-      }
-    auto presented = bearer_token(authorization);
-    if (!presented)
-      return reject(req, res, "Bearer realm=\"corral\", error=\"invalid_request\"",
-                    "the Authorization header must be 'Bearer <token>'");
-    if (!check.accepts(*presented))
-      return reject(req, res, "Bearer realm=\"corral\", error=\"invalid_token\"", "wrong token");
-    return false;
+    if (auto refused = settled_by_query(req, rules, check, res)) return *refused;
+    return refused_by_header(req, rules, check, res);
   });
 }
 

@@ -44,6 +44,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool parse_head();
   bool parse_body();
   void on_head();
+  void refuse_before_body(HttpResponse refusal);
   bool read_request(HttpResponse& refusal);
   void send_continue();
   void on_complete();

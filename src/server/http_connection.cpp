@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "connection.hpp"
+#include "corral/server/websocket_upgrade.hpp"
 #include "request_head.hpp"
 
 namespace corral::http_detail {
@@ -129,23 +130,26 @@ void Connection::on_head() {
   m_keep_alive = head.keep_alive();
   m_head_only = head.method() == http::verb::head;
   HttpResponse refusal;
-  if (!read_request(refusal) || refused_by_checks(m_request, m_shared->checks, refusal)) {
-    m_body_unread = m_request.has_body();
-    return answer(std::move(refusal));
-  }
-  if (auto match = m_shared->router.find(m_request.method, m_request.path)) {
+  if (!read_request(refusal)) return refuse_before_body(std::move(refusal));
+  auto match = m_shared->router.find(m_request.method, m_request.path);
+  if (refused_by_checks(m_request, m_shared->router.rules_for(match, m_request.path), m_shared->checks, refusal))
+    return refuse_before_body(std::move(refusal));
+  if (match) {
     m_route = match->route;
     m_request.matches = std::move(match->groups);
     if (m_route->max_body > m_limits.max_body) m_meter.allow_body(m_route->max_body);
     if (auto* head_handler = std::get_if<HeadHandler>(&m_route->handler)) return run_head_route(*head_handler);
-    if (wants_websocket(m_request)) {
-      m_body_unread = m_request.has_body();
-      return answer(error_response(400, "bad_request", "this endpoint does not take a WebSocket upgrade"));
-    }
+    if (is_websocket_upgrade(m_request))
+      return refuse_before_body(error_response(400, "bad_request", "this endpoint does not take a WebSocket upgrade"));
   }
   if (auto length = m_parser->content_length(); length && *length > m_meter.max_body())
     return answer_limit(ReadFailure::body_too_large);
   if (!m_parser->is_done() && beast::iequals(m_request.get_header_value("Expect"), "100-continue")) send_continue();
+}
+
+void Connection::refuse_before_body(HttpResponse refusal) {
+  m_body_unread = m_request.has_body();
+  answer(std::move(refusal));
 }
 
 // The client waits for word before it sends the body (curl does, for bodies
@@ -166,6 +170,7 @@ bool Connection::read_request(HttpResponse& refusal) {
   const auto& head = m_parser->get();
   m_request.method = std::string(head.method_string());
   m_request.target = std::string(head.target());
+  m_request.version = head.version();
   for (const auto& field : head) m_request.headers.emplace(std::string(field.name_string()), std::string(field.value()));
   m_request.remote_addr = peer_address(m_socket.native_handle());
   m_request.unix_listener = m_shared->unix_listener;
@@ -191,7 +196,7 @@ void Connection::take_over(const Takeover& takeover) {
   m_phase = Phase::done;
   auto data = m_buffer.data();
   TakenConnection taken{UniqueFd(m_socket.release()),
-                        std::string(static_cast<const char*>(data.data()), data.size()), std::move(m_request)};
+                        std::string(static_cast<const char*>(data.data()), data.size()), std::move(m_request), {}};
   m_peer->forget();
   {
     std::lock_guard lock(m_shared->mutex);

@@ -28,7 +28,7 @@ struct ServerShared {
 
   ServerOptions options;
   Router router;
-  std::vector<PreRoutingCheck> checks;
+  std::vector<RequestCheck> checks;
   WorkQueue workers;
   bool unix_listener = false;
   std::atomic<bool> stopping{false};

@@ -109,7 +109,7 @@ HttpServer::~HttpServer() { stop(std::chrono::milliseconds(0)); }
 
 Router& HttpServer::routes() { return m_impl->shared->router; }
 
-void HttpServer::add_pre_routing_check(PreRoutingCheck check) { m_impl->shared->checks.push_back(std::move(check)); }
+void HttpServer::add_request_check(RequestCheck check) { m_impl->shared->checks.push_back(std::move(check)); }
 
 const ServerOptions& HttpServer::options() const { return m_impl->shared->options; }
 

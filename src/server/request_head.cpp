@@ -2,13 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include <strings.h>
-
-#include <cstring>
 #include <set>
 
 #include "corral/server/request_framing.hpp"
-#include "corral/api/session_json.hpp"
+#include "corral/server/error_body.hpp"
 
 namespace corral::http_detail {
 
@@ -29,14 +26,6 @@ bool refuse(HttpResponse& refusal, const std::string& message) {
 
 }  // namespace
 
-HttpResponse error_response(int status, const char* code, const std::string& message) {
-  HttpResponse response;
-  response.status = status;
-  response.set_content(error_json(code, message).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
-                       "application/json");
-  return response;
-}
-
 bool accept_head(HttpRequest& request, unsigned version, bool known_method, HttpResponse& refusal) {
   if (version != 10 && version != 11) return refuse(refusal, "only HTTP/1.0 and HTTP/1.1 are served");
   if (!known_method || !http_method(request.method)) return refuse(refusal, "unknown method");
@@ -48,17 +37,10 @@ bool accept_head(HttpRequest& request, unsigned version, bool known_method, Http
   return true;
 }
 
-bool wants_websocket(const HttpRequest& request) {
-  auto [first, end] = request.headers.equal_range("Upgrade");
-  for (auto it = first; it != end; ++it)
-    if (strcasestr(it->second.c_str(), "websocket")) return true;
-  return false;
-}
-
-bool refused_by_checks(const HttpRequest& request, const std::vector<PreRoutingCheck>& checks,
+bool refused_by_checks(const HttpRequest& request, const RouteRules& rules, const std::vector<RequestCheck>& checks,
                        HttpResponse& refusal) {
   for (const auto& check : checks)
-    if (check(request, refusal)) return true;
+    if (check(request, rules, refusal)) return true;
   return false;
 }
 

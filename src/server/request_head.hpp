@@ -1,16 +1,14 @@
 // Private to the server: what it decides about a request once its head is
-// read, before routing, in plain types (http_connection.cpp turns Beast's
+// read, before its body, in plain types (http_connection.cpp turns Beast's
 // parsed head into an HttpRequest first).
 #pragma once
 
 #include <vector>
 
+#include "corral/server/error_body.hpp"
 #include "corral/server/http_server.hpp"
 
 namespace corral::http_detail {
-
-/// A JSON error answer: {"error":{"code","message"}}.
-HttpResponse error_response(int status, const char* code, const std::string& message);
 
 /// Split the target into path and params, and refuse (400, in `refusal`)
 /// what the API never takes: an HTTP version other than 1.0 and 1.1, a
@@ -19,13 +17,8 @@ HttpResponse error_response(int status, const char* code, const std::string& mes
 /// (request_framing.hpp). True if the request may go on.
 bool accept_head(HttpRequest& request, unsigned version, bool known_method, HttpResponse& refusal);
 
-/// True if the request asks to become a WebSocket (Upgrade: websocket).
-/// Only a head route can take that; any other upgrade is ignored and the
-/// request answered as HTTP/1.1 (RFC 9110, 7.8).
-bool wants_websocket(const HttpRequest& request);
-
-/// Run the pre-routing checks in order; true if one answered.
-bool refused_by_checks(const HttpRequest& request, const std::vector<PreRoutingCheck>& checks,
+/// Run the request checks in order, with the route's rules; true if one answered.
+bool refused_by_checks(const HttpRequest& request, const RouteRules& rules, const std::vector<RequestCheck>& checks,
                        HttpResponse& refusal);
 
 /// Connection: close, or keep-alive with the Keep-Alive header that says

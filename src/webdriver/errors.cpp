@@ -2,11 +2,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "corral/webdriver/paths.hpp"
+
 namespace corral {
 
-bool is_webdriver_path(std::string_view path) {
-  if (path.starts_with("/wd/hub/")) path.remove_prefix(7);
-  return path == "/status" || path == "/session" || path.starts_with("/session/");
+std::string webdriver_paths_pattern() {
+  return "(" + std::string(kHubPrefix) + ")?/(status|session(/.*)?)";
+}
+
+RouteRules webdriver_rules(Access access) { return {access, w3c_refusal}; }
+
+HttpResponse w3c_refusal(int status, const std::string& code, const std::string& message) {
+  return webdriver_error(status, webdriver_error_name_for(status), code + ": " + message);
 }
 
 HttpResponse webdriver_json(int status, const nlohmann::json& body) {

@@ -14,6 +14,7 @@
 #include "corral/webdriver/paths.hpp"
 #include "corral/webdriver/proxy.hpp"
 #include "corral/util/json_bounded.hpp"
+#include "corral/util/url.hpp"
 
 namespace corral {
 namespace {
@@ -165,11 +166,11 @@ void WebDriverRoutes::plan_and_open(WebDriverProxy& proxy, const HttpRequest& re
 }
 
 void WebDriverRoutes::add_new_session_route(WebDriverProxy& proxy) {
-  for (const char* prefix : {"", "/wd/hub"})
+  for (const std::string& prefix : kWebDriverPrefixes)
     proxy.m_server.routes().add_async(
-        "POST", std::string(prefix) + "/session",
+        "POST", prefix + "/session",
         [&proxy](const HttpRequest& req, Reply reply) { new_session(proxy, req, std::move(reply)); },
-        kMaxNewSessionBody + (1 << 20));
+        webdriver_rules(), kMaxNewSessionBody + (1 << 20));
 }
 
 }  // namespace corral

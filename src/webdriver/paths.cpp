@@ -12,12 +12,13 @@ bool hex_of_length(std::string_view text, size_t length) {
          });
 }
 
+}  // namespace
+
 std::string_view without_hub(std::string_view path) {
-  if (path.starts_with("/wd/hub/")) path.remove_prefix(7);
+  if (path.starts_with(kHubPrefix) && path.substr(kHubPrefix.size()).starts_with('/'))
+    path.remove_prefix(kHubPrefix.size());
   return path;
 }
-
-}  // namespace
 
 std::optional<WebDriverTarget> parse_webdriver_target(std::string_view target) {
   target = without_hub(target);

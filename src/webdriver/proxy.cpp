@@ -10,6 +10,7 @@
 #include "corral/webdriver/errors.hpp"
 #include "corral/webdriver/paths.hpp"
 #include "corral/proxy/loopback_request.hpp"
+#include "corral/util/url.hpp"
 
 namespace corral {
 namespace {
@@ -17,7 +18,6 @@ using nlohmann::json;
 using namespace std::chrono;
 
 constexpr size_t kMaxAnswer = 256 << 20;  // a full-page screenshot of a long page, base64
-const char* kPrefixes[] = {"", "/wd/hub"};
 
 // What a quit answers once chromedriver has answered it: the verified
 // cleanup's outcome. Runs on the worker pool (the close waits for the kill).
@@ -107,6 +107,7 @@ void WebDriverProxy::register_routes() {
   WebDriverRoutes::add_socket_routes(*this);  // before the commands: their paths are under /session/<id>/ too
   WebDriverRoutes::add_new_session_route(*this);
   WebDriverRoutes::add_command_routes(*this);
+  m_server.routes().add_fallback(webdriver_paths_pattern(), webdriver_rules());
 }
 
 std::optional<WebDriverProxy::Driven> WebDriverProxy::driven(const std::string& id) const {
@@ -177,10 +178,10 @@ HttpResponse status(const SessionManager& sessions) {
 
 void WebDriverRoutes::add_command_routes(WebDriverProxy& proxy) {
   auto& routes = proxy.m_server.routes();
-  for (std::string prefix : kPrefixes) {
-    routes.add("GET", prefix + "/status", [&proxy](const HttpRequest&, HttpResponse& res) {
-      res = status(proxy.m_sessions);
-    });
+  for (const std::string& prefix : kWebDriverPrefixes) {
+    routes.add(  // what load balancers and Grid relay nodes poll
+        "GET", prefix + "/status", [&proxy](const HttpRequest&, HttpResponse& res) { res = status(proxy.m_sessions); },
+        webdriver_rules(Access::open));
     for (const char* method : {"GET", "POST", "DELETE"})
       routes.add_async(method, prefix + "/session/[0-9a-f]{12}(/.*)?",
                        [&proxy](const HttpRequest& req, Reply reply) {
@@ -189,14 +190,14 @@ void WebDriverRoutes::add_command_routes(WebDriverProxy& proxy) {
                          forward_command(proxy.m_sessions, proxy.m_server, proxy.m_upstream, driven, req,
                                          std::move(reply));
                        },
-                       kMaxCommandBody + 4096);
+                       webdriver_rules(), kMaxCommandBody + 4096);
     routes.add_async("GET", prefix + "/session/[^/]+(/.*)?", [](const HttpRequest&, Reply reply) {
       reply(invalid_session_id("no WebDriver session with that id (corral's ids are 12 hex digits)"));
-    });
+    }, webdriver_rules());
     for (const char* method : {"POST", "DELETE"})
       routes.add_async(method, prefix + "/session/[^/]+(/.*)?", [](const HttpRequest&, Reply reply) {
         reply(invalid_session_id("no WebDriver session with that id (corral's ids are 12 hex digits)"));
-      });
+      }, webdriver_rules());
   }
 }
 

@@ -5,7 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "corral/server/auth.hpp"
-#include "corral/devtools/proxy.hpp"
+#include "corral/server/websocket_upgrade.hpp"
 #include "corral/webdriver/errors.hpp"
 #include "corral/webdriver/paths.hpp"
 #include "corral/webdriver/proxy.hpp"
@@ -63,14 +63,15 @@ std::variant<HttpResponse, Takeover> relay(SessionManager& sessions, SessionUpst
 }  // namespace
 
 void WebDriverRoutes::add_socket_routes(WebDriverProxy& proxy) {
-  for (const char* prefix : {"", "/wd/hub"})
+  for (const std::string& prefix : kWebDriverPrefixes)
     proxy.m_server.routes().add_head(
-        "GET", std::string(prefix) + "/session/[0-9a-f]{12}/[0-9a-f]{32}/se/(cdp|bidi)",
+        "GET", prefix + "/session/[0-9a-f]{12}/[0-9a-f]{32}/se/(cdp|bidi)",
         [&proxy](const HttpRequest& req) {
           auto target = parse_socket_path(req.path);
           return relay(proxy.m_sessions, proxy.m_upstream,
                        target ? proxy.driven(target->session_id) : std::nullopt, req);
-        });
+        },
+        webdriver_rules(Access::session_secret));  // the secret in the path stands in for the token
 }
 
 }  // namespace corral

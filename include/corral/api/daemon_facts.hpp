@@ -8,7 +8,7 @@
 #include <string>
 
 #include "corral/backend/scope_backend.hpp"
-#include "corral/devtools/paths.hpp"
+#include "corral/api/public_address.hpp"
 
 namespace corral {
 

@@ -1,9 +1,10 @@
-// The JSON shapes of the HTTP API: sessions, close reports, errors.
+// The JSON shapes of the HTTP API: sessions, close reports (errors: server/error_body.hpp).
 #pragma once
 
 #include <nlohmann/json.hpp>
 
-#include "corral/devtools/paths.hpp"
+#include "corral/api/public_address.hpp"
+#include "corral/server/error_body.hpp"
 #include "corral/session/session.hpp"
 #include "corral/util/json_optional.hpp"
 
@@ -18,8 +19,6 @@ nlohmann::json close_report_json(const CloseReport& report);
 nlohmann::json stats_json(const CgroupStats& stats);
 /// Where a close spent its time, in tenths of a millisecond.
 nlohmann::json phases_json(const ClosePhases& phases);
-/// {"error":{"code":code,"message":message}}
-nlohmann::json error_json(const std::string& code, const std::string& message);
 /// RFC 3339 UTC with milliseconds: "2026-11-28T07:10:00.123Z".
 std::string format_timestamp(std::chrono::system_clock::time_point when);
 

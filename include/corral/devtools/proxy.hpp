@@ -24,6 +24,7 @@
 
 #include "corral/devtools/paths.hpp"
 #include "corral/server/http_server.hpp"
+#include "corral/server/websocket_upgrade.hpp"
 #include "corral/devtools/launch_tickets.hpp"
 #include "corral/proxy/session_upstream.hpp"
 #include "corral/session/manager.hpp"
@@ -65,10 +66,6 @@ struct DevToolsRoutes {
   static void add_launch_routes(DevToolsProxy& proxy);   // devtools_launch.cpp
 };
 
-/// True for a request that asks to become a WebSocket: Upgrade names
-/// websocket and Connection names upgrade. Any other Upgrade (h2c) is
-/// ignored: such a request is answered as a plain one.
-bool is_websocket_upgrade(const HttpRequest& req);
 
 /// Bytes of a JSON error answer that closes the connection, for a client
 /// whose connection was taken over.

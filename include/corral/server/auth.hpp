@@ -1,6 +1,7 @@
-// Bearer-token authentication of the HTTP API. With a token configured,
-// every request except GET /v1/health must carry
-// "Authorization: Bearer <token>"; any other gets 401 unauthorized.
+// Who may use the HTTP API: the checks a request passes once its head is
+// read and it is routed, before its body. Each check takes the route's
+// declared rules (router.hpp: Access, ErrorShape) and knows no paths; its
+// refusals take the route's error shape.
 #pragma once
 
 #include <array>
@@ -36,22 +37,22 @@ class TokenCheck {
   std::array<unsigned char, 32> m_digest{};
 };
 
-/// Make every request but GET/HEAD /v1/health need the token, but for two
-/// kinds that bring a credential of their own, checked by their handlers: a
-/// session's DevTools under /cdp/<id>/<secret> (and WebDriver's se:cdp and
-/// se:bidi relays), and the launch WebSocket /devtools/browser with the
-/// ?ticket= that GET /json/version handed out (that route always needs the
-/// token itself). Connect-to-launch also takes the token as ?token= (a
-/// check before routing, so a rejected request's body is never read).
-/// Credentials in the query count only under their literal names: a
-/// percent-encoded "token" or "ticket" is 400 bad_request. A 401 is
-/// {"error":{"code":"unauthorized",...}} with WWW-Authenticate: Bearer,
-/// and closes the connection when the request had a body.
+/// Make every request need the token but on routes declared Access::open
+/// (health) or Access::session_secret (their handler checks the session's
+/// own secret); a request no route takes needs it too. The token comes as
+/// "Authorization: Bearer"; as Basic auth's password on token_or_basic
+/// routes; as ?token= on a GET of token_in_query and launch_ticket routes;
+/// and a GET of a launch_ticket route may bring one ?ticket= instead,
+/// which its handler redeems. Credentials in the query count only under
+/// their literal names: a percent-encoded "token" or "ticket" is 400
+/// bad_request. A 401 is {"error":{"code":"unauthorized",...}} (or the
+/// route's shape) with WWW-Authenticate, and closes the connection when
+/// the request had a body.
 void require_token(HttpServer& server, std::string_view token);
 
 /// For a corrald without a token: over TCP, serve only the local callers
 /// `callers` admits (by the peer's uid); everyone else gets 403 forbidden
-/// but for GET /v1/health and a session's secret-bearing routes. A unix
+/// but on Access::open and Access::session_secret routes. A unix
 /// socket is left to its mode.
 void serve_without_token_only_to(HttpServer& server, std::shared_ptr<TokenlessCallers> callers);
 

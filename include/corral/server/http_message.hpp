@@ -1,4 +1,4 @@
-// HttpRequest and HttpResponse: what routes and pre-routing checks see of
+// HttpRequest and HttpResponse: what routes and request checks see of
 // one HTTP exchange, in plain types. The server's Boost.Beast types stay in
 // its own two translation units (http_server.cpp, http_connection.cpp), so
 // code that only answers requests compiles without them.
@@ -29,10 +29,11 @@ std::string header_value(const HttpHeaders& headers, const std::string& name);
 struct HttpRequest {
   std::string method;   ///< "GET", as sent
   std::string target;   ///< "/v1/sessions?wait=30s", as sent
+  unsigned version = 11;  ///< HTTP/1.1 as 11, HTTP/1.0 as 10
   std::string path;     ///< the target's path, percent-decoded
   std::multimap<std::string, std::string> params;  ///< the query, percent-decoded
   HttpHeaders headers;
-  std::string body;     ///< empty for head routes and pre-routing checks
+  std::string body;     ///< empty for head routes and request checks
   std::vector<std::string> matches;  ///< the route pattern's match: [0] the path, [1].. its groups
   std::string remote_addr;           ///< "127.0.0.1", "::1", or "unix"
   bool unix_listener = false;        ///< the API listens on a unix socket

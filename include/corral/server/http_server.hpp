@@ -3,10 +3,12 @@
 // thread only while bytes are parsed or a cheap handler runs; work that
 // blocks goes to a bounded worker pool (post_work). Each request is held to
 // ConnectionLimits in time and bytes; every error the server itself
-// produces is JSON, {"error":{"code","message"}}. Before routing, a request
-// passes the framing checks (request_framing.hpp) and then each pre-routing
-// check, in the order added; a check that answers ends the request there,
-// before its body is read. See http_connection.cpp for one connection's life.
+// produces is JSON, {"error":{"code","message"}}. Once its head is read, a
+// request passes the framing checks (request_framing.hpp), is routed, and
+// then passes each request check, in the order added, with the rules its
+// route declared (router.hpp); a check that answers ends the request
+// there, before its body is read. See http_connection.cpp for one
+// connection's life.
 //
 // This header holds no Beast or Asio type: routes and checks see only
 // http_message.hpp and router.hpp.
@@ -32,7 +34,8 @@ struct ServerOptions {
 };
 
 /// True if it answered the request (in `response`); false passes it on.
-using PreRoutingCheck = std::function<bool(const HttpRequest&, HttpResponse&)>;
+/// `rules`: what the route that will answer declared (or the fallback's).
+using RequestCheck = std::function<bool(const HttpRequest&, const RouteRules& rules, HttpResponse& response)>;
 
 /// A timer started by HttpServer::call_after.
 class CancelableTimer {
@@ -52,7 +55,7 @@ class HttpServer {
   /// Add routes before start().
   Router& routes();
   /// Add before start(); see above for the order.
-  void add_pre_routing_check(PreRoutingCheck check);
+  void add_request_check(RequestCheck check);
 
   /// Serve connections on `listener` (bound, listening; a TCP or unix
   /// socket): from now on the server accepts. Call once.

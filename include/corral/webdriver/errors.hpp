@@ -9,13 +9,24 @@
 #include <string_view>
 
 #include "corral/server/http_message.hpp"
+#include "corral/server/router.hpp"
 #include "corral/util/error.hpp"
 
 namespace corral {
 
-/// True for the paths corral serves WebDriver on: /session..., /status, and
-/// the same under /wd/hub.
-bool is_webdriver_path(std::string_view path);
+/// The paths corral serves WebDriver on, as a Router pattern: /session...,
+/// /status, and the same under kHubPrefix.
+std::string webdriver_paths_pattern();
+
+/// What a WebDriver route declares (router.hpp): `access` (the token, also
+/// as Basic auth's password, unless it says otherwise) and W3C's shape for
+/// the refusals of the checks, so Selenium raises an exception that says
+/// what happened.
+RouteRules webdriver_rules(Access access = Access::token_or_basic);
+
+/// A refusal of corral's own ("unauthorized", ...) as a W3C error with
+/// the same status: the ErrorShape of WebDriver routes.
+HttpResponse w3c_refusal(int status, const std::string& code, const std::string& message);
 
 /// `body` as a WebDriver answer: JSON in UTF-8, not to be cached.
 HttpResponse webdriver_json(int status, const nlohmann::json& body);

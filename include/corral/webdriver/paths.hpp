@@ -11,6 +11,14 @@
 
 namespace corral {
 
+/// The prefix older setups (Selenoid users) put before every WebDriver path.
+inline constexpr std::string_view kHubPrefix = "/wd/hub";
+/// Where every WebDriver route is served: at the root and under kHubPrefix.
+inline const std::string kWebDriverPrefixes[] = {"", std::string(kHubPrefix)};
+
+/// `path` without a leading kHubPrefix ("/wd/hub/status" gives "/status").
+std::string_view without_hub(std::string_view path);
+
 /// A command path, split: /[wd/hub/]session/<corral id><rest>.
 struct WebDriverTarget {
   std::string session_id;  ///< corral's id: 12 hex digits

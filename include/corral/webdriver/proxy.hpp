@@ -21,7 +21,7 @@
 #include <optional>
 #include <string>
 
-#include "corral/devtools/paths.hpp"
+#include "corral/api/public_address.hpp"
 #include "corral/server/http_server.hpp"
 #include "corral/proxy/session_upstream.hpp"
 #include "corral/webdriver/capabilities.hpp"

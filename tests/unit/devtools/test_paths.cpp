@@ -31,17 +31,6 @@ TEST_CASE("a session's DevTools target is split into id, secret and what the bro
     CHECK_MESSAGE(!parse_devtools_target(bad), bad);
 }
 
-TEST_CASE("--public-url") {
-  auto base = parse_public_url("https://corral.example:8443/corral/");
-  REQUIRE(base);
-  CHECK(base->http_url("/x") == "https://corral.example:8443/corral/x");
-  CHECK(base->ws_url("/x") == "wss://corral.example:8443/corral/x");
-  CHECK(parse_public_url("http://10.0.0.1:8420")->ws_url("") == "ws://10.0.0.1:8420");
-  for (auto bad : {"corral.example", "ftp://corral.example", "https://user@corral.example", "https://",
-                   "https://corral.example/a?b", "https://corral.example/a#b", "https://bad host/"})
-    CHECK_MESSAGE(!parse_public_url(bad), bad);
-}
-
 TEST_CASE("Chrome's /json answers point at corral, with the session's base") {
   const char* list = R"([{"id":"AB12","type":"page","url":"about:blank",
     "webSocketDebuggerUrl":"ws://127.0.0.1:40123/devtools/page/AB12",

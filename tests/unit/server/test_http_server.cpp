@@ -1,67 +1,14 @@
 #include <doctest/doctest.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <future>
+#include <mutex>
 #include <thread>
 
-#include "corral/server/http_server.hpp"
-#include "corral/server/listen_socket.hpp"
+#include "test_server.hpp"
 
 using namespace corral;
 using namespace std::chrono;
-
-namespace {
-
-// A server on a free loopback port with short limits, stopped at the end.
-struct TestServer {
-  explicit TestServer(const ConnectionLimits& limits) : server(ServerOptions{limits, 2, 2, 16}) {}
-  ~TestServer() { server.stop(milliseconds(100)); }
-  void start() {
-    auto listener = bind_listen_socket({"127.0.0.1", 0, {}});
-    REQUIRE(listener.ok());
-    port = std::stoi(listener->url().substr(listener->url().rfind(':') + 1));
-    server.start(listener->take_fd(), false);
-  }
-  UniqueFd connect() const {
-    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<uint16_t>(port));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    timeval timeout{3, 0};
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    REQUIRE(::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    return fd;
-  }
-  HttpServer server;
-  int port = 0;
-};
-
-void send_all(int fd, const std::string& bytes) { REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == ssize_t(bytes.size())); }
-
-// Whatever arrives until `until` is in it, the peer closes, or 3 s pass.
-std::string receive(int fd, const std::string& until) {
-  std::string got;
-  char buffer[4096];
-  while (got.find(until) == std::string::npos) {
-    ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
-    if (n <= 0) break;
-    got.append(buffer, static_cast<size_t>(n));
-  }
-  return got;
-}
-
-ConnectionLimits short_limits() {
-  ConnectionLimits limits;
-  limits.idle = limits.keep_alive_idle = milliseconds(200);
-  limits.request_time = limits.response_time = milliseconds(300);
-  return limits;
-}
-
-}  // namespace
+using namespace corral::test;
 
 TEST_CASE("RequestMeter tells a long request line (414) from a long header line or head (431)") {
   ConnectionLimits limits;
@@ -190,4 +137,40 @@ TEST_CASE("a connection older than its lifetime is closed after its current answ
   CHECK(last.find("Connection: close\r\n") != std::string::npos);
   char byte;
   CHECK(::recv(client.get(), &byte, 1, 0) == 0);  // then closed
+}
+
+TEST_CASE("request checks get the rules of the route that will answer, or of its fallback, before the body") {
+  TestServer test(short_limits());
+  auto& routes = test.server.routes();
+  routes.add("POST", "/open", [](const HttpRequest&, HttpResponse& res) { res.set_content("served", "text/plain"); },
+             {Access::open});
+  routes.add_head("GET", "/socket", [](const HttpRequest&) -> std::variant<HttpResponse, Takeover> {
+    HttpResponse res;
+    res.set_content("head route", "text/plain");
+    return res;
+  }, {Access::session_secret});
+  routes.add_fallback("/shaped/.*", {Access::launch_ticket});
+  std::mutex mutex;  // the checks run on the I/O threads
+  std::vector<std::pair<std::string, Access>> seen;
+  test.server.add_request_check([&](const HttpRequest& req, const RouteRules& rules, HttpResponse&) {
+    std::lock_guard lock(mutex);
+    seen.emplace_back(req.method + " " + req.path + (req.body.empty() ? "" : " with body"), rules.access);
+    return false;
+  });
+  test.start();
+  for (const char* request : {"POST /open HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
+                              "GET /socket HTTP/1.1\r\nHost: x\r\n\r\n", "HEAD /socket HTTP/1.1\r\nHost: x\r\n\r\n",
+                              "GET /shaped/x HTTP/1.1\r\nHost: x\r\n\r\n", "GET /other HTTP/1.1\r\nHost: x\r\n\r\n"}) {
+    auto client = test.connect();
+    send_all(client.get(), request);
+    receive(client.get(), "\x01");
+  }
+  // A HEAD is no upgrade: a head route does not answer it, and it gets the rules of no route.
+  const std::vector<std::pair<std::string, Access>> expected{{"POST /open", Access::open},
+                                                             {"GET /socket", Access::session_secret},
+                                                             {"HEAD /socket", Access::token},
+                                                             {"GET /shaped/x", Access::launch_ticket},
+                                                             {"GET /other", Access::token}};
+  std::lock_guard lock(mutex);
+  CHECK(seen == expected);  // and none saw a body: the checks come before it
 }

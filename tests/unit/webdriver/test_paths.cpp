@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <regex>
+
 #include "corral/webdriver/errors.hpp"
 #include "corral/webdriver/paths.hpp"
 
@@ -59,8 +61,20 @@ TEST_CASE("webdriver errors: W3C shape and statuses") {
   CHECK(res.body == R"({"value":{"error":"invalid session id","message":"gone","stacktrace":""}})");
   CHECK(new_session_failure(Error::make(ENOSPC, "full")).status == 500);
   CHECK(new_session_failure(Error::make(EINVAL, "ttl")).status == 400);
-  CHECK(is_webdriver_path("/status"));
-  CHECK(is_webdriver_path("/wd/hub/session/x"));
-  CHECK_FALSE(is_webdriver_path("/v1/sessions"));
-  CHECK_FALSE(is_webdriver_path("/sessions"));
+  auto refusal = w3c_refusal(401, "unauthorized", "wrong token");
+  CHECK(refusal.status == 401);
+  CHECK(refusal.body == R"({"value":{"error":"unknown error","message":"unauthorized: wrong token","stacktrace":""}})");
+  CHECK(webdriver_rules().access == Access::token_or_basic);
+}
+
+TEST_CASE("webdriver paths: under the hub prefix and at the root") {
+  std::regex webdriver(webdriver_paths_pattern());
+  for (const char* path : {"/status", "/session", "/session/", "/session/x/y", "/wd/hub/status", "/wd/hub/session/x"})
+    CHECK_MESSAGE(std::regex_match(std::string(path), webdriver), path);
+  for (const char* path :
+       {"/v1/sessions", "/sessions", "/wd/hub", "/wd/hubsession", "/wd/hub/wd/hub/status", "/x/status"})
+    CHECK_MESSAGE(!std::regex_match(std::string(path), webdriver), path);
+  CHECK(without_hub("/wd/hub/session/x") == "/session/x");
+  CHECK(without_hub("/wd/hubx/session") == "/wd/hubx/session");
+  CHECK(without_hub("/session") == "/session");
 }
