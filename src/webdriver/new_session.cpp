@@ -1,5 +1,5 @@
 // WebDriver's new session through corral: capabilities made fit
-// (webdriver_capabilities.cpp), a chromedriver-kind session opened (waiting
+// (capabilities.cpp), a chromedriver-kind session opened (waiting
 // for room up to --new-session-wait, holding no thread), the request
 // forwarded to its chromedriver, the browser's DevTools target asked for
 // (for se:cdp), and the answer rewritten to corral's id and URLs. Whatever

@@ -1,7 +1,7 @@
 // WebDriver commands through corral: each one forwarded to the session's
 // chromedriver as it came, with the session id rewritten both ways; the
 // quit followed by the verified cleanup; GET /status. The new session is
-// in webdriver_new_session.cpp, the WebSockets in webdriver_sockets.cpp.
+// in new_session.cpp, the WebSockets in sockets.cpp.
 #include "corral/webdriver/proxy.hpp"
 
 #include <spdlog/spdlog.h>

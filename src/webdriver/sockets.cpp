@@ -1,7 +1,7 @@
 // A WebDriver session's WebSockets through corral: se:cdp to the browser's
 // DevTools browser target, webSocketUrl to chromedriver's BiDi. Selenium
 // opens them without headers, so the session's secret in the path stands in
-// for the token (auth.cpp lets these paths through to this check).
+// for the token (their routes declare Access::session_secret, so this check is theirs).
 #include <spdlog/spdlog.h>
 
 #include "corral/server/auth.hpp"

@@ -1,12 +1,12 @@
 // DevToolsProxy: each session's DevTools through corral's one address.
 //
 //  - /cdp/<id>/<secret>/json/...  Chrome's HTTP endpoints, fetched from the
-//    session's browser and rewritten to point at corral (devtools_paths.hpp);
+//    session's browser and rewritten to point at corral (paths.hpp);
 //  - /cdp/<id>/<secret>/devtools/...  the WebSocket of any target, relayed
 //    to the browser with Host rewritten to its loopback address and Origin
 //    dropped (Chrome refuses foreign ones), through SessionUpstream, which
 //    checks that the port is the session's own;
-//  - connect-to-launch (--launch-on-connect; devtools_launch.cpp): a
+//  - connect-to-launch (--launch-on-connect; launch.cpp): a
 //    WebSocket to /devtools/browser at corral's root opens a session and
 //    relays to it; the client's disconnect closes it. GET /json/version at
 //    the root points there.
@@ -62,8 +62,8 @@ class DevToolsProxy {
 
 /// Every route of the proxy, for DevToolsProxy::register_routes (one file each).
 struct DevToolsRoutes {
-  static void add_session_routes(DevToolsProxy& proxy);  // devtools_proxy.cpp
-  static void add_launch_routes(DevToolsProxy& proxy);   // devtools_launch.cpp
+  static void add_session_routes(DevToolsProxy& proxy);  // proxy.cpp
+  static void add_launch_routes(DevToolsProxy& proxy);   // launch.cpp
 };
 
 

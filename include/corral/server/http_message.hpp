@@ -37,7 +37,7 @@ struct HttpRequest {
   std::vector<std::string> matches;  ///< the route pattern's match: [0] the path, [1].. its groups
   std::string remote_addr;           ///< "127.0.0.1", "::1", or "unix"
   bool unix_listener = false;        ///< the API listens on a unix socket
-  /// The uid of a local peer (peer_identity.hpp), asked of the kernel at
+  /// The uid of a local peer (net/socket_owner.hpp), asked of the kernel at
   /// most once per connection; only while the connection is served.
   std::function<std::optional<uid_t>()> peer_uid = [] { return std::optional<uid_t>(); };
 

@@ -3,7 +3,7 @@
 // every local user: any of them could open browsers as corral's session
 // users, read sessions' DevTools URLs and close other bots' sessions. A
 // unix socket is limited by its mode (0660: owner and group); over TCP the
-// kernel names the peer's uid (peer_identity.hpp), and this decides: root,
+// kernel names the peer's uid (net/socket_owner.hpp), and this decides: root,
 // corrald's own uid (the CI recipe's `systemd-run --user` corrald and its
 // clients), and the members of group `corral`.
 #pragma once

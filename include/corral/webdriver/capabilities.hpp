@@ -1,6 +1,6 @@
 // A W3C new-session request made fit for a session's chromedriver, and
 // chromedriver's answer made fit for the bot. Pure: no I/O, so every
-// capability a bot may send is unit-tested on JSON (test_webdriver_capabilities.cpp).
+// capability a bot may send is unit-tested on JSON (tests/unit/webdriver/test_capabilities.cpp).
 //
 // In: alwaysMatch merged with each firstMatch in turn (legacy
 // desiredCapabilities when there is no "capabilities"); the first that

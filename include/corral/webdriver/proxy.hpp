@@ -3,7 +3,7 @@
 //
 //  - POST /session opens a chromedriver-kind session (waiting for room up
 //    to --new-session-wait) and forwards the new-session request to its
-//    chromedriver with the capabilities made fit (webdriver_capabilities.hpp);
+//    chromedriver with the capabilities made fit (capabilities.hpp);
 //  - every command under /session/<corral id>/ is forwarded to that
 //    chromedriver, asynchronously and with no deadline shorter than the
 //    session's own; while one is in flight the session is not idle;
@@ -78,9 +78,9 @@ class WebDriverProxy {
 
 /// The proxy's routes, one file each.
 struct WebDriverRoutes {
-  static void add_new_session_route(WebDriverProxy& proxy);  // webdriver_new_session.cpp
-  static void add_command_routes(WebDriverProxy& proxy);     // webdriver_proxy.cpp
-  static void add_socket_routes(WebDriverProxy& proxy);      // webdriver_sockets.cpp
+  static void add_new_session_route(WebDriverProxy& proxy);  // new_session.cpp
+  static void add_command_routes(WebDriverProxy& proxy);     // proxy.cpp
+  static void add_socket_routes(WebDriverProxy& proxy);      // sockets.cpp
   static void new_session(WebDriverProxy& proxy, const HttpRequest& req, Reply reply);
   static void plan_and_open(WebDriverProxy& proxy, const HttpRequest& req, Reply reply);
   static void remember(WebDriverProxy& proxy, const std::string& id, WebDriverProxy::Driven driven) {
