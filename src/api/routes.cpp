@@ -4,7 +4,7 @@
 
 #include "corral/api/session_json.hpp"
 #include "corral/api/open_request.hpp"
-#include "corral/server/pending_open.hpp"
+#include "corral/server/pending_reply.hpp"
 #include "corral/api/usage_json.hpp"
 #include "corral/session/metrics_page.hpp"
 #include "corral/util/units.hpp"

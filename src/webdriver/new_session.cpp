@@ -9,7 +9,7 @@
 // everything the session's chromedriver and browser answer.
 #include <spdlog/spdlog.h>
 
-#include "corral/server/pending_open.hpp"
+#include "corral/server/pending_reply.hpp"
 #include "corral/webdriver/errors.hpp"
 #include "corral/webdriver/paths.hpp"
 #include "corral/webdriver/proxy.hpp"
