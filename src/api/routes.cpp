@@ -69,7 +69,7 @@ void open_session(const HttpRequest& req, Reply reply, HttpServer& server, Sessi
     if (!parsed) return send_error(res, Error::make(EINVAL, "wait: " + parsed.error().message)), reply(res);
     wait = *parsed;
   }
-  auto pending = std::make_shared<PendingOpen>(std::move(reply));
+  auto pending = std::make_shared<PendingReply>(std::move(reply));
   auto waiter = sessions.open_async(
       *request, wait, [&server](std::function<void()> task) { server.post_work(std::move(task)); },
       [pending, base](Result<SessionInfo> session) { pending->finish(opened_response(session, base)); });

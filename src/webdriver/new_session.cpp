@@ -27,7 +27,7 @@ struct Start {
   SessionInfo session;
   NewSessionPlan plan;
   std::optional<PublicBase> base;
-  std::shared_ptr<PendingOpen> pending;
+  std::shared_ptr<PendingReply> pending;
 };
 using StartPtr = std::shared_ptr<Start>;
 
@@ -151,7 +151,7 @@ void WebDriverRoutes::plan_and_open(WebDriverProxy& proxy, const HttpRequest& re
   auto start = std::make_shared<Start>();
   start->plan = std::move(*plan);
   start->base = proxy.m_config.addressing.base_for(req);
-  start->pending = std::make_shared<PendingOpen>(std::move(reply));
+  start->pending = std::make_shared<PendingReply>(std::move(reply));
   auto& server = proxy.m_server;
   auto& sessions = proxy.m_sessions;
   auto wait = proxy.m_config.new_session_wait;

@@ -1,7 +1,7 @@
-// The answer to an open that may wait for room: the reply, and the timer
-// that gives up the wait. Whichever comes first, the session's outcome or
-// the timer, the other is undone. Used by POST /v1/sessions?wait= and by
-// WebDriver's new session (--new-session-wait).
+// The answer to a request that may wait: the reply, and the timer that
+// gives up the wait. Whichever comes first, the answer or the timer, the
+// other is undone. Used by the opens that wait for room: POST
+// /v1/sessions?wait= and WebDriver's new session (--new-session-wait).
 #pragma once
 
 #include <memory>
@@ -11,9 +11,9 @@
 
 namespace corral {
 
-class PendingOpen {
+class PendingReply {
  public:
-  explicit PendingOpen(Reply reply) : m_reply(std::move(reply)) {}
+  explicit PendingReply(Reply reply) : m_reply(std::move(reply)) {}
   void arm(std::shared_ptr<CancelableTimer> timer) {
     std::unique_lock lock(m_mutex);
     if (!m_done) return void(m_timer = std::move(timer));
