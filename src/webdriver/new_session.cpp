@@ -75,11 +75,15 @@ void finish(WebDriverProxy& proxy, SessionManager& sessions, const StartPtr& sta
                  version ? std::to_string(version->status) : version.error().message);
   }
   auto urls = urls_for(*start, answer);
-  WebDriverRoutes::remember(proxy, start->session.id, start->driven);
-  sessions.end_connection(start->session.id);
-  spdlog::info("session {}: WebDriver session started", start->session.id);
-  start->pending->finish(
-      webdriver_json(200, client_new_session_reply(std::move(driver), start->session.id, urls, start->plan.warnings)));
+  auto reply =
+      webdriver_json(200, client_new_session_reply(std::move(driver), start->session.id, urls, start->plan.warnings));
+  // The bot hears of its session once the binding is in the state file: a
+  // corrald killed right after still serves the session when restarted.
+  WebDriverRoutes::remember(proxy, start->session.id, start->driven, [&sessions, start, reply]() {
+    sessions.end_connection(start->session.id);
+    spdlog::info("session {}: WebDriver session started", start->session.id);
+    start->pending->finish(reply);
+  });
 }
 
 void driver_answered(WebDriverProxy& proxy, SessionManager& sessions, SessionUpstream& upstream, const StartPtr& start,

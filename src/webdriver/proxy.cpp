@@ -117,15 +117,18 @@ std::optional<WebDriverProxy::Driven> WebDriverProxy::driven(const std::string& 
   return it->second;
 }
 
-void WebDriverProxy::remember(const std::string& id, Driven driven) {
+void WebDriverProxy::remember(const std::string& id, Driven driven, std::function<void()> then) {
   auto binding = driven.binding;
   {
     std::lock_guard lock(m_mutex);
     m_driven[id] = std::move(driven);
   }
   // Into the state file too (a write and an fsync: on a worker), so that a
-  // restarted corrald still serves this client.
-  m_server.post_work([this, id, binding = std::move(binding)] { (void)m_sessions.bind_driver(id, binding); });
+  // restarted corrald still serves this client; `then` once it is there.
+  m_server.post_work([this, id, binding = std::move(binding), then = std::move(then)] {
+    (void)m_sessions.bind_driver(id, binding);
+    then();
+  });
 }
 
 namespace {

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -64,7 +65,9 @@ class WebDriverProxy {
  private:
   friend struct WebDriverRoutes;
   std::optional<Driven> driven(const std::string& id) const;
-  void remember(const std::string& id, Driven driven);
+  /// Keep `driven` for `id`, in memory and in the state file; `then` runs
+  /// (on a worker) once the state file has it.
+  void remember(const std::string& id, Driven driven, std::function<void()> then);
   void adopt_driven_sessions();
 
   HttpServer& m_server;
@@ -83,8 +86,9 @@ struct WebDriverRoutes {
   static void add_socket_routes(WebDriverProxy& proxy);      // sockets.cpp
   static void new_session(WebDriverProxy& proxy, const HttpRequest& req, Reply reply);
   static void plan_and_open(WebDriverProxy& proxy, const HttpRequest& req, Reply reply);
-  static void remember(WebDriverProxy& proxy, const std::string& id, WebDriverProxy::Driven driven) {
-    proxy.remember(id, std::move(driven));
+  static void remember(WebDriverProxy& proxy, const std::string& id, WebDriverProxy::Driven driven,
+                       std::function<void()> then) {
+    proxy.remember(id, std::move(driven), std::move(then));
   }
 };
 
