@@ -145,15 +145,6 @@ void serve_without_token_only_to(HttpServer& server, std::shared_ptr<TokenlessCa
 
 namespace {
 
-// A header as the guard must see it: absent, or every value it came with.
-std::optional<std::string> header_values(const HttpRequest& req, const char* name) {
-  auto [first, end] = req.headers.equal_range(name);
-  if (first == end) return std::nullopt;
-  std::string joined = first->second;
-  for (auto it = std::next(first); it != end; ++it) joined += ", " + it->second;
-  return joined;
-}
-
 // The token in the query, or a launch URL's ticket, where the route takes
 // one: nullopt if the query does not settle the request; else whether it
 // is refused (with a 401 in `res`).
@@ -193,8 +184,9 @@ bool refused_by_header(const HttpRequest& req, const RouteRules& rules, const To
 void guard_requests(HttpServer& server, RequestGuardPolicy policy) {
   server.add_request_check([policy = std::move(policy)](const HttpRequest& req, const RouteRules& rules,
                                                         HttpResponse& res) {
-    auto host = header_values(req, "Host"), origin = header_values(req, "Origin");
-    auto content_type = header_values(req, "Content-Type");
+    // As the guard must see them: absent, or every value each came with.
+    auto host = header_values(req.headers, "Host"), origin = header_values(req.headers, "Origin");
+    auto content_type = header_values(req.headers, "Content-Type");
     auto refusal = guard_request({host, origin, content_type, req.has_body()}, policy);
     if (!refusal) return false;
     // debug, not info: a hostile page can send such requests without end.

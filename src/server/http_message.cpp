@@ -48,6 +48,14 @@ std::string header_value(const HttpHeaders& headers, const std::string& name) {
   return it == headers.end() ? std::string() : it->second;
 }
 
+std::optional<std::string> header_values(const HttpHeaders& headers, const std::string& name) {
+  auto [first, end] = headers.equal_range(name);
+  if (first == end) return std::nullopt;
+  std::string joined = first->second;
+  for (auto it = std::next(first); it != end; ++it) joined += ", " + it->second;
+  return joined;
+}
+
 std::string HttpRequest::get_param_value(const std::string& name) const {
   auto it = params.find(name);
   return it == params.end() ? std::string() : it->second;

@@ -7,25 +7,13 @@
 
 namespace corral {
 
-namespace {
-
-// Every field `name` came with, as one comma-separated list.
-std::string joined(const HttpHeaders& headers, const std::string& name) {
-  std::string list;
-  auto [first, end] = headers.equal_range(name);
-  for (auto it = first; it != end; ++it) list += (list.empty() ? "" : ", ") + it->second;
-  return list;
-}
-
-}  // namespace
-
 bool is_websocket_upgrade(const HttpRequest& request) {
   namespace http = boost::beast::http;
   http::request<http::empty_body> head;
   head.method_string(request.method);
   head.version(request.version);
   for (const char* name : {"Connection", "Upgrade"})
-    if (request.has_header(name)) head.set(name, joined(request.headers, name));
+    if (auto values = header_values(request.headers, name)) head.set(name, *values);
   return boost::beast::websocket::is_upgrade(head);
 }
 

@@ -25,6 +25,9 @@ using HttpHeaders = std::multimap<std::string, std::string, CaseLess>;
 
 /// The value of the first `name`, or "".
 std::string header_value(const HttpHeaders& headers, const std::string& name);
+/// Every value `name` came with, as one comma-separated list (RFC 9110,
+/// 5.3), for checks that must see them all; nullopt when it is absent.
+std::optional<std::string> header_values(const HttpHeaders& headers, const std::string& name);
 
 struct HttpRequest {
   std::string method;   ///< "GET", as sent
