@@ -22,9 +22,12 @@ MAY_INCLUDE = {
     "server": {"server", "net", "util"},
     "api": {"api", "server", "net", "session", "backend", "launch", "cgroup", "util"},
     "proxy": {"proxy", "server", "session", "net", "cgroup", "util"},
-    "devtools": {"devtools", "proxy", "api", "server", "session", "util"},
-    "webdriver": {"webdriver", "proxy", "api", "server", "session", "launch", "util"},
+    "devtools": {"devtools", "proxy", "api", "server", "session", "net", "util"},
+    "webdriver": {"webdriver", "proxy", "api", "server", "session", "launch", "net", "util"},
 }
+# What the proxies may take from net/: the request builder, not a way in.
+# Every connection into a session is made by proxy/ (SessionUpstream).
+PROXY_PARTS_MAY_NOT = re.compile(r'#include "corral/net/(session_connector|loopback_http|socket_owner)\.hpp"')
 # The session manager reaches the host only through these two interfaces.
 MANAGER_MAY_NOT = re.compile(r'#include "corral/(cgroup/cgroup|launch/(gated_child|child_watcher|host_launcher)|'
                              r'backend/(systemd|cgroupfs)_backend)\.hpp"')
@@ -76,6 +79,10 @@ def main(root):
                 for used in INCLUDE.findall(text):
                     if used not in allowed:
                         offences.append(f"{path.relative_to(root)}: {layer}/ may not include corral/{used}/")
+                if layer in ("devtools", "webdriver"):
+                    for match in PROXY_PARTS_MAY_NOT.finditer(text):
+                        offences.append(f"{path.relative_to(root)}: {match.group(0)[10:-1]} connects into a session; "
+                                        "go through SessionUpstream (proxy/)")
                 if path.stem in ("manager", "closing", "recovery", "connections") and layer == "session":
                     for match in MANAGER_MAY_NOT.finditer(text):
                         offences.append(f"{path.relative_to(root)}: the manager uses {match.group(0)[10:]} "

@@ -15,7 +15,7 @@
 #include "corral/devtools/launch_query.hpp"
 #include "corral/api/routes.hpp"
 #include "corral/server/error_body.hpp"
-#include "corral/proxy/loopback_request.hpp"
+#include "corral/proxy/relayed_head.hpp"
 
 namespace corral {
 using nlohmann::json;

@@ -6,7 +6,8 @@
 
 #include "corral/server/auth.hpp"
 #include "corral/server/error_body.hpp"
-#include "corral/proxy/loopback_request.hpp"
+#include "corral/net/loopback_request.hpp"
+#include "corral/proxy/relayed_head.hpp"
 
 namespace corral {
 

@@ -12,6 +12,8 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/system/system_error.hpp>
 
+#include "corral/net/loopback_request.hpp"
+
 namespace corral {
 
 namespace asio = boost::asio;
@@ -93,9 +95,8 @@ Result<LoopbackAnswer> loopback_get(const SessionNetwork& network, uint16_t port
                                     const LoopbackLimits& limits) {
   CORRAL_TRY_ASSIGN(auto fd, connect_to_session(network, port, limits.connect_timeout));
   auto deadline = steady_clock::now() + limits.answer_timeout;
-  CORRAL_TRY(send_request(fd.get(), "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
-                                        "\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
-                          deadline));
+  auto request = loopback_request("GET", target, port, {{"Accept", "application/json"}, {"Connection", "close"}});
+  CORRAL_TRY(send_request(fd.get(), request, deadline));
   DeadlineReader reader(fd.get(), deadline);
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;

@@ -9,7 +9,7 @@
 #include "corral/api/session_json.hpp"
 #include "corral/webdriver/errors.hpp"
 #include "corral/webdriver/paths.hpp"
-#include "corral/proxy/loopback_request.hpp"
+#include "corral/net/loopback_request.hpp"
 #include "corral/util/url.hpp"
 
 namespace corral {

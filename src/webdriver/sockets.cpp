@@ -9,7 +9,7 @@
 #include "corral/webdriver/errors.hpp"
 #include "corral/webdriver/paths.hpp"
 #include "corral/webdriver/proxy.hpp"
-#include "corral/proxy/loopback_request.hpp"
+#include "corral/proxy/relayed_head.hpp"
 
 namespace corral {
 namespace {

@@ -1,7 +1,7 @@
 // loopback_request: the one builder of what corral sends to a session's port.
 #include <doctest/doctest.h>
 
-#include "corral/proxy/loopback_request.hpp"
+#include "corral/proxy/relayed_head.hpp"
 
 using namespace corral;
 

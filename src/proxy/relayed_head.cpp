@@ -1,4 +1,4 @@
-#include "corral/proxy/loopback_request.hpp"
+#include "corral/proxy/relayed_head.hpp"
 
 #include <strings.h>
 
@@ -15,15 +15,6 @@ bool dropped_for_browser(const std::string& name) {
 }
 
 }  // namespace
-
-std::string loopback_request(const std::string& method, const std::string& target, uint16_t port,
-                             const HeaderList& headers, const std::string& body) {
-  std::string request = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\n";
-  for (const auto& [name, value] : headers) request += name + ": " + value + "\r\n";
-  if (!body.empty() || method == "POST" || method == "PUT")
-    request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
-  return request + "\r\n" + body;
-}
 
 HeaderList headers_for_browser(const HttpHeaders& client_headers) {
   HeaderList kept;
