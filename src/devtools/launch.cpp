@@ -51,9 +51,9 @@ std::string launch_query(const HttpRequest& req, LaunchTickets& tickets, bool to
 }
 
 HttpResponse root_version(const HttpRequest& req, DevToolsProxy& proxy, const DevToolsConfig& config) {
-  if (!config.launch_on_connect) return json_answer(404, error_json("not_found", kLaunchIsOff));
+  if (!config.launch_on_connect) return error_response(404, "not_found", kLaunchIsOff);
   auto base = config.addressing.base_for(req);
-  if (!base) return json_answer(404, error_json("not_found", "no address to hand out on a unix socket"));
+  if (!base) return error_response(404, "not_found", "no address to hand out on a unix socket");
   auto browser = config.browser_version ? config.browser_version() : "";
   json version = {{"Browser", "Chrome/" + (browser.empty() ? std::string("unknown") : browser)},
                   {"Protocol-Version", "1.3"},
@@ -80,13 +80,13 @@ void relay_to_launched(SessionUpstream& upstream, SessionManager& sessions, std:
 
 std::variant<HttpResponse, Takeover> launch(const HttpRequest& req, HttpServer& server, SessionManager& sessions,
                                             SessionUpstream& upstream, const DevToolsConfig& config) {
-  if (!config.launch_on_connect) return json_answer(404, error_json("not_found", kLaunchIsOff));
+  if (!config.launch_on_connect) return error_response(404, "not_found", kLaunchIsOff);
   if (!is_websocket_upgrade(req))
-    return json_answer(400, error_json("bad_request", "connect-to-launch takes a WebSocket upgrade"));
+    return error_response(400, "bad_request", "connect-to-launch takes a WebSocket upgrade");
   auto request = parse_launch_query(req.params);
   if (!request) {
     auto [status, code] = http_status_for(request.error().code);
-    return json_answer(status, error_json(code, request.error().message));
+    return error_response(status, code, request.error().message);
   }
   // Refused before a session opens: its relay counts in the total only (no
   // other client knows the new session's id yet).
@@ -116,10 +116,10 @@ void DevToolsRoutes::add_launch_routes(DevToolsProxy& proxy) {
              [&proxy](const HttpRequest& req, HttpResponse& res) { res = root_version(req, proxy, proxy.m_config); },
              {Access::token_in_query});
   routes.add("GET", kRootListPath, [&proxy](const HttpRequest&, HttpResponse& res) {
-    res = json_answer(404, error_json("not_found", proxy.m_config.launch_on_connect
-                                                       ? "corral's root lists no targets: connect to the "
-                                                         "webSocketDebuggerUrl of /json/version"
-                                                       : kLaunchIsOff));
+    res = error_response(404, "not_found",
+                         proxy.m_config.launch_on_connect
+                             ? "corral's root lists no targets: connect to the webSocketDebuggerUrl of /json/version"
+                             : kLaunchIsOff);
   });
   routes.add_head("GET", kLaunchPath, [&proxy](const HttpRequest& req) {
     // The ticket of a handed-out URL, if that is how this request came in:
@@ -127,7 +127,7 @@ void DevToolsRoutes::add_launch_routes(DevToolsProxy& proxy) {
     auto tickets = literal_param_values(req.target, "ticket");
     if (req.has_param("ticket") && (tickets.size() != 1 || !proxy.tickets().redeem(tickets.front())))
       return std::variant<HttpResponse, Takeover>(
-          json_answer(401, error_json("unauthorized", "this launch URL's ticket is used or expired: GET /json/version again")));
+          error_response(401, "unauthorized", "this launch URL's ticket is used or expired: GET /json/version again"));
     return launch(req, proxy.m_server, proxy.m_sessions, proxy.m_upstream, proxy.m_config);
   }, {Access::launch_ticket});
 }
