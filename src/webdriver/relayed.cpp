@@ -75,11 +75,14 @@ void WebDriverRoutes::serve_relayed(WebDriverProxy& proxy, const HttpRequest& re
 void WebDriverRoutes::add_relayed_routes(WebDriverProxy& proxy) {
   auto& routes = proxy.m_server.routes();
   auto rules = webdriver_rules(Access::session_secret);  // the secret in the path stands in for the token
-  for (const char* method : {"GET", "POST", "DELETE"})
+  for (const char* method : {"GET", "POST", "DELETE"}) {
+    // A POST may be the new session, with its extensions; the rest are commands.
+    size_t max_body = method == std::string_view("POST") ? kMaxNewSessionBody + (1 << 20) : kMaxCommandBody + 4096;
     routes.add_async(
         method, kRelayedPath,
         [&proxy](const HttpRequest& req, Reply reply) { serve_relayed(proxy, req, std::move(reply)); }, rules,
-        kMaxNewSessionBody + (1 << 20));
+        max_body);
+  }
   // Any other request under the prefix: W3C's answer, with or without the
   // token (a relayed client never needs the API's).
   for (const char* method : {"GET", "POST", "DELETE"})
