@@ -15,8 +15,8 @@ import re
 import statistics
 import subprocess
 import time
-import urllib.parse
 
+from corral_harness import chromedriver_of
 from grid_fleet import CORRAL_PORT
 from grid_bench_sides import SIDES
 from grid_servers import HUB_PORT, NODE_PORT, NetnsHTTPConnection
@@ -54,15 +54,14 @@ class KeptAlive:
 
 
 def chromedriver_of_corral_session(host, session_id):
-    """(port, base, chromedriver's own session id) of a corral session: corral
-    names the session's chromedriver in endpoints.webdriver, its secret base
-    path included."""
+    """(port, base, chromedriver's own session id) of a corral session: its
+    port and secret base from its command line (corral hands out neither)."""
     status, session = host.daemon.request("GET", f"/v1/sessions/{session_id}")
-    url = urllib.parse.urlsplit(session["webdriver"])
-    connection = NetnsHTTPConnection(host.netns, "127.0.0.1", url.port, 10)
+    port, base = chromedriver_of(session)
+    connection = NetnsHTTPConnection(host.netns, "127.0.0.1", port, 10)
     try:
-        connection.request("GET", url.path + "/sessions")
-        return url.port, url.path, json.loads(connection.getresponse().read())["value"][0]["id"]
+        connection.request("GET", base + "/sessions")
+        return port, base, json.loads(connection.getresponse().read())["value"][0]["id"]
     finally:
         connection.close()
 

@@ -4,7 +4,8 @@ the repository: PYTHONPATH=tests/harness /usr/bin/python3 bench/webdriver/webdri
 [--starts 5]).
 
 1. One command, GET /session/{id}/title, through corral and straight to the
-   session's own chromedriver (endpoints.webdriver, loopback), interleaved
+   session's own chromedriver (its loopback port and secret base, read from
+   its command line: corral hands out neither), interleaved
    one by one, each over a kept-alive connection as Selenium's pool keeps
    it: median latency of each, the added latency and the ratio.
 2. New session to first answered command: webdriver.Remote through corral,
@@ -18,7 +19,6 @@ import os
 import statistics
 import sys
 import time
-import urllib.parse
 
 # bench/ for common/; corral_harness comes from the PYTHONPATH (tests/harness: see bench/README.md).
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -27,6 +27,7 @@ from common.chrome import CHROMEDRIVER  # noqa: E402
 from common.daemons import ROOT, Corrald  # noqa: E402
 from common.stats import ratio  # noqa: E402
 
+from corral_harness import chromedriver_of  # noqa: E402
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 
@@ -69,10 +70,10 @@ def command_latency(daemon, count):
     driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{daemon.port}", options=options())
     try:
         driver.get("data:text/html,<title>bench</title>")
-        # The session's own chromedriver, under the secret base its URL carries.
-        local = urllib.parse.urlsplit(daemon.request("GET", f"/v1/sessions/{driver.session_id}")[1]["webdriver"])
-        direct_id = chromedriver_session(local.port, local.path)
-        through, direct = KeptAlive(daemon.port), KeptAlive(local.port, local.path)
+        # The session's own chromedriver, under its secret base.
+        port, base = chromedriver_of(daemon.request("GET", f"/v1/sessions/{driver.session_id}")[1])
+        direct_id = chromedriver_session(port, base)
+        through, direct = KeptAlive(daemon.port), KeptAlive(port, base)
         times = {"corral": [], "direct": []}
         for i in range(count):
             pair = [("corral", through, driver.session_id), ("direct", direct, direct_id)]

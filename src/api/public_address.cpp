@@ -8,6 +8,10 @@ std::string devtools_base_path(const std::string& session_id, const std::string&
   return std::string(kDevToolsPrefix) + session_id + "/" + secret;
 }
 
+std::string webdriver_base_path(const std::string& session_id, const std::string& secret) {
+  return std::string(kWebDriverRelayPrefix) + session_id + "/" + secret;
+}
+
 Result<PublicBase> parse_public_url(std::string_view url) {
   auto bad = [&] {
     return Error::make(EINVAL, "'" + std::string(url.substr(0, 200)) +

@@ -16,6 +16,14 @@ json exit_json(const ExitStatus& status) {
           {"description", status.describe()}};
 }
 
+// A chromedriver-kind session's WebDriver: a base on corral's address that
+// a Selenium client takes as its remote URL (corral's checks apply there).
+// chromedriver's own loopback URL and secret base are never handed out.
+json relayed_webdriver_url(const SessionInfo& session, const std::optional<PublicBase>& base) {
+  if (!session.endpoints.webdriver || !base || session.access_secret.empty()) return nullptr;
+  return base->http_url(webdriver_base_path(session.id, session.access_secret));
+}
+
 }  // namespace
 
 
@@ -93,7 +101,7 @@ json session_json(const SessionInfo& session, const std::optional<PublicBase>& b
                {"pid", session.pid},
                {"uid", session.uid},
                {"devtools", devtools},
-               {"webdriver", session.endpoints.webdriver},
+               {"webdriver", relayed_webdriver_url(session, base)},
                {"limits", limits_json(session.limits)},
                {"enforced", {{"memory", session.enforced.memory}, {"cpu", session.enforced.cpu},
                              {"tasks", session.enforced.tasks}}},

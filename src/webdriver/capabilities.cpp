@@ -156,6 +156,7 @@ Result<NewSessionPlan> plan_new_session(json body, const CorralBrowser& browser)
   if (!chosen) return chosen.error();
   json caps = std::move(*chosen);
   NewSessionPlan plan;
+  plan.corral_options = caps.contains(kCorralOptions);
   auto request = corral_options(caps);
   if (!request) return request.error();
   plan.request = std::move(*request);

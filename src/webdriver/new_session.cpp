@@ -6,7 +6,9 @@
 // fails after the open closes the session again. The body (up to 32 MiB)
 // is parsed and planned on the worker pool, so that the I/O threads keep
 // answering the API meanwhile; with bounds (json_bounded.hpp), as is
-// everything the session's chromedriver and browser answer.
+// everything the session's chromedriver and browser answer. A relayed
+// client's new session (relayed.cpp) takes the same way from the forward
+// on, with a session open already that outlives a failure.
 #include <spdlog/spdlog.h>
 
 #include "corral/server/pending_reply.hpp"
@@ -28,13 +30,17 @@ struct Start {
   NewSessionPlan plan;
   std::optional<PublicBase> base;
   std::shared_ptr<PendingReply> pending;
+  bool relayed = false;  ///< on a session its owner opened (and closes): claimed, not closed on failure
 };
 using StartPtr = std::shared_ptr<Start>;
 
-// chromedriver refused, or corral could not use its answer: the session goes.
-void give_up(SessionManager& sessions, const Start& start, HttpResponse answer) {
-  sessions.end_connection(start.session.id);
-  (void)sessions.close_in_background(start.session.id, milliseconds(0), CloseReason::start_failed);
+// chromedriver refused, or corral could not use its answer: the session
+// goes, unless its owner opened it for a relayed client, who may try again.
+void give_up(WebDriverProxy& proxy, SessionManager& sessions, const Start& start, HttpResponse answer,
+             bool connected = true) {
+  if (connected) sessions.end_connection(start.session.id);
+  if (start.relayed) WebDriverRoutes::release_relay(proxy, start.session.id);
+  else (void)sessions.close_in_background(start.session.id, milliseconds(0), CloseReason::start_failed);
   start.pending->finish(std::move(answer));
 }
 
@@ -84,21 +90,23 @@ void finish(WebDriverProxy& proxy, SessionManager& sessions, const StartPtr& sta
     spdlog::info("session {}: WebDriver session started", start->session.id);
     start->pending->finish(reply);
   });
+  if (start->relayed) WebDriverRoutes::release_relay(proxy, start->session.id);  // bound now: remember has it
 }
 
 void driver_answered(WebDriverProxy& proxy, SessionManager& sessions, SessionUpstream& upstream, const StartPtr& start,
                      Result<RelayHub::Fetched> answer) {
-  if (!answer) return give_up(sessions, *start, session_not_created("chromedriver did not answer: " + answer.error().message));
+  if (!answer)
+    return give_up(proxy, sessions, *start, session_not_created("chromedriver did not answer: " + answer.error().message));
   if (answer->status != 200) {
     auto body = session_answer(start->session.id, "chromedriver's new-session error", answer->body);
     if (body.is_object() && body.contains("value") && body["value"].is_object() && body["value"].contains("error"))
-      return give_up(sessions, *start, webdriver_json(answer->status, body));
-    return give_up(sessions, *start, session_not_created("chromedriver answered " + std::to_string(answer->status)));
+      return give_up(proxy, sessions, *start, webdriver_json(answer->status, body));
+    return give_up(proxy, sessions, *start, session_not_created("chromedriver answered " + std::to_string(answer->status)));
   }
   auto driver = parse_driver_session(answer->body);
   if (!driver) {
     spdlog::warn("session {}: {}", start->session.id, driver.error().message);
-    return give_up(sessions, *start, session_not_created(driver.error().message));
+    return give_up(proxy, sessions, *start, session_not_created(driver.error().message));
   }
   start->driven.binding.driver_id = driver->id;
   start->driven.binding.debugger_port = driver->debugger_port;
@@ -113,10 +121,8 @@ void driver_answered(WebDriverProxy& proxy, SessionManager& sessions, SessionUps
 
 void session_opened(WebDriverProxy& proxy, SessionManager& sessions, SessionUpstream& upstream, const StartPtr& start) {
   const auto& session = start->session;
-  if (!session.endpoints.webdriver || !sessions.begin_connection(session.id)) {
-    (void)sessions.close_in_background(session.id, milliseconds(0), CloseReason::start_failed);
-    return start->pending->finish(session_not_created("the session's chromedriver is not there"));
-  }
+  if (!session.endpoints.webdriver || !sessions.begin_connection(session.id))
+    return give_up(proxy, sessions, *start, session_not_created("the session's chromedriver is not there"), false);
   start->driven = WebDriverProxy::Driven::of(session);
   // The plan's document is freed once it is text, and the text once it is
   // in the request: with the request that came in, at most three copies
@@ -143,15 +149,30 @@ void WebDriverRoutes::new_session(WebDriverProxy& proxy, const HttpRequest& req,
   });
 }
 
+namespace {
+
+// The body parsed (with bounds) and planned; nullopt, with `refusal` the
+// W3C answer, when it cannot be.
+std::optional<NewSessionPlan> planned(const HttpRequest& req, const CorralBrowser& browser, HttpResponse& refusal) {
+  auto body = parse_json_bounded(req.body);
+  if (!body && body.error().code == E2BIG) refusal = invalid_argument("the body is JSON " + body.error().message);
+  else if (!body) refusal = invalid_argument("the body is not JSON");
+  if (!body) return std::nullopt;
+  auto plan = plan_new_session(std::move(*body), browser);
+  if (!plan && plan.error().code == ENOTSUP) refusal = session_not_created(plan.error().message);
+  else if (!plan) refusal = invalid_argument(plan.error().message);
+  if (!plan) return std::nullopt;
+  return std::move(*plan);
+}
+
+}  // namespace
+
 // On the worker pool: the body parsed (with bounds) and planned, then the
 // open, which waits for room holding no thread.
 void WebDriverRoutes::plan_and_open(WebDriverProxy& proxy, const HttpRequest& req, Reply reply) {
-  auto body = parse_json_bounded(req.body);
-  if (!body && body.error().code == E2BIG) return reply(invalid_argument("the body is JSON " + body.error().message));
-  if (!body) return reply(invalid_argument("the body is not JSON"));
-  auto plan = plan_new_session(std::move(*body), proxy.m_config.browser);
-  if (!plan && plan.error().code == ENOTSUP) return reply(session_not_created(plan.error().message));
-  if (!plan) return reply(invalid_argument(plan.error().message));
+  HttpResponse refusal;
+  auto plan = planned(req, proxy.m_config.browser, refusal);
+  if (!plan) return reply(std::move(refusal));
   auto start = std::make_shared<Start>();
   start->plan = std::move(*plan);
   start->base = proxy.m_config.addressing.base_for(req);
@@ -167,6 +188,29 @@ void WebDriverRoutes::plan_and_open(WebDriverProxy& proxy, const HttpRequest& re
         session_opened(proxy, proxy.m_sessions, proxy.m_upstream, start);
       });
   if (waiter) start->pending->arm(server.call_after(wait, [&sessions, waiter] { sessions.give_up_waiting(waiter); }));
+}
+
+// A relayed client's new session: the same plan, on the session its owner
+// opened (its own limits, so corral:options has no place here). On the
+// worker pool, as plan_and_open; the claim goes with the answer.
+void WebDriverRoutes::bind_relayed(WebDriverProxy& proxy, const HttpRequest& req, SessionInfo session, Reply reply) {
+  proxy.m_server.post_work([&proxy, &req, session = std::move(session), reply = std::move(reply)]() mutable {
+    HttpResponse refusal;
+    auto plan = planned(req, proxy.m_config.browser, refusal);
+    if (plan && plan->corral_options)
+      refusal = invalid_argument("corral:options is refused here: this session is open already, with its own limits");
+    if (!plan || plan->corral_options) {
+      proxy.release_relay(session.id);
+      return reply(std::move(refusal));
+    }
+    auto start = std::make_shared<Start>();
+    start->plan = std::move(*plan);
+    start->session = std::move(session);
+    start->relayed = true;
+    start->base = proxy.m_config.addressing.base_for(req);
+    start->pending = std::make_shared<PendingReply>(std::move(reply));
+    session_opened(proxy, proxy.m_sessions, proxy.m_upstream, start);
+  });
 }
 
 void WebDriverRoutes::add_new_session_route(WebDriverProxy& proxy) {

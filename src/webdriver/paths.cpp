@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "corral/api/public_address.hpp"
+
 namespace corral {
 namespace {
 
@@ -30,6 +32,18 @@ std::optional<WebDriverTarget> parse_webdriver_target(std::string_view target) {
   auto rest = target.substr(12);
   if (!rest.empty() && rest.front() != '/' && rest.front() != '?') return std::nullopt;
   return WebDriverTarget{std::string(id), std::string(rest)};
+}
+
+std::optional<RelayedTarget> parse_relayed_target(std::string_view target) {
+  if (!target.starts_with(kWebDriverRelayPrefix)) return std::nullopt;
+  target.remove_prefix(kWebDriverRelayPrefix.size());
+  auto id = target.substr(0, 12);
+  if (!hex_of_length(id, 12) || target.substr(12, 1) != "/") return std::nullopt;
+  auto secret = target.substr(13, 32);
+  if (!hex_of_length(secret, 32)) return std::nullopt;
+  auto rest = target.substr(13 + 32);
+  if (!rest.empty() && rest.front() != '/' && rest.front() != '?') return std::nullopt;
+  return RelayedTarget{std::string(id), std::string(secret), std::string(rest)};
 }
 
 std::string driver_url_base(std::string_view webdriver_url) {

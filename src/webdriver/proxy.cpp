@@ -62,9 +62,6 @@ HttpResponse driver_answer(Result<RelayHub::Fetched> fetched, const WebDriverPro
   return res;
 }
 
-void forward_command(SessionManager& sessions, HttpServer& server, SessionUpstream& upstream,
-                     const std::optional<WebDriverProxy::Driven>& driven, const HttpRequest& req, Reply reply);
-
 }  // namespace
 
 std::string driver_request(const std::string& method, const std::string& target, uint16_t port,
@@ -107,6 +104,7 @@ void WebDriverProxy::register_routes() {
   WebDriverRoutes::add_socket_routes(*this);  // before the commands: their paths are under /session/<id>/ too
   WebDriverRoutes::add_new_session_route(*this);
   WebDriverRoutes::add_command_routes(*this);
+  WebDriverRoutes::add_relayed_routes(*this);
   m_server.routes().add_fallback(webdriver_paths_pattern(), webdriver_rules());
 }
 
@@ -131,35 +129,56 @@ void WebDriverProxy::remember(const std::string& id, Driven driven, std::functio
   });
 }
 
-namespace {
+bool WebDriverProxy::claim_relay(const std::string& id) {
+  std::lock_guard lock(m_mutex);
+  if (m_driven.count(id) || m_relay_claims.count(id)) return false;
+  m_relay_claims.insert(id);
+  return true;
+}
+
+void WebDriverProxy::release_relay(const std::string& id) {
+  std::lock_guard lock(m_mutex);
+  m_relay_claims.erase(id);
+}
+
+// Forgotten in memory; the state file keeps the ended binding until the
+// next one replaces it (a restart in between adopts it as bound: its
+// commands then get chromedriver's own "invalid session id").
+void WebDriverProxy::forget_binding(const std::string& id) {
+  std::lock_guard lock(m_mutex);
+  m_driven.erase(id);
+}
 
 // Nothing here blocks: the command waits in the relay hub, the cleanup
 // after a quit on the worker pool.
-void forward_command(SessionManager& sessions, HttpServer& server, SessionUpstream& upstream,
-                     const std::optional<WebDriverProxy::Driven>& driven, const HttpRequest& req, Reply reply) {
-  auto target = parse_webdriver_target(req.target);
-  if (!target) return reply(invalid_session_id());
-  if (!driven) return reply(not_driven(sessions, req, *target));
-  auto session = sessions.begin_connection(target->session_id);
-  if (!session) return reply(not_driven(sessions, req, *target));
+void WebDriverRoutes::forward_command(WebDriverProxy& proxy, const WebDriverTarget& target, const HttpRequest& req,
+                                      AfterQuit after, Reply reply) {
+  auto& sessions = proxy.m_sessions;
+  auto driven = proxy.driven(target.session_id);
+  if (!driven) return reply(not_driven(sessions, req, target));
+  auto session = sessions.begin_connection(target.session_id);
+  if (!session) return reply(not_driven(sessions, req, target));
   if (req.body.size() > kMaxCommandBody) {
-    sessions.end_connection(target->session_id);
+    sessions.end_connection(target.session_id);
     return reply(invalid_argument("the command's body is over 8 MiB"));
   }
-  bool quit = req.method == "DELETE" && target->rest.empty();
+  bool quit = req.method == "DELETE" && target.rest.empty();
   // A quit ends chromedriver's session: its connection is not kept.
-  auto request = driver_request(req.method, driver_target(driven->driver_base, driven->binding.driver_id, target->rest),
+  auto request = driver_request(req.method, driver_target(driven->driver_base, driven->binding.driver_id, target.rest),
                                 driven->chromedriver.port, req.body, !quit);
-  upstream.exchange(driven->chromedriver, std::move(request), time_left(*session), kMaxAnswer,
-                    [&sessions, &server, driven = *driven, id = target->session_id, quit, reply](auto fetched) {
-                      sessions.end_connection(id);
-                      if (!quit) return reply(driver_answer(std::move(fetched), driven, id));
-                      if (!fetched)
-                        spdlog::info("session {}: chromedriver did not answer the quit: {}", id,
-                                     fetched.error().message);
-                      server.post_work([&sessions, id, reply] { reply(close_after_quit(sessions, id)); });
-                    });
+  proxy.m_upstream.exchange(
+      driven->chromedriver, std::move(request), time_left(*session), kMaxAnswer,
+      [&proxy, driven = *driven, id = target.session_id, quit, after, reply](auto fetched) {
+        auto& sessions = proxy.m_sessions;
+        sessions.end_connection(id);
+        if (quit && after == AfterQuit::keep_session) proxy.forget_binding(id);
+        if (!quit || after == AfterQuit::keep_session) return reply(driver_answer(std::move(fetched), driven, id));
+        if (!fetched) spdlog::info("session {}: chromedriver did not answer the quit: {}", id, fetched.error().message);
+        proxy.m_server.post_work([&sessions, id, reply] { reply(close_after_quit(sessions, id)); });
+      });
 }
+
+namespace {
 
 HttpResponse status(const SessionManager& sessions) {
   auto verdict = sessions.metrics().health();
@@ -189,9 +208,8 @@ void WebDriverRoutes::add_command_routes(WebDriverProxy& proxy) {
       routes.add_async(method, prefix + "/session/[0-9a-f]{12}(/.*)?",
                        [&proxy](const HttpRequest& req, Reply reply) {
                          auto target = parse_webdriver_target(req.target);
-                         auto driven = target ? proxy.driven(target->session_id) : std::nullopt;
-                         forward_command(proxy.m_sessions, proxy.m_server, proxy.m_upstream, driven, req,
-                                         std::move(reply));
+                         if (!target) return reply(invalid_session_id());
+                         forward_command(proxy, *target, req, AfterQuit::close_session, std::move(reply));
                        },
                        webdriver_rules(), kMaxCommandBody + 4096);
     routes.add_async("GET", prefix + "/session/[^/]+(/.*)?", [](const HttpRequest&, Reply reply) {

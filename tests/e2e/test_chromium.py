@@ -147,7 +147,8 @@ class RealChromium(DaemonTestCase):
     def test_chromedriver_session_and_a_bot_that_never_quits(self):
         session = self.daemon.open({"kind": "chromedriver"})
         webdriver = session["webdriver"]
-        self.assertTrue(webdriver.startswith("http://127.0.0.1:"))
+        # Driven through corral's address, relayed to the session's chromedriver.
+        self.assertEqual(webdriver, f"{self.daemon.url}/webdriver/{session['id']}/{webdriver[-32:]}")
         status, ready = http_json(webdriver + "/status")
         self.assertTrue(ready["value"]["ready"])
         wd_session = start_webdriver_session(webdriver)
@@ -208,14 +209,18 @@ class ChromiumAfterADaemonCrash(unittest.TestCase):
                 after = listed[before["id"]]
                 # The same browser; its URLs through corral name the new
                 # daemon's port, and the same secret.
-                self.assertEqual((after["pid"], after["webdriver"]), (before["pid"], before["webdriver"]))
+                self.assertEqual(after["pid"], before["pid"])
+                if before["kind"] == "chromedriver":
+                    self.assertEqual(after["webdriver"].split("/webdriver/")[1], before["webdriver"].split("/webdriver/")[1])
                 if before["kind"] == "chrome":
                     self.assertEqual(after["devtools"]["local"], before["devtools"]["local"])
                     self.assertEqual(after["devtools"]["http"].split("/cdp/")[1], before["devtools"]["http"].split("/cdp/")[1])
                     # The adopted browsers still serve their clients, directly and through the new daemon.
                     self.assertEqual(http_json(before["devtools"]["local"]["http"] + "/json/version")[0], 200)
                     self.assertEqual(http_json(after["devtools"]["http"] + "/json/version")[0], 200)
-            # The bot's WebDriver session survived the daemon's crash too.
+            # The bot's WebDriver session survived the daemon's crash too,
+            # relayed by the new daemon.
+            webdriver = listed[sessions[2]["id"]]["webdriver"]
             self.assertEqual(navigate_and_read_title(webdriver, wd_session, "adopted"), "adopted")
             for session in sessions:
                 report = second.close(session["id"])

@@ -118,6 +118,8 @@ class PythonClient(Checks, DaemonTestCase):
     def test_chromedriver_session_with_plain_remote(self):
         """What a bot does with a chromedriver session and its own webdriver.Remote."""
         with Session.open(**self.connection(), kind="chromedriver") as session:
+            # Relayed by corral (its checks apply), not chromedriver's own loopback URL.
+            self.assertEqual(session.webdriver, f"{self.daemon.url}/webdriver/{session.id}/{session.webdriver[-32:]}")
             options = webdriver.ChromeOptions()
             for flag in CHROME_FLAGS:
                 options.add_argument(flag)
@@ -166,7 +168,7 @@ class PythonClientChrome(Checks, DaemonTestCase):
             self.assertEqual(status, 200, session)
             self.assertEqual(session["state"], "running")
             self.assertEqual(session["labels"], {"bot": "python-client"})
-            self.assertIsNotNone(session["webdriver"])
+            self.assertTrue(session["webdriver"].startswith(f"{self.daemon.url}/webdriver/{chrome.session_id}/"))
             pids = self.session_pids(chrome.session_id)
         self.assertEqual(self.daemon.get(chrome.session_id)[1]["state"], "closed")
         self.assert_closed_clean(chrome.report, chrome.session_id, pids)

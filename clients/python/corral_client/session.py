@@ -116,9 +116,12 @@ class Session:
 
     @property
     def webdriver(self):
-        """chromedriver's URL for a chromedriver session, else None: on this
-        host's loopback only, with the session's secret base path (give it
-        whole to webdriver.Remote)."""
+        """A chromedriver session's WebDriver base on corral's address, else
+        None: http://HOST:PORT/webdriver/<id>/<secret>. Give it whole to
+        webdriver.Remote; corral relays to the session's chromedriver with
+        the checks of its own WebDriver endpoint (one WebDriver session at a
+        time; a quit leaves the corral session running). The secret in it
+        opens this session alone: do not log it."""
         return self.info.get("webdriver")
 
     # --- calls ------------------------------------------------------------

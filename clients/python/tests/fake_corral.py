@@ -78,8 +78,10 @@ class FakeCorral:
                     "http": f"http://corral.test/cdp/{session_id}/s3cret",
                     "ws": f"ws://corral.test/cdp/{session_id}/s3cret/devtools/browser/x",
                     "local": {"http": f"http://127.0.0.1:{port}", "ws": f"ws://127.0.0.1:{port}/devtools/browser/x"}},
-                # As corrald: chromedriver on loopback, under a secret base path.
-                "webdriver": f"http://127.0.0.1:{port}/{uuid.uuid4().hex}" if kind == "chromedriver" else None}
+                # As corrald: a base on corral's address with the session's secret,
+                # relayed to its chromedriver (never chromedriver's own URL).
+                "webdriver": f"http://corral.test/webdriver/{session_id}/{uuid.uuid4().hex}"
+                             if kind == "chromedriver" else None}
         self.sessions[session_id] = {"info": info, "closed": False, "report": None, "gets_after_close": 0,
                                      "url": "about:blank", "capabilities": capabilities, "body": body}
         return session_id

@@ -204,7 +204,7 @@ class Sessions(Fake):
     def test_chromedriver_kind(self):
         with Session.open(client=self.client, kind="chromedriver") as session:
             self.assertIsNone(session.devtools)
-            self.assertRegex(session.webdriver, r"^http://127\.0\.0\.1:\d+/[0-9a-f]{32}$")
+            self.assertRegex(session.webdriver, rf"^http://corral\.test/webdriver/{session.id}/[0-9a-f]{{32}}$")
 
     def test_context_manager_closes_on_exception(self):
         with self.assertRaises(ZeroDivisionError):

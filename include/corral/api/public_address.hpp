@@ -1,7 +1,7 @@
 // Where clients reach corral, for the URLs it hands out: from a request's
 // Host, or --public-url when a proxy in front decides; and where a
-// session's DevTools are on that address. (The DevTools proxy parses and
-// serves those paths: devtools/paths.hpp.)
+// session's DevTools and relayed WebDriver are on that address. (The
+// proxies parse and serve those paths: devtools/paths.hpp, webdriver/paths.hpp.)
 #pragma once
 
 #include <optional>
@@ -18,6 +18,14 @@ inline constexpr std::string_view kDevToolsPrefix = "/cdp/";
 
 /// "/cdp/<id>/<secret>"
 std::string devtools_base_path(const std::string& session_id, const std::string& secret);
+
+/// A chromedriver-kind session's WebDriver is under /webdriver/<id>/<secret>
+/// on corral's address: a Selenium client's remote URL, relayed to the
+/// session's chromedriver with corral's checks (webdriver/relayed.cpp).
+inline constexpr std::string_view kWebDriverRelayPrefix = "/webdriver/";
+
+/// "/webdriver/<id>/<secret>"
+std::string webdriver_base_path(const std::string& session_id, const std::string& secret);
 
 /// Where clients reach corral: "http://10.0.0.1:8420" from a request's Host,
 /// or --public-url ("https://corral.example/prefix"), without a trailing '/'.

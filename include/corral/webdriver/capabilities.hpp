@@ -38,6 +38,7 @@ struct NewSessionPlan {
   nlohmann::json forward;            ///< the body for chromedriver's POST /session
   std::vector<std::string> warnings; ///< returned as corral:warnings
   bool bidi = false;                 ///< webSocketUrl: true was asked for
+  bool corral_options = false;       ///< corral:options was given (not for a session that is open already)
 };
 
 /// EINVAL: capabilities that are malformed or not allowed (400 invalid

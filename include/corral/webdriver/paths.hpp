@@ -28,6 +28,17 @@ struct WebDriverTarget {
 /// nullopt unless `target` is "[/wd/hub]/session/<12 hex>[/rest][?query]".
 std::optional<WebDriverTarget> parse_webdriver_target(std::string_view target);
 
+/// A target under a chromedriver-kind session's relayed base
+/// (webdriver_base_path: /webdriver/<id>/<secret>), split.
+struct RelayedTarget {
+  std::string session_id;  ///< corral's id: 12 hex digits
+  std::string secret;      ///< the session's access secret: 32 hex digits
+  std::string rest;        ///< what a Selenium client asks of its remote URL: "/status", "/session/<id>/url"
+};
+
+/// nullopt unless `target` is "/webdriver/<12 hex>/<32 hex>[/rest][?query]".
+std::optional<RelayedTarget> parse_relayed_target(std::string_view target);
+
 /// The path a session's chromedriver answers under, from its `webdriver`
 /// URL: "http://127.0.0.1:PORT/<secret>" gives "/<secret>"; a URL without
 /// a path (a session an older corrald started) gives "".

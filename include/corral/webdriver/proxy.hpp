@@ -10,7 +10,11 @@
 //  - DELETE /session/<id> forwards the quit, then runs the verified cleanup;
 //  - se:cdp and webSocketUrl are WebSockets through corral, to the browser's
 //    DevTools and chromedriver's BiDi, opened with the session's secret;
-//  - GET /status says whether a new session would be admitted now.
+//  - GET /status says whether a new session would be admitted now;
+//  - a chromedriver-kind session opened by POST /v1/sessions is driven at
+//    its relayed base, /webdriver/<id>/<secret> (relayed.cpp): the same
+//    checks on its new session, one WebDriver session at a time, and a quit
+//    that leaves the session running (its owner closes it).
 // Every port is reached through SessionUpstream, which checks it is the
 // session's own before a byte goes to it. Errors are W3C's (errors.hpp).
 #pragma once
@@ -20,12 +24,14 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "corral/api/public_address.hpp"
 #include "corral/server/http_server.hpp"
 #include "corral/proxy/session_upstream.hpp"
 #include "corral/webdriver/capabilities.hpp"
+#include "corral/webdriver/paths.hpp"
 #include "corral/session/manager.hpp"
 
 namespace corral {
@@ -69,6 +75,12 @@ class WebDriverProxy {
   /// (on a worker) once the state file has it.
   void remember(const std::string& id, Driven driven, std::function<void()> then);
   void adopt_driven_sessions();
+  /// A relayed client's new session on `id` may start: false while one is
+  /// bound there or being made. release_relay once it is bound or failed.
+  bool claim_relay(const std::string& id);
+  void release_relay(const std::string& id);
+  /// A relayed client quit: its binding is forgotten and the session runs on.
+  void forget_binding(const std::string& id);
 
   HttpServer& m_server;
   SessionManager& m_sessions;
@@ -76,6 +88,7 @@ class WebDriverProxy {
   WebDriverConfig m_config;
   mutable std::mutex m_mutex;
   std::map<std::string, Driven> m_driven;  ///< by corral's session id, while it runs
+  std::set<std::string> m_relay_claims;    ///< relayed new sessions under way
   int m_listener = 0;
 };
 
@@ -84,12 +97,25 @@ struct WebDriverRoutes {
   static void add_new_session_route(WebDriverProxy& proxy);  // new_session.cpp
   static void add_command_routes(WebDriverProxy& proxy);     // proxy.cpp
   static void add_socket_routes(WebDriverProxy& proxy);      // sockets.cpp
+  static void add_relayed_routes(WebDriverProxy& proxy);     // relayed.cpp
+  static void serve_relayed(WebDriverProxy& proxy, const HttpRequest& req, Reply reply);
   static void new_session(WebDriverProxy& proxy, const HttpRequest& req, Reply reply);
   static void plan_and_open(WebDriverProxy& proxy, const HttpRequest& req, Reply reply);
+  /// A relayed client's new session on `session`, open already and claimed
+  /// (claim_relay): planned like any, and on failure the session runs on.
+  static void bind_relayed(WebDriverProxy& proxy, const HttpRequest& req, SessionInfo session, Reply reply);
+
+  /// What a forwarded quit does to corral's session: corral's own endpoint
+  /// opened it for this client, so it closes; a relayed client's quit only
+  /// ends its WebDriver session.
+  enum class AfterQuit { close_session, keep_session };
+  static void forward_command(WebDriverProxy& proxy, const WebDriverTarget& target, const HttpRequest& req,
+                              AfterQuit after, Reply reply);
   static void remember(WebDriverProxy& proxy, const std::string& id, WebDriverProxy::Driven driven,
                        std::function<void()> then) {
     proxy.remember(id, std::move(driven), std::move(then));
   }
+  static void release_relay(WebDriverProxy& proxy, const std::string& id) { proxy.release_relay(id); }
 };
 
 /// The HTTP/1.1 request chromedriver (or a browser) gets for a forwarded

@@ -15,7 +15,7 @@ from corral_harness.api import Api, UnixHTTPConnection, systemctl_user  # noqa: 
 from corral_harness.cgroups import CGROUP2, remove_cgroup_tree  # noqa: F401
 from corral_harness.daemon import (BACKEND, Daemon, DaemonTestCase, instance_scope_name,  # noqa: F401
                                    refused_start)
-from corral_harness.processes import (PF_EXITING, cmdline, credentials, expected_credentials,  # noqa: F401
+from corral_harness.processes import (PF_EXITING, chromedriver_of, cmdline, credentials, expected_credentials,  # noqa: F401
                                       pid_alive, process_status, processes_in, user_namespace, wait_until)
 from corral_harness.sandbox import assert_chrome_sandboxed, chrome_sandbox_state  # noqa: F401
 from corral_harness.stub import STUB_PROCESSES, FakeDevTools, pid_file, read_pid_file, stub_wrapper  # noqa: F401

@@ -76,6 +76,19 @@ def processes_in(cgroup):
     return pids
 
 
+def chromedriver_of(session):
+    """A chromedriver session's own chromedriver: (its port, its secret base
+    "/<32 hex>"), from its command line (root reads it). corral hands out
+    neither: a session's `webdriver` URL is a base on corral's address."""
+    for pid in processes_in(session["cgroup"]):
+        argv = cmdline(pid)
+        ports = [a.split("=", 1)[1] for a in argv if a.startswith("--port=")]
+        bases = [a.split("=", 1)[1] for a in argv if a.startswith("--url-base=")]
+        if ports and bases:
+            return int(ports[0]), "/" + bases[0].strip("/")
+    raise AssertionError(f"no chromedriver with --port and --url-base in session {session['id']}")
+
+
 def user_namespace(pid):
     """The user namespace a process is in ("user:[4026531837]"), or None if it is gone."""
     try:

@@ -95,6 +95,8 @@ TEST_CASE("webdriver: corral:options as the POST /v1/sessions body, taken out be
   CHECK(plan->request.idle_timeout == std::chrono::seconds(30));
   CHECK(plan->request.labels.at("bot") == "a");
   CHECK(plan->bidi);
+  CHECK(plan->corral_options);  // a relayed session (open already) refuses them
+  CHECK_FALSE(plan_new_session(with_args(json::array()), kBrowser)->corral_options);
   auto opts = [](json fields) {
     return json{{"capabilities", {{"alwaysMatch", {{"corral:options", fields}}}}}};
   };

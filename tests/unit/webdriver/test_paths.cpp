@@ -2,6 +2,7 @@
 
 #include <regex>
 
+#include "corral/api/public_address.hpp"
 #include "corral/webdriver/errors.hpp"
 #include "corral/webdriver/paths.hpp"
 
@@ -53,6 +54,27 @@ TEST_CASE("webdriver paths: the session's sockets carry its secret before /se/cd
   CHECK(bidi->kind == SocketKind::bidi);
   CHECK_FALSE(parse_socket_path("/session/0123456789ab/se/cdp"));
   CHECK_FALSE(parse_socket_path("/session/0123456789ab/" + secret + "/se/cdpx"));
+}
+
+TEST_CASE("webdriver paths: a session's relayed base carries its secret, and what follows is the client's") {
+  std::string secret(32, 'c');
+  auto base = webdriver_base_path("0123456789ab", secret);
+  CHECK(base == "/webdriver/0123456789ab/" + secret);
+  auto command = parse_relayed_target(base + "/session/0123456789ab/url?x=1");
+  REQUIRE(command);
+  CHECK(command->session_id == "0123456789ab");
+  CHECK(command->secret == secret);
+  CHECK(command->rest == "/session/0123456789ab/url?x=1");
+  auto status = parse_relayed_target(base + "/status");
+  REQUIRE(status);
+  CHECK(status->rest == "/status");
+  REQUIRE(parse_relayed_target(base));
+  CHECK(parse_relayed_target(base)->rest.empty());
+  CHECK_FALSE(parse_relayed_target(base + "x/status"));                        // a secret of 33 digits
+  CHECK_FALSE(parse_relayed_target("/webdriver/0123456789ab/" + secret.substr(1) + "/status"));
+  CHECK_FALSE(parse_relayed_target("/webdriver/0123456789AB/" + secret + "/status"));
+  CHECK_FALSE(parse_relayed_target("/webdriver/0123456789ab" + secret + "/status"));
+  CHECK_FALSE(parse_relayed_target("/cdp/0123456789ab/" + secret + "/status"));
 }
 
 TEST_CASE("webdriver errors: W3C shape and statuses") {

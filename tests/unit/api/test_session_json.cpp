@@ -1,0 +1,40 @@
+#include <doctest/doctest.h>
+
+#include "corral/api/session_json.hpp"
+
+using namespace corral;
+
+namespace {
+
+SessionInfo chromedriver_session() {
+  SessionInfo session;
+  session.id = "0123456789ab";
+  session.request.kind = BrowserKind::chromedriver;
+  session.state = SessionState::running;
+  session.access_secret = "00112233445566778899aabbccddeeff";
+  session.endpoints.devtools_http = "http://127.0.0.1:40001";
+  session.endpoints.webdriver = "http://127.0.0.1:40002/ffeeddccbbaa99887766554433221100";
+  return session;
+}
+
+}  // namespace
+
+TEST_CASE("session JSON: a chromedriver session's webdriver is its relayed base on corral, never chromedriver's own") {
+  auto session = chromedriver_session();
+  auto body = session_json(session, public_base_from_host("10.0.0.1:8420"));
+  CHECK(body["webdriver"] == "http://10.0.0.1:8420/webdriver/0123456789ab/00112233445566778899aabbccddeeff");
+  auto text = body.dump();
+  CHECK(text.find("40002") == std::string::npos);
+  CHECK(text.find("ffeeddccbbaa99887766554433221100") == std::string::npos);
+  // Behind --public-url, its prefix; on a unix socket (no base) there is no URL to give.
+  auto behind = session_json(session, parse_public_url("https://corral.example/c").value());
+  CHECK(behind["webdriver"] == "https://corral.example/c/webdriver/0123456789ab/00112233445566778899aabbccddeeff");
+  CHECK(session_json(session, std::nullopt)["webdriver"].is_null());
+}
+
+TEST_CASE("session JSON: a session without chromedriver has no webdriver") {
+  auto session = chromedriver_session();
+  session.request.kind = BrowserKind::chrome;
+  session.endpoints.webdriver.reset();
+  CHECK(session_json(session, public_base_from_host("10.0.0.1:8420"))["webdriver"].is_null());
+}
