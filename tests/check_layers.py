@@ -24,6 +24,9 @@ MAY_INCLUDE = {
     "proxy": {"proxy", "server", "session", "net", "cgroup", "util"},
     "devtools": {"devtools", "proxy", "api", "server", "session", "net", "util"},
     "webdriver": {"webdriver", "proxy", "api", "server", "session", "launch", "net", "util"},
+    # A session's way out (SOCKS5 and its policy): knows nothing of sessions
+    # beyond the id, uid and listening socket corrald hands it.
+    "egress": {"egress", "util"},
 }
 # What the proxies may take from net/: the request builder, not a way in.
 # Every connection into a session is made by proxy/ (SessionUpstream).
