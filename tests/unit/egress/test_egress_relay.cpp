@@ -60,6 +60,23 @@ TEST_CASE("CONNECT by IPv4 relays bytes both ways and counts them") {
   CHECK(server.accepted() == 1);
 }
 
+TEST_CASE("a client that sends greeting, request and its first bytes at once loses none of them") {
+  EchoServer server;
+  ServedRelay served(EgressPolicy({}, nothing_is_local()));
+  auto page = connect_to_loopback(served.port);
+  Bytes all = {5, 1, 0};
+  auto request = connect_request(127, 0, 0, 1, server.port);
+  all.insert(all.end(), request.begin(), request.end());
+  for (char c : std::string("early")) all.push_back(static_cast<uint8_t>(c));
+  send_bytes(page.get(), all);
+  CHECK(receive(page.get(), 2) == std::string("\x05\x00", 2));
+  auto reply = receive(page.get(), 10);
+  REQUIRE(reply.size() == 10);
+  CHECK(reply[1] == 0);
+  CHECK(receive(page.get(), 5) == "early");
+  CHECK(served.counters().bytes_out == 5);
+}
+
 TEST_CASE("an address the host calls its own is refused with 0x02, counted, and never connected to") {
   EchoServer server;
   ServedRelay served(EgressPolicy({}, loopback_is_local()));
@@ -74,6 +91,21 @@ TEST_CASE("an address the host calls its own is refused with 0x02, counted, and 
   CHECK(counted.refused_for(EgressReason::link_local) == 1);
   CHECK(counted.connections == 0);
   CHECK(server.accepted() == 0);
+}
+
+TEST_CASE("CONNECT by an IPv4-mapped IPv6 address is judged as, and reaches, the IPv4 address") {
+  EchoServer server;
+  Bytes mapped = {5, 1, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1,
+                  static_cast<uint8_t>(server.port >> 8), static_cast<uint8_t>(server.port & 0xff)};
+  ServedRelay refusing(EgressPolicy({}, loopback_is_local()));
+  UniqueFd page;
+  CHECK(socks_connect(refusing.port, mapped, page) == 2);
+  CHECK(refusing.counters().refused_for(EgressReason::local) == 1);
+  ServedRelay letting(EgressPolicy({}, nothing_is_local()));
+  REQUIRE(socks_connect(letting.port, mapped, page) == 0);
+  send_all(page.get(), "v6", 2);
+  CHECK(receive(page.get(), 2) == "v6");
+  CHECK(server.accepted() == 1);
 }
 
 TEST_CASE("a name is resolved by the relay and judged on its addresses: localhost refused when local is") {
