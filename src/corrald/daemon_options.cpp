@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "corral/api/public_address.hpp"
+#include "corral/egress/egress_policy.hpp"
 #include "corral/session/metric_label.hpp"
 #include "corral/util/units.hpp"
 
@@ -48,7 +49,7 @@ struct FlagText {
   std::string new_session_wait = "30s", relay_idle_timeout = "10m";
   std::string memory_budget, default_ttl = "1h", max_ttl = "24h", default_idle = "5m", max_idle = "24h";
   uint64_t tasks_max = 0;
-  std::vector<std::string> allow_hosts, allow_origins;
+  std::vector<std::string> allow_hosts, allow_origins, egress_allow;
 };
 
 void add_daemon_flags(CLI::App& app, FlagText& text, DaemonOptions& options) {
@@ -164,6 +165,16 @@ void add_session_flags(CLI::App& app, FlagText& text, SessionManagerConfig& sess
       ->capture_default_str();
 }
 
+// A session's way out (egress/egress_policy.hpp): what an operator allows
+// past the default policy.
+void add_egress_flags(CLI::App& app, FlagText& text) {
+  app.add_option("--egress-allow", text.egress_allow,
+                 "an address range (CIDR: 10.1.0.0/16, fd12::/64, or one address: 127.0.0.1) that sessions' pages may "
+                 "connect to although the default policy refuses it (the host's own addresses, link-local, private "
+                 "and shared ranges, multicast and reserved); repeatable. corrald's own listening address stays "
+                 "refused whatever is allowed. E.g. CI with a dev server on the host: --egress-allow 127.0.0.1");
+}
+
 // The label that splits usage metrics by bot, bounded in its values.
 void add_metrics_flags(CLI::App& app, UsageMetricsConfig& metrics) {
   app.add_option("--metrics-label", metrics.label_key,
@@ -236,6 +247,8 @@ void apply_flags(const FlagText& text, DaemonOptions& options) {
       value_or_usage(parse_duration(text.new_session_wait, std::chrono::minutes(10)), "--new-session-wait");
   options.relays.idle_timeout =
       value_or_usage(parse_duration(text.relay_idle_timeout, std::chrono::hours(24 * 30)), "--relay-idle-timeout");
+  for (const auto& range : text.egress_allow)
+    options.egress_allow.push_back(value_or_usage(parse_egress_allow(range), "--egress-allow"));
   if (!text.memory_budget.empty()) {
     sessions.admission.memory_budget = value_or_usage(parse_size(text.memory_budget), "--memory-budget");
     if (!sessions.default_limits.memory_max)
@@ -255,6 +268,7 @@ DaemonOptions parse_daemon_options(int argc, char** argv) {
   add_relay_flags(app, text, options);
   add_session_flags(app, text, options.sessions);
   add_metrics_flags(app, options.sessions.usage_metrics);
+  add_egress_flags(app, text);
   try {
     app.parse(argc, argv);
     apply_flags(text, options);

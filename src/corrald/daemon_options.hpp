@@ -4,8 +4,10 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "corral/backend/select.hpp"
+#include "corral/egress/ip_address.hpp"
 #include "corral/server/listen_address.hpp"
 #include "corral/proxy/relay_budget.hpp"
 #include "corral/server/request_guard.hpp"
@@ -33,6 +35,7 @@ struct DaemonOptions {
   RelayLimits relays;             ///< --max-relays-per-session, --relay-idle-timeout; the total from max_relays
   SessionManagerConfig sessions;
   HostLauncherConfig launcher;  ///< programs and state dir; the session user is resolved at start
+  std::vector<Cidr> egress_allow;  ///< --egress-allow: ranges sessions may reach despite the default egress policy
 };
 
 /// Parse argv. Exits the process for --help and on a bad flag (start-up is

@@ -1,0 +1,95 @@
+// EgressRelay: a session's way out. Each session runs in a network
+// namespace of its own with only `lo`; corrald makes a listening socket on
+// 127.0.0.1:<port> inside it and hands it here, and the session's Chrome
+// uses it as its SOCKS5 proxy (--proxy-server=socks5://127.0.0.1:<port>,
+// --proxy-bypass-list=<-loopback>). The relay accepts on that socket from
+// corrald's own (the host's) network namespace and connects on the page's
+// behalf, under the EgressPolicy, which judges every address actually
+// connected to: a name is resolved here, and each of its addresses judged
+// before it is tried.
+//
+// SOCKS5 with no authentication and CONNECT only (socks5.hpp): UDP
+// ASSOCIATE is answered "command not supported", so WebRTC and QUIC find
+// no UDP way out. A refusal is SOCKS reply 0x02, then the connection
+// closes: a network error to the page, and a count in the session's
+// counters. Bounded per connection (a handshake deadline, an idle timeout,
+// two fixed buffers) and per session (at most EgressLimits::
+// max_connections_per_session open at once).
+//
+// Outbound sockets belong to the session's uid (socket_as_uid.hpp), so a
+// service on the host never sees corrald (root) connecting for a page.
+//
+// Its own io_context, on a thread or two of its own; the header holds no
+// Asio type.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "corral/egress/egress_policy.hpp"
+#include "corral/util/error.hpp"
+#include "corral/util/unique_fd.hpp"
+
+namespace corral {
+
+struct EgressLimits {
+  std::chrono::milliseconds handshake_timeout{5000};  ///< greeting and request, from accept
+  std::chrono::milliseconds resolve_timeout{5000};    ///< a name's addresses
+  std::chrono::milliseconds connect_timeout{10000};   ///< each address tried
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};  ///< no byte either way; 0: never
+  size_t max_connections_per_session = 256;  ///< open at once; past it a new one is closed at once
+  size_t max_addresses_tried = 4;            ///< of a name's allowed addresses, in the resolver's order
+};
+
+/// What the relay needs to know of one session.
+struct EgressSession {
+  std::optional<uid_t> uid;  ///< outbound sockets are this uid's; none: corrald's own (the user manager)
+};
+
+/// One session's counts since serve(); a snapshot.
+struct EgressCounters {
+  uint64_t connections = 0;  ///< relayed: connected to an allowed address
+  std::array<uint64_t, kEgressReasons> refused{};  ///< by EgressReason: the policy said no (0x02)
+  uint64_t unreachable = 0;    ///< allowed, but the name did not resolve or no address answered
+  uint64_t unsupported = 0;    ///< BIND, UDP ASSOCIATE or an unknown address type
+  uint64_t bad_handshake = 0;  ///< not SOCKS5, no acceptable method, or too slow
+  uint64_t over_limit = 0;     ///< closed at once: max_connections_per_session were open
+  uint64_t bytes_out = 0;      ///< from the page to the world
+  uint64_t bytes_in = 0;       ///< from the world to the page
+  uint64_t open = 0;           ///< connections open now (handshaking or relaying)
+
+  uint64_t refused_for(EgressReason reason) const { return refused[static_cast<size_t>(reason)]; }
+};
+
+class EgressRelay {
+ public:
+  explicit EgressRelay(EgressPolicy policy, EgressLimits limits = {}, size_t threads = 2);
+  ~EgressRelay();  ///< stops every session, then joins the threads
+  EgressRelay(const EgressRelay&) = delete;
+  EgressRelay& operator=(const EgressRelay&) = delete;
+
+  /// Accept on `listening_fd` (a listening TCP socket, made in the
+  /// session's namespace) for `session_id` until stop(). EEXIST if the
+  /// session is served already; EINVAL if the fd is not listening.
+  Result<void> serve(const std::string& session_id, UniqueFd listening_fd, EgressSession settings);
+  /// Close the session's listener and every connection of it, and forget
+  /// it; waits (a few seconds at most) until they are closed, unless
+  /// called on one of the relay's own threads. The session's last counts;
+  /// nullopt if it was not served.
+  std::optional<EgressCounters> stop(const std::string& session_id);
+  /// The session's counts now; nullopt if it is not served.
+  std::optional<EgressCounters> counters(const std::string& session_id) const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> m_impl;
+};
+
+}  // namespace corral

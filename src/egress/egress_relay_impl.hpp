@@ -1,0 +1,88 @@
+// EgressRelay's insides, shared by egress_relay.cpp (sessions, listeners)
+// and egress_connection.cpp (one page connection). Private to src/egress.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "corral/egress/egress_relay.hpp"
+
+namespace corral {
+
+using EgressStrand = boost::asio::strand<boost::asio::io_context::executor_type>;
+
+/// A session's counters as they are kept: atomics, added to from any of
+/// the relay's threads, read by counters() on any other.
+struct EgressTally {
+  std::atomic<uint64_t> connections{0}, unreachable{0}, unsupported{0}, bad_handshake{0}, over_limit{0};
+  std::array<std::atomic<uint64_t>, kEgressReasons> refused{};
+  std::atomic<uint64_t> bytes_out{0}, bytes_in{0}, open{0};
+
+  void count_refusal(EgressReason reason) { refused[static_cast<size_t>(reason)].fetch_add(1); }
+  EgressCounters snapshot() const;
+};
+
+class EgressConnection;
+
+/// One served session: its listener, its live connections, its counts.
+struct ServedSession {
+  ServedSession(std::string id, EgressSession settings, EgressStrand strand)
+      : id(std::move(id)), settings(settings), strand(strand), acceptor(strand), retry(strand) {}
+
+  const std::string id;
+  const EgressSession settings;
+  EgressStrand strand;  ///< the listener's
+  boost::asio::ip::tcp::acceptor acceptor;
+  boost::asio::steady_timer retry;  ///< after a failed accept (out of fds), before the next
+  EgressTally tally;
+
+  std::mutex mutex;  ///< guards what follows
+  bool stopped = false;
+  uint64_t next_connection = 0;
+  std::map<uint64_t, std::weak_ptr<EgressConnection>> connections;
+
+  /// A closed connection leaves (from its own strand).
+  void forget(uint64_t connection);
+};
+
+struct EgressRelay::Impl {
+  Impl(EgressPolicy policy, EgressLimits limits) : policy(std::move(policy)), limits(limits) {}
+
+  const EgressPolicy policy;
+  const EgressLimits limits;
+  boost::asio::io_context io;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{io.get_executor()};
+  std::vector<std::thread> threads;
+  mutable std::mutex mutex;  ///< guards `sessions`
+  std::map<std::string, std::shared_ptr<ServedSession>> sessions;
+
+  void accept_next(const std::shared_ptr<ServedSession>& session);
+  void accepted(const std::shared_ptr<ServedSession>& session, EgressStrand strand, boost::asio::ip::tcp::socket page);
+  /// Close the listener and every connection; `done` runs (on whichever
+  /// thread closes last) once all are closed.
+  void close_session(const std::shared_ptr<ServedSession>& session, std::function<void()> done);
+};
+
+/// One accepted page connection, to be registered in `session` under `id`
+/// (it forgets itself there when closed) before it starts.
+std::shared_ptr<EgressConnection> make_egress_connection(const EgressRelay::Impl& relay,
+                                                         std::shared_ptr<ServedSession> session, uint64_t id,
+                                                         EgressStrand strand, boost::asio::ip::tcp::socket page);
+/// SOCKS5 handshake, policy, connect, relay: all on the connection's strand.
+void start_egress_connection(const std::shared_ptr<EgressConnection>& connection);
+/// Close a connection from any thread (on its strand, soon); `done` runs
+/// once it is closed (or was already).
+void close_egress_connection(const std::shared_ptr<EgressConnection>& connection, std::function<void()> done);
+
+}  // namespace corral
