@@ -11,8 +11,8 @@ import sys
 import time
 import unittest
 
-from corral_harness import (session_user_of, Daemon, DaemonTestCase, assert_chrome_sandboxed, chrome_sandbox_state,
-                             credentials, expected_credentials, pid_alive, processes_in, wait_until)
+from corral_harness import (SESSION_NETWORK, session_user_of, Daemon, DaemonTestCase, assert_chrome_sandboxed, chrome_sandbox_state,
+                             credentials, expected_credentials, in_network_of, pid_alive, processes_in, wait_until)
 
 # What a WebDriver client asks for. No --no-sandbox: Chrome runs as the
 # session user, and its sandbox works.
@@ -148,10 +148,13 @@ class RealChromium(DaemonTestCase):
         session = self.daemon.open({"kind": "chromedriver"})
         webdriver = session["webdriver"]
         self.assertTrue(webdriver.startswith("http://127.0.0.1:"))
-        status, ready = http_json(webdriver + "/status")
-        self.assertTrue(ready["value"]["ready"])
-        wd_session = start_webdriver_session(webdriver)
-        self.assertEqual(navigate_and_read_title(webdriver, wd_session, "corral"), "corral")
+        # The direct URL is on the session's loopback: in a network of its
+        # own, only from inside it (as corrald connects).
+        with in_network_of(session["pid"]):
+            status, ready = http_json(webdriver + "/status")
+            self.assertTrue(ready["value"]["ready"])
+            wd_session = start_webdriver_session(webdriver)
+            self.assertEqual(navigate_and_read_title(webdriver, wd_session, "corral"), "corral")
         pids = self.assert_all_in_cgroup(session, 8)
         self.assertIn("chromedriver", [comm(p) for p in pids])
         self.assert_session_user_and_sandbox(session)
@@ -195,7 +198,8 @@ class ChromiumAfterADaemonCrash(unittest.TestCase):
             sessions = [first.open({"kind": kind}) for kind in ("chrome", "chrome", "chromedriver")]
             dirs = [os.path.join(first.state_dir, "sessions", s["id"]) for s in sessions]
             webdriver = sessions[2]["webdriver"]
-            wd_session = start_webdriver_session(webdriver)
+            with in_network_of(sessions[2]["pid"]):  # its direct URL, on the session's loopback
+                wd_session = start_webdriver_session(webdriver)
             wait_until(lambda: all(len(processes_in(s["cgroup"])) >= 4 for s in sessions), 20, "helpers to start")
             pids = [p for s in sessions for p in processes_in(s["cgroup"])]
             first.stop(signal.SIGKILL)
@@ -212,11 +216,14 @@ class ChromiumAfterADaemonCrash(unittest.TestCase):
                 if before["kind"] == "chrome":
                     self.assertEqual(after["devtools"]["local"], before["devtools"]["local"])
                     self.assertEqual(after["devtools"]["http"].split("/cdp/")[1], before["devtools"]["http"].split("/cdp/")[1])
-                    # The adopted browsers still serve their clients, directly and through the new daemon.
-                    self.assertEqual(http_json(before["devtools"]["local"]["http"] + "/json/version")[0], 200)
+                    # The adopted browsers still serve their clients, directly (where
+                    # they share the host's network) and through the new daemon.
+                    if SESSION_NETWORK == "shared":
+                        self.assertEqual(http_json(before["devtools"]["local"]["http"] + "/json/version")[0], 200)
                     self.assertEqual(http_json(after["devtools"]["http"] + "/json/version")[0], 200)
             # The bot's WebDriver session survived the daemon's crash too.
-            self.assertEqual(navigate_and_read_title(webdriver, wd_session, "adopted"), "adopted")
+            with in_network_of(sessions[2]["pid"]):
+                self.assertEqual(navigate_and_read_title(webdriver, wd_session, "adopted"), "adopted")
             for session in sessions:
                 report = second.close(session["id"])
                 self.assertTrue(report["verified_empty"] and report["scope_removed"] and report["dirs_removed"],
