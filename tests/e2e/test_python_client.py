@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "clients", "python"))
 
 import corral_client  # noqa: E402
 from corral_client import CorralError, Session  # noqa: E402
-from corral_harness import DaemonTestCase, processes_in, wait_until  # noqa: E402
+from corral_harness import DaemonTestCase, in_network_of, processes_in, wait_until  # noqa: E402
 
 try:
     from selenium import webdriver
@@ -121,13 +121,19 @@ class PythonClient(Checks, DaemonTestCase):
             options = webdriver.ChromeOptions()
             for flag in CHROME_FLAGS:
                 options.add_argument(flag)
-            driver = webdriver.Remote(command_executor=session.webdriver, options=options)
+            # Its direct URL is on the session's loopback: in a network of the
+            # session's own, reached from inside it only (as corrald connects);
+            # corral's API, on the host's loopback, from outside.
+            with in_network_of(session.info["pid"]):
+                driver = webdriver.Remote(command_executor=session.webdriver, options=options)
             try:
-                driver.get(PAGE)
-                self.assertEqual(driver.title, "corral python client")
+                with in_network_of(session.info["pid"]):
+                    driver.get(PAGE)
+                    self.assertEqual(driver.title, "corral python client")
                 pids = self.session_pids(session.id)
             finally:
-                driver.quit()
+                with in_network_of(session.info["pid"]):
+                    driver.quit()
         self.assert_closed_clean(session.report, session.id, pids)
 
 
