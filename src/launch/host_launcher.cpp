@@ -208,6 +208,9 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::reattach(const std:
   // equal to corrald's own is a session an earlier run started shared.
   auto network = SessionNetwork::of_process(pid);
   if (!network) return Error::make(ESRCH, "its network namespace: " + network.error().message);
+  // Not our child: had it ended just now, the pid could name another's namespace.
+  if (auto again = process_start_time(pid); !again || *again != start_time)
+    return Error::make(ESRCH, "pid " + std::to_string(pid) + " ended while its namespace was opened");
   if (uid) CORRAL_TRY(m_pool.claim(*uid));
   // The kind and port only matter for start-up, which is long over.
   return std::unique_ptr<BrowserProcess>(new HostBrowserProcess(m_config.state_dir, BrowserKind::chrome, dirs, 0, "",
