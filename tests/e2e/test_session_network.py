@@ -14,12 +14,13 @@ answers Browser.getVersion."""
 import base64
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import unittest
 
-from corral_harness import BACKEND, SESSION_NETWORK, Daemon, processes_in, wait_until
+from corral_harness import BACKEND, SESSION_NETWORK, Daemon, processes_in, refused_start, wait_until
 
 NOBODY = 65534
 
@@ -186,6 +187,26 @@ class OwnNetworks(unittest.TestCase):
             self.assertIsNone(after["devtools"]["local"], "found again as a session with a network of its own")
             version = cdp_call(after["devtools"]["ws"], "Browser.getVersion")
             self.assertIn("product", version["result"], version)
+
+
+@unittest.skipIf(BACKEND != "cgroupfs", "a root corrald's start-up")
+class RefusedWhereItCannotHold(unittest.TestCase):
+    """--session-network own that cannot be given: corrald says why and does
+    not start, rather than run sessions that share its network after all."""
+
+    def test_without_cap_sys_admin(self):
+        # Root without CAP_SYS_ADMIN in its bounding set has none after exec.
+        stderr = refused_start("--session-network", "own", prefix=("setpriv", "--bounding-set=-sys_admin"))
+        self.assertIn("--session-network own needs CAP_SYS_ADMIN", stderr)
+
+    def test_with_the_state_dir_under_tmp(self):
+        state_dir = f"/tmp/corral-test-netns-state-{os.getpid()}"
+        os.makedirs(state_dir, mode=0o711, exist_ok=True)
+        try:
+            stderr = refused_start("--session-network", "own", "--state-dir", state_dir)
+        finally:
+            shutil.rmtree(state_dir, ignore_errors=True)
+        self.assertIn(f"'{state_dir}' is under /tmp, which every session gets an empty tmpfs of its own on", stderr)
 
 
 @unittest.skipIf(BACKEND == "cgroupfs", "the user manager's corrald")
