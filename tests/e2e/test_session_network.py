@@ -93,8 +93,12 @@ class OwnNetworks(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.daemon = Daemon()
-        cls.a = cls.daemon.open({"kind": "chrome"})
-        cls.b = cls.daemon.open({"kind": "chrome"})
+        try:
+            cls.a = cls.daemon.open({"kind": "chrome"})
+            cls.b = cls.daemon.open({"kind": "chrome"})
+        except BaseException:
+            cls.daemon.remove()  # tearDownClass does not run after a failed setUpClass
+            raise
 
     @classmethod
     def tearDownClass(cls):
