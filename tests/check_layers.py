@@ -14,7 +14,7 @@ MAY_INCLUDE = {
     "cgroup": {"cgroup", "util"},
     "backend": {"backend", "cgroup", "util"},
     "launch": {"launch", "net", "util"},
-    "session": {"session", "backend", "launch", "cgroup", "util"},
+    "session": {"session", "backend", "launch", "cgroup", "net", "util"},
     # The front door. The HTTP server knows nothing of sessions or proxies:
     # routes declare their access and error shape to it (router.hpp). The
     # JSON API knows nothing of the proxies. Both proxies reach a session

@@ -173,6 +173,7 @@ void health(HttpResponse& res, const SessionManager& sessions, const DaemonFacts
         {"instance", facts.instance},
         {"session_uids", uid_pool_json(sessions.uid_pool())},
         {"backend", facts.backend},
+        {"session_network", facts.session_network},
         {"cgroup_root", facts.sessions_root.string()},
         {"controllers", {{"memory", controllers.memory}, {"cpu", controllers.cpu}, {"pids", controllers.tasks}}},
         {"allow_unenforced_limits", sessions.config().allow_unenforced_limits},

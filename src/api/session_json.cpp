@@ -78,7 +78,8 @@ json close_report_json(const CloseReport& report) {
 }
 
 // The DevTools of a session: through corral (what a bot on any host uses),
-// and the browser's own loopback endpoint.
+// and the browser's own loopback endpoint; null for a session in a network
+// of its own, whose loopback nothing outside it can reach.
 json devtools_json(const SessionInfo& session, const std::optional<PublicBase>& base) {
   const auto& endpoints = session.endpoints;
   if (!endpoints.devtools_http) return nullptr;
@@ -88,7 +89,9 @@ json devtools_json(const SessionInfo& session, const std::optional<PublicBase>& 
     http = base->http_url(path);
     if (endpoints.devtools_ws) ws = base->ws_url(path + url_path(*endpoints.devtools_ws));
   }
-  return {{"http", http}, {"ws", ws}, {"local", {{"http", *endpoints.devtools_http}, {"ws", endpoints.devtools_ws}}}};
+  json local = nullptr;
+  if (!session.network.own()) local = {{"http", *endpoints.devtools_http}, {"ws", endpoints.devtools_ws}};
+  return {{"http", http}, {"ws", ws}, {"local", local}};
 }
 
 json session_json(const SessionInfo& session, const std::optional<PublicBase>& base) {

@@ -13,6 +13,7 @@
 #include "corral/server/http_server.hpp"
 #include "corral/launch/browser_command.hpp"
 #include "corral/launch/host_launcher.hpp"
+#include "corral/launch/own_network.hpp"
 #include "corral/launch/child_watcher.hpp"
 #include "corral/api/routes.hpp"
 #include "corral/devtools/proxy.hpp"
@@ -233,6 +234,21 @@ void add_request_checks(HttpServer& server, const RequestGuardPolicy& guard, con
     serve_without_token_only_to(server, std::make_shared<TokenlessCallers>(::geteuid()));
 }
 
+// Sessions in namespaces of their own, or none: never a session that
+// silently shares corrald's network when the operator asked for its own.
+bool network_mode_possible(const HostLauncherConfig& config) {
+  if (!config.own_network) return true;
+  if (auto possible = check_own_network(config); !possible) {
+    spdlog::critical("cannot give sessions networks of their own: {}", possible.error().message);
+    return false;
+  }
+  if (auto remembered = remember_own_network(); !remembered) {
+    spdlog::critical("{}", remembered.error().message);
+    return false;
+  }
+  return true;
+}
+
 // How clients reach corral, and what connect-to-launch needs. The browser's
 // version is asked in the background (it runs the browser), and only when
 // the root /json/version can answer.
@@ -295,6 +311,7 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   auto backend = open_backend(options, journal);
   if (!backend) return 1;
   find_browsers(launcher_config.programs);
+  if (!network_mode_possible(launcher_config)) return 1;
   ChildWatcher watcher;
   if (auto started = watcher.start(); !started) {
     spdlog::critical("{}", started.error().message);
@@ -307,7 +324,7 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   SessionManager sessions(*backend, launcher, sessions_config);
   recover_earlier_sessions(sessions);
   auto devtools_config = devtools_settings(options, launcher_config.programs.chrome, token->has_value());
-  register_routes(server, sessions, DaemonFacts::of(*backend, devtools_config.addressing));
+  register_routes(server, sessions, DaemonFacts::of(*backend, devtools_config.addressing, launcher_config.own_network));
   RelayBudget relays(relay_limits(options, fds));
   SessionUpstream upstream(sessions, relays);  // how both proxies reach a session
   DevToolsProxy devtools(server, sessions, upstream, devtools_config);

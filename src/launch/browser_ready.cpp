@@ -36,9 +36,8 @@ Error refused(const std::string& path, const std::string& why) {
 // beyond loopback_get's bounds, or JSON beyond parse_json_bounded's, fails
 // the start at once: the process runs as the session's user, and one that
 // answers so is hostile.
-Result<Answer> get_json(uint16_t port, const std::string& path) {
-  // Every session shares corrald's network today (net/session_connector.hpp).
-  auto response = loopback_get(SessionNetwork{}, port, path);
+Result<Answer> get_json(const SessionNetwork& network, uint16_t port, const std::string& path) {
+  auto response = loopback_get(network, port, path);
   if (!response && response.error().code == E2BIG) return refused(path, response.error().message);
   if (!response || response->status != 200) return Answer();
   auto body = parse_json_bounded(response->body);
@@ -79,10 +78,10 @@ namespace {
 
 // The endpoints once DevTools answers on the port the file names; nothing
 // while the file is half-written or the port not yet answering.
-Result<std::optional<Endpoints>> answering_devtools(const std::string& active_port) {
+Result<std::optional<Endpoints>> answering_devtools(const SessionNetwork& network, const std::string& active_port) {
   auto active = parse_devtools_active_port(active_port);
   if (!active) return std::optional<Endpoints>();
-  auto version = get_json(active->first, "/json/version");
+  auto version = get_json(network, active->first, "/json/version");
   if (!version) return version.error();
   if (!*version) return std::optional<Endpoints>();
   Endpoints endpoints;
@@ -96,7 +95,7 @@ Result<std::optional<Endpoints>> answering_devtools(const std::string& active_po
 
 }  // namespace
 
-Result<Endpoints> wait_for_devtools(const fs::path& profile, int pidfd, milliseconds timeout) {
+Result<Endpoints> wait_for_devtools(const SessionNetwork& network, const fs::path& profile, int pidfd, milliseconds timeout) {
   auto deadline = steady_clock::now() + timeout;
   UniqueFd inotify(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
   if (!inotify.valid() ||
@@ -106,7 +105,7 @@ Result<Endpoints> wait_for_devtools(const fs::path& profile, int pidfd, millisec
     auto text = read_active_port(profile);
     if (!text) return text.error();
     if (*text) {
-      auto endpoints = answering_devtools(**text);
+      auto endpoints = answering_devtools(network, **text);
       if (!endpoints) return endpoints.error();
       if (*endpoints) return **endpoints;
     }
@@ -121,10 +120,10 @@ Result<Endpoints> wait_for_devtools(const fs::path& profile, int pidfd, millisec
   }
 }
 
-Result<Endpoints> wait_for_webdriver(uint16_t port, const std::string& url_base, int pidfd, milliseconds timeout) {
+Result<Endpoints> wait_for_webdriver(const SessionNetwork& network, uint16_t port, const std::string& url_base, int pidfd, milliseconds timeout) {
   auto deadline = steady_clock::now() + timeout;
   for (;;) {
-    auto status = get_json(port, url_base + "/status");
+    auto status = get_json(network, port, url_base + "/status");
     if (!status) return status.error();
     const nlohmann::json* value = *status && (*status)->is_object() && (*status)->contains("value")
                                       ? &(**status)["value"] : nullptr;

@@ -2,8 +2,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -26,7 +31,10 @@ struct CStrings {
 };
 
 // The step at which the child gave up, sent up the exec-status pipe.
-enum class Step : int { drop_groups, set_gid, set_uid, session_keyring, no_new_privs, change_dir, exec };
+enum class Step : int {
+  unshare_namespaces, loopback_up, private_mounts, private_proc, private_tmp, private_var_tmp, private_dev_shm,
+  private_run_lock, drop_groups, set_gid, set_uid, session_keyring, no_new_privs, change_dir, exec
+};
 
 struct ChildFailure {
   Step step;
@@ -36,6 +44,14 @@ struct ChildFailure {
 std::string describe(Step step, const std::optional<Credentials>& run_as) {
   auto uid = run_as ? std::to_string(run_as->uid) : "?", gid = run_as ? std::to_string(run_as->gid) : "?";
   switch (step) {
+    case Step::unshare_namespaces: return "unshare(CLONE_NEWNET|CLONE_NEWNS|CLONE_NEWIPC) for the session's namespaces";
+    case Step::loopback_up: return "bringing up lo in the session's network namespace";
+    case Step::private_mounts: return "making / rprivate in the session's mount namespace";
+    case Step::private_proc: return "mounting the session's /proc (hidepid=invisible)";
+    case Step::private_tmp: return "mounting the session's tmpfs on /tmp";
+    case Step::private_var_tmp: return "mounting the session's tmpfs on /var/tmp";
+    case Step::private_dev_shm: return "mounting the session's tmpfs on /dev/shm";
+    case Step::private_run_lock: return "mounting the session's tmpfs on /run/lock";
     case Step::drop_groups: return "setgroups(0) for the session user";
     case Step::set_gid: return "setresgid(" + gid + ") for the session user";
     case Step::set_uid: return "setresuid(" + uid + ") for the session user";
@@ -75,10 +91,55 @@ void leave_inherited_keyring(int exec_status) {
     fail(exec_status, Step::session_keyring);
 }
 
+// `lo` of a new network namespace is down; the session's browser and
+// chromedriver listen there, and corrald connects to them there.
+bool bring_loopback_up() {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  struct ifreq request;
+  memset(&request, 0, sizeof request);
+  memcpy(request.ifr_name, "lo", 3);
+  bool up = ioctl(fd, SIOCGIFFLAGS, &request) == 0;
+  if (up) {
+    request.ifr_flags |= IFF_UP;
+    up = ioctl(fd, SIOCSIFFLAGS, &request) == 0;
+  }
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return up;
+}
+
+// An empty tmpfs of the session's own where the host has `dir`; none where
+// it has not (ENOENT). Gone with the mount namespace, when the session's
+// last process ends.
+void private_tmpfs(int exec_status, const char* dir, Step step) {
+  if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0 && errno != ENOENT)
+    fail(exec_status, step);
+}
+
+// Still root: the new namespaces need CAP_SYS_ADMIN (and CAP_NET_ADMIN for
+// `lo`). No PID namespace: a /proc with hidepid=invisible already hides
+// every other uid's processes from the session (corrald's included), and
+// Chrome's own sandbox makes its PID namespaces below this.
+void enter_own_namespaces(int exec_status) {
+  if (unshare(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC) < 0) fail(exec_status, Step::unshare_namespaces);
+  if (!bring_loopback_up()) fail(exec_status, Step::loopback_up);
+  // Nothing mounted here may reach corrald's namespace, nor the other way.
+  if (mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) fail(exec_status, Step::private_mounts);
+  // Not subset=pid: that hides /proc/sys and /proc/mounts, which Chrome reads.
+  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible") < 0)
+    fail(exec_status, Step::private_proc);
+  private_tmpfs(exec_status, "/tmp", Step::private_tmp);
+  private_tmpfs(exec_status, "/var/tmp", Step::private_var_tmp);
+  private_tmpfs(exec_status, "/dev/shm", Step::private_dev_shm);
+  private_tmpfs(exec_status, "/run/lock", Step::private_run_lock);
+}
+
 // Runs in the forked child of a multi-threaded parent: only async-signal-safe
 // calls from here to execve.
-[[noreturn]] void run_child(int gate, int exec_status, int log_fd, const Credentials* run_as, const char* cwd,
-                            char** argv, char** envp) {
+[[noreturn]] void run_child(int gate, int exec_status, int log_fd, const Credentials* run_as, bool own_namespaces,
+                            const char* cwd, char** argv, char** envp) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);  // the daemon blocks SIGCHLD/SIGTERM for signalfd
@@ -97,6 +158,7 @@ void leave_inherited_keyring(int exec_status) {
   dup2(log_fd, STDERR_FILENO);
   // The daemon's HTTP sockets are not all O_CLOEXEC; keep none of them.
   syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  if (own_namespaces) enter_own_namespaces(exec_status);
   if (run_as) drop_to(exec_status, *run_as);
   leave_inherited_keyring(exec_status);
   // Always, also without a user switch: a session never needs to gain
@@ -123,7 +185,7 @@ Result<GatedChild> GatedChild::spawn(const LaunchSpec& spec) {
   pid_t pid = ::fork();
   if (pid < 0) return Error::from_errno(errno, "fork");
   if (pid == 0)
-    run_child(gate_read.get(), status_write.get(), log.get(), run_as, spec.working_directory.c_str(),
+    run_child(gate_read.get(), status_write.get(), log.get(), run_as, spec.own_namespaces, spec.working_directory.c_str(),
               argv.pointers.data(), envp.pointers.data());
 
   // The pid cannot be reused before we reap it, so pidfd_open here is race-free.

@@ -22,9 +22,10 @@ class HostBrowserProcess : public BrowserProcess {
  public:
   HostBrowserProcess(const std::string& state_dir, BrowserKind kind, SessionDirs dirs, uint16_t port,
                      std::string url_base, Pidfd pidfd, uint64_t start_time, std::optional<GatedChild> child,
-                     std::optional<uid_t> own_uid)
+                     std::optional<uid_t> own_uid, bool own_network, SessionNetwork network = {})
       : m_state_dir(state_dir), m_kind(kind), m_dirs(std::move(dirs)), m_port(port), m_url_base(std::move(url_base)),
-        m_pidfd(std::move(pidfd)), m_start_time(start_time), m_child(std::move(child)), m_own_uid(own_uid) {}
+        m_pidfd(std::move(pidfd)), m_start_time(start_time), m_child(std::move(child)), m_own_uid(own_uid),
+        m_own_network(own_network), m_network(std::move(network)) {}
 
   std::optional<uid_t> own_uid() const override { return m_own_uid; }
 
@@ -36,12 +37,19 @@ class HostBrowserProcess : public BrowserProcess {
     if (!m_child) return Error::make(EINVAL, "this browser was not started at a gate");
     auto released = m_child->release();
     if (!released) return Error::make(ECHILD, "cannot run the browser: " + released.error().message);
+    if (!m_own_network) return success();
+    // Our child, not yet reaped: its pid names it and nothing else.
+    auto network = SessionNetwork::of_process(m_pidfd.pid());
+    if (!network) return Error::make(ECHILD, "cannot find the browser's network: " + network.error().message);
+    m_network = std::move(*network);
     return success();
   }
 
+  SessionNetwork network() const override { return m_network; }
+
   Result<Endpoints> wait_until_ready(milliseconds timeout) override {
-    if (m_kind == BrowserKind::chrome) return wait_for_devtools(m_dirs.profile, m_pidfd.get(), timeout);
-    return wait_for_webdriver(m_port, m_url_base, m_pidfd.get(), timeout);
+    if (m_kind == BrowserKind::chrome) return wait_for_devtools(m_network, m_dirs.profile, m_pidfd.get(), timeout);
+    return wait_for_webdriver(m_network, m_port, m_url_base, m_pidfd.get(), timeout);
   }
 
   // Chrome on SIGTERM shuts down cleanly (its profile is flushed); the
@@ -80,11 +88,17 @@ class HostBrowserProcess : public BrowserProcess {
   uint64_t m_start_time;
   std::optional<GatedChild> m_child;
   std::optional<uid_t> m_own_uid;
+  bool m_own_network;        ///< started in namespaces of its own (LaunchSpec::own_namespaces)
+  SessionNetwork m_network;  ///< its namespace once released or adopted; empty: corrald's
 };
 
 const std::filesystem::path& program_for(const BrowserPrograms& programs, BrowserKind kind) {
   return kind == BrowserKind::chrome ? programs.chrome : programs.chromedriver;
 }
+
+// chromedriver's default port: inside a session's own network nothing else
+// listens.
+constexpr uint16_t kChromedriverPortInOwnNetwork = 9515;
 
 Result<uint64_t> start_time_of(pid_t pid) {
   auto start_time = process_start_time(pid);
@@ -140,7 +154,13 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::spawn(const Browser
     // Without its secret base, chromedriver would answer anyone who finds its port.
     if (request.driver_url_base.size() < 2 || !request.driver_url_base.starts_with("/"))
       return Error::make(EINVAL, "a chromedriver session needs a secret URL base");
-    CORRAL_TRY_ASSIGN(port, pick_free_port());
+    // In a network of its own, every port is free: a free one of corrald's
+    // network would mean nothing there.
+    if (m_config.own_network) {
+      port = kChromedriverPortInOwnNetwork;
+    } else {
+      CORRAL_TRY_ASSIGN(port, pick_free_port());
+    }
   }
   CORRAL_TRY_ASSIGN(auto user, take_user());
   std::optional<uid_t> own_uid;
@@ -157,6 +177,7 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::spawn(const Browser
   auto spec = request.kind == BrowserKind::chrome ? chrome_launch(program, *dirs, request.args, user)
                                                   : chromedriver_launch(program, *dirs, port, request.driver_url_base,
                                                                         request.args, user);
+  spec.own_namespaces = m_config.own_network;
   auto child = GatedChild::spawn(spec);
   auto start_time = child ? start_time_of(child->pid()) : Result<uint64_t>(child.error());
   auto pidfd = start_time ? child->pidfd().dup() : Result<Pidfd>(start_time.error());
@@ -168,7 +189,7 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::spawn(const Browser
   }
   return std::unique_ptr<BrowserProcess>(new HostBrowserProcess(m_config.state_dir, request.kind, *dirs, port,
                                                                 request.driver_url_base, std::move(*pidfd), *start_time, std::move(*child),
-                                                                own_uid));
+                                                                own_uid, m_config.own_network));
 }
 
 Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::reattach(const std::string& session_id, pid_t pid,
@@ -183,10 +204,18 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::reattach(const std:
   if (!now || *now != start_time) return Error::make(ESRCH, "pid " + std::to_string(pid) + " is another process now");
   if (uid.has_value() != m_pool.separate())
     return Error::make(ESTALE, "it was started with another kind of session uid pool");
+  // Checked like the pid: its namespace, whichever mode this run has. One
+  // equal to corrald's own is a session an earlier run started shared.
+  auto network = SessionNetwork::of_process(pid);
+  if (!network) return Error::make(ESRCH, "its network namespace: " + network.error().message);
+  // Not our child: had it ended just now, the pid could name another's namespace.
+  if (auto again = process_start_time(pid); !again || *again != start_time)
+    return Error::make(ESRCH, "pid " + std::to_string(pid) + " ended while its namespace was opened");
   if (uid) CORRAL_TRY(m_pool.claim(*uid));
   // The kind and port only matter for start-up, which is long over.
-  return std::unique_ptr<BrowserProcess>(new HostBrowserProcess(
-      m_config.state_dir, BrowserKind::chrome, dirs, 0, "", std::move(*pidfd), start_time, std::nullopt, uid));
+  return std::unique_ptr<BrowserProcess>(new HostBrowserProcess(m_config.state_dir, BrowserKind::chrome, dirs, 0, "",
+                                                                std::move(*pidfd), start_time, std::nullopt, uid,
+                                                                network->own(), std::move(*network)));
 }
 
 void HostBrowserLauncher::watch_exit(const BrowserProcess& browser, ExitCallback on_exit) {

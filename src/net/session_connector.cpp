@@ -1,11 +1,59 @@
 #include "corral/net/session_connector.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 namespace corral {
+namespace {
+
+// corrald's own network namespace, opened from the main thread's
+// (/proc/self is the thread group's leader, which never enters a
+// session's): where every thread returns after making a socket elsewhere.
+const UniqueFd& own_network() {
+  static const UniqueFd fd(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+  return fd;
+}
+
+bool same_namespace(int a, int b) {
+  struct stat first{}, second{};
+  return ::fstat(a, &first) == 0 && ::fstat(b, &second) == 0 && first.st_dev == second.st_dev &&
+         first.st_ino == second.st_ino;
+}
+
+// A thread left inside a session's namespace would make the next socket of
+// whatever it serves there: another session's relay, corrald's own. Better
+// no corrald than that.
+void return_home_or_abort() {
+  if (::setns(own_network().get(), CLONE_NEWNET) == 0) return;
+  spdlog::critical("a thread could not return to corrald's own network namespace ({}); stopping",
+                   std::strerror(errno));
+  spdlog::shutdown();
+  std::abort();
+}
+
+}  // namespace
+
+Result<void> remember_own_network() {
+  if (!own_network().valid()) return Error::from_errno(errno, "open corrald's own /proc/self/ns/net");
+  return success();
+}
+
+Result<SessionNetwork> SessionNetwork::of_process(pid_t pid) {
+  auto path = "/proc/" + std::to_string(pid) + "/ns/net";
+  auto ns = std::make_shared<UniqueFd>(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ns->valid()) return Error::from_errno(errno, "open " + path);
+  CORRAL_TRY(remember_own_network());
+  if (same_namespace(ns->get(), own_network().get())) return SessionNetwork();
+  return SessionNetwork(std::move(ns));
+}
 
 sockaddr_in session_loopback(uint16_t port) {
   sockaddr_in address{};
@@ -15,9 +63,15 @@ sockaddr_in session_loopback(uint16_t port) {
   return address;
 }
 
-Result<UniqueFd> session_socket(const SessionNetwork&) {
+Result<UniqueFd> session_socket(const SessionNetwork& network) {
+  if (network.own()) {
+    CORRAL_TRY(remember_own_network());
+    if (::setns(network.fd(), CLONE_NEWNET) < 0) return Error::from_errno(errno, "enter the session's network namespace");
+  }
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return Error::from_errno(errno, "socket for a session's loopback");
+  int saved = errno;
+  if (network.own()) return_home_or_abort();
+  if (!fd.valid()) return Error::from_errno(saved, "socket for a session's loopback");
   return fd;
 }
 

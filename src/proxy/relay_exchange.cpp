@@ -26,9 +26,10 @@ constexpr size_t kKeptPerKey = 4;
 class KeptExchange : public std::enable_shared_from_this<KeptExchange> {
  public:
   using Done = std::function<void(Result<RelayHub::Fetched>)>;
-  KeptExchange(RelayHub::Impl& hub, std::string key, uint16_t port, std::function<Result<void>()> check,
-               std::string request, milliseconds timeout, size_t max_answer, Done done)
-      : m_hub(hub), m_key(std::move(key)), m_port(port), m_check(std::move(check)), m_request(std::move(request)),
+  KeptExchange(RelayHub::Impl& hub, std::string key, SessionNetwork network, uint16_t port,
+               std::function<Result<void>()> check, std::string request, milliseconds timeout, size_t max_answer,
+               Done done)
+      : m_hub(hub), m_key(std::move(key)), m_network(std::move(network)), m_port(port), m_check(std::move(check)), m_request(std::move(request)),
         m_timeout(timeout), m_max_answer(max_answer), m_done(std::move(done)) {}
 
   void start() {
@@ -42,7 +43,7 @@ class KeptExchange : public std::enable_shared_from_this<KeptExchange> {
   void connect() {
     m_reused = false;
     m_connection = std::make_shared<KeptConnection>(m_hub.io);
-    auto upstream = open_to_session(m_connection->stream.socket(), m_port);
+    auto upstream = open_to_session(m_connection->stream.socket(), m_network, m_port);
     if (!upstream)  // answered on the hub's threads, as every other outcome is
       return asio::post(m_connection->stream.get_executor(),
                         [self = shared_from_this(), error = upstream.error()] { self->m_done(error); });
@@ -90,6 +91,7 @@ class KeptExchange : public std::enable_shared_from_this<KeptExchange> {
 
   RelayHub::Impl& m_hub;
   std::string m_key;
+  SessionNetwork m_network;
   uint16_t m_port;
   std::function<Result<void>()> m_check;
   std::string m_request;
@@ -135,10 +137,11 @@ void RelayHub::Impl::drop_kept(const std::string& group) {
     asio::post(connection->stream.get_executor(), [connection] { connection->stream.close(); });
 }
 
-void RelayHub::exchange(const std::string& group, uint16_t port, std::function<Result<void>()> check_upstream,
-                        std::string request, milliseconds timeout, size_t max_answer,
-                        std::function<void(Result<Fetched>)> done) {
-  std::make_shared<KeptExchange>(*m_impl, group + ":" + std::to_string(port), port, std::move(check_upstream),
+void RelayHub::exchange(const std::string& group, const SessionNetwork& network, uint16_t port,
+                        std::function<Result<void>()> check_upstream, std::string request, milliseconds timeout,
+                        size_t max_answer, std::function<void(Result<Fetched>)> done) {
+  // A group is one session, so one network: the key needs only the port.
+  std::make_shared<KeptExchange>(*m_impl, group + ":" + std::to_string(port), network, port, std::move(check_upstream),
                                  std::move(request), timeout, max_answer, std::move(done))
       ->start();
 }

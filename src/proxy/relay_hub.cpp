@@ -100,7 +100,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
     m_client = adopt_socket(m_strand, m_plan.client.release());
     error_code ignored;
     m_client.non_blocking(true, ignored);  // carry() reads what is there, never waits in a read
-    auto upstream = open_to_session(m_upstream, m_plan.upstream_port);
+    auto upstream = open_to_session(m_upstream, m_plan.upstream_network, m_plan.upstream_port);
     if (!upstream) return refuse(upstream.error().message);
     m_timer.expires_after(kConnectTimeout);
     m_timer.async_wait([self = shared_from_this()](error_code ec) {
@@ -234,8 +234,8 @@ class Fetch : public std::enable_shared_from_this<Fetch> {
     m_parser.body_limit(max_answer);
   }
 
-  void start(uint16_t port) {
-    auto upstream = open_to_session(m_stream.socket(), port);
+  void start(const SessionNetwork& network, uint16_t port) {
+    auto upstream = open_to_session(m_stream.socket(), network, port);
     if (!upstream)  // answered on the hub's threads, as every other outcome is
       return asio::post(m_stream.get_executor(), [self = shared_from_this(), error = upstream.error()] {
         self->m_done(error);
@@ -276,9 +276,8 @@ class Fetch : public std::enable_shared_from_this<Fetch> {
 
 }  // namespace
 
-Result<tcp::endpoint> open_to_session(tcp::socket& socket, uint16_t port) {
-  // Every session shares corrald's network today (SessionNetwork is empty).
-  CORRAL_TRY_ASSIGN(auto fd, session_socket(SessionNetwork{}));
+Result<tcp::endpoint> open_to_session(tcp::socket& socket, const SessionNetwork& network, uint16_t port) {
+  CORRAL_TRY_ASSIGN(auto fd, session_socket(network));
   error_code ec;
   socket.assign(tcp::v4(), fd.get(), ec);
   if (ec) return Error::make(EIO, "a socket to the session's loopback: " + ec.message());
@@ -346,16 +345,18 @@ size_t RelayHub::active() const {
   return m_impl->relays.size();
 }
 
-void RelayHub::fetch(uint16_t port, std::function<Result<void>()> check_upstream, std::string request,
-                     std::function<void(Result<Fetched>)> done) {
-  std::make_shared<Fetch>(m_impl->io, std::move(check_upstream), std::move(request), std::move(done))->start(port);
+void RelayHub::fetch(const SessionNetwork& network, uint16_t port, std::function<Result<void>()> check_upstream,
+                     std::string request, std::function<void(Result<Fetched>)> done) {
+  std::make_shared<Fetch>(m_impl->io, std::move(check_upstream), std::move(request), std::move(done))
+      ->start(network, port);
 }
 
-void RelayHub::forward(uint16_t port, std::function<Result<void>()> check_upstream, std::string request,
-                       std::chrono::milliseconds timeout, size_t max_answer, std::function<void(Result<Fetched>)> done) {
+void RelayHub::forward(const SessionNetwork& network, uint16_t port, std::function<Result<void>()> check_upstream,
+                       std::string request, std::chrono::milliseconds timeout, size_t max_answer,
+                       std::function<void(Result<Fetched>)> done) {
   std::make_shared<Fetch>(m_impl->io, std::move(check_upstream), std::move(request), std::move(done), timeout,
                           max_answer)
-      ->start(port);
+      ->start(network, port);
 }
 
 }  // namespace corral

@@ -34,9 +34,10 @@ using KeptPtr = std::shared_ptr<KeptConnection>;
 
 /// Open `socket` on a socket from the session connector
 /// (net/session_connector.hpp), so that it can reach the session's
-/// loopback: every connection the hub makes is made so. Where to connect
-/// it for `port`.
-Result<boost::asio::ip::tcp::endpoint> open_to_session(boost::asio::ip::tcp::socket& socket, uint16_t port);
+/// loopback in `network`: every connection the hub makes is made so. Where
+/// to connect it for `port`.
+Result<boost::asio::ip::tcp::endpoint> open_to_session(boost::asio::ip::tcp::socket& socket,
+                                                       const SessionNetwork& network, uint16_t port);
 
 /// What a failed one-request exchange (fetch, forward, exchange) reports:
 /// ETIMEDOUT past `timeout`, ECONNREFUSED, else EBADMSG.

@@ -5,7 +5,7 @@
 namespace corral {
 
 UpstreamPort UpstreamPort::of(const SessionInfo& session, uint16_t port) {
-  return {session.id, session.scope.cgroup.string(), session.uid, port};
+  return {session.id, session.scope.cgroup.string(), session.uid, session.network, port};
 }
 
 UpstreamPort UpstreamPort::at(uint16_t other_port) const {
@@ -15,6 +15,10 @@ UpstreamPort UpstreamPort::at(uint16_t other_port) const {
 }
 
 std::function<Result<void>()> UpstreamPort::ownership_check() const {
+  // Only the session's own processes are in its network namespace (entered
+  // at its gate, before exec), so whatever listens there is the session's.
+  // sock_diag, asked from corrald's namespace, would not even see it.
+  if (network.own()) return [] { return success(); };
   return [port = port, cgroup = cgroup, uid = uid] { return check_session_port(port, Cgroup(cgroup), uid); };
 }
 
@@ -35,6 +39,7 @@ void SessionUpstream::relay(TakenConnection taken, RelayBudget::Slot slot, const
   plan.idle_timeout = m_relays.limits().idle_timeout;
   plan.client = std::move(taken.socket);
   plan.group = to.session_id;
+  plan.upstream_network = to.network;
   plan.upstream_port = to.port;
   plan.check_upstream = to.ownership_check();
   plan.to_upstream = std::move(head) + taken.buffered;
@@ -45,17 +50,17 @@ void SessionUpstream::relay(TakenConnection taken, RelayBudget::Slot slot, const
 
 void SessionUpstream::fetch(const UpstreamPort& to, std::string request,
                             std::function<void(Result<RelayHub::Fetched>)> done) {
-  m_hub.fetch(to.port, to.ownership_check(), std::move(request), std::move(done));
+  m_hub.fetch(to.network, to.port, to.ownership_check(), std::move(request), std::move(done));
 }
 
 void SessionUpstream::forward(const UpstreamPort& to, std::string request, std::chrono::milliseconds timeout,
                               size_t max_answer, std::function<void(Result<RelayHub::Fetched>)> done) {
-  m_hub.forward(to.port, to.ownership_check(), std::move(request), timeout, max_answer, std::move(done));
+  m_hub.forward(to.network, to.port, to.ownership_check(), std::move(request), timeout, max_answer, std::move(done));
 }
 
 void SessionUpstream::exchange(const UpstreamPort& to, std::string request, std::chrono::milliseconds timeout,
                                size_t max_answer, std::function<void(Result<RelayHub::Fetched>)> done) {
-  m_hub.exchange(to.session_id, to.port, to.ownership_check(), std::move(request), timeout, max_answer,
+  m_hub.exchange(to.session_id, to.network, to.port, to.ownership_check(), std::move(request), timeout, max_answer,
                  std::move(done));
 }
 

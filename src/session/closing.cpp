@@ -55,6 +55,10 @@ void SessionManager::retire(const EntryPtr& entry, const CloseReport& report) {
   entry->info.state = SessionState::closed;
   entry->info.report = report;
   entry->browser.reset();  // its fds; the exit watcher keeps its own
+  // The fd of its network namespace: a closed session in the history must
+  // not keep that namespace alive. (Relays still running hold their own
+  // copy until close_group ends them.)
+  entry->info.network = SessionNetwork();
   m_live.erase(entry->info.id);
   m_live_changed.notify_all();
   if (entry->announced) m_closed.push_back(entry);

@@ -198,6 +198,7 @@ Result<void> SessionManager::bring_up(const EntryPtr& entry) {
                            Error::make(ECHILD, "the browser " + exit + " during start-up"));
     }
     entry->info.endpoints = *endpoints;
+    entry->info.network = entry->browser->network();
     entry->info.state = SessionState::running;
     entry->announced = true;
     entry->renew(steady_clock::now());  // the idle timeout counts from ready, not from fork

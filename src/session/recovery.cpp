@@ -63,6 +63,7 @@ Result<void> SessionManager::adopt(const SessionRecord& record, const Scope& sco
   auto entry = std::make_shared<Entry>();
   entry->info = recorded;
   entry->info.scope = scope;
+  entry->info.network = browser->network();
   entry->info.state = SessionState::running;
   entry->browser = std::move(browser);
   entry->has_scope = true;

@@ -16,7 +16,7 @@ import unittest
 import urllib.parse
 
 from client_kit import held_devtools_client, run_devtools_client
-from corral_harness import Daemon, FakeDevTools, stub_wrapper, wait_until
+from corral_harness import SESSION_NETWORK, Daemon, FakeDevTools, stub_wrapper, wait_until
 from other_host import OtherHost
 
 TOKEN = "corral-test-token-" + os.urandom(12).hex()
@@ -76,9 +76,14 @@ class SessionUrls(ThroughCorral):
         self.assertTrue(devtools["http"].startswith(f"http://{self.base}{secret_path}"), devtools)
         self.assertTrue(devtools["ws"].startswith(f"ws://{self.base}{secret_path}"), devtools)
         self.assertRegex(devtools["ws"], r"/devtools/browser/[0-9a-f-]+$")
-        self.assertTrue(devtools["local"]["http"].startswith("http://127.0.0.1:"), devtools)
         for url in (devtools["http"], devtools["ws"]):
             self.assertNotIn(TOKEN, url)
+        if SESSION_NETWORK == "own":
+            # The browser's own port is on the session's loopback, which
+            # nothing outside the session reaches: there is none to name.
+            self.assertIsNone(devtools["local"], devtools)
+            return
+        self.assertTrue(devtools["local"]["http"].startswith("http://127.0.0.1:"), devtools)
         # The browser's own port is loopback on the corral host: not reachable from the other host.
         local = self.client("puppeteer-browser-url", devtools["local"]["http"], "--expect-error", timeout=20)
         self.assertTrue(local["ok"], local)
@@ -229,7 +234,14 @@ class WithoutLaunchOnConnect(ThroughCorral):
 
 class UrlsHandedOut(unittest.TestCase):
     """Behind a TLS proxy the URLs name it (--public-url); with only a unix
-    socket there is no address to hand out, and devtools.local remains."""
+    socket there is no address to hand out, and devtools.local remains (null
+    for a session in a network of its own: nothing outside reaches it)."""
+
+    def assert_local(self, devtools):
+        if SESSION_NETWORK == "own":
+            self.assertIsNone(devtools["local"], devtools)
+        else:
+            self.assertTrue(devtools["local"]["http"].startswith("http://127.0.0.1:"), devtools)
 
     def test_public_url_names_the_proxy(self):
         daemon = Daemon("--public-url", "https://corral.example/c/", browser=os.environ["CORRAL_STUB"])
@@ -237,7 +249,7 @@ class UrlsHandedOut(unittest.TestCase):
             devtools = daemon.open()["devtools"]
             self.assertTrue(devtools["http"].startswith("https://corral.example/c/cdp/"), devtools)
             self.assertTrue(devtools["ws"].startswith("wss://corral.example/c/cdp/"), devtools)
-            self.assertTrue(devtools["local"]["http"].startswith("http://127.0.0.1:"), devtools)
+            self.assert_local(devtools)
         finally:
             daemon.remove()
 
@@ -246,7 +258,7 @@ class UrlsHandedOut(unittest.TestCase):
         try:
             devtools = daemon.open()["devtools"]
             self.assertEqual((devtools["http"], devtools["ws"]), (None, None))
-            self.assertTrue(devtools["local"]["http"].startswith("http://127.0.0.1:"), devtools)
+            self.assert_local(devtools)
         finally:
             daemon.remove()
 
@@ -280,10 +292,15 @@ class APortThatIsNotTheSessions(unittest.TestCase):
         self.addCleanup(self.stranger.shutdown)
         wrapper = stub_wrapper("--claim-devtools-port", str(self.stranger.server_port))
         self.addCleanup(os.unlink, wrapper)
-        self.daemon = Daemon(browser=wrapper)
+        # In a network of its own, the session never answers on the port it
+        # names: no need to wait a minute for that.
+        self.daemon = Daemon("--start-timeout", "3s", browser=wrapper) if SESSION_NETWORK == "own" \
+            else Daemon(browser=wrapper)
         self.addCleanup(self.daemon.remove)
 
     def test_nothing_reaches_the_stranger(self):
+        if SESSION_NETWORK == "own":
+            return self.assert_never_ready()
         session = self.daemon.open()
         asked_at_start = FakeDevTools.asked  # the launcher's own readiness probe
         status, reply = self.daemon.request("GET", url_path(session["devtools"]["http"]) + "/json/version")
@@ -298,6 +315,18 @@ class APortThatIsNotTheSessions(unittest.TestCase):
         self.assertIn("outside the session", answer)
         self.assertEqual(FakeDevTools.asked, asked_at_start)
         self.daemon.close(session["id"], grace=0)
+        self.daemon.assert_nothing_left()
+
+    def assert_never_ready(self):
+        # The port the file names is asked on the session's own loopback,
+        # where only the session's processes listen: the stranger on the
+        # host's loopback is never asked, not even by the readiness probe,
+        # and the start fails instead.
+        asked_before = FakeDevTools.asked
+        status, reply = self.daemon.request("POST", "/v1/sessions", {})
+        self.assertNotEqual(status, 201, reply)
+        self.assertIn("did not open DevTools in time", reply["error"]["message"])
+        self.assertEqual(FakeDevTools.asked, asked_before)
         self.daemon.assert_nothing_left()
 
 

@@ -18,7 +18,7 @@ import threading
 import unittest
 import urllib.parse
 
-from corral_harness import DaemonTestCase, Daemon, wait_until
+from corral_harness import SESSION_NETWORK, DaemonTestCase, Daemon, wait_until
 
 PAGES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pages")
 CHROMIUM = "/usr/bin/chromium"
@@ -159,10 +159,12 @@ class HostilePages(DaemonTestCase):
         return url
 
     def targets(self, session):
-        """The page targets of a session's browser, asked directly."""
-        host, port = session["devtools"]["local"]["http"].split("//", 1)[1].split(":")
+        """The page targets of a session's browser, asked through corral (the
+        browser's own port is out of reach in a network of its own)."""
+        where, path = session["devtools"]["http"].split("//", 1)[1].split("/", 1)
+        host, port = where.split(":")
         connection = http.client.HTTPConnection(host, int(port), timeout=30)
-        connection.request("GET", "/json/list")
+        connection.request("GET", f"/{path}/json/list")
         listed = json.loads(connection.getresponse().read())
         connection.close()
         return sorted(target["id"] for target in listed)
@@ -205,10 +207,14 @@ class HostilePages(DaemonTestCase):
         self.assertEqual(set(re.findall(r"session (\w+) opened", log)) - {victim["id"]}, set())
         self.assertIn("requests from web pages (Origin 'http://evil.example:", log)
 
+    @unittest.skipIf(SESSION_NETWORK == "own",
+                     "needs the session's way out: in a network of its own (only lo) the session's browser can "
+                     "load neither this test's page server nor corral's port on the host's loopback; the "
+                     "egress part of issue 21 wires this test back up")
     def test_a_page_in_a_corral_session(self):
         session = self.daemon.open({"kind": "chrome"})
         log_before = len(self.daemon.log())
-        self.navigate(session["devtools"]["local"]["http"], self.attack_url("127.0.0.1"))
+        self.navigate(session["devtools"]["local"]["http"], self.attack_url("127.0.0.1"))  # shared: its loopback is the host's
         seen = self.pages.reports.get(timeout=60)
         print(f"\nthe page in the session saw: {seen}")
         self.assert_nothing_opened([session["id"]])

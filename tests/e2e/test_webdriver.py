@@ -119,6 +119,14 @@ class Pages(http.server.BaseHTTPRequestHandler):
         pass
 
 
+# Shared, not a network of the session's own (issue 21): these bots load
+# pages this test serves on the host's loopback, which a session with only
+# `lo` cannot reach until the egress part gives it a way out, and some use
+# chromedriver's direct `webdriver` URL, which the wdrelay part replaces.
+# The integrator drops this once both are in.
+NEEDS_THE_HOST = ("--session-network", "shared")
+
+
 class WebDriverThroughCorral(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -127,7 +135,7 @@ class WebDriverThroughCorral(unittest.TestCase):
         cls.page = f"http://127.0.0.1:{cls.pages.server_port}/"
         cls.host = OtherHost().__enter__()
         try:
-            cls.daemon = Daemon("--max-sessions", "2", "--new-session-wait", "2s", browser=None,
+            cls.daemon = Daemon(*NEEDS_THE_HOST, "--max-sessions", "2", "--new-session-wait", "2s", browser=None,
                                 listen=f"{cls.host.host_address}:0", token=TOKEN)
         except BaseException:
             cls.host.__exit__(None, None, None)
@@ -253,7 +261,7 @@ class WebDriverThroughCorral(unittest.TestCase):
         path = f"/session/{result['session_id']}"
         self.daemon.stop(signal.SIGKILL)
         old = self.daemon
-        type(self).daemon = Daemon("--max-sessions", "2", "--new-session-wait", "2s", browser=None,
+        type(self).daemon = Daemon(*NEEDS_THE_HOST, "--max-sessions", "2", "--new-session-wait", "2s", browser=None,
                                    listen=f"{self.host.host_address}:{old.port}", token=TOKEN, reuse=old)
         self.assertEqual(self.wd("GET", path + "/title"), (200, {"value": "corral page"}))
         status, body = self.wd("POST", path + "/goog/cdp/execute",

@@ -15,7 +15,7 @@ import time
 import tomllib
 import unittest
 
-from corral_harness import pid_alive, wait_until
+from corral_harness import SESSION_NETWORK, pid_alive, wait_until
 from grid_fleet import GridFleet
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -106,8 +106,9 @@ class GridFleetTest(unittest.TestCase):
 
     def assert_runs_in_scope_on(self, host, session_id):
         """chromedriver and the browser live in the session's cgroup, as its
-        uid, on the host's network (Chrome's sandboxed children in network
-        namespaces of their own, none of the fleet's or the machine's)."""
+        uid, on the host's network or, with --session-network own, the
+        session's (Chrome's sandboxed children in network namespaces of their
+        own), never on another host's or the machine's."""
         session = host.daemon.get(session_id)[1]
         pids = processes_of(session["cgroup"])
         names = {command_name(pid) for pid in pids}
@@ -118,7 +119,12 @@ class GridFleetTest(unittest.TestCase):
             self.assertEqual(os.stat(f"/proc/{pid}").st_uid, session["uid"])
             self.assertNotIn(net_namespace(pid), others, f"pid {pid} of {session_id} on another host's network")
             if command_name(pid) == "chromedriver":
-                self.assertEqual(net_namespace(pid), os.stat(host.netns.path).st_ino)
+                # Shared: the host's network; own (issue 21): one of the session's own.
+                host_network = os.stat(host.netns.path).st_ino
+                if SESSION_NETWORK == "own":
+                    self.assertNotEqual(net_namespace(pid), host_network)
+                else:
+                    self.assertEqual(net_namespace(pid), host_network)
         return len(pids)
 
     def assert_cdp_goes_through_grid(self, opened):

@@ -53,9 +53,11 @@ def install_corral(build):
 
 
 def start_system_service(*args):
-    """(Re)start corrald.service with CORRALD_ARGS from /etc/default/corrald."""
+    """(Re)start corrald.service with CORRALD_ARGS from /etc/default/corrald. The system
+    manager's corrald is root: its sessions get networks of their own, as the harness's do."""
     with open("/etc/default/corrald", "w") as f:
         f.write("CORRALD_ARGS=" + " ".join(["--listen", f"127.0.0.1:{SYSTEM_PORT}", "--start-timeout", "300s",
+                                            "--session-network", "own",
                                             # TCG is slow: no session may idle out mid-test
                                             "--default-idle-timeout", "1h",
                                             *args]) + "\n")

@@ -48,6 +48,7 @@ class SystemService(unittest.TestCase):
         status, health = self.api.request("GET", "/v1/health")
         self.assertEqual(health["backend"], "systemd-system")
         self.assertEqual(health["controllers"], {"memory": True, "cpu": True, "pids": True})
+        self.assertEqual(health["session_network"], "own", "root under corrald.service: sessions in their own namespaces")
         self.assertEqual(run("systemctl", "is-active", "corrald.service").stdout.strip(), "active")
         security = run("systemd-analyze", "security", "corrald.service", check=False).stdout
         FIGURES["systemd-analyze security"] = security.strip().splitlines()[-1] if security else "n/a"
@@ -268,10 +269,11 @@ class SystemService(unittest.TestCase):
                                       capture_output=True, text=True, timeout=60)
             writable = {path: in_session(f"echo secret > {path}/corral-vm-planted").returncode == 0
                         for path in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")}
-            # /run/lock is world-writable on the host: ProtectSystem=strict
-            # makes it read-only here. /tmp and /var/tmp are the service's own.
-            self.assertEqual(writable, {"/tmp": True, "/var/tmp": True, "/dev/shm": True, "/run/lock": False})
+            # --session-network own: all four are the session's own tmpfs
+            # (under ProtectSystem=strict, /run/lock was read-only before).
+            self.assertEqual(writable, {"/tmp": True, "/var/tmp": True, "/dev/shm": True, "/run/lock": True})
             self.assertFalse(os.path.exists("/tmp/corral-vm-planted"), "PrivateTmp: the host's /tmp is not the session's")
+            self.assertFalse(os.path.exists("/run/lock/corral-vm-planted"), "the host's /run/lock is not the session's")
             discovery = api.request("GET", "/v1/health")[1]["session_uids"]["sweep"]["discovery"]
             self.assertTrue({"/tmp", "/var/tmp", "/dev/shm"} <= set(discovery["dirs"]), discovery)
             self.assertNotIn("/run/lock", discovery["dirs"])
@@ -352,6 +354,7 @@ class UserService(unittest.TestCase):
     def test_1_user_manager_enforces_caps(self):
         status, health = self.api.request("GET", "/v1/health")
         self.assertEqual(health["backend"], "systemd-user")
+        self.assertEqual(health["session_network"], "shared", "an unprivileged corrald cannot give sessions namespaces")
         self.assertEqual(health["controllers"], {"memory": True, "cpu": True, "pids": True})
         session = self.api.open({"memory_max": "64M", "tasks_max": 16, "cpu_quota": "50%"})
         self.assertEqual(session["enforced"], {"memory": True, "cpu": True, "tasks": True})

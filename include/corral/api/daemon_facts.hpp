@@ -18,10 +18,11 @@ struct DaemonFacts {
   std::filesystem::path sessions_root; ///< the cgroup that holds every session
   Controllers controllers;             ///< what enforces limits there
   PublicAddressing addressing;         ///< for the URLs in a session's JSON
+  std::string session_network;         ///< --session-network: "own" or "shared"
 
-  static DaemonFacts of(const ScopeBackend& backend, PublicAddressing addressing) {
+  static DaemonFacts of(const ScopeBackend& backend, PublicAddressing addressing, bool own_network) {
     return {backend.naming().instance(), backend.kind(), backend.sessions_root(), backend.controllers(),
-            std::move(addressing)};
+            std::move(addressing), own_network ? "own" : "shared"};
   }
 };
 

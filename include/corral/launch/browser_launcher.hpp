@@ -18,6 +18,7 @@
 #include "corral/launch/child_watcher.hpp"
 #include "corral/launch/chrome_flags.hpp"
 #include "corral/launch/uid_pool.hpp"
+#include "corral/net/session_connector.hpp"
 #include "corral/util/error.hpp"
 
 namespace corral {
@@ -46,8 +47,11 @@ class BrowserProcess {
   /// sessions share one (see uid_pool.hpp).
   virtual std::optional<uid_t> own_uid() const = 0;
   /// Open the gate: the child execs the browser. Fails with the errno of the
-  /// step that failed (dropping privileges, chdir, exec).
+  /// step that failed (its namespaces, dropping privileges, chdir, exec).
   virtual Result<void> release() = 0;
+  /// Where corrald reaches the session's ports: its own network namespace
+  /// once release() succeeded (--session-network own), else corrald's.
+  virtual SessionNetwork network() const { return {}; }
   /// Wait until the browser answers (DevTools or WebDriver). ECHILD if it
   /// exits first, ETIMEDOUT after `timeout`.
   virtual Result<Endpoints> wait_until_ready(std::chrono::milliseconds timeout) = 0;

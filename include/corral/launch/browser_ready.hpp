@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "corral/net/session_connector.hpp"
 #include "corral/util/error.hpp"
 
 namespace corral {
@@ -19,15 +20,16 @@ struct Endpoints {
 };
 
 /// Chrome writes "<port>\n<ws path>" to <profile>/DevToolsActivePort once
-/// DevTools listens; wait for it (inotify) and for /json/version to answer.
+/// DevTools listens; wait for it (inotify) and for /json/version to answer
+/// on that port of `network`.
 /// ECHILD if the browser exits first, or at once if the file is there but
 /// not a regular file of at most 4 KiB (a symlink or a FIFO the session
 /// planted is never followed or waited on); ETIMEDOUT after `timeout`.
-Result<Endpoints> wait_for_devtools(const std::filesystem::path& profile, int pidfd,
+Result<Endpoints> wait_for_devtools(const SessionNetwork& network, const std::filesystem::path& profile, int pidfd,
                                     std::chrono::milliseconds timeout);
 
-/// Poll chromedriver's GET <url_base>/status until it says ready.
-Result<Endpoints> wait_for_webdriver(uint16_t port, const std::string& url_base, int pidfd,
+/// Poll chromedriver's GET <url_base>/status (in `network`) until it says ready.
+Result<Endpoints> wait_for_webdriver(const SessionNetwork& network, uint16_t port, const std::string& url_base, int pidfd,
                                      std::chrono::milliseconds timeout);
 
 /// Parse a DevToolsActivePort text: the port, and the websocket path.

@@ -8,6 +8,12 @@
 // Between the gate and exec the child also drops to the session's user (if
 // one is given) and sets PR_SET_NO_NEW_PRIVS, so nothing a session runs can
 // gain privileges through a setuid binary or file capabilities.
+//
+// With LaunchSpec::own_namespaces, still as root and before that drop, it
+// leaves corrald's network, mount and IPC namespaces for new ones: its
+// network has only `lo` (up), its /proc hides other uids' processes
+// (hidepid=invisible), and /tmp, /var/tmp, /dev/shm and /run/lock are empty
+// tmpfs that end with the session's last process.
 #pragma once
 
 #include <sys/types.h>
@@ -36,6 +42,9 @@ struct LaunchSpec {
   std::filesystem::path working_directory;
   std::filesystem::path log_file;        ///< stdout and stderr go here (appended)
   std::optional<Credentials> run_as;     ///< unset: keep the daemon's uid, gid and groups
+  /// New network, mount and IPC namespaces at the gate (needs
+  /// CAP_SYS_ADMIN and CAP_NET_ADMIN); false: corrald's own.
+  bool own_namespaces = false;
 };
 
 class GatedChild {
@@ -51,8 +60,9 @@ class GatedChild {
   const Pidfd& pidfd() const { return m_pidfd; }
 
   /// Open the gate; returns once the child has exec()ed, or with the errno
-  /// of the step that failed: dropping to `run_as` (EPERM without
-  /// CAP_SETUID), PR_SET_NO_NEW_PRIVS, chdir or exec (ENOENT for a missing
+  /// of the step that failed: one of the own namespaces (unshare, `lo`, a
+  /// mount), dropping to `run_as` (EPERM without CAP_SETUID),
+  /// PR_SET_NO_NEW_PRIVS, chdir or exec (ENOENT for a missing
   /// binary, EACCES for one the session user may not run, ...).
   Result<void> release();
   /// SIGKILL a child that was never released. The reaper reaps it.

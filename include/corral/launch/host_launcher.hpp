@@ -20,6 +20,9 @@ struct HostLauncherConfig {
   /// What browsers run as when the pool does not separate sessions; unset:
   /// the daemon's user.
   std::optional<Credentials> session_user;
+  /// --session-network own: each session in network, mount and IPC
+  /// namespaces of its own (gated_child.hpp), reached through them.
+  bool own_network = false;
 };
 
 class HostBrowserLauncher : public BrowserLauncher {

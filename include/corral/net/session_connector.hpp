@@ -7,25 +7,53 @@
 
 #include <netinet/in.h>
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
+#include <memory>
 
 #include "corral/util/error.hpp"
 #include "corral/util/unique_fd.hpp"
 
 namespace corral {
 
-/// Where a session's network is. Today every session shares corrald's own
-/// network namespace, so the session's loopback is corrald's: this holds
-/// nothing. A session in a network namespace of its own will hold that
-/// namespace's fd here, and session_socket() create its sockets there.
-struct SessionNetwork {};
+/// Where a session's network is: corrald's own network namespace (empty,
+/// a session started with --session-network shared), or the session's own
+/// one, held by an fd of its /proc/PID/ns/net. Shared by every copy (the
+/// session's info, each upstream port, each relay), closed with the last.
+class SessionNetwork {
+ public:
+  SessionNetwork() = default;
+  /// The network namespace of process `pid` (/proc/PID/ns/net), or empty
+  /// when that is corrald's own: a session started shared. Needs
+  /// CAP_SYS_PTRACE for a process of another uid.
+  static Result<SessionNetwork> of_process(pid_t pid);
+
+  /// True when the session has a network namespace of its own.
+  bool own() const { return m_namespace != nullptr; }
+  /// The namespace's fd; -1 when shared.
+  int fd() const { return m_namespace ? m_namespace->get() : -1; }
+
+ private:
+  explicit SessionNetwork(std::shared_ptr<const UniqueFd> ns) : m_namespace(std::move(ns)) {}
+  std::shared_ptr<const UniqueFd> m_namespace;
+};
+
+/// Remember corrald's own network namespace, so that a thread that made a
+/// socket in a session's can return to it. Once, at start, before any
+/// session_socket(); needed only where sessions get their own networks.
+Result<void> remember_own_network();
 
 /// 127.0.0.1:`port`, where a session's browser and chromedriver listen.
 sockaddr_in session_loopback(uint16_t port);
 
 /// A new TCP socket (non-blocking, close-on-exec, not yet connected) that
-/// can reach the loopback of `network`.
+/// can reach the loopback of `network`. For a session's own namespace the
+/// calling thread enters it (setns, CAP_SYS_ADMIN), makes the socket there
+/// (a socket stays in the namespace it was made in) and returns at once; a
+/// thread that cannot return aborts corrald: it must never serve anything
+/// else from inside a session.
 Result<UniqueFd> session_socket(const SessionNetwork& network);
 
 /// A socket from session_socket(), connected to session_loopback(`port`)

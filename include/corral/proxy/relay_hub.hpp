@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "corral/net/session_connector.hpp"
 #include "corral/util/error.hpp"
 #include "corral/util/unique_fd.hpp"
 
@@ -32,6 +33,7 @@ class RelayHub {
   struct Plan {
     UniqueFd client;                              ///< connected, TCP or unix
     std::string group;                            ///< close_group() ends every relay of a group: a session id
+    SessionNetwork upstream_network;              ///< whose 127.0.0.1: the session's
     uint16_t upstream_port = 0;                   ///< on 127.0.0.1
     std::function<Result<void>()> check_upstream; ///< after connecting, before any byte goes up
     std::string to_upstream;                      ///< first bytes up: a request head, and what the client sent past it
@@ -73,20 +75,20 @@ class RelayHub {
   /// `request` (a whole HTTP/1.1 request with Connection: close), read one
   /// answer of at most 8 MiB within 10 s. ECONNREFUSED, EPERM (the check),
   /// ETIMEDOUT, EBADMSG (not HTTP, too large).
-  void fetch(uint16_t port, std::function<Result<void>()> check_upstream, std::string request,
+  void fetch(const SessionNetwork& network, uint16_t port, std::function<Result<void>()> check_upstream, std::string request,
              std::function<void(Result<Fetched>)> done);
   /// The same exchange for a proxied WebDriver command: no short deadline
   /// (a page load may take minutes; `timeout` is the session's own), an
   /// answer of up to `max_answer` bytes (a screenshot, a page source).
   /// ETIMEDOUT past `timeout`; otherwise as fetch().
-  void forward(uint16_t port, std::function<Result<void>()> check_upstream, std::string request,
+  void forward(const SessionNetwork& network, uint16_t port, std::function<Result<void>()> check_upstream, std::string request,
                std::chrono::milliseconds timeout, size_t max_answer, std::function<void(Result<Fetched>)> done);
   /// forward() over a connection kept alive between the exchanges of one
   /// `group` (a session) with one port: `request` must ask for keep-alive;
   /// the check runs once per connection made. A kept connection the other
   /// side has closed meanwhile is replaced once, when not a byte of the
   /// answer came back on it. close_group() closes the group's kept ones.
-  void exchange(const std::string& group, uint16_t port, std::function<Result<void>()> check_upstream,
+  void exchange(const std::string& group, const SessionNetwork& network, uint16_t port, std::function<Result<void>()> check_upstream,
                 std::string request, std::chrono::milliseconds timeout, size_t max_answer,
                 std::function<void(Result<Fetched>)> done);
 

@@ -4,7 +4,8 @@
 // for both proxies, the one RelayBudget for their WebSockets, and the one
 // rule that guards each connection, checked once it is made and before a
 // byte goes up: the port is the session's own (its listener belongs to the
-// session's uid or cgroup; session_port.hpp). When a session starts to
+// session's uid or cgroup; session_port.hpp), unless the session has a
+// network of its own, where only its processes can listen. When a session starts to
 // close, for any reason, its relays and kept connections end at once.
 #pragma once
 
@@ -25,12 +26,14 @@ struct UpstreamPort {
   std::string session_id;
   std::string cgroup;        ///< whose processes may listen there (without a uid of its own)
   std::optional<uid_t> uid;  ///< the session's own uid, which must own the listener
+  SessionNetwork network;    ///< whose loopback the port is on
   uint16_t port = 0;
 
   static UpstreamPort of(const SessionInfo& session, uint16_t port);
   /// The same session, another port (its chromedriver's, its browser's).
   UpstreamPort at(uint16_t other_port) const;
-  /// Success when the port is this session's own (check_session_port).
+  /// Success when the port is this session's own (check_session_port);
+  /// none needed in a network of the session's own.
   std::function<Result<void>()> ownership_check() const;
 };
 

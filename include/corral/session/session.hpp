@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "corral/launch/browser_ready.hpp"
+#include "corral/net/session_connector.hpp"
 #include "corral/cgroup/cgroup.hpp"
 #include "corral/launch/chrome_flags.hpp"
 #include "corral/launch/child_watcher.hpp"
@@ -94,6 +95,9 @@ struct SessionInfo {
   pid_t pid = -1;
   std::optional<uid_t> uid;  ///< the session's own uid, when sessions do not share one
   Endpoints endpoints;
+  /// Where `endpoints` listen: the session's own network namespace, or
+  /// corrald's (empty). Not persisted: found again from the pid on adoption.
+  SessionNetwork network;
   std::optional<DriverBinding> driver;  ///< once a WebDriver client opened its session
   /// Opens this session's DevTools and WebDriver through corral, and
   /// nothing else: URLs that corral hands out carry it instead of the API

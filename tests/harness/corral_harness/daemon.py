@@ -16,6 +16,20 @@ from corral_harness.processes import pid_alive, wait_until
 from corral_harness.users import NAMED_INSTANCE_UIDS, RUN_SESSION_UIDS
 
 BACKEND = os.environ.get("CORRAL_TEST_BACKEND", "cgroupfs")
+# A root corrald (cgroupfs here; the system manager in the VM) gives every
+# session network, mount and IPC namespaces of its own, so that every suite
+# exercises them; systemd-user's corrald is unprivileged and shares.
+SESSION_NETWORK = "own" if BACKEND == "cgroupfs" and os.geteuid() == 0 else "shared"
+# Such a session gets an empty /tmp (and /var/tmp, /dev/shm, /run/lock) of
+# its own, so it could not see state dirs or stub browsers made there, and
+# corrald refuses them: this run's temporary files go elsewhere. A short
+# path: Chrome's SingletonSocket in a session's tmp dir must fit a unix
+# socket's 107 bytes (/tmp and 3 characters more at most).
+OWN_NETWORK_TMPDIR = "/var/ct"
+if SESSION_NETWORK == "own":
+    os.makedirs(OWN_NETWORK_TMPDIR, exist_ok=True)
+    os.chmod(OWN_NETWORK_TMPDIR, 0o1777)
+    os.environ["TMPDIR"] = tempfile.tempdir = OWN_NETWORK_TMPDIR
 
 # Daemons started and not yet removed: what a test run killed by meson's
 # timeout (SIGTERM) must clean up before it goes.
@@ -98,6 +112,8 @@ class Daemon(Api):
             args += ["--cgroup-root", self.shared_root]
         if browser:
             args += ["--browser", browser]
+        if backend == "cgroupfs" and SESSION_NETWORK == "own" and "--session-network" not in extra_args:
+            args += ["--session-network", "own"]
         args += list(extra_args)
         self.log_lines = []
         _LIVE_DAEMONS.append(self)

@@ -29,7 +29,7 @@ std::pair<Error, milliseconds> refusal(const fs::path& profile) {
   UniqueFd self(static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0)));
   REQUIRE(self.valid());
   auto started = steady_clock::now();
-  auto ready = wait_for_devtools(profile, self.get(), seconds(10));
+  auto ready = wait_for_devtools(SessionNetwork{}, profile, self.get(), seconds(10));
   REQUIRE_FALSE(ready.ok());
   return {ready.error(), duration_cast<milliseconds>(steady_clock::now() - started)};
 }
@@ -74,7 +74,7 @@ TEST_CASE("DevTools is ready once /json/version answers, and names its websocket
   testing::OneShotServer server(json_answer(R"({"webSocketDebuggerUrl":"ws://127.0.0.1:1/devtools/browser/y"})"));
   point_at(profile.path, server);
   UniqueFd self(static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0)));
-  auto ready = wait_for_devtools(profile.path, self.get(), seconds(10));
+  auto ready = wait_for_devtools(SessionNetwork{}, profile.path, self.get(), seconds(10));
   REQUIRE(ready.ok());
   CHECK(ready->devtools_http == "http://127.0.0.1:" + std::to_string(server.port));
   CHECK(ready->devtools_ws == "ws://127.0.0.1:1/devtools/browser/y");

@@ -164,7 +164,7 @@ TEST_CASE("fetch: one HTTP exchange with a browser's port") {
     send_all(connection.get(), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
   });
   std::promise<Result<RelayHub::Fetched>> answer;
-  hub.fetch(browser.port, nullptr, "GET /json/version HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+  hub.fetch(SessionNetwork{}, browser.port, nullptr, "GET /json/version HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
             [&](Result<RelayHub::Fetched> fetched) { answer.set_value(std::move(fetched)); });
   auto fetched = answer.get_future().get();
   server.join();
@@ -192,7 +192,7 @@ TEST_CASE("exchange: a session's commands share one kept connection, checked onc
   });
   auto ask = [&] {
     std::promise<Result<RelayHub::Fetched>> answer;
-    hub.exchange("s1", driver.port, [&] { ++checks; return success(); },
+    hub.exchange("s1", SessionNetwork{}, driver.port, [&] { ++checks; return success(); },
                  "GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n", std::chrono::seconds(10),
                  1 << 20, [&](Result<RelayHub::Fetched> fetched) { answer.set_value(std::move(fetched)); });
     return answer.get_future().get();

@@ -1,0 +1,37 @@
+"""A test's way into a session's network namespace, as corrald's own
+connector does it (setns on the calling thread, and back): for what a test
+reaches directly on a session's loopback (chromedriver's direct `webdriver`
+URL) when the session has a network of its own."""
+import contextlib
+import ctypes
+import os
+
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _setns(fd):
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"setns: {os.strerror(errno)}")
+
+
+@contextlib.contextmanager
+def in_network_of(pid):
+    """This thread in the network namespace of process `pid` (root), then back
+    in its own; where that is this thread's namespace already (a session
+    sharing corrald's network), nothing changes, and no privilege is needed."""
+    if os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat("/proc/thread-self/ns/net").st_ino:
+        yield
+        return
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _setns(target)
+        try:
+            yield
+        finally:
+            _setns(home)
+    finally:
+        os.close(target)
+        os.close(home)
