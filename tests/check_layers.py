@@ -13,14 +13,14 @@ MAY_INCLUDE = {
     "net": {"net", "util"},
     "cgroup": {"cgroup", "util"},
     "backend": {"backend", "cgroup", "util"},
-    "launch": {"launch", "net", "util"},
-    "session": {"session", "backend", "launch", "cgroup", "net", "util"},
+    "launch": {"launch", "egress", "net", "util"},
+    "session": {"session", "backend", "launch", "egress", "cgroup", "net", "util"},
     # The front door. The HTTP server knows nothing of sessions or proxies:
     # routes declare their access and error shape to it (router.hpp). The
     # JSON API knows nothing of the proxies. Both proxies reach a session
     # only through proxy/ (SessionUpstream), and never include each other.
     "server": {"server", "net", "util"},
-    "api": {"api", "server", "net", "session", "backend", "launch", "cgroup", "util"},
+    "api": {"api", "server", "net", "session", "backend", "launch", "egress", "cgroup", "util"},
     "proxy": {"proxy", "server", "session", "net", "cgroup", "util"},
     "devtools": {"devtools", "proxy", "api", "server", "session", "net", "util"},
     "webdriver": {"webdriver", "proxy", "api", "server", "session", "launch", "net", "util"},

@@ -94,6 +94,22 @@ json devtools_json(const SessionInfo& session, const std::optional<PublicBase>& 
   return {{"http", http}, {"ws", ws}, {"local", local}};
 }
 
+// A live session's network: a namespace of its own or corrald's, and what
+// its pages did through its way out (refusals by the policy's reason).
+json network_json(const SessionInfo& session) {
+  if (session.state == SessionState::closed) return nullptr;
+  json egress = nullptr;
+  if (session.egress) {
+    const auto& counts = *session.egress;
+    json refused = json::object();
+    for (size_t reason = 1; reason < kEgressReasons; ++reason)
+      refused[std::string(egress_reason_name(static_cast<EgressReason>(reason)))] = counts.refused[reason];
+    egress = {{"connections", counts.connections}, {"open", counts.open},           {"refused", refused},
+              {"unreachable", counts.unreachable}, {"bytes_out", counts.bytes_out}, {"bytes_in", counts.bytes_in}};
+  }
+  return {{"own", session.network.own()}, {"egress", egress}};
+}
+
 json session_json(const SessionInfo& session, const std::optional<PublicBase>& base) {
   json devtools = devtools_json(session, base);
   json body = {{"id", session.id},
@@ -105,6 +121,7 @@ json session_json(const SessionInfo& session, const std::optional<PublicBase>& b
                {"uid", session.uid},
                {"devtools", devtools},
                {"webdriver", relayed_webdriver_url(session, base)},
+               {"network", network_json(session)},
                {"limits", limits_json(session.limits)},
                {"enforced", {{"memory", session.enforced.memory}, {"cpu", session.enforced.cpu},
                              {"tasks", session.enforced.tasks}}},

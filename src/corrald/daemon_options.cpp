@@ -46,7 +46,7 @@ namespace {
 struct FlagText {
   std::string instance = kDefaultInstance, listen = "127.0.0.1:8420", backend = "auto", state_dir;
   std::string browser, chromedriver, memory_max, memory_high, cpu_quota, grace = "2s", start_timeout = "60s";
-  std::string new_session_wait = "30s", relay_idle_timeout = "10m", session_network = "shared";
+  std::string new_session_wait = "30s", relay_idle_timeout = "10m", session_network = "auto";
   std::string memory_budget, default_ttl = "1h", max_ttl = "24h", default_idle = "5m", max_idle = "24h";
   uint64_t tasks_max = 0;
   std::vector<std::string> allow_hosts, allow_origins, egress_allow;
@@ -87,10 +87,12 @@ void add_daemon_flags(CLI::App& app, FlagText& text, DaemonOptions& options) {
                  "has a passwd or group entry, is in /etc/subuid or /etc/subgid, in systemd's dynamic-user or "
                  "container ranges, or owns a running process)");
   app.add_option("--session-network", text.session_network,
-                 "own: each session in network, mount and IPC namespaces of its own (only `lo`; its own /proc, "
-                 "/tmp, /var/tmp, /dev/shm, /run/lock), its ports reached by corrald alone; needs root "
-                 "(CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_SYS_PTRACE). shared: sessions share corrald's network")
-      ->check(CLI::IsMember({"own", "shared"}))
+                 "own: each session in network, mount and IPC namespaces of its own (its own /proc, /tmp, "
+                 "/var/tmp, /dev/shm, /run/lock), its ports reached by corrald alone, its pages out only through "
+                 "corrald's egress relay and its policy (docs/network.md); needs root (CAP_SYS_ADMIN, "
+                 "CAP_NET_ADMIN, CAP_SYS_PTRACE). shared: sessions share corrald's network. auto: own where "
+                 "corrald can give it (root with those capabilities), else shared, with a warning")
+      ->check(CLI::IsMember({"auto", "own", "shared"}))
       ->capture_default_str();
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error")->capture_default_str();
   app.add_option("--log-target", options.log_target,
@@ -247,7 +249,8 @@ void apply_flags(const FlagText& text, DaemonOptions& options) {
   // Absolute: the browser is exec'd after a chdir into the session's tmp dir.
   auto absolute = [](const std::string& path) { return path.empty() ? path : std::filesystem::absolute(path).string(); };
   options.launcher.programs = {absolute(text.browser), absolute(text.chromedriver)};
-  options.launcher.own_network = text.session_network == "own";
+  options.launcher.own_network = text.session_network != "shared";
+  options.own_network_required = text.session_network == "own";
   apply_default_limits(text, sessions.default_limits);
   apply_durations(text, sessions);
   options.new_session_wait =

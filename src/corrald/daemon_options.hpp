@@ -35,6 +35,9 @@ struct DaemonOptions {
   RelayLimits relays;             ///< --max-relays-per-session, --relay-idle-timeout; the total from max_relays
   SessionManagerConfig sessions;
   HostLauncherConfig launcher;  ///< programs and state dir; the session user is resolved at start
+  /// --session-network own: refuse to start without it (auto falls back
+  /// to shared, with a warning).
+  bool own_network_required = false;
   std::vector<Cidr> egress_allow;  ///< --egress-allow: ranges sessions may reach despite the default egress policy
 };
 

@@ -10,9 +10,11 @@
 
 #include <future>
 
+#include "corral/egress/egress_relay.hpp"
 #include "corral/server/http_server.hpp"
 #include "corral/launch/browser_command.hpp"
 #include "corral/launch/host_launcher.hpp"
+#include "corral/launch/session_way_out.hpp"
 #include "corral/launch/own_network.hpp"
 #include "corral/launch/child_watcher.hpp"
 #include "corral/api/routes.hpp"
@@ -28,6 +30,7 @@
 #include "corral/util/file_lock.hpp"
 #include "corral/util/token_file.hpp"
 #include "daemon_options.hpp"
+#include "session_network_setup.hpp"
 
 namespace {
 using namespace corral;
@@ -234,21 +237,6 @@ void add_request_checks(HttpServer& server, const RequestGuardPolicy& guard, con
     serve_without_token_only_to(server, std::make_shared<TokenlessCallers>(::geteuid()));
 }
 
-// Sessions in namespaces of their own, or none: never a session that
-// silently shares corrald's network when the operator asked for its own.
-bool network_mode_possible(const HostLauncherConfig& config) {
-  if (!config.own_network) return true;
-  if (auto possible = check_own_network(config); !possible) {
-    spdlog::critical("cannot give sessions networks of their own: {}", possible.error().message);
-    return false;
-  }
-  if (auto remembered = remember_own_network(); !remembered) {
-    spdlog::critical("{}", remembered.error().message);
-    return false;
-  }
-  return true;
-}
-
 // How clients reach corral, and what connect-to-launch needs. The browser's
 // version is asked in the background (it runs the browser), and only when
 // the root /json/version can answer.
@@ -311,7 +299,10 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   auto backend = open_backend(options, journal);
   if (!backend) return 1;
   find_browsers(launcher_config.programs);
-  if (!network_mode_possible(launcher_config)) return 1;
+  if (!network_mode_possible(launcher_config, options.own_network_required)) return 1;
+  // The way out of every own network; its threads end before the launcher's sessions do.
+  auto egress = egress_relay(options, *listener, launcher_config);
+  launcher_config.egress = egress.get();
   ChildWatcher watcher;
   if (auto started = watcher.start(); !started) {
     spdlog::critical("{}", started.error().message);
@@ -330,7 +321,7 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   DevToolsProxy devtools(server, sessions, upstream, devtools_config);
   WebDriverProxy webdriver(server, sessions, upstream,
                            {devtools_config.addressing,
-                            {launcher_config.programs.chrome.string(), chrome_driven_flags(browser_uid)},
+                            {launcher_config.programs.chrome.string(), driven_flags(browser_uid, launcher_config)},
                             options.new_session_wait});
   devtools.register_routes();
   webdriver.register_routes();

@@ -6,6 +6,7 @@
 
 #include "corral/launch/gated_child.hpp"
 #include "corral/launch/session_dirs.hpp"
+#include "corral/launch/session_way_out.hpp"
 #include "corral/launch/uid_sweep.hpp"
 #include "corral/util/file_io.hpp"
 #include "corral/util/process_identity.hpp"
@@ -22,10 +23,10 @@ class HostBrowserProcess : public BrowserProcess {
  public:
   HostBrowserProcess(const std::string& state_dir, BrowserKind kind, SessionDirs dirs, uint16_t port,
                      std::string url_base, Pidfd pidfd, uint64_t start_time, std::optional<GatedChild> child,
-                     std::optional<uid_t> own_uid, bool own_network, SessionNetwork network = {})
+                     std::optional<uid_t> own_uid, bool own_network, EgressRelay* egress, SessionNetwork network = {})
       : m_state_dir(state_dir), m_kind(kind), m_dirs(std::move(dirs)), m_port(port), m_url_base(std::move(url_base)),
         m_pidfd(std::move(pidfd)), m_start_time(start_time), m_child(std::move(child)), m_own_uid(own_uid),
-        m_own_network(own_network), m_network(std::move(network)) {}
+        m_own_network(own_network), m_egress(egress), m_network(std::move(network)) {}
 
   std::optional<uid_t> own_uid() const override { return m_own_uid; }
 
@@ -42,10 +43,29 @@ class HostBrowserProcess : public BrowserProcess {
     auto network = SessionNetwork::of_process(m_pidfd.pid());
     if (!network) return Error::make(ECHILD, "cannot find the browser's network: " + network.error().message);
     m_network = std::move(*network);
+    // Before the browser is ready, and so before any page loads: a page
+    // never finds the proxy port closed.
+    if (auto opened = open_way_out(); !opened)
+      return Error::make(ECHILD, "cannot give the browser its way out: " + opened.error().message);
+    return success();
+  }
+
+  /// The session's way out, in its own network (once after release, or at
+  /// adoption: the browser's --proxy-server still names the same port).
+  Result<void> open_way_out() {
+    if (!m_network.own() || !m_egress) return success();
+    CORRAL_TRY_ASSIGN(auto way_out, SessionWayOut::open(*m_egress, session_id(), m_network, m_own_uid));
+    std::lock_guard lock(m_way_out_mutex);
+    m_way_out = std::move(way_out);
     return success();
   }
 
   SessionNetwork network() const override { return m_network; }
+
+  std::optional<EgressCounters> egress() const override {
+    std::lock_guard lock(m_way_out_mutex);
+    return m_way_out.counters();
+  }
 
   Result<Endpoints> wait_until_ready(milliseconds timeout) override {
     if (m_kind == BrowserKind::chrome) return wait_for_devtools(m_network, m_dirs.profile, m_pidfd.get(), timeout);
@@ -75,8 +95,14 @@ class HostBrowserProcess : public BrowserProcess {
   }
 
   Result<void> remove_files() override {
-    return set_aside_session_dir(m_state_dir, m_dirs.base.filename().string());
+    {
+      std::lock_guard lock(m_way_out_mutex);  // the session is over: so are its connections out
+      m_way_out.close();
+    }
+    return set_aside_session_dir(m_state_dir, session_id());
   }
+
+  std::string session_id() const { return m_dirs.base.filename().string(); }
 
  private:
   std::filesystem::path m_state_dir;
@@ -89,7 +115,10 @@ class HostBrowserProcess : public BrowserProcess {
   std::optional<GatedChild> m_child;
   std::optional<uid_t> m_own_uid;
   bool m_own_network;        ///< started in namespaces of its own (LaunchSpec::own_namespaces)
+  EgressRelay* m_egress;     ///< serves its way out; null: none (shared network)
   SessionNetwork m_network;  ///< its namespace once released or adopted; empty: corrald's
+  mutable std::mutex m_way_out_mutex;  ///< egress() is asked from any thread
+  SessionWayOut m_way_out;
 };
 
 const std::filesystem::path& program_for(const BrowserPrograms& programs, BrowserKind kind) {
@@ -178,6 +207,10 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::spawn(const Browser
                                                   : chromedriver_launch(program, *dirs, port, request.driver_url_base,
                                                                         request.args, user);
   spec.own_namespaces = m_config.own_network;
+  // chromedriver gets the way out's flags for its Chrome with the
+  // capabilities (CorralBrowser); Chrome itself gets them here.
+  if (m_config.own_network && request.kind == BrowserKind::chrome)
+    for (auto& flag : way_out_flags()) spec.argv.insert(spec.argv.end() - 1, std::move(flag));  // before about:blank
   auto child = GatedChild::spawn(spec);
   auto start_time = child ? start_time_of(child->pid()) : Result<uint64_t>(child.error());
   auto pidfd = start_time ? child->pidfd().dup() : Result<Pidfd>(start_time.error());
@@ -189,7 +222,7 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::spawn(const Browser
   }
   return std::unique_ptr<BrowserProcess>(new HostBrowserProcess(m_config.state_dir, request.kind, *dirs, port,
                                                                 request.driver_url_base, std::move(*pidfd), *start_time, std::move(*child),
-                                                                own_uid, m_config.own_network));
+                                                                own_uid, m_config.own_network, m_config.egress));
 }
 
 Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::reattach(const std::string& session_id, pid_t pid,
@@ -213,9 +246,13 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::reattach(const std:
     return Error::make(ESRCH, "pid " + std::to_string(pid) + " ended while its namespace was opened");
   if (uid) CORRAL_TRY(m_pool.claim(*uid));
   // The kind and port only matter for start-up, which is long over.
-  return std::unique_ptr<BrowserProcess>(new HostBrowserProcess(m_config.state_dir, BrowserKind::chrome, dirs, 0, "",
-                                                                std::move(*pidfd), start_time, std::nullopt, uid,
-                                                                network->own(), std::move(*network)));
+  auto adopted = std::make_unique<HostBrowserProcess>(m_config.state_dir, BrowserKind::chrome, dirs, 0, "",
+                                                      std::move(*pidfd), start_time, std::nullopt, uid, network->own(),
+                                                      m_config.egress, std::move(*network));
+  // Without it the session lives on, but its pages reach nothing.
+  if (auto opened = adopted->open_way_out(); !opened)
+    spdlog::error("session {}: no way out after adoption: {}", session_id, opened.error().message);
+  return std::unique_ptr<BrowserProcess>(std::move(adopted));
 }
 
 void HostBrowserLauncher::watch_exit(const BrowserProcess& browser, ExitCallback on_exit) {

@@ -97,6 +97,17 @@ Result<void> finish_connect(int fd, uint16_t port, std::chrono::milliseconds tim
 
 }  // namespace
 
+Result<UniqueFd> listen_in_session(const SessionNetwork& network, uint16_t port) {
+  if (!network.own()) return Error::make(EINVAL, "a session that shares corrald's network has no way out of its own");
+  CORRAL_TRY_ASSIGN(auto fd, session_socket(network));
+  auto address = session_loopback(port);
+  auto where = "listen on the session's 127.0.0.1:" + std::to_string(port);
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) < 0)
+    return Error::from_errno(errno, where);
+  if (::listen(fd.get(), SOMAXCONN) < 0) return Error::from_errno(errno, where);
+  return fd;
+}
+
 Result<UniqueFd> connect_to_session(const SessionNetwork& network, uint16_t port, std::chrono::milliseconds timeout) {
   CORRAL_TRY_ASSIGN(auto fd, session_socket(network));
   auto address = session_loopback(port);

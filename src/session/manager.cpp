@@ -245,6 +245,7 @@ Result<SessionInfo> SessionManager::get(const std::string& id) const {
     auto entry = find(id);
     if (!entry) return Error::make(ENOENT, "no session '" + id + "'");
     info = entry->info;
+    if (entry->browser) info.egress = entry->browser->egress();
   }
   if (info.state == SessionState::running) info.stats = m_backend.stats(info.scope);
   return info;
@@ -254,7 +255,10 @@ std::vector<SessionInfo> SessionManager::list() const {
   std::vector<SessionInfo> sessions;
   {
     std::lock_guard lock(m_mutex);
-    for (const auto& [id, entry] : m_live) sessions.push_back(entry->info);
+    for (const auto& [id, entry] : m_live) {
+      sessions.push_back(entry->info);
+      if (entry->browser) sessions.back().egress = entry->browser->egress();
+    }
   }
   // Per-session use, read outside the lock: a few small cgroupfs reads each.
   for (auto& info : sessions)

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "corral/egress/egress_relay.hpp"
 #include "corral/launch/browser_ready.hpp"
 #include "corral/launch/child_watcher.hpp"
 #include "corral/launch/chrome_flags.hpp"
@@ -52,6 +53,9 @@ class BrowserProcess {
   /// Where corrald reaches the session's ports: its own network namespace
   /// once release() succeeded (--session-network own), else corrald's.
   virtual SessionNetwork network() const { return {}; }
+  /// What its pages did through its way out (session_way_out.hpp); nullopt
+  /// when it has none. From any thread.
+  virtual std::optional<EgressCounters> egress() const { return std::nullopt; }
   /// Wait until the browser answers (DevTools or WebDriver). ECHILD if it
   /// exits first, ETIMEDOUT after `timeout`.
   virtual Result<Endpoints> wait_until_ready(std::chrono::milliseconds timeout) = 0;

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "corral/launch/browser_command.hpp"
+#include "corral/egress/egress_relay.hpp"
 #include "corral/launch/browser_launcher.hpp"
 #include "corral/launch/child_watcher.hpp"
 #include "corral/launch/sweep_retries.hpp"
@@ -23,6 +24,9 @@ struct HostLauncherConfig {
   /// --session-network own: each session in network, mount and IPC
   /// namespaces of its own (gated_child.hpp), reached through them.
   bool own_network = false;
+  /// Serves each own network's way out (session_way_out.hpp); null: the
+  /// sessions' pages reach nothing outside.
+  EgressRelay* egress = nullptr;
 };
 
 class HostBrowserLauncher : public BrowserLauncher {

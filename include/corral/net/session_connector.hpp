@@ -56,6 +56,12 @@ sockaddr_in session_loopback(uint16_t port);
 /// else from inside a session.
 Result<UniqueFd> session_socket(const SessionNetwork& network);
 
+/// A TCP socket listening on session_loopback(`port`) inside `network`
+/// (which must be a session's own): where the session's browser finds its
+/// way out (egress/egress_relay.hpp), served from corrald's namespace.
+/// EADDRINUSE when something of the session holds the port already.
+Result<UniqueFd> listen_in_session(const SessionNetwork& network, uint16_t port);
+
 /// A socket from session_socket(), connected to session_loopback(`port`)
 /// within `timeout`, still non-blocking. ECONNREFUSED: nothing listens
 /// there; ETIMEDOUT: the connection was not made in time.

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "corral/egress/egress_relay.hpp"
 #include "corral/launch/browser_ready.hpp"
 #include "corral/net/session_connector.hpp"
 #include "corral/cgroup/cgroup.hpp"
@@ -111,6 +112,7 @@ struct SessionInfo {
   std::optional<ExitStatus> exit;        ///< how the main process ended, once it has
   std::optional<CloseReport> report;     ///< once closed
   std::optional<CgroupStats> stats;      ///< live use, for GET of one session
+  std::optional<EgressCounters> egress;  ///< its way out's counts, live; none without a way out
 };
 
 }  // namespace corral

@@ -1,0 +1,85 @@
+#include "session_network_setup.hpp"
+
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <string_view>
+
+#include "corral/launch/browser_command.hpp"
+#include "corral/launch/own_network.hpp"
+#include "corral/launch/session_way_out.hpp"
+#include "corral/net/session_connector.hpp"
+
+namespace corral {
+namespace {
+
+// Where corral itself listens, as the egress policy must refuse it
+// whatever the operator allows: a page must never talk to corral's API
+// from the host's side. A name (not an address) is resolved by the server
+// at bind; url() has the address bound.
+std::vector<IpEndpoint> corral_listeners(const ListenSocket& listener) {
+  if (listener.is_unix()) return {};
+  auto url = std::string_view(listener.url()).substr(std::string_view("http://").size());
+  auto colon = url.rfind(':');
+  auto host = url.substr(0, colon);
+  if (host.starts_with('[')) host = host.substr(1, host.size() - 2);
+  auto address = IpAddress::parse(host);
+  if (!address) {
+    spdlog::warn("the egress policy cannot tell corral's own address from '{}'", listener.url());
+    return {};
+  }
+  return {IpEndpoint{*address, static_cast<uint16_t>(std::stoi(std::string(url.substr(colon + 1))))}};
+}
+
+}  // namespace
+
+std::unique_ptr<EgressRelay> egress_relay(const DaemonOptions& options, const ListenSocket& listener,
+                                          const HostLauncherConfig& config) {
+  if (!config.own_network) {
+    if (!options.egress_allow.empty())
+      spdlog::warn("--egress-allow has no effect: sessions share corrald's network, with no policy on it");
+    return nullptr;
+  }
+  for (const auto& range : options.egress_allow)
+    spdlog::warn("sessions may reach {} (--egress-allow), which the default policy refuses", range.to_string());
+  return std::make_unique<EgressRelay>(EgressPolicy({options.egress_allow, corral_listeners(listener)}));
+}
+
+std::vector<std::string> driven_flags(uid_t browser_uid, const HostLauncherConfig& config) {
+  auto flags = chrome_driven_flags(browser_uid);
+  if (config.own_network)
+    for (auto& flag : way_out_flags()) flags.push_back(std::move(flag));
+  return flags;
+}
+
+// Sessions in namespaces of their own, or none: never a session that
+// silently shares corrald's network when the operator asked for its own.
+// Without the ask (auto), a corrald that cannot (not root, a container
+// without CAP_SYS_ADMIN) runs them shared and says so loudly.
+bool network_mode_possible(HostLauncherConfig& config, bool required) {
+  if (!config.own_network) return true;
+  if (auto possible = check_own_network(config); !possible) {
+    if (!required && ::geteuid() != 0) {
+      spdlog::info("sessions share corrald's network: an unprivileged corrald cannot give them their own ({})",
+                   possible.error().message);
+      config.own_network = false;
+      return true;
+    }
+    if (!required) {
+      spdlog::warn("sessions share corrald's network, and reach whatever it reaches: {} "
+                   "(--session-network shared silences this; own makes it fatal)", possible.error().message);
+      config.own_network = false;
+      return true;
+    }
+    spdlog::critical("cannot give sessions networks of their own: {}", possible.error().message);
+    return false;
+  }
+  if (auto remembered = remember_own_network(); !remembered) {
+    spdlog::critical("{}", remembered.error().message);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace corral

@@ -1,0 +1,28 @@
+// corrald's wiring of the sessions' networks: which mode this corrald can
+// give (--session-network), the egress relay that is every own network's
+// way out, and the flags chromedriver's Chrome gets for it.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "corral/egress/egress_relay.hpp"
+#include "corral/launch/host_launcher.hpp"
+#include "corral/server/listen_socket.hpp"
+#include "daemon_options.hpp"
+
+namespace corral {
+
+/// False when corrald must not start; may turn config.own_network off
+/// (auto mode, where it cannot be given), saying so in the log.
+bool network_mode_possible(HostLauncherConfig& config, bool required);
+
+/// The relay for every own network's way out; null for shared networks.
+std::unique_ptr<EgressRelay> egress_relay(const DaemonOptions& options, const ListenSocket& listener,
+                                          const HostLauncherConfig& config);
+
+/// What chromedriver starts its Chrome with, besides the bot's capabilities.
+std::vector<std::string> driven_flags(uid_t browser_uid, const HostLauncherConfig& config);
+
+}  // namespace corral

@@ -1,0 +1,39 @@
+#include "corral/launch/session_way_out.hpp"
+
+namespace corral {
+
+std::vector<std::string> way_out_flags() {
+  return {"--proxy-server=socks5://127.0.0.1:" + std::to_string(kWayOutPort), "--proxy-bypass-list=<-loopback>"};
+}
+
+Result<SessionWayOut> SessionWayOut::open(EgressRelay& relay, const std::string& id, const SessionNetwork& network,
+                                          std::optional<uid_t> uid) {
+  CORRAL_TRY_ASSIGN(auto listener, listen_in_session(network, kWayOutPort));
+  CORRAL_TRY(relay.serve(id, std::move(listener), EgressSession{uid}));
+  SessionWayOut way_out;
+  way_out.m_relay = &relay;
+  way_out.m_id = id;
+  return way_out;
+}
+
+SessionWayOut& SessionWayOut::operator=(SessionWayOut&& other) noexcept {
+  if (this == &other) return *this;
+  close();
+  m_relay = other.m_relay;
+  m_id = std::move(other.m_id);
+  m_last = std::move(other.m_last);
+  other.m_relay = nullptr;
+  return *this;
+}
+
+std::optional<EgressCounters> SessionWayOut::counters() const {
+  return m_relay ? m_relay->counters(m_id) : m_last;
+}
+
+void SessionWayOut::close() {
+  if (!m_relay) return;
+  m_last = m_relay->stop(m_id);
+  m_relay = nullptr;
+}
+
+}  // namespace corral
