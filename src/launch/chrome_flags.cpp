@@ -17,8 +17,8 @@ constexpr std::array<std::string_view, 19> kForbidden = {
     "--disk-cache-dir", "--crash-dumps-dir", "--log-file"};
 
 // Allowed Chrome flags: exact ("--mute-audio") or with a value ("--lang=de").
-constexpr std::array<std::string_view, 34> kChromeAllowed = {
-    "--window-size", "--lang", "--accept-lang", "--user-agent", "--proxy-server", "--proxy-bypass-list",
+constexpr std::array<std::string_view, 32> kChromeAllowed = {
+    "--window-size", "--lang", "--accept-lang", "--user-agent",
     "--host-resolver-rules", "--ignore-certificate-errors", "--disable-gpu", "--hide-scrollbars", "--mute-audio",
     "--disable-extensions", "--blink-settings", "--force-device-scale-factor", "--disable-features",
     "--enable-features", "--disable-blink-features", "--enable-automation", "--incognito", "--autoplay-policy",
@@ -42,6 +42,10 @@ Result<void> check_one(BrowserKind kind, const std::string& arg) {
     return Error::make(EINVAL, "argument '" + arg + "' is not a --flag");
   if (arg.find('\0') != std::string::npos || arg.size() > 1024)
     return Error::make(EINVAL, "argument is too long or contains NUL");
+  if (name.starts_with("--proxy") || name == "--no-proxy-server")
+    return Error::make(EINVAL, "flag '" + std::string(name) +
+                                   "' is refused: a session's way out is corral's (its egress relay and policy, "
+                                   "docs/network.md)");
   if (listed(kForbidden, name) || name.starts_with("--remote-debugging"))
     return Error::make(EINVAL, "flag '" + std::string(name) +
                                    "' is forbidden: it runs a command or takes over what corral manages");

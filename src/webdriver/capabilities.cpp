@@ -160,6 +160,12 @@ Result<NewSessionPlan> plan_new_session(json body, const CorralBrowser& browser)
   auto request = corral_options(caps);
   if (!request) return request.error();
   plan.request = std::move(*request);
+  // chromedriver would turn it into Chrome's proxy flags, which corral
+  // refuses as args too: dropping it would send a bot that counts on its
+  // proxy out without it.
+  if (caps.contains("proxy") && !caps["proxy"].is_null())
+    return Error::make(EINVAL, "capability 'proxy' is refused: a session's way out is corral's (its egress relay "
+                               "and policy, docs/network.md)");
   auto options = chrome_options(caps, browser, plan.warnings);
   if (!options) return options.error();
   caps[kChromeOptions] = std::move(*options);

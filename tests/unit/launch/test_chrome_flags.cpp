@@ -35,3 +35,12 @@ TEST_CASE("parse_browser_kind") {
   CHECK(*parse_browser_kind("chromedriver") == BrowserKind::chromedriver);
   CHECK(parse_browser_kind("firefox").error().code == EINVAL);
 }
+
+TEST_CASE("a bot's own proxy flags are refused: the way out is corral's") {
+  for (const char* flag : {"--proxy-server=direct://", "--proxy-server=socks5://127.0.0.1:9515",
+                           "--proxy-bypass-list=<loopback>", "--proxy-pac-url=data:,", "--no-proxy-server"}) {
+    auto checked = check_client_args(BrowserKind::chrome, {flag});
+    REQUIRE_FALSE_MESSAGE(checked.ok(), flag);
+    CHECK(checked.error().message.find("way out is corral's") != std::string::npos);
+  }
+}

@@ -161,3 +161,18 @@ TEST_CASE("webdriver: chromedriver's answer beyond the JSON bounds is refused, n
   CHECK(driver.error().code == EBADMSG);
   CHECK(driver.error().message == "chromedriver's new-session answer was refused: JSON nested deeper than 64 levels");
 }
+
+TEST_CASE("webdriver: a proxy capability or proxy flag is refused; corral's own proxy flags pass through") {
+  json manual = {{"capabilities", {{"alwaysMatch", {{"proxy", {{"proxyType", "direct"}}}}}}}};
+  auto refused = plan_new_session(manual, kBrowser);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == EINVAL);
+  CHECK(refused.error().message.find("'proxy'") != std::string::npos);
+  CHECK_FALSE(plan_new_session(with_args({"--proxy-server=direct://"}), kBrowser).ok());
+  // corral's way out, in its flags: the bot repeating it changes nothing.
+  const CorralBrowser own{"/usr/bin/chromium", {"--headless=new", "--proxy-server=socks5://127.0.0.1:1080"}};
+  auto plan = plan_new_session(with_args({"--proxy-server=socks5://127.0.0.1:1080"}), own);
+  REQUIRE(plan);
+  CHECK(caps_of(*plan)["goog:chromeOptions"]["args"] ==
+        json({"--headless=new", "--proxy-server=socks5://127.0.0.1:1080"}));
+}
