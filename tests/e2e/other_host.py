@@ -1,6 +1,6 @@
 """Another host, for tests, on this machine: a network namespace joined to
-the root namespace by a veth pair, each end with an address of a private /30
-that nothing else here uses. A client run inside it reaches corrald (or any
+the root namespace by a veth pair, each end with an address of a /30 that
+nothing else here uses, from a pool (private 10.213.0.0/16 unless told). A client run inside it reaches corrald (or any
 server) only at host_address, as a bot on another machine would, never on
 the server's loopback.
 
@@ -43,25 +43,26 @@ def _networks_in_use():
     return used
 
 
-def _free_subnet(start):
-    subnets = list(POOL.subnets(new_prefix=30))
+def _free_subnet(pool, start):
+    subnets = list(pool.subnets(new_prefix=30))
     used = _networks_in_use()
     for i in range(len(subnets)):
         candidate = subnets[(start + i) % len(subnets)]
         if not any(candidate.overlaps(network) for network in used):
             return candidate
-    raise RuntimeError(f"no free /30 in {POOL}")
+    raise RuntimeError(f"no free /30 in {pool}")
 
 
 class OtherHost:
-    def __init__(self):
+    def __init__(self, pool=POOL):
+        self.pool = pool
         n = next(_COUNTER)
         pid = os.getpid()
         self.name = f"corral-t{pid}-{n}"
         # Interface names have at most 15 characters: 2 + 7 (pid) + 1 + n + 1.
         self.host_link = f"cv{pid}-{n}h"
         self.client_link = f"cv{pid}-{n}c"
-        self._start = (pid * 7 + n) % (POOL.num_addresses // 4)
+        self._start = (pid * 7 + n) % (pool.num_addresses // 4)
         self._processes = []
         self._made = False
         self.host_address = self.client_address = None
@@ -82,7 +83,7 @@ class OtherHost:
         return self
 
     def _create(self):
-        subnet = _free_subnet(self._start)
+        subnet = _free_subnet(self.pool, self._start)
         host, client = list(subnet.hosts())
         self.host_address, self.client_address = str(host), str(client)
         _ip("netns", "add", self.name)

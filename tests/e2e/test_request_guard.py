@@ -14,11 +14,11 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 import unittest
 import urllib.parse
 
 from corral_harness import SESSION_NETWORK, DaemonTestCase, Daemon, wait_until
+from public_host import PublicHost, http_server_on, listening_socket, listening_socket_in
 
 PAGES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pages")
 CHROMIUM = "/usr/bin/chromium"
@@ -120,7 +120,7 @@ class OverAUnixSocket(DaemonTestCase):
 class PageServer:
     """Serves pages/ on loopback and collects what pages POST to /report."""
 
-    def __init__(self):
+    def __init__(self, sock=None):
         reports = self.reports = queue.Queue()
 
         class Handler(http.server.SimpleHTTPRequestHandler):
@@ -135,9 +135,8 @@ class PageServer:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = http_server_on(sock or listening_socket("127.0.0.1"), Handler)
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
         self.server.shutdown()
@@ -207,13 +206,11 @@ class HostilePages(DaemonTestCase):
         self.assertEqual(set(re.findall(r"session (\w+) opened", log)) - {victim["id"]}, set())
         self.assertIn("requests from web pages (Origin 'http://evil.example:", log)
 
-    @unittest.skipIf(SESSION_NETWORK == "own",
-                     "needs the session's way out: in a network of its own (only lo) the session's browser can "
-                     "load neither this test's page server nor corral's port on the host's loopback; the "
-                     "egress part of issue 21 wires this test back up")
     def test_a_page_in_a_corral_session(self):
         session = self.daemon.open({"kind": "chrome"})
         log_before = len(self.daemon.log())
+        if SESSION_NETWORK == "own":
+            return self.page_in_a_session_of_its_own_network(session, log_before)
         self.navigate(session["devtools"]["local"]["http"], self.attack_url("127.0.0.1"))  # shared: its loopback is the host's
         seen = self.pages.reports.get(timeout=60)
         print(f"\nthe page in the session saw: {seen}")
@@ -223,6 +220,28 @@ class HostilePages(DaemonTestCase):
         log = self.daemon.log()[log_before:]
         self.assertRegex(log, r"403 for POST /v1/sessions from (uid \d+, a session's|127\.0\.0\.1: requests from web)")
         self.assertEqual(set(re.findall(r"session (\w+) opened", log)) - {session["id"]}, set())
+
+    def page_in_a_session_of_its_own_network(self, session, log_before):
+        """The page comes from the internet (a public test host); corral, on
+        the host's loopback, is not even reached: the session's way out
+        refuses the host's addresses, and counts each try."""
+        with PublicHost() as public:
+            pages = PageServer(listening_socket_in(public.name, public.client_address))
+            try:
+                url = f"http://{public.client_address}:{pages.port}/attack.html?corral={self.daemon.port}"
+                relayed = urllib.parse.urlsplit(session["devtools"]["http"]).path.rstrip("/")
+                status, _ = self.daemon.request("PUT", f"{relayed}/json/new?{url}", auth=False)
+                self.assertEqual(status, 200)
+                seen = pages.reports.get(timeout=60)
+            finally:
+                pages.close()
+        print(f"\nthe page in the session saw: {seen}")
+        self.assert_nothing_opened([session["id"]])
+        log = self.daemon.log()[log_before:]
+        self.assertNotRegex(log, r"for (GET|POST|PUT|DELETE) /v1/sessions")  # nothing of the page's came to corral
+        # corral's own port, whatever the operator allows.
+        refused = self.daemon.get(session["id"])[1]["network"]["egress"]["refused"]
+        self.assertGreater(refused["corral-itself"], 0, refused)
 
     def navigate(self, devtools, url):
         # /json/new opens a tab at url: no WebSocket client needed.

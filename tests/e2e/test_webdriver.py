@@ -15,14 +15,14 @@ import json
 import os
 import signal
 import socket
-import threading
 import time
 import unittest
 import urllib.parse
 import urllib.request
 
-from corral_harness import Daemon, chromedriver_of, processes_in, wait_until
+from corral_harness import Daemon, chromedriver_of, in_network_of, processes_in, wait_until
 from other_host import OtherHost
+from public_host import PublicHost, http_server_on, listening_socket_in
 
 TOKEN = "corral-test-token-" + os.urandom(12).hex()
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -119,23 +119,17 @@ class Pages(http.server.BaseHTTPRequestHandler):
         pass
 
 
-# Shared, not a network of the session's own (issue 21): these bots load
-# pages this test serves on the host's loopback, which a session with only
-# `lo` cannot reach until the egress part gives it a way out, and some use
-# chromedriver's direct `webdriver` URL, which the wdrelay part replaces.
-# The integrator drops this once both are in.
-NEEDS_THE_HOST = ("--session-network", "shared")
-
-
 class WebDriverThroughCorral(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.pages = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Pages)
-        threading.Thread(target=cls.pages.serve_forever, daemon=True).start()
-        cls.page = f"http://127.0.0.1:{cls.pages.server_port}/"
+        # The pages bots load are on "the internet" (a public test host): a
+        # session's way out refuses the host's own addresses.
+        cls.public = PublicHost().__enter__()
+        cls.pages = http_server_on(listening_socket_in(cls.public.name, cls.public.client_address), Pages)
+        cls.page = f"http://{cls.public.client_address}:{cls.pages.server_port}/"
         cls.host = OtherHost().__enter__()
         try:
-            cls.daemon = Daemon(*NEEDS_THE_HOST, "--max-sessions", "2", "--new-session-wait", "2s", browser=None,
+            cls.daemon = Daemon("--max-sessions", "2", "--new-session-wait", "2s", browser=None,
                                 listen=f"{cls.host.host_address}:0", token=TOKEN)
         except BaseException:
             cls.host.__exit__(None, None, None)
@@ -148,6 +142,7 @@ class WebDriverThroughCorral(unittest.TestCase):
         cls.daemon.remove()
         cls.host.__exit__(None, None, None)
         cls.pages.shutdown()
+        cls.public.__exit__(None, None, None)
 
     def tearDown(self):
         for session in self.live_sessions():
@@ -261,7 +256,7 @@ class WebDriverThroughCorral(unittest.TestCase):
         path = f"/session/{result['session_id']}"
         self.daemon.stop(signal.SIGKILL)
         old = self.daemon
-        type(self).daemon = Daemon(*NEEDS_THE_HOST, "--max-sessions", "2", "--new-session-wait", "2s", browser=None,
+        type(self).daemon = Daemon("--max-sessions", "2", "--new-session-wait", "2s", browser=None,
                                    listen=f"{self.host.host_address}:{old.port}", token=TOKEN, reuse=old)
         self.assertEqual(self.wd("GET", path + "/title"), (200, {"value": "corral page"}))
         status, body = self.wd("POST", path + "/goog/cdp/execute",
@@ -301,7 +296,8 @@ class WebDriverThroughCorral(unittest.TestCase):
 
     def test_chromedriver_listens_on_loopback_only(self):
         session, port, _ = self.open_driver_session()
-        addresses = listening_addresses(port)
+        with in_network_of(session["pid"]):  # where it listens: the session's own network, or corrald's
+            addresses = listening_addresses(port)
         self.assertTrue(addresses, f"nothing listens on chromedriver's port {port}")
         self.assertLessEqual(addresses, {"127.0.0.1", "::1"}, "a listener on a wildcard or outside address")
         self.assertEqual(self.connect_from_other_host(self.daemon.port), "connected",
@@ -317,16 +313,19 @@ class WebDriverThroughCorral(unittest.TestCase):
                                    ("POST", "/session", {"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
                                        "args": ["--headless=new", "--no-sandbox"]}}}}),
                                    ("GET", guessed + "/status", None)]:
-            status, text = plain_http(method, f"http://127.0.0.1:{port}{path}", body)
+            with in_network_of(session["pid"]):
+                status, text = plain_http(method, f"http://127.0.0.1:{port}{path}", body)
             self.assertTrue(400 <= status < 500, (method, path, status, text[:300]))
             self.assertNotIn('"ready"', text)
             self.assertNotIn('"sessionId"', text)
         # chromedriver serves BiDi's /session WebSocket outside the base; a
         # page's (it sends its Origin) is refused by chromedriver's own check.
-        status_line, _ = bidi_session_status("127.0.0.1", port, "/session", origin="http://page.example")
+        with in_network_of(session["pid"]):
+            status_line, _ = bidi_session_status("127.0.0.1", port, "/session", origin="http://page.example")
         self.assertIn(" 403 ", status_line)
         self.assertEqual(sorted(processes_in(session["cgroup"])), before, "a browser started without the base")
-        status, text = plain_http("GET", f"http://127.0.0.1:{port}{base}/status")
+        with in_network_of(session["pid"]):
+            status, text = plain_http("GET", f"http://127.0.0.1:{port}{base}/status")
         self.assertEqual(status, 200, text[:300])
         self.assertTrue(json.loads(text)["value"]["ready"])
 

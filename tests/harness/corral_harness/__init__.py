@@ -13,7 +13,7 @@ Environment (set by tests/meson.build):
 """
 from corral_harness.api import Api, UnixHTTPConnection, systemctl_user  # noqa: F401
 from corral_harness.cgroups import CGROUP2, remove_cgroup_tree  # noqa: F401
-from corral_harness.netns import in_network_of  # noqa: F401
+from corral_harness.netns import in_network_at, in_network_of  # noqa: F401
 from corral_harness.daemon import (BACKEND, SESSION_NETWORK, Daemon, DaemonTestCase, instance_scope_name,  # noqa: F401
                                    refused_start)
 from corral_harness.processes import (PF_EXITING, chromedriver_of, cmdline, credentials, expected_credentials,  # noqa: F401

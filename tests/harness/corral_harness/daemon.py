@@ -1,5 +1,6 @@
 """One real corrald per Daemon, with its own state dir and (cgroupfs)
 cgroup root; what a test run killed by meson's timeout must clean up."""
+import atexit
 import os
 import re
 import shutil
@@ -30,6 +31,13 @@ if SESSION_NETWORK == "own":
     os.makedirs(OWN_NETWORK_TMPDIR, exist_ok=True)
     os.chmod(OWN_NETWORK_TMPDIR, 0o1777)
     os.environ["TMPDIR"] = tempfile.tempdir = OWN_NETWORK_TMPDIR
+
+    @atexit.register
+    def _remove_own_network_tmpdir():
+        try:
+            os.rmdir(OWN_NETWORK_TMPDIR)  # the last suite out removes it; others still use it
+        except OSError:
+            pass
 
 # Daemons started and not yet removed: what a test run killed by meson's
 # timeout (SIGTERM) must clean up before it goes.

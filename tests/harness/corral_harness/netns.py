@@ -16,16 +16,21 @@ def _setns(fd):
         raise OSError(errno, f"setns: {os.strerror(errno)}")
 
 
-@contextlib.contextmanager
 def in_network_of(pid):
     """This thread in the network namespace of process `pid` (root), then back
     in its own; where that is this thread's namespace already (a session
     sharing corrald's network), nothing changes, and no privilege is needed."""
-    if os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat("/proc/thread-self/ns/net").st_ino:
+    return in_network_at(f"/proc/{pid}/ns/net")
+
+
+@contextlib.contextmanager
+def in_network_at(path):
+    """As in_network_of, for the namespace at `path` (/run/netns/NAME too)."""
+    if os.stat(path).st_ino == os.stat("/proc/thread-self/ns/net").st_ino:
         yield
         return
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         _setns(target)
         try:

@@ -1,0 +1,124 @@
+"""Where a page in a session may connect. A session's only way out is corral's
+egress relay, and it connects only where the policy allows, judged on the
+address actually connected to: a page on the internet (the public test host)
+loads; the host itself (loopback, its own addresses, a name that resolves to
+127.0.0.1), the metadata address and the private ranges are refused, the
+servers there never see a request, and the refusals are counted. An operator's
+--egress-allow opens one range, and only that one.
+
+Root only (cgroupfs here, the system manager in the VM): under systemd-user
+sessions share corrald's network, which the test asserts and says."""
+import ipaddress
+import json
+import time
+import unittest
+import urllib.parse
+
+from corral_harness import BACKEND, Daemon, DaemonTestCase
+from other_host import OtherHost
+from public_host import PublicHost, RecordingServer, listening_socket, serve_in
+
+PROBE = """<!doctype html><title>probe</title><script>
+const targets = JSON.parse(decodeURIComponent(location.hash.slice(1)));
+Promise.all(targets.map(url => fetch(url, {mode: 'no-cors', cache: 'no-store'})
+    .then(() => [url, 'reached'], error => [url, 'failed: ' + error.message])))
+  .then(results => fetch('/report', {method: 'POST', body: JSON.stringify(Object.fromEntries(results))}));
+</script>"""
+
+# The metadata address of every cloud, on a veth end the test makes.
+METADATA = ipaddress.ip_network("169.254.169.252/30")
+
+
+def host_eth0_address():
+    import subprocess
+    shown = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"], capture_output=True, text=True).stdout
+    for line in shown.splitlines():
+        if " lo " not in line and not line.split()[1].startswith(("cv", "veth")):
+            return line.split()[3].split("/")[0]
+    return None
+
+
+@unittest.skipIf(BACKEND.startswith("systemd-user"),
+                 "sessions of an unprivileged corrald share its network; test_session_network checks that it says so")
+class PagesUnderThePolicy(DaemonTestCase):
+    use_stub = False
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.public = PublicHost().__enter__()
+        cls.addClassCleanup(cls.public.__exit__, None, None, None)
+        cls.private = OtherHost().__enter__()  # 10.213.0.0/16
+        cls.addClassCleanup(cls.private.__exit__, None, None, None)
+        cls.metadata = OtherHost(pool=METADATA).__enter__()
+        cls.addClassCleanup(cls.metadata.__exit__, None, None, None)
+        cls.pages = cls.public.serve({"/probe.html": PROBE})
+        cls.addClassCleanup(cls.pages.close)
+        cls.targets = {
+            "loopback": RecordingServer(listening_socket("127.0.0.1")),
+            "host's veth end": RecordingServer(listening_socket(cls.public.host_address)),
+            "private": serve_in(cls.private),
+            "metadata": serve_in(cls.metadata, address="169.254.169.254"),
+        }
+        eth0 = host_eth0_address()
+        if eth0:
+            cls.targets["host's own address"] = RecordingServer(listening_socket(eth0))
+        for server in cls.targets.values():
+            cls.addClassCleanup(server.close)
+
+    def target_urls(self):
+        urls = {name: server.url + "/secret" for name, server in self.targets.items()}
+        urls["a name for 127.0.0.1"] = f"http://localhost:{self.targets['loopback'].port}/secret"
+        return urls
+
+    def open_tab(self, session, url):
+        status, _ = self.daemon.request("PUT", self.relayed(session, "/json/new?" + url), auth=False)
+        self.assertEqual(status, 200)
+
+    def relayed(self, session, path):
+        return urllib.parse.urlsplit(session["devtools"]["http"]).path.rstrip("/") + path
+
+    def probe(self, session, urls):
+        """What a page on the internet gets when it fetches each of urls."""
+        self.open_tab(session, f"{self.pages.url}/probe.html#" + urllib.parse.quote(json.dumps(urls)))
+        return self.pages.reports.get(timeout=60)
+
+    def test_a_page_on_the_internet_loads_and_reaches_nothing_local_or_private(self):
+        session = self.daemon.open({"kind": "chrome"})
+        urls = self.target_urls()
+        seen = self.probe(session, list(urls.values()))
+        print(f"\nthe page saw: {json.dumps(seen, indent=1)}")
+        self.assertIn("/probe.html", [hit.split("#")[0] for hit in self.pages.hits])
+        for name, url in urls.items():
+            self.assertTrue(seen[url].startswith("failed"), f"{name}: {seen[url]}")
+        for name in urls:
+            self.open_tab(session, urls[name])  # navigations, not only fetch
+        time.sleep(3)
+        for name, server in self.targets.items():
+            self.assertEqual(server.hits, [], f"{name} was reached from the session")
+        refused = self.daemon.get(session["id"])[1]["network"]["egress"]["refused"]
+        self.assertGreaterEqual(sum(refused.values()), 2 * len(urls), refused)
+        self.assertGreater(refused.get("local", 0), 0, refused)
+        self.assertGreater(refused.get("private", 0), 0, refused)
+        self.assertGreater(refused.get("link-local", 0), 0, refused)
+
+    def test_the_operators_allow_opens_that_range_only(self):
+        daemon = Daemon("--egress-allow", str(self.private.pool))
+        try:
+            session = daemon.open({"kind": "chrome"})
+            urls = self.target_urls()
+            self.daemon, saved = daemon, self.daemon
+            try:
+                seen = self.probe(session, list(urls.values()))
+            finally:
+                self.daemon = saved
+            private = urls.pop("private")
+            self.assertEqual(seen[private], "reached", seen)
+            for name, url in urls.items():
+                self.assertTrue(seen[url].startswith("failed"), f"{name}: {seen[url]}")
+            daemon.close(session["id"])
+        finally:
+            daemon.stop()
+
+if __name__ == "__main__":
+    unittest.main()
