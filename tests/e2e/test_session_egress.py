@@ -10,27 +10,36 @@ Root only (cgroupfs here, the system manager in the VM): under systemd-user
 sessions share corrald's network, which the test asserts and says."""
 import ipaddress
 import json
+import os
+import subprocess
 import time
 import unittest
 import urllib.parse
 
-from corral_harness import BACKEND, Daemon, DaemonTestCase
+from corral_harness import BACKEND, Daemon, DaemonTestCase, chromedriver_of, cmdline, processes_in
 from other_host import OtherHost
 from public_host import PublicHost, RecordingServer, listening_socket, serve_in
 
+# Fetches each target (a URL, or [URL, method, body]) and reports what
+# happened, keyed by the URL (prefixed by the method when it is not GET).
 PROBE = """<!doctype html><title>probe</title><script>
 const targets = JSON.parse(decodeURIComponent(location.hash.slice(1)));
-Promise.all(targets.map(url => fetch(url, {mode: 'no-cors', cache: 'no-store'})
-    .then(() => [url, 'reached'], error => [url, 'failed: ' + error.message])))
-  .then(results => fetch('/report', {method: 'POST', body: JSON.stringify(Object.fromEntries(results))}));
+Promise.all(targets.map(target => {
+  const [url, method, body] = typeof target === 'string' ? [target, 'GET', undefined] : target;
+  const key = method === 'GET' ? url : method + ' ' + url;
+  return fetch(url, {method, body, mode: 'no-cors', cache: 'no-store'})
+    .then(() => [key, 'reached'], error => [key, 'failed: ' + error.message]);
+})).then(results => fetch('/report', {method: 'POST', body: JSON.stringify(Object.fromEntries(results))}));
 </script>"""
+# What the issue's attacker had a page send to a session's chromedriver: a
+# new session whose browser runs a command (here, one that leaves a mark).
+CHROMEDRIVER_PORT = 9515
 
 # The metadata address of every cloud, on a veth end the test makes.
 METADATA = ipaddress.ip_network("169.254.169.252/30")
 
 
 def host_eth0_address():
-    import subprocess
     shown = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"], capture_output=True, text=True).stdout
     for line in shown.splitlines():
         if " lo " not in line and not line.split()[1].startswith(("cv", "veth")):
@@ -119,6 +128,58 @@ class PagesUnderThePolicy(DaemonTestCase):
             daemon.close(session["id"])
         finally:
             daemon.stop()
+
+    def webdriver_command(self, method, url, body):
+        """A command at a relayed WebDriver URL (its secret is the credential)."""
+        status, reply = self.daemon.request(method, urllib.parse.urlsplit(url).path, body, auth=False)
+        self.assertEqual(status, 200, reply)
+        return reply
+
+    def chromedriver_attack(self, victim):
+        """The page's tries at `victim`'s chromedriver (its secret base
+        given to the attacker, as the direct URL once was): a new session
+        whose browser would run `touch` on a mark file, and its status."""
+        _, base = chromedriver_of(victim)
+        mark = os.path.join(self.daemon.state_dir, "sessions", victim["id"], "tmp", "pwned")
+        body = json.dumps({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
+            "args": ["--headless=new", f"--utility-cmd-prefix=/usr/bin/touch {mark}"]}}}})
+        targets = [[f"http://{host}:{CHROMEDRIVER_PORT}{base}/session", "POST", body] for host in ("127.0.0.1", "localhost")]
+        targets.append(f"http://127.0.0.1:{CHROMEDRIVER_PORT}{base}/status")
+        return targets, mark
+
+    def assert_chromedriver_untouched(self, victim, seen, mark):
+        for key, outcome in seen.items():
+            self.assertTrue(outcome.startswith("failed"), f"{key}: {outcome}")
+        self.assertFalse(os.path.exists(mark), "a command ran")
+        for pid in processes_in(victim["cgroup"]):
+            self.assertFalse(any("--utility-cmd-prefix" in arg for arg in cmdline(pid)), cmdline(pid))
+
+    def test_a_webdriver_bots_page_cannot_reach_its_own_chromedriver(self):
+        """The issue's attack through the API alone: a WebDriver client drives
+        its own session to a page that POSTs a command-running new session
+        to the session's chromedriver."""
+        session = self.daemon.open({"kind": "chromedriver"})
+        webdriver = session["webdriver"]
+        started = self.webdriver_command("POST", webdriver + "/session",
+                                         {"capabilities": {"alwaysMatch": {"browserName": "chrome"}}})
+        driver = started["value"]["sessionId"]
+        targets, mark = self.chromedriver_attack(session)
+        page = f"{self.pages.url}/probe.html#" + urllib.parse.quote(json.dumps(targets))
+        self.webdriver_command("POST", f"{webdriver}/session/{driver}/url", {"url": page})
+        seen = self.pages.reports.get(timeout=60)
+        print(f"\nthe WebDriver bot's page saw: {json.dumps(seen, indent=1)}")
+        self.assert_chromedriver_untouched(session, seen, mark)
+        refused = self.daemon.get(session["id"])[1]["network"]["egress"]["refused"]
+        self.assertGreaterEqual(refused["local"], len(targets), refused)
+
+    def test_a_cdp_sessions_page_cannot_reach_another_sessions_chromedriver(self):
+        victim = self.daemon.open({"kind": "chromedriver"})
+        session = self.daemon.open({"kind": "chrome"})
+        targets, mark = self.chromedriver_attack(victim)
+        seen = self.probe(session, targets)
+        print(f"\nthe CDP session's page saw: {json.dumps(seen, indent=1)}")
+        self.assert_chromedriver_untouched(victim, seen, mark)
+
 
 if __name__ == "__main__":
     unittest.main()
