@@ -54,13 +54,17 @@ class HostBrowserProcess : public BrowserProcess {
   /// adoption: the browser's --proxy-server still names the same port).
   Result<void> open_way_out() {
     if (!m_network.own() || !m_egress) return success();
-    CORRAL_TRY_ASSIGN(auto way_out, SessionWayOut::open(*m_egress, session_id(), m_network, m_own_uid));
+    CORRAL_TRY_ASSIGN(auto way_out, SessionWayOut::open(*m_egress, session_id(), m_network, m_runs_as));
     std::lock_guard lock(m_way_out_mutex);
     m_way_out = std::move(way_out);
     return success();
   }
 
   SessionNetwork network() const override { return m_network; }
+
+  /// The uid its processes run as (its own, or the shared session user):
+  /// what a host service sees connecting for its pages.
+  void set_runs_as(std::optional<uid_t> uid) { m_runs_as = uid; }
 
   std::optional<EgressCounters> egress() const override {
     std::lock_guard lock(m_way_out_mutex);
@@ -114,6 +118,7 @@ class HostBrowserProcess : public BrowserProcess {
   uint64_t m_start_time;
   std::optional<GatedChild> m_child;
   std::optional<uid_t> m_own_uid;
+  std::optional<uid_t> m_runs_as;  ///< set by the launcher; none: corrald's own uid
   bool m_own_network;        ///< started in namespaces of its own (LaunchSpec::own_namespaces)
   EgressRelay* m_egress;     ///< serves its way out; null: none (shared network)
   SessionNetwork m_network;  ///< its namespace once released or adopted; empty: corrald's
@@ -220,9 +225,11 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::spawn(const Browser
     give_back();
     return pidfd.error();
   }
-  return std::unique_ptr<BrowserProcess>(new HostBrowserProcess(m_config.state_dir, request.kind, *dirs, port,
-                                                                request.driver_url_base, std::move(*pidfd), *start_time, std::move(*child),
-                                                                own_uid, m_config.own_network, m_config.egress));
+  auto browser = std::make_unique<HostBrowserProcess>(m_config.state_dir, request.kind, *dirs, port,
+                                                      request.driver_url_base, std::move(*pidfd), *start_time,
+                                                      std::move(*child), own_uid, m_config.own_network, m_config.egress);
+  if (user) browser->set_runs_as(user->uid);
+  return std::unique_ptr<BrowserProcess>(std::move(browser));
 }
 
 Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::reattach(const std::string& session_id, pid_t pid,
@@ -249,6 +256,8 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::reattach(const std:
   auto adopted = std::make_unique<HostBrowserProcess>(m_config.state_dir, BrowserKind::chrome, dirs, 0, "",
                                                       std::move(*pidfd), start_time, std::nullopt, uid, network->own(),
                                                       m_config.egress, std::move(*network));
+  if (uid) adopted->set_runs_as(*uid);
+  else if (m_config.session_user) adopted->set_runs_as(m_config.session_user->uid);
   // Without it the session lives on, but its pages reach nothing.
   if (auto opened = adopted->open_way_out(); !opened)
     spdlog::error("session {}: no way out after adoption: {}", session_id, opened.error().message);
