@@ -11,6 +11,7 @@ sessions share corrald's network, which the test asserts and says."""
 import ipaddress
 import json
 import os
+import signal
 import subprocess
 import time
 import unittest
@@ -179,6 +180,35 @@ class PagesUnderThePolicy(DaemonTestCase):
         seen = self.probe(session, targets)
         print(f"\nthe CDP session's page saw: {json.dumps(seen, indent=1)}")
         self.assert_chromedriver_untouched(victim, seen, mark)
+
+
+    def test_an_adopted_sessions_pages_still_get_out_and_no_further(self):
+        """kill -9 of corrald ends the connections in flight; the corrald
+        that adopts the session makes its way out again, on the same port
+        its Chrome was started with, under the same policy."""
+        first = Daemon()
+        second = None
+        try:
+            session = first.open({"kind": "chrome"})
+            first.stop(signal.SIGKILL)
+            second = Daemon(reuse=first)
+            adopted = second.get(session["id"])[1]
+            self.assertEqual(adopted["state"], "running", adopted)
+            self.daemon, saved = second, self.daemon
+            try:
+                urls = self.target_urls()
+                seen = self.probe(adopted, list(urls.values()))
+            finally:
+                self.daemon = saved
+            for name, url in urls.items():
+                self.assertTrue(seen[url].startswith("failed"), f"{name}: {seen[url]}")
+            refused = second.get(session["id"])[1]["network"]["egress"]["refused"]
+            self.assertGreater(refused["local"], 0, refused)
+            self.assertTrue(second.close(session["id"])["verified_empty"])
+        finally:
+            for daemon in (second, first):
+                if daemon:
+                    daemon.remove()
 
 
 if __name__ == "__main__":
