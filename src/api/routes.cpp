@@ -174,6 +174,7 @@ void health(HttpResponse& res, const SessionManager& sessions, const DaemonFacts
         {"session_uids", uid_pool_json(sessions.uid_pool())},
         {"backend", facts.backend},
         {"session_network", facts.session_network},
+        {"chromedriver_guard", facts.chromedriver_guard},
         {"cgroup_root", facts.sessions_root.string()},
         {"controllers", {{"memory", controllers.memory}, {"cpu", controllers.cpu}, {"pids", controllers.tasks}}},
         {"allow_unenforced_limits", sessions.config().allow_unenforced_limits},

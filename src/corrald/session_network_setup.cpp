@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "corral/launch/browser_command.hpp"
+#include "corral/launch/chromedriver_guard.hpp"
 #include "corral/launch/own_network.hpp"
 #include "corral/launch/session_way_out.hpp"
 #include "corral/net/session_connector.hpp"
@@ -79,7 +80,19 @@ bool network_mode_possible(HostLauncherConfig& config, bool required) {
     spdlog::critical("{}", remembered.error().message);
     return false;
   }
+  find_chromedriver_guard(config);
   return true;
+}
+
+void find_chromedriver_guard(HostLauncherConfig& config) {
+  auto nft = usable_nft();
+  if (!nft) {
+    spdlog::warn("a chromedriver session's own browser can connect to its chromedriver: {}", nft.error().message);
+    return;
+  }
+  config.nft = *nft;
+  spdlog::info("chromedriver in a session's own network answers corrald alone (an nftables rule there, {})",
+               nft->string());
 }
 
 }  // namespace corral

@@ -18,6 +18,10 @@ namespace corral {
 /// (auto mode, where it cannot be given), saying so in the log.
 bool network_mode_possible(HostLauncherConfig& config, bool required);
 
+/// Where nft can install chromedriver's rule (chromedriver_guard.hpp),
+/// config.nft; a warning where it cannot.
+void find_chromedriver_guard(HostLauncherConfig& config);
+
 /// The relay for every own network's way out; null for shared networks.
 std::unique_ptr<EgressRelay> egress_relay(const DaemonOptions& options, const ListenSocket& listener,
                                           const HostLauncherConfig& config);

@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -33,7 +34,7 @@ struct CStrings {
 // The step at which the child gave up, sent up the exec-status pipe.
 enum class Step : int {
   unshare_namespaces, loopback_up, private_mounts, private_proc, private_tmp, private_var_tmp, private_dev_shm,
-  private_run_lock, drop_groups, set_gid, set_uid, session_keyring, no_new_privs, change_dir, exec
+  private_run_lock, namespace_command, drop_groups, set_gid, set_uid, session_keyring, no_new_privs, change_dir, exec
 };
 
 struct ChildFailure {
@@ -52,6 +53,7 @@ std::string describe(Step step, const std::optional<Credentials>& run_as) {
     case Step::private_var_tmp: return "mounting the session's tmpfs on /var/tmp";
     case Step::private_dev_shm: return "mounting the session's tmpfs on /dev/shm";
     case Step::private_run_lock: return "mounting the session's tmpfs on /run/lock";
+    case Step::namespace_command: return "the command run in the session's namespaces first (its nftables rule)";
     case Step::drop_groups: return "setgroups(0) for the session user";
     case Step::set_gid: return "setresgid(" + gid + ") for the session user";
     case Step::set_uid: return "setresuid(" + uid + ") for the session user";
@@ -122,6 +124,23 @@ void private_tmpfs(int exec_status, const char* dir, Step step) {
 // `lo`). No PID namespace: a /proc with hidepid=invisible already hides
 // every other uid's processes from the session (corrald's included), and
 // Chrome's own sandbox makes its PID namespaces below this.
+// The command LaunchSpec::in_namespaces_first names, waited for. fork,
+// execve and waitpid are async-signal-safe; this child has one thread.
+void run_first(int exec_status, char** argv, char** envp) {
+  pid_t pid = fork();
+  if (pid < 0) fail(exec_status, Step::namespace_command);
+  if (pid == 0) {
+    execve(argv[0], argv, envp);
+    _exit(127);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    errno = WIFEXITED(status) && WEXITSTATUS(status) == 127 ? ENOENT : EPERM;
+    fail(exec_status, Step::namespace_command);
+  }
+}
+
 void enter_own_namespaces(int exec_status) {
   if (unshare(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC) < 0) fail(exec_status, Step::unshare_namespaces);
   if (!bring_loopback_up()) fail(exec_status, Step::loopback_up);
@@ -139,7 +158,7 @@ void enter_own_namespaces(int exec_status) {
 // Runs in the forked child of a multi-threaded parent: only async-signal-safe
 // calls from here to execve.
 [[noreturn]] void run_child(int gate, int exec_status, int log_fd, const Credentials* run_as, bool own_namespaces,
-                            const char* cwd, char** argv, char** envp) {
+                            char** first_argv, const char* cwd, char** argv, char** envp) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);  // the daemon blocks SIGCHLD/SIGTERM for signalfd
@@ -159,6 +178,7 @@ void enter_own_namespaces(int exec_status) {
   // The daemon's HTTP sockets are not all O_CLOEXEC; keep none of them.
   syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
   if (own_namespaces) enter_own_namespaces(exec_status);
+  if (own_namespaces && first_argv[0]) run_first(exec_status, first_argv, envp);
   if (run_as) drop_to(exec_status, *run_as);
   leave_inherited_keyring(exec_status);
   // Always, also without a user switch: a session never needs to gain
@@ -180,12 +200,13 @@ Result<GatedChild> GatedChild::spawn(const LaunchSpec& spec) {
   UniqueFd log(::open(spec.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   if (!log.valid()) return Error::from_errno(errno, "open '" + spec.log_file.string() + "'");
 
-  CStrings argv(spec.argv), envp(spec.environment);
+  CStrings argv(spec.argv), envp(spec.environment), first_argv(spec.in_namespaces_first);
   const Credentials* run_as = spec.run_as ? &*spec.run_as : nullptr;
   pid_t pid = ::fork();
   if (pid < 0) return Error::from_errno(errno, "fork");
   if (pid == 0)
-    run_child(gate_read.get(), status_write.get(), log.get(), run_as, spec.own_namespaces, spec.working_directory.c_str(),
+    run_child(gate_read.get(), status_write.get(), log.get(), run_as, spec.own_namespaces,
+              first_argv.pointers.data(), spec.working_directory.c_str(),
               argv.pointers.data(), envp.pointers.data());
 
   // The pid cannot be reused before we reap it, so pidfd_open here is race-free.

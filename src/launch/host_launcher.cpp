@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "corral/launch/chromedriver_guard.hpp"
 #include "corral/launch/gated_child.hpp"
 #include "corral/launch/session_dirs.hpp"
 #include "corral/launch/session_way_out.hpp"
@@ -212,6 +213,8 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::spawn(const Browser
                                                   : chromedriver_launch(program, *dirs, port, request.driver_url_base,
                                                                         request.args, user);
   spec.own_namespaces = m_config.own_network;
+  if (m_config.own_network && request.kind == BrowserKind::chromedriver && !m_config.nft.empty())
+    spec.in_namespaces_first = chromedriver_guard_command(m_config.nft, port);
   // chromedriver gets the way out's flags for its Chrome with the
   // capabilities (CorralBrowser); Chrome itself gets them here.
   if (m_config.own_network && request.kind == BrowserKind::chrome)

@@ -19,8 +19,10 @@ import signal
 import socket
 import subprocess
 import unittest
+import urllib.parse
 
-from corral_harness import BACKEND, SESSION_NETWORK, Daemon, processes_in, refused_start, wait_until
+from corral_harness import (BACKEND, SESSION_NETWORK, Daemon, in_network_of, processes_in, refused_start,
+                             wait_until)
 
 NOBODY = 65534
 
@@ -145,6 +147,25 @@ class OwnNetworks(unittest.TestCase):
         self.assertEqual(self.daemon.get(self.b["id"])[1]["state"], "running")
         version = cdp_call(self.b["devtools"]["ws"], "Browser.getVersion")
         self.assertIn("product", version["result"], version)
+
+    def test_chromedriver_answers_corrald_alone_even_inside_its_session(self):
+        """The session's own uid (its browser's) is refused at chromedriver's
+        port by the nftables rule in its namespace; root there (corrald,
+        through setns) is admitted, and corral drives it."""
+        self.assertTrue(self.daemon.request("GET", "/v1/health")[1]["chromedriver_guard"],
+                        "nft can install the rule here (tools/setup installs nftables)")
+        session = self.daemon.open({"kind": "chromedriver"})
+        try:
+            by_its_uid = as_uid(session["uid"], "python3", "-c", PROBE, "9515", netns_of=session["pid"])
+            self.assertIn("refused: [Errno 111]", by_its_uid.stdout, by_its_uid.stderr)
+            with in_network_of(session["pid"]):
+                socket.create_connection(("127.0.0.1", 9515), timeout=5).close()
+            status, ready = self.daemon.request("GET", urllib.parse.urlsplit(session["webdriver"]).path + "/status",
+                                                auth=False)
+            self.assertEqual(status, 200, ready)
+            self.assertTrue(ready["value"]["ready"], ready)
+        finally:
+            self.daemon.close(session["id"], grace=0)
 
     def test_as_proc_shows_its_own_processes_and_none_of_bs(self):
         listed = as_uid(self.a["uid"], "ls", "/proc", mntns_of=self.a["pid"])

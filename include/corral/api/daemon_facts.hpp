@@ -19,10 +19,13 @@ struct DaemonFacts {
   Controllers controllers;             ///< what enforces limits there
   PublicAddressing addressing;         ///< for the URLs in a session's JSON
   std::string session_network;         ///< --session-network: "own" or "shared"
+  /// A chromedriver in its own network answers corrald alone (its nftables
+  /// rule, launch/chromedriver_guard.hpp).
+  bool chromedriver_guard = false;
 
   static DaemonFacts of(const ScopeBackend& backend, PublicAddressing addressing, bool own_network) {
     return {backend.naming().instance(), backend.kind(), backend.sessions_root(), backend.controllers(),
-            std::move(addressing), own_network ? "own" : "shared"};
+            std::move(addressing), own_network ? "own" : "shared", false};
   }
 };
 

@@ -45,6 +45,11 @@ struct LaunchSpec {
   /// New network, mount and IPC namespaces at the gate (needs
   /// CAP_SYS_ADMIN and CAP_NET_ADMIN); false: corrald's own.
   bool own_namespaces = false;
+  /// With own_namespaces: a command the gate runs, as root, inside them once
+  /// they are made and before the drop, and waits for (the session's
+  /// nftables rule, chromedriver_guard.hpp). Empty: none. A nonzero exit
+  /// fails the start.
+  std::vector<std::string> in_namespaces_first;
 };
 
 class GatedChild {

@@ -27,6 +27,9 @@ struct HostLauncherConfig {
   /// Serves each own network's way out (session_way_out.hpp); null: the
   /// sessions' pages reach nothing outside.
   EgressRelay* egress = nullptr;
+  /// nft, to admit only corrald to a chromedriver in its own network
+  /// (chromedriver_guard.hpp); empty: no such rule here.
+  std::filesystem::path nft;
 };
 
 class HostBrowserLauncher : public BrowserLauncher {
