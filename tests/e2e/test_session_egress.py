@@ -56,6 +56,15 @@ class PagesUnderThePolicy(DaemonTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        try:
+            cls.make_hosts_and_servers()
+        except BaseException:
+            cls.doClassCleanups()
+            cls.daemon.remove()  # tearDownClass does not run after a failed setUpClass
+            raise
+
+    @classmethod
+    def make_hosts_and_servers(cls):
         cls.public = PublicHost().__enter__()
         cls.addClassCleanup(cls.public.__exit__, None, None, None)
         cls.private = OtherHost().__enter__()  # 10.213.0.0/16
@@ -128,7 +137,7 @@ class PagesUnderThePolicy(DaemonTestCase):
                 self.assertTrue(seen[url].startswith("failed"), f"{name}: {seen[url]}")
             daemon.close(session["id"])
         finally:
-            daemon.stop()
+            daemon.remove()
 
     def webdriver_command(self, method, url, body):
         """A command at a relayed WebDriver URL (its secret is the credential)."""

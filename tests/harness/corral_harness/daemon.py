@@ -39,6 +39,22 @@ if SESSION_NETWORK == "own":
         except OSError:
             pass
 
+    # The stub browser runs in the session's mount namespace too: a build
+    # tree under /tmp (a CI clone there) is out of its sight, and corrald
+    # refuses such a --browser. This run's own copy, out of those dirs.
+    _stub = os.environ.get("CORRAL_STUB", "")
+    if _stub.startswith(("/tmp/", "/var/tmp/", "/dev/shm/", "/run/lock/")):
+        _copy = os.path.join(OWN_NETWORK_TMPDIR, f"stub_browser-{os.getpid()}")
+        shutil.copy2(_stub, _copy)
+        os.environ["CORRAL_STUB"] = _copy
+
+        @atexit.register
+        def _remove_stub_copy(path=_copy):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
 # Daemons started and not yet removed: what a test run killed by meson's
 # timeout (SIGTERM) must clean up before it goes.
 _LIVE_DAEMONS = []
