@@ -315,7 +315,8 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   SessionManager sessions(*backend, launcher, sessions_config);
   recover_earlier_sessions(sessions);
   auto devtools_config = devtools_settings(options, launcher_config.programs.chrome, token->has_value());
-  register_routes(server, sessions, DaemonFacts::of(*backend, devtools_config.addressing, launcher_config.own_network));
+  register_routes(server, sessions, DaemonFacts::of(*backend, devtools_config.addressing, launcher_config.own_network,
+                                                     launcher_config.own_user_namespace));
   RelayBudget relays(relay_limits(options, fds));
   SessionUpstream upstream(sessions, relays);  // how both proxies reach a session
   DevToolsProxy devtools(server, sessions, upstream, devtools_config);

@@ -207,6 +207,7 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::spawn(const Browser
                                                   : chromedriver_launch(program, *dirs, port, request.driver_url_base,
                                                                         request.args, user);
   spec.own_namespaces = m_config.own_network;
+  spec.own_user_namespace = m_config.own_user_namespace;
   // chromedriver gets the way out's flags for its Chrome with the
   // capabilities (CorralBrowser); Chrome itself gets them here.
   if (m_config.own_network && request.kind == BrowserKind::chrome)
