@@ -14,7 +14,8 @@ import time
 import unittest
 import urllib.parse
 
-from corral_harness import BACKEND, Daemon, DaemonTestCase
+from corral_harness import BACKEND, DaemonTestCase
+from corral_harness.unprivileged import UnprivilegedDaemon
 from other_host import OtherHost
 from public_host import PublicHost, RecordingServer, listening_socket, serve_in
 
@@ -103,7 +104,7 @@ class PagesUnderThePolicy(DaemonTestCase):
         self.assertGreater(refused.get("link-local", 0), 0, refused)
 
     def test_the_operators_allow_opens_that_range_only(self):
-        daemon = Daemon("--egress-allow", str(self.private.pool))
+        daemon = self.daemon_class("--egress-allow", str(self.private.pool))
         try:
             session = daemon.open({"kind": "chrome"})
             urls = self.target_urls()
@@ -118,7 +119,19 @@ class PagesUnderThePolicy(DaemonTestCase):
                 self.assertTrue(seen[url].startswith("failed"), f"{name}: {seen[url]}")
             daemon.close(session["id"])
         finally:
-            daemon.stop()
+            daemon.remove()
+
+
+class PagesUnderThePolicyOfAnUnprivilegedCorrald(PagesUnderThePolicy):
+    """The same pages and the same policy, with corrald unprivileged (as
+    the user manager runs it): its sessions' networks are in user namespaces
+    of their own, and their only way out is the same relay."""
+    daemon_class = UnprivilegedDaemon
+
+    def test_0_health_says_own_in_a_user_namespace(self):
+        health = self.daemon.request("GET", "/v1/health")[1]
+        self.assertEqual(health["session_network"], "own (user namespace)")
+        self.assertTrue(health["session_network_separates"]["pages_from_host_and_private_addresses"], health)
 
 if __name__ == "__main__":
     unittest.main()
