@@ -161,6 +161,17 @@ json uid_pool_json(const UidPoolStatus& pool) {
   return body;
 }
 
+// What an unprivileged corrald's own networks separate, each proved by
+// tests/e2e/test_session_network.py and test_session_egress.py under
+// systemd-user, and what they cannot: its sessions run as corrald's uid.
+// Null in the other modes (docs/network.md says what those give).
+json network_separation(const DaemonFacts& facts) {
+  if (facts.session_network != "own (user namespace)") return nullptr;
+  return {{"pages_from_host_and_private_addresses", true},
+          {"session_ports_from_other_local_users", true},
+          {"corrald_and_other_sessions_from_a_compromised_browser", false}};
+}
+
 void health(HttpResponse& res, const SessionManager& sessions, const DaemonFacts& facts) {
   const auto& controllers = facts.controllers;
   auto verdict = sessions.metrics().health();
@@ -175,6 +186,7 @@ void health(HttpResponse& res, const SessionManager& sessions, const DaemonFacts
         {"backend", facts.backend},
         {"session_network", facts.session_network},
         {"chromedriver_guard", facts.chromedriver_guard},
+        {"session_network_separates", network_separation(facts)},
         {"cgroup_root", facts.sessions_root.string()},
         {"controllers", {{"memory", controllers.memory}, {"cpu", controllers.cpu}, {"pids", controllers.tasks}}},
         {"allow_unenforced_limits", sessions.config().allow_unenforced_limits},

@@ -89,9 +89,11 @@ void add_daemon_flags(CLI::App& app, FlagText& text, DaemonOptions& options) {
   app.add_option("--session-network", text.session_network,
                  "own: each session in network, mount and IPC namespaces of its own (its own /proc, /tmp, "
                  "/var/tmp, /dev/shm, /run/lock), its ports reached by corrald alone, its pages out only through "
-                 "corrald's egress relay and its policy (docs/network.md); needs root (CAP_SYS_ADMIN, "
-                 "CAP_NET_ADMIN, CAP_SYS_PTRACE). shared: sessions share corrald's network. auto: own where "
-                 "corrald can give it (root with those capabilities), else shared, with a warning")
+                 "corrald's egress relay and its policy (docs/network.md); as root it needs CAP_SYS_ADMIN, "
+                 "CAP_NET_ADMIN, CAP_SYS_PTRACE; an unprivileged corrald makes them in a user namespace of the "
+                 "session's own (no /proc of its own; the session still has corrald's uid: docs/network.md, \"On "
+                 "the user manager\"). shared: sessions share corrald's network. auto: own where corrald can give "
+                 "it, else shared, with a warning")
       ->check(CLI::IsMember({"auto", "own", "shared"}))
       ->capture_default_str();
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error")->capture_default_str();

@@ -315,7 +315,8 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   SessionManager sessions(*backend, launcher, sessions_config);
   recover_earlier_sessions(sessions);
   auto devtools_config = devtools_settings(options, launcher_config.programs.chrome, token->has_value());
-  auto facts = DaemonFacts::of(*backend, devtools_config.addressing, launcher_config.own_network);
+  auto facts = DaemonFacts::of(*backend, devtools_config.addressing, launcher_config.own_network,
+                               launcher_config.own_user_namespace);
   facts.chromedriver_guard = launcher_config.own_network && !launcher_config.nft.empty();
   register_routes(server, sessions, std::move(facts));
   RelayBudget relays(relay_limits(options, fds));

@@ -54,19 +54,34 @@ std::vector<std::string> driven_flags(uid_t browser_uid, const HostLauncherConfi
   return flags;
 }
 
+// An unprivileged corrald (the user manager, CI): its sessions' namespaces
+// inside user namespaces of their own, where the kernel allows them. What
+// that does and does not separate: docs/network.md, "On the user manager".
+bool user_namespaces_possible(HostLauncherConfig& config, bool required) {
+  if (auto possible = check_own_user_network(config); !possible) {
+    if (required) {
+      spdlog::critical("cannot give sessions networks of their own: {}", possible.error().message);
+      return false;
+    }
+    spdlog::info("sessions share corrald's network: an unprivileged corrald could not give them their own ({})",
+                 possible.error().message);
+    config.own_network = false;
+    return true;
+  }
+  config.own_user_namespace = true;
+  spdlog::info("sessions get networks of their own, in user namespaces of their own (corrald is unprivileged)");
+  return true;
+}
+
 // Sessions in namespaces of their own, or none: never a session that
 // silently shares corrald's network when the operator asked for its own.
-// Without the ask (auto), a corrald that cannot (not root, a container
-// without CAP_SYS_ADMIN) runs them shared and says so loudly.
+// Without the ask (auto), a root corrald that cannot (a container without
+// CAP_SYS_ADMIN) runs them shared and says so loudly.
 bool network_mode_possible(HostLauncherConfig& config, bool required) {
   if (!config.own_network) return true;
-  if (auto possible = check_own_network(config); !possible) {
-    if (!required && ::geteuid() != 0) {
-      spdlog::info("sessions share corrald's network: an unprivileged corrald cannot give them their own ({})",
-                   possible.error().message);
-      config.own_network = false;
-      return true;
-    }
+  if (::geteuid() != 0) {
+    if (!user_namespaces_possible(config, required)) return false;
+  } else if (auto possible = check_own_network(config); !possible) {
     if (!required) {
       spdlog::warn("sessions share corrald's network, and reach whatever it reaches: {} "
                    "(--session-network shared silences this; own makes it fatal)", possible.error().message);
@@ -76,11 +91,14 @@ bool network_mode_possible(HostLauncherConfig& config, bool required) {
     spdlog::critical("cannot give sessions networks of their own: {}", possible.error().message);
     return false;
   }
+  if (!config.own_network) return true;
   if (auto remembered = remember_own_network(); !remembered) {
     spdlog::critical("{}", remembered.error().message);
     return false;
   }
-  find_chromedriver_guard(config);
+  // In a user namespace the session's browser is corrald's uid: a rule by
+  // uid cannot tell them apart (docs/network.md, "On the user manager").
+  if (!config.own_user_namespace) find_chromedriver_guard(config);
   return true;
 }
 

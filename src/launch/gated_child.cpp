@@ -33,9 +33,26 @@ struct CStrings {
 
 // The step at which the child gave up, sent up the exec-status pipe.
 enum class Step : int {
-  unshare_namespaces, loopback_up, private_mounts, private_proc, private_tmp, private_var_tmp, private_dev_shm,
-  private_run_lock, namespace_command, drop_groups, set_gid, set_uid, session_keyring, no_new_privs, change_dir, exec
+  unshare_user_namespace, deny_setgroups, map_uid, map_gid, unshare_namespaces, loopback_up, private_mounts,
+  private_proc, private_tmp, private_var_tmp, private_dev_shm, private_run_lock, namespace_command,
+  drop_groups, set_gid, set_uid, session_keyring, no_new_privs, change_dir, exec
 };
+
+// What the child writes to its new user namespace's maps, made before the
+// fork (formatting is not async-signal-safe).
+struct UserNamespaceMaps {
+  const char* uid_map;
+  const char* gid_map;
+};
+
+struct OwnNamespaces {
+  bool wanted;
+  const UserNamespaceMaps* user;  ///< null: no user namespace of its own
+  char** first;                   ///< LaunchSpec::in_namespaces_first; {nullptr}: none
+};
+
+// "ID ID 1": the one id an unprivileged process may map, to itself.
+std::string identity_map(unsigned id) { return std::to_string(id) + " " + std::to_string(id) + " 1"; }
 
 struct ChildFailure {
   Step step;
@@ -45,6 +62,10 @@ struct ChildFailure {
 std::string describe(Step step, const std::optional<Credentials>& run_as) {
   auto uid = run_as ? std::to_string(run_as->uid) : "?", gid = run_as ? std::to_string(run_as->gid) : "?";
   switch (step) {
+    case Step::unshare_user_namespace: return "unshare(CLONE_NEWUSER) for the session's own user namespace";
+    case Step::deny_setgroups: return "writing 'deny' to the session's /proc/self/setgroups";
+    case Step::map_uid: return "writing the session's /proc/self/uid_map";
+    case Step::map_gid: return "writing the session's /proc/self/gid_map";
     case Step::unshare_namespaces: return "unshare(CLONE_NEWNET|CLONE_NEWNS|CLONE_NEWIPC) for the session's namespaces";
     case Step::loopback_up: return "bringing up lo in the session's network namespace";
     case Step::private_mounts: return "making / rprivate in the session's mount namespace";
@@ -120,10 +141,6 @@ void private_tmpfs(int exec_status, const char* dir, Step step) {
     fail(exec_status, step);
 }
 
-// Still root: the new namespaces need CAP_SYS_ADMIN (and CAP_NET_ADMIN for
-// `lo`). No PID namespace: a /proc with hidepid=invisible already hides
-// every other uid's processes from the session (corrald's included), and
-// Chrome's own sandbox makes its PID namespaces below this.
 // The command LaunchSpec::in_namespaces_first names, waited for. fork,
 // execve and waitpid are async-signal-safe; this child has one thread.
 void run_first(int exec_status, char** argv, char** envp) {
@@ -141,13 +158,39 @@ void run_first(int exec_status, char** argv, char** envp) {
   }
 }
 
-void enter_own_namespaces(int exec_status) {
+void write_file(int exec_status, const char* path, const char* text, Step step) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) fail(exec_status, step);
+  size_t length = strlen(text);
+  if (write(fd, text, length) != static_cast<ssize_t>(length)) fail(exec_status, step);
+  close(fd);
+}
+
+// An unprivileged corrald's session: a user namespace of its own, where the
+// child holds every capability over the namespaces it makes next. corrald's
+// uid and gid map to themselves, so files keep their owners; setgroups is
+// denied, as an unprivileged gid_map requires.
+void enter_own_user_namespace(int exec_status, const UserNamespaceMaps& maps) {
+  if (unshare(CLONE_NEWUSER) < 0) fail(exec_status, Step::unshare_user_namespace);
+  write_file(exec_status, "/proc/self/setgroups", "deny", Step::deny_setgroups);
+  write_file(exec_status, "/proc/self/uid_map", maps.uid_map, Step::map_uid);
+  write_file(exec_status, "/proc/self/gid_map", maps.gid_map, Step::map_gid);
+}
+
+// Still root (or the owner of a user namespace of its own): the new
+// namespaces need CAP_SYS_ADMIN (and CAP_NET_ADMIN for `lo`). No PID
+// namespace: a /proc with hidepid=invisible already hides every other uid's
+// processes from the session (corrald's included), and Chrome's own sandbox
+// makes its PID namespaces below this. In a user namespace of its own, /proc
+// cannot be mounted without one: the session keeps corrald's.
+void enter_own_namespaces(int exec_status, const UserNamespaceMaps* maps) {
+  if (maps) enter_own_user_namespace(exec_status, *maps);
   if (unshare(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC) < 0) fail(exec_status, Step::unshare_namespaces);
   if (!bring_loopback_up()) fail(exec_status, Step::loopback_up);
   // Nothing mounted here may reach corrald's namespace, nor the other way.
   if (mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) fail(exec_status, Step::private_mounts);
   // Not subset=pid: that hides /proc/sys and /proc/mounts, which Chrome reads.
-  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible") < 0)
+  if (!maps && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible") < 0)
     fail(exec_status, Step::private_proc);
   private_tmpfs(exec_status, "/tmp", Step::private_tmp);
   private_tmpfs(exec_status, "/var/tmp", Step::private_var_tmp);
@@ -157,8 +200,8 @@ void enter_own_namespaces(int exec_status) {
 
 // Runs in the forked child of a multi-threaded parent: only async-signal-safe
 // calls from here to execve.
-[[noreturn]] void run_child(int gate, int exec_status, int log_fd, const Credentials* run_as, bool own_namespaces,
-                            char** first_argv, const char* cwd, char** argv, char** envp) {
+[[noreturn]] void run_child(int gate, int exec_status, int log_fd, const Credentials* run_as, const OwnNamespaces& own,
+                            const char* cwd, char** argv, char** envp) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);  // the daemon blocks SIGCHLD/SIGTERM for signalfd
@@ -177,8 +220,8 @@ void enter_own_namespaces(int exec_status) {
   dup2(log_fd, STDERR_FILENO);
   // The daemon's HTTP sockets are not all O_CLOEXEC; keep none of them.
   syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
-  if (own_namespaces) enter_own_namespaces(exec_status);
-  if (own_namespaces && first_argv[0]) run_first(exec_status, first_argv, envp);
+  if (own.wanted) enter_own_namespaces(exec_status, own.user);
+  if (own.wanted && own.first[0]) run_first(exec_status, own.first, envp);
   if (run_as) drop_to(exec_status, *run_as);
   leave_inherited_keyring(exec_status);
   // Always, also without a user switch: a session never needs to gain
@@ -202,11 +245,14 @@ Result<GatedChild> GatedChild::spawn(const LaunchSpec& spec) {
 
   CStrings argv(spec.argv), envp(spec.environment), first_argv(spec.in_namespaces_first);
   const Credentials* run_as = spec.run_as ? &*spec.run_as : nullptr;
+  auto uid_map = identity_map(::getuid()), gid_map = identity_map(::getgid());
+  UserNamespaceMaps maps{uid_map.c_str(), gid_map.c_str()};
+  OwnNamespaces own{spec.own_namespaces, spec.own_namespaces && spec.own_user_namespace ? &maps : nullptr,
+                    first_argv.pointers.data()};
   pid_t pid = ::fork();
   if (pid < 0) return Error::from_errno(errno, "fork");
   if (pid == 0)
-    run_child(gate_read.get(), status_write.get(), log.get(), run_as, spec.own_namespaces,
-              first_argv.pointers.data(), spec.working_directory.c_str(),
+    run_child(gate_read.get(), status_write.get(), log.get(), run_as, own, spec.working_directory.c_str(),
               argv.pointers.data(), envp.pointers.data());
 
   // The pid cannot be reused before we reap it, so pidfd_open here is race-free.

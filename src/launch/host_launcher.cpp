@@ -213,7 +213,9 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::spawn(const Browser
                                                   : chromedriver_launch(program, *dirs, port, request.driver_url_base,
                                                                         request.args, user);
   spec.own_namespaces = m_config.own_network;
-  if (m_config.own_network && request.kind == BrowserKind::chromedriver && !m_config.nft.empty())
+  spec.own_user_namespace = m_config.own_user_namespace;
+  if (m_config.own_network && !m_config.own_user_namespace && request.kind == BrowserKind::chromedriver &&
+      !m_config.nft.empty())
     spec.in_namespaces_first = chromedriver_guard_command(m_config.nft, port);
   // chromedriver gets the way out's flags for its Chrome with the
   // capabilities (CorralBrowser); Chrome itself gets them here.

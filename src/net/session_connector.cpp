@@ -1,5 +1,7 @@
 #include "corral/net/session_connector.hpp"
 
+#include "corral/net/socket_in_user_namespace.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -28,6 +30,24 @@ bool same_namespace(int a, int b) {
          first.st_ino == second.st_ino;
 }
 
+const UniqueFd& own_user_namespace() {
+  static const UniqueFd fd(::open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC));
+  return fd;
+}
+
+// The user namespace of process `pid` when it is not corrald's: a session
+// an unprivileged corrald started (or an earlier run of it). Null when it
+// is corrald's own, as every session of a root corrald's is.
+Result<std::shared_ptr<UniqueFd>> foreign_user_namespace(pid_t pid) {
+  auto path = "/proc/" + std::to_string(pid) + "/ns/user";
+  auto ns = std::make_shared<UniqueFd>(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ns->valid()) return Error::from_errno(errno, "open " + path);
+  if (!own_user_namespace().valid()) return Error::from_errno(EBADF, "open corrald's own /proc/self/ns/user");
+  if (same_namespace(ns->get(), own_user_namespace().get())) return std::shared_ptr<UniqueFd>();
+  return ns;
+}
+
+
 // A thread left inside a session's namespace would make the next socket of
 // whatever it serves there: another session's relay, corrald's own. Better
 // no corrald than that.
@@ -43,6 +63,7 @@ void return_home_or_abort() {
 
 Result<void> remember_own_network() {
   if (!own_network().valid()) return Error::from_errno(errno, "open corrald's own /proc/self/ns/net");
+  if (!own_user_namespace().valid()) return Error::from_errno(errno, "open corrald's own /proc/self/ns/user");
   return success();
 }
 
@@ -52,7 +73,8 @@ Result<SessionNetwork> SessionNetwork::of_process(pid_t pid) {
   if (!ns->valid()) return Error::from_errno(errno, "open " + path);
   CORRAL_TRY(remember_own_network());
   if (same_namespace(ns->get(), own_network().get())) return SessionNetwork();
-  return SessionNetwork(std::move(ns));
+  CORRAL_TRY_ASSIGN(auto user, foreign_user_namespace(pid));
+  return SessionNetwork(std::move(ns), std::move(user));
 }
 
 sockaddr_in session_loopback(uint16_t port) {
@@ -64,6 +86,7 @@ sockaddr_in session_loopback(uint16_t port) {
 }
 
 Result<UniqueFd> session_socket(const SessionNetwork& network) {
+  if (network.user_fd() >= 0) return socket_in_user_namespace(network.user_fd(), network.fd());
   if (network.own()) {
     CORRAL_TRY(remember_own_network());
     if (::setns(network.fd(), CLONE_NEWNET) < 0) return Error::from_errno(errno, "enter the session's network namespace");

@@ -17,7 +17,8 @@ import time
 import unittest
 import urllib.parse
 
-from corral_harness import BACKEND, Daemon, DaemonTestCase, chromedriver_of, cmdline, processes_in
+from corral_harness import BACKEND, DaemonTestCase, chromedriver_of, cmdline, processes_in
+from corral_harness.unprivileged import UnprivilegedDaemon
 from other_host import OtherHost
 from public_host import PublicHost, RecordingServer, listening_socket, serve_in
 
@@ -122,7 +123,7 @@ class PagesUnderThePolicy(DaemonTestCase):
         self.assertGreater(refused.get("link-local", 0), 0, refused)
 
     def test_the_operators_allow_opens_that_range_only(self):
-        daemon = Daemon("--egress-allow", str(self.private.pool))
+        daemon = self.daemon_class("--egress-allow", str(self.private.pool))
         try:
             session = daemon.open({"kind": "chrome"})
             urls = self.target_urls()
@@ -195,12 +196,12 @@ class PagesUnderThePolicy(DaemonTestCase):
         """kill -9 of corrald ends the connections in flight; the corrald
         that adopts the session makes its way out again, on the same port
         its Chrome was started with, under the same policy."""
-        first = Daemon()
+        first = self.daemon_class()
         second = None
         try:
             session = first.open({"kind": "chrome"})
             first.stop(signal.SIGKILL)
-            second = Daemon(reuse=first)
+            second = self.daemon_class(reuse=first)
             adopted = second.get(session["id"])[1]
             self.assertEqual(adopted["state"], "running", adopted)
             self.daemon, saved = second, self.daemon
@@ -219,6 +220,16 @@ class PagesUnderThePolicy(DaemonTestCase):
                 if daemon:
                     daemon.remove()
 
+class PagesUnderThePolicyOfAnUnprivilegedCorrald(PagesUnderThePolicy):
+    """The same pages and the same policy, with corrald unprivileged (as
+    the user manager runs it): its sessions' networks are in user namespaces
+    of their own, and their only way out is the same relay."""
+    daemon_class = UnprivilegedDaemon
+
+    def test_0_health_says_own_in_a_user_namespace(self):
+        health = self.daemon.request("GET", "/v1/health")[1]
+        self.assertEqual(health["session_network"], "own (user namespace)")
+        self.assertTrue(health["session_network_separates"]["pages_from_host_and_private_addresses"], health)
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,8 +1,9 @@
 """Issue 21, the namespaces: a root corrald (cgroupfs here) runs every session in
 network, mount and IPC namespaces of its own (--session-network own), and
-corrald alone reaches a session's ports, from inside its namespace. Under
-systemd-user corrald is unprivileged: its sessions share its network, and
-/v1/health says so.
+corrald alone reaches a session's ports, from inside its namespace. An
+unprivileged corrald (as the user manager runs one; here a uid of the run's
+on a delegated cgroup) gives them the same inside user namespaces of their
+own, reached through a forked helper (OwnNetworksOfAnUnprivilegedCorrald).
 
 With two real Chromium sessions A and B, each as a uid of its own: no
 process of a session is in corrald's network namespace; B's DevTools port
@@ -21,8 +22,9 @@ import subprocess
 import unittest
 import urllib.parse
 
-from corral_harness import (BACKEND, SESSION_NETWORK, Daemon, in_network_of, processes_in, refused_start,
-                             wait_until)
+from corral_harness import (BACKEND, SESSION_NETWORK, Daemon, assert_chrome_sandboxed, in_network_of, processes_in,
+                            refused_start, wait_until)
+from corral_harness.unprivileged import UnprivilegedDaemon
 
 NOBODY = 65534
 
@@ -49,9 +51,9 @@ def as_uid(uid, *command, netns_of=None, mntns_of=None):
     return result
 
 
-def netns_inode(pid):
+def netns_inode(pid, kind="net"):
     try:
-        return os.stat(f"/proc/{pid}/ns/net").st_ino
+        return os.stat(f"/proc/{pid}/ns/{kind}").st_ino
     except FileNotFoundError:
         return None  # ended meanwhile
 
@@ -214,6 +216,91 @@ class OwnNetworks(unittest.TestCase):
             self.assertIn("product", version["result"], version)
 
 
+@unittest.skipIf(BACKEND != "cgroupfs", "an unprivileged corrald on the cgroupfs backend (the cgroupfs variant runs it)")
+class OwnNetworksOfAnUnprivilegedCorrald(unittest.TestCase):
+    """corrald as an unprivileged uid with no capabilities, as the user
+    manager runs it, and --session-network auto: every session gets network,
+    mount and IPC namespaces inside a user namespace of its own, and corrald
+    reaches its ports through a forked helper. What that separates, proved
+    here: no session process is in corrald's network namespace; another
+    local user (nobody), and corrald's own uid on the host, cannot reach a
+    session's DevTools port; Chrome keeps its sandbox; adoption finds the
+    namespaces again. What it does not: the session runs as corrald's uid."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.daemon = UnprivilegedDaemon("--session-network", "auto")
+        try:
+            cls.a = cls.daemon.open({"kind": "chrome"})
+            cls.b = cls.daemon.open({"kind": "chrome"})
+        except BaseException:
+            cls.daemon.remove()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for session in cls.daemon.request("GET", "/v1/sessions")[1]["sessions"]:
+            cls.daemon.close(session["id"], grace=0)
+        cls.daemon.remove()
+
+    def test_0_health_says_own_in_a_user_namespace_and_what_it_separates(self):
+        health = self.daemon.request("GET", "/v1/health")[1]
+        self.assertEqual(health["session_network"], "own (user namespace)")
+        self.assertEqual(health["session_network_separates"],
+                         {"pages_from_host_and_private_addresses": True, "session_ports_from_other_local_users": True,
+                          "corrald_and_other_sessions_from_a_compromised_browser": False})
+        for session in (self.a, self.b):
+            self.assertIsNone(session["devtools"]["local"], "nothing outside the session reaches its loopback")
+            self.assertIsNone(session["uid"], "an unprivileged corrald has no uid pool")
+        self.assertEqual(os.stat(f"/proc/{self.a['pid']}").st_uid, self.daemon.uid, "the session runs as corrald's uid")
+
+    def test_no_session_process_is_in_corralds_network_or_user_namespace(self):
+        corrald = {kind: netns_inode(self.daemon.process.pid, kind) for kind in ("net", "user")}
+        self.assertEqual(os.stat(f"/proc/{self.daemon.process.pid}").st_uid, self.daemon.uid, "corrald dropped")
+        for session in (self.a, self.b):
+            wait_until(lambda: len(processes_in(session["cgroup"])) >= 3, 20, "Chromium's helpers")
+            for kind in ("net", "user"):
+                inodes = {pid: netns_inode(pid, kind) for pid in processes_in(session["cgroup"])}
+                self.assertNotIn(corrald[kind], inodes.values(), (kind, inodes))
+        self.assertNotEqual(netns_inode(self.a["pid"]), netns_inode(self.b["pid"]))
+
+    def test_chrome_keeps_its_sandbox(self):
+        state = assert_chrome_sandboxed(lambda: processes_in(self.a["cgroup"]))
+        print(f"\nsandbox in a user namespace of the session's own: {state}")
+
+    def test_bs_port_is_out_of_reach_of_other_local_users(self):
+        port = devtools_port(self.daemon, self.b)
+        b_browser = self.b["devtools"]["ws"].rsplit("/", 1)[1]
+        attempts = {"nobody on the host": as_uid(NOBODY, "python3", "-c", PROBE, str(port)),
+                    "corrald's uid on the host": as_uid(self.daemon.uid, "python3", "-c", PROBE, str(port))}
+        for who, result in attempts.items():
+            with self.subTest(who=who):
+                self.assertEqual(result.returncode, 0, result.stderr)
+                self.assertNotIn(b_browser, result.stdout, "B's DevTools answered")
+                print(f"\n{who} -> B's DevTools port {port}: {result.stdout.strip()[:80]}")
+        version = cdp_call(self.b["devtools"]["ws"], "Browser.getVersion")
+        self.assertIn("product", version["result"], version)
+
+    def test_what_it_does_not_separate_a_session_process_can_signal_corrald(self):
+        # What health says is false, shown: a process in A's user and
+        # network namespaces, as A's (corrald's) uid, may signal corrald.
+        signal_corrald = f"import os; os.kill({self.daemon.process.pid}, 0); print('signalled')"
+        result = as_uid(self.daemon.uid, "nsenter", "-t", str(self.a["pid"]), "-U", "-n", "--preserve-credentials",
+                        "python3", "-c", signal_corrald)
+        self.assertEqual((result.returncode, result.stdout.strip()), (0, "signalled"), result.stderr)
+
+    def test_z_adopted_after_kill_9(self):
+        first = type(self).daemon
+        first.stop(signal.SIGKILL)
+        second = UnprivilegedDaemon("--session-network", "auto", reuse=first)
+        type(self).daemon = second
+        self.assertIn("adopted", second.log())
+        listed = {s["id"]: s for s in second.request("GET", "/v1/sessions")[1]["sessions"]}
+        for before in (self.a, self.b):
+            version = cdp_call(listed[before["id"]]["devtools"]["ws"], "Browser.getVersion")
+            self.assertIn("product", version["result"], version)
+
+
 @unittest.skipIf(BACKEND != "cgroupfs", "a root corrald's start-up")
 class RefusedWhereItCannotHold(unittest.TestCase):
     """--session-network own that cannot be given: corrald says why and does
@@ -236,9 +323,8 @@ class RefusedWhereItCannotHold(unittest.TestCase):
 
 @unittest.skipIf(BACKEND == "cgroupfs", "the user manager's corrald")
 class SharedUnderUserManager(unittest.TestCase):
-    """An unprivileged corrald cannot make or enter namespaces for its
-    sessions (the forked helper of issue 21's user-manager part is not built
-    yet): its sessions share its network, and it says so."""
+    """The harness's systemd-user corrald runs with --session-network auto
+    and the stub: its sessions share its network, and it says so."""
 
     def test_sessions_share_corralds_network_and_health_says_so(self):
         self.assertEqual(SESSION_NETWORK, "shared")

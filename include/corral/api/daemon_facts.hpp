@@ -18,14 +18,19 @@ struct DaemonFacts {
   std::filesystem::path sessions_root; ///< the cgroup that holds every session
   Controllers controllers;             ///< what enforces limits there
   PublicAddressing addressing;         ///< for the URLs in a session's JSON
-  std::string session_network;         ///< --session-network: "own" or "shared"
+  /// "own" (a root corrald's namespaces), "own (user namespace)" (an
+  /// unprivileged corrald's: docs/network.md, "On the user manager") or
+  /// "shared" (corrald's network)
+  std::string session_network;
   /// A chromedriver in its own network answers corrald alone (its nftables
   /// rule, launch/chromedriver_guard.hpp).
   bool chromedriver_guard = false;
 
-  static DaemonFacts of(const ScopeBackend& backend, PublicAddressing addressing, bool own_network) {
+  static DaemonFacts of(const ScopeBackend& backend, PublicAddressing addressing, bool own_network,
+                        bool own_user_namespace) {
     return {backend.naming().instance(), backend.kind(), backend.sessions_root(), backend.controllers(),
-            std::move(addressing), own_network ? "own" : "shared", false};
+            std::move(addressing), !own_network ? "shared" : own_user_namespace ? "own (user namespace)" : "own",
+            false};
   }
 };
 

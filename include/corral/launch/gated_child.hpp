@@ -14,6 +14,13 @@
 // network has only `lo` (up), its /proc hides other uids' processes
 // (hidepid=invisible), and /tmp, /var/tmp, /dev/shm and /run/lock are empty
 // tmpfs that end with the session's last process.
+//
+// With LaunchSpec::own_user_namespace too (an unprivileged corrald, which
+// has no root to do the above with), it first makes a user namespace of its
+// own that maps corrald's uid and gid to themselves (setgroups denied), and
+// does the above as that namespace's owner: the same network, IPC and tmpfs,
+// but corrald's /proc (mounting one needs a PID namespace of the user
+// namespace's own; hiding processes of the same uid would be no use anyway).
 #pragma once
 
 #include <sys/types.h>
@@ -45,6 +52,9 @@ struct LaunchSpec {
   /// New network, mount and IPC namespaces at the gate (needs
   /// CAP_SYS_ADMIN and CAP_NET_ADMIN); false: corrald's own.
   bool own_namespaces = false;
+  /// With own_namespaces: make them inside a new user namespace, as an
+  /// unprivileged corrald must (no run_as then).
+  bool own_user_namespace = false;
   /// With own_namespaces: a command the gate runs, as root, inside them once
   /// they are made and before the drop, and waits for (the session's
   /// nftables rule, chromedriver_guard.hpp). Empty: none. A nonzero exit

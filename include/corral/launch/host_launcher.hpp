@@ -24,6 +24,9 @@ struct HostLauncherConfig {
   /// --session-network own: each session in network, mount and IPC
   /// namespaces of its own (gated_child.hpp), reached through them.
   bool own_network = false;
+  /// With own_network, for an unprivileged corrald: those namespaces belong
+  /// to a user namespace of the session's own (gated_child.hpp).
+  bool own_user_namespace = false;
   /// Serves each own network's way out (session_way_out.hpp); null: the
   /// sessions' pages reach nothing outside.
   EgressRelay* egress = nullptr;

@@ -17,4 +17,10 @@ namespace corral {
 /// on, where it could not see them. EPERM or EINVAL with what is missing.
 Result<void> check_own_network(const HostLauncherConfig& config);
 
+/// The same for an unprivileged corrald, whose sessions get those
+/// namespaces inside a user namespace of their own (gated_child.hpp): a
+/// forked child can make one and the namespaces in it, and the state dir
+/// and browsers are visible to sessions. EPERM or EINVAL with what failed.
+Result<void> check_own_user_network(const HostLauncherConfig& config);
+
 }  // namespace corral

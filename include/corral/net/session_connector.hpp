@@ -20,8 +20,11 @@ namespace corral {
 
 /// Where a session's network is: corrald's own network namespace (empty,
 /// a session started with --session-network shared), or the session's own
-/// one, held by an fd of its /proc/PID/ns/net. Shared by every copy (the
-/// session's info, each upstream port, each relay), closed with the last.
+/// one, held by an fd of its /proc/PID/ns/net. A session of an unprivileged
+/// corrald also has a user namespace of its own, owning that network
+/// namespace (/proc/PID/ns/user): corrald reaches it through a helper
+/// (socket_in_user_namespace.hpp). Shared by every copy (the session's
+/// info, each upstream port, each relay), closed with the last.
 class SessionNetwork {
  public:
   SessionNetwork() = default;
@@ -34,10 +37,15 @@ class SessionNetwork {
   bool own() const { return m_namespace != nullptr; }
   /// The namespace's fd; -1 when shared.
   int fd() const { return m_namespace ? m_namespace->get() : -1; }
+  /// The user namespace that owns it, when that is not corrald's own (an
+  /// unprivileged corrald's session); -1 otherwise.
+  int user_fd() const { return m_user_namespace ? m_user_namespace->get() : -1; }
 
  private:
-  explicit SessionNetwork(std::shared_ptr<const UniqueFd> ns) : m_namespace(std::move(ns)) {}
+  SessionNetwork(std::shared_ptr<const UniqueFd> ns, std::shared_ptr<const UniqueFd> user)
+      : m_namespace(std::move(ns)), m_user_namespace(std::move(user)) {}
   std::shared_ptr<const UniqueFd> m_namespace;
+  std::shared_ptr<const UniqueFd> m_user_namespace;
 };
 
 /// Remember corrald's own network namespace, so that a thread that made a
@@ -53,7 +61,8 @@ sockaddr_in session_loopback(uint16_t port);
 /// calling thread enters it (setns, CAP_SYS_ADMIN), makes the socket there
 /// (a socket stays in the namespace it was made in) and returns at once; a
 /// thread that cannot return aborts corrald: it must never serve anything
-/// else from inside a session.
+/// else from inside a session. A namespace in a user namespace of its own
+/// is entered by a helper instead (socket_in_user_namespace.hpp).
 Result<UniqueFd> session_socket(const SessionNetwork& network);
 
 /// A TCP socket listening on session_loopback(`port`) inside `network`

@@ -90,7 +90,7 @@ class Daemon(Api):
     """One corrald process with its own state dir (and cgroup root for cgroupfs)."""
 
     def __init__(self, *extra_args, browser=None, backend=BACKEND, reuse=None, token=None, unix_socket=False,
-                 listen="127.0.0.1:0", instance=None, beside=None, launch_prefix=()):
+                 listen="127.0.0.1:0", instance=None, beside=None, launch_prefix=(), unprivileged=False):
         """reuse: another Daemon whose state dir and cgroup root this one takes over.
         token: run with --token-file holding this token; requests send it.
         unix_socket: listen on unix:<state dir>/api.sock instead of `listen`.
@@ -98,7 +98,8 @@ class Daemon(Api):
         instance: run as --instance NAME (None: the default instance).
         beside: another Daemon whose --cgroup-root this one shares (cgroupfs), as
         several instances on one host do; this one then removes only its own root.
-        launch_prefix: argv that execs corrald, e.g. nsenter into another host's network namespace."""
+        launch_prefix: argv that execs corrald, e.g. nsenter into another host's network namespace.
+        unprivileged: the prefix drops corrald's privileges (unprivileged.py): no uid pool then."""
         self.backend = backend
         self.launch_prefix = reuse.launch_prefix if reuse else tuple(launch_prefix)
         self.instance = reuse.instance if reuse else instance
@@ -111,7 +112,7 @@ class Daemon(Api):
         socket_path = os.path.join(self.state_dir, "api.sock") if unix_socket else None
         args = [*self.launch_prefix, corrald, "--listen", f"unix:{socket_path}" if socket_path else listen,
                 "--state-dir", self.state_dir, "--backend", backend, "--log-level", "debug", "--grace", "1s"]
-        chooses_users = "--session-uids" in extra_args or "--session-user" in extra_args
+        chooses_users = "--session-uids" in extra_args or "--session-user" in extra_args or unprivileged
         if self.instance:
             args += ["--instance", self.instance]
             # The default pool (corral-s00..s15) is the default instance's.
@@ -295,11 +296,12 @@ class DaemonTestCase(unittest.TestCase):
     daemon_args = ()
     daemon_options = {}  # keyword arguments of Daemon: token=..., unix_socket=True
     use_stub = True
+    daemon_class = Daemon  # or a kind of it (unprivileged.py)
 
     @classmethod
     def setUpClass(cls):
         browser = os.environ["CORRAL_STUB"] if cls.use_stub else None
-        cls.daemon = Daemon(*cls.daemon_args, browser=browser, **cls.daemon_options)
+        cls.daemon = cls.daemon_class(*cls.daemon_args, browser=browser, **cls.daemon_options)
 
     @classmethod
     def tearDownClass(cls):

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "corral/net/session_connector.hpp"
 
@@ -31,8 +32,8 @@ ino_t namespace_inode(const char* path) {
 
 // In a new network namespace with `lo` up: listen on 127.0.0.1, tell the
 // parent the port, answer one connection with "in", wait to be killed.
-[[noreturn]] void listen_in_own_network(int report) {
-  if (::unshare(CLONE_NEWNET) < 0) _exit(1);
+[[noreturn]] void listen_in_own_network(int report, int namespaces = CLONE_NEWNET) {
+  if (::unshare(namespaces) < 0) _exit(1);
   int control = ::socket(AF_INET, SOCK_DGRAM, 0);
   ifreq request{};
   std::memcpy(request.ifr_name, "lo", 3);
@@ -93,6 +94,47 @@ TEST_CASE("the connector reaches a listener in a session's own network namespace
   CHECK(namespace_inode("/proc/thread-self/ns/net") == home);
   auto outside = connect_to_session(SessionNetwork{}, port, seconds(1));
   CHECK_FALSE(outside);
+
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+}
+
+TEST_CASE("a network namespace in a user namespace of its own is reached through the helper, threads or not") {
+  if (::geteuid() != 0) {
+    MESSAGE("not root: shares the root-only guard of the test above; not tested");
+    return;
+  }
+  int report[2];
+  REQUIRE(::pipe(report) == 0);
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  // Both at once: the network namespace then belongs to the new user namespace.
+  if (child == 0) listen_in_own_network(report[1], CLONE_NEWUSER | CLONE_NEWNET);
+  ::close(report[1]);
+  uint16_t port = 0;
+  REQUIRE(::read(report[0], &port, sizeof port) == sizeof port);
+  ::close(report[0]);
+
+  auto network = SessionNetwork::of_process(child);
+  REQUIRE(network);
+  CHECK(network->own());
+  CHECK(network->user_fd() >= 0);
+  auto home = namespace_inode("/proc/thread-self/ns/user");
+  // corrald is multithreaded: the helper must not need it not to be.
+  std::thread busy([] { std::this_thread::sleep_for(milliseconds(300)); });
+  auto connected = connect_to_session(*network, port, seconds(2));
+  busy.join();
+  REQUIRE(connected);
+  char answer[2] = {};
+  pollfd readable{connected->get(), POLLIN, 0};
+  REQUIRE(::poll(&readable, 1, 2000) == 1);
+  CHECK(::recv(connected->get(), answer, sizeof answer, MSG_WAITALL) == 2);
+  CHECK(std::string(answer, 2) == "in");
+  CHECK(namespace_inode("/proc/thread-self/ns/user") == home);
+  CHECK_FALSE(connect_to_session(SessionNetwork{}, port, seconds(1)));
+  // A listener of corrald's in that namespace: what the way out is made with.
+  auto listener = listen_in_session(*network, static_cast<uint16_t>(port + 1));
+  CHECK(listener);
 
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
