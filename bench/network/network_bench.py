@@ -156,10 +156,11 @@ def run(args):
     busy_end, total_end = machine.cpu_jiffies()
     info["loadavg_end"] = machine.loadavg()
     info["cpu_busy_pct"] = round(100 * (busy_end - busy) / max(1, total_end - total), 1)
-    after = sides.leftovers_after_stop() if sides else {}
+    after, reused = sides.leftovers_after_stop() if sides else ({}, [])
     after["public_host"] = pages.leftovers()
     clean = not any(after.values()) and not any(v for left in before_stop.values() for v in left.values())
-    results["after"] = {"clean": clean, "daemons_with_sessions_closed": before_stop, "after_stop": after}
+    results["after"] = {"clean": clean, "daemons_with_sessions_closed": before_stop, "after_stop": after,
+                        "namespace_numbers_reused_by_others": reused}
     print(json.dumps(results, indent=2))
     if not clean:
         log(f"the run left something behind: {json.dumps(results['after'])}")

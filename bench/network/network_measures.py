@@ -65,14 +65,16 @@ def downloads(sides, cdp, pages, sessions, count, warmup=1):
     each corrald's CPU (utime + stime) is read around each of its side's
     downloads, so the CPU counted is that of its own downloads alone."""
     times = {side: [] for side in SIDES}
-    ticks = {side: 0 for side in SIDES}
+    ticks, cpu_ns = {side: 0 for side in SIDES}, {side: 0 for side in SIDES}
     egress_before = sides.egress("own", sessions["own"])
     for index in range(warmup + count):
         for side in rotated(SIDES, index):
-            before = sides.cpu_ticks(side)
+            ticks_before, ns_before = sides.cpu(side)
             elapsed = one_download(cdp, side, pages, f"{index}-{side}")
+            ticks_after, ns_after = sides.cpu(side)
             if index >= warmup:
-                ticks[side] += sides.cpu_ticks(side) - before
+                ticks[side] += ticks_after - ticks_before
+                cpu_ns[side] += ns_after - ns_before
                 times[side].append(elapsed)
     egress_after = counted_in(sides, sessions["own"], egress_before["bytes_in"] + (warmup + count) * DOWNLOAD_BYTES)
     if sides.egress("shared", sessions["shared"]) is not None:
@@ -80,7 +82,7 @@ def downloads(sides, cdp, pages, sessions, count, warmup=1):
     megabytes = count * DOWNLOAD_BYTES / MB
     result = compare(times)
     result["mb_per_s"] = {side: round(DOWNLOAD_BYTES / MB / (median(times[side]) / 1000), 1) for side in SIDES}
-    result["corrald_cpu"] = corrald_cpu(ticks, megabytes)
+    result["corrald_cpu"] = corrald_cpu(ticks, cpu_ns, megabytes)
     result["own_egress"] = {"bytes_in": egress_after["bytes_in"] - egress_before["bytes_in"],
                             "connections": egress_after["connections"] - egress_before["connections"],
                             "refused": egress_after["refused"]}
@@ -97,14 +99,17 @@ def counted_in(sides, session, at_least):
     return procs.wait_until(enough, 5, f"the own session's way out to count {at_least} bytes in")
 
 
-def corrald_cpu(ticks, megabytes):
-    """Each corrald's CPU over its side's downloads, per MB. The own side's
-    holds its way out's; the shared side's only the relayed CDP messages
-    that ask for and return each download's time, so own - shared is the
-    way out's own."""
-    per_mb = {side: round(ticks[side] * TICK_MS / megabytes, 3) for side in SIDES}
-    return {"ticks": ticks, "tick_ms": TICK_MS, "megabytes": megabytes,
-            "ms_per_mb": per_mb, "way_out_ms_per_mb": round(per_mb["own"] - per_mb["shared"], 3)}
+def corrald_cpu(ticks, cpu_ns, megabytes):
+    """Each corrald's CPU (utime + stime) over its side's downloads, per MB.
+    The own side's holds its way out's; the shared side's only the relayed
+    CDP messages that ask for and return each download's time, so own -
+    shared is the way out's own. Read at the CPU clock's resolution (ms_per_mb)
+    and, as a check, in /proc/PID/stat's clock ticks (ticks_ms_per_mb)."""
+    per_mb = {side: round(cpu_ns[side] / 1e6 / megabytes, 3) for side in SIDES}
+    per_mb_ticks = {side: round(ticks[side] * TICK_MS / megabytes, 3) for side in SIDES}
+    return {"megabytes": megabytes, "cpu_ms": {side: round(cpu_ns[side] / 1e6, 1) for side in SIDES},
+            "ms_per_mb": per_mb, "way_out_ms_per_mb": round(per_mb["own"] - per_mb["shared"], 3),
+            "ticks": ticks, "tick_ms": TICK_MS, "ticks_ms_per_mb": per_mb_ticks}
 
 
 def cdp_round_trips(cdp, count, block=50, warmup=50):
