@@ -117,6 +117,8 @@ def table(results):
              o["created_ms"]["ratio"]),
             ("open → ready (ms)", o["ready_ms"]["own"], o["ready_ms"]["shared"], o["ready_ms"]["added"],
              o["ready_ms"]["ratio"]),
+            ("· 201 → /json/version (ms)", o["json_version_ms"]["own"], o["json_version_ms"]["shared"],
+             o["json_version_ms"]["added"], o["json_version_ms"]["ratio"]),
             ("5 MB fetch (ms)", c["own"], c["shared"], c["added"], c["ratio"]),
             ("5 MB fetch (MB/s)", c["mb_per_s"]["own"], c["mb_per_s"]["shared"], "", ""),
             ("corrald CPU (ms/MB)", cpu["own"], cpu["shared"], c["corrald_cpu"]["way_out_ms_per_mb"], ""),

@@ -28,17 +28,24 @@ def compare(times, digits=2):
     return {"own": own, "shared": shared, "added": added, "ratio": ratio(own, shared), "count": len(times["own"])}
 
 
+def with_samples(times, digits=2):
+    """compare(times), and every sample in the order taken."""
+    return {**compare(times, digits), "samples": times}
+
+
 def open_ready(sides, rounds, warmup=1):
     """POST /v1/sessions → 201, and on until corral's relayed /json/version
-    answers; each side's first open (warmup) not counted."""
-    times = {key: {side: [] for side in SIDES} for key in ("created_ms", "ready_ms")}
+    answers (and that last step alone); each side's first open (warmup) not
+    counted."""
+    times = {key: {side: [] for side in SIDES} for key in ("created_ms", "ready_ms", "json_version_ms")}
     for index in range(warmup + rounds):
         for side in rotated(SIDES, index):
             opened = sides.open_ready(side)
+            opened["json_version_ms"] = round(opened["ready_ms"] - opened["created_ms"], 2)
             if index >= warmup:
                 for key in times:
                     times[key][side].append(opened[key])
-    return {key: compare(values) for key, values in times.items()}
+    return {key: with_samples(values) for key, values in times.items()}
 
 
 def wait_loaded(cdp, side, origin, timeout=30):
@@ -57,7 +64,7 @@ def one_download(cdp, side, pages, round_index):
     got = cdp.evaluate(side, download_script(pages.download_url(round_index)))
     if got["status"] != 200 or got["bytes"] != DOWNLOAD_BYTES:
         raise RuntimeError(f"{side}: the download got {got}")
-    return got["ms"]
+    return round(got["ms"], 2)
 
 
 def downloads(sides, cdp, pages, sessions, count, warmup=1):
@@ -80,7 +87,7 @@ def downloads(sides, cdp, pages, sessions, count, warmup=1):
     if sides.egress("shared", sessions["shared"]) is not None:
         raise RuntimeError("a shared session has a way out: its downloads would not be direct")
     megabytes = count * DOWNLOAD_BYTES / MB
-    result = compare(times)
+    result = with_samples(times)
     result["mb_per_s"] = {side: round(DOWNLOAD_BYTES / MB / (median(times[side]) / 1000), 1) for side in SIDES}
     result["corrald_cpu"] = corrald_cpu(ticks, cpu_ns, megabytes)
     result["own_egress"] = {"bytes_in": egress_after["bytes_in"] - egress_before["bytes_in"],
