@@ -1,4 +1,6 @@
 """What the figures were measured on: they mean nothing without it."""
+import datetime
+import hashlib
 import os
 import platform
 import subprocess
@@ -63,3 +65,20 @@ def describe(root):
 def loadavg():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
+
+
+def corrald_binary():
+    """Which corrald ran ($CORRALD): it may be built from another checkout than this one."""
+    path = os.environ["CORRALD"]
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:12]
+    built = datetime.datetime.fromtimestamp(os.stat(path).st_mtime, datetime.timezone.utc)
+    return {"path": path, "sha256": digest, "built": built.strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def cpu_jiffies():
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return sum(values) - idle, sum(values)

@@ -33,7 +33,6 @@ left a JVM, namespace, session, cgroup or temp dir behind.
 prints each figure's median and spread over kept runs."""
 import argparse
 import datetime
-import hashlib
 import json
 import os
 import statistics
@@ -47,6 +46,7 @@ ROOT = os.path.dirname(BENCH)
 sys.path[:0] = [HERE, BENCH, os.path.join(ROOT, "tests", "grid")]
 os.environ.setdefault("CORRALD", os.path.join(ROOT, "build", "corrald"))
 from common import machine  # noqa: E402
+from common.machine import corrald_binary, cpu_jiffies  # noqa: E402
 from common.stats import ratio  # noqa: E402
 from grid_bench_cpu import HostCpu  # noqa: E402
 from grid_bench_hops import measure_hops  # noqa: E402
@@ -132,14 +132,6 @@ def command_round_trips(sides, count, warmup=20):
     return times
 
 
-def cpu_jiffies():
-    """(busy, total) jiffies of the whole machine, from /proc/stat."""
-    with open("/proc/stat") as f:
-        values = [int(v) for v in f.readline().split()[1:]]
-    idle = values[3] + values[4]  # idle, iowait
-    return sum(values) - idle, sum(values)
-
-
 def sessions_per_second(sides, cpu, side, bots_count, duration):
     """bots_count bots cycling sessions at once for `duration` seconds: the
     cycles that ended within it, per second. Every bot is up (Python and
@@ -205,15 +197,6 @@ def summary_line(results):
     plain = t.get("plain", {}).get("sessions_per_s", "not measured")
     return (f"start {s['corral']} vs {s['plain']} ms ({s['ratio']}x), title {c['corral']} vs {c['plain']} ms "
             f"({c['ratio']}x, +{c['added']} ms), sessions/s {t['corral']['sessions_per_s']} vs {plain}")
-
-
-def corrald_binary():
-    """Which corrald ran: it may be built from another checkout than this one."""
-    path = os.environ["CORRALD"]
-    with open(path, "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()[:12]
-    built = datetime.datetime.fromtimestamp(os.stat(path).st_mtime, datetime.timezone.utc)
-    return {"path": path, "sha256": digest, "built": built.strftime("%Y-%m-%d %H:%M UTC")}
 
 
 def run(args):

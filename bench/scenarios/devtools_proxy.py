@@ -5,7 +5,9 @@ at once: the browser's own (`devtools.local`) and corral's relay (the
 target's `webSocketDebuggerUrl` from `<devtools.http>/json/list`). Rounds
 alternate between them: 1,000 sequential `Runtime.evaluate` of `1+1`, and
 `Page.captureScreenshot` of a page of pseudo-random pixels (a PNG over
-16 MiB, one ~24 MB WebSocket message)."""
+16 MiB, one ~24 MB WebSocket message). Its corrald runs with
+`--session-network shared` (bench/main.py): only a session on the host's
+network has a `devtools.local` the bench can reach."""
 import collections
 import json
 import os

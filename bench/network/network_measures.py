@@ -1,0 +1,156 @@
+"""The network bench's four measurements, each side by side: the sides take
+turns round by round (bench/common/stats.rotated), so that neither always
+runs first or last, and every figure kept is the median of its side's
+rounds. `sides` is network_sides.Sides; `cdp` a network_clients.CdpWorker
+with one connection per side, named after it."""
+import os
+import statistics
+import time
+
+from common import procs
+from common.stats import ratio, rotated
+from network_clients import WebDriverClient
+from network_pages import DOWNLOAD_BYTES, LOADED_SCRIPT, download_script
+from network_sides import SIDES
+
+MB = 1e6
+TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def median(values, digits=2):
+    return round(statistics.median(values), digits) if values else None
+
+
+def compare(times, digits=2):
+    """{own, shared, added, ratio, count} of the medians of each side's times."""
+    own, shared = median(times["own"], digits), median(times["shared"], digits)
+    added = round(own - shared, digits) if own is not None and shared is not None else None
+    return {"own": own, "shared": shared, "added": added, "ratio": ratio(own, shared), "count": len(times["own"])}
+
+
+def with_samples(times, digits=2):
+    """compare(times), and every sample in the order taken."""
+    return {**compare(times, digits), "samples": times}
+
+
+def open_ready(sides, rounds, warmup=1):
+    """POST /v1/sessions → 201, and on until corral's relayed /json/version
+    answers (and that last step alone); each side's first open (warmup) not
+    counted."""
+    times = {key: {side: [] for side in SIDES} for key in ("created_ms", "ready_ms", "json_version_ms")}
+    for index in range(warmup + rounds):
+        for side in rotated(SIDES, index):
+            opened = sides.open_ready(side)
+            opened["json_version_ms"] = round(opened["ready_ms"] - opened["created_ms"], 2)
+            if index >= warmup:
+                for key in times:
+                    times[key][side].append(opened[key])
+    return {key: with_samples(values) for key, values in times.items()}
+
+
+def wait_loaded(cdp, side, origin, timeout=30):
+    """Until the side's tab shows the page from `origin`, fully loaded."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = cdp.evaluate(side, LOADED_SCRIPT)
+        if state == f"{origin} complete":
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{side}: the page did not load from {origin} within {timeout} s: {state}")
+        time.sleep(0.05)
+
+
+def one_download(cdp, side, pages, round_index):
+    got = cdp.evaluate(side, download_script(pages.download_url(round_index)))
+    if got["status"] != 200 or got["bytes"] != DOWNLOAD_BYTES:
+        raise RuntimeError(f"{side}: the download got {got}")
+    return round(got["ms"], 2)
+
+
+def downloads(sides, cdp, pages, sessions, count, warmup=1):
+    """The page fetches 5 MB from the public server `count` times per side;
+    each corrald's CPU (utime + stime) is read around each of its side's
+    downloads, so the CPU counted is that of its own downloads alone."""
+    times = {side: [] for side in SIDES}
+    ticks, cpu_ns = {side: 0 for side in SIDES}, {side: 0 for side in SIDES}
+    egress_before = sides.egress("own", sessions["own"])
+    for index in range(warmup + count):
+        for side in rotated(SIDES, index):
+            ticks_before, ns_before = sides.cpu(side)
+            elapsed = one_download(cdp, side, pages, f"{index}-{side}")
+            ticks_after, ns_after = sides.cpu(side)
+            if index >= warmup:
+                ticks[side] += ticks_after - ticks_before
+                cpu_ns[side] += ns_after - ns_before
+                times[side].append(elapsed)
+    egress_after = counted_in(sides, sessions["own"], egress_before["bytes_in"] + (warmup + count) * DOWNLOAD_BYTES)
+    if sides.egress("shared", sessions["shared"]) is not None:
+        raise RuntimeError("a shared session has a way out: its downloads would not be direct")
+    megabytes = count * DOWNLOAD_BYTES / MB
+    result = with_samples(times)
+    result["mb_per_s"] = {side: round(DOWNLOAD_BYTES / MB / (median(times[side]) / 1000), 1) for side in SIDES}
+    result["corrald_cpu"] = corrald_cpu(ticks, cpu_ns, megabytes)
+    result["own_egress"] = {"bytes_in": egress_after["bytes_in"] - egress_before["bytes_in"],
+                            "connections": egress_after["connections"] - egress_before["connections"],
+                            "refused": egress_after["refused"]}
+    return result
+
+
+def counted_in(sides, session, at_least):
+    """The own session's egress counters once they hold at least `at_least`
+    bytes in: proof that every download went through its way out. The
+    last connection's bytes may be counted a moment after the page has them."""
+    def enough():
+        egress = sides.egress("own", session)
+        return egress if egress["bytes_in"] >= at_least else None
+    return procs.wait_until(enough, 5, f"the own session's way out to count {at_least} bytes in")
+
+
+def corrald_cpu(ticks, cpu_ns, megabytes):
+    """Each corrald's CPU (utime + stime) over its side's downloads, per MB.
+    The own side's holds its way out's; the shared side's only the relayed
+    CDP messages that ask for and return each download's time, so own -
+    shared is the way out's own. Read at the CPU clock's resolution (ms_per_mb)
+    and, as a check, in /proc/PID/stat's clock ticks (ticks_ms_per_mb)."""
+    per_mb = {side: round(cpu_ns[side] / 1e6 / megabytes, 3) for side in SIDES}
+    per_mb_ticks = {side: round(ticks[side] * TICK_MS / megabytes, 3) for side in SIDES}
+    return {"megabytes": megabytes, "cpu_ms": {side: round(cpu_ns[side] / 1e6, 1) for side in SIDES},
+            "ms_per_mb": per_mb, "way_out_ms_per_mb": round(per_mb["own"] - per_mb["shared"], 3),
+            "ticks": ticks, "tick_ms": TICK_MS, "ticks_ms_per_mb": per_mb_ticks}
+
+
+def cdp_round_trips(cdp, count, block=50, warmup=50):
+    """Browser.getVersion through corral, sequential, in blocks of `block`
+    taking turns; µs from send to answer."""
+    for side in SIDES:
+        cdp.calls(side, "Browser.getVersion", warmup)
+    times = {side: [] for side in SIDES}
+    for index in range(max(1, count // block)):
+        for side in rotated(SIDES, index):
+            times[side] += cdp.calls(side, "Browser.getVersion", block)
+    result = compare(times, digits=1)
+    result["p90"] = {side: round(sorted(times[side])[int(0.9 * len(times[side]))], 1) for side in SIDES}
+    return result
+
+
+def webdriver_commands(sides, count, warmup=20):
+    """GET /session/{id}/title through corral's WebDriver endpoint, one by
+    one, the sides taking turns; ms each, over kept-alive connections."""
+    clients = {}
+    try:
+        for side in SIDES:
+            clients[side] = WebDriverClient(sides.port(side))
+            clients[side].command("POST", "/url", {"url": "data:text/html,<title>network bench</title>"})
+        sides.check_webdriver_networks()
+        times = {side: [] for side in SIDES}
+        for index in range(warmup + count):
+            for side in rotated(SIDES, index):
+                elapsed, answer = clients[side].command("GET", "/title")
+                if answer["value"] != "network bench":
+                    raise RuntimeError(f"{side}: title {answer}")
+                if index >= warmup:
+                    times[side].append(elapsed)
+        return compare(times, digits=3)
+    finally:
+        for client in clients.values():
+            client.quit()
