@@ -38,6 +38,11 @@ class Corrald(corral_harness.Api):
         args = [CORRALD, "--listen", "127.0.0.1:0", "--state-dir", self.state_dir, "--backend", backend, *extra]
         if "--session-user" not in extra:
             args += ["--session-uids", self.session_uids]
+        # The bots load their page from a server on the host's 127.0.0.1, as
+        # the baselines do; a session in a network of its own (a root
+        # corrald's default) reaches it only where the operator allows it.
+        if "--session-network" not in extra:
+            args += ["--egress-allow", "127.0.0.1"]
         self.instance = None
         if backend != "cgroupfs":
             # One user manager takes one corrald per instance name.
