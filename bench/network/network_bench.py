@@ -3,7 +3,7 @@
 network (issue 21, "Measured"). Run as root, from the repository:
 
   PYTHONPATH=tests/harness:tests/e2e CORRALD=build/corrald /usr/bin/python3 bench/network/network_bench.py [--quick]
-      [--opens 15] [--downloads 15] [--cdp 500] [--webdriver 200]
+      [--opens 15] [--downloads 15] [--cdp 500] [--webdriver 200] [--with-pasta]
 
 Two root corralds at once (cgroupfs, each with its own state dir, cgroup
 root and session uid range), one with `--session-network own`, one with
@@ -21,6 +21,10 @@ take turns round by round; every figure is a median of its side's rounds.
    the shared session's straight over the host's veth (goal ≤ 1.1×). And
    the way out's CPU: corrald's utime + stime over its side's downloads,
    per MB.
+   With --with-pasta, a third side in the same rounds: a Chromium in a
+   namespace of the bench's own with pasta as its way out
+   (network_pasta.py), the same fetch from the same server, pasta's CPU
+   per MB, and how long until the namespace reaches the server.
 3. CDP round trip through corral: sequential Browser.getVersion on each
    session's page target, µs from send to answer (goal: own no worse).
 4. A WebDriver command through corral: GET /session/{id}/title, sequential
@@ -35,6 +39,7 @@ import argparse
 import datetime
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -50,6 +55,7 @@ from common import machine  # noqa: E402
 import network_measures as measures  # noqa: E402
 from network_clients import CdpWorker  # noqa: E402
 from network_pages import DOWNLOAD_BYTES, PublicPages  # noqa: E402
+from network_pasta import PastaSide  # noqa: E402
 from network_sides import SIDES, Sides  # noqa: E402
 import report  # noqa: E402
 
@@ -61,9 +67,10 @@ def log(text):
     print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
-def measure_pages(sides, pages, args, results):
+def measure_pages(sides, pages, args, results, pasta=None):
     """One chrome session per side, a tab of each on the public server's
-    page, one CDP client on both tabs: the downloads, then the round trips."""
+    page, one CDP client on both tabs: the downloads, then the round trips.
+    pasta (a PastaSide, not yet started): its Chrome takes part in the downloads."""
     sessions, cdp = {}, None
     try:
         for side in SIDES:
@@ -72,21 +79,29 @@ def measure_pages(sides, pages, args, results):
         results["cdp_client"] = {k: v for k, v in cdp.hello.items() if k != "ready"}
         for side in SIDES:
             measures.wait_loaded(cdp, side, pages.origin)
+        if pasta:
+            log("pasta: a namespace, pasta, a Chromium in it")
+            pasta.__enter__()
+            pasta.wait_loaded()
         log(f"5 MB downloads: {args.downloads} per side (+1 warm-up)")
-        results["download_5mb_ms"] = measures.downloads(sides, cdp, pages, sessions, args.downloads)
+        results["download_5mb_ms"] = measures.downloads(sides, cdp, pages, sessions, args.downloads, pasta=pasta)
+        if pasta:
+            pasta.close()
         log(f"CDP round trips: {args.cdp} per side")
         results["cdp_round_trip_us"] = measures.cdp_round_trips(cdp, args.cdp)
     finally:
+        if pasta:
+            pasta.close()
         if cdp:
             cdp.stop()
         for side, session in sessions.items():
             sides.close(side, session)
 
 
-def measure(sides, pages, args, results):
+def measure(sides, pages, args, results, pasta):
     log(f"open → ready: {args.opens} per side (+1 warm-up)")
     results["open_ready_ms"] = measures.open_ready(sides, args.opens)
-    measure_pages(sides, pages, args, results)
+    measure_pages(sides, pages, args, results, pasta)
     log(f"WebDriver title: {args.webdriver} per side")
     results["webdriver_title_ms"] = measures.webdriver_commands(sides, args.webdriver)
     results["sessions_checked"] = dict(sides.checked)
@@ -124,6 +139,13 @@ def table(results):
             ("corrald CPU (ms/MB)", cpu["own"], cpu["shared"], c["corrald_cpu"]["way_out_ms_per_mb"], ""),
             ("CDP getVersion (µs)", p["own"], p["shared"], p["added"], p["ratio"]),
             ("WebDriver title (ms)", w["own"], w["shared"], w["added"], w["ratio"])]
+    if "pasta" in c:
+        t = c["pasta"]
+        rows += [("5 MB fetch, pasta (ms)", t["ms"], c["shared"], "vs own", t["vs_own"]),
+                 ("· pasta vs shared", "", "", "", t["vs_shared"]),
+                 ("pasta CPU (ms/MB)", t["pasta_cpu_ms_per_mb"], "", "", ""),
+                 ("namespace + lo (ms)", t["ready"]["namespace_lo_ms"], "", "", ""),
+                 ("namespace + pasta ready (ms)", t["ready"]["pasta_ready_ms"], "", "", "")]
     widths = [max(len(str(row[i])) for row in rows) for i in range(5)]
     lines = ["  ".join(str(cell).rjust(widths[i]) if i else str(cell).ljust(widths[i]) for i, cell in enumerate(row))
              for row in rows]
@@ -141,11 +163,12 @@ def run(args):
     results = {"machine": info, "corrald": machine.corrald_binary(), "counts": counts}
     busy, total = machine.cpu_jiffies()
     log(f"two corralds (own, shared) and a public test host; load {info['loadavg_start']}")
-    sides, before_stop = None, {}
+    sides, before_stop, pasta = None, {}, None
     with PublicPages() as pages:
         try:
+            pasta = PastaSide(pages) if args.with_pasta else None
             sides = Sides()
-            measure(sides, pages, args, results)
+            measure(sides, pages, args, results, pasta)
             results["goals"] = goals(results)
             before_stop = sides.leftovers_before_stop()
         except Exception as failure:  # the daemons still go, and what they left is still looked for
@@ -160,6 +183,8 @@ def run(args):
     info["cpu_busy_pct"] = round(100 * (busy_end - busy) / max(1, total_end - total), 1)
     after, reused = sides.leftovers_after_stop() if sides else ({}, [])
     after["public_host"] = pages.leftovers()
+    if pasta:
+        after["pasta"] = pasta.leftovers()
     clean = not any(after.values()) and not any(v for left in before_stop.values() for v in left.values())
     results["after"] = {"clean": clean, "daemons_with_sessions_closed": before_stop, "after_stop": after,
                         "namespace_numbers_reused_by_others": reused}
@@ -182,10 +207,14 @@ def main():
     parser.add_argument("--downloads", type=int, default=15, help="5 MB downloads per side (default 15)")
     parser.add_argument("--cdp", type=int, default=500, help="Browser.getVersion per side (default 500)")
     parser.add_argument("--webdriver", type=int, default=200, help="WebDriver titles per side (default 200)")
+    parser.add_argument("--with-pasta", action="store_true",
+                        help="a third side: a Chromium in a namespace with pasta as its way out (needs passt)")
     parser.add_argument("--no-save", dest="save", action="store_false", help="keep no copy in bench/results/")
     args = parser.parse_args()
     if os.geteuid() != 0:
         parser.error("run as root: network namespaces, cgroups, the session uids")
+    if args.with_pasta and not shutil.which("pasta"):
+        parser.error("--with-pasta needs pasta (apt-get install passt)")
     if args.quick:
         for key, value in QUICK.items():
             if parser.get_default(key) == getattr(args, key):

@@ -17,11 +17,12 @@ CLIENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "network_cdp.m
 
 class CdpWorker:
     """network_cdp.mjs: one JSON command a line in, one JSON answer a line out.
-    urls: {name: the page target's WebSocket URL through corral}."""
+    urls: {name: the page target's WebSocket URL through corral}; prefix:
+    what to run it under (`ip netns exec NAME` for a Chrome in a namespace)."""
 
-    def __init__(self, urls):
+    def __init__(self, urls, prefix=()):
         node = shutil.which("node") or "/usr/bin/node"
-        self.process = subprocess.Popen([node, CLIENT, *(f"{name}={url}" for name, url in urls.items())],
+        self.process = subprocess.Popen([*prefix, node, CLIENT, *(f"{name}={url}" for name, url in urls.items())],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.answers, self.errors = queue.Queue(), collections.deque(maxlen=50)
         threading.Thread(target=self._pump, args=(self.process.stdout, self.answers.put, True), daemon=True).start()

@@ -10,6 +10,7 @@ import time
 from common import procs
 from common.stats import ratio, rotated
 from network_clients import WebDriverClient
+from network_pasta import PASTA_FLAGS
 from network_pages import DOWNLOAD_BYTES, LOADED_SCRIPT, download_script
 from network_sides import SIDES
 
@@ -67,15 +68,21 @@ def one_download(cdp, side, pages, round_index):
     return round(got["ms"], 2)
 
 
-def downloads(sides, cdp, pages, sessions, count, warmup=1):
+def downloads(sides, cdp, pages, sessions, count, warmup=1, pasta=None):
     """The page fetches 5 MB from the public server `count` times per side;
     each corrald's CPU (utime + stime) is read around each of its side's
-    downloads, so the CPU counted is that of its own downloads alone."""
+    downloads, so the CPU counted is that of its own downloads alone. With
+    `pasta` (network_pasta.PastaSide), a third side takes its turn in every
+    round, pasta's CPU read around its downloads."""
     times = {side: [] for side in SIDES}
     ticks, cpu_ns = {side: 0 for side in SIDES}, {side: 0 for side in SIDES}
+    pasta_times, pasta_ns = [], [0]
     egress_before = sides.egress("own", sessions["own"])
     for index in range(warmup + count):
-        for side in rotated(SIDES, index):
+        for side in rotated(SIDES + (("pasta",) if pasta else ()), index):
+            if side == "pasta":
+                pasta_download(pasta, pages, index, index >= warmup, pasta_times, pasta_ns)
+                continue
             ticks_before, ns_before = sides.cpu(side)
             elapsed = one_download(cdp, side, pages, f"{index}-{side}")
             ticks_after, ns_after = sides.cpu(side)
@@ -93,7 +100,27 @@ def downloads(sides, cdp, pages, sessions, count, warmup=1):
     result["own_egress"] = {"bytes_in": egress_after["bytes_in"] - egress_before["bytes_in"],
                             "connections": egress_after["connections"] - egress_before["connections"],
                             "refused": egress_after["refused"]}
+    if pasta:
+        result["pasta"] = pasta_figures(pasta, pasta_times, pasta_ns[0], times, megabytes)
     return result
+
+
+def pasta_download(pasta, pages, index, kept, times, cpu_ns):
+    before = pasta.cpu_ns()
+    elapsed = one_download(pasta.cdp, "pasta", pages, f"{index}-pasta")
+    if kept:
+        cpu_ns[0] += pasta.cpu_ns() - before
+        times.append(elapsed)
+
+
+def pasta_figures(pasta, times, cpu_ns, corral_times, megabytes):
+    """pasta's median against the shared (host network) and own (corral's relay) sides, and its CPU per MB."""
+    ms, shared, own = median(times), median(corral_times["shared"]), median(corral_times["own"])
+    return {"ms": ms, "mb_per_s": round(DOWNLOAD_BYTES / MB / (ms / 1000), 1), "count": len(times),
+            "vs_shared": ratio(ms, shared), "vs_own": ratio(ms, own), "samples": times,
+            "pasta_cpu_ms": round(cpu_ns / 1e6, 1), "pasta_cpu_ms_per_mb": round(cpu_ns / 1e6 / megabytes, 3),
+            "ready": pasta.timing, "holes_open": pasta.holes, "flags": " ".join(PASTA_FLAGS),
+            "chrome": "started directly (not through corral), as root, --no-sandbox"}
 
 
 def counted_in(sides, session, at_least):
