@@ -125,6 +125,10 @@ Result<UniqueFd> listen_in_session(const SessionNetwork& network, uint16_t port)
   CORRAL_TRY_ASSIGN(auto fd, session_socket(network));
   auto address = session_loopback(port);
   auto where = "listen on the session's 127.0.0.1:" + std::to_string(port);
+  // After a crash the old listener's connections linger in TIME_WAIT on
+  // this port; the adopting corrald must still get it back at once.
+  int reuse = 1;
+  if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse) < 0) return Error::from_errno(errno, where);
   if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) < 0)
     return Error::from_errno(errno, where);
   if (::listen(fd.get(), SOMAXCONN) < 0) return Error::from_errno(errno, where);

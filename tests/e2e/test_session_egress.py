@@ -17,7 +17,8 @@ import time
 import unittest
 import urllib.parse
 
-from corral_harness import BACKEND, DaemonTestCase, chromedriver_of, cmdline, processes_in
+from corral_harness import (BACKEND, NAMED_INSTANCE_UIDS, Daemon, DaemonTestCase, chromedriver_of, cmdline,
+                            processes_in)
 from corral_harness.unprivileged import UnprivilegedDaemon
 from other_host import OtherHost
 from public_host import PublicHost, RecordingServer, listening_socket, serve_in
@@ -86,6 +87,14 @@ class PagesUnderThePolicy(DaemonTestCase):
         for server in cls.targets.values():
             cls.addClassCleanup(server.close)
 
+    def another_daemon(self, *args, reuse=None):
+        """A corrald beside the class's. A root one gets uids of its own: the
+        class's are swept after each close by a process that runs as the
+        uid, and corrald refuses a range where a process runs."""
+        if self.daemon_class is Daemon:
+            args = (*args, "--session-uids", NAMED_INSTANCE_UIDS)
+        return self.daemon_class(*args, reuse=reuse)
+
     def target_urls(self):
         urls = {name: server.url + "/secret" for name, server in self.targets.items()}
         urls["a name for 127.0.0.1"] = f"http://localhost:{self.targets['loopback'].port}/secret"
@@ -123,7 +132,7 @@ class PagesUnderThePolicy(DaemonTestCase):
         self.assertGreater(refused.get("link-local", 0), 0, refused)
 
     def test_the_operators_allow_opens_that_range_only(self):
-        daemon = self.daemon_class("--egress-allow", str(self.private.pool))
+        daemon = self.another_daemon("--egress-allow", str(self.private.pool))
         try:
             session = daemon.open({"kind": "chrome"})
             urls = self.target_urls()
@@ -196,12 +205,12 @@ class PagesUnderThePolicy(DaemonTestCase):
         """kill -9 of corrald ends the connections in flight; the corrald
         that adopts the session makes its way out again, on the same port
         its Chrome was started with, under the same policy."""
-        first = self.daemon_class()
+        first = self.another_daemon()
         second = None
         try:
             session = first.open({"kind": "chrome"})
             first.stop(signal.SIGKILL)
-            second = self.daemon_class(reuse=first)
+            second = self.another_daemon(reuse=first)
             adopted = second.get(session["id"])[1]
             self.assertEqual(adopted["state"], "running", adopted)
             self.daemon, saved = second, self.daemon
