@@ -354,11 +354,15 @@ class UserService(unittest.TestCase):
     def test_1_user_manager_enforces_caps(self):
         status, health = self.api.request("GET", "/v1/health")
         self.assertEqual(health["backend"], "systemd-user")
-        self.assertEqual(health["session_network"], "shared", "an unprivileged corrald cannot give sessions namespaces")
+        # Under a real user manager: namespaces inside user namespaces of their
+        # own (docs/network.md, "On the user manager").
+        self.assertEqual(health["session_network"], "own (user namespace)", health)
         self.assertEqual(health["controllers"], {"memory": True, "cpu": True, "pids": True})
         session = self.api.open({"memory_max": "64M", "tasks_max": 16, "cpu_quota": "50%"})
         self.assertEqual(session["enforced"], {"memory": True, "cpu": True, "tasks": True})
         self.assertIn(f"user@{self.uid}.service", session["cgroup"])
+        self.assertNotEqual(os.stat(f"/proc/{session['pid']}/ns/net").st_ino, os.stat("/proc/1/ns/net").st_ino,
+                            "the session's main process is in a network namespace of its own")
         closed = self.api.wait_closed(session["id"], 60, "the 200M hog under a 64M cap to be OOM-killed and cleaned")
         FIGURES["user manager: exit of a 200M hog under memory_max 64M"] = closed["exit"]["description"]
         self.assertEqual(closed["exit"]["signal"], "KILL")
