@@ -137,7 +137,9 @@ class PastaSide:
         self.chrome = subprocess.Popen(
             ["ip", "netns", "exec", self.name, chromium, f"--user-data-dir={profile}", *CHROME_FLAGS,
              self.pages.page_url()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=open(os.path.join(self.dir, "chrome.log"), "w"), start_new_session=True)
+            stderr=open(os.path.join(self.dir, "chrome.log"), "w"), start_new_session=True,
+            # Its temp dirs (org.chromium.Chromium.*) go with this side's dir, not the run's TMPDIR.
+            env={**os.environ, "TMPDIR": self.dir, "HOME": self.dir})
         active = os.path.join(profile, "DevToolsActivePort")
         deadline = time.monotonic() + timeout
         while not os.path.exists(active) or not open(active).read().strip():
