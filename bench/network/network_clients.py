@@ -2,75 +2,32 @@
 `ws`, one process holding a WebSocket to each session) and WebDriver (raw
 HTTP over one kept-alive connection per session, as Selenium's pool keeps
 it: no client library between the clock and the wire)."""
-import collections
 import http.client
 import json
 import os
-import queue
-import shutil
-import subprocess
-import threading
 import time
+
+from common.line_client import LineClient
 
 CLIENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "network_cdp.mjs")
 
 
-class CdpWorker:
+class CdpWorker(LineClient):
     """network_cdp.mjs: one JSON command a line in, one JSON answer a line out.
     urls: {name: the page target's WebSocket URL through corral}; prefix:
     what to run it under (`ip netns exec NAME` for a Chrome in a namespace)."""
 
     def __init__(self, urls, prefix=()):
-        node = shutil.which("node") or "/usr/bin/node"
-        self.process = subprocess.Popen([*prefix, node, CLIENT, *(f"{name}={url}" for name, url in urls.items())],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.answers, self.errors = queue.Queue(), collections.deque(maxlen=50)
-        threading.Thread(target=self._pump, args=(self.process.stdout, self.answers.put, True), daemon=True).start()
-        threading.Thread(target=self._pump, args=(self.process.stderr, self.errors.append), daemon=True).start()
-        try:
-            self.hello = self._answer(60)
-        except BaseException:
-            self.stop()
-            raise
-
-    @staticmethod
-    def _pump(stream, put, say_end=False):
-        for line in stream:
-            put(line.rstrip("\n"))
-        if say_end:
-            put(None)  # the client ended: no answer will come
-
-    def _answer(self, timeout):
-        try:
-            line = self.answers.get(timeout=timeout)
-        except queue.Empty:
-            line = None
-        if line is None:
-            raise RuntimeError("network_cdp.mjs gave no answer: " + "\n".join(self.errors))
-        answer = json.loads(line)
-        if "error" in answer:
-            raise RuntimeError(f"network_cdp.mjs: {answer['error']}")
-        return answer
+        super().__init__(CLIENT, [f"{name}={url}" for name, url in urls.items()], prefix=prefix)
 
     def ask(self, timeout=120, **command):
-        self.process.stdin.write(json.dumps(command) + "\n")
-        self.process.stdin.flush()
-        return self._answer(timeout)
+        return super().ask(timeout, **command)
 
     def calls(self, via, method, count):
         return self.ask(op="calls", via=via, method=method, count=count)["times_us"]
 
     def evaluate(self, via, expression, timeout=120):
         return self.ask(op="evaluate", via=via, expression=expression, timeout=timeout)["value"]
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.stdin.close()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 class WebDriverClient:

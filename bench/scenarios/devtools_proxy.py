@@ -8,15 +8,11 @@ alternate between them: 1,000 sequential `Runtime.evaluate` of `1+1`, and
 16 MiB, one ~24 MB WebSocket message). Its corrald runs with
 `--session-network shared` (bench/main.py): only a session on the host's
 network has a `devtools.local` the bench can reach."""
-import collections
 import json
 import os
-import queue
-import shutil
-import subprocess
-import threading
 import urllib.request
 
+from common.line_client import LineClient
 from common.stats import median
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -43,50 +39,11 @@ def page_urls(session):
     return target["webSocketDebuggerUrl"], through
 
 
-class CdpWorker:
+class CdpWorker(LineClient):
     """bench/cdp_client.mjs: one JSON command a line in, one JSON answer a line out."""
 
     def __init__(self, direct_ws, corral_ws):
-        node = shutil.which("node") or "/usr/bin/node"
-        self.process = subprocess.Popen([node, CLIENT, direct_ws, corral_ws], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.answers, self.errors = queue.Queue(), collections.deque(maxlen=50)
-        threading.Thread(target=self._pump, args=(self.process.stdout, self.answers.put, True), daemon=True).start()
-        threading.Thread(target=self._pump, args=(self.process.stderr, self.errors.append), daemon=True).start()
-        self.hello = self._answer(60)
-
-    @staticmethod
-    def _pump(stream, put, say_end=False):
-        for line in stream:
-            put(line.rstrip("\n"))
-        if say_end:
-            put(None)  # the client ended: no answer will come
-
-    def _answer(self, timeout):
-        try:
-            line = self.answers.get(timeout=timeout)
-        except queue.Empty:
-            line = None
-        if line is None:
-            raise RuntimeError("cdp_client.mjs gave no answer: " + "\n".join(self.errors))
-        answer = json.loads(line)
-        if "error" in answer:
-            raise RuntimeError(f"cdp_client.mjs: {answer['error']}")
-        return answer
-
-    def ask(self, timeout=300, **command):
-        self.process.stdin.write(json.dumps(command) + "\n")
-        self.process.stdin.flush()
-        return self._answer(timeout)
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.stdin.close()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        super().__init__(CLIENT, [direct_ws, corral_ws])
 
 
 class DevToolsProxyBench:
