@@ -17,20 +17,17 @@ namespace {
 
 // Where corral itself listens, as the egress policy must refuse it
 // whatever the operator allows: a page must never talk to corral's API
-// from the host's side. A name (not an address) is resolved by the server
-// at bind; url() has the address bound.
+// from the host's side. A name in --listen is resolved at bind: bound()
+// is the numeric address the socket got.
 std::vector<IpEndpoint> corral_listeners(const ListenSocket& listener) {
-  if (listener.is_unix()) return {};
-  auto url = std::string_view(listener.url()).substr(std::string_view("http://").size());
-  auto colon = url.rfind(':');
-  auto host = url.substr(0, colon);
-  if (host.starts_with('[')) host = host.substr(1, host.size() - 2);
-  auto address = IpAddress::parse(host);
+  const auto& bound = listener.bound();
+  if (!bound) return {};  // a unix socket: no page can connect to it
+  auto address = IpAddress::parse(bound->host);
   if (!address) {
-    spdlog::warn("the egress policy cannot tell corral's own address from '{}'", listener.url());
+    spdlog::warn("the egress policy cannot tell corral's own address from '{}'", bound->host);
     return {};
   }
-  return {IpEndpoint{*address, static_cast<uint16_t>(std::stoi(std::string(url.substr(colon + 1))))}};
+  return {IpEndpoint{*address, bound->port}};
 }
 
 }  // namespace

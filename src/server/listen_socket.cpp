@@ -95,20 +95,25 @@ Result<ListenSocket> bind_tcp(const ListenAddress& address) {
   ListenAddress actual = address;
   actual.port = ntohs(local.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6&>(local).sin6_port
                                                   : reinterpret_cast<sockaddr_in&>(local).sin_port);
-  return ListenSocket(std::move(*bound), "http://" + actual.describe(), {}, 0, 0, false);
+  ListenAddress numeric = actual;
+  char host[NI_MAXHOST];
+  if (::getnameinfo(reinterpret_cast<sockaddr*>(&local), length, host, sizeof host, nullptr, 0, NI_NUMERICHOST) == 0)
+    numeric.host = host;
+  return ListenSocket(std::move(*bound), "http://" + actual.describe(), {}, 0, 0, false, numeric);
 }
 
 }  // namespace
 
 ListenSocket::ListenSocket(UniqueFd fd, std::string url, std::filesystem::path unix_path, dev_t device, ino_t inode,
-                           bool replaced_stale)
+                           bool replaced_stale, std::optional<ListenAddress> bound)
     : m_fd(std::move(fd)),
       m_url(std::move(url)),
       m_is_unix(!unix_path.empty()),
       m_unix_path(std::move(unix_path)),
       m_device(device),
       m_inode(inode),
-      m_replaced_stale(replaced_stale) {}
+      m_replaced_stale(replaced_stale),
+      m_bound(std::move(bound)) {}
 
 ListenSocket::ListenSocket(ListenSocket&& other) noexcept
     : m_fd(std::move(other.m_fd)),
@@ -117,7 +122,8 @@ ListenSocket::ListenSocket(ListenSocket&& other) noexcept
       m_unix_path(std::exchange(other.m_unix_path, {})),
       m_device(other.m_device),
       m_inode(other.m_inode),
-      m_replaced_stale(other.m_replaced_stale) {}
+      m_replaced_stale(other.m_replaced_stale),
+      m_bound(std::move(other.m_bound)) {}
 
 void ListenSocket::remove_file() {
   if (m_unix_path.empty()) return;

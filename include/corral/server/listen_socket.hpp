@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "corral/util/error.hpp"
@@ -20,7 +21,7 @@ inline constexpr mode_t kUnixSocketMode = 0660;
 class ListenSocket {
  public:
   ListenSocket(UniqueFd fd, std::string url, std::filesystem::path unix_path, dev_t device, ino_t inode,
-               bool replaced_stale);
+               bool replaced_stale, std::optional<ListenAddress> bound = std::nullopt);
   ListenSocket(ListenSocket&& other) noexcept;
   ListenSocket& operator=(ListenSocket&&) = delete;
   ~ListenSocket() { remove_file(); }
@@ -30,6 +31,9 @@ class ListenSocket {
   const std::string& url() const { return m_url; }
   /// True for a unix socket.
   bool is_unix() const { return m_is_unix; }
+  /// TCP: the address and port bound, the host as a numeric address (also
+  /// when --listen named a host); nullopt for a unix socket.
+  const std::optional<ListenAddress>& bound() const { return m_bound; }
   /// The listening socket, for the server to accept on (once).
   UniqueFd take_fd() { return std::move(m_fd); }
   /// True if a socket file of an earlier run was removed to bind this one.
@@ -46,6 +50,7 @@ class ListenSocket {
   dev_t m_device = 0;
   ino_t m_inode = 0;
   bool m_replaced_stale = false;
+  std::optional<ListenAddress> m_bound;
 };
 
 /// A socket bound to `address` and listening (close-on-exec).
