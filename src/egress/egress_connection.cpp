@@ -2,18 +2,21 @@
 // the SOCKS5 greeting and request (within the handshake deadline), the
 // destination's addresses (resolved here, within the resolve deadline),
 // each judged by the policy before it is tried, a connect to the first
-// allowed one that answers, then bytes both ways through two fixed buffers
-// until either side ends or both stay silent past the idle timeout.
+// allowed one that answers, then bytes both ways, moved inside the kernel
+// (splice through a pipe a direction), until either side ends or both stay
+// silent past the idle timeout.
 #include "egress_relay_impl.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
+#include <cstring>
 #include <span>
 
 #include "corral/egress/socket_as_uid.hpp"
 #include "corral/egress/socks5.hpp"
+#include "corral/egress/splice_pipe.hpp"
 
 namespace corral {
 
@@ -24,9 +27,8 @@ using namespace std::chrono;
 
 namespace {
 
-// Bytes carried per read in each direction. Two of these per relayed
-// connection, and only while it relays.
-constexpr size_t kChunk = 32 * 1024;
+// Bytes one direction moves before it lets the strand's other work run.
+constexpr size_t kTurn = 256 * 1024;
 // A greeting (at most 257 bytes) and a request (at most 262) sent at once.
 constexpr size_t kHandshakeBytes = 1024;
 
@@ -59,9 +61,9 @@ socks5::Reply reply_for(error_code ec) {
   return socks5::Reply::general_failure;
 }
 
-// One direction of the relay: its buffer, its count, whether its sender ended.
+// One direction of the relay: its pipe, its count, whether its sender ended.
 struct Direction {
-  std::unique_ptr<char[]> buffer;
+  SplicePipe pipe;
   std::atomic<uint64_t>* counted = nullptr;
   bool done = false;
 };
@@ -231,27 +233,38 @@ class EgressConnection : public std::enable_shared_from_this<EgressConnection> {
 
   void begin_relay() {
     m_phase = Phase::relaying;
-    m_up.buffer.reset(new char[kChunk]);
-    m_down.buffer.reset(new char[kChunk]);
+    if (!m_up.pipe.open() || !m_down.pipe.open()) {
+      spdlog::warn("egress {}: no pipe for a connection ({}); closed", m_session->id, std::strerror(errno));
+      return close();
+    }
+    error_code ignored;
+    m_page.native_non_blocking(true, ignored);  // splice must not block the relay's thread
+    m_upstream.native_non_blocking(true, ignored);
     m_last_bytes = steady_clock::now();
     watch_idle();
     pump(m_page, m_upstream, m_up);
     pump(m_upstream, m_page, m_down);
   }
 
+  // Moves what there is, then waits for whichever side held it up.
   void pump(tcp::socket& from, tcp::socket& to, Direction& direction) {
-    from.async_read_some(asio::buffer(direction.buffer.get(), kChunk),
-                         [self = shared_from_this(), &from, &to, &direction](error_code ec, size_t n) {
-                           if (ec == asio::error::eof) return self->ended(to, direction);
-                           if (ec) return self->close();
-                           self->m_last_bytes = steady_clock::now();
-                           asio::async_write(to, asio::buffer(direction.buffer.get(), n),
-                                             [self, &from, &to, &direction](error_code ec, size_t n) {
-                                               if (ec) return self->close();
-                                               direction.counted->fetch_add(n);
-                                               self->pump(from, to, direction);
-                                             });
-                         });
+    if (m_closed) return;
+    auto step = direction.pipe.transfer(from.native_handle(), to.native_handle(), kTurn);
+    if (step.delivered > 0) {
+      direction.counted->fetch_add(step.delivered);
+      m_last_bytes = steady_clock::now();
+    }
+    auto again = [self = shared_from_this(), &from, &to, &direction](error_code ec) {
+      if (ec) return self->close();
+      self->pump(from, to, direction);
+    };
+    switch (step.next) {
+      case SplicePipe::Next::more: return asio::post(from.get_executor(), [again] { again({}); });
+      case SplicePipe::Next::wait_readable: return from.async_wait(tcp::socket::wait_read, again);
+      case SplicePipe::Next::wait_writable: return to.async_wait(tcp::socket::wait_write, again);
+      case SplicePipe::Next::sender_ended: return ended(to, direction);
+      case SplicePipe::Next::failed: return close();
+    }
   }
 
   // A sender's end passes on as a half-close; both ended, both close.

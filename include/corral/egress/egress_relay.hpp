@@ -67,6 +67,7 @@ struct EgressCounters {
   uint64_t refused_for(EgressReason reason) const { return refused[static_cast<size_t>(reason)]; }
 };
 
+/// Relays with splice(2): the process must ignore SIGPIPE (see SplicePipe).
 class EgressRelay {
  public:
   explicit EgressRelay(EgressPolicy policy, EgressLimits limits = {}, size_t threads = 2);
