@@ -157,6 +157,21 @@ class ResolverOfASession(DaemonTestCase):
         self.assertTrue(wait_until(lambda: self.dns_counts(second)["answered"] >= 1, timeout=10))
 
 
+@unittest.skipUnless(BACKEND.startswith("systemd-user"), "sessions share corrald's network only under systemd-user here")
+class SharedNetworkKeepsTheHostsResolver(DaemonTestCase):
+    """Under systemd-user sessions share corrald's network: nothing of the
+    resolver changes there, and corrald says that --session-dns is unused."""
+    daemon_args = ("--session-dns", "198.51.100.53")
+
+    def test_the_session_reads_the_hosts_resolv_conf_and_has_no_dns_counts(self):
+        session = self.daemon.open({"kind": "chrome"})
+        network = self.daemon.get(session["id"])[1]["network"]
+        self.assertEqual((network["own"], network["dns"]), (False, None), network)
+        with open("/etc/resolv.conf") as host, open(f"/proc/{session['pid']}/root/etc/resolv.conf") as seen:
+            self.assertEqual(seen.read(), host.read())
+        self.assertIn("--session-dns has no effect", self.daemon.log())
+
+
 class ResolverOfASessionOfAnUnprivilegedCorrald(ResolverOfASession):
     """The same with corrald unprivileged: the session's network belongs to a
     user namespace of its own, whose owner (corrald's uid) may bind its port 53."""
