@@ -13,10 +13,11 @@ there never sees a request. The session's JSON counts what was answered.
 Root (cgroupfs) and an unprivileged corrald (user namespaces), as
 test_session_egress.py; under systemd-user sessions share corrald's network."""
 import os
+import signal
 import subprocess
 import unittest
 
-from corral_harness import BACKEND, DaemonTestCase, wait_until
+from corral_harness import BACKEND, NAMED_INSTANCE_UIDS, Daemon, DaemonTestCase, wait_until
 from corral_harness.unprivileged import UnprivilegedDaemon
 from dns_server import DnsServer
 from public_host import PublicHost, RecordingServer, listening_socket
@@ -155,6 +156,40 @@ class ResolverOfASession(DaemonTestCase):
         again = self.in_session(second, "python3", "-c", PROBE, "tcp", "127.0.0.1", PUBLIC_NAME)
         self.assertEqual(again.stdout.strip(), self.public.client_address)
         self.assertTrue(wait_until(lambda: self.dns_counts(second)["answered"] >= 1, timeout=10))
+
+    def test_z_an_adopted_session_resolves_again(self):
+        """kill -9 of corrald closes the session's port 53 with it; the corrald
+        that adopts the session binds it again, and serves it."""
+        first = self.another_daemon()
+        second = None
+        try:
+            session = first.open({"kind": "chrome"})
+            first.stop(signal.SIGKILL)
+            second = self.another_daemon(reuse=first)
+            self.assertEqual(second.get(session["id"])[1]["state"], "running")
+            asked_before = len(self.dns.asked(PUBLIC_NAME))
+            self.daemon, saved = second, self.daemon
+            try:
+                again = self.in_session(session, "getent", "hosts", PUBLIC_NAME)
+                counts = self.dns_counts(session)
+            finally:
+                self.daemon = saved
+            self.assertIn(self.public.client_address, again.stdout, again.stderr)
+            self.assertGreater(len(self.dns.asked(PUBLIC_NAME)), asked_before)
+            self.assertGreaterEqual(counts["answered"], 1, counts)
+            self.assertTrue(second.close(session["id"])["verified_empty"])
+        finally:
+            for daemon in (second, first):
+                if daemon:
+                    daemon.remove()
+
+    def another_daemon(self, reuse=None):
+        """A corrald beside the class's, with the same resolver; a root one
+        with uids of its own (as test_session_egress.py's)."""
+        args = self.daemon_args
+        if self.daemon_class is Daemon:
+            args = (*args, "--session-uids", NAMED_INSTANCE_UIDS)
+        return self.daemon_class(*args, browser=os.environ["CORRAL_STUB"], reuse=reuse)
 
 
 @unittest.skipUnless(BACKEND.startswith("systemd-user"), "sessions share corrald's network only under systemd-user here")
