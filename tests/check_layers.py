@@ -37,14 +37,16 @@ MANAGER_MAY_NOT = re.compile(r'#include "corral/(cgroup/cgroup|launch/(gated_chi
 INCLUDE = re.compile(r'#include "corral/([a-z_]+)/')
 # Boost.Beast and Asio are heavy templates: only the server's files (and
 # their private headers), the relay hub's, the launcher's loopback GET and
-# the egress relay's include them, so the build stays fast; meson.build gives these the Boost flags.
+# the egress relay's and the DNS forwarder's include them, so the build stays fast; meson.build gives these the Boost flags.
 BOOST_INCLUDE = re.compile(r'#include <boost/')
 MAY_INCLUDE_BOOST = {"src/server/http_server.cpp", "src/server/http_connection.cpp", "src/server/http_connection.hpp",
                      "src/server/connection.hpp", "src/server/websocket_upgrade.cpp",
                      "src/proxy/relay_hub.cpp", "src/proxy/relay_exchange.cpp",
                      "src/proxy/relay_hub_impl.hpp", "src/net/loopback_http.cpp",
                      "src/egress/egress_relay.cpp", "src/egress/egress_connection.cpp",
-                     "src/egress/egress_relay_impl.hpp"}
+                     "src/egress/egress_relay_impl.hpp", "src/egress/dns_forwarder.cpp",
+                     "src/egress/dns_resolver_query.cpp", "src/egress/dns_tcp_asker.cpp",
+                     "src/egress/dns_forwarder_impl.hpp"}
 MAX_LINES = 400
 # Python and shell files held to MAX_LINES as well: *.py, and scripts whose
 # shebang names sh, bash or python (tools/vm/vm-run, tools/grid/relay-node-config).

@@ -95,7 +95,8 @@ json devtools_json(const SessionInfo& session, const std::optional<PublicBase>& 
 }
 
 // A live session's network: a namespace of its own or corrald's, and what
-// its pages did through its way out (refusals by the policy's reason).
+// its pages did through its way out (refusals by the policy's reason) and
+// what its resolver answered.
 json network_json(const SessionInfo& session) {
   if (session.state == SessionState::closed) return nullptr;
   json egress = nullptr;
@@ -107,7 +108,11 @@ json network_json(const SessionInfo& session) {
     egress = {{"connections", counts.connections}, {"open", counts.open},           {"refused", refused},
               {"unreachable", counts.unreachable}, {"bytes_out", counts.bytes_out}, {"bytes_in", counts.bytes_in}};
   }
-  return {{"own", session.network.own()}, {"egress", egress}};
+  json dns = nullptr;
+  if (session.dns)
+    dns = {{"answered", session.dns->answered}, {"failed", session.dns->failed}, {"dropped", session.dns->dropped},
+           {"in_flight", session.dns->in_flight}};
+  return {{"own", session.network.own()}, {"egress", egress}, {"dns", dns}};
 }
 
 json session_json(const SessionInfo& session, const std::optional<PublicBase>& base) {

@@ -7,6 +7,7 @@
 
 #include "corral/api/public_address.hpp"
 #include "corral/egress/egress_policy.hpp"
+#include "corral/egress/resolv_conf.hpp"
 #include "corral/session/metric_label.hpp"
 #include "corral/util/units.hpp"
 
@@ -49,7 +50,7 @@ struct FlagText {
   std::string new_session_wait = "30s", relay_idle_timeout = "10m", session_network = "auto";
   std::string memory_budget, default_ttl = "1h", max_ttl = "24h", default_idle = "5m", max_idle = "24h";
   uint64_t tasks_max = 0;
-  std::vector<std::string> allow_hosts, allow_origins, egress_allow;
+  std::vector<std::string> allow_hosts, allow_origins, egress_allow, session_dns;
 };
 
 void add_daemon_flags(CLI::App& app, FlagText& text, DaemonOptions& options) {
@@ -183,6 +184,11 @@ void add_egress_flags(CLI::App& app, FlagText& text) {
                  "connect to although the default policy refuses it (the host's own addresses, link-local, private "
                  "and shared ranges, multicast and reserved); repeatable. corrald's own listening address stays "
                  "refused whatever is allowed. E.g. CI with a dev server on the host: --egress-allow 127.0.0.1");
+  app.add_option("--session-dns", text.session_dns,
+                 "a resolver (ADDR or ADDR:PORT; IPv6 as [ADDR]:PORT) that sessions' DNS queries are forwarded to, "
+                 "from corrald's own network and exempt from the egress policy; repeatable, asked in order. Default: "
+                 "the nameservers of the host's /etc/resolv.conf, read at start (a loopback one such as resolved's "
+                 "127.0.0.53 works)");
 }
 
 // The label that splits usage metrics by bot, bounded in its values.
@@ -261,6 +267,8 @@ void apply_flags(const FlagText& text, DaemonOptions& options) {
       value_or_usage(parse_duration(text.relay_idle_timeout, std::chrono::hours(24 * 30)), "--relay-idle-timeout");
   for (const auto& range : text.egress_allow)
     options.egress_allow.push_back(value_or_usage(parse_egress_allow(range), "--egress-allow"));
+  for (const auto& server : text.session_dns)
+    options.session_dns.push_back(value_or_usage(parse_dns_server(server), "--session-dns"));
   if (!text.memory_budget.empty()) {
     sessions.admission.memory_budget = value_or_usage(parse_size(text.memory_budget), "--memory-budget");
     if (!sessions.default_limits.memory_max)

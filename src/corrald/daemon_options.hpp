@@ -39,6 +39,9 @@ struct DaemonOptions {
   /// to shared, with a warning).
   bool own_network_required = false;
   std::vector<Cidr> egress_allow;  ///< --egress-allow: ranges sessions may reach despite the default egress policy
+  /// --session-dns: the resolvers sessions' DNS queries go to; empty: the
+  /// nameservers of the host's /etc/resolv.conf.
+  std::vector<IpEndpoint> session_dns;
 };
 
 /// Parse argv. Exits the process for --help and on a bad flag (start-up is

@@ -303,6 +303,7 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   // The way out of every own network; its threads end before the launcher's sessions do.
   auto egress = egress_relay(options, *listener, launcher_config);
   launcher_config.egress = egress.get();
+  auto dns = dns_forwarder(options, launcher_config);  // every own network's resolver
   ChildWatcher watcher;
   if (auto started = watcher.start(); !started) {
     spdlog::critical("{}", started.error().message);

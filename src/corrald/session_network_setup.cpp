@@ -6,11 +6,13 @@
 
 #include <string_view>
 
+#include "corral/egress/resolv_conf.hpp"
 #include "corral/launch/browser_command.hpp"
 #include "corral/launch/chromedriver_guard.hpp"
 #include "corral/launch/own_network.hpp"
 #include "corral/launch/session_way_out.hpp"
 #include "corral/net/session_connector.hpp"
+#include "corral/util/file_io.hpp"
 
 namespace corral {
 namespace {
@@ -30,7 +32,44 @@ std::vector<IpEndpoint> corral_listeners(const ListenSocket& listener) {
   return {IpEndpoint{*address, bound->port}};
 }
 
+// The host's resolv.conf, through its symlink (resolved's stub file is one).
+HostResolvConf host_resolv_conf() {
+  std::error_code ec;
+  auto path = std::filesystem::canonical("/etc/resolv.conf", ec);
+  auto text = ec ? Result<std::string>(Error::make(ec.value(), ec.message())) : read_file(path);
+  if (!text) {
+    spdlog::warn("cannot read the host's /etc/resolv.conf: {}", text.error().message);
+    return {};
+  }
+  return parse_resolv_conf(*text);
+}
+
+std::string resolvers_named(const std::vector<IpEndpoint>& resolvers) {
+  std::string named;
+  for (const auto& resolver : resolvers) named += (named.empty() ? "" : ", ") + to_string(resolver);
+  return named;
+}
+
 }  // namespace
+
+std::unique_ptr<DnsForwarder> dns_forwarder(const DaemonOptions& options, HostLauncherConfig& config) {
+  if (!config.own_network) {
+    if (!options.session_dns.empty())
+      spdlog::warn("--session-dns has no effect: sessions share corrald's network and its resolv.conf");
+    return nullptr;
+  }
+  auto host = host_resolv_conf();
+  auto resolvers = options.session_dns.empty() ? host.nameservers : options.session_dns;
+  if (resolvers.empty()) {
+    spdlog::warn("sessions have no DNS: the host's /etc/resolv.conf names no nameserver, and no --session-dns");
+    return nullptr;
+  }
+  spdlog::info("sessions' DNS queries go to {} (a resolver on each session's 127.0.0.1:53)", resolvers_named(resolvers));
+  config.session_resolv_conf = session_resolv_conf(host);
+  auto forwarder = std::make_unique<DnsForwarder>(std::move(resolvers));
+  config.dns = forwarder.get();
+  return forwarder;
+}
 
 std::unique_ptr<EgressRelay> egress_relay(const DaemonOptions& options, const ListenSocket& listener,
                                           const HostLauncherConfig& config) {

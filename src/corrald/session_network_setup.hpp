@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "corral/egress/dns_forwarder.hpp"
 #include "corral/egress/egress_relay.hpp"
 #include "corral/launch/host_launcher.hpp"
 #include "corral/server/listen_socket.hpp"
@@ -25,6 +26,11 @@ void find_chromedriver_guard(HostLauncherConfig& config);
 /// The relay for every own network's way out; null for shared networks.
 std::unique_ptr<EgressRelay> egress_relay(const DaemonOptions& options, const ListenSocket& listener,
                                           const HostLauncherConfig& config);
+
+/// The forwarder for every own network's resolver, and config.dns and
+/// config.session_resolv_conf set for it; null for shared networks, or
+/// when no resolver is known (said in the log).
+std::unique_ptr<DnsForwarder> dns_forwarder(const DaemonOptions& options, HostLauncherConfig& config);
 
 /// What chromedriver starts its Chrome with, besides the bot's capabilities.
 std::vector<std::string> driven_flags(uid_t browser_uid, const HostLauncherConfig& config);

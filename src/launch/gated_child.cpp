@@ -9,6 +9,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,7 +35,7 @@ struct CStrings {
 // The step at which the child gave up, sent up the exec-status pipe.
 enum class Step : int {
   unshare_user_namespace, deny_setgroups, map_uid, map_gid, unshare_namespaces, loopback_up, private_mounts,
-  private_proc, private_tmp, private_var_tmp, private_dev_shm, private_run_lock, namespace_command,
+  private_proc, private_tmp, private_var_tmp, private_dev_shm, private_run_lock, session_resolv_conf, namespace_command,
   drop_groups, set_gid, set_uid, session_keyring, no_new_privs, change_dir, exec
 };
 
@@ -49,6 +50,7 @@ struct OwnNamespaces {
   bool wanted;
   const UserNamespaceMaps* user;  ///< null: no user namespace of its own
   char** first;                   ///< LaunchSpec::in_namespaces_first; {nullptr}: none
+  const char* resolv_conf;        ///< LaunchSpec::resolv_conf; "": none
 };
 
 // "ID ID 1": the one id an unprivileged process may map, to itself.
@@ -74,6 +76,8 @@ std::string describe(Step step, const std::optional<Credentials>& run_as) {
     case Step::private_var_tmp: return "mounting the session's tmpfs on /var/tmp";
     case Step::private_dev_shm: return "mounting the session's tmpfs on /dev/shm";
     case Step::private_run_lock: return "mounting the session's tmpfs on /run/lock";
+    case Step::session_resolv_conf:
+      return "binding the session's resolv.conf (its resolver, 127.0.0.1) read-only over /etc/resolv.conf";
     case Step::namespace_command: return "the command run in the session's namespaces first (its nftables rule)";
     case Step::drop_groups: return "setgroups(0) for the session user";
     case Step::set_gid: return "setresgid(" + gid + ") for the session user";
@@ -141,6 +145,21 @@ void private_tmpfs(int exec_status, const char* dir, Step step) {
     fail(exec_status, step);
 }
 
+// The session's resolv.conf over the host's, in the session's mount
+// namespace only (/ is rprivate by now). Binding onto the path follows it:
+// where /etc/resolv.conf is a symlink (resolved's stub file), its target is
+// covered, here alone. A bind mount takes its flags only on a remount; in a
+// user namespace of its own that remount may not drop the atime flags the
+// file's mount has (they are locked), so it keeps them.
+void bind_resolv_conf(int exec_status, const char* file) {
+  if (mount(file, "/etc/resolv.conf", nullptr, MS_BIND, nullptr) < 0) fail(exec_status, Step::session_resolv_conf);
+  struct statfs bound;
+  if (statfs("/etc/resolv.conf", &bound) < 0) fail(exec_status, Step::session_resolv_conf);
+  unsigned long atime = bound.f_flags & (MS_NOATIME | MS_NODIRATIME | MS_RELATIME);
+  unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | atime;
+  if (mount(nullptr, "/etc/resolv.conf", nullptr, flags, nullptr) < 0) fail(exec_status, Step::session_resolv_conf);
+}
+
 // The command LaunchSpec::in_namespaces_first names, waited for. fork,
 // execve and waitpid are async-signal-safe; this child has one thread.
 void run_first(int exec_status, char** argv, char** envp) {
@@ -183,7 +202,7 @@ void enter_own_user_namespace(int exec_status, const UserNamespaceMaps& maps) {
 // processes from the session (corrald's included), and Chrome's own sandbox
 // makes its PID namespaces below this. In a user namespace of its own, /proc
 // cannot be mounted without one: the session keeps corrald's.
-void enter_own_namespaces(int exec_status, const UserNamespaceMaps* maps) {
+void enter_own_namespaces(int exec_status, const UserNamespaceMaps* maps, const char* resolv_conf) {
   if (maps) enter_own_user_namespace(exec_status, *maps);
   if (unshare(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC) < 0) fail(exec_status, Step::unshare_namespaces);
   if (!bring_loopback_up()) fail(exec_status, Step::loopback_up);
@@ -196,6 +215,7 @@ void enter_own_namespaces(int exec_status, const UserNamespaceMaps* maps) {
   private_tmpfs(exec_status, "/var/tmp", Step::private_var_tmp);
   private_tmpfs(exec_status, "/dev/shm", Step::private_dev_shm);
   private_tmpfs(exec_status, "/run/lock", Step::private_run_lock);
+  if (resolv_conf[0]) bind_resolv_conf(exec_status, resolv_conf);
 }
 
 // Runs in the forked child of a multi-threaded parent: only async-signal-safe
@@ -220,7 +240,7 @@ void enter_own_namespaces(int exec_status, const UserNamespaceMaps* maps) {
   dup2(log_fd, STDERR_FILENO);
   // The daemon's HTTP sockets are not all O_CLOEXEC; keep none of them.
   syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
-  if (own.wanted) enter_own_namespaces(exec_status, own.user);
+  if (own.wanted) enter_own_namespaces(exec_status, own.user, own.resolv_conf);
   if (own.wanted && own.first[0]) run_first(exec_status, own.first, envp);
   if (run_as) drop_to(exec_status, *run_as);
   leave_inherited_keyring(exec_status);
@@ -248,7 +268,7 @@ Result<GatedChild> GatedChild::spawn(const LaunchSpec& spec) {
   auto uid_map = identity_map(::getuid()), gid_map = identity_map(::getgid());
   UserNamespaceMaps maps{uid_map.c_str(), gid_map.c_str()};
   OwnNamespaces own{spec.own_namespaces, spec.own_namespaces && spec.own_user_namespace ? &maps : nullptr,
-                    first_argv.pointers.data()};
+                    first_argv.pointers.data(), spec.resolv_conf.c_str()};
   pid_t pid = ::fork();
   if (pid < 0) return Error::from_errno(errno, "fork");
   if (pid == 0)

@@ -7,6 +7,7 @@
 #include "corral/launch/chromedriver_guard.hpp"
 #include "corral/launch/gated_child.hpp"
 #include "corral/launch/session_dirs.hpp"
+#include "corral/launch/session_resolver.hpp"
 #include "corral/launch/session_way_out.hpp"
 #include "corral/launch/uid_sweep.hpp"
 #include "corral/util/file_io.hpp"
@@ -24,10 +25,11 @@ class HostBrowserProcess : public BrowserProcess {
  public:
   HostBrowserProcess(const std::string& state_dir, BrowserKind kind, SessionDirs dirs, uint16_t port,
                      std::string url_base, Pidfd pidfd, uint64_t start_time, std::optional<GatedChild> child,
-                     std::optional<uid_t> own_uid, bool own_network, EgressRelay* egress, SessionNetwork network = {})
+                     std::optional<uid_t> own_uid, bool own_network, const HostLauncherConfig& config,
+                     SessionNetwork network = {})
       : m_state_dir(state_dir), m_kind(kind), m_dirs(std::move(dirs)), m_port(port), m_url_base(std::move(url_base)),
         m_pidfd(std::move(pidfd)), m_start_time(start_time), m_child(std::move(child)), m_own_uid(own_uid),
-        m_own_network(own_network), m_egress(egress), m_network(std::move(network)) {}
+        m_own_network(own_network), m_egress(config.egress), m_dns(config.dns), m_network(std::move(network)) {}
 
   std::optional<uid_t> own_uid() const override { return m_own_uid; }
 
@@ -51,14 +53,25 @@ class HostBrowserProcess : public BrowserProcess {
     return success();
   }
 
-  /// The session's way out, in its own network (once after release, or at
-  /// adoption: the browser's --proxy-server still names the same port).
+  /// The session's way out and its resolver, in its own network (once
+  /// after release, or at adoption: the browser's --proxy-server still names
+  /// the same port, its resolv.conf the same resolver).
   Result<void> open_way_out() {
     if (!m_network.own() || !m_egress) return success();
     CORRAL_TRY_ASSIGN(auto way_out, SessionWayOut::open(*m_egress, session_id(), m_network, m_runs_as));
     std::lock_guard lock(m_way_out_mutex);
     m_way_out = std::move(way_out);
+    open_resolver();
     return success();
+  }
+
+  // Without it the session's own lookups fail, and its pages still load
+  // (Chrome hands their names to the way out): said, not fatal.
+  void open_resolver() {
+    if (!m_dns) return;
+    auto resolver = SessionResolver::open(*m_dns, session_id(), m_network);
+    if (resolver) m_resolver = std::move(*resolver);
+    else spdlog::error("session {}: no resolver on its 127.0.0.1:53: {}", session_id(), resolver.error().message);
   }
 
   SessionNetwork network() const override { return m_network; }
@@ -70,6 +83,11 @@ class HostBrowserProcess : public BrowserProcess {
   std::optional<EgressCounters> egress() const override {
     std::lock_guard lock(m_way_out_mutex);
     return m_way_out.counters();
+  }
+
+  std::optional<DnsCounters> dns() const override {
+    std::lock_guard lock(m_way_out_mutex);
+    return m_resolver.counters();
   }
 
   Result<Endpoints> wait_until_ready(milliseconds timeout) override {
@@ -103,6 +121,7 @@ class HostBrowserProcess : public BrowserProcess {
     {
       std::lock_guard lock(m_way_out_mutex);  // the session is over: so are its connections out
       m_way_out.close();
+      m_resolver.close();
     }
     return set_aside_session_dir(m_state_dir, session_id());
   }
@@ -122,9 +141,11 @@ class HostBrowserProcess : public BrowserProcess {
   std::optional<uid_t> m_runs_as;  ///< set by the launcher; none: corrald's own uid
   bool m_own_network;        ///< started in namespaces of its own (LaunchSpec::own_namespaces)
   EgressRelay* m_egress;     ///< serves its way out; null: none (shared network)
+  DnsForwarder* m_dns;       ///< serves its resolver; null: none
   SessionNetwork m_network;  ///< its namespace once released or adopted; empty: corrald's
   mutable std::mutex m_way_out_mutex;  ///< egress() is asked from any thread
   SessionWayOut m_way_out;
+  SessionResolver m_resolver;
 };
 
 const std::filesystem::path& program_for(const BrowserPrograms& programs, BrowserKind kind) {
@@ -221,7 +242,8 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::spawn(const Browser
   // capabilities (CorralBrowser); Chrome itself gets them here.
   if (m_config.own_network && request.kind == BrowserKind::chrome)
     for (auto& flag : way_out_flags()) spec.argv.insert(spec.argv.end() - 1, std::move(flag));  // before about:blank
-  auto child = GatedChild::spawn(spec);
+  auto wrote = own_resolv_conf(spec, *dirs);
+  auto child = wrote ? GatedChild::spawn(spec) : Result<GatedChild>(wrote.error());
   auto start_time = child ? start_time_of(child->pid()) : Result<uint64_t>(child.error());
   auto pidfd = start_time ? child->pidfd().dup() : Result<Pidfd>(start_time.error());
   if (!pidfd) {
@@ -232,9 +254,17 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::spawn(const Browser
   }
   auto browser = std::make_unique<HostBrowserProcess>(m_config.state_dir, request.kind, *dirs, port,
                                                       request.driver_url_base, std::move(*pidfd), *start_time,
-                                                      std::move(*child), own_uid, m_config.own_network, m_config.egress);
+                                                      std::move(*child), own_uid, m_config.own_network, m_config);
   if (user) browser->set_runs_as(user->uid);
   return std::unique_ptr<BrowserProcess>(std::move(browser));
+}
+
+// The session's resolv.conf, naming its resolver, for the gate to bind over
+// /etc/resolv.conf: only where a forwarder serves it.
+Result<void> HostBrowserLauncher::own_resolv_conf(LaunchSpec& spec, const SessionDirs& dirs) const {
+  if (!m_config.own_network || !m_config.dns) return success();
+  CORRAL_TRY_ASSIGN(spec.resolv_conf, write_session_resolv_conf(dirs.base, m_config.session_resolv_conf));
+  return success();
 }
 
 Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::reattach(const std::string& session_id, pid_t pid,
@@ -260,7 +290,7 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::reattach(const std:
   // The kind and port only matter for start-up, which is long over.
   auto adopted = std::make_unique<HostBrowserProcess>(m_config.state_dir, BrowserKind::chrome, dirs, 0, "",
                                                       std::move(*pidfd), start_time, std::nullopt, uid, network->own(),
-                                                      m_config.egress, std::move(*network));
+                                                      m_config, std::move(*network));
   if (uid) adopted->set_runs_as(*uid);
   else if (m_config.session_user) adopted->set_runs_as(m_config.session_user->uid);
   // Without it the session lives on, but its pages reach nothing.

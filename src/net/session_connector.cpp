@@ -85,13 +85,13 @@ sockaddr_in session_loopback(uint16_t port) {
   return address;
 }
 
-Result<UniqueFd> session_socket(const SessionNetwork& network) {
-  if (network.user_fd() >= 0) return socket_in_user_namespace(network.user_fd(), network.fd());
+Result<UniqueFd> session_socket(const SessionNetwork& network, int type) {
+  if (network.user_fd() >= 0) return socket_in_user_namespace(network.user_fd(), network.fd(), type);
   if (network.own()) {
     CORRAL_TRY(remember_own_network());
     if (::setns(network.fd(), CLONE_NEWNET) < 0) return Error::from_errno(errno, "enter the session's network namespace");
   }
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  UniqueFd fd(::socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   int saved = errno;
   if (network.own()) return_home_or_abort();
   if (!fd.valid()) return Error::from_errno(saved, "socket for a session's loopback");
@@ -132,6 +132,15 @@ Result<UniqueFd> listen_in_session(const SessionNetwork& network, uint16_t port)
   if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) < 0)
     return Error::from_errno(errno, where);
   if (::listen(fd.get(), SOMAXCONN) < 0) return Error::from_errno(errno, where);
+  return fd;
+}
+
+Result<UniqueFd> bound_in_session(const SessionNetwork& network, uint16_t port) {
+  if (!network.own()) return Error::make(EINVAL, "a session that shares corrald's network has no resolver of its own");
+  CORRAL_TRY_ASSIGN(auto fd, session_socket(network, SOCK_DGRAM));
+  auto address = session_loopback(port);
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) < 0)
+    return Error::from_errno(errno, "bind the session's UDP 127.0.0.1:" + std::to_string(port));
   return fd;
 }
 

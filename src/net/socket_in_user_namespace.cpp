@@ -16,6 +16,7 @@ namespace {
 struct HelperTask {
   int user_ns;
   int network_ns;
+  int type;   ///< SOCK_STREAM or SOCK_DGRAM
   int reply;  ///< the helper's end of a socketpair
 };
 
@@ -46,7 +47,7 @@ int make_socket_inside(void* argument) {
   const auto* task = static_cast<const HelperTask*>(argument);
   if (::setns(task->user_ns, CLONE_NEWUSER) < 0) _exit(HelperFailure::user_namespace);
   if (::setns(task->network_ns, CLONE_NEWNET) < 0) _exit(HelperFailure::network_namespace);
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = ::socket(AF_INET, task->type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) _exit(HelperFailure::make_socket);
   _exit(send_fd(task->reply, fd) ? HelperFailure::joined : HelperFailure::hand_back);
 }
@@ -96,11 +97,11 @@ pid_t start_helper(HelperTask& task, char* stack_top) {
 
 }  // namespace
 
-Result<UniqueFd> socket_in_user_namespace(int user_ns, int network_ns) {
+Result<UniqueFd> socket_in_user_namespace(int user_ns, int network_ns, int type) {
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair) < 0) return Error::from_errno(errno, "socketpair");
   UniqueFd ours(pair[0]), theirs(pair[1]);
-  HelperTask task{user_ns, network_ns, theirs.get()};
+  HelperTask task{user_ns, network_ns, type, theirs.get()};
   constexpr size_t kStackSize = 64 * 1024;
   auto stack = std::make_unique<char[]>(kStackSize);
   pid_t pid = start_helper(task, stack.get() + kStackSize);

@@ -246,6 +246,7 @@ Result<SessionInfo> SessionManager::get(const std::string& id) const {
     if (!entry) return Error::make(ENOENT, "no session '" + id + "'");
     info = entry->info;
     if (entry->browser) info.egress = entry->browser->egress();
+    if (entry->browser) info.dns = entry->browser->dns();
   }
   if (info.state == SessionState::running) info.stats = m_backend.stats(info.scope);
   return info;
@@ -258,6 +259,7 @@ std::vector<SessionInfo> SessionManager::list() const {
     for (const auto& [id, entry] : m_live) {
       sessions.push_back(entry->info);
       if (entry->browser) sessions.back().egress = entry->browser->egress();
+      if (entry->browser) sessions.back().dns = entry->browser->dns();
     }
   }
   // Per-session use, read outside the lock: a few small cgroupfs reads each.

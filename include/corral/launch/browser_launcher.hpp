@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "corral/egress/dns_forwarder.hpp"
 #include "corral/egress/egress_relay.hpp"
 #include "corral/launch/browser_ready.hpp"
 #include "corral/launch/child_watcher.hpp"
@@ -56,6 +57,9 @@ class BrowserProcess {
   /// What its pages did through its way out (session_way_out.hpp); nullopt
   /// when it has none. From any thread.
   virtual std::optional<EgressCounters> egress() const { return std::nullopt; }
+  /// What its resolver answered (session_resolver.hpp); nullopt when it has
+  /// none. From any thread.
+  virtual std::optional<DnsCounters> dns() const { return std::nullopt; }
   /// Wait until the browser answers (DevTools or WebDriver). ECHILD if it
   /// exits first, ETIMEDOUT after `timeout`.
   virtual Result<Endpoints> wait_until_ready(std::chrono::milliseconds timeout) = 0;

@@ -60,6 +60,10 @@ struct LaunchSpec {
   /// nftables rule, chromedriver_guard.hpp). Empty: none. A nonzero exit
   /// fails the start.
   std::vector<std::string> in_namespaces_first;
+  /// With own_namespaces: a file bound (read-only) over /etc/resolv.conf in
+  /// the session's mount namespace, naming the session's resolver
+  /// (session_resolver.hpp). Empty: the host's, untouched.
+  std::filesystem::path resolv_conf;
 };
 
 class GatedChild {

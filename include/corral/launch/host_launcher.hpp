@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "corral/launch/browser_command.hpp"
+#include "corral/egress/dns_forwarder.hpp"
 #include "corral/egress/egress_relay.hpp"
 #include "corral/launch/browser_launcher.hpp"
 #include "corral/launch/child_watcher.hpp"
@@ -30,6 +31,11 @@ struct HostLauncherConfig {
   /// Serves each own network's way out (session_way_out.hpp); null: the
   /// sessions' pages reach nothing outside.
   EgressRelay* egress = nullptr;
+  /// Serves each own network's resolver (session_resolver.hpp), with
+  /// `egress`; null: sessions have no DNS.
+  DnsForwarder* dns = nullptr;
+  /// With `dns`: the text of every session's resolv.conf (resolv_conf.hpp).
+  std::string session_resolv_conf;
   /// nft, to admit only corrald to a chromedriver in its own network
   /// (chromedriver_guard.hpp); empty: no such rule here.
   std::filesystem::path nft;
@@ -56,6 +62,9 @@ class HostBrowserLauncher : public BrowserLauncher {
   /// The world-writable directories sweeps look in: found again when the
   /// last discovery is older than kRediscoverAfter.
   std::vector<std::string> swept_dirs();
+  /// With a resolver for sessions: write the session's resolv.conf and
+  /// name it in `spec`.
+  Result<void> own_resolv_conf(LaunchSpec& spec, const SessionDirs& dirs) const;
   /// One sweep of `uid`, nothing more.
   Result<void> sweep_once(uid_t uid);
   /// A quarantined `uid` swept again: back to the pool if nothing is left.

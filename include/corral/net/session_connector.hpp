@@ -6,6 +6,7 @@
 #pragma once
 
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <sys/types.h>
 
@@ -63,13 +64,21 @@ sockaddr_in session_loopback(uint16_t port);
 /// thread that cannot return aborts corrald: it must never serve anything
 /// else from inside a session. A namespace in a user namespace of its own
 /// is entered by a helper instead (socket_in_user_namespace.hpp).
-Result<UniqueFd> session_socket(const SessionNetwork& network);
+/// `type` SOCK_DGRAM: a UDP socket instead, made the same way.
+Result<UniqueFd> session_socket(const SessionNetwork& network, int type = SOCK_STREAM);
 
 /// A TCP socket listening on session_loopback(`port`) inside `network`
 /// (which must be a session's own): where the session's browser finds its
 /// way out (egress/egress_relay.hpp), served from corrald's namespace.
 /// EADDRINUSE when something of the session holds the port already.
 Result<UniqueFd> listen_in_session(const SessionNetwork& network, uint16_t port);
+
+/// A UDP socket bound to session_loopback(`port`) inside `network` (a
+/// session's own): where the session's resolver answers
+/// (egress/dns_forwarder.hpp). Port 53 needs CAP_NET_BIND_SERVICE over the
+/// namespace: root has it, and so has the uid that owns the session's user
+/// namespace (an unprivileged corrald's own).
+Result<UniqueFd> bound_in_session(const SessionNetwork& network, uint16_t port);
 
 /// A socket from session_socket(), connected to session_loopback(`port`)
 /// within `timeout`, still non-blocking. ECONNREFUSED: nothing listens

@@ -12,16 +12,18 @@
 // copies corrald's page tables, measured here at 2-6 ms against 50-200 us.
 #pragma once
 
+#include <sys/socket.h>
+
 #include "corral/util/error.hpp"
 #include "corral/util/unique_fd.hpp"
 
 namespace corral {
 
-/// A new TCP socket (non-blocking, close-on-exec, not yet connected or
+/// A new socket of `type` (SOCK_STREAM or SOCK_DGRAM; non-blocking, close-on-exec, not yet connected or
 /// bound) of the network namespace `network_ns`, whose owning user
 /// namespace is `user_ns` (fds of /proc/PID/ns/net and /proc/PID/ns/user).
 /// A socket stays in the namespace it was made in: connect, bind and listen
 /// on it are the caller's, from any thread.
-Result<UniqueFd> socket_in_user_namespace(int user_ns, int network_ns);
+Result<UniqueFd> socket_in_user_namespace(int user_ns, int network_ns, int type = SOCK_STREAM);
 
 }  // namespace corral

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "corral/egress/dns_forwarder.hpp"
 #include "corral/egress/egress_relay.hpp"
 #include "corral/launch/browser_ready.hpp"
 #include "corral/net/session_connector.hpp"
@@ -113,6 +114,7 @@ struct SessionInfo {
   std::optional<CloseReport> report;     ///< once closed
   std::optional<CgroupStats> stats;      ///< live use, for GET of one session
   std::optional<EgressCounters> egress;  ///< its way out's counts, live; none without a way out
+  std::optional<DnsCounters> dns;        ///< its resolver's counts, live; none without one
 };
 
 }  // namespace corral
