@@ -1,0 +1,204 @@
+"""The console at /ui/ (issue 24): static files without a token but with a
+strict Content-Security-Policy, nothing else on disk reachable through
+it, the request guard admitting the page's own origin and no other, the
+API's closed list and Take over mark, and the console itself in a real
+headless Chromium (tests/clients/console_client.mjs, Playwright): login,
+the live list, a session's screencast while a Puppeteer bot navigates,
+Take over typing into the bot's page, and a page on another origin that
+can neither read nor drive it."""
+import os
+import shutil
+import tempfile
+import unittest
+
+from client_kit import node, private_tmp, parse_result, CLIENTS, _run_here
+from corral_harness import DaemonTestCase, Daemon
+
+TOKEN = "corral-console-token-" + os.urandom(12).hex()
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+UI = os.path.join(REPO, "ui")
+SCRIPT = os.path.join(CLIENTS, "console_client.mjs")
+
+
+def run_console(scenario, daemon, timeout=120):
+    """One scenario of console_client.mjs against `daemon`; its JSON result."""
+    argv = [node(), SCRIPT, scenario, f"http://127.0.0.1:{daemon.port}", daemon.token or "", "--timeout",
+            str(timeout)]
+    with private_tmp() as env:
+        completed = _run_here(argv, timeout=timeout + 15, env=env)
+    result = parse_result(completed.stdout, completed.returncode, completed.stderr)
+    assert result["ok"], f"{scenario}: {result}\n{daemon.log()[-3000:]}"
+    return result
+
+
+class StaticFiles(DaemonTestCase):
+    daemon_options = {"token": TOKEN}
+
+    def get(self, path, headers=None):
+        return self.daemon.exchange("GET", path, headers=headers or {}, timeout=30)
+
+    def test_the_page_needs_no_token_and_keeps_to_itself(self):
+        status, headers, body = self.get("/ui/")
+        self.assertEqual(status, 200, body)
+        self.assertIn('<script type="module" src="app.js"></script>', body)
+        self.assertTrue(headers["Content-Type"].startswith("text/html"))
+        csp = headers["Content-Security-Policy"]
+        for directive in ("default-src 'none'", "script-src 'self'", "connect-src 'self'",
+                          "frame-ancestors 'none'"):
+            self.assertIn(directive, csp)
+        self.assertNotIn("unsafe-inline", csp)
+        self.assertEqual(headers["X-Content-Type-Options"], "nosniff")
+        status, headers, body = self.get("/ui/app.js")
+        self.assertEqual((status, headers["Content-Type"]), (200, "text/javascript; charset=utf-8"))
+        status, headers, _ = self.get("/ui")
+        self.assertEqual((status, headers["Location"]), (308, "ui/"))
+        # The API behind it still wants the token.
+        self.assertEqual(self.daemon.request("GET", "/v1/sessions", auth=False)[0], 401)
+
+    def test_no_path_leaves_the_console_directory(self):
+        for path in ("/ui/../v1/sessions", "/ui/%2e%2e/%2e%2e/etc/passwd", "/ui/..%2fmeson.build",
+                     "/ui/%2E%2E%2Fui%2Findex.html", "/ui//etc/passwd", "/ui/.hidden.js", "/ui/nothing.js",
+                     "/ui/index.html%00.js", "/ui/INDEX.HTML"):
+            with self.subTest(path):
+                status, _, body = self.get(path)
+                self.assertEqual((status, body["error"]["code"]), (404, "not_found"), body)
+
+    def test_a_foreign_host_is_refused(self):
+        status, _, body = self.get("/ui/", {"Host": "evil.example"})
+        self.assertEqual((status, body["error"]["code"]), (403, "host_not_allowed"))
+
+    def test_the_pages_own_origin_is_admitted_and_no_other(self):
+        port = self.daemon.port
+        for host, origin, expected in ((f"127.0.0.1:{port}", f"http://127.0.0.1:{port}", 200),
+                                       (f"localhost:{port}", f"http://localhost:{port}", 200),
+                                       (f"127.0.0.1:{port}", f"http://127.0.0.1:{port + 1}", 403),
+                                       (f"127.0.0.1:{port}", f"https://127.0.0.1:{port}", 403),
+                                       (f"127.0.0.1:{port}", f"http://localhost:{port}", 403),
+                                       (f"evil.example:{port}", f"http://evil.example:{port}", 403)):
+            with self.subTest(origin=origin, host=host):
+                status, body = self.daemon.request("GET", "/v1/sessions", headers={"Host": host, "Origin": origin})
+                self.assertEqual(status, expected, body)
+
+
+class ConsoleApi(DaemonTestCase):
+    """What the console asks of the API beyond what was there."""
+
+    def test_closed_sessions_are_listed_with_their_reports(self):
+        session = self.daemon.open({"labels": {"who": "closed-list"}})
+        self.daemon.close(session["id"], grace=0)
+        status, body = self.daemon.request("GET", "/v1/sessions?state=closed")
+        self.assertEqual(status, 200)
+        closed = [s for s in body["sessions"] if s["id"] == session["id"]]
+        self.assertEqual(len(closed), 1)
+        self.assertTrue(closed[0]["report"]["verified_empty"])
+        self.assertEqual(closed[0]["labels"], {"who": "closed-list"})
+        self.assertEqual(self.daemon.request("GET", "/v1/sessions?state=open")[0], 422)
+
+    def test_take_over_marks_the_session(self):
+        session = self.daemon.open()
+        self.assertIs(session["controlled_by_console"], False)
+        status, body = self.daemon.request("POST", f"/v1/sessions/{session['id']}/control")
+        self.assertEqual((status, body["controlled_by_console"]), (200, True))
+        self.assertIs(self.daemon.get(session["id"])[1]["controlled_by_console"], True)
+        listed = self.daemon.request("GET", "/v1/sessions")[1]["sessions"]
+        self.assertIs(listed[0]["controlled_by_console"], True)
+        status, body = self.daemon.request("DELETE", f"/v1/sessions/{session['id']}/control")
+        self.assertEqual((status, body["controlled_by_console"]), (200, False))
+        self.assertEqual(self.daemon.request("POST", "/v1/sessions/0123456789ab/control")[0], 404)
+        self.daemon.close(session["id"], grace=0)
+        self.assertEqual(self.daemon.request("POST", f"/v1/sessions/{session['id']}/control")[0], 409)
+
+
+class OtherUiDir(unittest.TestCase):
+    """--ui-dir: only the directory's own regular files with plain names."""
+
+    def test_links_and_subdirectories_are_not_served(self):
+        ui = tempfile.mkdtemp(prefix="corral-test-ui.")
+        try:
+            shutil.copy(os.path.join(UI, "index.html"), ui)
+            os.symlink("/etc/passwd", os.path.join(ui, "passwd.js"))
+            os.symlink(os.path.join(UI, "app.js"), os.path.join(ui, "app.js"))
+            os.mkdir(os.path.join(ui, "sub"))
+            with open(os.path.join(ui, "sub", "x.js"), "w") as f:
+                f.write("x")
+            daemon = Daemon("--ui-dir", ui, browser=os.environ["CORRAL_STUB"])
+            try:
+                self.assertEqual(daemon.exchange("GET", "/ui/")[0], 200)
+                for path in ("/ui/passwd.js", "/ui/app.js", "/ui/sub/x.js", "/ui/sub"):
+                    with self.subTest(path):
+                        self.assertEqual(daemon.exchange("GET", path)[0], 404)
+            finally:
+                daemon.remove()
+        finally:
+            shutil.rmtree(ui)
+
+    def test_a_missing_directory_is_said_at_ui(self):
+        daemon = Daemon("--ui-dir", "/nonexistent/corral-ui", browser=os.environ["CORRAL_STUB"])
+        try:
+            status, _, body = daemon.exchange("GET", "/ui/")
+            self.assertEqual(status, 404)
+            self.assertIn("/nonexistent/corral-ui", body["error"]["message"])
+            self.assertEqual(daemon.request("GET", "/v1/health")[0], 200)
+        finally:
+            daemon.remove()
+
+
+class InTheBrowserWithStubs(DaemonTestCase):
+    daemon_options = {"token": TOKEN}
+
+    def test_login_live_list_and_close(self):
+        result = run_console("login-and-list", self.daemon)
+        self.assertTrue(result["without_token"]["fleet_hidden"])
+        self.assertEqual(result["without_token"]["rows"], 0)
+        self.assertTrue(result["wrong_token"]["login_shown"] and result["wrong_token"]["fleet_hidden"])
+        self.assertIn("wrong token", result["wrong_token"]["error"])
+        self.assertLess(result["appeared_ms"], 5000)
+        self.assertEqual(result["filtered"], result["ids"][0])
+        self.assertTrue(result["api_report"]["verified_empty"])
+        self.assertIn("true", result["closed_row"])  # verified empty, in the closed list
+        self.assertEqual(result["console_report"]["id"], result["ids"][1])
+        self.assertTrue(result["console_report"]["verified_empty"])
+        self.assertTrue(result["not_reloaded"])
+        self.assertNotIn(TOKEN, result["url"])
+        self.assertEqual(result["cookies"], [])
+        self.assertTrue(result["stored"])
+
+
+class InTheBrowserWithChromium(DaemonTestCase):
+    daemon_options = {"token": TOKEN}
+    use_stub = False
+
+    def test_a_sessions_screencast_follows_the_bot_and_stops(self):
+        result = run_console("live-view", self.daemon)
+        self.assertGreater(result["frames_while_watching"], 1)
+        self.assertLessEqual(result["frames_per_second"], 12, result)
+        self.assertEqual(result["frames_after_close"], 0, result)
+        self.assertEqual(result["sockets_closed"], result["sockets"], result)
+        self.assertTrue(result["bot_still_works"])
+        self.assertTrue(any(url.startswith("data:text/html") for url in result["tabs"]), result["tabs"])
+
+    def test_a_selenium_sessions_screencast_too(self):
+        result = run_console("live-view-webdriver", self.daemon)
+        self.assertEqual(result["kind"], "chromedriver")
+        self.assertGreater(result["frames_while_watching"], 1)
+        self.assertEqual(result["frames_after_close"], 0, result)
+        self.assertEqual(result["sockets_closed"], result["sockets"], result)
+        self.assertTrue(result["bot_still_works"])
+
+    def test_take_over_types_into_the_bots_page(self):
+        result = run_console("take-over", self.daemon)
+        self.assertEqual((result["before"], result["during"]), (False, True))
+        self.assertTrue(result["mark_shown"])
+        self.assertEqual(result["typed"], "hello corral")
+
+    def test_another_origin_can_neither_read_nor_drive_it(self):
+        result = run_console("foreign-origin", self.daemon)
+        self.assertIsNone(result["token_visible"])
+        self.assertEqual(result["read"], "blocked")
+        self.assertEqual(result["websocket"], "refused")
+        self.assertEqual(result["frame_document"], "blocked")
+        self.assertEqual(result["sessions_after"], [result["session"]])  # none opened, none closed
+
+
+if __name__ == "__main__":
+    unittest.main()
