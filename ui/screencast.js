@@ -5,7 +5,7 @@
 // unacknowledged) sends at most about 5-10 frames a second, and none
 // while nothing on the page changes.
 export const SCREENCAST = { format: 'jpeg', quality: 60, maxWidth: 1280, maxHeight: 800, everyNthFrame: 1 };
-export const MIN_ACK_INTERVAL_MS = 200;
+export const MIN_ACK_INTERVAL_MS = 400;
 
 function decode(base64) {
   const binary = atob(base64);
