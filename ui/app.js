@@ -89,11 +89,13 @@ function showFleet({ usage, sessions, closed, health }) {
 
 async function poll() {
   clearTimeout(timer);
+  const started = performance.now();
   try {
     latest = await readFleet();
     if (live) live.update(latest);
     else showFleet(latest);
     status('updated ' + new Date().toLocaleTimeString());
+    $('status').dataset.pollMs = String(Math.round(performance.now() - started));  // read by the tests
   } catch (e) {
     if (!handleRefusal(e)) status('cannot reach corral: ' + e.message);
     if (e instanceof ApiError && (e.status === 401 || e.status === 403)) return;

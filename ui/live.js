@@ -92,7 +92,9 @@ export class LiveView {
 
   showTabs(current) {
     $('tabs').replaceChildren(...[...this.targets.values()].map(t => {
-      const tab = el('button', (t.title || 'untitled') + ' — ' + t.url, t.targetId === current ? 'tab current' : 'tab');
+      const text = !t.title || t.title === t.url ? t.url : t.title + ' — ' + t.url;
+      const tab = el('button', text, t.targetId === current ? 'tab current' : 'tab');
+      tab.title = t.url;
       tab.type = 'button';
       tab.dataset.url = t.url;
       tab.onclick = () => { this.pinned = t.targetId; this.follow(); };

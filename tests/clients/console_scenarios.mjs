@@ -256,6 +256,66 @@ async function foreignOrigin({ browser, corral, token }) {
   return tried;
 }
 
+// Fifty sessions listed: every poll (four requests and the table) ends
+// well within a second, and a close shows within two polls.
+async function fifty({ browser, corral, token }) {
+  const call = api(corral, token);
+  const ids = [];
+  for (let batch = 0; batch < 5; batch++)
+    ids.push(...(await Promise.all(Array.from({ length: 10 }, (_, i) =>
+      call('POST', '/v1/sessions', { labels: { n: String(batch * 10 + i) } }).then(r => r.body.id)))));
+  const { page } = await openConsole(browser, corral, token);
+  await waitFor('fifty rows', async () => (await page.locator('#sessions tbody tr').count()) === 50);
+  const polls = [];
+  for (let i = 0; i < 5; i++) {
+    await sleep(1000);
+    polls.push(Number(await page.getAttribute('#status', 'data-poll-ms')));
+  }
+  const errors = await page.textContent('#status');
+  const closedAt = Date.now();
+  await call('DELETE', `/v1/sessions/${ids[0]}?grace=0`);
+  await page.waitForSelector(`#sessions tr[data-id="${ids[0]}"]`, { state: 'detached' });
+  const shownMs = Date.now() - closedAt;
+  await Promise.all(ids.slice(1).map(id => call('DELETE', `/v1/sessions/${id}?grace=0`)));
+  return { poll_ms: polls, status: errors, close_shown_ms: shownMs };
+}
+
+// What watching costs: a bot's page that changes on every animation frame,
+// 5 s unwatched, 5 s watched, then 5 s after the view closed; the phases'
+// times (epoch ms) for the test's own CPU samples, and the stream's size.
+const ANIMATED = 'data:text/html,' + encodeURIComponent(
+  '<body style="margin:0;font:40px sans-serif"><p id="n"></p><script>let i=0;(function f(){' +
+  'document.getElementById("n").textContent=i++;document.body.style.background="hsl("+(i%360)+",70%,60%)";' +
+  'requestAnimationFrame(f)})()</script>');
+
+async function measure({ browser, corral, token }) {
+  const call = api(corral, token);
+  const { session, bot, page: botPage } = await botSession(call);
+  await botPage.goto(ANIMATED);
+  const { page } = await openConsole(browser, corral, token);
+  const stream = { frames: 0, bytes: 0 };
+  page.on('websocket', ws => ws.on('framereceived', ({ payload }) => {
+    if (typeof payload === 'string' && payload.includes('"Page.screencastFrame"')) {
+      stream.frames++;
+      stream.bytes += payload.length;
+    }
+  }));
+  const phases = { unwatched: Date.now() };
+  await sleep(5000);
+  phases.watched = Date.now();
+  await page.evaluate(id => { location.hash = '#/session/' + id; }, session.id);
+  await sleep(5000);
+  phases.closed = Date.now();
+  const watched = { ...stream, seconds: (phases.closed - phases.watched) / 1000 };
+  await page.evaluate(() => { location.hash = '#'; });
+  await sleep(5000);
+  phases.end = Date.now();
+  await bot.disconnect();
+  await call('DELETE', `/v1/sessions/${session.id}?grace=0`);
+  return { session: session.id, cgroup: session.cgroup, phases, frames_per_second: watched.frames / watched.seconds,
+           bytes_per_second: watched.bytes / watched.seconds, frames_after_close: stream.frames - watched.frames };
+}
+
 // The screenshots of docs/operators.md and the README, into
 // $CONSOLE_SHOTS (not a test: run by hand, see docs/operators.md).
 const DEMO = 'data:text/html,<body style="font:24px sans-serif;margin:40px"><h1>Checkout</h1>' +
@@ -292,6 +352,8 @@ async function screenshots({ browser, corral, token }) {
 
 export const SCENARIOS = {
   screenshots,
+  fifty,
+  measure,
   'login-and-list': loginAndList,
   'live-view': liveView,
   'take-over': takeOver,

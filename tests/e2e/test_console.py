@@ -8,6 +8,9 @@ Take over typing into the bot's page, and a page on another origin that
 can neither read nor drive it."""
 import os
 import shutil
+import sys
+import threading
+import time
 import tempfile
 import unittest
 
@@ -29,6 +32,36 @@ def run_console(scenario, daemon, timeout=120):
     result = parse_result(completed.stdout, completed.returncode, completed.stderr)
     assert result["ok"], f"{scenario}: {result}\n{daemon.log()[-3000:]}"
     return result
+
+
+class CpuSampler(threading.Thread):
+    """corrald's CPU time and that of the sessions' cgroup (the parent of
+    every session's), every 0.2 s, with the wall-clock time in epoch ms."""
+
+    def __init__(self, pid, sessions_cgroup):
+        super().__init__(daemon=True)
+        self.pid, self.cgroup = pid, sessions_cgroup
+        self.samples, self.done = [], threading.Event()
+
+    def corrald_usec(self):
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) * 1_000_000 // os.sysconf("SC_CLK_TCK")
+
+    def sessions_usec(self):
+        with open(os.path.join(self.cgroup, "cpu.stat")) as f:
+            return int(f.readline().split()[1])  # usage_usec
+
+    def run(self):
+        while not self.done.wait(0.2):
+            self.samples.append((time.time() * 1000, self.corrald_usec(), self.sessions_usec()))
+
+    def percent(self, start_ms, end_ms):
+        """(corrald, sessions) CPU % of one core between two times."""
+        inside = [s for s in self.samples if start_ms <= s[0] <= end_ms]
+        first, last = inside[0], inside[-1]
+        wall = (last[0] - first[0]) * 1000
+        return tuple(round(100 * (last[i] - first[i]) / wall, 1) for i in (1, 2))
 
 
 class StaticFiles(DaemonTestCase):
@@ -164,6 +197,20 @@ class InTheBrowserWithStubs(DaemonTestCase):
         self.assertTrue(result["stored"])
 
 
+class FiftySessions(DaemonTestCase):
+    # One shared session user: a test block's pool has 16 uids.
+    daemon_args = ("--session-user", "root", "--max-sessions", "60")
+    daemon_options = {"token": TOKEN}
+
+    def test_fifty_sessions_update_within_a_second(self):
+        result = run_console("fifty", self.daemon, timeout=180)
+        self.assertTrue(result["status"].startswith("updated"), result)
+        self.assertLess(max(result["poll_ms"]), 1000, result)
+        self.assertLess(result["close_shown_ms"], 2500, result)
+        print(f"\n50 sessions: polls took {result['poll_ms']} ms; a close showed after "
+              f"{result['close_shown_ms']} ms", file=sys.stderr)
+
+
 class InTheBrowserWithChromium(DaemonTestCase):
     daemon_options = {"token": TOKEN}
     use_stub = False
@@ -184,6 +231,29 @@ class InTheBrowserWithChromium(DaemonTestCase):
         self.assertEqual(result["frames_after_close"], 0, result)
         self.assertEqual(result["sockets_closed"], result["sockets"], result)
         self.assertTrue(result["bot_still_works"])
+
+    def test_what_watching_costs(self):
+        """The issue's Measured: CPU of corrald and of the sessions' cgroup
+        while a bot's page animates, unwatched, watched, and after the view
+        closed; the stream's rate. Printed, and bounded loosely."""
+        cgroup = self.daemon.request("GET", "/v1/usage")[1]["all_sessions"]["cgroup"]
+        sampler = CpuSampler(self.daemon.process.pid, cgroup)
+        sampler.start()
+        try:
+            result = run_console("measure", self.daemon)
+        finally:
+            sampler.done.set()
+            sampler.join()
+        p = result["phases"]
+        unwatched = sampler.percent(p["unwatched"] + 1000, p["watched"])
+        watched = sampler.percent(p["watched"] + 1000, p["closed"])
+        idle_in_2s = sampler.percent(p["closed"] + 2000, p["end"])
+        print(f"\nscreencast: {result['frames_per_second']:.1f} frames/s, "
+              f"{result['bytes_per_second'] / 1024:.0f} KiB/s; CPU % (corrald, session): unwatched {unwatched}, "
+              f"watched {watched}, from 2 s after the view closed {idle_in_2s}", file=sys.stderr)
+        self.assertEqual(result["frames_after_close"], 0)
+        self.assertLess(result["frames_per_second"], 10)
+        self.assertLess(idle_in_2s[0], 5, "corrald is back to idle within 2 s of the view closing")
 
     def test_take_over_types_into_the_bots_page(self):
         result = run_console("take-over", self.daemon)
