@@ -316,6 +316,23 @@ async function measure({ browser, corral, token }) {
            bytes_per_second: watched.bytes / watched.seconds, frames_after_close: stream.frames - watched.frames };
 }
 
+// A corrald without a token, and a caller it serves without one (this
+// browser runs as root): no login, straight to the list; Keep alive works.
+async function tokenless({ browser, corral }) {
+  const page = await (await browser.newContext()).newPage();
+  await page.goto(corral + '/ui/');
+  await page.waitForSelector('#fleet', { state: 'visible' });
+  const opened = await (await fetch(corral + '/v1/sessions', { method: 'POST' })).json();
+  const idleEnd = async () => (await (await fetch(corral + '/v1/sessions')).json()).sessions[0].idle_expires_at;
+  const before = await idleEnd();
+  await sleep(1100);
+  await page.click(`#sessions tr[data-id="${opened.id}"] button[data-action="keepalive"]`);
+  await waitFor('the keepalive', async () => (await idleEnd()) > before);
+  const result = { login_hidden: await page.isHidden('#login'), status: await page.textContent('#status') };
+  await fetch(corral + `/v1/sessions/${opened.id}?grace=0`, { method: 'DELETE' });
+  return result;
+}
+
 // The screenshots of docs/operators.md and the README, into
 // $CONSOLE_SHOTS (not a test: run by hand, see docs/operators.md).
 const DEMO = 'data:text/html,<body style="font:24px sans-serif;margin:40px"><h1>Checkout</h1>' +
@@ -353,6 +370,7 @@ async function screenshots({ browser, corral, token }) {
 export const SCENARIOS = {
   screenshots,
   fifty,
+  tokenless,
   measure,
   'login-and-list': loginAndList,
   'live-view': liveView,

@@ -197,6 +197,16 @@ class InTheBrowserWithStubs(DaemonTestCase):
         self.assertTrue(result["stored"])
 
 
+class WithoutAToken(DaemonTestCase):
+    """A tokenless corrald serves this test's browser (root) without one,
+    and so does the console: no login."""
+
+    def test_no_login_for_a_caller_the_api_serves(self):
+        result = run_console("tokenless", self.daemon)
+        self.assertTrue(result["login_hidden"])
+        self.assertTrue(result["status"].startswith("updated"), result)
+
+
 class FiftySessions(DaemonTestCase):
     # One shared session user: a test block's pool has 16 uids.
     daemon_args = ("--session-user", "root", "--max-sessions", "60")
