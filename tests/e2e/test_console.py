@@ -277,6 +277,9 @@ class InTheBrowserWithChromium(DaemonTestCase):
         self.assertEqual(result["read"], "blocked")
         self.assertEqual(result["websocket"], "refused")
         self.assertEqual(result["frame_document"], "blocked")
+        # frame-ancestors 'none': the framed console is Chrome's error page, never the console.
+        self.assertIn("chrome-error://chromewebdata/", result["frame_urls"])
+        self.assertFalse([url for url in result["frame_urls"] if "/ui/" in url], result["frame_urls"])
         self.assertEqual(result["sessions_after"], [result["session"]])  # none opened, none closed
 
 
