@@ -15,7 +15,7 @@ import tempfile
 import unittest
 
 from client_kit import node, private_tmp, parse_result, CLIENTS, _run_here
-from corral_harness import DaemonTestCase, Daemon
+from corral_harness import DaemonTestCase, Daemon, as_uid
 
 TOKEN = "corral-console-token-" + os.urandom(12).hex()
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -95,6 +95,16 @@ class StaticFiles(DaemonTestCase):
             with self.subTest(path):
                 status, _, body = self.get(path)
                 self.assertEqual((status, body["error"]["code"]), (404, "not_found"), body)
+
+    def test_a_session_uid_is_refused_as_on_the_api(self):
+        code = ("import urllib.request,urllib.error,sys\n"
+                "try: print(urllib.request.urlopen(sys.argv[1]).status)\n"
+                "except urllib.error.HTTPError as e: print(e.code)")
+        session = self.daemon.open()
+        self.assertIsNotNone(session["uid"])
+        url = f"http://127.0.0.1:{self.daemon.port}/ui/"
+        self.assertEqual(as_uid(session["uid"], "python3", "-c", code, url).stdout.strip(), "403")
+        self.assertEqual(as_uid(65534, "python3", "-c", code, url).stdout.strip(), "200")  # nobody: no session
 
     def test_a_foreign_host_is_refused(self):
         status, _, body = self.get("/ui/", {"Host": "evil.example"})
