@@ -73,7 +73,7 @@ export class LiveView {
       this.cdp.on('Target.targetCreated', ({ targetInfo }) => this.target(targetInfo));
       this.cdp.on('Target.targetInfoChanged', ({ targetInfo }) => this.target(targetInfo));
       this.cdp.on('Target.targetDestroyed', ({ targetId }) => { this.targets.delete(targetId); this.follow(); });
-      this.cdp.on('closed', () => { if (!this.closed) this.say('the DevTools connection closed'); });
+      this.cdp.on('closed', () => this.lost());
       await this.cdp.send('Target.setDiscoverTargets', { discover: true });
       this.say('watching');
     } catch (e) {
@@ -82,6 +82,17 @@ export class LiveView {
     } finally {
       this.connecting = false;
     }
+  }
+
+  // The relay closed under the view (the browser restarted, corrald went
+  // away): let go of control, and connect again on the next poll.
+  lost() {
+    if (this.closed) return;
+    this.release();
+    if (this.cast) this.cast.stopped = true;
+    this.cdp = this.cast = this.attached = this.watched = null;
+    this.targets.clear();
+    this.say('the DevTools connection closed; connecting again');
   }
 
   target(info) {
