@@ -67,17 +67,25 @@ function facts(node, pairs) {
   }));
 }
 
-function showFleet({ usage, sessions, closed, health }) {
+// CPU % since the last poll, per session and for all: once per poll, so
+// that showing the same poll again (a new filter) keeps its figures.
+function sample(fleet) {
+  const now = Date.parse(fleet.usage.time);
+  fleet.cpu = new Map(fleet.sessions.map(s => [s.id, rates.rate(s.id, s.stats && s.stats.cpu_usage_usec, now)]));
+  fleet.allCpu = rates.rate('all', fleet.usage.all_sessions.cpu_usage_usec, now);
+  rates.forget(new Set([...fleet.sessions.map(s => s.id), 'all']));
+  chart.add(fleet.usage.all_sessions.memory_current, fleet.allCpu);
+  return fleet;
+}
+
+function showFleet({ usage, sessions, closed, health, cpu: cpuOf, allCpu: cpu }) {
   const now = Date.parse(usage.time);
   const rows = sessions.filter(s => matchesFilter(s, $('filter').value)).map(s =>
-    sessionRow(s, now, rates.rate(s.id, s.stats && s.stats.cpu_usage_usec, now)));
-  rates.forget(new Set([...sessions.map(s => s.id), 'all']));
+    sessionRow(s, now, cpuOf.get(s.id)));
   table.show(rows);
   $('count').textContent = '(' + rows.length + (rows.length === sessions.length ? '' : ' of ' + sessions.length) + ')';
   showClosed($('closed'), closed);
   const all = usage.all_sessions, admission = usage.admission;
-  const cpu = rates.rate('all', all.cpu_usage_usec, now);
-  chart.add(all.memory_current, cpu);
   facts($('health'), [['status', health.status + (health.reason ? ' (' + health.reason + ')' : '')],
                       ['backend', health.backend], ['network', health.session_network]]);
   facts($('usage'), [['open', usage.open_sessions + (admission.max_sessions ? ' of ' + admission.max_sessions : '')],
@@ -91,7 +99,7 @@ async function poll() {
   clearTimeout(timer);
   const started = performance.now();
   try {
-    latest = await readFleet();
+    latest = sample(await readFleet());
     if (live) live.update(latest);
     else showFleet(latest);
     status('updated ' + new Date().toLocaleTimeString());
