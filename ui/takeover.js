@@ -65,12 +65,14 @@ export class TakeOver {
 
   key(type, e) {
     e.preventDefault();
-    const printable = e.key.length === 1;
-    const params = { type: type === 'keyDown' && printable ? 'keyDown' : type === 'keyDown' ? 'rawKeyDown' : 'keyUp',
+    // A key that types (Enter too, as '\r') goes as keyDown with its text;
+    // others (Backspace, arrows, Tab) as rawKeyDown, which edits without typing.
+    const text = e.key.length === 1 ? e.key : e.key === 'Enter' ? '\r' : null;
+    const typing = type === 'keyDown' && text !== null && !e.ctrlKey && !e.metaKey;
+    const params = { type: typing ? 'keyDown' : type === 'keyDown' ? 'rawKeyDown' : 'keyUp',
                      key: e.key, code: e.code, modifiers: modifiers(e),
                      windowsVirtualKeyCode: e.keyCode, nativeVirtualKeyCode: e.keyCode };
-    if (type === 'keyDown' && printable) params.text = e.key;
-    if (type === 'keyDown' && e.key === 'Enter') params.text = '\r';
+    if (typing) params.text = text;
     this.input('Input.dispatchKeyEvent', params);
   }
 }

@@ -197,7 +197,8 @@ async function takeOver({ browser, corral, token }) {
     return { x: box.left + 100 * box.width / c.width, y: box.top + 30 * box.height / c.height };
   });
   await page.mouse.click(point.x, point.y);
-  await page.keyboard.type('hello corral');
+  await page.keyboard.type('hello corralx');
+  await page.keyboard.press('Backspace');  // a key that edits without typing
   const typed = await waitFor('the typed value', async () => {
     const value = await botPage.$eval('#f', f => f.value);
     return value === 'hello corral' && value;
