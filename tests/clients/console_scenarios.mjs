@@ -309,12 +309,14 @@ async function measure({ browser, corral, token }) {
   phases.closed = Date.now();
   const watched = { ...stream, seconds: (phases.closed - phases.watched) / 1000 };
   await page.evaluate(() => { location.hash = '#'; });
-  await sleep(5000);
+  await sleep(1000);  // frames already on their way when the view closed
+  const settled = stream.frames;
+  await sleep(4000);
   phases.end = Date.now();
   await bot.disconnect();
   await call('DELETE', `/v1/sessions/${session.id}?grace=0`);
   return { session: session.id, cgroup: session.cgroup, phases, frames_per_second: watched.frames / watched.seconds,
-           bytes_per_second: watched.bytes / watched.seconds, frames_after_close: stream.frames - watched.frames };
+           bytes_per_second: watched.bytes / watched.seconds, frames_after_close: stream.frames - settled };
 }
 
 // A corrald without a token, and a caller it serves without one (this
