@@ -27,6 +27,9 @@ MAY_INCLUDE = {
     # A session's way out (SOCKS5 and its policy): knows nothing of sessions
     # beyond the id, uid and listening socket corrald hands it.
     "egress": {"egress", "util"},
+    # The operators' page (/ui/): static files served by the front door; it
+    # talks to the API from the browser, so it needs nothing of sessions.
+    "console": {"console", "server", "util"},
 }
 # What the proxies may take from net/: the request builder, not a way in.
 # Every connection into a session is made by proxy/ (SessionUpstream).

@@ -86,10 +86,31 @@ void metrics(HttpResponse& res, const SessionManager& sessions) {
   res.set_content(render_metrics_page(sessions), "text/plain; version=0.0.4");
 }
 
-void list_sessions(HttpResponse& res, SessionManager& sessions, const Base& base) {
+// The open sessions; with ?state=closed the last closed ones instead,
+// oldest first, each with its cleanup report (the console's closed list).
+void list_sessions(const HttpRequest& req, HttpResponse& res, SessionManager& sessions, const Base& base) {
+  bool closed = req.has_param("state");
+  if (closed && req.get_param_value("state") != "closed")
+    return send(res, 422, error_json("invalid_value", "state: only 'closed' may be asked for; without it the "
+                                                      "open sessions are listed"));
   json body = json::array();
-  for (const auto& session : sessions.list()) body.push_back(session_json(session, base));
+  for (const auto& session : closed ? sessions.recently_closed() : sessions.list())
+    body.push_back(session_json(session, base));
   send(res, 200, {{"sessions", body}});
+}
+
+// How long the console's mark lasts unless renewed: the console renews it
+// every 10 s while a person drives the page, so a console that vanishes
+// leaves it set for 30 s at most.
+constexpr std::chrono::seconds kConsoleControlHold(30);
+
+// POST sets (or renews) the mark, DELETE clears it; either answers the session.
+void console_control(const HttpRequest& req, HttpResponse& res, SessionManager& sessions, const Base& base) {
+  const std::string& id = req.matches[1];
+  auto until = req.method == "POST" ? std::chrono::steady_clock::now() + kConsoleControlHold
+                                    : std::chrono::steady_clock::time_point{};
+  if (auto marked = sessions.mark_console_control(id, until); !marked) return send_error(res, marked.error());
+  show_session(id, res, sessions, base);
 }
 
 void show_session(const std::string& id, HttpResponse& res, SessionManager& sessions, const Base& base) {
@@ -248,7 +269,7 @@ void register_routes(HttpServer& server, SessionManager& sessions, const DaemonF
   const std::string session_path = R"(/v1/sessions/([^/]+))";
   routes.add_async("POST", "/v1/sessions",
                    [&, base](const auto& req, Reply reply) { open_session(req, std::move(reply), server, sessions, base(req)); });
-  routes.add("GET", "/v1/sessions", [&, base](const auto& req, auto& res) { list_sessions(res, sessions, base(req)); });
+  routes.add("GET", "/v1/sessions", [&, base](const auto& req, auto& res) { list_sessions(req, res, sessions, base(req)); });
   routes.add("GET", session_path, [&, base](const auto& req, auto& res) {
     if (!known_shape(req.matches[1], res)) return;
     (void)sessions.renew(req.matches[1]);  // any request on a session renews its lease
@@ -257,6 +278,10 @@ void register_routes(HttpServer& server, SessionManager& sessions, const DaemonF
   routes.add("POST", session_path + "/keepalive", [&, base](const auto& req, auto& res) {
     if (known_shape(req.matches[1], res)) keep_alive(req.matches[1], res, sessions, base(req));
   });
+  for (const char* method : {"POST", "DELETE"})
+    routes.add(method, session_path + "/control", [&, base](const auto& req, auto& res) {
+      if (known_shape(req.matches[1], res)) console_control(req, res, sessions, base(req));
+    });
   routes.add("GET", "/metrics", [&](const auto&, auto& res) { metrics(res, sessions); });
   routes.add(
       "DELETE", session_path,

@@ -135,7 +135,8 @@ json session_json(const SessionInfo& session, const std::optional<PublicBase>& b
                {"ttl", session.ttl.count() / 1000.0},
                {"idle_timeout", session.idle_timeout.count() / 1000.0},
                {"expires_at", format_timestamp(session.expires_at)},
-               {"idle_expires_at", format_timestamp(session.idle_expires_at)}};
+               {"idle_expires_at", format_timestamp(session.idle_expires_at)},
+               {"controlled_by_console", std::chrono::steady_clock::now() < session.console_control_until}};
   if (session.stats) body["stats"] = stats_json(*session.stats);
   if (session.exit) body["exit"] = exit_json(*session.exit);
   if (session.report) body["report"] = close_report_json(*session.report);

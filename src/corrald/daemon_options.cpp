@@ -41,6 +41,15 @@ std::filesystem::path default_state_dir() {
   return std::filesystem::path(home ? home : "/tmp") / ".local/state/corral";
 }
 
+std::filesystem::path default_ui_dir() {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  const std::string build_root = CORRAL_BUILD_ROOT "/";
+  if (!ec && self.starts_with(build_root) && std::filesystem::is_directory(CORRAL_UI_SOURCE, ec))
+    return CORRAL_UI_SOURCE;
+  return CORRAL_UI_INSTALLED;
+}
+
 namespace {
 
 // Flags as typed, before they are parsed into DaemonOptions.
@@ -136,6 +145,8 @@ void add_front_door_flags(CLI::App& app, FlagText& text, DaemonOptions& options)
   app.add_option("--allow-origin", text.allow_origins,
                  "an origin (scheme://host[:port]) whose web pages may send requests (repeatable); a request "
                  "with any other Origin header is refused");
+  app.add_option("--ui-dir", options.ui_dir,
+                 "the console's files, served at /ui/ (default: " + default_ui_dir().string() + ")");
   app.add_flag("--launch-on-connect", options.launch_on_connect,
                "a WebSocket to /devtools/browser at corral's root opens a session (fields as the POST "
                "/v1/sessions body, in the query) and the client's disconnect closes it, as browserless does; "
@@ -239,12 +250,16 @@ void apply_guard_flags(const FlagText& text, DaemonOptions& options) {
     guard.allowed_origins.push_back(value_or_usage(parse_allowed_origin(origin), "--allow-origin"));
   if (!options.listen.is_unix() && !is_ip_literal(options.listen.host))
     if (auto name = parse_allowed_host(options.listen.host)) guard.allowed_hosts.push_back(*name);
+  if (!options.public_url.empty())
+    if (auto base = parse_public_url(options.public_url))
+      guard.public_origin = value_or_usage(parse_allowed_origin(base->scheme + "://" + base->authority), "--public-url");
 }
 
 // Everything that needs parsing beyond CLI11's own; throws CLI's errors.
 void apply_flags(const FlagText& text, DaemonOptions& options) {
   auto& sessions = options.sessions;
   options.naming = InstanceNaming(value_or_usage(parse_instance_name(text.instance), "--instance"));
+  if (options.ui_dir.empty()) options.ui_dir = default_ui_dir();
   options.listen = value_or_usage(parse_listen_address(text.listen), "--listen");
   require_token_beyond_loopback(options.listen, options.token_file);
   apply_guard_flags(text, options);

@@ -24,6 +24,7 @@ struct DaemonOptions {
   bool launch_on_connect = false;  ///< --launch-on-connect
   std::chrono::milliseconds new_session_wait{30000};  ///< --new-session-wait: WebDriver's wait for room
   std::string public_url;          ///< --public-url; empty: URLs from each request's Host  ///< --allow-host, --allow-origin; no Host check on a unix socket
+  std::filesystem::path ui_dir;    ///< --ui-dir: the console's files; default_ui_dir() unless given
   BackendChoice backend = BackendChoice::automatic;
   std::filesystem::path cgroup_root;  ///< cgroupfs backend; empty = default
   std::string log_level = "info";
@@ -48,6 +49,11 @@ struct DaemonOptions {
 /// the one place where exiting on an error is right), and when --listen is
 /// an address other hosts can reach but no --token-file is given.
 DaemonOptions parse_daemon_options(int argc, char** argv);
+
+/// Where the console's files are: the source tree's ui/ for a corrald that
+/// runs from its build tree (as the tests do), else the installed
+/// datadir/corral/ui. Both paths are fixed when corrald is built.
+std::filesystem::path default_ui_dir();
 
 /// The default instance's default state dir: $STATE_DIRECTORY (set by
 /// systemd's StateDirectory=), /var/lib/corral for root, else

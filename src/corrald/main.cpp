@@ -18,6 +18,7 @@
 #include "corral/launch/own_network.hpp"
 #include "corral/launch/child_watcher.hpp"
 #include "corral/api/routes.hpp"
+#include "corral/console/ui_routes.hpp"
 #include "corral/devtools/proxy.hpp"
 #include "corral/server/fd_budget.hpp"
 #include "corral/webdriver/proxy.hpp"
@@ -253,6 +254,15 @@ DevToolsConfig devtools_settings(const DaemonOptions& options, const std::filesy
   return {addressing, options.launch_on_connect, token, known_version};
 }
 
+// The console's files, read now: a corrald without them still serves the
+// API, and /ui/ says where it looked.
+void serve_console(HttpServer& server, const std::filesystem::path& dir) {
+  auto files = UiFiles::load(dir);
+  if (files) spdlog::info("console: {} files from {}, at /ui/", files->size(), dir.string());
+  else spdlog::warn("console: not served: {}", files.error().message);
+  register_console_routes(server, files ? std::make_shared<const UiFiles>(std::move(*files)) : nullptr, dir);
+}
+
 ServerOptions server_options(const FdBudget& fds) {
   ServerOptions server;
   server.limits = api_connection_limits();
@@ -320,6 +330,7 @@ int run(const DaemonOptions& options, JournalSink* journal) {
                                launcher_config.own_user_namespace);
   facts.chromedriver_guard = launcher_config.own_network && !launcher_config.nft.empty();
   register_routes(server, sessions, std::move(facts));
+  serve_console(server, options.ui_dir);
   RelayBudget relays(relay_limits(options, fds));
   SessionUpstream upstream(sessions, relays);  // how both proxies reach a session
   DevToolsProxy devtools(server, sessions, upstream, devtools_config);

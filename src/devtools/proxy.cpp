@@ -8,6 +8,7 @@
 #include "corral/server/error_body.hpp"
 #include "corral/net/loopback_request.hpp"
 #include "corral/proxy/relayed_head.hpp"
+#include "corral/server/untrusted_answer.hpp"
 
 namespace corral {
 
@@ -79,6 +80,7 @@ static void fetch_json(SessionManager& sessions, SessionUpstream& upstream, cons
       body = std::move(*rewritten);
     }
     res.set_content(std::move(body), fetched->content_type.empty() ? "application/octet-stream" : fetched->content_type);
+    mark_untrusted_answer(res);
     reply(std::move(res));
   });
 }

@@ -52,9 +52,18 @@ bool host_allowed(std::string_view host_header, const RequestGuardPolicy& policy
   return std::find(policy.allowed_hosts.begin(), policy.allowed_hosts.end(), *host) != policy.allowed_hosts.end();
 }
 
-bool origin_allowed(std::string_view origin, const RequestGuardPolicy& policy) {
+// The request's own origin: only where Host was checked (not on a unix
+// socket, where Host is whatever the client likes) and has passed.
+bool is_own_origin(std::string_view normal_origin, const GuardedRequest& request, const RequestGuardPolicy& policy) {
+  if (!policy.check_host || !request.host) return false;
+  return normal_origin == "http://" + lower(trim(*request.host));
+}
+
+bool origin_allowed(std::string_view origin, const GuardedRequest& request, const RequestGuardPolicy& policy) {
   auto normal = lower(trim(origin));
   if (!normal.empty() && normal.back() == '/') normal.pop_back();
+  if (policy.public_origin && normal == *policy.public_origin) return true;
+  if (is_own_origin(normal, request, policy)) return true;
   return std::find(policy.allowed_origins.begin(), policy.allowed_origins.end(), normal) !=
          policy.allowed_origins.end();
 }
@@ -106,10 +115,11 @@ std::optional<GuardRefusal> guard_request(const GuardedRequest& request, const R
                         "Host '" + shown(*request.host) +
                             "' is not an IP address, localhost, or a name this corrald allows (--allow-host); "
                             "a web page may be trying to reach corral through DNS rebinding"};
-  if (request.origin && !origin_allowed(*request.origin, policy))
+  if (request.origin && !origin_allowed(*request.origin, request, policy))
     return GuardRefusal{403, "origin_not_allowed",
                         "requests from web pages (Origin '" + shown(*request.origin) +
-                            "') are refused unless this corrald allows that origin (--allow-origin)"};
+                            "') are refused unless the page is corral's own console or this corrald allows that origin "
+                            "(--allow-origin)"};
   if (request.has_body && (!request.content_type || !is_json_media_type(*request.content_type)))
     return GuardRefusal{415, "unsupported_media_type", "a request body must be sent as Content-Type: application/json"};
   return std::nullopt;

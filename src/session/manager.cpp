@@ -268,6 +268,23 @@ std::vector<SessionInfo> SessionManager::list() const {
   return sessions;
 }
 
+std::vector<SessionInfo> SessionManager::recently_closed() const {
+  std::lock_guard lock(m_mutex);
+  std::vector<SessionInfo> sessions;
+  for (const auto& entry : m_closed) sessions.push_back(entry->info);
+  return sessions;
+}
+
+Result<void> SessionManager::mark_console_control(const std::string& id, steady_clock::time_point until) {
+  std::lock_guard lock(m_mutex);
+  auto entry = find(id);
+  if (!entry) return Error::make(ENOENT, "no session '" + id + "'");
+  if (entry->info.state != SessionState::running)
+    return Error::make(EALREADY, "session " + id + " is " + session_state_name(entry->info.state));
+  entry->info.console_control_until = until;
+  return success();
+}
+
 Result<void> SessionManager::renew(const std::string& id) {
   std::lock_guard lock(m_mutex);
   auto entry = find(id);

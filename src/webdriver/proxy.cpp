@@ -11,6 +11,7 @@
 #include "corral/webdriver/paths.hpp"
 #include "corral/net/loopback_request.hpp"
 #include "corral/util/url.hpp"
+#include "corral/server/untrusted_answer.hpp"
 
 namespace corral {
 namespace {
@@ -59,6 +60,7 @@ HttpResponse driver_answer(Result<RelayHub::Fetched> fetched, const WebDriverPro
   res.set_content(replace_driver_id(std::move(fetched->body), driven.binding.driver_id, id),
                   fetched->content_type.empty() ? "application/json; charset=utf-8" : fetched->content_type);
   res.set_header("Cache-Control", "no-cache");
+  mark_untrusted_answer(res);
   return res;
 }
 

@@ -15,6 +15,7 @@
 #include "corral/webdriver/errors.hpp"
 #include "corral/webdriver/paths.hpp"
 #include "corral/webdriver/proxy.hpp"
+#include "corral/server/untrusted_answer.hpp"
 
 namespace corral {
 namespace {
@@ -45,6 +46,7 @@ void forward_status(SessionUpstream& upstream, const SessionInfo& session, Reply
     res.set_content(std::move(fetched->body), fetched->content_type.empty() ? "application/json; charset=utf-8"
                                                                             : fetched->content_type);
     res.set_header("Cache-Control", "no-cache");
+    mark_untrusted_answer(res);
     reply(std::move(res));
   });
 }

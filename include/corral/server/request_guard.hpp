@@ -30,6 +30,9 @@ struct RequestGuardPolicy {
   /// --allow-origin: origins (scheme://host[:port]) whose requests are
   /// served; lower case. Any other Origin is refused.
   std::vector<std::string> allowed_origins;
+  /// --public-url's origin (scheme://host[:port], lower case): where a
+  /// proxy in front serves corral, and with it the console (/ui/).
+  std::optional<std::string> public_origin;
   /// False for a unix-socket listener: no web page can reach one, and its
   /// clients put what they like in Host (the socket's path, say).
   bool check_host = true;
@@ -50,7 +53,13 @@ struct GuardRefusal {
   std::string message;
 };
 
-/// Why the request must be refused, or nullopt to serve it.
+/// Why the request must be refused, or nullopt to serve it. Besides the
+/// allowed origins, an Origin is admitted that is the request's own
+/// "http://" + Host, once that Host has passed (corrald speaks plain HTTP;
+/// TLS is a proxy's, named by --public-url): the console's page at /ui/ on
+/// this very address. Browsers send Origin on every POST, DELETE and
+/// WebSocket; a page elsewhere has another origin, and a page that DNS
+/// rebinding brings to corral's address has a Host the guard refuses.
 std::optional<GuardRefusal> guard_request(const GuardedRequest& request, const RequestGuardPolicy& policy);
 
 /// The host of a Host header value ("name", "name:port", "[v6]:port"), in

@@ -93,6 +93,11 @@ class SessionManager {
   Result<void> renew(const std::string& id);
   /// Open sessions, with live cgroup stats for the running ones.
   std::vector<SessionInfo> list() const;
+  /// The sessions closed last (up to closed_history), oldest first.
+  std::vector<SessionInfo> recently_closed() const;
+  /// Mark a running session as driven from the console until `until` (a
+  /// time past clears the mark). ENOENT unknown; EALREADY not running.
+  Result<void> mark_console_control(const std::string& id, std::chrono::steady_clock::time_point until);
   /// ENOENT unknown; EALREADY closed or closing; EBUSY still starting.
   Result<CloseReport> close(const std::string& id, std::optional<std::chrono::milliseconds> grace);
   /// The same close, for a client that does not wait for it: the session is

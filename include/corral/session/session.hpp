@@ -115,6 +115,9 @@ struct SessionInfo {
   std::optional<CgroupStats> stats;      ///< live use, for GET of one session
   std::optional<EgressCounters> egress;  ///< its way out's counts, live; none without a way out
   std::optional<DnsCounters> dns;        ///< its resolver's counts, live; none without one
+  /// Until when a person at the console drives the session's page (Take
+  /// over); the console renews it while they do. Not persisted.
+  std::chrono::steady_clock::time_point console_control_until{};
 };
 
 }  // namespace corral

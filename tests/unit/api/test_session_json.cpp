@@ -38,3 +38,12 @@ TEST_CASE("session JSON: a session without chromedriver has no webdriver") {
   session.endpoints.webdriver.reset();
   CHECK(session_json(session, public_base_from_host("10.0.0.1:8420"))["webdriver"].is_null());
 }
+
+TEST_CASE("session JSON: controlled_by_console holds until the console's mark lapses") {
+  auto session = chromedriver_session();
+  CHECK(session_json(session, std::nullopt)["controlled_by_console"] == false);
+  session.console_control_until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  CHECK(session_json(session, std::nullopt)["controlled_by_console"] == true);
+  session.console_control_until = std::chrono::steady_clock::now() - std::chrono::milliseconds(1);
+  CHECK(session_json(session, std::nullopt)["controlled_by_console"] == false);
+}

@@ -57,6 +57,27 @@ TEST_CASE("Origin: any is refused but an allowed one") {
   CHECK(refused_status(request, policy) == 403);
 }
 
+TEST_CASE("Origin: the request's own http://Host is admitted once Host has passed (the console)") {
+  for (auto [host, origin] : {std::pair{"127.0.0.1:8420", "http://127.0.0.1:8420"},
+                              {"LOCALHOST:8420", "http://localhost:8420"}, {"[::1]:8420", "http://[::1]:8420/"}})
+    CHECK_MESSAGE(!refused_status({host, origin, std::nullopt, false}), origin);
+  for (auto [host, origin] : {std::pair{"127.0.0.1:8420", "http://127.0.0.1:8421"},
+                              {"127.0.0.1:8420", "https://127.0.0.1:8420"}, {"127.0.0.1:8420", "http://127.0.0.1"},
+                              {"127.0.0.1:8420", "http://localhost:8420"},
+                              {"127.0.0.1:8420", "http://127.0.0.1:8420, http://evil.example"},
+                              {"evil.example:8420", "http://evil.example:8420"}})
+    CHECK_MESSAGE(refused_status({host, origin, std::nullopt, false}) == 403, origin);
+  // On a unix socket Host is not checked, so it admits no origin of its own.
+  RequestGuardPolicy unix_socket;
+  unix_socket.check_host = false;
+  CHECK(refused_status({"localhost", "http://localhost", std::nullopt, false}, unix_socket) == 403);
+  // --public-url's origin: the console behind a proxy, whatever Host the proxy sends.
+  RequestGuardPolicy proxied;
+  proxied.public_origin = "https://corral.example";
+  CHECK(!refused_status({"127.0.0.1:8420", "https://corral.example", std::nullopt, false}, proxied));
+  CHECK(refused_status({"127.0.0.1:8420", "https://other.example", std::nullopt, false}, proxied) == 403);
+}
+
 TEST_CASE("a body must be JSON") {
   GuardedRequest request{"127.0.0.1", std::nullopt, std::nullopt, true};
   CHECK(refused_status(request) == 415);
