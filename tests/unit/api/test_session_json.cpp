@@ -38,3 +38,17 @@ TEST_CASE("session JSON: a session without chromedriver has no webdriver") {
   session.endpoints.webdriver.reset();
   CHECK(session_json(session, public_base_from_host("10.0.0.1:8420"))["webdriver"].is_null());
 }
+
+TEST_CASE("session JSON: the network shows the proxy redacted, and the proxy's refusals") {
+  auto session = chromedriver_session();
+  session.request.proxy = parse_upstream_proxy("socks5://bob:hunter2@198.51.100.9:1080").value();
+  EgressCounters counts;
+  counts.proxy_refused = 3;
+  session.egress = counts;
+  auto body = session_json(session, std::nullopt);
+  CHECK(body["network"]["proxy"] == "socks5://bob:***@198.51.100.9:1080");
+  CHECK(body["network"]["egress"]["proxy_refused"] == 3);
+  CHECK(body.dump().find("hunter2") == std::string::npos);
+  session.request.proxy.reset();
+  CHECK(session_json(session, std::nullopt)["network"]["proxy"].is_null());
+}
