@@ -83,8 +83,7 @@ class UdpRecorder:
         self.sock.close()
 
 
-@unittest.skipIf(BACKEND.startswith("systemd-user"),
-                 "sessions of an unprivileged corrald: the class below runs them")
+@unittest.skipIf(BACKEND != "cgroupfs", "a root corrald's own networks (systemd-user: see NoProxyWhereSessionsShare)")
 class PagesThroughAProxy(DaemonTestCase):
     use_stub = False
 
@@ -274,6 +273,29 @@ class PagesThroughAProxyOfAnUnprivilegedCorrald(PagesThroughAProxy):
     kernel key is in its uid's user keyring, and its sessions, in user
     namespaces of their own, never possess it."""
     daemon_class = UnprivilegedDaemon
+
+
+@unittest.skipIf(BACKEND == "cgroupfs", "the user manager's corrald")
+class NoProxyWhereSessionsShare(unittest.TestCase):
+    """The harness's systemd-user corrald runs its sessions in its own
+    network (test_session_network's SharedUnderUserManager): there is no way
+    out to carry a proxy, and a session asking for one is refused, 422,
+    without its credential in the answer or the log, and nothing opens."""
+
+    def test_a_proxy_is_refused_and_nothing_opens(self):
+        daemon = Daemon(browser=os.environ["CORRAL_STUB"])
+        try:
+            self.assertEqual(daemon.request("GET", "/v1/health")[1]["session_network"], "shared")
+            password = "pw-" + secrets.token_hex(12)
+            status, body = daemon.request("POST", "/v1/sessions",
+                                          {"kind": "chrome", "proxy": f"http://{USER}:{password}@198.51.100.9:3128"})
+            self.assertEqual(status, 422, body)
+            self.assertIn(f"http://{USER}:***@198.51.100.9:3128", body["error"]["message"])
+            self.assertNotIn(password, json.dumps(body))
+            self.assertEqual(daemon.request("GET", "/v1/sessions")[1]["sessions"], [])
+            self.assertNotIn(password, daemon.log)
+        finally:
+            daemon.remove()
 
 
 if __name__ == "__main__":

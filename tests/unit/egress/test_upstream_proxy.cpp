@@ -26,7 +26,7 @@ TEST_CASE("an http proxy URL with a credential parses, and redacts its password"
   CHECK(proxy->password == "s3cr@t");
   CHECK(proxy->redacted() == "http://alice:***@proxy.example:3128");
   CHECK(proxy->url() == "http://alice:s3cr%40t@proxy.example:3128");
-  CHECK(parse_upstream_proxy(proxy->url()) == proxy);
+  CHECK(parse_upstream_proxy(proxy->url()).value() == *proxy);
 }
 
 TEST_CASE("socks5, IPv6 in brackets, no credential, a trailing slash") {
