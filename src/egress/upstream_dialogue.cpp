@@ -89,7 +89,8 @@ Step UpstreamDialogue::http_answer(std::span<const uint8_t> bytes) const {
   if (status < 0) return failure(State::failed, socks5::Reply::general_failure, "the proxy did not answer in HTTP");
   if (status >= 200 && status < 300) return step(State::connected, end + 4);
   auto why = "the proxy answered CONNECT with " + std::to_string(status);
-  if (status == 407) return failure(State::credential_refused, socks5::Reply::general_failure, why);
+  // 407 is the standard's; some proxies (tinyproxy 1.11) answer 401.
+  if (status == 407 || status == 401) return failure(State::credential_refused, socks5::Reply::general_failure, why);
   return failure(State::failed, reply_for_status(status), why);
 }
 

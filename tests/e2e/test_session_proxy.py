@@ -168,8 +168,9 @@ class PagesThroughAProxy(DaemonTestCase):
         hits = len(self.pages.hits)
         self.open_tab(self.daemon, session, self.pages.url + "/loaded.html")
         deadline = time.monotonic() + 30
-        while self.daemon.get(session["id"])[1]["network"]["egress"]["proxy_refused"] == 0:
-            self.assertLess(time.monotonic(), deadline, "the proxy's 407 was never counted")
+        while (egress := self.daemon.get(session["id"])[1]["network"]["egress"])["proxy_refused"] == 0:
+            self.assertLess(time.monotonic(), deadline,
+                            f"the proxy's 407 was never counted: {egress}\n{self.read_proxy_log()[-1500:]}")
             time.sleep(0.2)
         time.sleep(1)
         self.assertEqual(len(self.pages.hits), hits, "the page got through without the right credential")
@@ -191,7 +192,7 @@ class PagesThroughAProxy(DaemonTestCase):
         self.assertEqual(len(self.daemon.request("GET", "/v1/sessions")[1]["sessions"]), listed)
         after = set(os.listdir(sessions_dir)) if os.path.isdir(sessions_dir) else set()
         self.assertEqual(after, before)
-        self.assertNotIn(self.password, self.daemon.log)
+        self.assertNotIn(self.password, self.daemon.log())
 
     def test_nothing_but_the_proxy_leaves_no_udp_no_webrtc(self):
         stun = UdpRecorder(self.public.name, self.public.client_address, STUN_PORT)
@@ -202,7 +203,8 @@ class PagesThroughAProxy(DaemonTestCase):
             print(f"\nthe page's ICE candidates: {seen}")
             self.assertFalse([c for c in seen["candidates"] if " srflx " in c or " relay " in c], seen)
             sent = self.udp_from_the_session(session, self.public.client_address, QUIC_PORT)
-            self.assertNotEqual(sent, "sent", "a UDP datagram left the session's namespace")
+            print(f"a UDP send from inside the session's namespace: {sent}")
+            self.assertIn("unreachable", sent.lower(), "a UDP datagram could leave the session's namespace")
             time.sleep(1)
             self.assertEqual(stun.received, [], "the STUN server heard from the page")
             self.assertEqual(quic.received, [], "the QUIC port heard from the session")
@@ -225,7 +227,7 @@ class PagesThroughAProxy(DaemonTestCase):
             self.assertEqual(self.load(second, adopted), {"loaded": True})
             self.assertGreater(self.connects_logged(), before)
             self.assert_no_credential_anywhere(second, adopted, self.password)
-            self.assertNotIn(self.password, first.log)
+            self.assertNotIn(self.password, first.log())
             self.assertTrue(second.close(session["id"])["verified_empty"])
         finally:
             for daemon in (second, first):
@@ -264,7 +266,7 @@ class PagesThroughAProxy(DaemonTestCase):
                         self.assertNotIn(secret.encode(), f.read(), path)
                 except OSError:
                     pass  # a socket, a file gone meanwhile
-        self.assertNotIn(secret, daemon.log)
+        self.assertNotIn(secret, daemon.log())
         self.assertNotIn(secret, json.dumps(daemon.get(session["id"])[1]))
 
 
@@ -293,7 +295,7 @@ class NoProxyWhereSessionsShare(unittest.TestCase):
             self.assertIn(f"http://{USER}:***@198.51.100.9:3128", body["error"]["message"])
             self.assertNotIn(password, json.dumps(body))
             self.assertEqual(daemon.request("GET", "/v1/sessions")[1]["sessions"], [])
-            self.assertNotIn(password, daemon.log)
+            self.assertNotIn(password, daemon.log())
         finally:
             daemon.remove()
 

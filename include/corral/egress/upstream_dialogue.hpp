@@ -25,7 +25,7 @@ class UpstreamDialogue {
     need_more,  ///< read more, then call received() again with everything unused
     send,       ///< write `to_send`, then read on
     connected,  ///< the proxy carries the connection from here on
-    credential_refused,  ///< 407, SOCKS5 authentication failed or demanded: the credential is wrong or missing
+    credential_refused,  ///< 407 (or 401), SOCKS5 authentication failed or demanded: the credential is wrong or missing
     failed,     ///< the proxy could not or would not connect, or did not speak its protocol
   };
   struct Step {

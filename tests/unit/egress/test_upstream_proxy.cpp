@@ -80,6 +80,8 @@ TEST_CASE("HTTP: 407 is the credential refused, 403 and 502 are failures the pag
   CHECK(UpstreamDialogue(proxy, "h", 1).opening().find("Proxy-Authorization") == std::string::npos);
   auto refused = UpstreamDialogue(proxy, "h", 1).received(bytes_of("HTTP/1.0 407 Proxy Authentication Required\r\n\r\n"));
   CHECK(refused.state == UpstreamDialogue::State::credential_refused);
+  auto tinyproxys = UpstreamDialogue(proxy, "h", 1).received(bytes_of("HTTP/1.0 401 Unauthorized\r\n\r\n"));
+  CHECK(tinyproxys.state == UpstreamDialogue::State::credential_refused);
   auto forbidden = UpstreamDialogue(proxy, "h", 1).received(bytes_of("HTTP/1.1 403 Forbidden\r\n\r\n"));
   CHECK(forbidden.state == UpstreamDialogue::State::failed);
   CHECK(forbidden.reply == socks5::Reply::not_allowed);
