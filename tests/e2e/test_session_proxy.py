@@ -9,10 +9,10 @@ state dir and no line of corrald's log. A corrald killed with SIGKILL and
 started again adopts the session, and its pages still go through the proxy
 (the credential came back from a kernel key, not a file).
 
-The SOCKS5 upstream is unit-tested (tests/unit/egress/test_egress_upstream.cpp,
-against a small SOCKS5 server in the test): Debian's dante-server checks a
-username/password against the system's accounts, which a test would have to
-create on the host.
+A SOCKS5 upstream is a small one in this test (socks5_upstream.py, on the
+public test host): Debian's dante-server checks a username/password against
+the system's accounts, which a test would have to create on the host. The
+relay's SOCKS5 client side is unit-tested too (test_egress_upstream.cpp).
 
 Root only, like test_session_egress (cgroupfs here, the system manager in the
 VM); the unprivileged class below runs the same with corrald unprivileged."""
@@ -32,7 +32,8 @@ import urllib.parse
 
 from corral_harness import BACKEND, NAMED_INSTANCE_UIDS, Daemon, DaemonTestCase, in_network_at, processes_in
 from corral_harness.unprivileged import UnprivilegedDaemon
-from public_host import PublicHost
+from public_host import PublicHost, listening_socket_in
+from socks5_upstream import Socks5Upstream
 
 PROXY_PORT = 8888
 USER = "alice"
@@ -162,17 +163,40 @@ class PagesThroughAProxy(DaemonTestCase):
         self.assert_no_credential_anywhere(self.daemon, session, self.password)
         self.assertTrue(self.daemon.close(session["id"])["verified_empty"])
 
+    def test_a_page_loads_through_a_socks5_proxy_and_a_wrong_password_fails_it(self):
+        sock = listening_socket_in(self.public.name, self.public.client_address)
+        upstream = Socks5Upstream(sock, USER, self.password)
+        try:
+            url = f"socks5://{USER}:{{}}@{upstream.address}:{upstream.port}"
+            session = self.daemon.open({"kind": "chrome", "proxy": url.format(self.password)})
+            self.assertEqual(self.load(self.daemon, session), {"loaded": True})
+            self.assertIn((f"{self.pages.address}:{self.pages.port}", True), upstream.requests)
+            self.assert_no_credential_anywhere(self.daemon, session, self.password)
+            self.daemon.close(session["id"])
+            wrong = self.daemon.open({"kind": "chrome", "proxy": url.format("wrong-" + secrets.token_hex(8))})
+            hits = len(self.pages.hits)
+            self.open_tab(self.daemon, wrong, self.pages.url + "/loaded.html")
+            self.wait_for_proxy_refusal(wrong)
+            self.assertEqual(len(self.pages.hits), hits, "the page got through without the right password")
+            self.assertIn((None, False), upstream.requests)
+            self.daemon.close(wrong["id"])
+        finally:
+            upstream.close()
+
+    def wait_for_proxy_refusal(self, session):
+        deadline = time.monotonic() + 30
+        while (egress := self.daemon.get(session["id"])[1]["network"]["egress"])["proxy_refused"] == 0:
+            self.assertLess(time.monotonic(), deadline,
+                            f"the proxy's refusal was never counted: {egress}\n{self.read_proxy_log()[-1500:]}")
+            time.sleep(0.2)
+        time.sleep(1)
+
     def test_a_wrong_credential_fails_the_page_not_corral(self):
         wrong = "wrong-" + secrets.token_hex(8)
         session = self.daemon.open({"kind": "chrome", "proxy": self.proxy_url(password=wrong)})
         hits = len(self.pages.hits)
         self.open_tab(self.daemon, session, self.pages.url + "/loaded.html")
-        deadline = time.monotonic() + 30
-        while (egress := self.daemon.get(session["id"])[1]["network"]["egress"])["proxy_refused"] == 0:
-            self.assertLess(time.monotonic(), deadline,
-                            f"the proxy's 407 was never counted: {egress}\n{self.read_proxy_log()[-1500:]}")
-            time.sleep(0.2)
-        time.sleep(1)
+        self.wait_for_proxy_refusal(session)
         self.assertEqual(len(self.pages.hits), hits, "the page got through without the right credential")
         self.assertEqual(self.daemon.request("GET", "/v1/health")[0], 200)
         self.assertEqual(self.daemon.get(session["id"])[1]["state"], "running")
