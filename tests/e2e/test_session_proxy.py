@@ -183,6 +183,25 @@ class PagesThroughAProxy(DaemonTestCase):
         finally:
             upstream.close()
 
+    def test_a_webdriver_bots_pages_go_through_the_proxy_of_its_corral_options(self):
+        body = {"capabilities": {"alwaysMatch": {"browserName": "chrome",
+                                                 "corral:options": {"proxy": self.proxy_url()}}}}
+        status, started = self.daemon.request("POST", "/session", body)
+        self.assertEqual(status, 200, started)
+        session_id = started["value"]["sessionId"]
+        try:
+            shown = self.daemon.get(session_id)[1]
+            self.assertEqual(shown["network"]["proxy"], f"http://{USER}:***@{self.public.client_address}:{PROXY_PORT}")
+            before = self.connects_logged()
+            status, _ = self.daemon.request("POST", f"/session/{session_id}/url",
+                                            {"url": self.pages.url + "/loaded.html"})
+            self.assertEqual(status, 200)
+            self.assertEqual(self.pages.reports.get(timeout=60), {"loaded": True})
+            self.assertGreater(self.connects_logged(), before)
+            self.assert_no_credential_anywhere(self.daemon, shown, self.password)
+        finally:
+            self.daemon.request("DELETE", f"/session/{session_id}")
+
     def wait_for_proxy_refusal(self, session):
         deadline = time.monotonic() + 30
         while (egress := self.daemon.get(session["id"])[1]["network"]["egress"])["proxy_refused"] == 0:
