@@ -202,6 +202,26 @@ class PagesThroughAProxy(DaemonTestCase):
         finally:
             self.daemon.request("DELETE", f"/session/{session_id}")
 
+    def test_a_connect_to_launch_sessions_pages_go_through_the_proxy_of_its_query(self):
+        daemon = self.another_daemon("--launch-on-connect")
+        try:
+            query = urllib.parse.urlencode({"proxy": self.proxy_url()})
+            client = socket.create_connection(("127.0.0.1", daemon.port), timeout=60)
+            client.sendall((f"GET /devtools/browser?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                            "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n").encode())
+            self.assertIn(b" 101 ", client.recv(4096).split(b"\r\n")[0])
+            launched = daemon.request("GET", "/v1/sessions")[1]["sessions"][0]
+            self.assertEqual(launched["network"]["proxy"],
+                             f"http://{USER}:***@{self.public.client_address}:{PROXY_PORT}")
+            before = self.connects_logged()
+            self.assertEqual(self.load(daemon, launched), {"loaded": True})
+            self.assertGreater(self.connects_logged(), before)
+            self.assert_no_credential_anywhere(daemon, launched, self.password)
+            client.close()
+        finally:
+            daemon.remove()
+
     def wait_for_proxy_refusal(self, session):
         deadline = time.monotonic() + 30
         while (egress := self.daemon.get(session["id"])[1]["network"]["egress"])["proxy_refused"] == 0:
