@@ -179,6 +179,7 @@ class EgressConnection : public std::enable_shared_from_this<EgressConnection> {
       if (!decision.allowed()) m_session->tally.count_refusal(decision.reason);
       if (!decision.allowed()) return answer_and_close(socks5::Reply::not_allowed);
     }
+    m_name = "the proxy " + m_session->settings.proxy->redacted();  // what a refusal from here on is logged as
     resolve(m_session->settings.proxy->host, m_session->settings.proxy->port);
   }
 
@@ -362,7 +363,7 @@ class EgressConnection : public std::enable_shared_from_this<EgressConnection> {
   size_t m_have = 0;  ///< handshake bytes read and not yet used
   std::array<uint8_t, 2> m_method{};
   std::array<uint8_t, 10> m_reply{};
-  std::string m_name;  ///< the name the page asked for, if it gave one
+  std::string m_name;  ///< the name the page asked for, if it gave one (with a proxy: the proxy, redacted)
   std::string m_destination;  ///< with a proxy: the name or address the proxy is asked for
   uint16_t m_destination_port = 0;
   bool m_through_proxy = false;  ///< the proxy answered: the connection is the destination's
