@@ -122,6 +122,14 @@ Result<std::map<std::string, std::string>> parse_labels(const json& value) {
   return labels;
 }
 
+// An upstream proxy's URL (upstream_proxy.hpp); its errors never quote it.
+Result<std::optional<UpstreamProxy>> parse_proxy_field(const json& value) {
+  if (value.is_null()) return std::optional<UpstreamProxy>();
+  if (!value.is_string()) return bad_type("proxy", "a string such as \"http://user:password@host:port\"");
+  CORRAL_TRY_ASSIGN(auto proxy, parse_upstream_proxy(value.get<std::string>()));
+  return std::optional<UpstreamProxy>(std::move(proxy));
+}
+
 // Assign a parsed field, or return its error from the enclosing function.
 #define CORRAL_ASSIGN(target, expr)            \
   do {                                         \
@@ -144,7 +152,7 @@ Result<SessionRequest> session_request_from(const json& document) {
   SessionRequest request;
   if (!document.is_object()) return Error::make(EBADMSG, "the body must be a JSON object");
   static const std::set<std::string> known = {"kind", "memory_max", "memory_high", "cpu_quota", "tasks_max",
-                                              "args", "labels", "ttl", "idle_timeout"};
+                                              "args", "labels", "ttl", "idle_timeout", "proxy"};
   for (const auto& [key, value] : document.items())
     if (!known.count(key)) return Error::make(EBADMSG, "unknown field '" + key + "'");
 
@@ -161,6 +169,7 @@ Result<SessionRequest> session_request_from(const json& document) {
   if (document.contains("ttl")) CORRAL_ASSIGN(request.ttl, parse_duration_field(document["ttl"], "ttl"));
   if (document.contains("idle_timeout"))
     CORRAL_ASSIGN(request.idle_timeout, parse_duration_field(document["idle_timeout"], "idle_timeout"));
+  if (document.contains("proxy")) CORRAL_ASSIGN(request.proxy, parse_proxy_field(document["proxy"]));
 
   const Limits& limits = request.limits;
   if (limits.memory_max && limits.memory_high && *limits.memory_high > *limits.memory_max)

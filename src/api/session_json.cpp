@@ -94,6 +94,16 @@ json devtools_json(const SessionInfo& session, const std::optional<PublicBase>& 
   return {{"http", http}, {"ws", ws}, {"local", local}};
 }
 
+// A session's upstream proxy, redacted: the credential never leaves corrald.
+json proxy_json(const std::optional<UpstreamProxy>& proxy) {
+  return proxy ? json(proxy->redacted()) : json(nullptr);
+}
+
+void add_proxy_counts(json& egress, const EgressCounters& counts) {
+  egress["proxy_refused"] = counts.proxy_refused;
+  egress["proxy_failed"] = counts.proxy_failed;
+}
+
 // A live session's network: a namespace of its own or corrald's, and what
 // its pages did through its way out (refusals by the policy's reason) and
 // what its resolver answered.
@@ -107,12 +117,13 @@ json network_json(const SessionInfo& session) {
       refused[std::string(egress_reason_name(static_cast<EgressReason>(reason)))] = counts.refused[reason];
     egress = {{"connections", counts.connections}, {"open", counts.open},           {"refused", refused},
               {"unreachable", counts.unreachable}, {"bytes_out", counts.bytes_out}, {"bytes_in", counts.bytes_in}};
+    add_proxy_counts(egress, counts);
   }
   json dns = nullptr;
   if (session.dns)
     dns = {{"answered", session.dns->answered}, {"failed", session.dns->failed}, {"dropped", session.dns->dropped},
            {"in_flight", session.dns->in_flight}};
-  return {{"own", session.network.own()}, {"egress", egress}, {"dns", dns}};
+  return {{"own", session.network.own()}, {"egress", egress}, {"dns", dns}, {"proxy", proxy_json(session.request.proxy)}};
 }
 
 json session_json(const SessionInfo& session, const std::optional<PublicBase>& base) {

@@ -17,6 +17,8 @@
 #include "corral/egress/socket_as_uid.hpp"
 #include "corral/egress/socks5.hpp"
 #include "corral/egress/splice_pipe.hpp"
+#include "asio_endpoints.hpp"
+#include "upstream_handshake.hpp"
 
 namespace corral {
 
@@ -31,27 +33,6 @@ namespace {
 constexpr size_t kTurn = 256 * 1024;
 // A greeting (at most 257 bytes) and a request (at most 262) sent at once.
 constexpr size_t kHandshakeBytes = 1024;
-
-tcp::endpoint asio_endpoint(const IpEndpoint& target) {
-  const auto& bytes = target.address.bytes;
-  if (target.address.is_v4())
-    return {asio::ip::address_v4({bytes[0], bytes[1], bytes[2], bytes[3]}), target.port};
-  asio::ip::address_v6::bytes_type v6;
-  std::copy(bytes.begin(), bytes.end(), v6.begin());
-  return {asio::ip::address_v6(v6), target.port};
-}
-
-IpEndpoint corral_endpoint(const tcp::endpoint& endpoint) {
-  auto address = endpoint.address();
-  if (address.is_v4()) {
-    auto b = address.to_v4().to_bytes();
-    return {IpAddress::v4(b[0], b[1], b[2], b[3]), endpoint.port()};
-  }
-  auto b = address.to_v6().to_bytes();
-  std::array<uint8_t, 16> v6;
-  std::copy(b.begin(), b.end(), v6.begin());
-  return {IpAddress::v6(v6), endpoint.port()};
-}
 
 // What the page is told when no allowed address answered.
 socks5::Reply reply_for(error_code ec) {
@@ -68,7 +49,7 @@ struct Direction {
   bool done = false;
 };
 
-enum class Phase { greeting, request, resolving, connecting, relaying };
+enum class Phase { greeting, request, resolving, connecting, proxying, relaying };
 
 }  // namespace
 
@@ -134,6 +115,7 @@ class EgressConnection : public std::enable_shared_from_this<EgressConnection> {
       return answer_and_close(socks5::Reply::command_not_supported);
     }
     m_name = request.name;
+    if (m_session->settings.proxy) return toward_proxy(request);
     if (request.address) return judge({IpEndpoint{*request.address, request.port}});
     resolve(request.name, request.port);
   }
@@ -185,6 +167,37 @@ class EgressConnection : public std::enable_shared_from_this<EgressConnection> {
     answer_and_close(socks5::Reply::not_allowed);
   }
 
+  // --- through the session's proxy: the page's destination is its to reach ---
+
+  // A literal address is judged here; a name goes to the proxy as it is.
+  // The proxy's own addresses are judged like any destination's.
+  void toward_proxy(const socks5::Request& request) {
+    m_destination = request.address ? request.address->to_string() : request.name;
+    m_destination_port = request.port;
+    if (request.address) {
+      auto decision = m_relay.policy.decide({*request.address, request.port});
+      if (!decision.allowed()) m_session->tally.count_refusal(decision.reason);
+      if (!decision.allowed()) return answer_and_close(socks5::Reply::not_allowed);
+    }
+    m_name = "the proxy " + m_session->settings.proxy->redacted();  // what a refusal from here on is logged as
+    resolve(m_session->settings.proxy->host, m_session->settings.proxy->port);
+  }
+
+  void ask_proxy() {
+    m_phase = Phase::proxying;
+    arm_deadline(m_relay.limits.handshake_timeout);
+    ask_upstream_proxy(m_upstream, *m_session, m_destination, m_destination_port,
+                       [self = shared_from_this()](UpstreamOutcome outcome) {
+                         if (self->m_closed) return;
+                         if (outcome.state != UpstreamDialogue::State::connected)
+                           return self->answer_and_close(outcome.reply);
+                         self->m_through_proxy = true;
+                         self->m_early = std::move(outcome.early);
+                         self->m_down.counted->fetch_add(self->m_early.size());
+                         self->connected();
+                       });
+  }
+
   // --- out: a socket of the session's uid, to each target in turn ---
 
   void try_next_target() {
@@ -213,11 +226,13 @@ class EgressConnection : public std::enable_shared_from_this<EgressConnection> {
   void connected() {
     ++m_deadlines;
     m_deadline.cancel();
+    if (m_session->settings.proxy && !m_through_proxy) return ask_proxy();
     m_session->tally.connections.fetch_add(1);
     error_code ignored;
     m_upstream.set_option(tcp::no_delay(true), ignored);
     m_reply = socks5::reply(socks5::Reply::succeeded);
-    asio::async_write(m_page, asio::buffer(m_reply), [self = shared_from_this()](error_code ec, size_t) {
+    std::array<asio::const_buffer, 2> reply_and_early{asio::buffer(m_reply), asio::buffer(m_early)};
+    asio::async_write(m_page, reply_and_early, [self = shared_from_this()](error_code ec, size_t) {
       if (ec) return self->close();
       if (self->m_have == 0) return self->begin_relay();
       asio::async_write(self->m_upstream, asio::buffer(self->m_handshake.data(), self->m_have),
@@ -297,7 +312,7 @@ class EgressConnection : public std::enable_shared_from_this<EgressConnection> {
       self->m_timed_out = true;
       auto phase = self->m_phase;
       if (phase == Phase::resolving) return self->m_resolver.cancel();
-      if (phase == Phase::connecting) return self->m_upstream.cancel();
+      if (phase == Phase::connecting || phase == Phase::proxying) return self->m_upstream.cancel();
       self->give_up(self->m_session->tally.bad_handshake);  // the page took too long to ask
     });
   }
@@ -348,7 +363,11 @@ class EgressConnection : public std::enable_shared_from_this<EgressConnection> {
   size_t m_have = 0;  ///< handshake bytes read and not yet used
   std::array<uint8_t, 2> m_method{};
   std::array<uint8_t, 10> m_reply{};
-  std::string m_name;  ///< the name the page asked for, if it gave one
+  std::string m_name;  ///< the name the page asked for, if it gave one (with a proxy: the proxy, redacted)
+  std::string m_destination;  ///< with a proxy: the name or address the proxy is asked for
+  uint16_t m_destination_port = 0;
+  bool m_through_proxy = false;  ///< the proxy answered: the connection is the destination's
+  std::string m_early;           ///< the destination's bytes that came with the proxy's answer
   std::vector<IpEndpoint> m_targets;
   size_t m_next_target = 0;
   error_code m_last_error;

@@ -60,6 +60,8 @@ EgressCounters EgressTally::snapshot() const {
   counters.unsupported = unsupported.load();
   counters.bad_handshake = bad_handshake.load();
   counters.over_limit = over_limit.load();
+  counters.proxy_refused = proxy_refused.load();
+  counters.proxy_failed = proxy_failed.load();
   counters.bytes_out = bytes_out.load();
   counters.bytes_in = bytes_in.load();
   counters.open = open.load();
@@ -174,6 +176,8 @@ std::optional<EgressCounters> EgressRelay::stop(const std::string& session_id) {
     spdlog::warn("session {}: its egress connections took over {} s to close", session_id, kStopWait.count());
   return session->tally.snapshot();
 }
+
+const EgressPolicy& EgressRelay::policy() const { return m_impl->policy; }
 
 std::optional<EgressCounters> EgressRelay::counters(const std::string& session_id) const {
   std::lock_guard lock(m_impl->mutex);

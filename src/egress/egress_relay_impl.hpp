@@ -26,6 +26,7 @@ using EgressStrand = boost::asio::strand<boost::asio::io_context::executor_type>
 /// the relay's threads, read by counters() on any other.
 struct EgressTally {
   std::atomic<uint64_t> connections{0}, unreachable{0}, unsupported{0}, bad_handshake{0}, over_limit{0};
+  std::atomic<uint64_t> proxy_refused{0}, proxy_failed{0};
   std::array<std::atomic<uint64_t>, kEgressReasons> refused{};
   std::atomic<uint64_t> bytes_out{0}, bytes_in{0}, open{0};
 

@@ -5,9 +5,11 @@
 #include <spdlog/spdlog.h>
 
 #include "corral/launch/chromedriver_guard.hpp"
+#include "corral/egress/proxy_admission.hpp"
 #include "corral/launch/gated_child.hpp"
 #include "corral/launch/session_dirs.hpp"
 #include "corral/launch/session_resolver.hpp"
+#include "corral/launch/session_proxy.hpp"
 #include "corral/launch/session_way_out.hpp"
 #include "corral/launch/uid_sweep.hpp"
 #include "corral/util/file_io.hpp"
@@ -58,7 +60,7 @@ class HostBrowserProcess : public BrowserProcess {
   /// the same port, its resolv.conf the same resolver).
   Result<void> open_way_out() {
     if (!m_network.own() || !m_egress) return success();
-    CORRAL_TRY_ASSIGN(auto way_out, SessionWayOut::open(*m_egress, session_id(), m_network, m_runs_as));
+    CORRAL_TRY_ASSIGN(auto way_out, SessionWayOut::open(*m_egress, session_id(), m_network, m_runs_as, m_proxy));
     std::lock_guard lock(m_way_out_mutex);
     m_way_out = std::move(way_out);
     open_resolver();
@@ -66,9 +68,11 @@ class HostBrowserProcess : public BrowserProcess {
   }
 
   // Without it the session's own lookups fail, and its pages still load
-  // (Chrome hands their names to the way out): said, not fatal.
+  // (Chrome hands their names to the way out): said, not fatal. A session
+  // with an upstream proxy gets none: its names are the proxy's to resolve,
+  // and the host's resolver would see them around the proxy.
   void open_resolver() {
-    if (!m_dns) return;
+    if (!m_dns || m_proxy) return;
     auto resolver = SessionResolver::open(*m_dns, session_id(), m_network);
     if (resolver) m_resolver = std::move(*resolver);
     else spdlog::error("session {}: no resolver on its 127.0.0.1:53: {}", session_id(), resolver.error().message);
@@ -79,6 +83,10 @@ class HostBrowserProcess : public BrowserProcess {
   /// The uid its processes run as (its own, or the shared session user):
   /// what a host service sees connecting for its pages.
   void set_runs_as(std::optional<uid_t> uid) { m_runs_as = uid; }
+  /// Where its way out carries every connection (upstream_proxy.hpp).
+  void set_proxy(std::optional<UpstreamProxy> proxy) {
+    if (proxy) m_proxy = std::make_shared<const UpstreamProxy>(std::move(*proxy));
+  }
 
   std::optional<EgressCounters> egress() const override {
     std::lock_guard lock(m_way_out_mutex);
@@ -123,6 +131,7 @@ class HostBrowserProcess : public BrowserProcess {
       m_way_out.close();
       m_resolver.close();
     }
+    if (m_proxy) forget_session_proxy(session_id());
     return set_aside_session_dir(m_state_dir, session_id());
   }
 
@@ -139,6 +148,7 @@ class HostBrowserProcess : public BrowserProcess {
   std::optional<GatedChild> m_child;
   std::optional<uid_t> m_own_uid;
   std::optional<uid_t> m_runs_as;  ///< set by the launcher; none: corrald's own uid
+  std::shared_ptr<const UpstreamProxy> m_proxy;  ///< the session's upstream proxy; null: none
   bool m_own_network;        ///< started in namespaces of its own (LaunchSpec::own_namespaces)
   EgressRelay* m_egress;     ///< serves its way out; null: none (shared network)
   DnsForwarder* m_dns;       ///< serves its resolver; null: none
@@ -230,6 +240,13 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::spawn(const Browser
     give_back();
     return dirs.error();
   }
+  if (request.proxy) {
+    if (auto remembered = remember_session_proxy(*dirs, request.session_id, *request.proxy); !remembered) {
+      (void)dirs->remove();
+      give_back();
+      return remembered.error();
+    }
+  }
   auto spec = request.kind == BrowserKind::chrome ? chrome_launch(program, *dirs, request.args, user)
                                                   : chromedriver_launch(program, *dirs, port, request.driver_url_base,
                                                                         request.args, user);
@@ -248,6 +265,7 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::spawn(const Browser
   auto pidfd = start_time ? child->pidfd().dup() : Result<Pidfd>(start_time.error());
   if (!pidfd) {
     if (child) child->abort();
+    if (request.proxy) forget_session_proxy(request.session_id);
     (void)dirs->remove();
     give_back();
     return pidfd.error();
@@ -256,6 +274,7 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::spawn(const Browser
                                                       request.driver_url_base, std::move(*pidfd), *start_time,
                                                       std::move(*child), own_uid, m_config.own_network, m_config);
   if (user) browser->set_runs_as(user->uid);
+  browser->set_proxy(request.proxy);
   return std::unique_ptr<BrowserProcess>(std::move(browser));
 }
 
@@ -293,7 +312,14 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::reattach(const std:
                                                       m_config, std::move(*network));
   if (uid) adopted->set_runs_as(*uid);
   else if (m_config.session_user) adopted->set_runs_as(m_config.session_user->uid);
-  // Without it the session lives on, but its pages reach nothing.
+  // Without it the session lives on, but its pages reach nothing: never
+  // straight out, around the proxy it was given.
+  auto proxy = recall_session_proxy(dirs, session_id);
+  if (!proxy) {
+    spdlog::error("session {}: no way out after adoption: {}", session_id, proxy.error().message);
+    return std::unique_ptr<BrowserProcess>(std::move(adopted));
+  }
+  adopted->set_proxy(std::move(*proxy));
   if (auto opened = adopted->open_way_out(); !opened)
     spdlog::error("session {}: no way out after adoption: {}", session_id, opened.error().message);
   return std::unique_ptr<BrowserProcess>(std::move(adopted));
@@ -309,6 +335,13 @@ void HostBrowserLauncher::watch_exit(const BrowserProcess& browser, ExitCallback
     return;
   }
   m_watcher.watch(std::move(*copy), std::move(on_exit));
+}
+
+Result<void> HostBrowserLauncher::admit_proxy(const UpstreamProxy& proxy) {
+  if (!m_config.own_network || !m_config.egress)
+    return Error::make(EINVAL, "proxy " + proxy.redacted() +
+                                   ": sessions share corrald's network here, with no way out to carry a proxy");
+  return admit_upstream_proxy(m_config.egress->policy(), proxy);
 }
 
 Result<void> HostBrowserLauncher::remove_set_aside_files() { return remove_set_aside(m_config.state_dir); }
@@ -376,6 +409,7 @@ Result<void> HostBrowserLauncher::remove_files_except(const std::set<std::string
   for (const auto& dir : fs::directory_iterator(sessions_dir(m_config.state_dir), ec)) {
     auto id = dir.path().filename().string();
     if (keep.count(id)) continue;
+    forget_session_proxy(id);  // a proxied session that was not adopted: its key goes with its files
     CORRAL_TRY(SessionDirs::at(m_config.state_dir, id).remove());
     spdlog::info("removed leftover session dir {}", dir.path().string());
   }

@@ -94,6 +94,8 @@ Result<SessionInfo> SessionManager::finish_open(const SessionRequest& request, R
     if (ticket.error().code == ENOSPC) m_metrics.admission_rejected();
     return ticket.error();
   }
+  // The client's mistake, found before anything of the session exists.
+  if (request.proxy) CORRAL_TRY(m_launcher.admit_proxy(*request.proxy));
   auto started = steady_clock::now();
   auto entry = start(request, std::move(*ticket));
   if (!entry) {
@@ -123,7 +125,7 @@ Result<SessionInfo> SessionManager::finish_open(const SessionRequest& request, R
 // undoes whatever the steps before it did.
 Result<SessionManager::EntryPtr> SessionManager::start(const SessionRequest& request, Admission::Ticket ticket) {
   std::string id = new_session_id();
-  BrowserRequest launch{id, request.kind, request.args, {}};
+  BrowserRequest launch{id, request.kind, request.args, {}, request.proxy};
   // chromedriver answers only under a secret path: its port alone, which
   // pages and local users can learn, drives nothing.
   if (request.kind == BrowserKind::chromedriver) launch.driver_url_base = "/" + new_access_secret();

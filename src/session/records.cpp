@@ -62,6 +62,18 @@ Result<DriverBinding> driver_binding_from(const json& object, const std::string&
   return driver;
 }
 
+// Redacted: the state file never holds a proxy's credential (the kernel
+// key does, launch/proxy_keys.hpp).
+json proxy_record(const std::optional<UpstreamProxy>& proxy) {
+  return proxy ? json(proxy->redacted()) : json(nullptr);
+}
+
+std::optional<UpstreamProxy> proxy_from(const json& object) {
+  if (!object.contains("proxy") || object.at("proxy").is_null()) return std::nullopt;
+  auto proxy = parse_upstream_proxy(object.at("proxy").get<std::string>());
+  return proxy ? std::optional(*proxy) : std::nullopt;
+}
+
 json record_json(const SessionRecord& record) {
   const SessionInfo& info = record.info;
   return {{"id", info.id},
@@ -84,7 +96,8 @@ json record_json(const SessionRecord& record) {
           {"access_secret", info.access_secret},
           {"created_at_ms", epoch_ms(info.created_at)},
           {"ttl_ms", info.ttl.count()},
-          {"idle_timeout_ms", info.idle_timeout.count()}};
+          {"idle_timeout_ms", info.idle_timeout.count()},
+          {"proxy", proxy_record(info.request.proxy)}};
 }
 
 // json::get throws on a wrong type; the caller turns that into EBADMSG.
@@ -120,6 +133,7 @@ Result<SessionRecord> record_from(const json& object, const InstanceNaming& nami
   info.request.limits = limits_from(object.at("requested_limits"));
   info.request.ttl = optional_ms_from(object, "requested_ttl_ms");
   info.request.idle_timeout = optional_ms_from(object, "requested_idle_timeout_ms");
+  info.request.proxy = proxy_from(object);
   info.limits = limits_from(object.at("limits"));
   const json& enforced = object.at("enforced");
   // "pids" is what corrald wrote before the code said "tasks" throughout;

@@ -33,6 +33,7 @@
 #include <string>
 
 #include "corral/egress/egress_policy.hpp"
+#include "corral/egress/upstream_proxy.hpp"
 #include "corral/util/error.hpp"
 #include "corral/util/unique_fd.hpp"
 
@@ -50,6 +51,14 @@ struct EgressLimits {
 /// What the relay needs to know of one session.
 struct EgressSession {
   std::optional<uid_t> uid;  ///< outbound sockets are this uid's; none: corrald's own (the user manager)
+  /// The session's upstream proxy (upstream_proxy.hpp): every connection
+  /// goes to it, and only to it; null: straight to the destination.
+  std::shared_ptr<const UpstreamProxy> proxy;
+
+  /// With a proxy, nothing but the relay's connections to it may leave the
+  /// session: whatever else gives a session a way out (a DNS forwarder, say)
+  /// must stay off for it (docs/network.md, "A proxy per session").
+  bool uses_upstream_proxy() const { return proxy != nullptr; }
 };
 
 /// One session's counts since serve(); a snapshot.
@@ -60,6 +69,8 @@ struct EgressCounters {
   uint64_t unsupported = 0;    ///< BIND, UDP ASSOCIATE or an unknown address type
   uint64_t bad_handshake = 0;  ///< not SOCKS5, no acceptable method, or too slow
   uint64_t over_limit = 0;     ///< closed at once: max_connections_per_session were open
+  uint64_t proxy_refused = 0;  ///< the upstream proxy refused the credential (407, SOCKS5 authentication)
+  uint64_t proxy_failed = 0;   ///< the upstream proxy could not or would not connect, or did not answer
   uint64_t bytes_out = 0;      ///< from the page to the world
   uint64_t bytes_in = 0;       ///< from the world to the page
   uint64_t open = 0;           ///< connections open now (handshaking or relaying)
@@ -86,6 +97,8 @@ class EgressRelay {
   std::optional<EgressCounters> stop(const std::string& session_id);
   /// The session's counts now; nullopt if it is not served.
   std::optional<EgressCounters> counters(const std::string& session_id) const;
+  /// What every session's connections are judged by.
+  const EgressPolicy& policy() const;
 
   struct Impl;
 

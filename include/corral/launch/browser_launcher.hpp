@@ -33,6 +33,9 @@ struct BrowserRequest {
   /// chromedriver's --url-base: "/" and a secret, so that knowing its port
   /// is not enough to drive it (pages, local users). Never logged.
   std::string driver_url_base;
+  /// The session's upstream proxy: its way out carries every connection
+  /// there (egress_relay.hpp); unset: straight out.
+  std::optional<UpstreamProxy> proxy;
 };
 
 /// One session's browser: its main process and its files (profile, tmp,
@@ -87,6 +90,12 @@ class BrowserLauncher {
   /// uid is free). Nothing is left behind when it fails. ENOEXEC: no such
   /// browser here.
   virtual Result<std::unique_ptr<BrowserProcess>> spawn(const BrowserRequest& request) = 0;
+  /// Whether a session may use `proxy`, before anything of it exists:
+  /// EBADMSG when the egress policy refuses the proxy's address, EINVAL
+  /// when this launcher's sessions have no way out to carry one.
+  virtual Result<void> admit_proxy(const UpstreamProxy& proxy) {
+    return Error::make(EINVAL, "proxy " + proxy.redacted() + ": these sessions have no way out to carry a proxy");
+  }
   /// After a restart: the browser an earlier run started, if `pid` is still
   /// alive and the same process (`start_time`) and its files are there; it
   /// takes back `uid`, the session's own uid then.

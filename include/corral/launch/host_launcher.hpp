@@ -46,6 +46,7 @@ class HostBrowserLauncher : public BrowserLauncher {
   HostBrowserLauncher(HostLauncherConfig config, SessionUidPool pool, ChildWatcher& watcher);
 
   Result<std::unique_ptr<BrowserProcess>> spawn(const BrowserRequest& request) override;
+  Result<void> admit_proxy(const UpstreamProxy& proxy) override;
   Result<std::unique_ptr<BrowserProcess>> reattach(const std::string& session_id, pid_t pid, uint64_t start_time,
                                                    std::optional<uid_t> uid) override;
   void watch_exit(const BrowserProcess& browser, ExitCallback on_exit) override;

@@ -31,6 +31,11 @@ struct SessionRequest {
   std::map<std::string, std::string> labels;
   std::optional<std::chrono::milliseconds> ttl;           ///< lifetime; daemon default if unset
   std::optional<std::chrono::milliseconds> idle_timeout;  ///< without requests; daemon default if unset
+  /// Where the session's pages go out (docs/network.md, "A proxy per
+  /// session"); unset: straight out. Shown and recorded only redacted()
+  /// (read back from the state file, its password is "***": the real one
+  /// is in a kernel key, proxy_keys.hpp).
+  std::optional<UpstreamProxy> proxy;
 };
 
 enum class SessionState { starting, running, closing, closed };

@@ -72,3 +72,17 @@ TEST_CASE("a body beyond the JSON bounds is a bad request that says which bound"
   for (int i = 0; i < 100'000; ++i) many += "\"\",";
   CHECK(parse_session_request(many + "\"\"]}").error().message == "the body is JSON with more than 100000 values");
 }
+
+TEST_CASE("proxy: a URL string or null; anything else a 400 or a 422 that never quotes the password") {
+  auto request = parse_session_request(R"({"proxy": "http://alice:s3cret@198.51.100.9:3128"})");
+  REQUIRE(request.ok());
+  REQUIRE(request->proxy);
+  CHECK(request->proxy->username == "alice");
+  CHECK(request->proxy->password == "s3cret");
+  CHECK_FALSE(parse_session_request(R"({"proxy": null})")->proxy);
+  CHECK(status_of(R"({"proxy": 3128})") == 400);
+  auto bad = parse_session_request(R"({"proxy": "http://alice:s3cret@198.51.100.9"})");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(http_status_for(bad.error().code).first == 422);
+  CHECK(bad.error().message.find("s3cret") == std::string::npos);
+}

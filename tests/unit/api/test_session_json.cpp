@@ -47,3 +47,17 @@ TEST_CASE("session JSON: controlled_by_console holds until the console's mark la
   session.console_control_until = std::chrono::steady_clock::now() - std::chrono::milliseconds(1);
   CHECK(session_json(session, std::nullopt)["controlled_by_console"] == false);
 }
+
+TEST_CASE("session JSON: the network shows the proxy redacted, and the proxy's refusals") {
+  auto session = chromedriver_session();
+  session.request.proxy = parse_upstream_proxy("socks5://bob:hunter2@198.51.100.9:1080").value();
+  EgressCounters counts;
+  counts.proxy_refused = 3;
+  session.egress = counts;
+  auto body = session_json(session, std::nullopt);
+  CHECK(body["network"]["proxy"] == "socks5://bob:***@198.51.100.9:1080");
+  CHECK(body["network"]["egress"]["proxy_refused"] == 3);
+  CHECK(body.dump().find("hunter2") == std::string::npos);
+  session.request.proxy.reset();
+  CHECK(session_json(session, std::nullopt)["network"]["proxy"].is_null());
+}

@@ -26,3 +26,15 @@ TEST_CASE("a launch URL's query is checked as a body is") {
   CHECK(parse_launch_query({{"kind", "chrome"}, {"kind", "chromedriver"}}).error().code == EBADMSG);
   CHECK(parse_launch_query({{"tasks_max", "-1"}}).error().code != 0);
 }
+
+TEST_CASE("a launch URL's query takes a proxy, and its errors never quote the password") {
+  auto request = parse_launch_query({{"proxy", "socks5://bob:hunter2@198.51.100.9:1080"}});
+  REQUIRE(request);
+  REQUIRE(request->proxy);
+  CHECK(request->proxy->password == "hunter2");
+  CHECK(request->proxy->redacted() == "socks5://bob:***@198.51.100.9:1080");
+  auto bad = parse_launch_query({{"proxy", "ftp://bob:hunter2@h:1"}});
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == EINVAL);
+  CHECK(bad.error().message.find("hunter2") == std::string::npos);
+}

@@ -148,3 +148,15 @@ TEST_CASE("a process start time is read from the field after the last parenthesi
   REQUIRE(mine.ok());
   CHECK(*mine > 0u);
 }
+
+TEST_CASE("a proxied session's record holds its proxy redacted, never the password") {
+  auto record = sample_record();
+  record.info.request.proxy = parse_upstream_proxy("http://alice:s3cret@198.51.100.9:3128").value();
+  auto text = encode_session_records({record});
+  CHECK(text.find("s3cret") == std::string::npos);
+  auto decoded = decode_session_records(text);
+  REQUIRE(decoded.ok());
+  REQUIRE(decoded->front().info.request.proxy);
+  CHECK(decoded->front().info.request.proxy->redacted() == "http://alice:***@198.51.100.9:3128");
+  CHECK_FALSE(decode_session_records(encode_session_records({sample_record()}))->front().info.request.proxy);
+}

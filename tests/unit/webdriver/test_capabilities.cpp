@@ -176,3 +176,13 @@ TEST_CASE("webdriver: a proxy capability or proxy flag is refused; corral's own 
   CHECK(caps_of(*plan)["goog:chromeOptions"]["args"] ==
         json({"--headless=new", "--proxy-server=socks5://127.0.0.1:1080"}));
 }
+
+TEST_CASE("webdriver: corral:options takes a session's upstream proxy") {
+  json body = {{"capabilities",
+                {{"alwaysMatch", {{"corral:options", {{"proxy", "http://alice:pw@198.51.100.9:3128"}}}}}}}};
+  auto plan = plan_new_session(body, kBrowser);
+  REQUIRE(plan);
+  REQUIRE(plan->request.proxy);
+  CHECK(plan->request.proxy->redacted() == "http://alice:***@198.51.100.9:3128");
+  CHECK(caps_of(*plan).dump().find("pw@") == std::string::npos);
+}

@@ -1,0 +1,32 @@
+// Conversions between Asio's endpoints and the policy's (ip_address.hpp),
+// which knows no Asio. Private to src/egress.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "corral/egress/ip_address.hpp"
+
+namespace corral {
+
+inline boost::asio::ip::tcp::endpoint asio_endpoint(const IpEndpoint& target) {
+  const auto& bytes = target.address.bytes;
+  if (target.address.is_v4())
+    return {boost::asio::ip::address_v4({bytes[0], bytes[1], bytes[2], bytes[3]}), target.port};
+  boost::asio::ip::address_v6::bytes_type v6;
+  std::copy(bytes.begin(), bytes.end(), v6.begin());
+  return {boost::asio::ip::address_v6(v6), target.port};
+}
+
+inline IpEndpoint corral_endpoint(const boost::asio::ip::tcp::endpoint& endpoint) {
+  auto address = endpoint.address();
+  if (address.is_v4()) {
+    auto b = address.to_v4().to_bytes();
+    return {IpAddress::v4(b[0], b[1], b[2], b[3]), endpoint.port()};
+  }
+  auto b = address.to_v6().to_bytes();
+  std::array<uint8_t, 16> v6;
+  std::copy(b.begin(), b.end(), v6.begin());
+  return {IpAddress::v6(v6), endpoint.port()};
+}
+
+}  // namespace corral
