@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "corral/api/egress_request.hpp"
 #include "corral/util/json_bounded.hpp"
 #include "corral/util/units.hpp"
 
@@ -144,7 +145,7 @@ Result<SessionRequest> session_request_from(const json& document) {
   SessionRequest request;
   if (!document.is_object()) return Error::make(EBADMSG, "the body must be a JSON object");
   static const std::set<std::string> known = {"kind", "memory_max", "memory_high", "cpu_quota", "tasks_max",
-                                              "args", "labels", "ttl", "idle_timeout"};
+                                              "args", "labels", "ttl", "idle_timeout", "egress"};
   for (const auto& [key, value] : document.items())
     if (!known.count(key)) return Error::make(EBADMSG, "unknown field '" + key + "'");
 
@@ -161,6 +162,7 @@ Result<SessionRequest> session_request_from(const json& document) {
   if (document.contains("ttl")) CORRAL_ASSIGN(request.ttl, parse_duration_field(document["ttl"], "ttl"));
   if (document.contains("idle_timeout"))
     CORRAL_ASSIGN(request.idle_timeout, parse_duration_field(document["idle_timeout"], "idle_timeout"));
+  if (document.contains("egress")) CORRAL_ASSIGN(request.egress, parse_egress_field(document["egress"]));
 
   const Limits& limits = request.limits;
   if (limits.memory_max && limits.memory_high && *limits.memory_high > *limits.memory_max)

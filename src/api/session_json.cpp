@@ -1,4 +1,5 @@
 #include "corral/api/session_json.hpp"
+#include "corral/api/egress_policy_json.hpp"
 #include "corral/util/url.hpp"
 
 #include <cmath>
@@ -107,7 +108,7 @@ json network_json(const SessionInfo& session) {
     egress = {{"connections", counts.connections}, {"open", counts.open},           {"refused", refused},
               {"unreachable", counts.unreachable}, {"bytes_out", counts.bytes_out}, {"bytes_in", counts.bytes_in}};
   }
-  return {{"own", session.network.own()}, {"egress", egress}};
+  return {{"own", session.network.own()}, {"egress", egress}, {"policy", egress_policy_json(session.egress_policy)}};
 }
 
 json session_json(const SessionInfo& session, const std::optional<PublicBase>& base) {

@@ -23,8 +23,9 @@ bool network_mode_possible(HostLauncherConfig& config, bool required);
 void find_chromedriver_guard(HostLauncherConfig& config);
 
 /// The relay for every own network's way out; null for shared networks.
-std::unique_ptr<EgressRelay> egress_relay(const DaemonOptions& options, const ListenSocket& listener,
-                                          const HostLauncherConfig& config);
+/// EHOSTUNREACH: a name in --egress-allow or --egress-deny does not resolve.
+Result<std::unique_ptr<EgressRelay>> egress_relay(const DaemonOptions& options, const ListenSocket& listener,
+                                                  const HostLauncherConfig& config);
 
 /// What chromedriver starts its Chrome with, besides the bot's capabilities.
 std::vector<std::string> driven_flags(uid_t browser_uid, const HostLauncherConfig& config);

@@ -55,7 +55,7 @@ class HostBrowserProcess : public BrowserProcess {
   /// adoption: the browser's --proxy-server still names the same port).
   Result<void> open_way_out() {
     if (!m_network.own() || !m_egress) return success();
-    CORRAL_TRY_ASSIGN(auto way_out, SessionWayOut::open(*m_egress, session_id(), m_network, m_runs_as));
+    CORRAL_TRY_ASSIGN(auto way_out, SessionWayOut::open(*m_egress, session_id(), m_network, {m_runs_as, m_egress_lists}));
     std::lock_guard lock(m_way_out_mutex);
     m_way_out = std::move(way_out);
     return success();
@@ -66,6 +66,8 @@ class HostBrowserProcess : public BrowserProcess {
   /// The uid its processes run as (its own, or the shared session user):
   /// what a host service sees connecting for its pages.
   void set_runs_as(std::optional<uid_t> uid) { m_runs_as = uid; }
+  /// The session's own egress lists, for its way out (before it opens).
+  void set_egress(EgressLists egress) { m_egress_lists = std::move(egress); }
 
   std::optional<EgressCounters> egress() const override {
     std::lock_guard lock(m_way_out_mutex);
@@ -120,6 +122,7 @@ class HostBrowserProcess : public BrowserProcess {
   std::optional<GatedChild> m_child;
   std::optional<uid_t> m_own_uid;
   std::optional<uid_t> m_runs_as;  ///< set by the launcher; none: corrald's own uid
+  EgressLists m_egress_lists;      ///< the session's narrowing, set by the launcher
   bool m_own_network;        ///< started in namespaces of its own (LaunchSpec::own_namespaces)
   EgressRelay* m_egress;     ///< serves its way out; null: none (shared network)
   SessionNetwork m_network;  ///< its namespace once released or adopted; empty: corrald's
@@ -234,11 +237,13 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::spawn(const Browser
                                                       request.driver_url_base, std::move(*pidfd), *start_time,
                                                       std::move(*child), own_uid, m_config.own_network, m_config.egress);
   if (user) browser->set_runs_as(user->uid);
+  browser->set_egress(request.egress);
   return std::unique_ptr<BrowserProcess>(std::move(browser));
 }
 
 Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::reattach(const std::string& session_id, pid_t pid,
-                                                                      uint64_t start_time, std::optional<uid_t> uid) {
+                                                                      uint64_t start_time, std::optional<uid_t> uid,
+                                                                      const EgressLists& egress) {
   auto dirs = SessionDirs::at(m_config.state_dir, session_id);
   if (!fs::is_directory(dirs.profile)) return Error::make(ENOENT, "its profile dir is gone");
   auto pidfd = Pidfd::open(pid);
@@ -263,6 +268,7 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::reattach(const std:
                                                       m_config.egress, std::move(*network));
   if (uid) adopted->set_runs_as(*uid);
   else if (m_config.session_user) adopted->set_runs_as(m_config.session_user->uid);
+  adopted->set_egress(egress);
   // Without it the session lives on, but its pages reach nothing.
   if (auto opened = adopted->open_way_out(); !opened)
     spdlog::error("session {}: no way out after adoption: {}", session_id, opened.error().message);

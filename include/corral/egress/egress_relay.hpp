@@ -50,6 +50,7 @@ struct EgressLimits {
 /// What the relay needs to know of one session.
 struct EgressSession {
   std::optional<uid_t> uid;  ///< outbound sockets are this uid's; none: corrald's own (the user manager)
+  EgressLists narrowing;     ///< the session's own lists, names resolved (EgressPolicy::decide)
 };
 
 /// One session's counts since serve(); a snapshot.
@@ -86,6 +87,8 @@ class EgressRelay {
   std::optional<EgressCounters> stop(const std::string& session_id);
   /// The session's counts now; nullopt if it is not served.
   std::optional<EgressCounters> counters(const std::string& session_id) const;
+  /// The operator's policy every session is judged by first.
+  const EgressPolicy& policy() const;
 
   struct Impl;
 

@@ -22,6 +22,8 @@
 #include "corral/session/admission.hpp"
 #include "corral/session/cleanup.hpp"
 #include "corral/session/metrics.hpp"
+#include "corral/egress/egress_names.hpp"
+#include "corral/egress/egress_policy.hpp"
 #include "corral/session/records.hpp"
 #include "corral/session/session.hpp"
 #include "corral/session/usage_metrics.hpp"
@@ -50,6 +52,11 @@ struct SessionManagerConfig {
   std::chrono::milliseconds default_idle_timeout{std::chrono::minutes(5)};
   std::chrono::milliseconds max_idle_timeout{std::chrono::hours(24)};
   UsageMetricsConfig usage_metrics;
+  /// The operator's egress policy that sessions' own lists narrow
+  /// (session_egress.hpp); null when sessions share corrald's network.
+  const EgressPolicy* egress_policy = nullptr;
+  /// Resolves the names in sessions' egress lists (a test gives its own).
+  NameResolver egress_names = resolve_by_system;
 };
 
 class SessionManager {

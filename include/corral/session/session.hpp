@@ -30,6 +30,7 @@ struct SessionRequest {
   std::map<std::string, std::string> labels;
   std::optional<std::chrono::milliseconds> ttl;           ///< lifetime; daemon default if unset
   std::optional<std::chrono::milliseconds> idle_timeout;  ///< without requests; daemon default if unset
+  EgressLists egress;  ///< the session's narrowing of the egress policy, as asked (names unresolved)
 };
 
 enum class SessionState { starting, running, closing, closed };
@@ -87,6 +88,14 @@ struct DriverBinding {
   std::string browser_path;   ///< its browser target: "/devtools/browser/<uuid>"
 };
 
+/// The egress policy a session's way out judges by, readable: the
+/// operator's lists and the session's own, each entry as written (a name
+/// with what it resolved to).
+struct EgressPolicyView {
+  std::vector<std::string> allow, deny;                  ///< --egress-allow, --egress-deny
+  std::vector<std::string> session_allow, session_deny;  ///< the session's "egress"
+};
+
 struct SessionInfo {
   std::string id;
   SessionRequest request;
@@ -113,6 +122,8 @@ struct SessionInfo {
   std::optional<CloseReport> report;     ///< once closed
   std::optional<CgroupStats> stats;      ///< live use, for GET of one session
   std::optional<EgressCounters> egress;  ///< its way out's counts, live; none without a way out
+  /// The policy its way out judges by; none without a policy (shared network).
+  std::optional<EgressPolicyView> egress_policy;
 };
 
 }  // namespace corral
