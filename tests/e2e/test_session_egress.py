@@ -267,7 +267,7 @@ class PagesUnderThePolicy(DaemonTestCase):
             for body in ({"egress": {"allow": [self.elsewhere_entry()]}}, {"egress": {"allow": ["10.0.0.0/8"]}}):
                 status, reply = daemon.request("POST", "/v1/sessions", body)
                 self.assertEqual(status, 400, reply)
-                self.assertIn("operator's policy refuses", reply["message"])
+                self.assertIn("operator's policy refuses", reply["error"]["message"])
             query = urllib.parse.urlencode({"egress_allow": "127.0.0.1,10.0.0.0/8"})
             status, reply = daemon.request("GET", "/devtools/browser?" + query, headers=WEBSOCKET_UPGRADE)
             self.assertEqual(status, 400, reply)
@@ -307,7 +307,7 @@ class PagesUnderThePolicy(DaemonTestCase):
             with self.subTest(allow[0]):
                 status, reply = self.daemon.request("POST", "/v1/sessions", {"egress": {"allow": allow}})
                 self.assertEqual(status, 400, reply)
-                self.assertEqual(reply["error"], "bad_request", reply)
+                self.assertEqual(reply["error"]["code"], "bad_request", reply)
         status, reply = self.daemon.request("POST", "/v1/sessions", {"egress": {"permit": []}})
         self.assertEqual(status, 400, reply)
         caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome",
