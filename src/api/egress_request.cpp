@@ -22,7 +22,8 @@ Result<std::vector<EgressRule>> parse_list(const json& value, const std::string&
 }  // namespace
 
 Result<EgressLists> parse_egress_field(const json& value) {
-  if (!value.is_object()) return Error::make(EBADMSG, "field 'egress' must be an object: {\"allow\": [...], \"deny\": [...]}");
+  if (!value.is_object())
+    return Error::make(EBADMSG, "field 'egress' must be an object: {\"allow\": [...], \"deny\": [...]}");
   EgressLists lists;
   for (const auto& [key, list] : value.items()) {
     if (key != "allow" && key != "deny")

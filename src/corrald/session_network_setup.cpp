@@ -46,9 +46,12 @@ Result<std::unique_ptr<EgressRelay>> egress_relay(const DaemonOptions& options, 
   }
   EgressLists lists = options.egress;
   CORRAL_TRY(resolve_names(lists, resolve_by_system));
-  for (const auto& rule : lists.allow)
-    if (rule.range) spdlog::warn("sessions may reach {} (--egress-allow), which the default policy refuses", rule.describe());
-    else spdlog::info("--egress-allow {}: a name lifts no default refusal; its addresses are judged as any", rule.describe());
+  for (const auto& rule : lists.allow) {
+    if (rule.range)
+      spdlog::warn("sessions may reach {} (--egress-allow), which the default policy refuses", rule.describe());
+    else
+      spdlog::info("--egress-allow {}: a name lifts no default refusal; its addresses are judged as any", rule.describe());
+  }
   for (const auto& rule : lists.deny) spdlog::info("sessions may not reach {} (--egress-deny)", rule.describe());
   return std::make_unique<EgressRelay>(EgressPolicy({lists.allow, corral_listeners(listener), lists.deny}));
 }

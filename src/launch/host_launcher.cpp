@@ -55,7 +55,8 @@ class HostBrowserProcess : public BrowserProcess {
   /// adoption: the browser's --proxy-server still names the same port).
   Result<void> open_way_out() {
     if (!m_network.own() || !m_egress) return success();
-    CORRAL_TRY_ASSIGN(auto way_out, SessionWayOut::open(*m_egress, session_id(), m_network, {m_runs_as, m_egress_lists}));
+    CORRAL_TRY_ASSIGN(auto way_out,
+                      SessionWayOut::open(*m_egress, session_id(), m_network, {m_runs_as, m_egress_lists}));
     std::lock_guard lock(m_way_out_mutex);
     m_way_out = std::move(way_out);
     return success();

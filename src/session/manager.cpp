@@ -96,8 +96,12 @@ Result<SessionInfo> SessionManager::finish_open(const SessionRequest& request, R
     if (ticket.error().code == ENOSPC) m_metrics.admission_rejected();
     return ticket.error();
   }
+  // Off the I/O thread now: the names in its egress lists can be resolved.
+  // A list the policy refuses is the client's error (400), not the host's.
+  auto egress = settle_session_egress(m_config.egress_policy, request.egress, m_config.egress_names);
+  if (!egress) return egress.error();
   auto started = steady_clock::now();
-  auto entry = start(request, std::move(*ticket));
+  auto entry = start(request, *egress, std::move(*ticket));
   if (!entry) {
     m_metrics.open_failed();
     spdlog::warn("session open failed: {}", entry.error().message);
@@ -106,7 +110,7 @@ Result<SessionInfo> SessionManager::finish_open(const SessionRequest& request, R
     Error error = entry.error();
     if (error.code == ENOSPC) m_metrics.admission_rejected();  // no session uid free: a capacity limit
     if (error.code != EAGAIN && error.code != ECHILD && error.code != ETIMEDOUT && error.code != ENOEXEC &&
-        error.code != ENOSPC && error.code != EBADMSG)
+        error.code != ENOSPC)
       error.code = EIO;
     return error;
   }
@@ -123,10 +127,9 @@ Result<SessionInfo> SessionManager::finish_open(const SessionRequest& request, R
 
 // Each step either succeeds or hands the session to abandon_start(), which
 // undoes whatever the steps before it did.
-Result<SessionManager::EntryPtr> SessionManager::start(const SessionRequest& request, Admission::Ticket ticket) {
+Result<SessionManager::EntryPtr> SessionManager::start(const SessionRequest& request, const EgressLists& egress,
+                                                      Admission::Ticket ticket) {
   std::string id = new_session_id();
-  // Off the I/O thread now: the names in its egress lists can be resolved.
-  CORRAL_TRY_ASSIGN(auto egress, settle_session_egress(m_config.egress_policy, request.egress, m_config.egress_names));
   BrowserRequest launch{id, request.kind, request.args, {}, egress};
   // chromedriver answers only under a secret path: its port alone, which
   // pages and local users can learn, drives nothing.

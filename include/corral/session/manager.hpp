@@ -148,7 +148,8 @@ class SessionManager {
   Result<uint64_t> prepare_open(const SessionRequest& request) const;
   /// What follows admission: start the browser with the ticket, or report why there is none.
   Result<SessionInfo> finish_open(const SessionRequest& request, Result<Admission::Ticket> ticket);
-  Result<EntryPtr> start(const SessionRequest& request, Admission::Ticket ticket);
+  /// `egress`: the session's own lists, settled (session_egress.hpp).
+  Result<EntryPtr> start(const SessionRequest& request, const EgressLists& egress, Admission::Ticket ticket);
   EntryPtr make_entry(const SessionRequest& request, const std::string& id, std::unique_ptr<BrowserProcess> browser);
   Result<void> place_in_scope(const EntryPtr& entry);
   Result<void> bring_up(const EntryPtr& entry);
