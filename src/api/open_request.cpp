@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "corral/api/egress_request.hpp"
 #include "corral/util/json_bounded.hpp"
 #include "corral/util/units.hpp"
 
@@ -152,7 +153,7 @@ Result<SessionRequest> session_request_from(const json& document) {
   SessionRequest request;
   if (!document.is_object()) return Error::make(EBADMSG, "the body must be a JSON object");
   static const std::set<std::string> known = {"kind", "memory_max", "memory_high", "cpu_quota", "tasks_max",
-                                              "args", "labels", "ttl", "idle_timeout", "proxy"};
+                                              "args", "labels", "ttl", "idle_timeout", "proxy", "egress"};
   for (const auto& [key, value] : document.items())
     if (!known.count(key)) return Error::make(EBADMSG, "unknown field '" + key + "'");
 
@@ -170,6 +171,7 @@ Result<SessionRequest> session_request_from(const json& document) {
   if (document.contains("idle_timeout"))
     CORRAL_ASSIGN(request.idle_timeout, parse_duration_field(document["idle_timeout"], "idle_timeout"));
   if (document.contains("proxy")) CORRAL_ASSIGN(request.proxy, parse_proxy_field(document["proxy"]));
+  if (document.contains("egress")) CORRAL_ASSIGN(request.egress, parse_egress_field(document["egress"]));
 
   const Limits& limits = request.limits;
   if (limits.memory_max && limits.memory_high && *limits.memory_high > *limits.memory_max)

@@ -1,4 +1,5 @@
 #include "corral/api/session_json.hpp"
+#include "corral/api/egress_policy_json.hpp"
 #include "corral/util/url.hpp"
 
 #include <cmath>
@@ -123,7 +124,8 @@ json network_json(const SessionInfo& session) {
   if (session.dns)
     dns = {{"answered", session.dns->answered}, {"failed", session.dns->failed}, {"dropped", session.dns->dropped},
            {"in_flight", session.dns->in_flight}};
-  return {{"own", session.network.own()}, {"egress", egress}, {"dns", dns}, {"proxy", proxy_json(session.request.proxy)}};
+  return {{"own", session.network.own()}, {"egress", egress}, {"dns", dns}, {"proxy", proxy_json(session.request.proxy)},
+          {"policy", egress_policy_json(session.egress_policy)}};
 }
 
 json session_json(const SessionInfo& session, const std::optional<PublicBase>& base) {

@@ -8,6 +8,7 @@
 #include "corral/api/public_address.hpp"
 #include "corral/egress/egress_policy.hpp"
 #include "corral/egress/resolv_conf.hpp"
+#include "corral/egress/egress_rule.hpp"
 #include "corral/session/metric_label.hpp"
 #include "corral/util/units.hpp"
 
@@ -59,7 +60,7 @@ struct FlagText {
   std::string new_session_wait = "30s", relay_idle_timeout = "10m", session_network = "auto";
   std::string memory_budget, default_ttl = "1h", max_ttl = "24h", default_idle = "5m", max_idle = "24h";
   uint64_t tasks_max = 0;
-  std::vector<std::string> allow_hosts, allow_origins, egress_allow, session_dns;
+  std::vector<std::string> allow_hosts, allow_origins, egress_allow, egress_deny, session_dns;
 };
 
 void add_daemon_flags(CLI::App& app, FlagText& text, DaemonOptions& options) {
@@ -188,13 +189,19 @@ void add_session_flags(CLI::App& app, FlagText& text, SessionManagerConfig& sess
 }
 
 // A session's way out (egress/egress_policy.hpp): what an operator allows
-// past the default policy.
+// past the default policy, and what it refuses besides.
 void add_egress_flags(CLI::App& app, FlagText& text) {
   app.add_option("--egress-allow", text.egress_allow,
-                 "an address range (CIDR: 10.1.0.0/16, fd12::/64, or one address: 127.0.0.1) that sessions' pages may "
-                 "connect to although the default policy refuses it (the host's own addresses, link-local, private "
-                 "and shared ranges, multicast and reserved); repeatable. corrald's own listening address stays "
-                 "refused whatever is allowed. E.g. CI with a dev server on the host: --egress-allow 127.0.0.1");
+                 "an address range, with ports if given (10.1.0.0/16, 127.0.0.1:3000, 10.2.0.0/16:8000-8099, "
+                 "[fd12::/64]:443), that sessions' pages may connect to although the default policy refuses it (the "
+                 "host's own addresses, link-local, private and shared ranges, multicast and reserved); repeatable. "
+                 "A name (host[:port]) is resolved at start and lifts no refusal: its addresses are judged like any "
+                 "other. corrald's own listening address stays refused whatever is allowed, and --egress-deny beats "
+                 "it. E.g. CI with a dev server on the host: --egress-allow 127.0.0.1:3000");
+  app.add_option("--egress-deny", text.egress_deny,
+                 "an address range or name, with ports if given (same forms as --egress-allow), that sessions' pages "
+                 "may not connect to, whatever the default policy or --egress-allow says; repeatable. Names are "
+                 "resolved at start, and only then. E.g. --egress-deny 203.0.113.0/24 --egress-deny ads.example");
   app.add_option("--session-dns", text.session_dns,
                  "a resolver (ADDR or ADDR:PORT; IPv6 as [ADDR]:PORT) that sessions' DNS queries are forwarded to, "
                  "from corrald's own network and exempt from the egress policy; repeatable, asked in order. Default: "
@@ -280,8 +287,10 @@ void apply_flags(const FlagText& text, DaemonOptions& options) {
       value_or_usage(parse_duration(text.new_session_wait, std::chrono::minutes(10)), "--new-session-wait");
   options.relays.idle_timeout =
       value_or_usage(parse_duration(text.relay_idle_timeout, std::chrono::hours(24 * 30)), "--relay-idle-timeout");
-  for (const auto& range : text.egress_allow)
-    options.egress_allow.push_back(value_or_usage(parse_egress_allow(range), "--egress-allow"));
+  for (const auto& entry : text.egress_allow)
+    options.egress.allow.push_back(value_or_usage(parse_egress_rule(entry), "--egress-allow"));
+  for (const auto& entry : text.egress_deny)
+    options.egress.deny.push_back(value_or_usage(parse_egress_rule(entry), "--egress-deny"));
   for (const auto& server : text.session_dns)
     options.session_dns.push_back(value_or_usage(parse_dns_server(server), "--session-dns"));
   if (!text.memory_budget.empty()) {

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "corral/backend/select.hpp"
-#include "corral/egress/ip_address.hpp"
+#include "corral/egress/egress_rule.hpp"
 #include "corral/server/listen_address.hpp"
 #include "corral/proxy/relay_budget.hpp"
 #include "corral/server/request_guard.hpp"
@@ -39,7 +39,10 @@ struct DaemonOptions {
   /// --session-network own: refuse to start without it (auto falls back
   /// to shared, with a warning).
   bool own_network_required = false;
-  std::vector<Cidr> egress_allow;  ///< --egress-allow: ranges sessions may reach despite the default egress policy
+  /// --egress-allow, --egress-deny: what sessions may reach past the default
+  /// egress policy, and what they may not although it allows it; names
+  /// unresolved yet (session_network_setup.cpp resolves them)
+  EgressLists egress;
   /// --session-dns: the resolvers sessions' DNS queries go to; empty: the
   /// nameservers of the host's /etc/resolv.conf.
   std::vector<IpEndpoint> session_dns;

@@ -26,6 +26,7 @@
 #include "corral/util/journal_sink.hpp"
 #include "corral/server/listen_socket.hpp"
 #include "corral/session/manager.hpp"
+#include "corral/session/session_egress.hpp"
 #include "corral/launch/session_users.hpp"
 #include "corral/launch/uid_sweep.hpp"
 #include "corral/util/file_lock.hpp"
@@ -312,7 +313,12 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   if (!network_mode_possible(launcher_config, options.own_network_required)) return 1;
   // The way out of every own network; its threads end before the launcher's sessions do.
   auto egress = egress_relay(options, *listener, launcher_config);
-  launcher_config.egress = egress.get();
+  if (!egress) {
+    spdlog::critical("cannot start with this egress policy: {}", egress.error().message);
+    return 1;
+  }
+  launcher_config.egress = egress->get();
+  if (*egress) sessions_config.egress_policy = &(*egress)->policy();
   auto dns = dns_forwarder(options, launcher_config);  // every own network's resolver
   ChildWatcher watcher;
   if (auto started = watcher.start(); !started) {
@@ -329,6 +335,7 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   auto facts = DaemonFacts::of(*backend, devtools_config.addressing, launcher_config.own_network,
                                launcher_config.own_user_namespace);
   facts.chromedriver_guard = launcher_config.own_network && !launcher_config.nft.empty();
+  if (*egress) facts.egress_policy = egress_policy_view((*egress)->policy(), {});
   register_routes(server, sessions, std::move(facts));
   serve_console(server, options.ui_dir);
   RelayBudget relays(relay_limits(options, fds));

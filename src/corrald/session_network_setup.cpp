@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "corral/egress/resolv_conf.hpp"
+#include "corral/egress/egress_names.hpp"
 #include "corral/launch/browser_command.hpp"
 #include "corral/launch/chromedriver_guard.hpp"
 #include "corral/launch/own_network.hpp"
@@ -71,16 +72,27 @@ std::unique_ptr<DnsForwarder> dns_forwarder(const DaemonOptions& options, HostLa
   return forwarder;
 }
 
-std::unique_ptr<EgressRelay> egress_relay(const DaemonOptions& options, const ListenSocket& listener,
-                                          const HostLauncherConfig& config) {
+// The operator's names are resolved once, here: a name that does not
+// resolve allows or denies nothing, and says so (a deny that silently
+// denied nothing would be worse than a start that refuses: so it refuses).
+Result<std::unique_ptr<EgressRelay>> egress_relay(const DaemonOptions& options, const ListenSocket& listener,
+                                                  const HostLauncherConfig& config) {
   if (!config.own_network) {
-    if (!options.egress_allow.empty())
-      spdlog::warn("--egress-allow has no effect: sessions share corrald's network, with no policy on it");
-    return nullptr;
+    if (!options.egress.empty())
+      spdlog::warn("--egress-allow and --egress-deny have no effect: sessions share corrald's network, "
+                   "with no policy on it");
+    return std::unique_ptr<EgressRelay>();
   }
-  for (const auto& range : options.egress_allow)
-    spdlog::warn("sessions may reach {} (--egress-allow), which the default policy refuses", range.to_string());
-  return std::make_unique<EgressRelay>(EgressPolicy({options.egress_allow, corral_listeners(listener)}));
+  EgressLists lists = options.egress;
+  CORRAL_TRY(resolve_names(lists, resolve_by_system));
+  for (const auto& rule : lists.allow) {
+    if (rule.range)
+      spdlog::warn("sessions may reach {} (--egress-allow), which the default policy refuses", rule.describe());
+    else
+      spdlog::info("--egress-allow {}: a name lifts no default refusal; its addresses are judged as any", rule.describe());
+  }
+  for (const auto& rule : lists.deny) spdlog::info("sessions may not reach {} (--egress-deny)", rule.describe());
+  return std::make_unique<EgressRelay>(EgressPolicy({lists.allow, corral_listeners(listener), lists.deny}));
 }
 
 std::vector<std::string> driven_flags(uid_t browser_uid, const HostLauncherConfig& config) {

@@ -24,8 +24,9 @@ bool network_mode_possible(HostLauncherConfig& config, bool required);
 void find_chromedriver_guard(HostLauncherConfig& config);
 
 /// The relay for every own network's way out; null for shared networks.
-std::unique_ptr<EgressRelay> egress_relay(const DaemonOptions& options, const ListenSocket& listener,
-                                          const HostLauncherConfig& config);
+/// EHOSTUNREACH: a name in --egress-allow or --egress-deny does not resolve.
+Result<std::unique_ptr<EgressRelay>> egress_relay(const DaemonOptions& options, const ListenSocket& listener,
+                                                  const HostLauncherConfig& config);
 
 /// The forwarder for every own network's resolver, and config.dns and
 /// config.session_resolv_conf set for it; null for shared networks, or

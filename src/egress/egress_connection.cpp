@@ -155,7 +155,7 @@ class EgressConnection : public std::enable_shared_from_this<EgressConnection> {
   void judge(const std::vector<IpEndpoint>& candidates) {
     std::optional<EgressReason> refusal;
     for (const auto& candidate : candidates) {
-      auto decision = m_relay.policy.decide(candidate);
+      auto decision = m_relay.policy.decide(candidate, &m_session->settings.narrowing);
       if (decision.allowed() && m_targets.size() < m_relay.limits.max_addresses_tried) m_targets.push_back(candidate);
       if (!decision.allowed() && !refusal) refusal = decision.reason;
     }

@@ -31,6 +31,34 @@ const std::vector<RefusedRange>& refused_ranges() {
   return ranges;
 }
 
+// What the kernel calls local whatever the host's interfaces: judged by
+// admits(), which must answer for a whole range without asking the kernel
+// about each of its addresses.
+const std::vector<RefusedRange>& loopback_ranges() {
+  static const std::vector<RefusedRange> ranges = {
+      {range("127.0.0.0/8"), EgressReason::local}, {range("::1"), EgressReason::local},
+      {range("::"), EgressReason::local}};
+  return ranges;
+}
+
+bool any_matches(const std::vector<EgressRule>& rules, const IpEndpoint& target) {
+  return std::any_of(rules.begin(), rules.end(), [&](const EgressRule& rule) { return rule.matches(target); });
+}
+
+// A rule as the ranges it stands for: its range, or a name's addresses.
+std::vector<Cidr> ranges_of(const EgressRule& rule) {
+  if (rule.range) return {*rule.range};
+  std::vector<Cidr> ranges;
+  for (const auto& address : rule.addresses)
+    ranges.push_back({address.unmapped(), static_cast<uint8_t>(address.unmapped().is_v4() ? 32 : 128)});
+  return ranges;
+}
+
+Error too_wide(const std::string& entry, const std::string& what) {
+  return Error::make(EBADMSG, "egress.allow entry '" + entry + "' reaches " + what +
+                                  ", which the operator's policy refuses: a session's lists can only narrow it");
+}
+
 }  // namespace
 
 std::string_view egress_reason_name(EgressReason reason) {
@@ -41,6 +69,8 @@ std::string_view egress_reason_name(EgressReason reason) {
     case EgressReason::private_range: return "private";
     case EgressReason::reserved: return "reserved";
     case EgressReason::corral_itself: return "corral-itself";
+    case EgressReason::operator_deny: return "operator-deny";
+    case EgressReason::session_policy: return "session-policy";
   }
   return "unknown";
 }
@@ -50,11 +80,61 @@ EgressPolicy::EgressPolicy(Rules rules, IsLocal is_local)
   for (auto& listener : m_rules.corral_listeners) listener.address = listener.address.unmapped();
 }
 
-EgressDecision EgressPolicy::decide(const IpEndpoint& target) const {
+// The operator's word first (corral itself, its denials, the defaults it
+// did not lift); the session's lists only narrow what that lets through.
+EgressDecision EgressPolicy::decide(const IpEndpoint& target, const EgressLists* session) const {
   IpEndpoint judged{target.address.unmapped(), target.port};
   if (is_corral_itself(judged)) return {EgressReason::corral_itself};
-  if (is_allowed(judged.address)) return {EgressReason::allowed};
-  return {default_refusal(judged.address)};
+  if (any_matches(m_rules.denied, judged)) return {EgressReason::operator_deny};
+  if (!is_allowed(judged)) {
+    auto refusal = default_refusal(judged.address);
+    if (refusal != EgressReason::allowed) return {refusal};
+  }
+  if (!session) return {EgressReason::allowed};
+  if (any_matches(session->deny, judged)) return {EgressReason::session_policy};
+  if (!session->allow.empty() && !any_matches(session->allow, judged)) return {EgressReason::session_policy};
+  return {EgressReason::allowed};
+}
+
+Result<void> EgressPolicy::admits(const EgressLists& session) const {
+  for (const auto& rule : session.allow) {
+    if (rule.is_name() && rule.addresses.empty())
+      return Error::make(EBADMSG, "egress.allow entry '" + rule.to_string() + "' has no address");
+    for (const auto& range : ranges_of(rule)) CORRAL_TRY(admits_reach(range, rule.ports, rule.describe()));
+  }
+  return success();
+}
+
+// Ranges overlap only by one holding the other: the narrower of the two is
+// what the session would reach there, and one --egress-allow range must
+// hold it on every port asked for.
+Result<void> EgressPolicy::admits_reach(const Cidr& asked, const PortRange& ports, const std::string& entry) const {
+  for (const auto& denied : m_rules.denied)
+    for (const auto& range : ranges_of(denied))
+      if (overlaps(asked, range) && ports.overlaps(denied.ports))
+        return too_wide(entry, denied.describe() + " (--egress-deny)");
+  for (const auto* list : {&refused_ranges(), &loopback_ranges()})
+    for (const auto& refused : *list) {
+      if (!overlaps(asked, refused.range)) continue;
+      const Cidr& reached = asked.prefix > refused.range.prefix ? asked : refused.range;
+      if (!lifted(reached, ports))
+        return too_wide(entry, reached.to_string() + " (" + std::string(egress_reason_name(refused.reason)) + ")");
+    }
+  bool one_address = asked.prefix == (asked.network.is_v4() ? 32 : 128);
+  if (one_address && m_is_local(asked.network) && !lifted(asked, ports))
+    return too_wide(entry, asked.network.to_string() + " (local: this host's)");
+  for (const auto& listener : m_rules.corral_listeners) {
+    bool here = asked.contains(listener.address) || (listener.address.is_unspecified() && one_address &&
+                                                     (asked.network.is_unspecified() || m_is_local(asked.network)));
+    if (here && ports.contains(listener.port)) return too_wide(entry, "corrald itself");
+  }
+  return success();
+}
+
+bool EgressPolicy::lifted(const Cidr& range, const PortRange& ports) const {
+  return std::any_of(m_rules.allowed.begin(), m_rules.allowed.end(), [&](const EgressRule& rule) {
+    return rule.range && contains(*rule.range, range) && rule.ports.contains(ports);
+  });
 }
 
 // A listener on 0.0.0.0 or :: answers on every local address (:: on IPv4
@@ -75,9 +155,11 @@ bool EgressPolicy::is_corral_itself(const IpEndpoint& target) const {
   return false;
 }
 
-bool EgressPolicy::is_allowed(const IpAddress& address) const {
+// Only ranges lift a default refusal: a name's addresses are judged like
+// any other ("never trusted": the name's owner chooses where it points).
+bool EgressPolicy::is_allowed(const IpEndpoint& target) const {
   return std::any_of(m_rules.allowed.begin(), m_rules.allowed.end(),
-                     [&](const Cidr& range) { return range.contains(address); });
+                     [&](const EgressRule& rule) { return rule.range && rule.matches(target); });
 }
 
 // Ranges first: they need no question to the kernel. A private address on
@@ -87,14 +169,6 @@ EgressReason EgressPolicy::default_refusal(const IpAddress& address) const {
   for (const auto& refused : refused_ranges())
     if (refused.range.contains(address)) return refused.reason;
   return m_is_local(address) ? EgressReason::local : EgressReason::allowed;
-}
-
-Result<Cidr> parse_egress_allow(std::string_view text) {
-  auto range = Cidr::parse(text);
-  if (range) return range;
-  return Error::make(EINVAL, range.error().message +
-                                 " (give a range a session may connect to despite the default policy: "
-                                 "ADDRESS/PREFIX such as 10.1.0.0/16 or fd12::/64, or one ADDRESS such as 127.0.0.1)");
 }
 
 }  // namespace corral

@@ -144,7 +144,7 @@ EgressRelay::~EgressRelay() {
 
 Result<void> EgressRelay::serve(const std::string& session_id, UniqueFd listening_fd, EgressSession settings) {
   CORRAL_TRY_ASSIGN(auto protocol, listening_protocol(listening_fd.get()));
-  auto session = std::make_shared<ServedSession>(session_id, settings, asio::make_strand(m_impl->io));
+  auto session = std::make_shared<ServedSession>(session_id, std::move(settings), asio::make_strand(m_impl->io));
   {
     std::lock_guard lock(m_impl->mutex);
     if (m_impl->sessions.count(session_id))

@@ -39,7 +39,7 @@ class EgressConnection;
 /// One served session: its listener, its live connections, its counts.
 struct ServedSession {
   ServedSession(std::string id, EgressSession settings, EgressStrand strand)
-      : id(std::move(id)), settings(settings), strand(strand), acceptor(strand), retry(strand) {}
+      : id(std::move(id)), settings(std::move(settings)), strand(strand), acceptor(strand), retry(strand) {}
 
   const std::string id;
   const EgressSession settings;

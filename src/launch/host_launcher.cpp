@@ -60,7 +60,8 @@ class HostBrowserProcess : public BrowserProcess {
   /// the same port, its resolv.conf the same resolver).
   Result<void> open_way_out() {
     if (!m_network.own() || !m_egress) return success();
-    CORRAL_TRY_ASSIGN(auto way_out, SessionWayOut::open(*m_egress, session_id(), m_network, m_runs_as, m_proxy));
+    CORRAL_TRY_ASSIGN(auto way_out, SessionWayOut::open(*m_egress, session_id(), m_network,
+                                                        {m_runs_as, m_proxy, m_egress_lists}));
     std::lock_guard lock(m_way_out_mutex);
     m_way_out = std::move(way_out);
     open_resolver();
@@ -87,6 +88,8 @@ class HostBrowserProcess : public BrowserProcess {
   void set_proxy(std::optional<UpstreamProxy> proxy) {
     if (proxy) m_proxy = std::make_shared<const UpstreamProxy>(std::move(*proxy));
   }
+  /// The session's own egress lists, for its way out (before it opens).
+  void set_egress(EgressLists egress) { m_egress_lists = std::move(egress); }
 
   std::optional<EgressCounters> egress() const override {
     std::lock_guard lock(m_way_out_mutex);
@@ -149,6 +152,7 @@ class HostBrowserProcess : public BrowserProcess {
   std::optional<uid_t> m_own_uid;
   std::optional<uid_t> m_runs_as;  ///< set by the launcher; none: corrald's own uid
   std::shared_ptr<const UpstreamProxy> m_proxy;  ///< the session's upstream proxy; null: none
+  EgressLists m_egress_lists;      ///< the session's narrowing, set by the launcher
   bool m_own_network;        ///< started in namespaces of its own (LaunchSpec::own_namespaces)
   EgressRelay* m_egress;     ///< serves its way out; null: none (shared network)
   DnsForwarder* m_dns;       ///< serves its resolver; null: none
@@ -275,6 +279,7 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::spawn(const Browser
                                                       std::move(*child), own_uid, m_config.own_network, m_config);
   if (user) browser->set_runs_as(user->uid);
   browser->set_proxy(request.proxy);
+  browser->set_egress(request.egress);
   return std::unique_ptr<BrowserProcess>(std::move(browser));
 }
 
@@ -287,7 +292,8 @@ Result<void> HostBrowserLauncher::own_resolv_conf(LaunchSpec& spec, const Sessio
 }
 
 Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::reattach(const std::string& session_id, pid_t pid,
-                                                                      uint64_t start_time, std::optional<uid_t> uid) {
+                                                                      uint64_t start_time, std::optional<uid_t> uid,
+                                                                      const EgressLists& egress) {
   auto dirs = SessionDirs::at(m_config.state_dir, session_id);
   if (!fs::is_directory(dirs.profile)) return Error::make(ENOENT, "its profile dir is gone");
   auto pidfd = Pidfd::open(pid);
@@ -312,6 +318,7 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::reattach(const std:
                                                       m_config, std::move(*network));
   if (uid) adopted->set_runs_as(*uid);
   else if (m_config.session_user) adopted->set_runs_as(m_config.session_user->uid);
+  adopted->set_egress(egress);
   // Without it the session lives on, but its pages reach nothing: never
   // straight out, around the proxy it was given.
   auto proxy = recall_session_proxy(dirs, session_id);
@@ -320,6 +327,7 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::reattach(const std:
     return std::unique_ptr<BrowserProcess>(std::move(adopted));
   }
   adopted->set_proxy(std::move(*proxy));
+  // Without it the session lives on, but its pages reach nothing.
   if (auto opened = adopted->open_way_out(); !opened)
     spdlog::error("session {}: no way out after adoption: {}", session_id, opened.error().message);
   return std::unique_ptr<BrowserProcess>(std::move(adopted));

@@ -7,9 +7,9 @@ std::vector<std::string> way_out_flags() {
 }
 
 Result<SessionWayOut> SessionWayOut::open(EgressRelay& relay, const std::string& id, const SessionNetwork& network,
-                                          std::optional<uid_t> uid, std::shared_ptr<const UpstreamProxy> proxy) {
+                                          EgressSession settings) {
   CORRAL_TRY_ASSIGN(auto listener, listen_in_session(network, kWayOutPort));
-  CORRAL_TRY(relay.serve(id, std::move(listener), EgressSession{uid, std::move(proxy)}));
+  CORRAL_TRY(relay.serve(id, std::move(listener), std::move(settings)));
   SessionWayOut way_out;
   way_out.m_relay = &relay;
   way_out.m_id = id;

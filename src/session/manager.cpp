@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "corral/session/session_egress.hpp"
 #include "corral/util/log_context.hpp"
 #include "entry.hpp"
 
@@ -52,6 +53,7 @@ SessionManager::~SessionManager() {
 
 Result<void> SessionManager::check_request(const SessionRequest& request) const {
   if (!m_config.allow_unenforced_limits) CORRAL_TRY(check_enforceable(request.limits, m_backend.controllers()));
+  CORRAL_TRY(check_session_egress(m_config.egress_policy, request.egress));
   auto seconds = [](milliseconds d) { return std::to_string(d.count() / 1000) + " s"; };
   if (request.ttl && *request.ttl > m_config.max_ttl)
     return Error::make(EINVAL, "ttl is above the daemon's maximum of " + seconds(m_config.max_ttl));
@@ -96,8 +98,12 @@ Result<SessionInfo> SessionManager::finish_open(const SessionRequest& request, R
   }
   // The client's mistake, found before anything of the session exists.
   if (request.proxy) CORRAL_TRY(m_launcher.admit_proxy(*request.proxy));
+  // Off the I/O thread now: the names in its egress lists can be resolved.
+  // A list the policy refuses is the client's error (400), not the host's.
+  auto egress = settle_session_egress(m_config.egress_policy, request.egress, m_config.egress_names);
+  if (!egress) return egress.error();
   auto started = steady_clock::now();
-  auto entry = start(request, std::move(*ticket));
+  auto entry = start(request, *egress, std::move(*ticket));
   if (!entry) {
     m_metrics.open_failed();
     spdlog::warn("session open failed: {}", entry.error().message);
@@ -123,14 +129,16 @@ Result<SessionInfo> SessionManager::finish_open(const SessionRequest& request, R
 
 // Each step either succeeds or hands the session to abandon_start(), which
 // undoes whatever the steps before it did.
-Result<SessionManager::EntryPtr> SessionManager::start(const SessionRequest& request, Admission::Ticket ticket) {
+Result<SessionManager::EntryPtr> SessionManager::start(const SessionRequest& request, const EgressLists& egress,
+                                                      Admission::Ticket ticket) {
   std::string id = new_session_id();
-  BrowserRequest launch{id, request.kind, request.args, {}, request.proxy};
+  BrowserRequest launch{id, request.kind, request.args, {}, request.proxy, egress};
   // chromedriver answers only under a secret path: its port alone, which
   // pages and local users can learn, drives nothing.
   if (request.kind == BrowserKind::chromedriver) launch.driver_url_base = "/" + new_access_secret();
   CORRAL_TRY_ASSIGN(auto browser, m_launcher.spawn(launch));
   auto entry = make_entry(request, id, std::move(browser));
+  if (m_config.egress_policy) entry->info.egress_policy = egress_policy_view(*m_config.egress_policy, egress);
   entry->ticket = std::move(ticket);
   m_launcher.watch_exit(*entry->browser, [this, id](ExitStatus status) { on_browser_exit(id, status); });
   if (auto placed = place_in_scope(entry); !placed) return abandon_start(entry, CloseReason::start_failed, placed.error());

@@ -74,6 +74,26 @@ std::optional<UpstreamProxy> proxy_from(const json& object) {
   return proxy ? std::optional(*proxy) : std::nullopt;
 }
 
+json rule_texts(const std::vector<EgressRule>& rules) {
+  json texts = json::array();
+  for (const auto& rule : rules) texts.push_back(rule.to_string());
+  return texts;
+}
+
+// The session's own egress lists as asked (names unresolved: adoption
+// resolves them again). Absent in records older than the lists.
+Result<EgressLists> egress_lists_from(const json& object, const std::string& id) {
+  EgressLists lists;
+  if (!object.contains("egress")) return lists;
+  for (auto [key, list] : {std::pair{"allow", &lists.allow}, std::pair{"deny", &lists.deny}})
+    for (const auto& text : object.at("egress").at(key)) {
+      auto rule = parse_egress_rule(text.get<std::string>());
+      if (!rule) return Error::make(EBADMSG, "session " + id + ": " + rule.error().message);
+      list->push_back(std::move(*rule));
+    }
+  return lists;
+}
+
 json record_json(const SessionRecord& record) {
   const SessionInfo& info = record.info;
   return {{"id", info.id},
@@ -83,6 +103,8 @@ json record_json(const SessionRecord& record) {
           {"requested_limits", limits_record(info.request.limits)},
           {"requested_ttl_ms", ms_count(info.request.ttl)},
           {"requested_idle_timeout_ms", ms_count(info.request.idle_timeout)},
+          {"egress",
+           {{"allow", rule_texts(info.request.egress.allow)}, {"deny", rule_texts(info.request.egress.deny)}}},
           {"limits", limits_record(info.limits)},
           {"enforced", {{"memory", info.enforced.memory}, {"cpu", info.enforced.cpu}, {"tasks", info.enforced.tasks}}},
           {"scope", {{"name", info.scope.name}, {"unit", info.scope.unit}, {"cgroup", info.scope.cgroup.string()}}},
@@ -134,6 +156,7 @@ Result<SessionRecord> record_from(const json& object, const InstanceNaming& nami
   info.request.ttl = optional_ms_from(object, "requested_ttl_ms");
   info.request.idle_timeout = optional_ms_from(object, "requested_idle_timeout_ms");
   info.request.proxy = proxy_from(object);
+  CORRAL_TRY_ASSIGN(info.request.egress, egress_lists_from(object, info.id));
   info.limits = limits_from(object.at("limits"));
   const json& enforced = object.at("enforced");
   // "pids" is what corrald wrote before the code said "tasks" throughout;

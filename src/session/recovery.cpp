@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "corral/session/manager.hpp"
+#include "corral/session/session_egress.hpp"
 #include "corral/util/log_context.hpp"
 #include "entry.hpp"
 
@@ -57,7 +58,9 @@ Result<void> SessionManager::adopt(const SessionRecord& record, const Scope& sco
   const SessionInfo& recorded = record.info;
   if (recorded.scope.cgroup != scope.cgroup)
     return Error::make(ESTALE, "its record names cgroup " + recorded.scope.cgroup.string());
-  CORRAL_TRY_ASSIGN(auto browser, m_launcher.reattach(recorded.id, recorded.pid, record.pid_start_time, recorded.uid));
+  auto egress = readopted_session_egress(recorded.id, recorded.request.egress, m_config.egress_names);
+  CORRAL_TRY_ASSIGN(auto browser,
+                    m_launcher.reattach(recorded.id, recorded.pid, record.pid_start_time, recorded.uid, egress));
   CORRAL_TRY(m_backend.check_contains(scope, recorded.pid));
 
   auto entry = std::make_shared<Entry>();
@@ -65,6 +68,7 @@ Result<void> SessionManager::adopt(const SessionRecord& record, const Scope& sco
   entry->info.scope = scope;
   entry->info.network = browser->network();
   entry->info.state = SessionState::running;
+  if (m_config.egress_policy) entry->info.egress_policy = egress_policy_view(*m_config.egress_policy, egress);
   entry->browser = std::move(browser);
   entry->has_scope = true;
   entry->announced = true;

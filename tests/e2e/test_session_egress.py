@@ -37,6 +37,9 @@ Promise.all(targets.map(target => {
 # What the issue's attacker had a page send to a session's chromedriver: a
 # new session whose browser runs a command (here, one that leaves a mark).
 CHROMEDRIVER_PORT = 9515
+# A connect-to-launch request as a WebSocket client starts it.
+WEBSOCKET_UPGRADE = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+                     "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
 
 # The metadata address of every cloud, on a veth end the test makes.
 METADATA = ipaddress.ip_network("169.254.169.252/30")
@@ -75,6 +78,9 @@ class PagesUnderThePolicy(DaemonTestCase):
         cls.addClassCleanup(cls.metadata.__exit__, None, None, None)
         cls.pages = cls.public.serve({"/probe.html": PROBE})
         cls.addClassCleanup(cls.pages.close)
+        # Another server on the internet, for the allow and deny lists to tell apart.
+        cls.elsewhere = cls.public.serve()
+        cls.addClassCleanup(cls.elsewhere.close)
         cls.targets = {
             "loopback": RecordingServer(listening_socket("127.0.0.1")),
             "host's veth end": RecordingServer(listening_socket(cls.public.host_address)),
@@ -228,6 +234,129 @@ class PagesUnderThePolicy(DaemonTestCase):
             for daemon in (second, first):
                 if daemon:
                     daemon.remove()
+
+    # --- allow and deny lists: the operator's, and a session's narrowing -----
+    def pages_entry(self):
+        return f"{self.pages.address}:{self.pages.port}"
+
+    def elsewhere_entry(self):
+        return f"{self.elsewhere.address}:{self.elsewhere.port}"
+
+    def probe_on(self, daemon, session, urls):
+        self.daemon, saved = daemon, self.daemon
+        try:
+            return self.probe(session, urls)
+        finally:
+            self.daemon = saved
+
+    def refused_of(self, daemon, session):
+        return daemon.get(session["id"])[1]["network"]["egress"]["refused"]
+
+    def test_the_operators_deny_refuses_a_public_server_that_a_session_cannot_ask_back(self):
+        daemon = self.another_daemon("--egress-deny", self.elsewhere_entry(), "--launch-on-connect")
+        try:
+            health = daemon.request("GET", "/v1/health")[1]
+            self.assertEqual(health["egress_policy"]["deny"], [self.elsewhere.address + "/32:" + str(self.elsewhere.port)])
+            session = daemon.open({"kind": "chrome"})
+            target = self.elsewhere.url + "/denied"
+            seen = self.probe_on(daemon, session, [target])  # the page's own server: same address, another port
+            self.assertTrue(seen[target].startswith("failed"), seen)
+            self.assertNotIn("/denied", self.elsewhere.hits)
+            self.assertGreater(self.refused_of(daemon, session)["operator-deny"], 0)
+            before = daemon.leftovers()
+            for body in ({"egress": {"allow": [self.elsewhere_entry()]}}, {"egress": {"allow": ["10.0.0.0/8"]}}):
+                status, reply = daemon.request("POST", "/v1/sessions", body)
+                self.assertEqual(status, 400, reply)
+                self.assertIn("operator's policy refuses", reply["error"]["message"])
+            query = urllib.parse.urlencode({"egress_allow": "127.0.0.1,10.0.0.0/8"})
+            status, reply = daemon.request("GET", "/devtools/browser?" + query, headers=WEBSOCKET_UPGRADE)
+            self.assertEqual(status, 400, reply)
+            self.assertEqual([s["id"] for s in daemon.request("GET", "/v1/sessions")[1]["sessions"]], [session["id"]])
+            self.assertEqual(daemon.leftovers(), before)
+            daemon.close(session["id"])
+        finally:
+            daemon.remove()
+
+    def test_a_sessions_allow_list_means_only_those_and_its_deny_refuses_more(self):
+        only_pages = self.daemon.open({"kind": "chrome", "egress": {"allow": [self.pages_entry()]}})
+        policy = only_pages["network"]["policy"]
+        self.assertEqual(policy["session_allow"], [self.pages.address + "/32:" + str(self.pages.port)], policy)
+        self.assertEqual(policy["session_deny"], [])
+        target = self.elsewhere.url + "/not-allowed"
+        seen = self.probe(only_pages, [target])
+        self.assertTrue(seen[target].startswith("failed"), seen)
+        self.assertNotIn("/not-allowed", self.elsewhere.hits)
+        self.assertGreater(self.refused_of(self.daemon, only_pages)["session-policy"], 0)
+        denying = self.daemon.open({"kind": "chrome", "egress": {"deny": [self.elsewhere_entry()]}})
+        reached = self.pages.url + "/still-there"
+        seen = self.probe(denying, [target, reached])
+        self.assertTrue(seen[target].startswith("failed"), seen)
+        self.assertEqual(seen[reached], "reached", seen)
+        self.assertGreater(self.refused_of(self.daemon, denying)["session-policy"], 0)
+        plain = self.daemon.open({"kind": "chrome"})
+        seen = self.probe(plain, [target])
+        self.assertEqual(seen[target], "reached", seen)  # the server is there: the lists refused it
+        for session in (only_pages, denying, plain):
+            self.daemon.close(session["id"])
+
+    def test_a_session_asking_to_widen_the_policy_or_writing_nonsense_gets_400_and_nothing_opens(self):
+        before = self.daemon.leftovers()
+        cases = [["10.0.0.0/8"], ["127.0.0.1"], ["localhost"], ["169.254.169.254:80"], ["0.0.0.0/0"],
+                 ["10.0.0.1/8"], ["not a host"], ["1.2.3.4:0"], ["198.51.100.1"] * 65]
+        for allow in cases:
+            with self.subTest(allow[0]):
+                status, reply = self.daemon.request("POST", "/v1/sessions", {"egress": {"allow": allow}})
+                self.assertEqual(status, 400, reply)
+                self.assertEqual(reply["error"]["code"], "bad_request", reply)
+        status, reply = self.daemon.request("POST", "/v1/sessions", {"egress": {"permit": []}})
+        self.assertEqual(status, 400, reply)
+        caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome",
+                                                 "corral:options": {"egress": {"allow": ["10.0.0.0/8"]}}}}}
+        status, reply = self.daemon.request("POST", "/session", caps)
+        self.assertEqual(status, 400, reply)
+        self.assertEqual(reply["value"]["error"], "invalid argument", reply)
+        self.assertIn("10.0.0.0/8", reply["value"]["message"])
+        self.assertEqual(self.daemon.leftovers(), before)
+
+    def test_a_webdriver_session_narrows_through_corral_options(self):
+        caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome",
+                                                 "corral:options": {"egress": {"deny": [self.elsewhere_entry()]}}}}}
+        status, reply = self.daemon.request("POST", "/session", caps)
+        self.assertEqual(status, 200, reply)
+        driver = reply["value"]["sessionId"]
+        target = self.elsewhere.url + "/webdriver-denied"
+        page = f"{self.pages.url}/probe.html#" + urllib.parse.quote(json.dumps([target]))
+        status, _ = self.daemon.request("POST", f"/session/{driver}/url", {"url": page})
+        self.assertEqual(status, 200)
+        seen = self.pages.reports.get(timeout=60)
+        self.assertTrue(seen[target].startswith("failed"), seen)
+        sessions = [s for s in self.daemon.request("GET", "/v1/sessions")[1]["sessions"] if s["kind"] == "chromedriver"]
+        self.assertEqual(len(sessions), 1, sessions)
+        self.assertEqual(sessions[0]["network"]["policy"]["session_deny"], [self.elsewhere_entry().replace(":", "/32:")])
+        self.assertGreater(self.refused_of(self.daemon, sessions[0])["session-policy"], 0)
+        self.assertEqual(self.daemon.request("DELETE", f"/session/{driver}")[0], 200)
+
+    def test_an_adopted_session_keeps_its_narrowing(self):
+        first = self.another_daemon()
+        second = None
+        try:
+            session = first.open({"kind": "chrome", "egress": {"deny": [self.elsewhere_entry()]}})
+            first.stop(signal.SIGKILL)
+            second = self.another_daemon(reuse=first)
+            adopted = second.get(session["id"])[1]
+            self.assertEqual(adopted["state"], "running", adopted)
+            self.assertEqual(adopted["network"]["policy"]["session_deny"], session["network"]["policy"]["session_deny"])
+            target, reached = self.elsewhere.url + "/after-adoption", self.pages.url + "/adopted"
+            seen = self.probe_on(second, adopted, [target, reached])
+            self.assertTrue(seen[target].startswith("failed"), seen)
+            self.assertEqual(seen[reached], "reached", seen)
+            self.assertGreater(self.refused_of(second, session)["session-policy"], 0)
+            self.assertTrue(second.close(session["id"])["verified_empty"])
+        finally:
+            for daemon in (second, first):
+                if daemon:
+                    daemon.remove()
+
 
 class PagesUnderThePolicyOfAnUnprivilegedCorrald(PagesUnderThePolicy):
     """The same pages and the same policy, with corrald unprivileged (as

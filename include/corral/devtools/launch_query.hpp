@@ -14,7 +14,8 @@ namespace corral {
 
 /// The session a launch URL asks for. `token` and `ticket` are not fields
 /// (they are credentials, checked before); `args` repeats; `labels.NAME=VALUE` sets a
-/// label; tasks_max in digits is a number; every other value is a string.
+/// label; `egress_allow=A,B` and `egress_deny=C` (repeatable, comma lists)
+/// fill "egress"; tasks_max in digits is a number; every other value is a string.
 /// Errors as parse_session_request's.
 Result<SessionRequest> parse_launch_query(const std::multimap<std::string, std::string>& params);
 

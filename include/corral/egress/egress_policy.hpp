@@ -9,9 +9,14 @@
 // 100.64/10, fc00::/7), and what no page has business connecting to
 // (0/8, 224/4 multicast, 240/4 reserved and broadcast, ff00::/8). An
 // operator's allowed ranges (--egress-allow) lift those refusals, e.g. for
-// CI with a dev server on the host's 127.0.0.1. Corrald's own listening
-// addresses stay refused whatever is allowed: corral takes root peers on
-// loopback for trusted callers, and a page must never reach its API.
+// CI with a dev server on the host's 127.0.0.1; the operator's denied
+// entries (--egress-deny) refuse more, and beat what is allowed. A
+// session's own lists (EgressLists, "egress" in its open request) only
+// narrow what the operator's policy lets through: its allow list means
+// "only these", its deny list refuses more (admits() refuses a list that
+// asks for more). Corrald's own listening addresses stay refused whatever
+// is allowed: corral takes root peers on loopback for trusted callers, and
+// a page must never reach its API.
 #pragma once
 
 #include <array>
@@ -19,15 +24,21 @@
 #include <string_view>
 #include <vector>
 
+#include "corral/egress/egress_rule.hpp"
 #include "corral/egress/ip_address.hpp"
 
 namespace corral {
 
-enum class EgressReason : uint8_t { allowed, local, link_local, private_range, reserved, corral_itself };
-inline constexpr size_t kEgressReasons = 6;
+enum class EgressReason : uint8_t {
+  allowed, local, link_local, private_range, reserved, corral_itself,
+  operator_deny,   ///< an entry of --egress-deny
+  session_policy,  ///< the session's own lists: not in its allow list, or in its deny list
+};
+inline constexpr size_t kEgressReasons = 8;
 
-/// "allowed", "local", "link-local", "private", "reserved", "corral-itself":
-/// the names refusals are counted and logged under.
+/// "allowed", "local", "link-local", "private", "reserved", "corral-itself",
+/// "operator-deny", "session-policy": the names refusals are counted and
+/// logged under.
 std::string_view egress_reason_name(EgressReason reason);
 
 struct EgressDecision {
@@ -41,31 +52,42 @@ class EgressPolicy {
   using IsLocal = std::function<bool(const IpAddress&)>;
 
   struct Rules {
-    std::vector<Cidr> allowed;                 ///< --egress-allow: lifts every refusal but corral-itself
+    /// --egress-allow: a range lifts every default refusal it covers (not
+    /// corral-itself, not a deny); a name lifts none (egress_rule.hpp)
+    std::vector<EgressRule> allowed;
     std::vector<IpEndpoint> corral_listeners;  ///< where corrald listens; 0.0.0.0 or :: means every local address
+    std::vector<EgressRule> denied;            ///< --egress-deny: refused, whatever is allowed
   };
 
   /// `is_local`: the kernel's answer (is_local_per_kernel) unless a test
   /// gives its own.
   explicit EgressPolicy(Rules rules, IsLocal is_local = {});
 
-  /// The verdict for one resolved address and port. Thread-safe.
-  EgressDecision decide(const IpEndpoint& target) const;
+  /// The verdict for one resolved address and port, under the operator's
+  /// rules and then `session`'s, if given. Thread-safe.
+  EgressDecision decide(const IpEndpoint& target, const EgressLists* session = nullptr) const;
+
+  /// Whether a session may ask for `session`: EBADMSG, saying which entry
+  /// and why, for an allow entry that reaches anything this policy refuses
+  /// (a range the default refuses and no --egress-allow range lifts for
+  /// all its ports, an --egress-deny entry, corrald itself, a local
+  /// address). Names must be resolved: each of their addresses is judged.
+  Result<void> admits(const EgressLists& session) const;
 
   const Rules& rules() const { return m_rules; }
 
  private:
   bool is_corral_itself(const IpEndpoint& target) const;
-  bool is_allowed(const IpAddress& address) const;
+  bool is_allowed(const IpEndpoint& target) const;
   /// Why an address is refused by default; `allowed` if it is not.
   EgressReason default_refusal(const IpAddress& address) const;
+  /// An EBADMSG naming `entry` if `range` on `ports` reaches what is refused.
+  Result<void> admits_reach(const Cidr& range, const PortRange& ports, const std::string& entry) const;
+  /// An --egress-allow range holds all of `range` on all of `ports`.
+  bool lifted(const Cidr& range, const PortRange& ports) const;
 
   Rules m_rules;
   IsLocal m_is_local;
 };
-
-/// Parse one --egress-allow value (Cidr::parse), with a message that says
-/// what the flag takes.
-Result<Cidr> parse_egress_allow(std::string_view text);
 
 }  // namespace corral

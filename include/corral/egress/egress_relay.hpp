@@ -59,6 +59,7 @@ struct EgressSession {
   /// session: whatever else gives a session a way out (a DNS forwarder, say)
   /// must stay off for it (docs/network.md, "A proxy per session").
   bool uses_upstream_proxy() const { return proxy != nullptr; }
+  EgressLists narrowing;     ///< the session's own lists, names resolved (EgressPolicy::decide)
 };
 
 /// One session's counts since serve(); a snapshot.
@@ -97,7 +98,7 @@ class EgressRelay {
   std::optional<EgressCounters> stop(const std::string& session_id);
   /// The session's counts now; nullopt if it is not served.
   std::optional<EgressCounters> counters(const std::string& session_id) const;
-  /// What every session's connections are judged by.
+  /// The operator's policy every session is judged by first.
   const EgressPolicy& policy() const;
 
   struct Impl;

@@ -36,6 +36,9 @@ struct BrowserRequest {
   /// The session's upstream proxy: its way out carries every connection
   /// there (egress_relay.hpp); unset: straight out.
   std::optional<UpstreamProxy> proxy;
+  /// The session's own egress lists, names resolved: its way out judges
+  /// by them after the operator's policy (egress_policy.hpp).
+  EgressLists egress;
 };
 
 /// One session's browser: its main process and its files (profile, tmp,
@@ -98,9 +101,11 @@ class BrowserLauncher {
   }
   /// After a restart: the browser an earlier run started, if `pid` is still
   /// alive and the same process (`start_time`) and its files are there; it
-  /// takes back `uid`, the session's own uid then.
+  /// takes back `uid`, the session's own uid then, and its way out judges
+  /// by `egress` again (as BrowserRequest::egress).
   virtual Result<std::unique_ptr<BrowserProcess>> reattach(const std::string& session_id, pid_t pid,
-                                                           uint64_t start_time, std::optional<uid_t> uid) = 0;
+                                                           uint64_t start_time, std::optional<uid_t> uid,
+                                                           const EgressLists& egress) = 0;
   /// A closed session's own uid: swept of what the session left outside
   /// its directories and given back to the pool, or, when anything stays
   /// (or `session_emptied` is false: its cgroup was not verified empty),

@@ -48,7 +48,7 @@ class HostBrowserLauncher : public BrowserLauncher {
   Result<std::unique_ptr<BrowserProcess>> spawn(const BrowserRequest& request) override;
   Result<void> admit_proxy(const UpstreamProxy& proxy) override;
   Result<std::unique_ptr<BrowserProcess>> reattach(const std::string& session_id, pid_t pid, uint64_t start_time,
-                                                   std::optional<uid_t> uid) override;
+                                                   std::optional<uid_t> uid, const EgressLists& egress) override;
   void watch_exit(const BrowserProcess& browser, ExitCallback on_exit) override;
   Result<void> remove_files_except(const std::set<std::string>& keep) override;
   Result<void> remove_set_aside_files() override;

@@ -34,10 +34,10 @@ class SessionWayOut {
  public:
   SessionWayOut() = default;
   /// Listen in `network` (a session's own) and hand the listener to `relay`
-  /// for session `id`; outbound sockets belong to `uid` when there is one;
-  /// with `proxy`, every connection goes through it.
+  /// for session `id`, judged and served as `settings` say (its outbound
+  /// sockets' uid, its own egress lists).
   static Result<SessionWayOut> open(EgressRelay& relay, const std::string& id, const SessionNetwork& network,
-                                    std::optional<uid_t> uid, std::shared_ptr<const UpstreamProxy> proxy = nullptr);
+                                    EgressSession settings);
   SessionWayOut(SessionWayOut&& other) noexcept { *this = std::move(other); }
   SessionWayOut& operator=(SessionWayOut&& other) noexcept;
   ~SessionWayOut() { close(); }

@@ -22,6 +22,8 @@
 #include "corral/session/admission.hpp"
 #include "corral/session/cleanup.hpp"
 #include "corral/session/metrics.hpp"
+#include "corral/egress/egress_names.hpp"
+#include "corral/egress/egress_policy.hpp"
 #include "corral/session/records.hpp"
 #include "corral/session/session.hpp"
 #include "corral/session/usage_metrics.hpp"
@@ -50,6 +52,11 @@ struct SessionManagerConfig {
   std::chrono::milliseconds default_idle_timeout{std::chrono::minutes(5)};
   std::chrono::milliseconds max_idle_timeout{std::chrono::hours(24)};
   UsageMetricsConfig usage_metrics;
+  /// The operator's egress policy that sessions' own lists narrow
+  /// (session_egress.hpp); null when sessions share corrald's network.
+  const EgressPolicy* egress_policy = nullptr;
+  /// Resolves the names in sessions' egress lists (a test gives its own).
+  NameResolver egress_names = resolve_by_system;
 };
 
 class SessionManager {
@@ -146,7 +153,8 @@ class SessionManager {
   Result<uint64_t> prepare_open(const SessionRequest& request) const;
   /// What follows admission: start the browser with the ticket, or report why there is none.
   Result<SessionInfo> finish_open(const SessionRequest& request, Result<Admission::Ticket> ticket);
-  Result<EntryPtr> start(const SessionRequest& request, Admission::Ticket ticket);
+  /// `egress`: the session's own lists, settled (session_egress.hpp).
+  Result<EntryPtr> start(const SessionRequest& request, const EgressLists& egress, Admission::Ticket ticket);
   EntryPtr make_entry(const SessionRequest& request, const std::string& id, std::unique_ptr<BrowserProcess> browser);
   Result<void> place_in_scope(const EntryPtr& entry);
   Result<void> bring_up(const EntryPtr& entry);

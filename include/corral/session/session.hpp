@@ -36,6 +36,7 @@ struct SessionRequest {
   /// (read back from the state file, its password is "***": the real one
   /// is in a kernel key, proxy_keys.hpp).
   std::optional<UpstreamProxy> proxy;
+  EgressLists egress;  ///< the session's narrowing of the egress policy, as asked (names unresolved)
 };
 
 enum class SessionState { starting, running, closing, closed };
@@ -93,6 +94,14 @@ struct DriverBinding {
   std::string browser_path;   ///< its browser target: "/devtools/browser/<uuid>"
 };
 
+/// The egress policy a session's way out judges by, readable: the
+/// operator's lists and the session's own, each entry as written (a name
+/// with what it resolved to).
+struct EgressPolicyView {
+  std::vector<std::string> allow, deny;                  ///< --egress-allow, --egress-deny
+  std::vector<std::string> session_allow, session_deny;  ///< the session's "egress"
+};
+
 struct SessionInfo {
   std::string id;
   SessionRequest request;
@@ -123,6 +132,8 @@ struct SessionInfo {
   /// Until when a person at the console drives the session's page (Take
   /// over); the console renews it while they do. Not persisted.
   std::chrono::steady_clock::time_point console_control_until{};
+  /// The policy its way out judges by; none without a policy (shared network).
+  std::optional<EgressPolicyView> egress_policy;
 };
 
 }  // namespace corral

@@ -86,3 +86,23 @@ TEST_CASE("proxy: a URL string or null; anything else a 400 or a 422 that never 
   CHECK(http_status_for(bad.error().code).first == 422);
   CHECK(bad.error().message.find("s3cret") == std::string::npos);
 }
+
+TEST_CASE("a session's egress lists are parsed; malformed ones are 400") {
+  auto request = parse_session_request(R"({"egress": {"allow": ["198.51.100.0/24:443", "example.com"], "deny": []}})");
+  REQUIRE(request);
+  REQUIRE(request->egress.allow.size() == 2);
+  CHECK(request->egress.allow[0].to_string() == "198.51.100.0/24:443");
+  CHECK(request->egress.allow[1].is_name());
+  CHECK(parse_session_request("{}")->egress.empty());
+  CHECK(status_of(R"({"egress": []})") == 400);
+  CHECK(status_of(R"({"egress": {"permit": []}})") == 400);
+  CHECK(status_of(R"({"egress": {"allow": "10.0.0.0/8"}})") == 400);
+  CHECK(status_of(R"({"egress": {"allow": [7]}})") == 400);
+  CHECK(status_of(R"({"egress": {"deny": ["10.0.0.1/8"]}})") == 400);
+  CHECK(status_of(R"({"egress": {"deny": ["1.2.3.4:99999"]}})") == 400);
+  std::string many = R"({"egress": {"allow": [)";
+  for (int i = 0; i < 65; ++i) many += std::string(i ? "," : "") + "\"198.51.100.1\"";
+  CHECK(status_of(many + "]}}") == 400);
+  auto error = parse_session_request(many + "]}}").error().message;
+  CHECK(error.find("at most 64") != std::string::npos);
+}

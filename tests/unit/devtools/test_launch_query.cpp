@@ -38,3 +38,16 @@ TEST_CASE("a launch URL's query takes a proxy, and its errors never quote the pa
   CHECK(bad.error().code == EINVAL);
   CHECK(bad.error().message.find("hunter2") == std::string::npos);
 }
+
+TEST_CASE("a launch URL narrows the egress policy with comma lists") {
+  auto request = parse_launch_query({{"egress_allow", "198.51.100.0/24:443,example.com"},
+                                     {"egress_allow", "127.0.0.1:3000"},
+                                     {"egress_deny", "198.51.100.9"}});
+  REQUIRE(request);
+  REQUIRE(request->egress.allow.size() == 3);
+  CHECK(request->egress.allow[1].to_string() == "example.com");
+  CHECK(request->egress.allow[2].to_string() == "127.0.0.1/32:3000");
+  REQUIRE(request->egress.deny.size() == 1);
+  CHECK(parse_launch_query({{"egress_allow", "10.0.0.1/8"}}).error().code == EBADMSG);
+  CHECK(parse_launch_query({{"egress_deny", "a,,b"}}).error().code == EBADMSG);  // an empty entry
+}

@@ -145,14 +145,16 @@ TEST_CASE("refusals are counted under names of their own") {
   CHECK(egress_reason_name(EgressReason::private_range) == "private");
   CHECK(egress_reason_name(EgressReason::reserved) == "reserved");
   CHECK(egress_reason_name(EgressReason::corral_itself) == "corral-itself");
+  CHECK(egress_reason_name(EgressReason::operator_deny) == "operator-deny");
+  CHECK(egress_reason_name(EgressReason::session_policy) == "session-policy");
 }
 
 TEST_CASE("--egress-allow's values: a range, or a message that says what to give") {
-  CHECK(parse_egress_allow("127.0.0.0/8")->to_string() == "127.0.0.0/8");
-  auto bad = parse_egress_allow("127.0.0.1/8");
+  CHECK(parse_egress_rule("127.0.0.0/8")->to_string() == "127.0.0.0/8");
+  auto bad = parse_egress_rule("127.0.0.1/8");
   REQUIRE_FALSE(bad);
   CHECK(bad.error().message.find("127.0.0.0/8") != std::string::npos);
-  CHECK(bad.error().message.find("ADDRESS/PREFIX") != std::string::npos);
+  CHECK(bad.error().message.find("ADDRESS[/PREFIX]") != std::string::npos);
 }
 
 TEST_CASE("the kernel names loopback and this host's own interface address local, a public address not") {

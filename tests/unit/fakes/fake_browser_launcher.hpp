@@ -29,6 +29,7 @@ class FakeBrowserLauncher : public BrowserLauncher {
     bool alive = true;
     int sigterms = 0;
     std::string driver_url_base = "";  ///< as the manager asked for it
+    EgressLists egress;                ///< as the manager asked for it, at spawn or reattach
   };
 
   Result<std::unique_ptr<BrowserProcess>> spawn(const BrowserRequest& request) override {
@@ -42,12 +43,13 @@ class FakeBrowserLauncher : public BrowserLauncher {
     pid_t pid = m_next_pid++;
     m_browsers[pid] = FakeBrowser{request.session_id, pid, 1000u + static_cast<uint64_t>(pid), uid};
     m_browsers[pid].driver_url_base = request.driver_url_base;
+    m_browsers[pid].egress = request.egress;
     m_files.insert(request.session_id);
     return std::unique_ptr<BrowserProcess>(new Process(*this, pid));
   }
 
   Result<std::unique_ptr<BrowserProcess>> reattach(const std::string& id, pid_t pid, uint64_t start_time,
-                                                   std::optional<uid_t> uid) override {
+                                                   std::optional<uid_t> uid, const EgressLists& egress) override {
     std::lock_guard lock(m_mutex);
     if (!m_files.count(id)) return Error::make(ENOENT, "its profile dir is gone");
     auto it = m_browsers.find(pid);
@@ -55,6 +57,7 @@ class FakeBrowserLauncher : public BrowserLauncher {
     if (it->second.start_time != start_time) return Error::make(ESRCH, "pid is another process now");
     if (uid) CORRAL_TRY(m_pool.claim(*uid));
     it->second.uid = uid;
+    it->second.egress = egress;
     return std::unique_ptr<BrowserProcess>(new Process(*this, pid));
   }
 
