@@ -73,6 +73,8 @@ json close_report_json(const CloseReport& report) {
           {"phases_ms", phases_json(report.phases)},
           {"memory_peak", report.memory_peak},
           {"oom_kills", report.oom_kills},
+          {"network_bytes_in", report.network_bytes_in},
+          {"network_bytes_out", report.network_bytes_out},
           {"problems", report.problems},
           {"pending", report.pending}};
 }
@@ -107,7 +109,14 @@ json network_json(const SessionInfo& session) {
     egress = {{"connections", counts.connections}, {"open", counts.open},           {"refused", refused},
               {"unreachable", counts.unreachable}, {"bytes_out", counts.bytes_out}, {"bytes_in", counts.bytes_in}};
   }
-  return {{"own", session.network.own()}, {"egress", egress}};
+  return {{"own", session.network.own()}, {"egress", egress}, {"max_bytes", session.network_max_bytes}};
+}
+
+// What its pages moved through its way out so far, beside the cgroup's
+// figures; null without a way out (a shared network counts nothing).
+void add_network_stats(json& stats, const SessionInfo& session) {
+  stats["network_bytes_in"] = session.egress ? json(session.egress->bytes_in) : json(nullptr);
+  stats["network_bytes_out"] = session.egress ? json(session.egress->bytes_out) : json(nullptr);
 }
 
 json session_json(const SessionInfo& session, const std::optional<PublicBase>& base) {
@@ -131,7 +140,10 @@ json session_json(const SessionInfo& session, const std::optional<PublicBase>& b
                {"idle_timeout", session.idle_timeout.count() / 1000.0},
                {"expires_at", format_timestamp(session.expires_at)},
                {"idle_expires_at", format_timestamp(session.idle_expires_at)}};
-  if (session.stats) body["stats"] = stats_json(*session.stats);
+  if (session.stats) {
+    body["stats"] = stats_json(*session.stats);
+    add_network_stats(body["stats"], session);
+  }
   if (session.exit) body["exit"] = exit_json(*session.exit);
   if (session.report) body["report"] = close_report_json(*session.report);
   return body;

@@ -303,6 +303,12 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   // The way out of every own network; its threads end before the launcher's sessions do.
   auto egress = egress_relay(options, *listener, launcher_config);
   launcher_config.egress = egress.get();
+  sessions_config.network_counted = egress != nullptr;
+  if (!egress && sessions_config.default_network_max_bytes) {
+    spdlog::warn("--default-network-max-bytes has no effect: sessions share corrald's network, whose bytes "
+                 "corrald does not count");
+    sessions_config.default_network_max_bytes.reset();
+  }
   ChildWatcher watcher;
   if (auto started = watcher.start(); !started) {
     spdlog::critical("{}", started.error().message);

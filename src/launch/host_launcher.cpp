@@ -58,7 +58,16 @@ class HostBrowserProcess : public BrowserProcess {
     CORRAL_TRY_ASSIGN(auto way_out, SessionWayOut::open(*m_egress, session_id(), m_network, m_runs_as));
     std::lock_guard lock(m_way_out_mutex);
     m_way_out = std::move(way_out);
+    if (m_cap) return m_way_out.cap(m_cap->max_bytes, m_cap->over_cap);
     return success();
+  }
+
+  void cap_network(uint64_t max_bytes, std::function<void()> over_cap) override {
+    std::lock_guard lock(m_way_out_mutex);
+    m_cap = NetworkCap{max_bytes, std::move(over_cap)};
+    if (!m_way_out.open()) return;  // open_way_out() applies it
+    if (auto capped = m_way_out.cap(m_cap->max_bytes, m_cap->over_cap); !capped)
+      spdlog::error("session {}: its network cap is not applied: {}", session_id(), capped.error().message);
   }
 
   SessionNetwork network() const override { return m_network; }
@@ -123,8 +132,13 @@ class HostBrowserProcess : public BrowserProcess {
   bool m_own_network;        ///< started in namespaces of its own (LaunchSpec::own_namespaces)
   EgressRelay* m_egress;     ///< serves its way out; null: none (shared network)
   SessionNetwork m_network;  ///< its namespace once released or adopted; empty: corrald's
-  mutable std::mutex m_way_out_mutex;  ///< egress() is asked from any thread
+  mutable std::mutex m_way_out_mutex;  ///< egress() is asked from any thread; guards what follows
   SessionWayOut m_way_out;
+  struct NetworkCap {
+    uint64_t max_bytes;
+    std::function<void()> over_cap;
+  };
+  std::optional<NetworkCap> m_cap;  ///< cap_network()'s, kept for a way out not open yet
 };
 
 const std::filesystem::path& program_for(const BrowserPrograms& programs, BrowserKind kind) {

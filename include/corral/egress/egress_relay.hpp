@@ -28,6 +28,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -86,6 +87,14 @@ class EgressRelay {
   std::optional<EgressCounters> stop(const std::string& session_id);
   /// The session's counts now; nullopt if it is not served.
   std::optional<EgressCounters> counters(const std::string& session_id) const;
+  /// Cap the session's bytes (in and out together, counted since serve()).
+  /// Once a relay turn takes them past `max_bytes`, every connection of the
+  /// session closes at once, no new one is relayed, and `over_cap` runs
+  /// once, on one of the relay's threads (it must not call stop() there and
+  /// wait; handing the id on is enough). Turns shrink near the cap, so the
+  /// overshoot stays below kCapOvershoot (egress_cap.cpp). ENOENT if the
+  /// session is not served.
+  Result<void> cap(const std::string& session_id, uint64_t max_bytes, std::function<void()> over_cap);
 
   struct Impl;
 

@@ -26,3 +26,9 @@ TEST_CASE("a launch URL's query is checked as a body is") {
   CHECK(parse_launch_query({{"kind", "chrome"}, {"kind", "chromedriver"}}).error().code == EBADMSG);
   CHECK(parse_launch_query({{"tasks_max", "-1"}}).error().code != 0);
 }
+
+TEST_CASE("a launch URL's query carries network_max_bytes, as digits or a size") {
+  CHECK(parse_launch_query({{"network_max_bytes", "5000000"}})->network_max_bytes == 5000000u);
+  CHECK(parse_launch_query({{"network_max_bytes", "20M"}})->network_max_bytes == 20u << 20);
+  CHECK(parse_launch_query({{"network_max_bytes", "lots"}}).error().code == EINVAL);
+}

@@ -176,3 +176,12 @@ TEST_CASE("webdriver: a proxy capability or proxy flag is refused; corral's own 
   CHECK(caps_of(*plan)["goog:chromeOptions"]["args"] ==
         json({"--headless=new", "--proxy-server=socks5://127.0.0.1:1080"}));
 }
+
+TEST_CASE("webdriver: corral:options carries network_max_bytes") {
+  json body = {{"capabilities", {{"alwaysMatch", {{"corral:options", {{"network_max_bytes", 5000000}}}}}}}};
+  auto plan = plan_new_session(body, kBrowser);
+  REQUIRE(plan);
+  CHECK(plan->request.network_max_bytes == 5000000u);
+  body["capabilities"]["alwaysMatch"]["corral:options"]["network_max_bytes"] = 0;
+  CHECK(plan_new_session(body, kBrowser).error().code == EINVAL);
+}
