@@ -82,8 +82,8 @@ Result<std::optional<std::chrono::milliseconds>> parse_duration_field(const json
 Result<std::optional<uint64_t>> parse_network_max_bytes(const json& value) {
   const char* field = "network_max_bytes";
   uint64_t bytes = 0;
-  if (value.is_number_unsigned()) {
-    bytes = value.get<uint64_t>();
+  if (value.is_number_integer() && (value.is_number_unsigned() || value.get<int64_t>() >= 0)) {
+    bytes = value.get<uint64_t>();  // a document built in code holds 5000000 as signed
   } else if (value.is_string()) {
     auto parsed = parse_size(value.get<std::string>());
     if (!parsed) return Error::make(EINVAL, std::string(field) + ": " + parsed.error().message);

@@ -30,9 +30,9 @@ class FakeBrowserLauncher : public BrowserLauncher {
     bool alive = true;
     int sigterms = 0;
     std::string driver_url_base = "";  ///< as the manager asked for it
-    std::optional<uint64_t> network_cap;         ///< as cap_network() set it
-    std::function<void()> over_network_cap;      ///< cap_network()'s callback
-    std::optional<EgressCounters> egress;        ///< what egress() answers; set by a test
+    std::optional<uint64_t> network_cap = std::nullopt;   ///< as cap_network() set it
+    std::function<void()> over_network_cap = nullptr;     ///< cap_network()'s callback
+    std::optional<EgressCounters> egress = std::nullopt;  ///< what egress() answers; set by a test
   };
 
   Result<std::unique_ptr<BrowserProcess>> spawn(const BrowserRequest& request) override {
