@@ -7,8 +7,10 @@ report. A session with network_max_bytes 5 MB that fetches 20 MB is closed
 with reason network-limit, having moved at most 1 MB past its cap. A cap
 above --max-network-max-bytes is a 422, and nothing opens.
 
-Root corrald on cgroupfs; an unprivileged one (the user manager's way, its
-sessions in user namespaces) in the systemd-user suite."""
+A root corrald and an unprivileged one (the user manager's way, its
+sessions in user namespaces of their own) in the cgroupfs suite; in the
+systemd-user suite sessions share corrald's network, where nothing is
+counted and a cap is refused (422)."""
 import json
 import os
 import subprocess
@@ -16,7 +18,7 @@ import threading
 import unittest
 import urllib.parse
 
-from corral_harness import BACKEND, DaemonTestCase, wait_until
+from corral_harness import BACKEND, SESSION_NETWORK, DaemonTestCase, wait_until
 from corral_harness.unprivileged import UnprivilegedDaemon
 from public_host import PublicHost, http_server_on, listening_socket_in
 
@@ -63,6 +65,13 @@ class CountingServer:
 
                     def flush(self):
                         raw.flush()
+
+                    def close(self):
+                        raw.close()
+
+                    @property
+                    def closed(self):
+                        return raw.closed
 
                 self.wfile = Counting()
 
@@ -194,12 +203,36 @@ class BytesCountedAndCapped(DaemonTestCase):
         self.assertEqual(self.daemon.session_cgroups(), [])
 
 
-@unittest.skipUnless(BACKEND.startswith("systemd-user"), "the cgroupfs suite runs the root class above")
 class BytesCountedAndCappedByAnUnprivilegedCorrald(BytesCountedAndCapped):
-    """The same, with corrald unprivileged: its sessions' networks in user
-    namespaces of their own, their way out the same relay."""
+    """The same, with corrald unprivileged (as the user manager runs it): its
+    sessions' networks in user namespaces of their own, their way out the
+    same relay. In the cgroupfs suite, as test_session_egress's: the
+    systemd-user suite's temporary files are under /tmp, which a session of
+    its own cannot see, so there sessions share corrald's network."""
     daemon_class = UnprivilegedDaemon
-    __unittest_skip__ = False  # the decorator above decides, not the root class's
+
+
+@unittest.skipUnless(SESSION_NETWORK == "shared", "sessions here have networks of their own (the classes above)")
+class NothingCountedInASharedNetwork(DaemonTestCase):
+    """Sessions that share corrald's network have no way out to count at:
+    their figures are null, not 0, /metrics has no network series, and a
+    cap, which nothing could enforce, is refused."""
+    daemon_args = ("--metrics-label", "bot")
+
+    def test_figures_are_null_and_a_cap_is_refused(self):
+        session = self.daemon.open({"labels": {"bot": "shared"}})
+        shown = self.daemon.get(session["id"])[1]
+        self.assertFalse(shown["network"]["own"], shown["network"])
+        self.assertIsNone(shown["network"]["max_bytes"])
+        self.assertIsNone(shown["stats"]["network_bytes_in"])
+        self.assertIsNone(shown["stats"]["network_bytes_out"])
+        self.assertIsNone(self.daemon.metric('corral_sessions_network_in_bytes_total{bot="shared"}'))
+        status, reply = self.daemon.request("POST", "/v1/sessions", {"network_max_bytes": CAP})
+        self.assertEqual(status, 422, reply)
+        self.assertEqual(reply["error"]["code"], "limit_not_enforceable", reply)
+        self.assertEqual(len(self.daemon.request("GET", "/v1/sessions")[1]["sessions"]), 1, "nothing more opened")
+        report = self.daemon.close(session["id"])
+        self.assertIsNone(report["network_bytes_in"])
 
 
 if __name__ == "__main__":
