@@ -63,7 +63,8 @@ class Server:
     """The page, N random bytes at /bytes?n=N, and the pages' reports."""
 
     def __init__(self, host):
-        block, reports = os.urandom(1 << 20), self.reports = queue.Queue()
+        block = os.urandom(1 << 20)
+        reports = self.reports = queue.Queue()
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
