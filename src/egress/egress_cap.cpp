@@ -70,4 +70,18 @@ Result<void> EgressRelay::cap(const std::string& session_id, uint64_t max_bytes,
   return success();
 }
 
+bool EgressRelay::add_bytes(const std::string& session_id, uint64_t bytes_in, uint64_t bytes_out) {
+  std::shared_ptr<ServedSession> session;
+  {
+    std::lock_guard lock(m_impl->mutex);
+    auto found = m_impl->sessions.find(session_id);
+    if (found == m_impl->sessions.end()) return false;
+    session = found->second;
+  }
+  bool over = session->count(session->tally.bytes_in, bytes_in);
+  over = session->count(session->tally.bytes_out, bytes_out) || over;
+  if (over) m_impl->stop_over_cap(session);
+  return true;
+}
+
 }  // namespace corral

@@ -95,6 +95,12 @@ class EgressRelay {
   /// overshoot stays below kCapOvershoot (egress_cap.cpp). ENOENT if the
   /// session is not served.
   Result<void> cap(const std::string& session_id, uint64_t max_bytes, std::function<void()> over_cap);
+  /// Bytes a session's pages moved another way that corrald serves for
+  /// them (its DNS forwarder, say): counted with the relay's, against the
+  /// same cap, which ends the session here as it would in a relay turn
+  /// (`over_cap` then runs on the caller's thread). False if the session
+  /// is not served.
+  bool add_bytes(const std::string& session_id, uint64_t bytes_in, uint64_t bytes_out);
 
   struct Impl;
 
