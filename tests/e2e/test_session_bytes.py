@@ -13,12 +13,13 @@ systemd-user suite sessions share corrald's network, where nothing is
 counted and a cap is refused (422)."""
 import json
 import os
+import signal
 import subprocess
 import threading
 import unittest
 import urllib.parse
 
-from corral_harness import BACKEND, SESSION_NETWORK, DaemonTestCase, wait_until
+from corral_harness import BACKEND, NAMED_INSTANCE_UIDS, SESSION_NETWORK, Daemon, DaemonTestCase, wait_until
 from corral_harness.unprivileged import UnprivilegedDaemon
 from public_host import PublicHost, http_server_on, listening_socket_in
 
@@ -194,6 +195,32 @@ class BytesCountedAndCapped(DaemonTestCase):
         self.assertLessEqual(moved, CAP + OVERSHOOT)
         self.assertTrue(report["verified_empty"], report)
         self.assertEqual(self.server.reports, [], "the page never got its 20 MB")
+
+    def test_an_adopted_session_keeps_its_cap_and_counts_from_zero(self):
+        """kill -9 of corrald loses the counts, which lived in its memory; the
+        corrald that adopts the session caps its new way out again."""
+        extra = ("--session-uids", NAMED_INSTANCE_UIDS) if self.daemon_class is Daemon else ()
+        first, second = self.daemon_class(*self.daemon_args, *extra), None
+        try:
+            session = first.open({"kind": "chrome", "network_max_bytes": CAP})
+            first.stop(signal.SIGKILL)
+            second = self.daemon_class(*self.daemon_args, *extra, reuse=first)
+            adopted = second.get(session["id"])[1]
+            self.assertEqual(adopted["state"], "running", adopted)
+            self.assertEqual(adopted["network"]["max_bytes"], CAP)
+            self.assertEqual(adopted["stats"]["network_bytes_in"], 0, "counted from zero after the crash")
+            self.daemon, saved = second, self.daemon
+            try:
+                self.download(adopted, DOWNLOAD)
+            finally:
+                self.daemon = saved
+            report = second.wait_closed(session["id"], 120, "the adopted session's close")["report"]
+            self.assertEqual(report["reason"], "network-limit", report)
+            self.assertLessEqual(report["network_bytes_in"] + report["network_bytes_out"], CAP + OVERSHOOT)
+        finally:
+            for daemon in (second, first):
+                if daemon:
+                    daemon.remove()
 
     def test_a_cap_above_the_maximum_is_refused_and_nothing_opens(self):
         status, reply = self.daemon.request("POST", "/v1/sessions", {"kind": "chrome", "network_max_bytes": MAXIMUM + 1})
