@@ -77,6 +77,27 @@ Result<std::optional<std::chrono::milliseconds>> parse_duration_field(const json
   return std::optional<std::chrono::milliseconds>(*parsed);
 }
 
+// Bytes in and out together: a whole number, or a size such as "500M"
+// (the launch query's values are strings). No "max": a session without a
+// cap asks for none, and gets the daemon's default.
+Result<std::optional<uint64_t>> parse_network_max_bytes(const json& value) {
+  const char* field = "network_max_bytes";
+  uint64_t bytes = 0;
+  if (value.is_number_integer() && (value.is_number_unsigned() || value.get<int64_t>() >= 0)) {
+    bytes = value.get<uint64_t>();  // a document built in code holds 5000000 as signed
+  } else if (value.is_string()) {
+    auto parsed = parse_size(value.get<std::string>());
+    if (!parsed) return Error::make(EINVAL, std::string(field) + ": " + parsed.error().message);
+    bytes = *parsed;
+  } else if (value.is_number()) {
+    return Error::make(EINVAL, std::string(field) + " must be a whole number of bytes, above 0 and below 2^64");
+  } else {
+    return bad_type(field, "a whole number of bytes or a size such as \"500M\"");
+  }
+  if (bytes == 0) return Error::make(EINVAL, std::string(field) + " must be above 0");
+  return std::optional<uint64_t>(bytes);
+}
+
 Result<std::vector<std::string>> parse_args(const json& value) {
   if (!value.is_array()) return bad_type("args", "an array of strings");
   std::vector<std::string> args;
@@ -153,7 +174,8 @@ Result<SessionRequest> session_request_from(const json& document) {
   SessionRequest request;
   if (!document.is_object()) return Error::make(EBADMSG, "the body must be a JSON object");
   static const std::set<std::string> known = {"kind", "memory_max", "memory_high", "cpu_quota", "tasks_max",
-                                              "args", "labels", "ttl", "idle_timeout", "proxy", "egress"};
+                                              "args", "labels", "ttl", "idle_timeout", "proxy", "egress",
+                                              "network_max_bytes"};
   for (const auto& [key, value] : document.items())
     if (!known.count(key)) return Error::make(EBADMSG, "unknown field '" + key + "'");
 
@@ -172,6 +194,8 @@ Result<SessionRequest> session_request_from(const json& document) {
     CORRAL_ASSIGN(request.idle_timeout, parse_duration_field(document["idle_timeout"], "idle_timeout"));
   if (document.contains("proxy")) CORRAL_ASSIGN(request.proxy, parse_proxy_field(document["proxy"]));
   if (document.contains("egress")) CORRAL_ASSIGN(request.egress, parse_egress_field(document["egress"]));
+  if (document.contains("network_max_bytes"))
+    CORRAL_ASSIGN(request.network_max_bytes, parse_network_max_bytes(document["network_max_bytes"]));
 
   const Limits& limits = request.limits;
   if (limits.memory_max && limits.memory_high && *limits.memory_high > *limits.memory_max)

@@ -74,6 +74,8 @@ json close_report_json(const CloseReport& report) {
           {"phases_ms", phases_json(report.phases)},
           {"memory_peak", report.memory_peak},
           {"oom_kills", report.oom_kills},
+          {"network_bytes_in", report.network_bytes_in},
+          {"network_bytes_out", report.network_bytes_out},
           {"problems", report.problems},
           {"pending", report.pending}};
 }
@@ -125,7 +127,14 @@ json network_json(const SessionInfo& session) {
     dns = {{"answered", session.dns->answered}, {"failed", session.dns->failed}, {"dropped", session.dns->dropped},
            {"in_flight", session.dns->in_flight}};
   return {{"own", session.network.own()}, {"egress", egress}, {"dns", dns}, {"proxy", proxy_json(session.request.proxy)},
-          {"policy", egress_policy_json(session.egress_policy)}};
+          {"policy", egress_policy_json(session.egress_policy)}, {"max_bytes", session.network_max_bytes}};
+}
+
+// What its pages moved through its way out so far, beside the cgroup's
+// figures; null without a way out (a shared network counts nothing).
+void add_network_stats(json& stats, const SessionInfo& session) {
+  stats["network_bytes_in"] = session.egress ? json(session.egress->bytes_in) : json(nullptr);
+  stats["network_bytes_out"] = session.egress ? json(session.egress->bytes_out) : json(nullptr);
 }
 
 json session_json(const SessionInfo& session, const std::optional<PublicBase>& base) {
@@ -150,7 +159,10 @@ json session_json(const SessionInfo& session, const std::optional<PublicBase>& b
                {"expires_at", format_timestamp(session.expires_at)},
                {"idle_expires_at", format_timestamp(session.idle_expires_at)},
                {"controlled_by_console", std::chrono::steady_clock::now() < session.console_control_until}};
-  if (session.stats) body["stats"] = stats_json(*session.stats);
+  if (session.stats) {
+    body["stats"] = stats_json(*session.stats);
+    add_network_stats(body["stats"], session);
+  }
   if (session.exit) body["exit"] = exit_json(*session.exit);
   if (session.report) body["report"] = close_report_json(*session.report);
   return body;

@@ -53,6 +53,8 @@ TopRow make_row(const json& session, const json& daemon_time) {
   row.tasks_max = number(limits, "tasks_max");
   row.age_seconds = seconds_between(session.value("created_at", json()), daemon_time);
   row.expires_in_seconds = expires_in(session, daemon_time);
+  row.network_in = number(stats, "network_bytes_in");
+  row.network_out = number(stats, "network_bytes_out");
   return row;
 }
 
@@ -110,6 +112,8 @@ void add_row_totals(const std::vector<TopRow>& rows, TopTotals& totals) {
     if (row.memory) totals.memory = totals.memory.value_or(0) + *row.memory;
     if (row.cpu_percent) totals.cpu_percent = totals.cpu_percent.value_or(0) + *row.cpu_percent;
     totals.processes += row.processes.value_or(0);
+    if (row.network_in) totals.network_in = totals.network_in.value_or(0) + *row.network_in;
+    if (row.network_out) totals.network_out = totals.network_out.value_or(0) + *row.network_out;
   }
 }
 

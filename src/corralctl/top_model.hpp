@@ -29,6 +29,7 @@ struct TopRow {
   std::optional<uint64_t> processes, tasks_max, oom_kills;
   std::optional<double> age_seconds;
   std::optional<double> expires_in_seconds;  ///< the nearer of ttl and idle timeout
+  std::optional<uint64_t> network_in, network_out;  ///< bytes through its way out; none without one
 };
 
 struct TopTotals {
@@ -37,6 +38,7 @@ struct TopTotals {
   uint64_t memory_budget_used = 0;
   std::optional<uint64_t> memory;  ///< summed over rows that have it
   uint64_t processes = 0;
+  std::optional<uint64_t> network_in, network_out;  ///< summed over rows that have them
   std::optional<double> cpu_percent;  ///< summed over rows that have it
   std::optional<uint64_t> all_memory, all_memory_max;  ///< the all-sessions cgroup
   std::optional<double> all_cpu_percent;

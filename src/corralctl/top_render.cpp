@@ -10,7 +10,7 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char* kRowFormat = "%-12s %-6s %8s %8s %8s %6s %9s %4s %7s %7s  %s";
+constexpr const char* kRowFormat = "%-12s %-6s %8s %8s %8s %6s %9s %4s %7s %7s %7s %7s  %s";
 
 std::string format(const char* pattern, double value) {
   char text[32];
@@ -42,6 +42,7 @@ std::string row_line(const TopRow& row) {
                 human_bytes(row.memory_peak).c_str(), human_bytes(row.memory_max).c_str(),
                 percent(row.cpu_percent).c_str(), processes_text(row).c_str(), or_dash(row.oom_kills).c_str(),
                 human_duration(row.age_seconds).c_str(), human_duration(row.expires_in_seconds).c_str(),
+                human_bytes(row.network_in).c_str(), human_bytes(row.network_out).c_str(),
                 labels_text(row.labels).c_str());
   return line;
 }
@@ -61,7 +62,7 @@ std::vector<std::string> header_lines(const TopFrame& frame, const FrameContext&
   if (!context.problem.empty()) lines.push_back("!! " + context.problem);
   char titles[256];
   std::snprintf(titles, sizeof titles, kRowFormat, "ID", "KIND", "MEM", "PEAK", "MAX", "CPU%", "PROCS", "OOM", "AGE",
-                "EXPIRES", "LABELS");
+                "EXPIRES", "NET IN", "NET OUT", "LABELS");
   lines.emplace_back("");
   lines.emplace_back(titles);
   return lines;
@@ -72,7 +73,8 @@ std::string totals_line(const TopFrame& frame) {
   char line[256];
   std::string name = "TOTAL " + std::to_string(frame.rows.size());
   std::snprintf(line, sizeof line, kRowFormat, name.c_str(), "", human_bytes(t.memory).c_str(), "", "",
-                percent(t.cpu_percent).c_str(), std::to_string(t.processes).c_str(), "", "", "", "");
+                percent(t.cpu_percent).c_str(), std::to_string(t.processes).c_str(), "", "", "",
+                human_bytes(t.network_in).c_str(), human_bytes(t.network_out).c_str(), "");
   return line;
 }
 
@@ -146,10 +148,12 @@ json frame_json(const TopFrame& frame, const std::string& time) {
                         {"memory_max", row.memory_max}, {"cpu_percent", row.cpu_percent},
                         {"cpu_usage_usec", row.cpu_usec}, {"pids", row.processes}, {"tasks_max", row.tasks_max},
                         {"oom_kills", row.oom_kills}, {"age_seconds", milliseconds_exact(row.age_seconds)},
-                        {"expires_in_seconds", milliseconds_exact(row.expires_in_seconds)}});
+                        {"expires_in_seconds", milliseconds_exact(row.expires_in_seconds)},
+                        {"network_bytes_in", row.network_in}, {"network_bytes_out", row.network_out}});
   json totals = {{"open_sessions", t.open_sessions}, {"max_sessions", t.max_sessions},
                  {"memory_budget", t.memory_budget}, {"memory_budget_used", t.memory_budget_used},
                  {"memory_current", t.memory}, {"pids", t.processes}, {"cpu_percent", t.cpu_percent},
+                 {"network_bytes_in", t.network_in}, {"network_bytes_out", t.network_out},
                  {"all_sessions_memory_current", t.all_memory}, {"all_sessions_memory_max", t.all_memory_max},
                  {"all_sessions_cpu_percent", t.all_cpu_percent},
                  {"memory_pressure_some_avg10", t.memory_pressure}, {"cpu_pressure_some_avg10", t.cpu_pressure}};

@@ -61,6 +61,7 @@ struct FlagText {
   std::string memory_budget, default_ttl = "1h", max_ttl = "24h", default_idle = "5m", max_idle = "24h";
   uint64_t tasks_max = 0;
   std::vector<std::string> allow_hosts, allow_origins, egress_allow, egress_deny, session_dns;
+  std::string default_network_max_bytes, max_network_max_bytes;
 };
 
 void add_daemon_flags(CLI::App& app, FlagText& text, DaemonOptions& options) {
@@ -209,6 +210,34 @@ void add_egress_flags(CLI::App& app, FlagText& text) {
                  "127.0.0.53 works)");
 }
 
+// A session's bytes through its way out: its cap when it asks for none,
+// and the most it may ask for (named like --default-ttl and --max-ttl).
+void add_network_cap_flags(CLI::App& app, FlagText& text) {
+  app.add_option("--default-network-max-bytes", text.default_network_max_bytes,
+                 "network_max_bytes for sessions that ask for none (e.g. 500M): past it, bytes in and out of the "
+                 "session's pages together, the session is closed with reason network-limit (needs sessions in "
+                 "networks of their own)");
+  app.add_option("--max-network-max-bytes", text.max_network_max_bytes,
+                 "largest network_max_bytes a request may ask for (e.g. 10G); a request above it gets 422; "
+                 "without --default-network-max-bytes, also the cap of sessions that ask for none");
+}
+
+void apply_network_cap_flags(const FlagText& text, SessionManagerConfig& sessions) {
+  if (!text.default_network_max_bytes.empty())
+    sessions.default_network_max_bytes =
+        value_or_usage(parse_size(text.default_network_max_bytes), "--default-network-max-bytes");
+  if (!text.max_network_max_bytes.empty())
+    sessions.max_network_max_bytes = value_or_usage(parse_size(text.max_network_max_bytes), "--max-network-max-bytes");
+  for (const auto& [flag, value] : {std::pair{"--default-network-max-bytes", sessions.default_network_max_bytes},
+                                    std::pair{"--max-network-max-bytes", sessions.max_network_max_bytes}})
+    if (value && *value == 0) throw CLI::ValidationError(flag, "must be above 0");
+  auto &fallback = sessions.default_network_max_bytes, &maximum = sessions.max_network_max_bytes;
+  // With a maximum, no session goes uncapped: one that asks for none gets it.
+  if (maximum && !fallback) fallback = maximum;
+  if (maximum && *fallback > *maximum)
+    throw CLI::ValidationError("--default-network-max-bytes", "a default is above its maximum");
+}
+
 // The label that splits usage metrics by bot, bounded in its values.
 void add_metrics_flags(CLI::App& app, UsageMetricsConfig& metrics) {
   app.add_option("--metrics-label", metrics.label_key,
@@ -293,6 +322,7 @@ void apply_flags(const FlagText& text, DaemonOptions& options) {
     options.egress.deny.push_back(value_or_usage(parse_egress_rule(entry), "--egress-deny"));
   for (const auto& server : text.session_dns)
     options.session_dns.push_back(value_or_usage(parse_dns_server(server), "--session-dns"));
+  apply_network_cap_flags(text, sessions);
   if (!text.memory_budget.empty()) {
     sessions.admission.memory_budget = value_or_usage(parse_size(text.memory_budget), "--memory-budget");
     if (!sessions.default_limits.memory_max)
@@ -313,6 +343,7 @@ DaemonOptions parse_daemon_options(int argc, char** argv) {
   add_session_flags(app, text, options.sessions);
   add_metrics_flags(app, options.sessions.usage_metrics);
   add_egress_flags(app, text);
+  add_network_cap_flags(app, text);
   try {
     app.parse(argc, argv);
     apply_flags(text, options);

@@ -320,6 +320,12 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   launcher_config.egress = egress->get();
   if (*egress) sessions_config.egress_policy = &(*egress)->policy();
   auto dns = dns_forwarder(options, launcher_config);  // every own network's resolver
+  sessions_config.network_counted = *egress != nullptr;
+  if (!*egress && sessions_config.default_network_max_bytes) {
+    spdlog::warn("--default-network-max-bytes has no effect: sessions share corrald's network, whose bytes "
+                 "corrald does not count");
+    sessions_config.default_network_max_bytes.reset();
+  }
   ChildWatcher watcher;
   if (auto started = watcher.start(); !started) {
     spdlog::critical("{}", started.error().message);

@@ -238,7 +238,7 @@ class EgressConnection : public std::enable_shared_from_this<EgressConnection> {
       asio::async_write(self->m_upstream, asio::buffer(self->m_handshake.data(), self->m_have),
                         [self](error_code ec, size_t n) {
                           if (ec) return self->close();
-                          self->m_up.counted->fetch_add(n);
+                          if (self->m_session->count(*self->m_up.counted, n)) return self->over_cap();
                           self->begin_relay();
                         });
     });
@@ -264,10 +264,11 @@ class EgressConnection : public std::enable_shared_from_this<EgressConnection> {
   // Moves what there is, then waits for whichever side held it up.
   void pump(tcp::socket& from, tcp::socket& to, Direction& direction) {
     if (m_closed) return;
-    auto step = direction.pipe.transfer(from.native_handle(), to.native_handle(), kTurn);
+    if (m_session->over_cap) return close();
+    auto step = direction.pipe.transfer(from.native_handle(), to.native_handle(), m_session->turn_within_cap(kTurn));
     if (step.delivered > 0) {
-      direction.counted->fetch_add(step.delivered);
       m_last_bytes = steady_clock::now();
+      if (m_session->count(*direction.counted, step.delivered)) return over_cap();
     }
     auto again = [self = shared_from_this(), &from, &to, &direction](error_code ec) {
       if (ec) return self->close();
@@ -315,6 +316,13 @@ class EgressConnection : public std::enable_shared_from_this<EgressConnection> {
       if (phase == Phase::connecting || phase == Phase::proxying) return self->m_upstream.cancel();
       self->give_up(self->m_session->tally.bad_handshake);  // the page took too long to ask
     });
+  }
+
+  // This connection's bytes took the session past its cap: all of its
+  // connections end now, this one first.
+  void over_cap() {
+    close();
+    m_relay.stop_over_cap(m_session);
   }
 
   void give_up(std::atomic<uint64_t>& counted) {

@@ -109,7 +109,8 @@ void EgressRelay::Impl::accepted(const std::shared_ptr<ServedSession>& session, 
   start_egress_connection(connection);
 }
 
-void EgressRelay::Impl::close_session(const std::shared_ptr<ServedSession>& session, std::function<void()> done) {
+void EgressRelay::Impl::close_session(const std::shared_ptr<ServedSession>& session,
+                                      std::function<void()> done) const {
   auto all = std::make_shared<WhenAllDone>(std::move(done));
   std::vector<std::shared_ptr<EgressConnection>> live;
   {

@@ -55,6 +55,16 @@ struct ServedSession {
 
   /// A closed connection leaves (from its own strand).
   void forget(uint64_t connection);
+
+  // The byte cap (egress_cap.cpp): 0 is none.
+  std::atomic<uint64_t> max_bytes{0};
+  std::atomic<bool> over_cap{false};  ///< past it: nothing more is relayed
+  std::function<void()> on_over_cap;  ///< guarded by `mutex`
+  /// How many bytes the next relay turn may move: `turn`, or less near the cap.
+  size_t turn_within_cap(size_t turn) const;
+  /// Add `bytes` to `counter`; true for the one call that takes the session
+  /// past its cap.
+  bool count(std::atomic<uint64_t>& counter, uint64_t bytes);
 };
 
 struct EgressRelay::Impl {
@@ -72,7 +82,9 @@ struct EgressRelay::Impl {
   void accepted(const std::shared_ptr<ServedSession>& session, EgressStrand strand, boost::asio::ip::tcp::socket page);
   /// Close the listener and every connection; `done` runs (on whichever
   /// thread closes last) once all are closed.
-  void close_session(const std::shared_ptr<ServedSession>& session, std::function<void()> done);
+  void close_session(const std::shared_ptr<ServedSession>& session, std::function<void()> done) const;
+  /// The session went past its cap: close it all now, and say so.
+  void stop_over_cap(const std::shared_ptr<ServedSession>& session) const;
 };
 
 /// One accepted page connection, to be registered in `session` under `id`

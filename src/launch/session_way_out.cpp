@@ -30,6 +30,11 @@ std::optional<EgressCounters> SessionWayOut::counters() const {
   return m_relay ? m_relay->counters(m_id) : m_last;
 }
 
+Result<void> SessionWayOut::cap(uint64_t max_bytes, std::function<void()> over_cap) {
+  if (!m_relay) return Error::make(ENOENT, "the session has no way out open");
+  return m_relay->cap(m_id, max_bytes, std::move(over_cap));
+}
+
 void SessionWayOut::close() {
   if (!m_relay) return;
   m_last = m_relay->stop(m_id);

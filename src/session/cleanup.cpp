@@ -74,6 +74,11 @@ CloseReport clean_up_session(ScopeBackend& backend, BrowserProcess& browser, con
   report.dirs_removed = removed.ok();
   if (!removed) report.problems.push_back(removed.error().message);
   report.phases.files = clock.lap();
+  // Once its files are gone its way out is closed: these are the last counts.
+  if (auto egress = browser.egress()) {
+    report.network_bytes_in = egress->bytes_in;
+    report.network_bytes_out = egress->bytes_out;
+  }
   report.duration_ms = duration_cast<milliseconds>(steady_clock::now() - started).count();
   return report;
 }

@@ -141,6 +141,29 @@ void SessionManager::on_browser_exit(const std::string& id, ExitStatus status) {
   m_closer_wakeup.notify_one();
 }
 
+void SessionManager::cap_network(const EntryPtr& entry) {
+  const auto& cap = entry->info.network_max_bytes;
+  if (!cap || !entry->browser) return;
+  entry->browser->cap_network(*cap, [this, id = entry->info.id] { on_network_limit(id); });
+}
+
+// Past its cap, the relay closed every connection of the session already:
+// what is left is the close, with its reason, like an expired session's.
+void SessionManager::on_network_limit(const std::string& id) {
+  EntryPtr entry;
+  std::string unit;
+  {
+    std::lock_guard lock(m_mutex);
+    entry = find(id);
+    // Starting: it has no client yet to have moved the bytes; its start ends it anyway.
+    if (!entry || entry->info.state != SessionState::running || !mark_closing(*entry)) return;
+    unit = entry->info.scope.unit;
+  }
+  SessionLogScope log_scope(id, unit);
+  spdlog::warn("session {}: past its network_max_bytes of {}; closing it", id, *entry->info.network_max_bytes);
+  m_background_closes.post([this, entry] { end_session(entry, CloseReason::network_limit, m_config.default_grace); });
+}
+
 // A browser that ended by SIGKILL while its cgroup counts OOM kills was
 // killed by the kernel for memory, not by a person.
 CloseReason SessionManager::exit_reason(const Entry& entry) const {

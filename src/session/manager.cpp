@@ -26,6 +26,13 @@ std::string random_hex(size_t count) {
   return hex;
 }
 
+// The usage metrics render the network families where bytes are counted.
+UsageMetricsConfig usage_metrics_config(const SessionManagerConfig& config) {
+  auto usage = config.usage_metrics;
+  usage.network = config.network_counted;
+  return usage;
+}
+
 }  // namespace
 
 std::string new_session_id() { return random_hex(6); }
@@ -38,7 +45,7 @@ bool valid_session_id(const std::string& id) {
 
 SessionManager::SessionManager(ScopeBackend& backend, BrowserLauncher& launcher, SessionManagerConfig config)
     : m_backend(backend), m_launcher(launcher), m_config(std::move(config)), m_admission(m_config.admission),
-      m_usage(m_config.usage_metrics) {
+      m_usage(usage_metrics_config(m_config)) {
   m_closer = std::thread([this] { run_closer(); });
 }
 
@@ -59,6 +66,18 @@ Result<void> SessionManager::check_request(const SessionRequest& request) const 
     return Error::make(EINVAL, "ttl is above the daemon's maximum of " + seconds(m_config.max_ttl));
   if (request.idle_timeout && *request.idle_timeout > m_config.max_idle_timeout)
     return Error::make(EINVAL, "idle_timeout is above the daemon's maximum of " + seconds(m_config.max_idle_timeout));
+  return check_network_cap(request);
+}
+
+// A cap is enforced where it is counted: at a way out of corrald's.
+Result<void> SessionManager::check_network_cap(const SessionRequest& request) const {
+  if (!request.network_max_bytes) return success();
+  if (!m_config.network_counted)
+    return Error::make(EOPNOTSUPP, "network_max_bytes needs sessions in networks of their own (--session-network), "
+                                   "whose bytes corrald counts; this corrald's sessions share its network");
+  const auto& maximum = m_config.max_network_max_bytes;
+  if (maximum && *request.network_max_bytes > *maximum)
+    return Error::make(EINVAL, "network_max_bytes is above the daemon's maximum of " + std::to_string(*maximum));
   return success();
 }
 
@@ -140,6 +159,7 @@ Result<SessionManager::EntryPtr> SessionManager::start(const SessionRequest& req
   auto entry = make_entry(request, id, std::move(browser));
   if (m_config.egress_policy) entry->info.egress_policy = egress_policy_view(*m_config.egress_policy, egress);
   entry->ticket = std::move(ticket);
+  cap_network(entry);  // before release(): the way out opens capped
   m_launcher.watch_exit(*entry->browser, [this, id](ExitStatus status) { on_browser_exit(id, status); });
   if (auto placed = place_in_scope(entry); !placed) return abandon_start(entry, CloseReason::start_failed, placed.error());
   CORRAL_TRY(bring_up(entry));
@@ -160,6 +180,8 @@ SessionManager::EntryPtr SessionManager::make_entry(const SessionRequest& reques
   info.ttl = request.ttl.value_or(m_config.default_ttl);
   info.idle_timeout = request.idle_timeout.value_or(m_config.default_idle_timeout);
   info.expires_at = info.created_at + info.ttl;
+  info.network_max_bytes = request.network_max_bytes ? request.network_max_bytes : m_config.default_network_max_bytes;
+  if (!m_config.network_counted) info.network_max_bytes.reset();  // nothing counts: no cap to show
   entry->expires = steady_clock::now() + info.ttl;
   entry->renew(steady_clock::now());
   entry->pid_start_time = browser->start_time();

@@ -67,7 +67,8 @@ std::string Metrics::render(const MetricsGauges& gauges) const {
   counter(out, "corral_admission_rejections_total", "Open requests refused for want of room.", m_rejections);
   out << "# HELP corral_sessions_closed_total Sessions closed, by reason.\n"
          "# TYPE corral_sessions_closed_total counter\n";
-  for (const char* reason : {"client", "expired", "idle", "browser-exited", "oom", "shutdown", "start-failed"}) {
+  for (const char* reason :
+       {"client", "expired", "idle", "browser-exited", "oom", "shutdown", "start-failed", "network-limit"}) {
     auto it = m_closed_by_reason.find(reason);
     out << "corral_sessions_closed_total{reason=\"" << reason << "\"} " << (it == m_closed_by_reason.end() ? 0 : it->second)
         << '\n';

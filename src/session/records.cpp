@@ -119,7 +119,9 @@ json record_json(const SessionRecord& record) {
           {"created_at_ms", epoch_ms(info.created_at)},
           {"ttl_ms", info.ttl.count()},
           {"idle_timeout_ms", info.idle_timeout.count()},
-          {"proxy", proxy_record(info.request.proxy)}};
+          {"proxy", proxy_record(info.request.proxy)},
+          {"requested_network_max_bytes", info.request.network_max_bytes},
+          {"network_max_bytes", info.network_max_bytes}};
 }
 
 // json::get throws on a wrong type; the caller turns that into EBADMSG.
@@ -194,6 +196,11 @@ Result<SessionRecord> record_from(const json& object, const InstanceNaming& nami
   info.created_at = from_epoch_ms(object.at("created_at_ms").get<int64_t>());
   info.ttl = milliseconds(object.at("ttl_ms").get<int64_t>());
   info.idle_timeout = milliseconds(object.at("idle_timeout_ms").get<int64_t>());
+  // Absent from the files of a corrald before network caps: no cap.
+  if (object.contains("network_max_bytes")) {
+    info.request.network_max_bytes = optional_field<uint64_t>(object, "requested_network_max_bytes");
+    info.network_max_bytes = optional_field<uint64_t>(object, "network_max_bytes");
+  }
   info.expires_at = info.created_at + info.ttl;
   info.state = SessionState::running;
   return record;

@@ -74,6 +74,9 @@ Result<void> SessionManager::adopt(const SessionRecord& record, const Scope& sco
   entry->announced = true;
   entry->pid_start_time = record.pid_start_time;
   entry->ticket = m_admission.adopt(recorded.limits.memory_max.value_or(0));
+  // Its cap holds again; the bytes counted before the restart were lost
+  // with the old corrald: the count starts again at zero.
+  cap_network(entry);
   entry->expires = steady_deadline(recorded.expires_at);
   entry->renew(steady_clock::now());  // the idle timeout starts again: requests during the outage were lost
   {

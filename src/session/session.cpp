@@ -22,6 +22,7 @@ const char* close_reason_name(CloseReason reason) {
     case CloseReason::shutdown: return "shutdown";
     case CloseReason::start_failed: return "start-failed";
     case CloseReason::disconnected: return "disconnected";
+    case CloseReason::network_limit: return "network-limit";
   }
   return "unknown";
 }

@@ -45,7 +45,8 @@ void write_all_sessions(std::ostream& out, const GroupUsage& usage) {
 
 }  // namespace
 
-UsageMetrics::UsageMetrics(const UsageMetricsConfig& config) : m_label(config.label_key, config.label_values) {}
+UsageMetrics::UsageMetrics(const UsageMetricsConfig& config)
+    : m_label(config.label_key, config.label_values), m_network(config.network) {}
 
 void UsageMetrics::browser_started(BrowserKind kind, const std::map<std::string, std::string>& labels,
                                    std::chrono::duration<double> took) {
@@ -64,6 +65,7 @@ void UsageMetrics::session_closed(const std::map<std::string, std::string>& labe
   m_closed_cpu_usec[value] += std::max(report.cpu_usage_usec.value_or(0), last_seen);
   if (report.memory_peak)
     m_memory_peak.try_emplace(value, memory_histogram()).first->second.observe(static_cast<double>(*report.memory_peak));
+  network_closed(value, report);
 }
 
 prometheus::LabelSet UsageMetrics::label_set(const std::string& value) const {
@@ -168,6 +170,7 @@ std::string UsageMetrics::render(const std::function<std::vector<SessionInfo>()>
   write_live_sums(out, live, controllers);
   write_distributions(out, sessions, controllers);
   write_event_histograms(out, controllers);
+  write_network(out, sessions);
   write_all_sessions(out, all_sessions);
   return out.str();
 }

@@ -28,6 +28,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -100,6 +101,20 @@ class EgressRelay {
   std::optional<EgressCounters> counters(const std::string& session_id) const;
   /// The operator's policy every session is judged by first.
   const EgressPolicy& policy() const;
+  /// Cap the session's bytes (in and out together, counted since serve()).
+  /// Once a relay turn takes them past `max_bytes`, every connection of the
+  /// session closes at once, no new one is relayed, and `over_cap` runs
+  /// once, on one of the relay's threads (it must not call stop() there and
+  /// wait; handing the id on is enough). Turns shrink near the cap, so the
+  /// overshoot stays below kCapOvershoot (egress_cap.cpp). ENOENT if the
+  /// session is not served.
+  Result<void> cap(const std::string& session_id, uint64_t max_bytes, std::function<void()> over_cap);
+  /// Bytes a session's pages moved another way that corrald serves for
+  /// them (its DNS forwarder, say): counted with the relay's, against the
+  /// same cap, which ends the session here as it would in a relay turn
+  /// (`over_cap` then runs on the caller's thread). False if the session
+  /// is not served.
+  bool add_bytes(const std::string& session_id, uint64_t bytes_in, uint64_t bytes_out);
 
   struct Impl;
 

@@ -66,6 +66,12 @@ class BrowserProcess {
   /// What its resolver answered (session_resolver.hpp); nullopt when it has
   /// none. From any thread.
   virtual std::optional<DnsCounters> dns() const { return std::nullopt; }
+  /// Cap the bytes its pages move through its way out (in and out
+  /// together): past `max_bytes` its connections out close and `over_cap`
+  /// runs once, from another thread. Before release() it waits for the way
+  /// out to open; after, it applies at once. Without a way out it does
+  /// nothing (the manager refuses a cap where sessions have none).
+  virtual void cap_network(uint64_t /*max_bytes*/, std::function<void()> /*over_cap*/) {}
   /// Wait until the browser answers (DevTools or WebDriver). ECHILD if it
   /// exits first, ETIMEDOUT after `timeout`.
   virtual Result<Endpoints> wait_until_ready(std::chrono::milliseconds timeout) = 0;

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,6 +47,8 @@ class SessionWayOut {
   /// The counts so far (the last ones once closed); nullopt when there
   /// never was a way out.
   std::optional<EgressCounters> counters() const;
+  /// Cap its bytes (EgressRelay::cap). ENOENT when it is not open.
+  Result<void> cap(uint64_t max_bytes, std::function<void()> over_cap);
   /// End it now. Safe to call again.
   void close();
 

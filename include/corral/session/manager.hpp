@@ -57,6 +57,11 @@ struct SessionManagerConfig {
   const EgressPolicy* egress_policy = nullptr;
   /// Resolves the names in sessions' egress lists (a test gives its own).
   NameResolver egress_names = resolve_by_system;
+  /// Sessions' pages leave through a way out that counts their bytes (a
+  /// network of their own): only then can network_max_bytes be enforced.
+  bool network_counted = false;
+  std::optional<uint64_t> default_network_max_bytes;  ///< for a request without one; none: no cap
+  std::optional<uint64_t> max_network_max_bytes;      ///< the most a request may ask for; none: no maximum
 };
 
 class SessionManager {
@@ -73,8 +78,9 @@ class SessionManager {
   /// and session dir. See recovery.cpp.
   Result<RecoveryReport> recover();
 
-  /// EOPNOTSUPP: an explicit limit the host cannot enforce; EINVAL: a ttl or
-  /// idle timeout above the daemon's maximum; ENOSPC: no room within `wait`;
+  /// EOPNOTSUPP: an explicit limit the host cannot enforce (a network cap
+  /// without a way out to count at); EINVAL: a ttl, idle timeout or
+  /// network_max_bytes above the daemon's maximum; ENOSPC: no room within `wait`;
   /// EAGAIN: shutting down; ECHILD/ETIMEDOUT: the browser did not come up;
   /// ENOEXEC: no such browser here; EIO: the host failed. Whatever fails,
   /// nothing of the session is left.
@@ -149,6 +155,7 @@ class SessionManager {
 
   // Opening (manager.cpp).
   Result<void> check_request(const SessionRequest& request) const;
+  Result<void> check_network_cap(const SessionRequest& request) const;
   /// The checks open() makes before admission; its memory_max on success.
   Result<uint64_t> prepare_open(const SessionRequest& request) const;
   /// What follows admission: start the browser with the ticket, or report why there is none.
@@ -176,6 +183,10 @@ class SessionManager {
   /// close()'s checks; marks the session closing. Under m_mutex.
   Result<EntryPtr> take_for_closing(const std::string& id);
   void on_browser_exit(const std::string& id, ExitStatus status);
+  /// Its pages moved more than its network_max_bytes (from the relay's thread).
+  void on_network_limit(const std::string& id);
+  /// The session's cap handed to its browser's way out, if it has one.
+  void cap_network(const EntryPtr& entry);
   CloseReason exit_reason(const Entry& entry) const;
   void run_closer();
   /// Running sessions past their ttl or idle timeout, marked closing.

@@ -37,6 +37,7 @@ struct SessionRequest {
   /// is in a kernel key, proxy_keys.hpp).
   std::optional<UpstreamProxy> proxy;
   EgressLists egress;  ///< the session's narrowing of the egress policy, as asked (names unresolved)
+  std::optional<uint64_t> network_max_bytes;  ///< bytes in and out through its way out; daemon default if unset
 };
 
 enum class SessionState { starting, running, closing, closed };
@@ -44,7 +45,9 @@ const char* session_state_name(SessionState state);
 
 /// Why a session ended.
 /// `disconnected`: the client whose connection launched it went away (connect-to-launch).
-enum class CloseReason { client, expired, idle, browser_exited, oom, shutdown, start_failed, disconnected };
+/// `network_limit`: its pages moved more than its network_max_bytes.
+enum class CloseReason { client, expired, idle, browser_exited, oom, shutdown, start_failed, disconnected,
+                         network_limit };
 const char* close_reason_name(CloseReason reason);
 
 /// Where a close spent its time, in milliseconds, step by step.
@@ -72,6 +75,9 @@ struct CloseReport {
   std::optional<uint64_t> memory_peak;
   std::optional<uint64_t> oom_kills;
   std::optional<uint64_t> cpu_usage_usec;  ///< CPU the session used in all, read just before the kill
+  /// What its pages moved through its way out, in all (since it opened, or
+  /// since its adoption after a restart); none without a way out.
+  std::optional<uint64_t> network_bytes_in, network_bytes_out;
   std::vector<std::string> problems;  ///< what went wrong, for the operator
   /// What still runs after the answer: "files" (freeing the space of the
   /// directories, already moved out of the session's reach), "state_file".
@@ -134,6 +140,7 @@ struct SessionInfo {
   std::chrono::steady_clock::time_point console_control_until{};
   /// The policy its way out judges by; none without a policy (shared network).
   std::optional<EgressPolicyView> egress_policy;
+  std::optional<uint64_t> network_max_bytes;  ///< in force: request or daemon default; none: no cap
 };
 
 }  // namespace corral

@@ -2,7 +2,9 @@
 // CPU, processes of the running sessions, summed per value of the operator's
 // metrics label and as distributions) are read at each scrape; peak memory
 // at close and browser start times are histograms fed as sessions close and
-// start; the sessions' parent cgroup adds the all-sessions memory and PSI.
+// start; the sessions' parent cgroup adds the all-sessions memory and PSI;
+// the sessions' bytes in and out through their way out are counters by the
+// label, and a histogram of each session's total at its close.
 // Nothing is rendered where the host has no such value (no memory
 // controller, no PSI): a missing series, never a made-up 0.
 #pragma once
@@ -25,6 +27,7 @@ namespace corral {
 struct UsageMetricsConfig {
   std::string label_key;    ///< --metrics-label: the session label that splits series by bot; "" for none
   size_t label_values = 32; ///< distinct values of it kept before "other"
+  bool network = false;     ///< sessions' bytes are counted (their way out): render the network families
 };
 
 class UsageMetrics {
@@ -66,12 +69,27 @@ class UsageMetrics {
                            const Controllers& controllers) const;
   void write_event_histograms(std::ostream& out, const Controllers& controllers) const;
 
+  // The sessions' bytes through their way out (usage_metrics_network.cpp).
+  struct NetworkBytes {
+    uint64_t in = 0, out = 0;
+  };
+  struct SeenNetwork {
+    std::string label_value;
+    NetworkBytes bytes;
+  };
+  void network_closed(const std::string& label_value, const CloseReport& report);
+  void write_network(std::ostream& out, const std::vector<SessionInfo>& sessions) const;
+
   mutable std::mutex m_mutex;  ///< guards everything below
   mutable MetricLabel m_label;
   std::map<std::string, uint64_t> m_closed_cpu_usec;  ///< by label value: CPU of sessions that have ended
   mutable std::map<std::string, SeenCpu> m_seen_cpu;  ///< by session id: CPU of sessions not yet ended
   std::map<std::string, prometheus::Histogram> m_memory_peak;  ///< by label value
   std::map<BrowserKind, prometheus::Histogram> m_start_seconds;
+  bool m_network;
+  std::map<std::string, NetworkBytes> m_closed_network;    ///< by label value: bytes of sessions that have ended
+  mutable std::map<std::string, SeenNetwork> m_seen_network;  ///< by session id: bytes of sessions not yet ended
+  std::map<std::string, prometheus::Histogram> m_network_at_close;  ///< by label value: in + out, at close
 };
 
 }  // namespace corral

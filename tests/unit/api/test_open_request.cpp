@@ -106,3 +106,14 @@ TEST_CASE("a session's egress lists are parsed; malformed ones are 400") {
   auto error = parse_session_request(many + "]}}").error().message;
   CHECK(error.find("at most 64") != std::string::npos);
 }
+
+TEST_CASE("network_max_bytes: a whole number of bytes or a size; 0, negatives, fractions and words are refused") {
+  CHECK(parse_session_request(R"({"network_max_bytes":5000000})")->network_max_bytes == 5000000u);
+  CHECK(parse_session_request(R"({"network_max_bytes":"5M"})")->network_max_bytes == 5u << 20);
+  CHECK_FALSE(parse_session_request("{}")->network_max_bytes);
+  for (const char* body : {R"({"network_max_bytes":0})", R"({"network_max_bytes":-1})", R"({"network_max_bytes":1.5})",
+                           R"({"network_max_bytes":"lots"})", R"({"network_max_bytes":"max"})",
+                           R"({"network_max_bytes":18446744073709551616})"})
+    CHECK_MESSAGE(status_of(body) == 422, body);
+  CHECK(status_of(R"({"network_max_bytes":[1]})") == 400);
+}

@@ -61,3 +61,27 @@ TEST_CASE("session JSON: the network shows the proxy redacted, and the proxy's r
   session.request.proxy.reset();
   CHECK(session_json(session, std::nullopt)["network"]["proxy"].is_null());
 }
+
+TEST_CASE("session JSON: bytes in and out in stats and the report, the cap in network") {
+  auto session = chromedriver_session();
+  session.stats = CgroupStats{};
+  session.egress = EgressCounters{};
+  session.egress->bytes_in = 20000000;
+  session.egress->bytes_out = 12345;
+  session.network_max_bytes = 50000000;
+  auto body = session_json(session, std::nullopt);
+  CHECK(body["stats"]["network_bytes_in"] == 20000000);
+  CHECK(body["stats"]["network_bytes_out"] == 12345);
+  CHECK(body["network"]["max_bytes"] == 50000000);
+  session.egress.reset();  // a shared network counts nothing: null, not 0
+  CHECK(session_json(session, std::nullopt)["stats"]["network_bytes_in"].is_null());
+  session.state = SessionState::closed;
+  session.report = CloseReport{};
+  session.report->reason = CloseReason::network_limit;
+  session.report->network_bytes_in = 5300000;
+  session.report->network_bytes_out = 4000;
+  auto report = session_json(session, std::nullopt)["report"];
+  CHECK(report["reason"] == "network-limit");
+  CHECK(report["network_bytes_in"] == 5300000);
+  CHECK(report["network_bytes_out"] == 4000);
+}

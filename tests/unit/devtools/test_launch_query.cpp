@@ -51,3 +51,9 @@ TEST_CASE("a launch URL narrows the egress policy with comma lists") {
   CHECK(parse_launch_query({{"egress_allow", "10.0.0.1/8"}}).error().code == EBADMSG);
   CHECK(parse_launch_query({{"egress_deny", "a,,b"}}).error().code == EBADMSG);  // an empty entry
 }
+
+TEST_CASE("a launch URL's query carries network_max_bytes, as digits or a size") {
+  CHECK(parse_launch_query({{"network_max_bytes", "5000000"}})->network_max_bytes == 5000000u);
+  CHECK(parse_launch_query({{"network_max_bytes", "20M"}})->network_max_bytes == 20u << 20);
+  CHECK(parse_launch_query({{"network_max_bytes", "lots"}}).error().code == EINVAL);
+}

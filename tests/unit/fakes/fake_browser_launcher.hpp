@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -30,6 +31,9 @@ class FakeBrowserLauncher : public BrowserLauncher {
     int sigterms = 0;
     std::string driver_url_base = "";  ///< as the manager asked for it
     EgressLists egress;                ///< as the manager asked for it, at spawn or reattach
+    std::optional<uint64_t> network_cap = std::nullopt;   ///< as cap_network() set it
+    std::function<void()> over_network_cap = nullptr;     ///< cap_network()'s callback
+    std::optional<EgressCounters> egress_counts = std::nullopt;  ///< what egress() answers; set by a test
   };
 
   Result<std::unique_ptr<BrowserProcess>> spawn(const BrowserRequest& request) override {
@@ -160,6 +164,26 @@ class FakeBrowserLauncher : public BrowserLauncher {
     std::lock_guard lock(m_mutex);
     return m_graces_at_once;
   }
+  /// The browser's pages moved these bytes through its way out.
+  void count_network(pid_t pid, uint64_t bytes_in, uint64_t bytes_out) {
+    std::lock_guard lock(m_mutex);
+    EgressCounters counts;
+    counts.bytes_in = bytes_in;
+    counts.bytes_out = bytes_out;
+    m_browsers.at(pid).egress_counts = counts;
+  }
+  /// Its way out found it past its cap: the callback runs on this thread,
+  /// as it would on the relay's. False if it was never capped.
+  bool go_over_network_cap(pid_t pid) {
+    std::function<void()> callback;
+    {
+      std::lock_guard lock(m_mutex);
+      callback = m_browsers.at(pid).over_network_cap;
+    }
+    if (!callback) return false;
+    callback();
+    return true;
+  }
   FakeBrowser browser(pid_t pid) const {
     std::lock_guard lock(m_mutex);
     return m_browsers.at(pid);
@@ -201,6 +225,12 @@ class FakeBrowserLauncher : public BrowserLauncher {
     bool kill() override { return m_launcher.kill(m_pid); }
     std::string log_tail() const override { return "fake browser log"; }
     Result<void> remove_files() override { return m_launcher.remove_files(m_pid); }
+    std::optional<EgressCounters> egress() const override { return m_launcher.browser(m_pid).egress_counts; }
+    void cap_network(uint64_t max_bytes, std::function<void()> over_cap) override {
+      std::lock_guard lock(m_launcher.m_mutex);
+      m_launcher.m_browsers.at(m_pid).network_cap = max_bytes;
+      m_launcher.m_browsers.at(m_pid).over_network_cap = std::move(over_cap);
+    }
 
    private:
     FakeBrowserLauncher& m_launcher;

@@ -186,3 +186,12 @@ TEST_CASE("webdriver: corral:options takes a session's upstream proxy") {
   CHECK(plan->request.proxy->redacted() == "http://alice:***@198.51.100.9:3128");
   CHECK(caps_of(*plan).dump().find("pw@") == std::string::npos);
 }
+
+TEST_CASE("webdriver: corral:options carries network_max_bytes") {
+  json body = {{"capabilities", {{"alwaysMatch", {{"corral:options", {{"network_max_bytes", 5000000}}}}}}}};
+  auto plan = plan_new_session(body, kBrowser);
+  REQUIRE(plan);
+  CHECK(plan->request.network_max_bytes == 5000000u);
+  body["capabilities"]["alwaysMatch"]["corral:options"]["network_max_bytes"] = 0;
+  CHECK(plan_new_session(body, kBrowser).error().code == EINVAL);
+}

@@ -1,0 +1,179 @@
+// A session's browser on this host, as HostBrowserLauncher spawns or
+// adopts it: its process, its files, its way out and resolver. Private to
+// src/launch (host_launcher.cpp alone makes them).
+#pragma once
+
+#include <signal.h>
+
+#include <spdlog/spdlog.h>
+
+#include "corral/launch/chromedriver_guard.hpp"
+#include "corral/launch/gated_child.hpp"
+#include "corral/launch/host_launcher.hpp"
+#include "corral/launch/session_dirs.hpp"
+#include "corral/launch/session_proxy.hpp"
+#include "corral/launch/session_resolver.hpp"
+#include "corral/launch/session_way_out.hpp"
+#include "corral/launch/uid_sweep.hpp"
+#include "corral/util/file_io.hpp"
+#include "corral/util/process_identity.hpp"
+
+namespace corral {
+
+
+// A session's browser on this host. `child` is set while it waits at the
+// gate (spawned by us); an adopted browser has only its pidfd.
+class HostBrowserProcess : public BrowserProcess {
+ public:
+  HostBrowserProcess(const std::string& state_dir, BrowserKind kind, SessionDirs dirs, uint16_t port,
+                     std::string url_base, Pidfd pidfd, uint64_t start_time, std::optional<GatedChild> child,
+                     std::optional<uid_t> own_uid, bool own_network, const HostLauncherConfig& config,
+                     SessionNetwork network = {})
+      : m_state_dir(state_dir), m_kind(kind), m_dirs(std::move(dirs)), m_port(port), m_url_base(std::move(url_base)),
+        m_pidfd(std::move(pidfd)), m_start_time(start_time), m_child(std::move(child)), m_own_uid(own_uid),
+        m_own_network(own_network), m_egress(config.egress), m_dns(config.dns), m_network(std::move(network)) {}
+
+  std::optional<uid_t> own_uid() const override { return m_own_uid; }
+
+  pid_t pid() const override { return m_pidfd.pid(); }
+  uint64_t start_time() const override { return m_start_time; }
+  const Pidfd& pidfd() const { return m_pidfd; }
+
+  Result<void> release() override {
+    if (!m_child) return Error::make(EINVAL, "this browser was not started at a gate");
+    auto released = m_child->release();
+    if (!released) return Error::make(ECHILD, "cannot run the browser: " + released.error().message);
+    if (!m_own_network) return success();
+    // Our child, not yet reaped: its pid names it and nothing else.
+    auto network = SessionNetwork::of_process(m_pidfd.pid());
+    if (!network) return Error::make(ECHILD, "cannot find the browser's network: " + network.error().message);
+    m_network = std::move(*network);
+    // Before the browser is ready, and so before any page loads: a page
+    // never finds the proxy port closed.
+    if (auto opened = open_way_out(); !opened)
+      return Error::make(ECHILD, "cannot give the browser its way out: " + opened.error().message);
+    return success();
+  }
+
+  /// The session's way out and its resolver, in its own network (once
+  /// after release, or at adoption: the browser's --proxy-server still names
+  /// the same port, its resolv.conf the same resolver).
+  Result<void> open_way_out() {
+    if (!m_network.own() || !m_egress) return success();
+    CORRAL_TRY_ASSIGN(auto way_out, SessionWayOut::open(*m_egress, session_id(), m_network,
+                                                        {m_runs_as, m_proxy, m_egress_lists}));
+    std::lock_guard lock(m_way_out_mutex);
+    m_way_out = std::move(way_out);
+    open_resolver();
+    if (m_cap) return m_way_out.cap(m_cap->max_bytes, m_cap->over_cap);
+    return success();
+  }
+
+  void cap_network(uint64_t max_bytes, std::function<void()> over_cap) override {
+    std::lock_guard lock(m_way_out_mutex);
+    m_cap = NetworkCap{max_bytes, std::move(over_cap)};
+    if (!m_way_out.open()) return;  // open_way_out() applies it
+    if (auto capped = m_way_out.cap(m_cap->max_bytes, m_cap->over_cap); !capped)
+      spdlog::error("session {}: its network cap is not applied: {}", session_id(), capped.error().message);
+  }
+
+  // Without it the session's own lookups fail, and its pages still load
+  // (Chrome hands their names to the way out): said, not fatal. A session
+  // with an upstream proxy gets none: its names are the proxy's to resolve,
+  // and the host's resolver would see them around the proxy.
+  void open_resolver() {
+    if (!m_dns || m_proxy) return;
+    auto resolver = SessionResolver::open(*m_dns, session_id(), m_network);
+    if (resolver) m_resolver = std::move(*resolver);
+    else spdlog::error("session {}: no resolver on its 127.0.0.1:53: {}", session_id(), resolver.error().message);
+  }
+
+  SessionNetwork network() const override { return m_network; }
+
+  /// The uid its processes run as (its own, or the shared session user):
+  /// what a host service sees connecting for its pages.
+  void set_runs_as(std::optional<uid_t> uid) { m_runs_as = uid; }
+  /// Where its way out carries every connection (upstream_proxy.hpp).
+  void set_proxy(std::optional<UpstreamProxy> proxy) {
+    if (proxy) m_proxy = std::make_shared<const UpstreamProxy>(std::move(*proxy));
+  }
+  /// The session's own egress lists, for its way out (before it opens).
+  void set_egress(EgressLists egress) { m_egress_lists = std::move(egress); }
+
+  std::optional<EgressCounters> egress() const override {
+    std::lock_guard lock(m_way_out_mutex);
+    return m_way_out.counters();
+  }
+
+  std::optional<DnsCounters> dns() const override {
+    std::lock_guard lock(m_way_out_mutex);
+    return m_resolver.counters();
+  }
+
+  Result<Endpoints> wait_until_ready(std::chrono::milliseconds timeout) override {
+    if (m_kind == BrowserKind::chrome) return wait_for_devtools(m_network, m_dirs.profile, m_pidfd.get(), timeout);
+    return wait_for_webdriver(m_network, m_port, m_url_base, m_pidfd.get(), timeout);
+  }
+
+  // Chrome on SIGTERM shuts down cleanly (its profile is flushed); the
+  // helpers that outlive it are what cgroup.kill is for.
+  bool ask_to_exit(std::chrono::milliseconds grace) override {
+    if (grace.count() <= 0) return false;
+    if (auto sent = m_pidfd.send_signal(SIGTERM); !sent) return sent.error().code == ESRCH;
+    return m_pidfd.wait_exit(grace);
+  }
+
+  bool kill() override {
+    if (m_child) m_child->abort();
+    else (void)m_pidfd.send_signal(SIGKILL);
+    return m_pidfd.wait_exit(std::chrono::seconds(1));
+  }
+
+  std::string log_tail() const override {
+    auto text = read_file_tail(m_dirs.log(), 600);
+    if (!text) return "";
+    std::string tail = std::move(*text);
+    while (!tail.empty() && (tail.back() == '\n' || tail.back() == ' ')) tail.pop_back();
+    return tail;
+  }
+
+  Result<void> remove_files() override {
+    {
+      std::lock_guard lock(m_way_out_mutex);  // the session is over: so are its connections out
+      m_way_out.close();
+      m_resolver.close();
+    }
+    if (m_proxy) forget_session_proxy(session_id());
+    return set_aside_session_dir(m_state_dir, session_id());
+  }
+
+  std::string session_id() const { return m_dirs.base.filename().string(); }
+
+ private:
+  std::filesystem::path m_state_dir;
+  BrowserKind m_kind;
+  SessionDirs m_dirs;
+  uint16_t m_port;         ///< chromedriver's
+  std::string m_url_base;  ///< chromedriver's secret --url-base
+  Pidfd m_pidfd;
+  uint64_t m_start_time;
+  std::optional<GatedChild> m_child;
+  std::optional<uid_t> m_own_uid;
+  std::optional<uid_t> m_runs_as;  ///< set by the launcher; none: corrald's own uid
+  std::shared_ptr<const UpstreamProxy> m_proxy;  ///< the session's upstream proxy; null: none
+  EgressLists m_egress_lists;      ///< the session's narrowing, set by the launcher
+  bool m_own_network;        ///< started in namespaces of its own (LaunchSpec::own_namespaces)
+  EgressRelay* m_egress;     ///< serves its way out; null: none (shared network)
+  DnsForwarder* m_dns;       ///< serves its resolver; null: none
+  SessionNetwork m_network;  ///< its namespace once released or adopted; empty: corrald's
+  mutable std::mutex m_way_out_mutex;  ///< egress() is asked from any thread; guards what follows
+  SessionWayOut m_way_out;
+  SessionResolver m_resolver;
+  struct NetworkCap {
+    uint64_t max_bytes;
+    std::function<void()> over_cap;
+  };
+  std::optional<NetworkCap> m_cap;  ///< cap_network()'s, kept for a way out not open yet
+};
+
+}  // namespace corral
