@@ -125,7 +125,8 @@ json network_json(const SessionInfo& session) {
   json dns = nullptr;
   if (session.dns)
     dns = {{"answered", session.dns->answered}, {"failed", session.dns->failed}, {"dropped", session.dns->dropped},
-           {"in_flight", session.dns->in_flight}};
+           {"in_flight", session.dns->in_flight}, {"bytes_out", session.dns->bytes_out},
+           {"bytes_in", session.dns->bytes_in}};
   return {{"own", session.network.own()}, {"egress", egress}, {"dns", dns}, {"proxy", proxy_json(session.request.proxy)},
           {"policy", egress_policy_json(session.egress_policy)}, {"max_bytes", session.network_max_bytes}};
 }

@@ -41,12 +41,20 @@ Result<int> family_of(int fd, int type, const char* what) {
   return int(address.ss_family);
 }
 
+// What crosses the host's side for the session: counted here, and told to
+// whoever counts its bytes with its pages'.
+void count_bytes(DnsSession& session, uint64_t bytes_in, uint64_t bytes_out) {
+  session.tally.bytes_in += bytes_in;
+  session.tally.bytes_out += bytes_out;
+  if (session.bytes_seen) session.bytes_seen(bytes_in, bytes_out);
+}
+
 }  // namespace
 
 bool is_dns_query(std::span<const uint8_t> message) { return message.size() >= 12 && !(message[2] & 0x80); }
 
 DnsCounters DnsTally::snapshot() const {
-  return {answered.load(), failed.load(), dropped.load(), in_flight.load()};
+  return {answered.load(), failed.load(), dropped.load(), in_flight.load(), bytes_out.load(), bytes_in.load()};
 }
 
 bool DnsForwarder::Impl::forward(const std::shared_ptr<DnsSession>& session, DnsMessage query, bool over_tcp,
@@ -56,6 +64,7 @@ bool DnsForwarder::Impl::forward(const std::shared_ptr<DnsSession>& session, Dns
     return false;
   }
   session->tally.in_flight++;
+  count_bytes(*session, 0, query.size());
   // Registered before it is asked: a query that fails at once forgets itself.
   auto id = session->remember(nullptr);
   auto abandon = ask_resolvers(*this, std::move(query), over_tcp,
@@ -63,6 +72,7 @@ bool DnsForwarder::Impl::forward(const std::shared_ptr<DnsSession>& session, Dns
                                  session->closers.erase(id);
                                  session->tally.in_flight--;
                                  (answer ? session->tally.answered : session->tally.failed)++;
+                                 if (answer) count_bytes(*session, answer->size(), 0);
                                  answered(std::move(answer));
                                });
   if (auto still = session->closers.find(id); still != session->closers.end()) still->second = std::move(abandon);
@@ -129,10 +139,12 @@ DnsForwarder::~DnsForwarder() {
   m_impl->thread.join();
 }
 
-Result<void> DnsForwarder::serve(const std::string& session_id, UniqueFd udp_fd, UniqueFd tcp_fd) {
+Result<void> DnsForwarder::serve(const std::string& session_id, UniqueFd udp_fd, UniqueFd tcp_fd,
+                                 DnsBytesSeen bytes_seen) {
   CORRAL_TRY_ASSIGN(auto udp_family, family_of(udp_fd.get(), SOCK_DGRAM, "UDP socket"));
   CORRAL_TRY_ASSIGN(auto tcp_family, family_of(tcp_fd.get(), SOCK_STREAM, "listening TCP socket"));
   auto session = std::make_shared<DnsSession>(session_id, m_impl->io);
+  session->bytes_seen = std::move(bytes_seen);
   {
     std::lock_guard lock(m_impl->mutex);
     if (m_impl->sessions.count(session_id))

@@ -29,7 +29,7 @@ using DnsMessage = std::vector<uint8_t>;
 /// A session's counters as they are kept: added to on the forwarder's
 /// thread, read by counters() on any other.
 struct DnsTally {
-  std::atomic<uint64_t> answered{0}, failed{0}, dropped{0}, in_flight{0};
+  std::atomic<uint64_t> answered{0}, failed{0}, dropped{0}, in_flight{0}, bytes_out{0}, bytes_in{0};
   DnsCounters snapshot() const;
 };
 
@@ -42,6 +42,7 @@ struct DnsSession {
   boost::asio::ip::tcp::acceptor tcp;
   boost::asio::steady_timer retry;  ///< after a failed accept (out of fds), before the next
   DnsTally tally;
+  DnsBytesSeen bytes_seen;  ///< set before it is served; may be empty
   DnsMessage datagram = DnsMessage(65535);  ///< the UDP socket's receive buffer
   boost::asio::ip::udp::endpoint asker;     ///< who sent the datagram in it
   // The forwarder's thread only:

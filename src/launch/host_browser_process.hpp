@@ -83,7 +83,12 @@ class HostBrowserProcess : public BrowserProcess {
   // and the host's resolver would see them around the proxy.
   void open_resolver() {
     if (!m_dns || m_proxy) return;
-    auto resolver = SessionResolver::open(*m_dns, session_id(), m_network);
+    // Its queries leave the namespace as its pages' bytes do: counted with
+    // them, against the same cap (docs/network.md, "Bytes counted").
+    auto count = [egress = m_egress, id = session_id()](uint64_t bytes_in, uint64_t bytes_out) {
+      if (egress) egress->add_bytes(id, bytes_in, bytes_out);
+    };
+    auto resolver = SessionResolver::open(*m_dns, session_id(), m_network, count);
     if (resolver) m_resolver = std::move(*resolver);
     else spdlog::error("session {}: no resolver on its 127.0.0.1:53: {}", session_id(), resolver.error().message);
   }

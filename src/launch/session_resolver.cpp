@@ -19,10 +19,10 @@ Result<std::filesystem::path> write_session_resolv_conf(const std::filesystem::p
 }
 
 Result<SessionResolver> SessionResolver::open(DnsForwarder& forwarder, const std::string& id,
-                                              const SessionNetwork& network) {
+                                              const SessionNetwork& network, DnsBytesSeen bytes_seen) {
   CORRAL_TRY_ASSIGN(auto udp, bound_in_session(network, kSessionDnsPort));
   CORRAL_TRY_ASSIGN(auto tcp, listen_in_session(network, kSessionDnsPort));
-  CORRAL_TRY(forwarder.serve(id, std::move(udp), std::move(tcp)));
+  CORRAL_TRY(forwarder.serve(id, std::move(udp), std::move(tcp), std::move(bytes_seen)));
   SessionResolver resolver;
   resolver.m_forwarder = &forwarder;
   resolver.m_id = id;

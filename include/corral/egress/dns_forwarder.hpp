@@ -26,6 +26,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,7 +51,14 @@ struct DnsCounters {
   uint64_t failed = 0;     ///< no resolver answered in time
   uint64_t dropped = 0;    ///< not a DNS query, or over max_in_flight_per_session
   uint64_t in_flight = 0;  ///< being asked now
+  uint64_t bytes_out = 0;  ///< queries' bytes sent on to a resolver (each query once)
+  uint64_t bytes_in = 0;   ///< answers' bytes that came back to the session
 };
+
+/// Told of a session's DNS bytes as they cross: a query forwarded
+/// (`bytes_out`), an answer returned (`bytes_in`). Runs on the forwarder's
+/// thread; it must not block (the egress relay's add_bytes does not).
+using DnsBytesSeen = std::function<void(uint64_t bytes_in, uint64_t bytes_out)>;
 
 class DnsForwarder {
  public:
@@ -63,7 +71,9 @@ class DnsForwarder {
   /// Serve `udp` (a bound UDP socket) and `tcp` (a listening TCP socket),
   /// both made in the session's namespace, for `session_id` until stop().
   /// EEXIST if the session is served already; EINVAL for a wrong socket.
-  Result<void> serve(const std::string& session_id, UniqueFd udp, UniqueFd tcp);
+  /// `bytes_seen`, if given, hears of the session's bytes as they cross
+  /// (so that they count with its pages' and against its cap).
+  Result<void> serve(const std::string& session_id, UniqueFd udp, UniqueFd tcp, DnsBytesSeen bytes_seen = {});
   /// Close the session's sockets and its queries in flight, and forget it.
   /// The session's last counts; nullopt if it was not served.
   std::optional<DnsCounters> stop(const std::string& session_id);

@@ -30,8 +30,10 @@ class SessionResolver {
  public:
   SessionResolver() = default;
   /// Bind and listen on port 53 in `network` (a session's own) and hand
-  /// both sockets to `forwarder` for session `id`.
-  static Result<SessionResolver> open(DnsForwarder& forwarder, const std::string& id, const SessionNetwork& network);
+  /// both sockets to `forwarder` for session `id`; `bytes_seen` hears of
+  /// the bytes its queries and answers carry.
+  static Result<SessionResolver> open(DnsForwarder& forwarder, const std::string& id, const SessionNetwork& network,
+                                      DnsBytesSeen bytes_seen = {});
   SessionResolver(SessionResolver&& other) noexcept { *this = std::move(other); }
   SessionResolver& operator=(SessionResolver&& other) noexcept;
   ~SessionResolver() { close(); }

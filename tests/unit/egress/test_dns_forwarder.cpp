@@ -62,11 +62,16 @@ struct FakeResolver {
 struct ServedForwarder {
   explicit ServedForwarder(std::vector<IpEndpoint> resolvers, DnsLimits limits = {})
       : forwarder(std::move(resolvers), limits) {
-    REQUIRE(forwarder.serve("s1", udp_on_loopback(udp_port), listen_on_loopback(tcp_port, 8)));
+    auto seen = [this](uint64_t bytes_in, uint64_t bytes_out) {
+      seen_in += bytes_in;
+      seen_out += bytes_out;
+    };
+    REQUIRE(forwarder.serve("s1", udp_on_loopback(udp_port), listen_on_loopback(tcp_port, 8), seen));
   }
   DnsCounters counters() { return *forwarder.counters("s1"); }
 
   uint16_t udp_port = 0, tcp_port = 0;
+  std::atomic<uint64_t> seen_in{0}, seen_out{0};  ///< as the bytes_seen callback heard them
   DnsForwarder forwarder;
 };
 
@@ -155,4 +160,23 @@ TEST_CASE("DNS forwarder: stop closes the session's sockets and keeps its last c
   CHECK(last->answered == 1);
   CHECK_FALSE(served.forwarder.counters("s1"));
   CHECK(ask_udp(served.udp_port, query(7)).empty());
+}
+
+TEST_CASE("DNS forwarder: a query's and its answer's bytes are counted and told, a failed one's query only") {
+  FakeResolver resolver;
+  ServedForwarder served({resolver.endpoint()});
+  auto asked = query(7);
+  REQUIRE(ask_udp(served.udp_port, asked) == as_text(answer_to(asked)));
+  REQUIRE(eventually([&] { return served.counters().in_flight == 0; }));
+  CHECK(served.counters().bytes_out == asked.size());
+  CHECK(served.counters().bytes_in == asked.size());  // the fake answers with the query, flagged
+  CHECK(served.seen_out == asked.size());
+  CHECK(served.seen_in == asked.size());
+  FakeResolver silent(true);
+  ServedForwarder unanswered({silent.endpoint()}, DnsLimits{.timeout = 200ms});
+  CHECK(ask_udp(unanswered.udp_port, asked).empty());
+  REQUIRE(eventually([&] { return unanswered.counters().failed == 1; }));
+  CHECK(unanswered.counters().bytes_out == asked.size());
+  CHECK(unanswered.counters().bytes_in == 0);
+  CHECK(unanswered.seen_in == 0);
 }
