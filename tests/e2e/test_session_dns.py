@@ -131,6 +131,13 @@ class ResolverOfASession(DaemonTestCase):
         counts = self.dns_counts(session)
         self.assertGreaterEqual(counts["answered"], 3, counts)
         self.assertEqual(counts["failed"], 0, counts)
+        # Each query is ~40 bytes and each answer more: they count as the
+        # session's bytes, with its pages', where a byte cap would see them.
+        self.assertGreaterEqual(counts["bytes_out"], 3 * 30, counts)
+        self.assertGreater(counts["bytes_in"], counts["bytes_out"], counts)
+        stats = self.daemon.get(session["id"])[1]["stats"]
+        self.assertGreaterEqual(stats["network_bytes_in"], counts["bytes_in"], stats)
+        self.assertGreaterEqual(stats["network_bytes_out"], counts["bytes_out"], stats)
         with open("/etc/resolv.conf") as f:
             self.assertEqual(f.read(), self.host_resolv_conf)
         with open("/proc/self/mountinfo") as f:
