@@ -109,11 +109,14 @@ class Bench:
             measures.wait_loaded(self.cdp, side, self.pages.origin)
 
     def cpu(self, side):
-        """{what: CPU ns so far} of the processes that carry the side's bytes, Chrome's aside."""
+        """{what: CPU ns so far} of the processes that carry the side's bytes, Chrome's aside;
+        on corral's sides also how often corrald's threads were switched off the CPU."""
         corrald = self.corral.cpu("own")[1]
-        return {"corral-proxy": {"corrald": corrald, "tinyproxy": self.proxies["auth"].cpu_ns()},
+        switches = context_switches(self.corral.corrald_pid("own"))
+        return {"corral-proxy": {"corrald": corrald, "tinyproxy": self.proxies["auth"].cpu_ns(),
+                                 "corrald_switches": switches},
                 "direct-proxy": {"tinyproxy": self.proxies["open"].cpu_ns()},
-                "corral-own": {"corrald": corrald}}[side]
+                "corral-own": {"corrald": corrald, "corrald_switches": switches}}[side]
 
     def close(self):
         if self.cdp:
@@ -127,6 +130,19 @@ class Bench:
             self.corral.stop()
         for proxy in self.proxies.values():
             proxy.close()
+
+
+def context_switches(pid):
+    """Voluntary + involuntary context switches of all the process's threads
+    so far: about how often its threads woke to work (epoll, then splice)."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/status") as f:
+                total += sum(int(line.split()[1]) for line in f if "ctxt_switches" in line)
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a thread that ended meanwhile
+    return total
 
 
 def downloads(bench, count, warmup=1):
@@ -158,13 +174,16 @@ def downloads(bench, count, warmup=1):
 
 def figures(times, cpu, megabytes, requests, egress):
     ms = {side: round(statistics.median(times[side]), 2) for side in SIDES}
-    per_mb = {side: {what: round(ns / 1e6 / megabytes, 3) for what, ns in cpu[side].items()} for side in SIDES}
+    per_mb = {side: {what: round(ns / 1e6 / megabytes, 3) for what, ns in cpu[side].items() if what != "corrald_switches"}
+              for side in SIDES}
+    switches = {side: round(cpu[side]["corrald_switches"] / megabytes, 1) for side in SIDES if "corrald_switches" in cpu[side]}
     return {"median_ms": ms,
             "mb_per_s": {side: round(DOWNLOAD_BYTES / MB / (ms[side] / 1000), 1) for side in SIDES},
             "corral_proxy_over_direct_proxy": ratio(ms["corral-proxy"], ms["direct-proxy"]),
             "corral_own_over_direct_proxy": ratio(ms["corral-own"], ms["direct-proxy"]),
             "corral_proxy_over_corral_own": ratio(ms["corral-proxy"], ms["corral-own"]),
             "cpu_ms_per_mb": per_mb,
+            "corrald_context_switches_per_mb": switches,
             "forwarder_ms_per_mb": round(per_mb["corral-proxy"]["corrald"] - per_mb["corral-own"]["corrald"], 3),
             "megabytes_per_side": megabytes, "proxy_requests": requests, "proxied_session_egress": egress,
             "samples": times}
@@ -177,6 +196,7 @@ def table(result):
     for side in SIDES:
         lines.append(f"{side:14} {d['median_ms'][side]:9.2f} {d['mb_per_s'][side]:7.1f} "
                      f"{cpu[side].get('corrald', ''):>14} {cpu[side].get('tinyproxy', ''):>16}")
+    lines.append(f"corrald context switches per MB: {d['corrald_context_switches_per_mb']}")
     lines.append(f"corral-proxy / direct-proxy: {d['corral_proxy_over_direct_proxy']}× (goal ≤ {GOAL}×)"
                  f"; corral-proxy / corral-own: {d['corral_proxy_over_corral_own']}×")
     return "\n".join(lines)
