@@ -216,7 +216,7 @@ def leftovers(bench, pages):
 def run(args):
     info = machine.describe(ROOT)
     info["mode"] = "proxy-quick" if args.quick else "proxy"
-    info["started"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    info["started"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")  # a record a run: seconds too
     results = {"machine": info, "corrald": machine.corrald_binary(),
                "counts": {"downloads": args.downloads, "download_bytes": DOWNLOAD_BYTES}}
     busy, total = machine.cpu_jiffies()
