@@ -70,9 +70,11 @@ bool DnsForwarder::Impl::forward(const std::shared_ptr<DnsSession>& session, Dns
   auto abandon = ask_resolvers(*this, std::move(query), over_tcp,
                                [session, id, answered = std::move(answered)](std::optional<DnsMessage> answer) {
                                  session->closers.erase(id);
-                                 session->tally.in_flight--;
+                                 // Counted before it leaves in_flight: a reader that
+                                 // sees none in flight sees its outcome too.
                                  (answer ? session->tally.answered : session->tally.failed)++;
                                  if (answer) count_bytes(*session, answer->size(), 0);
+                                 session->tally.in_flight--;
                                  answered(std::move(answer));
                                });
   if (auto still = session->closers.find(id); still != session->closers.end()) still->second = std::move(abandon);
