@@ -23,9 +23,11 @@ from corral_harness import (session_user_of, Api, assert_chrome_sandboxed, crede
                             processes_in, wait_until)
 from guest_corral import (SYSTEM_PORT, USER_PORT, close_or_await, cgroup_path, fetch, install_corral, journal, keyed,
                           main_pid, read, run, scrape, service_active, start_system_service, stub_wrapper)
+from egress_service import SystemServiceEgress  # noqa: F401 (unittest runs it here, in the same VM)
 
 BUILD = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else os.environ["CORRAL_BUILD_DIR"]
 FIGURES = {}
+SystemServiceEgress.build = BUILD
 
 
 class SystemService(unittest.TestCase):
