@@ -175,7 +175,7 @@ class EgressConnection : public std::enable_shared_from_this<EgressConnection> {
     m_destination = request.address ? request.address->to_string() : request.name;
     m_destination_port = request.port;
     if (request.address) {
-      auto decision = m_relay.policy.decide({*request.address, request.port});
+      auto decision = m_relay.policy.decide({*request.address, request.port}, &m_session->settings.narrowing);
       if (!decision.allowed()) m_session->tally.count_refusal(decision.reason);
       if (!decision.allowed()) return answer_and_close(socks5::Reply::not_allowed);
     }

@@ -8,6 +8,7 @@
 
 #include "upstream_proxy_server.hpp"
 #include "corral/egress/egress_relay.hpp"
+#include "corral/egress/egress_rule.hpp"
 #include "corral/egress/proxy_admission.hpp"
 #include "corral/egress/socks5.hpp"
 
@@ -23,8 +24,10 @@ EgressPolicy policy_refusing(std::optional<IpAddress> local = std::nullopt) {
 }
 
 struct ProxiedRelay {
-  ProxiedRelay(EgressPolicy policy, const std::string& proxy_url) : relay(std::move(policy)) {
+  ProxiedRelay(EgressPolicy policy, const std::string& proxy_url, EgressLists narrowing = {})
+      : relay(std::move(policy)) {
     EgressSession session;
+    session.narrowing = std::move(narrowing);
     session.proxy = std::make_shared<const UpstreamProxy>(*parse_upstream_proxy(proxy_url));
     REQUIRE(session.uses_upstream_proxy());
     REQUIRE(relay.serve("s1", listen_on_loopback(port, 16), session));
@@ -91,6 +94,18 @@ TEST_CASE("a literal destination the policy refuses never reaches the proxy") {
   CHECK(socks_connect(served.port, connect_request(127, 0, 0, 2, 80), page) ==
         static_cast<int>(socks5::Reply::not_allowed));
   CHECK(served.counters().refused_for(EgressReason::local) == 1);
+  CHECK(proxy.accepted() == 0);
+}
+
+TEST_CASE("a literal destination the session's own deny list names never reaches the proxy") {
+  UpstreamProxyServer proxy(UpstreamProxy::Scheme::http, "alice", "pw");
+  EgressLists narrowing;
+  narrowing.deny.push_back(*parse_egress_rule("198.51.100.7"));
+  ProxiedRelay served(policy_refusing(), url("http", "alice:pw", proxy.port), narrowing);
+  UniqueFd page;
+  CHECK(socks_connect(served.port, connect_request(198, 51, 100, 7, 80), page) ==
+        static_cast<int>(socks5::Reply::not_allowed));
+  CHECK(served.counters().refused_for(EgressReason::session_policy) == 1);
   CHECK(proxy.accepted() == 0);
 }
 
