@@ -53,13 +53,8 @@ void EgressRelay::Impl::stop_over_cap(const std::shared_ptr<ServedSession>& sess
 }
 
 Result<void> EgressRelay::cap(const std::string& session_id, uint64_t max_bytes, std::function<void()> over_cap) {
-  std::shared_ptr<ServedSession> session;
-  {
-    std::lock_guard lock(m_impl->mutex);
-    auto found = m_impl->sessions.find(session_id);
-    if (found == m_impl->sessions.end()) return Error::make(ENOENT, "session " + session_id + " has no way out");
-    session = found->second;
-  }
+  auto session = m_impl->served(session_id);
+  if (!session) return Error::make(ENOENT, "session " + session_id + " has no way out");
   {
     std::lock_guard lock(session->mutex);
     session->on_over_cap = std::move(over_cap);
@@ -71,13 +66,8 @@ Result<void> EgressRelay::cap(const std::string& session_id, uint64_t max_bytes,
 }
 
 bool EgressRelay::add_bytes(const std::string& session_id, uint64_t bytes_in, uint64_t bytes_out) {
-  std::shared_ptr<ServedSession> session;
-  {
-    std::lock_guard lock(m_impl->mutex);
-    auto found = m_impl->sessions.find(session_id);
-    if (found == m_impl->sessions.end()) return false;
-    session = found->second;
-  }
+  auto session = m_impl->served(session_id);
+  if (!session) return false;
   bool over = session->count(session->tally.bytes_in, bytes_in);
   over = session->count(session->tally.bytes_out, bytes_out) || over;
   if (over) m_impl->stop_over_cap(session);

@@ -180,11 +180,16 @@ std::optional<EgressCounters> EgressRelay::stop(const std::string& session_id) {
 
 const EgressPolicy& EgressRelay::policy() const { return m_impl->policy; }
 
+std::shared_ptr<ServedSession> EgressRelay::Impl::served(const std::string& id) const {
+  std::lock_guard lock(mutex);
+  auto found = sessions.find(id);
+  return found == sessions.end() ? nullptr : found->second;
+}
+
 std::optional<EgressCounters> EgressRelay::counters(const std::string& session_id) const {
-  std::lock_guard lock(m_impl->mutex);
-  auto found = m_impl->sessions.find(session_id);
-  if (found == m_impl->sessions.end()) return std::nullopt;
-  return found->second->tally.snapshot();
+  auto session = m_impl->served(session_id);
+  if (!session) return std::nullopt;
+  return session->tally.snapshot();
 }
 
 }  // namespace corral

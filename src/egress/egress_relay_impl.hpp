@@ -78,6 +78,8 @@ struct EgressRelay::Impl {
   mutable std::mutex mutex;  ///< guards `sessions`
   std::map<std::string, std::shared_ptr<ServedSession>> sessions;
 
+  /// The session served under `id`; null if none.
+  std::shared_ptr<ServedSession> served(const std::string& id) const;
   void accept_next(const std::shared_ptr<ServedSession>& session);
   void accepted(const std::shared_ptr<ServedSession>& session, EgressStrand strand, boost::asio::ip::tcp::socket page);
   /// Close the listener and every connection; `done` runs (on whichever
