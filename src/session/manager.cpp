@@ -33,6 +33,13 @@ UsageMetricsConfig usage_metrics_config(const SessionManagerConfig& config) {
   return usage;
 }
 
+// What its way out and its resolver have counted so far (live, from the
+// relay's and the forwarder's atomics).
+void add_network_counts(SessionInfo& info, const BrowserProcess& browser) {
+  info.egress = browser.egress();
+  info.dns = browser.dns();
+}
+
 }  // namespace
 
 std::string new_session_id() { return random_hex(6); }
@@ -277,8 +284,7 @@ Result<SessionInfo> SessionManager::get(const std::string& id) const {
     auto entry = find(id);
     if (!entry) return Error::make(ENOENT, "no session '" + id + "'");
     info = entry->info;
-    if (entry->browser) info.egress = entry->browser->egress();
-    if (entry->browser) info.dns = entry->browser->dns();
+    if (entry->browser) add_network_counts(info, *entry->browser);
   }
   if (info.state == SessionState::running) info.stats = m_backend.stats(info.scope);
   return info;
@@ -290,8 +296,7 @@ std::vector<SessionInfo> SessionManager::list() const {
     std::lock_guard lock(m_mutex);
     for (const auto& [id, entry] : m_live) {
       sessions.push_back(entry->info);
-      if (entry->browser) sessions.back().egress = entry->browser->egress();
-      if (entry->browser) sessions.back().dns = entry->browser->dns();
+      if (entry->browser) add_network_counts(sessions.back(), *entry->browser);
     }
   }
   // Per-session use, read outside the lock: a few small cgroupfs reads each.
