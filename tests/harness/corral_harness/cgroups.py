@@ -13,8 +13,7 @@ def remove_cgroup_tree(path, timeout=5.0):
     try:
         with open(os.path.join(path, "cgroup.kill"), "w") as f:
             f.write("1")
-        wait_until(lambda: "populated 0" in open(os.path.join(path, "cgroup.events")).read(), timeout,
-                   f"{path} to empty")
+        wait_until(lambda: _is_empty(path), timeout, f"{path} to empty")
     except (OSError, AssertionError):
         pass
     for root, _, _ in os.walk(path, topdown=False):
@@ -22,3 +21,8 @@ def remove_cgroup_tree(path, timeout=5.0):
             os.rmdir(root)
         except OSError:
             pass
+
+
+def _is_empty(path):
+    with open(os.path.join(path, "cgroup.events")) as events:
+        return "populated 0" in events.read()

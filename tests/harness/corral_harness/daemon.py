@@ -11,6 +11,7 @@ import threading
 import unittest
 
 from corral_harness.api import Api, systemctl_user
+from corral_harness import shared_dir
 from corral_harness.cgroups import CGROUP2, remove_cgroup_tree
 from corral_harness.live_helpers import abandon_helpers
 from corral_harness.processes import pid_alive, wait_until
@@ -28,16 +29,9 @@ SESSION_NETWORK = "own" if BACKEND == "cgroupfs" and os.geteuid() == 0 else "sha
 # socket's 107 bytes (/tmp and 3 characters more at most).
 OWN_NETWORK_TMPDIR = "/var/ct"
 if SESSION_NETWORK == "own":
-    os.makedirs(OWN_NETWORK_TMPDIR, exist_ok=True)
-    os.chmod(OWN_NETWORK_TMPDIR, 0o1777)
+    _tmpdir_hold = shared_dir.join(OWN_NETWORK_TMPDIR)
     os.environ["TMPDIR"] = tempfile.tempdir = OWN_NETWORK_TMPDIR
-
-    @atexit.register
-    def _remove_own_network_tmpdir():
-        try:
-            os.rmdir(OWN_NETWORK_TMPDIR)  # the last suite out removes it; others still use it
-        except OSError:
-            pass
+    atexit.register(shared_dir.leave, OWN_NETWORK_TMPDIR, _tmpdir_hold)
 
     # The stub browser runs in the session's mount namespace too: a build
     # tree under /tmp (a CI clone there) is out of its sight, and corrald
