@@ -197,9 +197,9 @@ def main():
     parser.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md and its plots")
     parser.add_argument("--doc-from", metavar="RESULTS_JSON",
                         help="only write docs/benchmarks.md and its plots again from a kept run (after editing notes.md)")
-    parser.add_argument("--only", choices=("devtools",),
-                        help="only this section (6: DevTools through corral, the API beside a crowd): prints its "
-                        "figures; keeps no record and writes no doc")
+    parser.add_argument("--only", choices=("devtools", "open"),
+                        help="only this section (devtools: DevTools through corral, the API beside a crowd; open: "
+                        "open -> ready against a bare launch): prints its figures; keeps no record and writes no doc")
     parser.add_argument("--leak-check", action="store_true",
                         help="CI: the quick mode's leak checks only (no timings judged); exit 1 on a leak")
     args = parser.parse_args()
@@ -231,7 +231,10 @@ def main():
     try:
         if not args.only:
             run_issue_12(bench, results)
-        if args.mode == "smoke":
+        if args.only == "open":
+            bench.daemon("cgroupfs")  # open_ready's daemon: a root corrald's defaults, sessions in their own network
+            results["open"] = bench.open_ready()
+        elif args.mode == "smoke":
             log(f"devtools: {DEVTOOLS_SKIPPED}")
             results["devtools"] = {"skipped": DEVTOOLS_SKIPPED}
         else:
@@ -244,8 +247,11 @@ def main():
     info["loadavg_end"] = machine.loadavg()
     info["minutes"] = round((time.time() - started) / 60, 1)
 
-    if args.only:
+    if args.only == "open":
+        print(report.open_text(results["open"], results["machine"]))
+    elif args.only:
         print(report.devtools_text(report.devtools_summary(results["devtools"]), results["machine"]))
+    if args.only:
         log(f"after the run: {'CLEAN' if results['after']['clean'] else 'NOT CLEAN'} {results['after']['left']}")
         return 0 if results["after"]["clean"] else 1
     summary = report.summarize(results)

@@ -73,12 +73,7 @@ def summarize(results):
         normal.get("corral-forced", {}).get("duration_ms"), kernel)
     s["nowait_available"] = 202 in normal.get("corral-nowait", {}).get("http_status", [])
 
-    corral_open, bare_open = median_of(results["open"], "corral", "ready_ms"), median_of(results["open"], "bare", "ready_ms")
-    s["open"] = {"corral_ms": corral_open, "bare_ms": bare_open,
-                 "corral_range": spread([r["ready_ms"] for r in results["open"] if r["variant"] == "corral"]),
-                 "bare_range": spread([r["ready_ms"] for r in results["open"] if r["variant"] == "bare"]),
-                 "overhead_ms": round(corral_open - bare_open, 1) if corral_open and bare_open else None,
-                 "overhead_pct": round((corral_open / bare_open - 1) * 100, 1) if corral_open and bare_open else None}
+    s["open"] = open_summary(results["open"])
 
     scope = {v: {"op_ms": median([r["op_ms"] for r in rows]), "range": spread([r["op_ms"] for r in rows]),
                  "n": len(rows)} for v, rows in by_variant(results["scope"]).items()}
@@ -324,3 +319,21 @@ def load_runs(directory):
             if "summary" in data and "goals" in data["summary"]:
                 runs.append((name, data))
     return runs
+
+
+def open_summary(records):
+    """Open -> ready, corral against a bare launch: medians, ranges, overhead."""
+    corral_open, bare_open = median_of(records, "corral", "ready_ms"), median_of(records, "bare", "ready_ms")
+    return {"corral_ms": corral_open, "bare_ms": bare_open,
+            "corral_range": spread([r["ready_ms"] for r in records if r["variant"] == "corral"]),
+            "bare_range": spread([r["ready_ms"] for r in records if r["variant"] == "bare"]),
+            "overhead_ms": round(corral_open - bare_open, 1) if corral_open and bare_open else None,
+            "overhead_pct": round((corral_open / bare_open - 1) * 100, 1) if corral_open and bare_open else None}
+
+
+def open_text(records, machine):
+    """bench/run --only open: the figures, the machine named."""
+    o = open_summary(records)
+    return (f"open -> ready over {len(records) // 2} interleaved rounds on {machine['cores']} x {machine['cpu']}, "
+            f"load {machine['loadavg_start']}: corral {o['corral_ms']} ms (range {o['corral_range']}), "
+            f"bare {o['bare_ms']} ms (range {o['bare_range']}), overhead {o['overhead_ms']} ms ({o['overhead_pct']} %)")

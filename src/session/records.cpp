@@ -238,7 +238,7 @@ Result<std::vector<SessionRecord>> decode_session_records(const std::string& tex
 }
 
 Result<void> save_session_records(const fs::path& file, const std::vector<SessionRecord>& records) {
-  return write_file_atomic(file, encode_session_records(records), 0600);
+  return write_file_atomic(file, encode_session_records(records), 0600, Durability::process_crash);
 }
 
 Result<std::vector<SessionRecord>> load_session_records(const fs::path& file, const InstanceNaming& naming) {

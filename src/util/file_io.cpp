@@ -86,12 +86,14 @@ Result<UniqueFd> create_temporary(const fs::path& path, fs::path& temporary) {
   return Error::make(EEXIST, "no free temporary name next to '" + path.string() + "'");
 }
 
-Result<void> fill_temporary(int fd, const std::string& text, mode_t mode, const fs::path& temporary) {
+Result<void> fill_temporary(int fd, const std::string& text, mode_t mode, const fs::path& temporary,
+                            Durability durability) {
   CORRAL_TRY(write_all(fd, text, temporary));
   // fchmod, not the open mode: the umask must not change what was asked for.
   if (::fchmod(fd, mode) < 0) return Error::from_errno(errno, "chmod '" + temporary.string() + "'");
-  // Before the rename: a crash must not leave the new name on empty blocks.
-  if (::fsync(fd) < 0) return Error::from_errno(errno, "fsync '" + temporary.string() + "'");
+  // Before the rename: a power loss must not leave the new name on empty blocks.
+  if (durability == Durability::power_loss && ::fsync(fd) < 0)
+    return Error::from_errno(errno, "fsync '" + temporary.string() + "'");
   return success();
 }
 
@@ -119,11 +121,11 @@ Result<std::string> read_file_tail(const fs::path& path, size_t bytes) {
   return tail->size() > bytes ? tail->substr(tail->size() - bytes) : *tail;
 }
 
-Result<void> write_file_atomic(const fs::path& path, const std::string& text, mode_t mode) {
+Result<void> write_file_atomic(const fs::path& path, const std::string& text, mode_t mode, Durability durability) {
   fs::path temporary;
   auto fd = create_temporary(path, temporary);
   if (!fd) return fd.error();
-  auto filled = fill_temporary(fd->get(), text, mode, temporary);
+  auto filled = fill_temporary(fd->get(), text, mode, temporary, durability);
   fd->reset();
   // rename(2) replaces `path` itself, even a symlink, in one step.
   if (filled && ::rename(temporary.c_str(), path.c_str()) < 0)

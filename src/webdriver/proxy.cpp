@@ -123,7 +123,7 @@ void WebDriverProxy::remember(const std::string& id, Driven driven, std::functio
     std::lock_guard lock(m_mutex);
     m_driven[id] = std::move(driven);
   }
-  // Into the state file too (a write and an fsync: on a worker), so that a
+  // Into the state file too (a write and a rename: on a worker), so that a
   // restarted corrald still serves this client; `then` once it is there.
   m_server.post_work([this, id, binding = std::move(binding), then = std::move(then)] {
     (void)m_sessions.bind_driver(id, binding);

@@ -39,6 +39,14 @@ Result<std::vector<SessionRecord>> decode_session_records(const std::string& tex
 
 /// Replace the file atomically (write_file_atomic, mode 0600): a reader, or
 /// a daemon killed at any instant, sees the old records or the new, never half.
+///
+/// Not fsync'ed (Durability::process_crash), because the file serves one
+/// case: corrald dies (kill -9, a crash, a restart) while its sessions live
+/// on, and a process's death keeps the page cache, renamed file included.
+/// A power loss or kernel crash ends every session with it: after the boot
+/// there is nothing to adopt, and recovery sets an unreadable file aside and
+/// reaps by scope name anyway. The fsync was most of what an open cost over
+/// a bare browser launch (issue 23), paid before every 201.
 Result<void> save_session_records(const std::filesystem::path& file, const std::vector<SessionRecord>& records);
 /// ENOENT when there is no file; EBADMSG when it is not a valid one for the
 /// instance `naming` names (decode_session_records).

@@ -33,13 +33,24 @@ Result<std::string> read_file(const std::filesystem::path& path, size_t max_size
 /// opened. For the end of a log that may be any size.
 Result<std::string> read_file_tail(const std::filesystem::path& path, size_t bytes);
 
+/// What a write_file_atomic must survive besides a reader at any instant.
+enum class Durability {
+  /// A crash of the writing process: the kernel keeps the page cache, so the
+  /// rename alone is atomic and the new content is what the next reader sees.
+  process_crash,
+  /// The machine losing power too: the data is fsync'ed before the rename
+  /// (a few ms on a real disk), or the new name could land on empty blocks.
+  power_loss,
+};
+
 /// Replace `path` with a file holding `text` and permission bits `mode`, so
 /// that a reader, or a crash at any instant, sees the old content or the
 /// new, never a mix: a temporary file is created next to it (O_EXCL, never
-/// through a symlink), written in full, fsync'ed, and renamed over `path`.
-/// A symlink at `path` is replaced, not followed. On failure the temporary
-/// file is removed and `path` is unchanged.
-Result<void> write_file_atomic(const std::filesystem::path& path, const std::string& text, mode_t mode);
+/// through a symlink), written in full, fsync'ed if `durability` asks, and
+/// renamed over `path`. A symlink at `path` is replaced, not followed. On
+/// failure the temporary file is removed and `path` is unchanged.
+Result<void> write_file_atomic(const std::filesystem::path& path, const std::string& text, mode_t mode,
+                               Durability durability = Durability::power_loss);
 
 /// Write `text` with one write(2) call, as cgroupfs expects (no O_CREAT, no
 /// O_TRUNC: control files exist already and reject truncation). ELOOP if

@@ -134,6 +134,14 @@ TEST_CASE("write_file_atomic replaces the content with the mode asked for, and l
   CHECK(content_of(dir.path / "fresh") == "created");
 }
 
+TEST_CASE("write_file_atomic without fsync (a process crash's durability) replaces the content all the same") {
+  TempDir dir;
+  auto file = dir.write("sessions.json", "old records");
+  REQUIRE(write_file_atomic(file, "new records", 0600, Durability::process_crash).ok());
+  CHECK(content_of(file) == "new records");
+  CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
+}
+
 TEST_CASE("write_file_atomic replaces a symlink instead of writing through it") {
   TempDir dir;
   auto outside = dir.write("outside", "keep");
