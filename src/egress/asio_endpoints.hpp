@@ -1,10 +1,12 @@
-// Conversions between Asio's endpoints and the policy's (ip_address.hpp),
-// which knows no Asio. Private to src/egress.
+// Conversions between Asio's endpoints and errors and the policy's and
+// SOCKS5's (ip_address.hpp, socks5.hpp), which know no Asio. Private to
+// src/egress.
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
 
 #include "corral/egress/ip_address.hpp"
+#include "corral/egress/socks5.hpp"
 
 namespace corral {
 
@@ -27,6 +29,15 @@ inline IpEndpoint corral_endpoint(const boost::asio::ip::tcp::endpoint& endpoint
   std::array<uint8_t, 16> v6;
   std::copy(b.begin(), b.end(), v6.begin());
   return {IpAddress::v6(v6), endpoint.port()};
+}
+
+// What the page is told when no allowed address answered.
+inline socks5::Reply reply_for(boost::system::error_code ec) {
+  namespace error = boost::asio::error;
+  if (ec == error::connection_refused) return socks5::Reply::connection_refused;
+  if (ec == error::network_unreachable) return socks5::Reply::network_unreachable;
+  if (ec == error::host_unreachable || ec == error::timed_out) return socks5::Reply::host_unreachable;
+  return socks5::Reply::general_failure;
 }
 
 }  // namespace corral

@@ -18,6 +18,7 @@
 #include "corral/egress/socks5.hpp"
 #include "corral/egress/splice_pipe.hpp"
 #include "asio_endpoints.hpp"
+#include "read_batching.hpp"
 #include "upstream_handshake.hpp"
 
 namespace corral {
@@ -33,14 +34,6 @@ namespace {
 constexpr size_t kTurn = 256 * 1024;
 // A greeting (at most 257 bytes) and a request (at most 262) sent at once.
 constexpr size_t kHandshakeBytes = 1024;
-
-// What the page is told when no allowed address answered.
-socks5::Reply reply_for(error_code ec) {
-  if (ec == asio::error::connection_refused) return socks5::Reply::connection_refused;
-  if (ec == asio::error::network_unreachable) return socks5::Reply::network_unreachable;
-  if (ec == asio::error::host_unreachable || ec == asio::error::timed_out) return socks5::Reply::host_unreachable;
-  return socks5::Reply::general_failure;
-}
 
 // One direction of the relay: its pipe, its count, whether its sender ended.
 struct Direction {
@@ -58,7 +51,7 @@ class EgressConnection : public std::enable_shared_from_this<EgressConnection> {
   EgressConnection(const EgressRelay::Impl& relay, std::shared_ptr<ServedSession> session, uint64_t id,
                    EgressStrand strand, tcp::socket page)
       : m_relay(relay), m_session(std::move(session)), m_id(id), m_page(std::move(page)), m_upstream(strand),
-        m_resolver(strand), m_deadline(strand), m_idle(strand) {
+        m_resolver(strand), m_deadline(strand), m_idle(strand), m_batching(strand) {
     m_up.counted = &m_session->tally.bytes_out;
     m_down.counted = &m_session->tally.bytes_in;
   }
@@ -276,7 +269,9 @@ class EgressConnection : public std::enable_shared_from_this<EgressConnection> {
     };
     switch (step.next) {
       case SplicePipe::Next::more: return asio::post(from.get_executor(), [again] { again({}); });
-      case SplicePipe::Next::wait_readable: return from.async_wait(tcp::socket::wait_read, again);
+      case SplicePipe::Next::wait_readable:
+        if (&direction == &m_down) m_batching.before_wait(from, step.delivered, shared_from_this());
+        return from.async_wait(tcp::socket::wait_read, again);
       case SplicePipe::Next::wait_writable: return to.async_wait(tcp::socket::wait_write, again);
       case SplicePipe::Next::sender_ended: return ended(to, direction);
       case SplicePipe::Next::failed: return close();
@@ -352,6 +347,7 @@ class EgressConnection : public std::enable_shared_from_this<EgressConnection> {
     error_code ignored;
     m_deadline.cancel();
     m_idle.cancel();
+    m_batching.stop();
     m_resolver.cancel();
     m_page.close(ignored);
     m_upstream.close(ignored);
@@ -380,6 +376,7 @@ class EgressConnection : public std::enable_shared_from_this<EgressConnection> {
   size_t m_next_target = 0;
   error_code m_last_error;
   Direction m_up, m_down;  ///< page to world; world to page
+  ReadBatching m_batching;  ///< m_down's: pages download far more than they send
   steady_clock::time_point m_last_bytes;
 };
 

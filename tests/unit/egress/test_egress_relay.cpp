@@ -77,6 +77,30 @@ TEST_CASE("a client that sends greeting, request and its first bytes at once los
   CHECK(served.counters().bytes_out == 5);
 }
 
+// The download direction raises SO_RCVLOWAT while it streams (read_batching):
+// the bytes that follow a stream, short of the batch, must still come at once.
+TEST_CASE("a stream sent 2 KB at a time comes through whole, and the short answer after it is not held back") {
+  EchoServer server;
+  ServedRelay served(EgressPolicy({}, nothing_is_local()));
+  UniqueFd page;
+  REQUIRE(socks_connect(served.port, connect_request(127, 0, 0, 1, server.port), page) == 0);
+  std::string stream(1 << 20, 's');
+  for (size_t i = 0; i < stream.size(); i += 997) stream[i] = static_cast<char>('a' + i % 26);
+  std::thread writer([&] {
+    for (size_t i = 0; i < stream.size(); i += 2048) send_all(page.get(), stream.data() + i, 2048);
+  });
+  CHECK(receive(page.get(), stream.size()) == stream);
+  writer.join();
+  for (int exchange = 0; exchange < 5; ++exchange) {
+    auto asked = std::chrono::steady_clock::now();
+    send_all(page.get(), "tail", 4);
+    CHECK(receive(page.get(), 4) == "tail");
+    // 5 s would be the socket's patience running out: a tail waiting for
+    // bytes that never come. The batching's own bound is 1 ms.
+    CHECK(std::chrono::steady_clock::now() - asked < 500ms);
+  }
+}
+
 TEST_CASE("an address the host calls its own is refused with 0x02, counted, and never connected to") {
   EchoServer server;
   ServedRelay served(EgressPolicy({}, loopback_is_local()));
