@@ -147,8 +147,10 @@ class EgressConnection : public std::enable_shared_from_this<EgressConnection> {
   // if none is allowed, the first refusal is the one counted.
   void judge(const std::vector<IpEndpoint>& candidates) {
     std::optional<EgressReason> refusal;
+    bool proxy = m_session->settings.proxy && !m_through_proxy;  // these are the proxy's own addresses
     for (const auto& candidate : candidates) {
-      auto decision = m_relay.policy.decide(candidate, &m_session->settings.narrowing);
+      auto decision =
+          m_relay.policy.decide(candidate, proxy ? &m_session->proxy_narrowing : &m_session->settings.narrowing);
       if (decision.allowed() && m_targets.size() < m_relay.limits.max_addresses_tried) m_targets.push_back(candidate);
       if (!decision.allowed() && !refusal) refusal = decision.reason;
     }
@@ -163,7 +165,8 @@ class EgressConnection : public std::enable_shared_from_this<EgressConnection> {
   // --- through the session's proxy: the page's destination is its to reach ---
 
   // A literal address is judged here; a name goes to the proxy as it is.
-  // The proxy's own addresses are judged like any destination's.
+  // The proxy's own addresses are judged by the operator's policy and the
+  // session's deny list (ServedSession::proxy_narrowing).
   void toward_proxy(const socks5::Request& request) {
     m_destination = request.address ? request.address->to_string() : request.name;
     m_destination_port = request.port;

@@ -39,10 +39,16 @@ class EgressConnection;
 /// One served session: its listener, its live connections, its counts.
 struct ServedSession {
   ServedSession(std::string id, EgressSession settings, EgressStrand strand)
-      : id(std::move(id)), settings(std::move(settings)), strand(strand), acceptor(strand), retry(strand) {}
+      : id(std::move(id)), settings(std::move(settings)), proxy_narrowing{{}, this->settings.narrowing.deny},
+        strand(strand), acceptor(strand), retry(strand) {}
 
   const std::string id;
   const EgressSession settings;
+  /// What the session's own lists say about its proxy's addresses: its deny
+  /// list holds, its allow list does not (that names destinations; a
+  /// session allowing only example.com through a proxy must not lose the
+  /// proxy itself). The operator's policy judges the proxy as any address.
+  const EgressLists proxy_narrowing;
   EgressStrand strand;  ///< the listener's
   boost::asio::ip::tcp::acceptor acceptor;
   boost::asio::steady_timer retry;  ///< after a failed accept (out of fds), before the next

@@ -109,6 +109,25 @@ TEST_CASE("a literal destination the session's own deny list names never reaches
   CHECK(proxy.accepted() == 0);
 }
 
+TEST_CASE("a session's allow list names destinations, not its proxy; its deny list holds for the proxy too") {
+  EchoServer echo;
+  UpstreamProxyServer proxy(UpstreamProxy::Scheme::http, "alice", "pw");
+  EgressLists only_elsewhere;  // allows neither 127.0.0.1 (the proxy) nor the page's name
+  only_elsewhere.allow.push_back(*parse_egress_rule("198.51.100.0/24"));
+  ProxiedRelay allowing(policy_refusing(), url("http", "alice:pw", proxy.port), only_elsewhere);
+  check_echo_through(allowing.port, echo.port);
+  CHECK(allowing.counters().refused_for(EgressReason::session_policy) == 0);
+
+  EgressLists denying_proxy;
+  denying_proxy.deny.push_back(*parse_egress_rule("127.0.0.1"));
+  ProxiedRelay denying(policy_refusing(), url("http", "alice:pw", proxy.port), denying_proxy);
+  UniqueFd page;
+  CHECK(socks_connect(denying.port, connect_request("world.invalid", echo.port), page) ==
+        static_cast<int>(socks5::Reply::not_allowed));
+  CHECK(denying.counters().refused_for(EgressReason::session_policy) == 1);
+  CHECK(proxy.accepted() == 1);  // the first relay's connection, and no other
+}
+
 TEST_CASE("a proxy on an address the policy refuses: not admitted, and never connected to") {
   UpstreamProxyServer proxy(UpstreamProxy::Scheme::http, "alice", "pw");
   auto refusing = policy_refusing(IpAddress::v4(127, 0, 0, 1));
