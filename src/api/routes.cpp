@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "corral/api/egress_policy_json.hpp"
+#include "corral/session/session_egress.hpp"
 #include "corral/api/session_json.hpp"
 #include "corral/api/open_request.hpp"
 #include "corral/server/pending_reply.hpp"
@@ -209,7 +210,9 @@ void health(HttpResponse& res, const SessionManager& sessions, const DaemonFacts
         {"session_network", facts.session_network},
         {"chromedriver_guard", facts.chromedriver_guard},
         {"session_network_separates", network_separation(facts)},
-        {"egress_policy", operator_egress_json(facts.egress_policy)},
+        {"egress_policy", operator_egress_json(facts.egress_policy
+                                                   ? std::optional(egress_policy_view(*facts.egress_policy, {}))
+                                                   : std::nullopt)},
         {"cgroup_root", facts.sessions_root.string()},
         {"controllers", {{"memory", controllers.memory}, {"cpu", controllers.cpu}, {"pids", controllers.tasks}}},
         {"allow_unenforced_limits", sessions.config().allow_unenforced_limits},

@@ -196,13 +196,13 @@ void add_egress_flags(CLI::App& app, FlagText& text) {
                  "an address range, with ports if given (10.1.0.0/16, 127.0.0.1:3000, 10.2.0.0/16:8000-8099, "
                  "[fd12::/64]:443), that sessions' pages may connect to although the default policy refuses it (the "
                  "host's own addresses, link-local, private and shared ranges, multicast and reserved); repeatable. "
-                 "A name (host[:port]) is resolved at start and lifts no refusal: its addresses are judged like any "
+                 "A name (host[:port]) is resolved at start and every minute, and lifts no refusal: its addresses are judged like any "
                  "other. corrald's own listening address stays refused whatever is allowed, and --egress-deny beats "
                  "it. E.g. CI with a dev server on the host: --egress-allow 127.0.0.1:3000");
   app.add_option("--egress-deny", text.egress_deny,
                  "an address range or name, with ports if given (same forms as --egress-allow), that sessions' pages "
                  "may not connect to, whatever the default policy or --egress-allow says; repeatable. Names are "
-                 "resolved at start, and only then. E.g. --egress-deny 203.0.113.0/24 --egress-deny ads.example");
+                 "resolved at start and again every minute (one that stops resolving keeps its addresses). E.g. --egress-deny 203.0.113.0/24 --egress-deny ads.example");
   app.add_option("--session-dns", text.session_dns,
                  "a resolver (ADDR or ADDR:PORT; IPv6 as [ADDR]:PORT) that sessions' DNS queries are forwarded to, "
                  "from corrald's own network and exempt from the egress policy; repeatable, asked in order. Default: "

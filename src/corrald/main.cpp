@@ -317,6 +317,7 @@ int run(const DaemonOptions& options, JournalSink* journal) {
     spdlog::critical("cannot start with this egress policy: {}", egress.error().message);
     return 1;
   }
+  auto names_refresh = refresh_egress_names(options, egress->get());  // a moved denied name stays denied
   launcher_config.egress = egress->get();
   if (*egress) sessions_config.egress_policy = &(*egress)->policy();
   auto dns = dns_forwarder(options, launcher_config);  // every own network's resolver
@@ -341,7 +342,7 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   auto facts = DaemonFacts::of(*backend, devtools_config.addressing, launcher_config.own_network,
                                launcher_config.own_user_namespace);
   facts.chromedriver_guard = launcher_config.own_network && !launcher_config.nft.empty();
-  if (*egress) facts.egress_policy = egress_policy_view((*egress)->policy(), {});
+  if (*egress) facts.egress_policy = &(*egress)->policy();
   register_routes(server, sessions, std::move(facts));
   serve_console(server, options.ui_dir);
   RelayBudget relays(relay_limits(options, fds));

@@ -72,9 +72,10 @@ std::unique_ptr<DnsForwarder> dns_forwarder(const DaemonOptions& options, HostLa
   return forwarder;
 }
 
-// The operator's names are resolved once, here: a name that does not
+// The operator's names are resolved first here: a name that does not
 // resolve allows or denies nothing, and says so (a deny that silently
 // denied nothing would be worse than a start that refuses: so it refuses).
+// Then again every kEgressNamesRefresh (refresh_egress_names).
 Result<std::unique_ptr<EgressRelay>> egress_relay(const DaemonOptions& options, const ListenSocket& listener,
                                                   const HostLauncherConfig& config) {
   if (!config.own_network) {
@@ -159,6 +160,13 @@ void find_chromedriver_guard(HostLauncherConfig& config) {
   config.nft = *nft;
   spdlog::info("chromedriver in a session's own network answers corrald alone (an nftables rule there, {})",
                nft->string());
+}
+
+std::unique_ptr<EgressNamesRefresh> refresh_egress_names(const DaemonOptions& options, EgressRelay* relay) {
+  if (!relay || !options.egress.has_names()) return nullptr;
+  auto refresh = std::make_unique<EgressNamesRefresh>(relay->policy(), options.egress, resolve_by_system);
+  refresh->start(kEgressNamesRefresh);
+  return refresh;
 }
 
 }  // namespace corral

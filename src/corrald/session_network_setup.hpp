@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "corral/egress/dns_forwarder.hpp"
+#include "corral/egress/egress_names_refresh.hpp"
 #include "corral/egress/egress_relay.hpp"
 #include "corral/launch/host_launcher.hpp"
 #include "corral/server/listen_socket.hpp"
@@ -22,6 +23,15 @@ bool network_mode_possible(HostLauncherConfig& config, bool required);
 /// Where nft can install chromedriver's rule (chromedriver_guard.hpp),
 /// config.nft; a warning where it cannot.
 void find_chromedriver_guard(HostLauncherConfig& config);
+
+/// How often the operator's egress names are resolved again: about a
+/// common DNS TTL, so that a moved name is judged at its new addresses
+/// within a minute or so, for one lookup a name a minute.
+inline constexpr std::chrono::seconds kEgressNamesRefresh{60};
+
+/// The thread that resolves the operator's names again (null when there is
+/// no relay or no name): a denied name that moved stays denied.
+std::unique_ptr<EgressNamesRefresh> refresh_egress_names(const DaemonOptions& options, EgressRelay* relay);
 
 /// The relay for every own network's way out; null for shared networks.
 /// EHOSTUNREACH: a name in --egress-allow or --egress-deny does not resolve.

@@ -76,17 +76,26 @@ std::string_view egress_reason_name(EgressReason reason) {
 }
 
 EgressPolicy::EgressPolicy(Rules rules, IsLocal is_local)
-    : m_rules(std::move(rules)), m_is_local(is_local ? std::move(is_local) : IsLocal(is_local_per_kernel)) {
-  for (auto& listener : m_rules.corral_listeners) listener.address = listener.address.unmapped();
+    : m_is_local(is_local ? std::move(is_local) : IsLocal(is_local_per_kernel)) {
+  for (auto& listener : rules.corral_listeners) listener.address = listener.address.unmapped();
+  m_rules.store(std::make_shared<const Rules>(std::move(rules)));
+}
+
+void EgressPolicy::replace_lists(std::vector<EgressRule> allowed, std::vector<EgressRule> denied) {
+  auto rules = std::make_shared<Rules>(*m_rules.load());
+  rules->allowed = std::move(allowed);
+  rules->denied = std::move(denied);
+  m_rules.store(std::move(rules));
 }
 
 // The operator's word first (corral itself, its denials, the defaults it
 // did not lift); the session's lists only narrow what that lets through.
 EgressDecision EgressPolicy::decide(const IpEndpoint& target, const EgressLists* session) const {
   IpEndpoint judged{target.address.unmapped(), target.port};
-  if (is_corral_itself(judged)) return {EgressReason::corral_itself};
-  if (any_matches(m_rules.denied, judged)) return {EgressReason::operator_deny};
-  if (!is_allowed(judged)) {
+  auto rules = m_rules.load();
+  if (is_corral_itself(*rules, judged)) return {EgressReason::corral_itself};
+  if (any_matches(rules->denied, judged)) return {EgressReason::operator_deny};
+  if (!is_allowed(*rules, judged)) {
     auto refusal = default_refusal(judged.address);
     if (refusal != EgressReason::allowed) return {refusal};
   }
@@ -97,10 +106,11 @@ EgressDecision EgressPolicy::decide(const IpEndpoint& target, const EgressLists*
 }
 
 Result<void> EgressPolicy::admits(const EgressLists& session) const {
+  auto rules = m_rules.load();
   for (const auto& rule : session.allow) {
     if (rule.is_name() && rule.addresses.empty())
       return Error::make(EBADMSG, "egress.allow entry '" + rule.to_string() + "' has no address");
-    for (const auto& range : ranges_of(rule)) CORRAL_TRY(admits_reach(range, rule.ports, rule.describe()));
+    for (const auto& range : ranges_of(rule)) CORRAL_TRY(admits_reach(*rules, range, rule.ports, rule.describe()));
   }
   return success();
 }
@@ -108,8 +118,9 @@ Result<void> EgressPolicy::admits(const EgressLists& session) const {
 // Ranges overlap only by one holding the other: the narrower of the two is
 // what the session would reach there, and one --egress-allow range must
 // hold it on every port asked for.
-Result<void> EgressPolicy::admits_reach(const Cidr& asked, const PortRange& ports, const std::string& entry) const {
-  for (const auto& denied : m_rules.denied)
+Result<void> EgressPolicy::admits_reach(const Rules& rules, const Cidr& asked, const PortRange& ports,
+                                        const std::string& entry) const {
+  for (const auto& denied : rules.denied)
     for (const auto& range : ranges_of(denied))
       if (overlaps(asked, range) && ports.overlaps(denied.ports))
         return too_wide(entry, denied.describe() + " (--egress-deny)");
@@ -117,13 +128,13 @@ Result<void> EgressPolicy::admits_reach(const Cidr& asked, const PortRange& port
     for (const auto& refused : *list) {
       if (!overlaps(asked, refused.range)) continue;
       const Cidr& reached = asked.prefix > refused.range.prefix ? asked : refused.range;
-      if (!lifted(reached, ports))
+      if (!lifted(rules, reached, ports))
         return too_wide(entry, reached.to_string() + " (" + std::string(egress_reason_name(refused.reason)) + ")");
     }
   bool one_address = asked.prefix == (asked.network.is_v4() ? 32 : 128);
-  if (one_address && m_is_local(asked.network) && !lifted(asked, ports))
+  if (one_address && m_is_local(asked.network) && !lifted(rules, asked, ports))
     return too_wide(entry, asked.network.to_string() + " (local: this host's)");
-  for (const auto& listener : m_rules.corral_listeners) {
+  for (const auto& listener : rules.corral_listeners) {
     bool here = asked.contains(listener.address) || (listener.address.is_unspecified() && one_address &&
                                                      (asked.network.is_unspecified() || m_is_local(asked.network)));
     if (here && ports.contains(listener.port)) return too_wide(entry, "corrald itself");
@@ -131,8 +142,8 @@ Result<void> EgressPolicy::admits_reach(const Cidr& asked, const PortRange& port
   return success();
 }
 
-bool EgressPolicy::lifted(const Cidr& range, const PortRange& ports) const {
-  return std::any_of(m_rules.allowed.begin(), m_rules.allowed.end(), [&](const EgressRule& rule) {
+bool EgressPolicy::lifted(const Rules& rules, const Cidr& range, const PortRange& ports) {
+  return std::any_of(rules.allowed.begin(), rules.allowed.end(), [&](const EgressRule& rule) {
     return rule.range && contains(*rule.range, range) && rule.ports.contains(ports);
   });
 }
@@ -140,9 +151,9 @@ bool EgressPolicy::lifted(const Cidr& range, const PortRange& ports) const {
 // A listener on 0.0.0.0 or :: answers on every local address (:: on IPv4
 // ones too, unless IPV6_V6ONLY: counted as if not), so any local address
 // with its port is corral.
-bool EgressPolicy::is_corral_itself(const IpEndpoint& target) const {
+bool EgressPolicy::is_corral_itself(const Rules& rules, const IpEndpoint& target) const {
   bool local = false, asked = false;
-  for (const auto& listener : m_rules.corral_listeners) {
+  for (const auto& listener : rules.corral_listeners) {
     if (listener.port != target.port) continue;
     if (listener.address == target.address) return true;
     if (!listener.address.is_unspecified()) continue;
@@ -157,8 +168,8 @@ bool EgressPolicy::is_corral_itself(const IpEndpoint& target) const {
 
 // Only ranges lift a default refusal: a name's addresses are judged like
 // any other ("never trusted": the name's owner chooses where it points).
-bool EgressPolicy::is_allowed(const IpEndpoint& target) const {
-  return std::any_of(m_rules.allowed.begin(), m_rules.allowed.end(),
+bool EgressPolicy::is_allowed(const Rules& rules, const IpEndpoint& target) {
+  return std::any_of(rules.allowed.begin(), rules.allowed.end(),
                      [&](const EgressRule& rule) { return rule.range && rule.matches(target); });
 }
 

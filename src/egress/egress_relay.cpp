@@ -179,6 +179,7 @@ std::optional<EgressCounters> EgressRelay::stop(const std::string& session_id) {
 }
 
 const EgressPolicy& EgressRelay::policy() const { return m_impl->policy; }
+EgressPolicy& EgressRelay::policy() { return m_impl->policy; }
 
 std::shared_ptr<ServedSession> EgressRelay::Impl::served(const std::string& id) const {
   std::lock_guard lock(mutex);

@@ -76,7 +76,7 @@ struct ServedSession {
 struct EgressRelay::Impl {
   Impl(EgressPolicy policy, EgressLimits limits) : policy(std::move(policy)), limits(limits) {}
 
-  const EgressPolicy policy;
+  EgressPolicy policy;  ///< its lists may be replaced (EgressPolicy::replace_lists), never the object
   const EgressLimits limits;
   boost::asio::io_context io;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{io.get_executor()};

@@ -49,8 +49,8 @@ EgressLists readopted_session_egress(const std::string& id, EgressLists recorded
 }
 
 EgressPolicyView egress_policy_view(const EgressPolicy& policy, const EgressLists& session) {
-  return {described(policy.rules().allowed), described(policy.rules().denied), described(session.allow),
-          described(session.deny)};
+  auto rules = policy.rules();
+  return {described(rules.allowed), described(rules.denied), described(session.allow), described(session.deny)};
 }
 
 }  // namespace corral

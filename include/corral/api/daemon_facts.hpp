@@ -9,6 +9,7 @@
 
 #include "corral/backend/scope_backend.hpp"
 #include "corral/api/public_address.hpp"
+#include "corral/egress/egress_policy.hpp"
 #include "corral/session/session.hpp"
 
 namespace corral {
@@ -26,15 +27,16 @@ struct DaemonFacts {
   /// A chromedriver in its own network answers corrald alone (its nftables
   /// rule, launch/chromedriver_guard.hpp).
   bool chromedriver_guard = false;
-  /// The operator's egress lists (--egress-allow, --egress-deny; the
-  /// session_ parts empty); none when sessions share corrald's network.
-  std::optional<EgressPolicyView> egress_policy;
+  /// The operator's egress policy, read at each /v1/health (its names'
+  /// addresses are refreshed, egress_names_refresh.hpp); none when sessions
+  /// share corrald's network.
+  const EgressPolicy* egress_policy = nullptr;
 
   static DaemonFacts of(const ScopeBackend& backend, PublicAddressing addressing, bool own_network,
                         bool own_user_namespace) {
     return {backend.naming().instance(), backend.kind(), backend.sessions_root(), backend.controllers(),
             std::move(addressing), !own_network ? "shared" : own_user_namespace ? "own (user namespace)" : "own",
-            false, std::nullopt};
+            false, nullptr};
   }
 };
 

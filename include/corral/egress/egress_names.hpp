@@ -1,8 +1,7 @@
-// The names in egress lists, resolved by corrald: the operator's once at
-// start, a session's once when it opens (and again when a restarted
-// corrald adopts it). Not refreshed while they are in force: a name whose
-// addresses change is resolved again only by a restart (of corrald, or of
-// the session). What a name stands for is the addresses found then.
+// The names in egress lists, resolved by corrald: the operator's at start
+// and then every minute (egress_names_refresh.hpp), a session's once when
+// it opens (and again when a restarted corrald adopts it). What a name
+// stands for is the addresses found last.
 #pragma once
 
 #include <functional>

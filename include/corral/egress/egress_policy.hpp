@@ -20,6 +20,8 @@
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <memory>
 #include <functional>
 #include <string_view>
 #include <vector>
@@ -62,6 +64,10 @@ class EgressPolicy {
   /// `is_local`: the kernel's answer (is_local_per_kernel) unless a test
   /// gives its own.
   explicit EgressPolicy(Rules rules, IsLocal is_local = {});
+  /// The rules in force at the moment of the copy or move.
+  EgressPolicy(const EgressPolicy& other) : m_rules(other.m_rules.load()), m_is_local(other.m_is_local) {}
+  EgressPolicy(EgressPolicy&& other) noexcept
+      : m_rules(other.m_rules.load()), m_is_local(std::move(other.m_is_local)) {}
 
   /// The verdict for one resolved address and port, under the operator's
   /// rules and then `session`'s, if given. Thread-safe.
@@ -74,19 +80,29 @@ class EgressPolicy {
   /// address). Names must be resolved: each of their addresses is judged.
   Result<void> admits(const EgressLists& session) const;
 
-  const Rules& rules() const { return m_rules; }
+  /// The rules in force now (a copy: names' addresses may be replaced).
+  Rules rules() const { return *m_rules.load(); }
+
+  /// Put the operator's lists again, their names resolved anew (by
+  /// corrald's refresher, egress_names_refresh.hpp): a denied name that
+  /// moved to other addresses is denied there from now on. corrald's
+  /// listeners stay as they were. Thread-safe against decide().
+  void replace_lists(std::vector<EgressRule> allowed, std::vector<EgressRule> denied);
 
  private:
-  bool is_corral_itself(const IpEndpoint& target) const;
-  bool is_allowed(const IpEndpoint& target) const;
+  bool is_corral_itself(const Rules& rules, const IpEndpoint& target) const;
+  static bool is_allowed(const Rules& rules, const IpEndpoint& target);
   /// Why an address is refused by default; `allowed` if it is not.
   EgressReason default_refusal(const IpAddress& address) const;
   /// An EBADMSG naming `entry` if `range` on `ports` reaches what is refused.
-  Result<void> admits_reach(const Cidr& range, const PortRange& ports, const std::string& entry) const;
+  Result<void> admits_reach(const Rules& rules, const Cidr& range, const PortRange& ports,
+                            const std::string& entry) const;
   /// An --egress-allow range holds all of `range` on all of `ports`.
-  bool lifted(const Cidr& range, const PortRange& ports) const;
+  static bool lifted(const Rules& rules, const Cidr& range, const PortRange& ports);
 
-  Rules m_rules;
+  /// Read once per question (one load), so a decision never mixes two
+  /// versions of the lists.
+  std::atomic<std::shared_ptr<const Rules>> m_rules;
   IsLocal m_is_local;
 };
 

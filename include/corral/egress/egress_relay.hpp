@@ -101,6 +101,8 @@ class EgressRelay {
   std::optional<EgressCounters> counters(const std::string& session_id) const;
   /// The operator's policy every session is judged by first.
   const EgressPolicy& policy() const;
+  /// For corrald's refresher of the operator's names (egress_names_refresh.hpp).
+  EgressPolicy& policy();
   /// Cap the session's bytes (in and out together, counted since serve()).
   /// Once a relay turn takes them past `max_bytes`, every connection of the
   /// session closes at once, no new one is relayed, and `over_cap` runs

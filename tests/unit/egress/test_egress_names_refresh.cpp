@@ -1,0 +1,85 @@
+// The operator's names resolved again: a denied name that moves is denied at
+// its new addresses, and a resolver's failure lifts nothing.
+#include <doctest/doctest.h>
+
+#include <map>
+
+#include "corral/egress/egress_names_refresh.hpp"
+
+using namespace corral;
+
+namespace {
+
+// A resolver whose answers the test changes between refreshes.
+struct MovingNames {
+  std::map<std::string, std::vector<IpAddress>> answers;
+  NameResolver resolver() {
+    return [this](const std::string& name) -> Result<std::vector<IpAddress>> {
+      auto found = answers.find(name);
+      if (found == answers.end() || found->second.empty()) return Error::make(EHOSTUNREACH, name + " does not resolve");
+      return found->second;
+    };
+  }
+};
+
+EgressLists denying(const char* name) {
+  EgressLists lists;
+  lists.deny.push_back(*parse_egress_rule(name));
+  return lists;
+}
+
+EgressPolicy policy_from(EgressLists lists, const NameResolver& resolver) {
+  REQUIRE(resolve_names(lists, resolver));
+  return EgressPolicy({lists.allow, {}, lists.deny}, [](const IpAddress&) { return false; });
+}
+
+EgressReason verdict(const EgressPolicy& policy, uint8_t last) {
+  return policy.decide({IpAddress::v4(198, 51, 100, last), 443}).reason;
+}
+
+}  // namespace
+
+TEST_CASE("a denied name that moves is denied at its new address, and no longer at its old one") {
+  MovingNames names;
+  names.answers["tracker.example"] = {IpAddress::v4(198, 51, 100, 1)};
+  auto policy = policy_from(denying("tracker.example"), names.resolver());
+  EgressNamesRefresh refresh(policy, denying("tracker.example"), names.resolver());
+  CHECK(verdict(policy, 1) == EgressReason::operator_deny);
+  CHECK_FALSE(refresh.refresh_once());  // nothing moved
+
+  names.answers["tracker.example"] = {IpAddress::v4(198, 51, 100, 2)};
+  CHECK(refresh.refresh_once());
+  CHECK(verdict(policy, 2) == EgressReason::operator_deny);
+  CHECK(verdict(policy, 1) == EgressReason::allowed);
+  CHECK(policy.rules().denied.front().describe() == "tracker.example (198.51.100.2)");
+}
+
+TEST_CASE("a denied name that stops resolving keeps denying the addresses it had") {
+  MovingNames names;
+  names.answers["tracker.example"] = {IpAddress::v4(198, 51, 100, 1)};
+  auto policy = policy_from(denying("tracker.example"), names.resolver());
+  EgressNamesRefresh refresh(policy, denying("tracker.example"), names.resolver());
+  names.answers.clear();
+  CHECK_FALSE(refresh.refresh_once());
+  CHECK(verdict(policy, 1) == EgressReason::operator_deny);
+}
+
+TEST_CASE("started, the refresh resolves again on its own, and stops when destroyed") {
+  MovingNames names;
+  names.answers["tracker.example"] = {IpAddress::v4(198, 51, 100, 1)};
+  auto policy = policy_from(denying("tracker.example"), names.resolver());
+  std::atomic<int> asked{0};
+  {
+    EgressNamesRefresh refresh(policy, denying("tracker.example"), [&](const std::string& name) {
+      asked.fetch_add(1);
+      return Result<std::vector<IpAddress>>(std::vector<IpAddress>{IpAddress::v4(198, 51, 100, 3)});
+    });
+    refresh.start(std::chrono::milliseconds(10));
+    for (int i = 0; i < 500 && verdict(policy, 3) != EgressReason::operator_deny; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(verdict(policy, 3) == EgressReason::operator_deny);
+  }
+  int after_stop = asked.load();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(asked.load() == after_stop);
+}
