@@ -22,12 +22,14 @@ import urllib.request
 from corral_harness import (session_user_of, Api, assert_chrome_sandboxed, credentials, expected_credentials,
                             processes_in, wait_until)
 from guest_corral import (SYSTEM_PORT, USER_PORT, close_or_await, cgroup_path, fetch, install_corral, journal, keyed,
-                          main_pid, read, run, scrape, service_active, start_system_service, stub_wrapper)
+                          main_pid, open_tab_despite_load, read, run, scrape, service_active, start_system_service,
+                          stub_wrapper)
 from egress_service import SystemServiceEgress  # noqa: F401 (unittest runs it here, in the same VM)
 
 BUILD = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else os.environ["CORRAL_BUILD_DIR"]
 FIGURES = {}
 SystemServiceEgress.build = BUILD
+
 
 
 class SystemService(unittest.TestCase):
@@ -51,6 +53,7 @@ class SystemService(unittest.TestCase):
         self.assertEqual(health["backend"], "systemd-system")
         self.assertEqual(health["controllers"], {"memory": True, "cpu": True, "pids": True})
         self.assertEqual(health["session_network"], "own", "root under corrald.service: sessions in their own namespaces")
+        self.assertTrue(health["chromedriver_guard"], "nf_tables (the initramfs loads it) and nft under the unit")
         self.assertEqual(run("systemctl", "is-active", "corrald.service").stdout.strip(), "active")
         security = run("systemd-analyze", "security", "corrald.service", check=False).stdout
         FIGURES["systemd-analyze security"] = security.strip().splitlines()[-1] if security else "n/a"
@@ -62,7 +65,7 @@ class SystemService(unittest.TestCase):
         self.assertEqual(int(read(os.path.join(hog["cgroup"], "memory.max"))), 256 << 20)
         page = ("data:text/html,<script>let a=[];setInterval(()=>{for(let i=0;i<20;i++)"
                 "a.push(new Array(1<<20).fill(Math.random()))},20)</script>")
-        fetch(f"{hog['devtools']['http']}/json/new?{urllib.parse.quote(page, safe='')}", method="PUT")
+        open_tab_despite_load(f"{hog['devtools']['http']}/json/new?{urllib.parse.quote(page, safe='')}")
 
         def oom_seen():
             return (self.api.get(hog["id"])[1].get("stats") or {}).get("oom_kills", 0) >= 1 or \
