@@ -10,6 +10,8 @@
 //   {"op":"setup","width":W,"height":H,"seed":S}  the noise page, and its size on both connections
 //   {"op":"evals","via":"direct"|"corral","count":N}  N sequential Runtime.evaluate of 1+1
 //   {"op":"shots","via":...,"count":N}  N sequential Page.captureScreenshot (PNG)
+//   {"op":"calls","via":...,"method":M,"count":N}  N sequential calls of M without parameters
+//     (bench/relay/relay_bench.py: Browser.getVersion, a command that costs the browser little)
 // It uses the `ws` package that puppeteer-core brings into
 // tests/clients/node_modules (tools/setup installs it), nothing else.
 import { createRequire } from 'node:module';
@@ -126,6 +128,23 @@ async function evals(link, count) {
            mean_us: round(times.reduce((a, b) => a + b, 0) / count) };
 }
 
+// The time of each call alone shows the path's cost; a command without
+// parameters whose answer the browser has at hand leaves little else.
+async function calls(link, method, count) {
+  const times = new Float64Array(count);
+  for (let i = 0; i < count; i++) {
+    const start = nowNs();
+    const { result } = await link.call(method);
+    times[i] = usSince(start);
+    if (!result) throw new Error(`${method} gave no result`);
+  }
+  const sorted = [...times].sort((a, b) => a - b);
+  const round = (v) => Math.round(v * 10) / 10;
+  return { count, method, median_us: round(quantile(sorted, 0.5)), p90_us: round(quantile(sorted, 0.9)),
+           p99_us: round(quantile(sorted, 0.99)), min_us: round(sorted[0]),
+           mean_us: round(times.reduce((a, b) => a + b, 0) / count) };
+}
+
 async function shots(link, count) {
   const made = [];
   for (let i = 0; i < count; i++) {
@@ -157,6 +176,7 @@ async function main() {
     try {
       if (command.op === 'setup') say(await setup(links, command));
       else if (command.op === 'evals') say(await evals(links[command.via], command.count));
+      else if (command.op === 'calls') say(await calls(links[command.via], command.method, command.count));
       else if (command.op === 'shots') say(await shots(links[command.via], command.count));
       else say({ error: `unknown op ${command.op}` });
     } catch (error) {

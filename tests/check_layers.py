@@ -45,6 +45,7 @@ BOOST_INCLUDE = re.compile(r'#include <boost/')
 MAY_INCLUDE_BOOST = {"src/server/http_server.cpp", "src/server/http_connection.cpp", "src/server/http_connection.hpp",
                      "src/server/connection.hpp", "src/server/websocket_upgrade.cpp",
                      "src/proxy/relay_hub.cpp", "src/proxy/relay_exchange.cpp",
+                     "src/proxy/relay.cpp", "src/proxy/relay.hpp",
                      "src/proxy/relay_hub_impl.hpp", "src/net/loopback_http.cpp",
                      "src/egress/egress_relay.cpp", "src/egress/egress_connection.cpp",
                      "src/egress/egress_relay_impl.hpp", "src/egress/dns_forwarder.cpp",

@@ -108,7 +108,9 @@ def main():
     parser.add_argument("--backend", default="cgroupfs")
     args = parser.parse_args()
     described = machine.describe(ROOT)
-    daemon = Corrald(args.backend)
+    # The direct side reaches chromedriver's loopback port from the host: a
+    # root corrald's sessions have networks of their own unless told otherwise.
+    daemon = Corrald(args.backend, extra=["--session-network", "shared"])
     try:
         commands = command_latency(daemon, args.commands)
         starts = new_session_to_first_command(daemon, args.starts)

@@ -42,7 +42,7 @@ class KeptExchange : public std::enable_shared_from_this<KeptExchange> {
  private:
   void connect() {
     m_reused = false;
-    m_connection = std::make_shared<KeptConnection>(m_hub.io);
+    m_connection = std::make_shared<KeptConnection>(m_hub.next_io());
     auto upstream = open_to_session(m_connection->stream.socket(), m_network, m_port);
     if (!upstream)  // answered on the hub's threads, as every other outcome is
       return asio::post(m_connection->stream.get_executor(),
@@ -104,6 +104,10 @@ class KeptExchange : public std::enable_shared_from_this<KeptExchange> {
 };
 
 }  // namespace
+
+asio::io_context& RelayHub::Impl::next_io() {
+  return loops[next_loop.fetch_add(1, std::memory_order_relaxed) % loops.size()]->io;
+}
 
 KeptPtr RelayHub::Impl::take_kept(const std::string& key) {
   std::lock_guard lock(mutex);

@@ -1,14 +1,15 @@
-// RelayHub's insides, shared by its two translation units: relay_hub.cpp
-// (relays, one-shot exchanges) and relay_exchange.cpp (exchanges over
-// connections kept alive). Private to src/proxy.
+// RelayHub's insides, shared by its translation units: relay_hub.cpp
+// (the hub, one-shot exchanges), relay.cpp (one relay) and
+// relay_exchange.cpp (exchanges over connections kept alive). Private to
+// src/proxy.
 #pragma once
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -26,7 +27,7 @@ class Relay;
 /// A connection to a browser's or chromedriver's loopback port, checked
 /// once when made, kept between exchanges while the other side keeps it.
 struct KeptConnection {
-  explicit KeptConnection(boost::asio::io_context& io) : stream(boost::asio::make_strand(io)) {}
+  explicit KeptConnection(boost::asio::io_context& io) : stream(io) {}
   boost::beast::tcp_stream stream;
   boost::beast::flat_buffer buffer;
 };
@@ -44,15 +45,24 @@ Result<boost::asio::ip::tcp::endpoint> open_to_session(boost::asio::ip::tcp::soc
 Error exchange_error(boost::system::error_code ec, std::chrono::milliseconds timeout);
 
 struct RelayHub::Impl {
-  boost::asio::io_context io;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{io.get_executor()};
-  std::vector<std::thread> threads;
+  /// One hub thread and the io_context only it runs: whatever is started
+  /// on it (a relay, an exchange) stays on that thread, so it needs no
+  /// strand and no hand-over between threads.
+  struct Loop {
+    boost::asio::io_context io{1};  // one thread: Asio may skip waking others
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{io.get_executor()};
+    std::thread thread;
+  };
+  std::vector<std::unique_ptr<Loop>> loops;
+  std::atomic<size_t> next_loop{0};
   mutable std::mutex mutex;
   uint64_t next_id = 0;
   std::map<uint64_t, std::pair<std::string, std::weak_ptr<Relay>>> relays;  ///< by id: group, relay
   /// Idle kept connections by "<group>:<port>"; guarded by `mutex`.
   std::map<std::string, std::vector<KeptPtr>> kept;
 
+  /// The io_context for the next relay or exchange: the hub threads take turns.
+  boost::asio::io_context& next_io();
   /// An idle kept connection for the key, or null.
   KeptPtr take_kept(const std::string& key);
   /// Keep a connection whose exchange ended cleanly (a few per key).

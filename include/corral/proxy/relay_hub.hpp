@@ -1,7 +1,8 @@
 // RelayHub: bytes between a client's connection and a browser's loopback
 // port, both ways, for as long as both sides like (a DevTools WebSocket may
 // live for hours), on a few threads of its own: a relay holds no thread
-// while it waits. Half-closes pass through (a client that shuts down its
+// while it waits, and stays on the one thread it started on, so a message
+// is carried by the thread it woke (src/proxy/relay.hpp). Half-closes pass through (a client that shuts down its
 // sending side is seen as EOF by the browser, and the other way round);
 // a reset or error on either side closes both. A relay holds a buffer only
 // while bytes pass (idle, it costs its two sockets and little else), and

@@ -1,4 +1,5 @@
 // RelayHub on real loopback sockets: bytes both ways, intact in bulk,
+// messages carried while another relay of the same thread carries bulk,
 // half-closes passed on, a failed check answered instead of relayed,
 // close_group ending a relay at once, and an idle relay closed.
 #include <doctest/doctest.h>
@@ -97,6 +98,33 @@ TEST_CASE("a relay carries bytes both ways, in bulk intact, and passes half-clos
   ::shutdown(s.browser_side.get(), SHUT_WR);
   CHECK(read_until_eof(s.client.get()) == "answer after the client's half-close");
   REQUIRE(eventually([&] { return s.ended.load() && hub.active() == 0; }));
+}
+
+TEST_CASE("on one hub thread, messages go back and forth on one relay while another carries bulk") {
+  RelayHub hub(1);
+  Setup bulk, chat;
+  hub.start(bulk.plan(""));
+  bulk.browser_side = bulk.browser.accept();
+  hub.start(chat.plan(""));
+  chat.browser_side = chat.browser.accept();
+  // 64 MiB from the browser to a client that reads them as it likes: the
+  // relay's writes to it fall short, and what is left waits in the relay.
+  std::string big(64 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 2654435761u) >> 24);
+  auto received = std::async(std::launch::async, [&] { return read_until_eof(bulk.client.get()); });
+  auto sent = std::async(std::launch::async, [&] {
+    send_all(bulk.browser_side.get(), big);
+    ::shutdown(bulk.browser_side.get(), SHUT_WR);
+  });
+  for (int i = 0; i < 2000; ++i) {  // each message whole, in order, answered before the next
+    auto ping = "ping " + std::to_string(i) + "\n", pong = "pong " + std::to_string(i) + "\n";
+    send_all(chat.client.get(), ping);
+    REQUIRE(read_until_eof(chat.browser_side.get(), ping.size()) == ping);
+    send_all(chat.browser_side.get(), pong);
+    REQUIRE(read_until_eof(chat.client.get(), pong.size()) == pong);
+  }
+  sent.get();
+  CHECK(received.get() == big);
 }
 
 TEST_CASE("a failed check is answered to the client and nothing reaches the browser") {
