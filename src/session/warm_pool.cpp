@@ -146,8 +146,11 @@ Result<SessionInfo> SessionManager::claim(const EntryPtr& member, const SessionR
   if (!m_admission.resize(member->ticket, limits.memory_max.value_or(0)))
     return Error::make(ENOSPC, "its memory_max does not fit the memory budget");
   CORRAL_TRY(m_backend.set_limits(scope, limits));
+  auto limited = steady_clock::now();
   CORRAL_TRY(m_backend.thaw(scope));
+  auto thawed = steady_clock::now();
   CORRAL_TRY_ASSIGN(auto endpoints, member->browser->wait_until_ready(kClaimAnswerWait));
+  auto answered = steady_clock::now();
   auto enforced = m_backend.enforced(scope);
   SessionInfo info;
   {
@@ -162,14 +165,17 @@ Result<SessionInfo> SessionManager::claim(const EntryPtr& member, const SessionR
   }
   cap_network(member);
   persist();  // on disk (written and renamed) before the answer: a restart adopts it as a session
+  auto persisted = steady_clock::now();
   m_metrics.session_opened();
   m_usage.browser_started(request.kind, request.labels, steady_clock::now() - began);
   m_warm_counters.hit(request.kind);
   m_warm_wakeup.notify_all();  // one fewer: refill
   SessionLogScope log_scope(info.id, scope.unit);
-  spdlog::info("session {} opened warm: kind={} unit={} cgroup={} pid={} in {:.1f} ms", info.id,
-               browser_kind_name(request.kind), scope.unit.empty() ? "-" : scope.unit, scope.cgroup.string(),
-               info.pid, duration<double, std::milli>(steady_clock::now() - began).count());
+  auto ms = [](auto from, auto to) { return duration<double, std::milli>(to - from).count(); };
+  spdlog::info("session {} opened warm: kind={} unit={} cgroup={} pid={} in {:.1f} ms (limits {:.1f}, thaw {:.1f}, "
+               "answer {:.1f}, state file {:.1f})", info.id, browser_kind_name(request.kind),
+               scope.unit.empty() ? "-" : scope.unit, scope.cgroup.string(), info.pid, ms(began, persisted),
+               ms(began, limited), ms(limited, thawed), ms(thawed, answered), ms(answered, persisted));
   return info;
 }
 
