@@ -46,7 +46,8 @@ json warm_json(const SessionManager& sessions) {
   for (const auto& status : sessions.warm_status())
     warm[browser_kind_name(status.kind)] = {{"target", status.target},     {"ready", status.ready},
                                             {"hits", status.hits},         {"misses", status.misses},
-                                            {"discarded", status.discarded}, {"last_refill_ms", status.last_refill_ms}};
+                                            {"discarded", status.discarded}, {"last_refill_ms", status.last_refill_ms},
+                                            {"frozen", status.frozen}};
   return warm;
 }
 

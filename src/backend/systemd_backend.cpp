@@ -137,7 +137,13 @@ Result<void> SystemdBackend::destroy(const Scope& scope) {
 // systemd answers FreezeUnit once the unit is frozen; the kernel's word is
 // read back all the same, as destroy() does for removal.
 Result<void> SystemdBackend::freeze(const Scope& scope) {
-  CORRAL_TRY(m_bus->freeze_unit(scope.unit));
+  if (auto frozen = m_bus->freeze_unit(scope.unit); !frozen) {
+    // systemd freezes only on the unified hierarchy ("does not support
+    // freezing" on a hybrid host): said as such, so the pool can cope.
+    Error why = frozen.error();
+    if (why.bus_name == "org.freedesktop.DBus.Error.NotSupported") why.code = EOPNOTSUPP;
+    return why;
+  }
   auto frozen = Cgroup(scope.cgroup).frozen();
   if (!frozen) return frozen.error();
   if (!*frozen) return Error::make(EIO, scope.unit + " is not frozen after FreezeUnit");

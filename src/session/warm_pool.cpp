@@ -87,19 +87,36 @@ bool SessionManager::refill_one(BrowserKind kind) {
     spdlog::warn("warm {}: could not start one: {}", browser_kind_name(kind), entry.error().message);
     return false;
   }
-  if (auto frozen = m_backend.freeze((*entry)->info.scope); !frozen) {
-    discard_warm(*entry, "it did not freeze: " + frozen.error().message);
-    return false;
-  }
+  bool frozen = freeze_warm(*entry);
+  if (!frozen && m_warm_freezes) return false;  // discarded
   double seconds = duration<double>(steady_clock::now() - began).count();
   {
     std::lock_guard lock(m_mutex);
     if ((*entry)->info.state != SessionState::running) return false;  // it exited meanwhile: being cleaned
+    (*entry)->frozen = frozen;
     m_warm_ready.push_back(*entry);
   }
   m_warm_counters.refilled(kind, seconds);
-  spdlog::info("warm {} {} ready (frozen) in {:.0f} ms", browser_kind_name(kind), (*entry)->info.id, seconds * 1000);
+  spdlog::info("warm {} {} ready ({}) in {:.0f} ms", browser_kind_name(kind), (*entry)->info.id,
+               frozen ? "frozen" : "unfrozen", seconds * 1000);
   return true;
+}
+
+// Where the backend cannot freeze at all (systemd on a hybrid host), the
+// pool still serves, with members that wait unfrozen: said once, and in
+// /v1/usage. Any other failure discards the member.
+bool SessionManager::freeze_warm(const EntryPtr& member) {
+  if (!m_warm_freezes) return false;
+  auto frozen = m_backend.freeze(member->info.scope);
+  if (frozen) return true;
+  if (frozen.error().code == EOPNOTSUPP) {
+    spdlog::warn("warm browsers wait unfrozen (they use some CPU while they wait): {}", frozen.error().message);
+    std::lock_guard lock(m_mutex);
+    m_warm_freezes = false;
+    return false;
+  }
+  discard_warm(member, "it did not freeze: " + frozen.error().message);
+  return false;
 }
 
 SessionManager::EntryPtr SessionManager::take_warm_member(const SessionRequest& request) {
@@ -147,7 +164,7 @@ Result<SessionInfo> SessionManager::claim(const EntryPtr& member, const SessionR
     return Error::make(ENOSPC, "its memory_max does not fit the memory budget");
   CORRAL_TRY(m_backend.set_limits(scope, limits));
   auto limited = steady_clock::now();
-  CORRAL_TRY(m_backend.thaw(scope));
+  if (member->frozen) CORRAL_TRY(m_backend.thaw(scope));
   auto thawed = steady_clock::now();
   CORRAL_TRY_ASSIGN(auto endpoints, member->browser->wait_until_ready(kClaimAnswerWait));
   auto answered = steady_clock::now();
@@ -233,6 +250,7 @@ std::vector<WarmStatus> SessionManager::warm_status() const {
     auto ready = std::count_if(m_warm_ready.begin(), m_warm_ready.end(),
                                [kind](const EntryPtr& entry) { return entry->info.request.kind == kind; });
     statuses.push_back(m_warm_counters.status(kind, target, ready));
+    statuses.back().frozen = m_warm_freezes;
   }
   return statuses;
 }

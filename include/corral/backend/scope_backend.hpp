@@ -76,7 +76,9 @@ class ScopeBackend {
   virtual KillOutcome kill_all(const Scope& scope, std::chrono::milliseconds wait) = 0;
   /// Freeze every process of the scope, and return once the kernel says
   /// the cgroup is frozen (a warm browser waiting to be handed out: it uses
-  /// no CPU). ETIMEDOUT when it does not freeze within a bounded wait.
+  /// no CPU). ETIMEDOUT when it does not freeze within a bounded wait;
+  /// EOPNOTSUPP when the owner of the cgroups cannot freeze here (systemd
+  /// on a hybrid host freezes nothing, and corral does not go behind it).
   virtual Result<void> freeze(const Scope& scope) = 0;
   /// Undo freeze(), and return once the cgroup says "frozen 0".
   virtual Result<void> thaw(const Scope& scope) = 0;

@@ -212,6 +212,9 @@ class SessionManager {
   void run_warm_refill();
   /// Start, and freeze, one warm browser of `kind` if admission has room now.
   bool refill_one(BrowserKind kind);
+  /// True once `member` is frozen; false, and it is discarded, if that
+  /// failed, or false with m_warm_freezes cleared where nothing freezes.
+  bool freeze_warm(const EntryPtr& member);
   size_t warm_members(BrowserKind kind) const;  ///< starting or ready; under m_mutex
   /// A ready member for `request`, taken out of the pool; null for a miss
   /// (counted, where the kind is kept warm).
@@ -263,6 +266,10 @@ class SessionManager {
   bool m_warm_stop = false;
   std::thread m_warm_refill;
   WarmCounters m_warm_counters;
+  /// False once the backend said it cannot freeze (EOPNOTSUPP): members
+  /// wait unfrozen from then on, as /v1/usage says. Refill thread only,
+  /// read under m_mutex.
+  bool m_warm_freezes = true;
 
   std::mutex m_persist_mutex;  ///< one writer of the state file at a time, newest last
 

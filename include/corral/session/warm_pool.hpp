@@ -41,6 +41,7 @@ struct WarmStatus {
   uint64_t misses = 0;       ///< opens of this kind that started cold
   uint64_t discarded = 0;    ///< warm browsers killed unused: gave way, exited, failed a check
   std::optional<double> last_refill_ms;  ///< the newest member's start, until frozen
+  bool frozen = true;  ///< members wait frozen; false where the backend cannot freeze (systemd, hybrid host)
 };
 
 /// The pool's counters, per kind; thread-safe.
