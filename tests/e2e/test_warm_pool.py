@@ -12,6 +12,7 @@ import time
 import unittest
 
 from cdp_client import CdpClient
+from client_kit import run_devtools_client
 from corral_harness import (BACKEND, Daemon, credentials, expected_credentials, pid_alive, processes_in, refused_start,
                             session_user_of, wait_until)
 
@@ -136,6 +137,9 @@ class WarmPool(unittest.TestCase):
         self.assertEqual(daemon.metric('corral_warm_ready{kind="chrome"}'), 2)
         daemon.close(session["id"], grace=0)
         daemon.close(cold["id"], grace=0)
+        wait_ready(daemon, 2)
+        daemon.assert_nothing_left()  # the harness tells warm browsers (and their uids) from leftovers
+        self.assertEqual(len(daemon.warm_members()), 2)
         self.assert_stopped_clean(daemon)
 
     def test_claims_against_cold_opens_timed(self):
@@ -214,6 +218,17 @@ class WarmPool(unittest.TestCase):
         self.assertNotIn(session["cgroup"], members)
         second.close(session["id"], grace=0)
         second.assert_nothing_left(pids)
+
+    def test_connect_to_launch_claims_a_warm_browser(self):
+        daemon = self.start("--launch-on-connect")
+        wait_ready(daemon, 2)
+        result = run_devtools_client("puppeteer-ws", f"ws://127.0.0.1:{daemon.port}/devtools/browser", "--work")
+        self.assertTrue(result.get("ok"), result)
+        self.assertEqual(result["evaluate"], 2)
+        self.assertEqual(warm_usage(daemon)["hits"], 1)
+        self.assertIn("opened warm", daemon.log())
+        wait_until(lambda: "reason=disconnected" in daemon.log(), 15, "the launched session to close")
+        self.assert_stopped_clean(daemon)
 
     def test_chromedriver_is_refused_for_now(self):
         stderr = refused_start("--warm", "chrome=1,chromedriver=1")
