@@ -87,7 +87,9 @@ void Admission::reclaim_room_for(uint64_t memory) {
 Result<Admission::Ticket> Admission::try_take(uint64_t memory) {
   std::lock_guard lock(m_mutex);
   if (m_closed) return Error::make(EAGAIN, "the daemon is shutting down");
-  if (!m_queue.empty() || !fits(memory)) return full("no room for a warm browser");
+  // A place given back is for the request that asked for it, not for a
+  // refill that happens to look between the give-back and the take.
+  if (m_deciding || !m_queue.empty() || !fits(memory)) return full("no room for a warm browser");
   return take(memory);
 }
 
@@ -107,11 +109,16 @@ bool Admission::resize(Ticket& ticket, uint64_t memory) {
 }
 
 Admission::WaiterPtr Admission::admit_async(uint64_t memory, bool may_wait, Decided decided) {
+  {
+    std::lock_guard lock(m_mutex);
+    ++m_deciding;
+  }
   reclaim_room_for(memory);
   std::optional<Result<Ticket>> now;
   WaiterPtr waiter;
   {
     std::lock_guard lock(m_mutex);
+    --m_deciding;
     if (m_limits.memory_budget && memory > *m_limits.memory_budget)
       now = Error::make(EINVAL, "memory_max is above the daemon's whole memory budget of " +
                                     std::to_string(*m_limits.memory_budget >> 20) + " MiB");

@@ -24,9 +24,11 @@ using namespace std::chrono;
 
 namespace {
 
-// A refill that found no room (or failed) tries again after this, unless a
-// close or a claim wakes it earlier.
+// A refill that found no room (or failed) tries again after this, doubled
+// while it keeps failing (a missing browser must not fill the log), unless
+// a close or a claim wakes it earlier.
 constexpr milliseconds kRefillRetry{500};
+constexpr milliseconds kRefillRetryMost{30000};
 // A thawed browser answers /json/version in a few milliseconds (2-11 ms
 // measured); one that takes longer is not one to hand out.
 constexpr milliseconds kClaimAnswerWait{2000};
@@ -59,6 +61,7 @@ size_t SessionManager::warm_members(BrowserKind kind) const {
 // opens the pool is for must not queue behind a burst of refills.
 void SessionManager::run_warm_refill() {
   std::unique_lock lock(m_mutex);
+  auto retry = kRefillRetry;
   while (!m_warm_stop && !m_shutting_down) {
     std::optional<BrowserKind> short_of;
     for (const auto& [kind, target] : m_config.warm)
@@ -70,7 +73,8 @@ void SessionManager::run_warm_refill() {
     lock.unlock();
     bool started = refill_one(*short_of);
     lock.lock();
-    if (!started && !m_warm_stop) m_warm_wakeup.wait_for(lock, kRefillRetry);
+    retry = started ? kRefillRetry : std::min(retry * 2, kRefillRetryMost);
+    if (!started && !m_warm_stop) m_warm_wakeup.wait_for(lock, retry);
   }
 }
 
@@ -210,6 +214,7 @@ void SessionManager::hand_over(Entry& member, const SessionRequest& request, con
   member.expires = steady_clock::now() + info.ttl;
   member.renew(steady_clock::now());
   member.warm = false;
+  member.frozen = false;
   member.announced = true;
   m_closer_wakeup.notify_one();  // a new deadline to watch
 }

@@ -126,6 +126,7 @@ class Admission {
   size_t m_sessions = 0;
   uint64_t m_memory = 0;
   std::deque<WaiterPtr> m_queue;  ///< waiting requests, by arrival
+  size_t m_deciding = 0;          ///< admit_async calls between their reclaim and their decision
   bool m_closed = false;
 };
 

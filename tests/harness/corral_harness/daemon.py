@@ -207,7 +207,7 @@ class Daemon(Api):
         listed = {os.path.basename(s["cgroup"]) for s in self.request("GET", "/v1/sessions")[1]["sessions"]}
         warm = [name for name in self.session_cgroups() if name not in listed]
         kept = sum(pool["target"] for pool in self.request("GET", "/v1/usage")[1]["warm"].values())
-        return [name.rsplit("-", 1)[1] for name in warm[:kept]]
+        return [name.removesuffix(".scope").rsplit("-", 1)[1] for name in warm[:kept]]
 
     def leftovers(self):
         """What is left of sessions; a running --warm daemon's warm browsers are not."""
