@@ -40,6 +40,17 @@ json session_defaults_json(const SessionManagerConfig& config) {
           {"ttl_ms", config.default_ttl.count()}};
 }
 
+/// The warm pool per kind kept warm; {} without --warm.
+json warm_json(const SessionManager& sessions) {
+  json warm = json::object();
+  for (const auto& status : sessions.warm_status())
+    warm[browser_kind_name(status.kind)] = {{"target", status.target},     {"ready", status.ready},
+                                            {"hits", status.hits},         {"misses", status.misses},
+                                            {"discarded", status.discarded}, {"last_refill_ms", status.last_refill_ms},
+                                            {"frozen", status.frozen}};
+  return warm;
+}
+
 }  // namespace
 
 json usage_json(const SessionManager& sessions, const DaemonFacts& facts) {
@@ -62,6 +73,7 @@ json usage_json(const SessionManager& sessions, const DaemonFacts& facts) {
             {"queued", gauges.admission_queued},
             {"always_admitted", always_admitted}}},
           {"session_defaults", session_defaults_json(config)},
+          {"warm", warm_json(sessions)},
           {"all_sessions", all_sessions},
           {"controllers", {{"memory", controllers.memory}, {"cpu", controllers.cpu}, {"pids", controllers.tasks}}}};
 }

@@ -2,6 +2,8 @@
 
 #include <systemd/sd-bus.h>
 
+#include <thread>
+
 #include "corral/cgroup/paths.hpp"
 #include "corral/util/file_io.hpp"
 
@@ -26,6 +28,30 @@ int append_u64(sd_bus_message* m, const char* name, uint64_t value) {
 //  CollectMode: a failed scope would otherwise stay loaded and block its name.
 //  OOMPolicy=continue: the default "stop" ends the whole session when the
 //    kernel OOM-kills one renderer; the browser copes with that by itself.
+int append_limits(sd_bus_message* m, const Limits& limits) {
+  int r = 0;
+  if (r >= 0 && limits.memory_max) r = append_u64(m, "MemoryMax", *limits.memory_max);
+  if (r >= 0 && limits.memory_high) r = append_u64(m, "MemoryHigh", *limits.memory_high);
+  if (r >= 0 && limits.cpu_percent) r = append_u64(m, "CPUQuotaPerSecUSec", *limits.cpu_percent * 10000);
+  if (r >= 0 && limits.tasks_max) r = append_u64(m, "TasksMax", *limits.tasks_max);
+  return r;
+}
+
+// What the kernel should show once systemd has written `limits` (memory
+// in whole pages, as the kernel keeps it; cpu.max per systemd's 100 ms).
+bool limits_in_place(const std::filesystem::path& cgroup, const Limits& limits, const Controllers& enforced) {
+  auto shows = [&cgroup](const char* file, const std::string& expected) {
+    auto text = read_file(cgroup / file);
+    return text && text->substr(0, text->find_last_not_of('\n') + 1) == expected;
+  };
+  auto pages = [](uint64_t bytes) { return std::to_string(bytes - bytes % 4096); };
+  if (enforced.memory && limits.memory_max && !shows("memory.max", pages(*limits.memory_max))) return false;
+  if (enforced.memory && limits.memory_high && !shows("memory.high", pages(*limits.memory_high))) return false;
+  if (enforced.cpu && limits.cpu_percent && !shows("cpu.max", std::to_string(*limits.cpu_percent * 1000) + " 100000"))
+    return false;
+  return !(enforced.tasks && limits.tasks_max && !shows("pids.max", std::to_string(*limits.tasks_max)));
+}
+
 int append_scope_properties(sd_bus_message* m, const ScopeSpec& spec, const std::string& slice) {
   int r = sd_bus_message_append(m, "(sv)", "Description", "s", spec.description.c_str());
   if (r >= 0) r = sd_bus_message_append(m, "(sv)", "Slice", "s", slice.c_str());
@@ -36,11 +62,7 @@ int append_scope_properties(sd_bus_message* m, const ScopeSpec& spec, const std:
   if (r >= 0) r = append_flag(m, "DefaultDependencies", false);
   for (const char* accounting : {"MemoryAccounting", "CPUAccounting", "TasksAccounting"})
     if (r >= 0) r = append_flag(m, accounting, true);
-  const Limits& limits = spec.limits;
-  if (r >= 0 && limits.memory_max) r = append_u64(m, "MemoryMax", *limits.memory_max);
-  if (r >= 0 && limits.memory_high) r = append_u64(m, "MemoryHigh", *limits.memory_high);
-  if (r >= 0 && limits.cpu_percent) r = append_u64(m, "CPUQuotaPerSecUSec", *limits.cpu_percent * 10000);
-  if (r >= 0 && limits.tasks_max) r = append_u64(m, "TasksMax", *limits.tasks_max);
+  if (r >= 0) r = append_limits(m, spec.limits);
   return r;
 }
 
@@ -109,6 +131,45 @@ Result<Scope> SystemdBackend::create(const ScopeSpec& spec) {
 Result<void> SystemdBackend::destroy(const Scope& scope) {
   CORRAL_TRY(m_bus->stop_and_unload(scope.unit, seconds(10)));
   if (Cgroup(scope.cgroup).exists()) return Error::make(EBUSY, "cgroup " + scope.cgroup.string() + " still exists");
+  return success();
+}
+
+// systemd answers FreezeUnit once the unit is frozen; the kernel's word is
+// read back all the same, as destroy() does for removal.
+Result<void> SystemdBackend::freeze(const Scope& scope) {
+  if (auto frozen = m_bus->freeze_unit(scope.unit); !frozen) {
+    // systemd freezes only on the unified hierarchy ("does not support
+    // freezing" on a hybrid host): said as such, so the pool can cope.
+    Error why = frozen.error();
+    if (why.bus_name == "org.freedesktop.DBus.Error.NotSupported") why.code = EOPNOTSUPP;
+    return why;
+  }
+  auto frozen = Cgroup(scope.cgroup).frozen();
+  if (!frozen) return frozen.error();
+  if (!*frozen) return Error::make(EIO, scope.unit + " is not frozen after FreezeUnit");
+  return success();
+}
+
+Result<void> SystemdBackend::thaw(const Scope& scope) {
+  CORRAL_TRY(m_bus->thaw_unit(scope.unit));
+  auto frozen = Cgroup(scope.cgroup).frozen();
+  if (!frozen) return frozen.error();
+  if (*frozen) return Error::make(EIO, scope.unit + " is still frozen after ThawUnit");
+  return success();
+}
+
+// systemd may write the cgroup files after it has answered (its cgroup
+// realization runs from its event loop), so the files are read back,
+// briefly, before the limits count as in force.
+Result<void> SystemdBackend::set_limits(const Scope& scope, const Limits& limits) {
+  if (!limits.any()) return success();
+  CORRAL_TRY(m_bus->set_unit_properties(scope.unit, [&](sd_bus_message* m) { return append_limits(m, limits); }));
+  auto enforced = Cgroup(scope.cgroup).enforced();
+  auto deadline = steady_clock::now() + seconds(2);
+  while (!limits_in_place(scope.cgroup, limits, enforced)) {
+    if (steady_clock::now() >= deadline) return Error::make(EIO, scope.unit + ": its new limits are not in its cgroup");
+    std::this_thread::sleep_for(milliseconds(1));
+  }
   return success();
 }
 

@@ -284,6 +284,38 @@ Result<void> SystemdBus::stop_and_unload(const std::string& unit, milliseconds t
   return Error::make(ETIMEDOUT, "unit " + unit + " is still loaded after StopUnit");
 }
 
+Result<void> SystemdBus::freeze_unit(const std::string& unit) {
+  std::lock_guard lock(m_mutex);
+  BusError e;
+  int r = sd_bus_call_method(m_bus, kService, kPath, kManager, "FreezeUnit", &e.error, nullptr, "s", unit.c_str());
+  if (r < 0) return bus_failure(r, e, "FreezeUnit " + unit);
+  return success();
+}
+
+Result<void> SystemdBus::thaw_unit(const std::string& unit) {
+  std::lock_guard lock(m_mutex);
+  BusError e;
+  int r = sd_bus_call_method(m_bus, kService, kPath, kManager, "ThawUnit", &e.error, nullptr, "s", unit.c_str());
+  if (r < 0) return bus_failure(r, e, "ThawUnit " + unit);
+  return success();
+}
+
+Result<void> SystemdBus::set_unit_properties(const std::string& unit, const AppendProperties& append) {
+  std::lock_guard lock(m_mutex);
+  sd_bus_message* raw = nullptr;
+  int r = sd_bus_message_new_method_call(m_bus, &raw, kService, kPath, kManager, "SetUnitProperties");
+  std::unique_ptr<sd_bus_message, decltype(&sd_bus_message_unref)> call(raw, sd_bus_message_unref);
+  if (r >= 0) r = sd_bus_message_append(call.get(), "sb", unit.c_str(), 1);
+  if (r >= 0) r = sd_bus_message_open_container(call.get(), 'a', "(sv)");
+  if (r >= 0) r = append(call.get());
+  if (r >= 0) r = sd_bus_message_close_container(call.get());
+  if (r < 0) return Error::from_errno(-r, "build SetUnitProperties for " + unit);
+  BusError e;
+  r = sd_bus_call(m_bus, call.get(), 0, &e.error, nullptr);
+  if (r < 0) return bus_failure(r, e, "SetUnitProperties " + unit);
+  return success();
+}
+
 Result<std::vector<std::string>> SystemdBus::list_units(const std::string& pattern) {
   std::lock_guard lock(m_mutex);
   BusError e;

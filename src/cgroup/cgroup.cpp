@@ -56,15 +56,18 @@ std::vector<fs::path> child_cgroups(const fs::path& path) {
   return children;
 }
 
-Result<bool> read_populated(int events_fd) {
+// One line of cgroup.events ("populated", "frozen"), read from an open fd.
+Result<bool> read_event(int events_fd, const char* key) {
   char buffer[256];
   ssize_t n = ::pread(events_fd, buffer, sizeof buffer - 1, 0);
   if (n < 0) return Error::from_errno(errno, "read cgroup.events");
   buffer[n] = '\0';
-  auto populated = find_keyed_value(buffer, "populated");
-  if (!populated) return Error::make(EIO, "cgroup.events has no 'populated' line");
-  return *populated != 0;
+  auto value = find_keyed_value(buffer, key);
+  if (!value) return Error::make(EIO, std::string("cgroup.events has no '") + key + "' line");
+  return *value != 0;
 }
+
+Result<bool> read_populated(int events_fd) { return read_event(events_fd, "populated"); }
 
 }  // namespace
 
@@ -113,6 +116,33 @@ Result<bool> Cgroup::wait_until_empty(milliseconds timeout) const {
     if (::poll(&pfd, 1, static_cast<int>(left.count())) < 0 && errno != EINTR)
       return Error::from_errno(errno, "poll cgroup.events");
   }
+}
+
+// The kernel may take a while to freeze (a task in a syscall stops at its
+// return), so "frozen 1" is waited for, not assumed from the write.
+Result<void> Cgroup::set_frozen(bool frozen, milliseconds timeout) const {
+  CORRAL_TRY_ASSIGN(auto fd, open_events());
+  if (!fd.valid()) return Error::make(ENOENT, "cgroup '" + m_path.string() + "' is gone");
+  CORRAL_TRY(write_control_file(file("cgroup.freeze"), frozen ? "1" : "0"));
+  auto deadline = steady_clock::now() + timeout;
+  for (;;) {
+    auto state = read_event(fd.get(), "frozen");
+    if (!state) return state.error();
+    if (*state == frozen) return success();
+    auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
+    if (left.count() <= 0)
+      return Error::make(ETIMEDOUT, "cgroup '" + m_path.string() + "' is not " + (frozen ? "frozen" : "thawed") +
+                                        " after " + std::to_string(timeout.count()) + " ms");
+    struct pollfd pfd = {fd.get(), POLLPRI, 0};
+    if (::poll(&pfd, 1, static_cast<int>(left.count())) < 0 && errno != EINTR)
+      return Error::from_errno(errno, "poll cgroup.events");
+  }
+}
+
+Result<bool> Cgroup::frozen() const {
+  CORRAL_TRY_ASSIGN(auto fd, open_events());
+  if (!fd.valid()) return Error::make(ENOENT, "cgroup '" + m_path.string() + "' is gone");
+  return read_event(fd.get(), "frozen");
 }
 
 Result<std::vector<pid_t>> Cgroup::processes() const {

@@ -88,6 +88,22 @@ std::optional<double> pressure_avg10(const json& all_sessions, const char* resou
   return pressure["some"].value("avg10", 0.0);
 }
 
+// "chrome 2/2 ready, 7 hits, 1 miss, 0 discarded, refill 412 ms" per kind.
+std::string warm_summary(const json& warm) {
+  std::string text;
+  if (!warm.is_object()) return text;
+  for (const auto& [kind, pool] : warm.items()) {
+    if (!pool.is_object()) continue;
+    auto count = [&pool](const char* key) { return std::to_string(number(pool, key).value_or(0)); };
+    if (!text.empty()) text += "; ";
+    text += kind + " " + count("ready") + "/" + count("target") + " ready, " + count("hits") + " hits, " +
+            count("misses") + " misses, " + count("discarded") + " discarded";
+    const json& refill = pool.value("last_refill_ms", json());
+    if (refill.is_number()) text += ", refill " + std::to_string(static_cast<long>(refill.get<double>())) + " ms";
+  }
+  return text;
+}
+
 TopTotals make_totals(const Sample& now, const Sample* before, double seconds) {
   TopTotals totals;
   const json& admission = now.usage.value("admission", json::object());
@@ -104,6 +120,7 @@ TopTotals make_totals(const Sample& now, const Sample* before, double seconds) {
                     number(before->usage.value("all_sessions", json::object()), "cpu_usage_usec"), seconds);
   totals.memory_pressure = pressure_avg10(all, "memory_pressure");
   totals.cpu_pressure = pressure_avg10(all, "cpu_pressure");
+  totals.warm = warm_summary(now.usage.value("warm", json::object()));
   return totals;
 }
 

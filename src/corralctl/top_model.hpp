@@ -43,6 +43,9 @@ struct TopTotals {
   std::optional<uint64_t> all_memory, all_memory_max;  ///< the all-sessions cgroup
   std::optional<double> all_cpu_percent;
   std::optional<double> memory_pressure, cpu_pressure;  ///< "some" avg10, in %
+  /// The warm pool, one phrase per kind kept warm ("chrome 2/2 ready ...");
+  /// empty without --warm.
+  std::string warm;
 };
 
 struct TopFrame {

@@ -59,6 +59,7 @@ std::vector<std::string> header_lines(const TopFrame& frame, const FrameContext&
                        "  cpu " + with_sign(t.all_cpu_percent) + "  pressure some avg10: memory " +
                        with_sign(t.memory_pressure) + " cpu " + with_sign(t.cpu_pressure);
   std::vector<std::string> lines = {first, second};
+  if (!t.warm.empty()) lines.push_back("warm: " + t.warm);
   if (!context.problem.empty()) lines.push_back("!! " + context.problem);
   char titles[256];
   std::snprintf(titles, sizeof titles, kRowFormat, "ID", "KIND", "MEM", "PEAK", "MAX", "CPU%", "PROCS", "OOM", "AGE",
@@ -157,6 +158,7 @@ json frame_json(const TopFrame& frame, const std::string& time) {
                  {"all_sessions_memory_current", t.all_memory}, {"all_sessions_memory_max", t.all_memory_max},
                  {"all_sessions_cpu_percent", t.all_cpu_percent},
                  {"memory_pressure_some_avg10", t.memory_pressure}, {"cpu_pressure_some_avg10", t.cpu_pressure}};
+  if (!t.warm.empty()) totals["warm"] = t.warm;
   return {{"time", time}, {"totals", totals}, {"sessions", sessions}};
 }
 

@@ -58,6 +58,7 @@ struct FlagText {
   std::string instance = kDefaultInstance, listen = "127.0.0.1:8420", backend = "auto", state_dir;
   std::string browser, chromedriver, memory_max, memory_high, cpu_quota, grace = "2s", start_timeout = "60s";
   std::string new_session_wait = "30s", relay_idle_timeout = "10m", session_network = "auto";
+  std::string warm;
   std::string memory_budget, default_ttl = "1h", max_ttl = "24h", default_idle = "5m", max_idle = "24h";
   uint64_t tasks_max = 0;
   std::vector<std::string> allow_hosts, allow_origins, egress_allow, egress_deny, session_dns;
@@ -187,6 +188,10 @@ void add_session_flags(CLI::App& app, FlagText& text, SessionManagerConfig& sess
       ->capture_default_str();
   app.add_option("--max-idle-timeout", text.max_idle, "longest idle timeout a request may ask for")
       ->capture_default_str();
+  app.add_option("--warm", text.warm,
+                 "KIND=N[,KIND=N]: keep N browsers of KIND started and frozen, handed to opens that ask nothing "
+                 "they lack (docs/operators.md, \"Warm browsers\"); they count against --max-sessions, the uid pool and --memory-budget, "
+                 "and give way to a cold open. Only chrome=N for now");
 }
 
 // A session's way out (egress/egress_policy.hpp): what an operator allows
@@ -323,6 +328,7 @@ void apply_flags(const FlagText& text, DaemonOptions& options) {
   for (const auto& server : text.session_dns)
     options.session_dns.push_back(value_or_usage(parse_dns_server(server), "--session-dns"));
   apply_network_cap_flags(text, sessions);
+  if (!text.warm.empty()) sessions.warm = value_or_usage(parse_warm_targets(text.warm), "--warm");
   if (!text.memory_budget.empty()) {
     sessions.admission.memory_budget = value_or_usage(parse_size(text.memory_budget), "--memory-budget");
     if (!sessions.default_limits.memory_max)

@@ -70,11 +70,55 @@ void Admission::tell(Outcomes& outcomes) {
   for (auto& [waiter, outcome] : outcomes) waiter->decided(std::move(outcome));
 }
 
+// Each place given back goes to the queue's front first (give_back), so a
+// request that arrives behind waiters frees room for them before itself.
+void Admission::reclaim_room_for(uint64_t memory) {
+  if (!m_reclaim) return;
+  for (;;) {
+    {
+      std::lock_guard lock(m_mutex);
+      if (m_queue.empty() && fits(memory)) return;
+      if (m_limits.memory_budget && memory > *m_limits.memory_budget) return;
+    }
+    if (!m_reclaim()) return;
+  }
+}
+
+Result<Admission::Ticket> Admission::try_take(uint64_t memory) {
+  std::lock_guard lock(m_mutex);
+  if (m_closed) return Error::make(EAGAIN, "the daemon is shutting down");
+  // A place given back is for the request that asked for it, not for a
+  // refill that happens to look between the give-back and the take.
+  if (m_deciding || !m_queue.empty() || !fits(memory)) return full("no room for a warm browser");
+  return take(memory);
+}
+
+bool Admission::resize(Ticket& ticket, uint64_t memory) {
+  if (!ticket.m_owner) return false;
+  Outcomes outcomes;
+  {
+    std::lock_guard lock(m_mutex);
+    uint64_t others = m_memory - ticket.m_memory;
+    if (memory > ticket.m_memory && m_limits.memory_budget && others + memory > *m_limits.memory_budget) return false;
+    m_memory = others + memory;
+    ticket.m_memory = memory;
+    grant_in_order(outcomes);  // it may have shrunk
+  }
+  tell(outcomes);
+  return true;
+}
+
 Admission::WaiterPtr Admission::admit_async(uint64_t memory, bool may_wait, Decided decided) {
+  {
+    std::lock_guard lock(m_mutex);
+    ++m_deciding;
+  }
+  reclaim_room_for(memory);
   std::optional<Result<Ticket>> now;
   WaiterPtr waiter;
   {
     std::lock_guard lock(m_mutex);
+    --m_deciding;
     if (m_limits.memory_budget && memory > *m_limits.memory_budget)
       now = Error::make(EINVAL, "memory_max is above the daemon's whole memory budget of " +
                                     std::to_string(*m_limits.memory_budget >> 20) + " MiB");

@@ -30,8 +30,16 @@ CloseReport SessionManager::end_session(const EntryPtr& entry, CloseReason reaso
   }
   SessionLogScope log_scope(id, scope ? scope->unit : "", close_reason_name(reason));
   auto report = clean_up_session(m_backend, *entry->browser, scope, id, reason, {grace, m_config.kill_wait});
-  m_metrics.session_closed(report);
-  m_usage.session_closed(entry->info.request.labels, report);  // the request never changes: no lock
+  // A warm browser never was a session: its end is the pool's count.
+  bool warm;
+  {
+    std::lock_guard lock(m_mutex);
+    warm = entry->warm;
+  }
+  if (!warm) {
+    m_metrics.session_closed(report);
+    m_usage.session_closed(entry->info.request.labels, report);  // the request never changes: no lock
+  }
   // The room is free once the cgroup is: a session's own uid comes back
   // after its sweep, and the next open waits for it (SessionUidPool::take).
   entry->ticket.release();
@@ -61,6 +69,7 @@ void SessionManager::retire(const EntryPtr& entry, const CloseReport& report) {
   entry->info.network = SessionNetwork();
   m_live.erase(entry->info.id);
   m_live_changed.notify_all();
+  m_warm_wakeup.notify_all();  // room freed: the pool may refill
   if (entry->announced) m_closed.push_back(entry);
   while (m_closed.size() > m_config.closed_history) m_closed.pop_front();
 }
@@ -127,12 +136,15 @@ void SessionManager::on_browser_exit(const std::string& id, ExitStatus status) {
   std::string unit;
   {
     std::lock_guard lock(m_mutex);
-    auto entry = find(id);
+    auto entry = find_any(id);
     if (!entry) return;
     entry->info.exit = status;
     // Starting: bring_up() sees the exit. Closing: its cleanup is under way.
     if (entry->info.state != SessionState::running) return;
     mark_closing(*entry);
+    // A warm browser that ended is never handed out (a claim under way sees
+    // it closing); it leaves the pool now.
+    if (entry->warm) std::erase(m_warm_ready, entry), m_warm_counters.discarded(entry->info.request.kind);
     unit = entry->info.scope.unit;
     m_to_close.push_back(id);
   }
@@ -175,7 +187,7 @@ CloseReason SessionManager::exit_reason(const Entry& entry) const {
 steady_clock::time_point SessionManager::next_expiry() const {
   auto next = steady_clock::time_point::max();
   for (const auto& [id, entry] : m_live)
-    if (entry->info.state == SessionState::running)
+    if (entry->info.state == SessionState::running && !entry->warm)
       next = std::min({next, entry->expires, entry->connections ? entry->expires : entry->idle_expires});
   return next;
 }
@@ -184,7 +196,7 @@ std::vector<std::pair<SessionManager::EntryPtr, CloseReason>> SessionManager::ta
   std::vector<std::pair<EntryPtr, CloseReason>> expired;
   auto now = steady_clock::now();
   for (auto& [id, entry] : m_live) {
-    if (entry->info.state != SessionState::running) continue;
+    if (entry->info.state != SessionState::running || entry->warm) continue;  // a warm browser has no lease yet
     if (entry->expires <= now) expired.emplace_back(entry, CloseReason::expired);
     else if (entry->connections == 0 && entry->idle_expires <= now) expired.emplace_back(entry, CloseReason::idle);
     else continue;
@@ -198,7 +210,7 @@ void SessionManager::run_closer() {
   for (;;) {
     auto due = take_expired();
     for (; !m_to_close.empty(); m_to_close.pop_front())
-      if (auto entry = find(m_to_close.front())) due.emplace_back(entry, exit_reason(*entry));
+      if (auto entry = find_any(m_to_close.front())) due.emplace_back(entry, exit_reason(*entry));
     if (due.empty()) {
       if (m_closer_stop) return;
       // Woken early by a new session (a nearer deadline) or an exited browser.
@@ -229,6 +241,7 @@ void SessionManager::refuse_new_sessions() {
 
 void SessionManager::close_all() {
   refuse_new_sessions();
+  stop_warm_pool();  // no member starts after the list below is taken
   std::vector<EntryPtr> closing;
   {
     std::lock_guard lock(m_mutex);
@@ -237,8 +250,11 @@ void SessionManager::close_all() {
   }
   // In parallel, so N sessions take one grace period, not N.
   std::vector<std::thread> workers;
-  for (auto& entry : closing)
-    workers.emplace_back([this, entry] { end_session(entry, CloseReason::shutdown, m_config.default_grace); });
+  // A frozen browser cannot act on SIGTERM: warm ones go without a grace.
+  for (auto& entry : closing) {
+    auto grace = entry->warm ? milliseconds(0) : m_config.default_grace;
+    workers.emplace_back([this, entry, grace] { end_session(entry, CloseReason::shutdown, grace); });
+  }
   for (auto& worker : workers) worker.join();
   // Sessions still starting, or being cleaned by the closer thread, end on their own.
   std::unique_lock lock(m_mutex);

@@ -15,6 +15,8 @@ struct SessionManager::Entry {
   std::unique_ptr<BrowserProcess> browser;
   bool has_scope = false;       ///< info.scope is real: the cgroup exists
   bool announced = false;       ///< the client was given its id: listed, recorded, kept in the history
+  bool warm = false;            ///< a warm browser nobody has claimed: unlisted, unnamed (warm_pool.cpp)
+  bool frozen = false;          ///< its scope is frozen (a warm browser where the backend can freeze)
   uint64_t pid_start_time = 0;  ///< tells the main process from a later one with its PID
   Admission::Ticket ticket;     ///< room held until the session is cleaned
   std::chrono::steady_clock::time_point expires, idle_expires;  ///< guarded like info

@@ -4,6 +4,8 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "corral/session/session_egress.hpp"
@@ -53,10 +55,12 @@ bool valid_session_id(const std::string& id) {
 SessionManager::SessionManager(ScopeBackend& backend, BrowserLauncher& launcher, SessionManagerConfig config)
     : m_backend(backend), m_launcher(launcher), m_config(std::move(config)), m_admission(m_config.admission),
       m_usage(usage_metrics_config(m_config)) {
+  m_admission.set_reclaim([this] { return give_warm_place_back(); });
   m_closer = std::thread([this] { run_closer(); });
 }
 
 SessionManager::~SessionManager() {
+  stop_warm_pool();
   {
     std::lock_guard lock(m_mutex);
     m_closer_stop = true;
@@ -99,6 +103,7 @@ Result<uint64_t> SessionManager::prepare_open(const SessionRequest& request) con
 
 Result<SessionInfo> SessionManager::open(const SessionRequest& request, milliseconds wait) {
   CORRAL_TRY_ASSIGN(uint64_t memory, prepare_open(request));
+  if (auto member = take_warm_member(request)) return claim_or_open_cold(member, request, wait);
   return finish_open(request, m_admission.admit(memory, wait));
 }
 
@@ -107,6 +112,12 @@ Admission::WaiterPtr SessionManager::open_async(const SessionRequest& request, m
   auto memory = prepare_open(request);
   if (!memory) {
     opened(memory.error());
+    return nullptr;
+  }
+  // A hit holds its room already (the member's ticket): no admission, and
+  // the thaw and the check run off the caller's thread.
+  if (auto member = take_warm_member(request)) {
+    run([this, member, request, wait, opened] { opened(claim_or_open_cold(member, request, wait)); });
     return nullptr;
   }
   return m_admission.admit_async(*memory, wait.count() > 0, [this, request, run, opened](auto ticket) {
@@ -156,7 +167,7 @@ Result<SessionInfo> SessionManager::finish_open(const SessionRequest& request, R
 // Each step either succeeds or hands the session to abandon_start(), which
 // undoes whatever the steps before it did.
 Result<SessionManager::EntryPtr> SessionManager::start(const SessionRequest& request, const EgressLists& egress,
-                                                      Admission::Ticket ticket) {
+                                                      Admission::Ticket ticket, bool warm) {
   std::string id = new_session_id();
   BrowserRequest launch{id, request.kind, request.args, {}, request.proxy, egress};
   // chromedriver answers only under a secret path: its port alone, which
@@ -164,6 +175,7 @@ Result<SessionManager::EntryPtr> SessionManager::start(const SessionRequest& req
   if (request.kind == BrowserKind::chromedriver) launch.driver_url_base = "/" + new_access_secret();
   CORRAL_TRY_ASSIGN(auto browser, m_launcher.spawn(launch));
   auto entry = make_entry(request, id, std::move(browser));
+  entry->warm = warm;  // before place_in_scope lists it: never shown
   if (m_config.egress_policy) entry->info.egress_policy = egress_policy_view(*m_config.egress_policy, egress);
   entry->ticket = std::move(ticket);
   cap_network(entry);  // before release(): the way out opens capped
@@ -262,7 +274,8 @@ void SessionManager::persist() {
   {
     std::lock_guard lock(m_mutex);
     for (const auto& [id, entry] : m_live)
-      if (entry->info.state == SessionState::running) records.push_back({entry->info, entry->pid_start_time});
+      if (entry->info.state == SessionState::running)
+        records.push_back({entry->info, entry->pid_start_time, entry->warm});
   }
   // Without the file a restart reaps these sessions instead of adopting
   // them; they keep working meanwhile, so this is logged, not fatal.
@@ -271,6 +284,11 @@ void SessionManager::persist() {
 }
 
 SessionManager::EntryPtr SessionManager::find(const std::string& id) const {
+  auto entry = find_any(id);
+  return entry && !entry->warm ? entry : nullptr;
+}
+
+SessionManager::EntryPtr SessionManager::find_any(const std::string& id) const {
   if (auto it = m_live.find(id); it != m_live.end()) return it->second;
   for (const auto& entry : m_closed)
     if (entry->info.id == id) return entry;
@@ -295,6 +313,7 @@ std::vector<SessionInfo> SessionManager::list() const {
   {
     std::lock_guard lock(m_mutex);
     for (const auto& [id, entry] : m_live) {
+      if (entry->warm) continue;
       sessions.push_back(entry->info);
       if (entry->browser) add_network_counts(sessions.back(), *entry->browser);
     }
@@ -336,7 +355,7 @@ MetricsGauges SessionManager::gauges() const {
 
 size_t SessionManager::open_count() const {
   std::lock_guard lock(m_mutex);
-  return m_live.size();
+  return std::count_if(m_live.begin(), m_live.end(), [](const auto& live) { return !live.second->warm; });
 }
 
 }  // namespace corral

@@ -39,7 +39,7 @@ GroupUsage all_sessions_usage(const SessionManager& sessions) {
 }
 
 std::string render_metrics_page(const SessionManager& sessions) {
-  return sessions.metrics().render(sessions.gauges()) + health_and_limits(sessions) +
+  return sessions.metrics().render(sessions.gauges()) + health_and_limits(sessions) + sessions.render_warm_metrics() +
          sessions.usage_metrics().render([&] { return running_sessions(sessions); }, all_sessions_usage(sessions),
                                          sessions.backend().controllers());
 }

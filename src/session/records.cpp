@@ -121,7 +121,8 @@ json record_json(const SessionRecord& record) {
           {"idle_timeout_ms", info.idle_timeout.count()},
           {"proxy", proxy_record(info.request.proxy)},
           {"requested_network_max_bytes", info.request.network_max_bytes},
-          {"network_max_bytes", info.network_max_bytes}};
+          {"network_max_bytes", info.network_max_bytes},
+          {"warm", record.warm}};
 }
 
 // json::get throws on a wrong type; the caller turns that into EBADMSG.
@@ -203,6 +204,7 @@ Result<SessionRecord> record_from(const json& object, const InstanceNaming& nami
   }
   info.expires_at = info.created_at + info.ttl;
   info.state = SessionState::running;
+  record.warm = object.contains("warm") && object.at("warm").get<bool>();  // absent before the warm pool
   return record;
 }
 

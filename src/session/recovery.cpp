@@ -98,7 +98,12 @@ void SessionManager::adopt_or_reap(const Scope& scope, const std::map<std::strin
   }
   const std::string& id = *named;
   SessionLogScope log_scope(id, scope.unit);
-  if (auto record = records.find(id); record != records.end()) {
+  auto record = records.find(id);
+  if (record != records.end() && record->second.warm) {
+    // Never handed out after a restart: whether it is still fresh and
+    // unclaimed cannot be vouched for (a claim may have been under way).
+    spdlog::info("scope {} was a warm browser; reaping it", scope.name);
+  } else if (record != records.end()) {
     auto adopted = adopt(record->second, scope);
     if (adopted) {
       ++report.adopted;
@@ -132,6 +137,7 @@ Result<RecoveryReport> SessionManager::recover() {
   CORRAL_TRY(m_launcher.reclaim_uids());  // what reaped sessions left under their uids
   persist();                     // drop the records of what was reaped
   m_closer_wakeup.notify_one();  // adopted leases to watch
+  start_warm_pool();             // only now: a member started earlier would have been taken for a leftover
   return report;
 }
 

@@ -23,6 +23,7 @@ const char* close_reason_name(CloseReason reason) {
     case CloseReason::start_failed: return "start-failed";
     case CloseReason::disconnected: return "disconnected";
     case CloseReason::network_limit: return "network-limit";
+    case CloseReason::warm_discarded: return "warm-discarded";
   }
   return "unknown";
 }

@@ -32,6 +32,9 @@ class CgroupfsBackend : public CgroupScopeBackend {
   Result<Scope> create(const ScopeSpec& spec) override;
   Result<void> destroy(const Scope& scope) override;
   Result<std::vector<Scope>> find_leftovers() override;
+  Result<void> freeze(const Scope& scope) override;
+  Result<void> thaw(const Scope& scope) override;
+  Result<void> set_limits(const Scope& scope, const Limits& limits) override;
 
  private:
   CgroupfsBackend(InstanceNaming naming, std::filesystem::path root, Controllers controllers, bool root_is_own)

@@ -74,6 +74,17 @@ class ScopeBackend {
   /// SIGKILL every process in the scope and wait up to `wait` per round for
   /// the scope to empty; processes that survive two rounds are reported.
   virtual KillOutcome kill_all(const Scope& scope, std::chrono::milliseconds wait) = 0;
+  /// Freeze every process of the scope, and return once the kernel says
+  /// the cgroup is frozen (a warm browser waiting to be handed out: it uses
+  /// no CPU). ETIMEDOUT when it does not freeze within a bounded wait;
+  /// EOPNOTSUPP when the owner of the cgroups cannot freeze here (systemd
+  /// on a hybrid host freezes nothing, and corral does not go behind it).
+  virtual Result<void> freeze(const Scope& scope) = 0;
+  /// Undo freeze(), and return once the cgroup says "frozen 0".
+  virtual Result<void> thaw(const Scope& scope) = 0;
+  /// Write `limits` (its set fields) to a running scope: a warm browser
+  /// takes the limits of the request it is handed to.
+  virtual Result<void> set_limits(const Scope& scope, const Limits& limits) = 0;
   /// Success when `pid` runs in the scope's cgroup or below it.
   virtual Result<void> check_contains(const Scope& scope, pid_t pid) const = 0;
 };

@@ -22,6 +22,9 @@ class SystemdBackend : public CgroupScopeBackend {
   Result<Scope> create(const ScopeSpec& spec) override;
   Result<void> destroy(const Scope& scope) override;
   Result<std::vector<Scope>> find_leftovers() override;
+  Result<void> freeze(const Scope& scope) override;
+  Result<void> thaw(const Scope& scope) override;
+  Result<void> set_limits(const Scope& scope, const Limits& limits) override;
 
  private:
   SystemdBackend(InstanceNaming naming, std::unique_ptr<SystemdBus> bus, SystemdBus::Manager manager,

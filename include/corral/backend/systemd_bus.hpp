@@ -45,6 +45,14 @@ class SystemdBus {
   /// systemd has unloaded it: for its UnitRemoved signal, matched before the
   /// unit is first looked up. ETIMEDOUT if it stays loaded.
   Result<void> stop_and_unload(const std::string& unit, std::chrono::milliseconds timeout);
+  /// FreezeUnit / ThawUnit (systemd ≥ 250): systemd answers once the unit's
+  /// cgroup is frozen / thawed, and keeps its own view of the unit right.
+  Result<void> freeze_unit(const std::string& unit);
+  Result<void> thaw_unit(const std::string& unit);
+  /// SetUnitProperties(unit, runtime=true, properties): systemd writes the
+  /// cgroup files itself (memory.max for MemoryMax, ...) and forgets the
+  /// values when the unit goes.
+  Result<void> set_unit_properties(const std::string& unit, const AppendProperties& append);
   /// Names of loaded units matching a glob, e.g. "corral-*.scope".
   Result<std::vector<std::string>> list_units(const std::string& pattern);
 

@@ -48,6 +48,13 @@ class Cgroup {
   Result<void> add_process(pid_t pid) const;
   /// Write the limit files whose controllers are enabled for this cgroup.
   Result<void> apply_limits(const Limits& limits) const;
+  /// Write cgroup.freeze (1: freeze, 0: thaw) and wait, by poll(2) on
+  /// cgroup.events, until it says "frozen 1" / "frozen 0". The kernel
+  /// freezes every process of the subtree; a frozen one uses no CPU and
+  /// still dies of SIGKILL (cgroup.kill). ETIMEDOUT past `timeout`.
+  Result<void> set_frozen(bool frozen, std::chrono::milliseconds timeout) const;
+  /// True when cgroup.events says "frozen 1".
+  Result<bool> frozen() const;
   /// Which limits this cgroup really enforces: the controller files exist.
   Controllers enforced() const;
   CgroupStats stats() const;

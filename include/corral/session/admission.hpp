@@ -77,6 +77,21 @@ class Admission {
   /// if it was decided already.
   void give_up(const WaiterPtr& waiter);
 
+  /// Room now, for a warm browser (warm_pool.cpp): only when nobody waits
+  /// and it fits; never waits, never asks for room back. ENOSPC otherwise.
+  Result<Ticket> try_take(uint64_t memory);
+
+  /// Change how much memory `ticket` holds (a warm browser handed to a
+  /// request with its own memory_max). False, and nothing changed, when
+  /// more does not fit the budget.
+  bool resize(Ticket& ticket, uint64_t memory);
+
+  /// Asked, outside the admission's lock, for a place back when a request
+  /// does not fit: it releases one ticket (a warm browser's) and says true,
+  /// or says false when it has none to give. Set once, before any request.
+  using Reclaim = std::function<bool()>;
+  void set_reclaim(Reclaim reclaim) { m_reclaim = std::move(reclaim); }
+
   /// Room for a session that is already running (adopted after a restart):
   /// always granted, even past the limits, which then hold new sessions back.
   Ticket adopt(uint64_t memory);
@@ -102,11 +117,16 @@ class Admission {
   void grant_in_order(Outcomes& outcomes);
   static void tell(Outcomes& outcomes);
 
+  /// Give places back (m_reclaim) until `memory` fits with nobody ahead.
+  void reclaim_room_for(uint64_t memory);
+
   AdmissionLimits m_limits;
+  Reclaim m_reclaim;
   mutable std::mutex m_mutex;
   size_t m_sessions = 0;
   uint64_t m_memory = 0;
   std::deque<WaiterPtr> m_queue;  ///< waiting requests, by arrival
+  size_t m_deciding = 0;          ///< admit_async calls between their reclaim and their decision
   bool m_closed = false;
 };
 

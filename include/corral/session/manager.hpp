@@ -27,6 +27,7 @@
 #include "corral/session/records.hpp"
 #include "corral/session/session.hpp"
 #include "corral/session/usage_metrics.hpp"
+#include "corral/session/warm_pool.hpp"
 #include "corral/util/work_queue.hpp"
 
 namespace corral {
@@ -62,6 +63,9 @@ struct SessionManagerConfig {
   bool network_counted = false;
   std::optional<uint64_t> default_network_max_bytes;  ///< for a request without one; none: no cap
   std::optional<uint64_t> max_network_max_bytes;      ///< the most a request may ask for; none: no maximum
+  /// --warm: browsers kept started and frozen per kind, handed to matching
+  /// opens (warm_pool.cpp). Kept from recover() on.
+  WarmTargets warm;
 };
 
 class SessionManager {
@@ -148,6 +152,10 @@ class SessionManager {
   const Metrics& metrics() const { return m_metrics; }
   MetricsGauges gauges() const;
   const UsageMetrics& usage_metrics() const { return m_usage; }
+  /// The warm pool, per kind kept warm (none without --warm).
+  std::vector<WarmStatus> warm_status() const;
+  /// The warm pool's /metrics families; "" without --warm.
+  std::string render_warm_metrics() const;
 
  private:
   struct Entry;
@@ -161,13 +169,18 @@ class SessionManager {
   /// What follows admission: start the browser with the ticket, or report why there is none.
   Result<SessionInfo> finish_open(const SessionRequest& request, Result<Admission::Ticket> ticket);
   /// `egress`: the session's own lists, settled (session_egress.hpp).
-  Result<EntryPtr> start(const SessionRequest& request, const EgressLists& egress, Admission::Ticket ticket);
+  /// `warm`: a warm browser's start, unlisted until claimed.
+  Result<EntryPtr> start(const SessionRequest& request, const EgressLists& egress, Admission::Ticket ticket,
+                         bool warm = false);
   EntryPtr make_entry(const SessionRequest& request, const std::string& id, std::unique_ptr<BrowserProcess> browser);
   Result<void> place_in_scope(const EntryPtr& entry);
   Result<void> bring_up(const EntryPtr& entry);
   /// The one undo path of a failed open, whatever step it reached.
   Error abandon_start(const EntryPtr& entry, CloseReason reason, Error why);
+  /// A session by id: never a warm browser, which nobody may name.
   EntryPtr find(const std::string& id) const;
+  /// Any entry by id, warm or not (exits, the closer).
+  EntryPtr find_any(const std::string& id) const;
   /// Rewrite the state file from the running sessions. Call without m_mutex.
   void persist();
 
@@ -192,6 +205,30 @@ class SessionManager {
   /// Running sessions past their ttl or idle timeout, marked closing.
   std::vector<std::pair<EntryPtr, CloseReason>> take_expired();
   std::chrono::steady_clock::time_point next_expiry() const;
+
+  // The warm pool (warm_pool.cpp).
+  void start_warm_pool();
+  void stop_warm_pool();
+  void run_warm_refill();
+  /// Start, and freeze, one warm browser of `kind` if admission has room now.
+  bool refill_one(BrowserKind kind);
+  /// True once `member` is frozen; false, and it is discarded, if that
+  /// failed, or false with m_warm_freezes cleared where nothing freezes.
+  bool freeze_warm(const EntryPtr& member);
+  size_t warm_members(BrowserKind kind) const;  ///< starting or ready; under m_mutex
+  /// A ready member for `request`, taken out of the pool; null for a miss
+  /// (counted, where the kind is kept warm).
+  EntryPtr take_warm_member(const SessionRequest& request);
+  /// Hand `member` to `request`, or discard it and open cold.
+  Result<SessionInfo> claim_or_open_cold(const EntryPtr& member, const SessionRequest& request,
+                                         std::chrono::milliseconds wait);
+  Result<SessionInfo> claim(const EntryPtr& member, const SessionRequest& request);
+  /// The member becomes the request's session; under m_mutex.
+  void hand_over(Entry& member, const SessionRequest& request, const Limits& limits);
+  /// Kill a warm member unused (in the background). False if it was closing already.
+  bool discard_warm(const EntryPtr& member, const std::string& why);
+  /// Admission's Reclaim: the oldest ready member gives its place back.
+  bool give_warm_place_back();
 
   // Recovery (recovery.cpp).
   std::map<std::string, SessionRecord> load_records(RecoveryReport& report);
@@ -221,6 +258,18 @@ class SessionManager {
   std::deque<std::string> m_to_close;
   bool m_closer_stop = false;
   std::thread m_closer;
+
+  // The warm pool: its ready members, oldest first (guarded by m_mutex),
+  // and the thread that refills it.
+  std::deque<EntryPtr> m_warm_ready;
+  std::condition_variable m_warm_wakeup;
+  bool m_warm_stop = false;
+  std::thread m_warm_refill;
+  WarmCounters m_warm_counters;
+  /// False once the backend said it cannot freeze (EOPNOTSUPP): members
+  /// wait unfrozen from then on, as /v1/usage says. Refill thread only,
+  /// read under m_mutex.
+  bool m_warm_freezes = true;
 
   std::mutex m_persist_mutex;  ///< one writer of the state file at a time, newest last
 

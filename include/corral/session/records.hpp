@@ -24,6 +24,7 @@ namespace corral {
 struct SessionRecord {
   SessionInfo info;             ///< request, limits, scope, pid, endpoints, lease
   uint64_t pid_start_time = 0;  ///< of info.pid, so a reused PID is not mistaken for it
+  bool warm = false;            ///< a warm browser nobody claimed: a restart reaps it, never hands it out
 };
 
 /// <state>/sessions.json

@@ -46,8 +46,9 @@ const char* session_state_name(SessionState state);
 /// Why a session ended.
 /// `disconnected`: the client whose connection launched it went away (connect-to-launch).
 /// `network_limit`: its pages moved more than its network_max_bytes.
+/// `warm_discarded`: a warm browser killed unclaimed (it gave way, or failed a check).
 enum class CloseReason { client, expired, idle, browser_exited, oom, shutdown, start_failed, disconnected,
-                         network_limit };
+                         network_limit, warm_discarded };
 const char* close_reason_name(CloseReason reason);
 
 /// Where a close spent its time, in milliseconds, step by step.

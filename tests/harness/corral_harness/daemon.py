@@ -134,6 +134,7 @@ class Daemon(Api):
         if backend == "cgroupfs" and SESSION_NETWORK == "own" and "--session-network" not in extra_args:
             args += ["--session-network", "own"]
         args += list(extra_args)
+        self.keeps_warm = "--warm" in extra_args  # warm browsers (--warm) stay while it runs
         self.log_lines = []
         _LIVE_DAEMONS.append(self)
         self.process = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
@@ -197,16 +198,37 @@ class Daemon(Api):
         removed = os.path.join(self.state_dir, "removed")
         return os.listdir(removed) if os.path.isdir(removed) else []
 
+    def warm_members(self):
+        """Ids of the warm browsers of a running daemon with --warm: the
+        session scopes no listed session owns, up to as many as /v1/usage
+        says it keeps (any more are leftovers), each holding one uid."""
+        if not self.keeps_warm or self.process.poll() is not None:
+            return []
+        listed = {os.path.basename(s["cgroup"]) for s in self.request("GET", "/v1/sessions")[1]["sessions"]}
+        warm = [name for name in self.session_cgroups() if name not in listed]
+        kept = sum(pool["target"] for pool in self.request("GET", "/v1/usage")[1]["warm"].values())
+        return [name.removesuffix(".scope").rsplit("-", 1)[1] for name in warm[:kept]]
+
     def leftovers(self):
-        return {"cgroups": self.session_cgroups(), "dirs": self.session_dirs(), "units": self.units(),
+        """What is left of sessions; a running --warm daemon's warm browsers are not."""
+        warm = self.warm_members()
+        def ours(name):  # a scope, unit or session dir of a session, not of a warm browser
+            return not any(name == i or name.endswith(f"-{i}") or name.endswith(f"-{i}.scope") for i in warm)
+        left = {"cgroups": [c for c in self.session_cgroups() if ours(c)],
+                "dirs": [d for d in self.session_dirs() if ours(d)], "units": [u for u in self.units() if ours(u)],
                 "set_aside": self.set_aside_dirs()}
+        uids = self.request("GET", "/v1/health")[1]["session_uids"] if warm else {}
+        if uids.get("separate"):  # each warm browser holds one uid, and nothing else holds any once sessions are gone
+            in_use = uids["in_use"]
+            left["uids"] = [] if in_use == len(warm) else [f"{in_use} uids in use for {len(warm)} warm browsers"]
+        return left
 
     def assert_nothing_left(self, pids=()):
         alive = [pid for pid in pids if pid_alive(pid)]
-        # A close answers before the space of its files is freed; that
-        # follows within moments.
+        # A close answers before the space of its files is freed (and its
+        # uid swept); that follows within moments.
         try:
-            wait_until(lambda: not self.set_aside_dirs(), 5, "set-aside session dirs removed")
+            wait_until(lambda: not any(self.leftovers().values()), 5, "set-aside session dirs removed")
         except AssertionError:
             pass  # reported below with the rest
         left = self.leftovers()

@@ -75,6 +75,14 @@ TEST_CASE("build_frame totals: admission limits and the all-sessions cgroup") {
   CHECK_FALSE(frame.totals.cpu_pressure);
 }
 
+TEST_CASE("build_frame totals: the warm pool in one phrase per kind, none without one") {
+  json usage = {{"warm", {{"chrome", {{"target", 4}, {"ready", 3}, {"hits", 7}, {"misses", 1}, {"discarded", 2},
+                                      {"last_refill_ms", 412.6}, {"frozen", true}}}}}};
+  auto frame = build_frame(sample(json::array(), kStart, usage), nullptr, SortKey::memory, false);
+  CHECK(frame.totals.warm == "chrome 3/4 ready, 7 hits, 1 misses, 2 discarded, refill 412 ms");
+  CHECK(build_frame(sample(json::array(), kStart), nullptr, SortKey::memory, false).totals.warm.empty());
+}
+
 TEST_CASE("parse_sort_key knows every key it names") {
   for (auto key : {SortKey::memory, SortKey::peak, SortKey::cpu, SortKey::processes, SortKey::oom, SortKey::age,
                    SortKey::expiry, SortKey::id})

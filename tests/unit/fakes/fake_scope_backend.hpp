@@ -22,6 +22,7 @@ class FakeScopeBackend : public ScopeBackend {
     Limits limits;
     bool populated = true;
     uint64_t oom_kills = 0;
+    bool frozen = false;
   };
 
   std::string kind() const override { return "fake"; }
@@ -93,7 +94,25 @@ class FakeScopeBackend : public ScopeBackend {
     return success();
   }
 
+  Result<void> freeze(const Scope& scope) override { return set_frozen(scope, true); }
+  Result<void> thaw(const Scope& scope) override { return set_frozen(scope, false); }
+  Result<void> set_limits(const Scope& scope, const Limits& limits) override {
+    std::lock_guard lock(m_mutex);
+    auto it = m_scopes.find(scope.name);
+    if (it == m_scopes.end()) return Error::make(ENOENT, "no scope " + scope.name);
+    it->second.limits = limits;
+    return success();
+  }
+
   // For tests.
+  bool frozen(const std::string& name) const {
+    std::lock_guard lock(m_mutex);
+    return m_scopes.at(name).frozen;
+  }
+  Limits limits_of(const std::string& name) const {
+    std::lock_guard lock(m_mutex);
+    return m_scopes.at(name).limits;
+  }
   Scope add_leftover(const std::string& name, pid_t pid) {
     std::lock_guard lock(m_mutex);
     m_scopes[name] = FakeScope{pid, {}};
@@ -123,6 +142,14 @@ class FakeScopeBackend : public ScopeBackend {
   std::function<void(pid_t)> on_kill;  ///< what a kill does to the process in the scope
 
  private:
+  Result<void> set_frozen(const Scope& scope, bool frozen) {
+    std::lock_guard lock(m_mutex);
+    auto it = m_scopes.find(scope.name);
+    if (it == m_scopes.end()) return Error::make(ENOENT, "no scope " + scope.name);
+    it->second.frozen = frozen;
+    return success();
+  }
+
   mutable std::mutex m_mutex;
   std::map<std::string, FakeScope> m_scopes;
 };

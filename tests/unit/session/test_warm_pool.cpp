@@ -1,0 +1,128 @@
+// The warm pool on fakes: --warm's parsing, the hit rule, admission giving
+// places back, and a manager whose pool starts, freezes, hands out, misses
+// and refills.
+#include <doctest/doctest.h>
+
+#include "corral/egress/egress_rule.hpp"
+#include "corral/session/records.hpp"
+#include "corral/session/warm_pool.hpp"
+#include "fakes/manager_fixture.hpp"
+
+using namespace corral;
+using namespace corral::testing;
+using namespace std::chrono;
+
+TEST_CASE("--warm takes chrome=N and refuses chromedriver for now") {
+  auto targets = parse_warm_targets("chrome=4");
+  REQUIRE(targets.ok());
+  CHECK(targets->at(BrowserKind::chrome) == 4u);
+  auto driver = parse_warm_targets("chrome=1,chromedriver=2");
+  REQUIRE_FALSE(driver.ok());
+  CHECK(driver.error().code == ENOTSUP);
+  CHECK(driver.error().message.find("not built yet") != std::string::npos);
+  for (const char* bad : {"", "chrome", "chrome=", "chrome=-1", "chrome=x", "firefox=1", "chrome=1,chrome=2"})
+    CHECK_FALSE(parse_warm_targets(bad).ok());
+}
+
+TEST_CASE("a hit asks nothing a warm browser lacks: limits, labels and leases are set at hand-out") {
+  SessionRequest plain;
+  plain.limits.memory_max = 1u << 30;
+  plain.labels["bot"] = "b";
+  plain.ttl = minutes(5);
+  plain.network_max_bytes = 1000;
+  CHECK_FALSE(warm_miss_reason(plain));
+  SessionRequest args;
+  args.args = {"--window-size=800,600"};
+  CHECK(warm_miss_reason(args));
+  SessionRequest driver;
+  driver.kind = BrowserKind::chromedriver;
+  CHECK(warm_miss_reason(driver));
+  SessionRequest narrowed;
+  narrowed.egress.deny.push_back(*parse_egress_rule("203.0.113.0/24"));
+  CHECK(warm_miss_reason(narrowed));
+}
+
+TEST_CASE("admission asks for places back before it refuses, and a warm take never waits") {
+  Admission admission({2, std::nullopt, 4});
+  std::vector<Admission::Ticket> warm;
+  for (int i = 0; i < 2; ++i) {
+    auto taken = admission.try_take(0);
+    REQUIRE(taken.ok());
+    warm.push_back(std::move(*taken));
+  }
+  CHECK_FALSE(admission.try_take(0).ok());
+  int asked = 0;
+  admission.set_reclaim([&] {
+    ++asked;
+    if (warm.empty()) return false;
+    warm.pop_back();  // releases its ticket
+    return true;
+  });
+  auto first = admission.admit(0, milliseconds(0));
+  auto second = admission.admit(0, milliseconds(0));
+  CHECK(first.ok());
+  CHECK(second.ok());
+  auto third = admission.admit(0, milliseconds(0));
+  REQUIRE_FALSE(third.ok());
+  CHECK(third.error().code == ENOSPC);
+  CHECK(asked == 3);
+}
+
+TEST_CASE("a ticket's memory is resized within the budget only") {
+  Admission admission({0, 3u << 30, 4});
+  auto ticket = admission.admit(1u << 30, milliseconds(0));
+  REQUIRE(ticket.ok());
+  CHECK(admission.resize(*ticket, 2u << 30));
+  CHECK(admission.memory() == 2u << 30);
+  auto other = admission.admit(1u << 30, milliseconds(0));
+  REQUIRE(other.ok());
+  CHECK_FALSE(admission.resize(*ticket, 3u << 30));
+  CHECK(admission.memory() == 3u << 30);
+}
+
+TEST_CASE("the pool starts frozen members, hands one to a plain open and refills; args are a miss") {
+  ManagerFixture f;
+  f.config.warm[BrowserKind::chrome] = 1;
+  REQUIRE(f.manager().recover().ok());
+  auto ready = [&] { return f.manager().warm_status().at(0).ready == 1; };
+  REQUIRE(eventually(ready, seconds(5)));
+  CHECK(f.manager().list().empty());
+  CHECK(f.manager().open_count() == 0);
+  SessionRequest request;
+  request.limits.memory_max = 256u << 20;
+  request.labels["bot"] = "w";
+  auto claimed = f.open_ok(request);
+  CHECK_FALSE(f.backend.frozen(claimed.scope.name));
+  CHECK(f.backend.limits_of(claimed.scope.name).memory_max == 256u << 20);
+  CHECK(claimed.request.labels.at("bot") == "w");
+  CHECK(f.manager().list().size() == 1);
+  CHECK(f.manager().warm_status().at(0).hits == 1u);
+  REQUIRE(eventually(ready, seconds(5)));
+  SessionRequest with_args;
+  with_args.args = {"--window-size=800,600"};
+  auto cold = f.open_ok(with_args);
+  CHECK(f.manager().warm_status().at(0).misses == 1u);
+  CHECK(f.manager().warm_status().at(0).ready == 1u);  // a miss with room takes no member
+  CHECK(f.manager().close(claimed.id, milliseconds(0)).ok());
+  CHECK(f.manager().close(cold.id, milliseconds(0)).ok());
+  f.manager().close_all();
+  CHECK(f.host_is_clean());
+}
+
+TEST_CASE("a warm member is not a session: its id is unknown to get and close") {
+  ManagerFixture f;
+  f.config.warm[BrowserKind::chrome] = 1;
+  REQUIRE(f.manager().recover().ok());
+  REQUIRE(eventually([&] { return f.manager().warm_status().at(0).ready == 1; }, seconds(5)));
+  REQUIRE(f.backend.count() == 1);
+  auto records = load_session_records(session_records_path(f.config.state_dir));
+  REQUIRE(records.ok());
+  REQUIRE(records->size() == 1);
+  CHECK(records->front().warm);
+  const auto& id = records->front().info.id;
+  CHECK(f.backend.frozen("corral-" + id));
+  CHECK(f.manager().get(id).error().code == ENOENT);
+  CHECK(f.manager().close(id, milliseconds(0)).error().code == ENOENT);
+  f.manager().close_all();
+  CHECK(f.host_is_clean());
+}
