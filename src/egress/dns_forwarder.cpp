@@ -197,6 +197,15 @@ std::optional<DnsCounters> DnsForwarder::counters(const std::string& session_id)
   return found->second->tally.snapshot();
 }
 
+bool DnsForwarder::restart_counts(const std::string& session_id) {
+  std::lock_guard lock(m_impl->mutex);
+  auto found = m_impl->sessions.find(session_id);
+  if (found == m_impl->sessions.end()) return false;
+  auto& tally = found->second->tally;
+  for (auto* count : {&tally.answered, &tally.failed, &tally.dropped, &tally.bytes_out, &tally.bytes_in}) count->store(0);
+  return true;
+}
+
 const std::vector<IpEndpoint>& DnsForwarder::resolvers() const { return m_impl->resolvers; }
 
 }  // namespace corral

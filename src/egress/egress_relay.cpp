@@ -193,4 +193,11 @@ std::optional<EgressCounters> EgressRelay::counters(const std::string& session_i
   return session->tally.snapshot();
 }
 
+bool EgressRelay::restart_counts(const std::string& session_id) {
+  auto session = m_impl->served(session_id);
+  if (!session) return false;
+  session->tally.restart();
+  return true;
+}
+
 }  // namespace corral

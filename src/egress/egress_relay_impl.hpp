@@ -32,6 +32,13 @@ struct EgressTally {
 
   void count_refusal(EgressReason reason) { refused[static_cast<size_t>(reason)].fetch_add(1); }
   EgressCounters snapshot() const;
+  /// Everything back to zero but `open` (connections that still live).
+  void restart() {
+    for (auto* count : {&connections, &unreachable, &unsupported, &bad_handshake, &over_limit, &proxy_refused,
+                        &proxy_failed, &bytes_out, &bytes_in})
+      count->store(0);
+    for (auto& count : refused) count.store(0);
+  }
 };
 
 class EgressConnection;

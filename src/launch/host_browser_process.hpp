@@ -77,6 +77,12 @@ class HostBrowserProcess : public BrowserProcess {
       spdlog::error("session {}: its network cap is not applied: {}", session_id(), capped.error().message);
   }
 
+  void restart_network_counts() override {
+    std::lock_guard lock(m_way_out_mutex);
+    if (m_egress) m_egress->restart_counts(session_id());
+    if (m_dns) m_dns->restart_counts(session_id());
+  }
+
   // Without it the session's own lookups fail, and its pages still load
   // (Chrome hands their names to the way out): said, not fatal. A session
   // with an upstream proxy gets none: its names are the proxy's to resolve,

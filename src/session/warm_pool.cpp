@@ -184,7 +184,8 @@ Result<SessionInfo> SessionManager::claim(const EntryPtr& member, const SessionR
     hand_over(*member, request, limits);
     info = member->info;
   }
-  cap_network(member);
+  member->browser->restart_network_counts();  // it owes nothing it moved while warm
+  cap_network(member);                          // the request's cap, from zero
   persist();  // on disk (written and renamed) before the answer: a restart adopts it as a session
   auto persisted = steady_clock::now();
   m_metrics.session_opened();

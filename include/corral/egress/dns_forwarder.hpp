@@ -79,6 +79,9 @@ class DnsForwarder {
   std::optional<DnsCounters> stop(const std::string& session_id);
   /// The session's counts now; nullopt if it is not served.
   std::optional<DnsCounters> counters(const std::string& session_id) const;
+  /// Count the session from zero again (all but its queries in flight), as
+  /// EgressRelay::restart_counts. False if it is not served.
+  bool restart_counts(const std::string& session_id);
 
   const std::vector<IpEndpoint>& resolvers() const;
 

@@ -99,6 +99,10 @@ class EgressRelay {
   std::optional<EgressCounters> stop(const std::string& session_id);
   /// The session's counts now; nullopt if it is not served.
   std::optional<EgressCounters> counters(const std::string& session_id) const;
+  /// Count the session from zero again (all but its open connections): a
+  /// warm browser handed to a client (warm_pool.cpp) owes nothing it moved
+  /// while it waited. False if it is not served.
+  bool restart_counts(const std::string& session_id);
   /// The operator's policy every session is judged by first.
   const EgressPolicy& policy() const;
   /// For corrald's refresher of the operator's names (egress_names_refresh.hpp).

@@ -72,6 +72,9 @@ class BrowserProcess {
   /// out to open; after, it applies at once. Without a way out it does
   /// nothing (the manager refuses a cap where sessions have none).
   virtual void cap_network(uint64_t /*max_bytes*/, std::function<void()> /*over_cap*/) {}
+  /// Its way out's and resolver's counts from zero again: a warm browser
+  /// is handed out owing nothing it moved while it waited.
+  virtual void restart_network_counts() {}
   /// Wait until the browser answers (DevTools or WebDriver). ECHILD if it
   /// exits first, ETIMEDOUT after `timeout`.
   virtual Result<Endpoints> wait_until_ready(std::chrono::milliseconds timeout) = 0;

@@ -112,3 +112,23 @@ TEST_CASE("bytes counted elsewhere (a DNS forwarder) count against the same cap 
   }));
   CHECK_FALSE(relay.add_bytes("nobody", 1, 1));
 }
+
+// A warm browser handed out counts from zero (warm_pool.cpp): what it moved
+// while it waited is not the client's, and its cap counts from the claim.
+TEST_CASE("restart_counts counts a session from zero, and its cap from there") {
+  uint16_t port = 0;
+  EgressRelay relay(allow_everything());
+  REQUIRE(relay.serve("s1", listen_on_loopback(port, 64), EgressSession{}));
+  CHECK(relay.add_bytes("s1", 700, 200));
+  CHECK(relay.restart_counts("s1"));
+  auto counts = *relay.counters("s1");
+  CHECK(counts.bytes_in == 0);
+  CHECK(counts.bytes_out == 0);
+  int told = 0;
+  REQUIRE(relay.cap("s1", 1000, [&] { ++told; }));
+  CHECK(relay.add_bytes("s1", 600, 400));  // 1,000 since the restart: at the cap, not past it
+  CHECK(told == 0);
+  CHECK(relay.add_bytes("s1", 1, 0));
+  CHECK(told == 1);
+  CHECK_FALSE(relay.restart_counts("nobody"));
+}

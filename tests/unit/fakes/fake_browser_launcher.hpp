@@ -34,6 +34,7 @@ class FakeBrowserLauncher : public BrowserLauncher {
     std::optional<uint64_t> network_cap = std::nullopt;   ///< as cap_network() set it
     std::function<void()> over_network_cap = nullptr;     ///< cap_network()'s callback
     std::optional<EgressCounters> egress_counts = std::nullopt;  ///< what egress() answers; set by a test
+    int network_count_restarts = 0;                              ///< restart_network_counts() calls
   };
 
   Result<std::unique_ptr<BrowserProcess>> spawn(const BrowserRequest& request) override {
@@ -230,6 +231,10 @@ class FakeBrowserLauncher : public BrowserLauncher {
       std::lock_guard lock(m_launcher.m_mutex);
       m_launcher.m_browsers.at(m_pid).network_cap = max_bytes;
       m_launcher.m_browsers.at(m_pid).over_network_cap = std::move(over_cap);
+    }
+    void restart_network_counts() override {
+      std::lock_guard lock(m_launcher.m_mutex);
+      ++m_launcher.m_browsers.at(m_pid).network_count_restarts;
     }
 
    private:

@@ -95,6 +95,7 @@ TEST_CASE("the pool starts frozen members, hands one to a plain open and refills
   CHECK_FALSE(f.backend.frozen(claimed.scope.name));
   CHECK(f.backend.limits_of(claimed.scope.name).memory_max == 256u << 20);
   CHECK(claimed.request.labels.at("bot") == "w");
+  CHECK(f.launcher.browser(claimed.pid).network_count_restarts == 1);  // it owes nothing it moved while warm
   CHECK(f.manager().list().size() == 1);
   CHECK(f.manager().warm_status().at(0).hits == 1u);
   REQUIRE(eventually(ready, seconds(5)));
