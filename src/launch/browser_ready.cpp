@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "corral/net/loopback_http.hpp"
+#include "corral/net/session_connector.hpp"
 #include "corral/util/file_io.hpp"
 #include "corral/util/json_bounded.hpp"
 #include "corral/util/unique_fd.hpp"
@@ -118,6 +119,17 @@ Result<Endpoints> wait_for_devtools(const SessionNetwork& network, const fs::pat
     char drain[4096];
     while (::read(inotify.get(), drain, sizeof drain) > 0) {}
   }
+}
+
+Result<void> devtools_still_listening(const SessionNetwork& network, const fs::path& profile, int pidfd) {
+  if (exited(pidfd)) return exited_error();
+  auto text = read_active_port(profile);
+  if (!text) return text.error();
+  auto active = *text ? parse_devtools_active_port(**text) : std::nullopt;
+  if (!active) return Error::make(ECHILD, "its DevToolsActivePort is gone or changed");
+  auto connected = connect_to_session(network, active->first, milliseconds(500));
+  if (!connected) return Error::make(ECONNREFUSED, "its DevTools port takes no connection: " + connected.error().message);
+  return success();
 }
 
 Result<Endpoints> wait_for_webdriver(const SessionNetwork& network, uint16_t port, const std::string& url_base, int pidfd, milliseconds timeout) {

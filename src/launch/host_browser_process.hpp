@@ -126,6 +126,13 @@ class HostBrowserProcess : public BrowserProcess {
     return wait_for_webdriver(m_network, m_port, m_url_base, m_pidfd.get(), timeout);
   }
 
+  Result<void> still_listening() override {
+    if (m_kind == BrowserKind::chrome) return devtools_still_listening(m_network, m_dirs.profile, m_pidfd.get());
+    // chromedriver is not kept warm (--warm refuses it): its readiness is the check.
+    CORRAL_TRY(wait_for_webdriver(m_network, m_port, m_url_base, m_pidfd.get(), std::chrono::seconds(2)));
+    return success();
+  }
+
   // Chrome on SIGTERM shuts down cleanly (its profile is flushed); the
   // helpers that outlive it are what cgroup.kill is for.
   bool ask_to_exit(std::chrono::milliseconds grace) override {

@@ -29,9 +29,6 @@ namespace {
 // a close or a claim wakes it earlier.
 constexpr milliseconds kRefillRetry{500};
 constexpr milliseconds kRefillRetryMost{30000};
-// A thawed browser answers /json/version in a few milliseconds (2-11 ms
-// measured); one that takes longer is not one to hand out.
-constexpr milliseconds kClaimAnswerWait{2000};
 
 }  // namespace
 
@@ -170,7 +167,7 @@ Result<SessionInfo> SessionManager::claim(const EntryPtr& member, const SessionR
   auto limited = steady_clock::now();
   if (member->frozen) CORRAL_TRY(m_backend.thaw(scope));
   auto thawed = steady_clock::now();
-  CORRAL_TRY_ASSIGN(auto endpoints, member->browser->wait_until_ready(kClaimAnswerWait));
+  CORRAL_TRY(member->browser->still_listening());  // its endpoints are the ones it had when frozen
   auto answered = steady_clock::now();
   auto enforced = m_backend.enforced(scope);
   SessionInfo info;
@@ -179,7 +176,6 @@ Result<SessionInfo> SessionManager::claim(const EntryPtr& member, const SessionR
     // An exit while thawing is on_browser_exit's: the member is closing.
     if (member->info.state != SessionState::running || member->info.exit)
       return Error::make(ECHILD, "it ended while being handed out");
-    member->info.endpoints = endpoints;
     member->info.enforced = enforced;
     hand_over(*member, request, limits);
     info = member->info;
@@ -195,7 +191,7 @@ Result<SessionInfo> SessionManager::claim(const EntryPtr& member, const SessionR
   SessionLogScope log_scope(info.id, scope.unit);
   auto ms = [](auto from, auto to) { return duration<double, std::milli>(to - from).count(); };
   spdlog::info("session {} opened warm: kind={} unit={} cgroup={} pid={} in {:.1f} ms (limits {:.1f}, thaw {:.1f}, "
-               "answer {:.1f}, state file {:.1f})", info.id, browser_kind_name(request.kind),
+               "still listening {:.1f}, state file {:.1f})", info.id, browser_kind_name(request.kind),
                scope.unit.empty() ? "-" : scope.unit, scope.cgroup.string(), info.pid, ms(began, persisted),
                ms(began, limited), ms(limited, thawed), ms(thawed, answered), ms(answered, persisted));
   return info;

@@ -78,6 +78,10 @@ class BrowserProcess {
   /// Wait until the browser answers (DevTools or WebDriver). ECHILD if it
   /// exits first, ETIMEDOUT after `timeout`.
   virtual Result<Endpoints> wait_until_ready(std::chrono::milliseconds timeout) = 0;
+  /// Once ready and since frozen and thawed (a warm browser at its claim):
+  /// its process lives and its port still takes connections, without the
+  /// cost of an answer (browser_ready.hpp, devtools_still_listening).
+  virtual Result<void> still_listening() = 0;
   /// SIGTERM the main process; true if it ended within `grace`.
   virtual bool ask_to_exit(std::chrono::milliseconds grace) = 0;
   /// SIGKILL the main process and wait briefly until it has ended; true if

@@ -28,6 +28,14 @@ struct Endpoints {
 Result<Endpoints> wait_for_devtools(const SessionNetwork& network, const std::filesystem::path& profile, int pidfd,
                                     std::chrono::milliseconds timeout);
 
+/// What a thawed warm browser must pass before it is handed out: its process
+/// lives and the DevTools port its DevToolsActivePort names takes a
+/// connection in `network` (ECHILD, ECONNREFUSED otherwise). Not an HTTP
+/// answer: Chrome takes 12-30 ms for /json/version on this machine, most
+/// of a claim, and a browser that was frozen since it last answered cannot
+/// have changed what it answers (an exit, an OOM kill, show here).
+Result<void> devtools_still_listening(const SessionNetwork& network, const std::filesystem::path& profile, int pidfd);
+
 /// Poll chromedriver's GET <url_base>/status (in `network`) until it says ready.
 Result<Endpoints> wait_for_webdriver(const SessionNetwork& network, uint16_t port, const std::string& url_base, int pidfd,
                                      std::chrono::milliseconds timeout);

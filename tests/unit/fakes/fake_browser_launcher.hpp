@@ -222,6 +222,10 @@ class FakeBrowserLauncher : public BrowserLauncher {
     Result<Endpoints> wait_until_ready(std::chrono::milliseconds timeout) override {
       return m_launcher.wait_until_ready(m_pid, timeout);
     }
+    Result<void> still_listening() override {
+      if (!m_launcher.browser(m_pid).alive) return Error::make(ECHILD, "the browser exited");
+      return success();
+    }
     bool ask_to_exit(std::chrono::milliseconds grace) override { return m_launcher.ask_to_exit(m_pid, grace); }
     bool kill() override { return m_launcher.kill(m_pid); }
     std::string log_tail() const override { return "fake browser log"; }
