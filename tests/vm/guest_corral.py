@@ -77,10 +77,11 @@ def fetch(url, method="GET"):
 
 
 def open_tab_despite_load(url):
-    """PUT /json/new through corral. Under TCG on a loaded host (a benchmark,
-    helpers' builds) Chromium has been seen to miss corral's DevTools
-    deadline, a 502 (twice in a few dozen runs, never on a quiet host): the
-    subject here is the memory cap, so a 502 is printed and tried again."""
+    """PUT /json/new through corral. Under TCG Chromium has been seen to miss
+    corral's 10 s DevTools deadline (a 502, "no answer within 10 s") when the
+    page it opens hogs memory from the start; the memory test's page now
+    waits before it does. Should it happen again, the 502 is printed and the
+    PUT tried again, since the test's subject is the cap."""
     for attempt in range(3):
         try:
             return fetch(url, method="PUT")

@@ -63,8 +63,11 @@ class SystemService(unittest.TestCase):
         neighbour = self.api.open({"kind": "chrome", "memory_max": "256M"})
         self.assertEqual(hog["enforced"], {"memory": True, "cpu": True, "tasks": True})
         self.assertEqual(int(read(os.path.join(hog["cgroup"], "memory.max"))), 256 << 20)
-        page = ("data:text/html,<script>let a=[];setInterval(()=>{for(let i=0;i<20;i++)"
-                "a.push(new Array(1<<20).fill(Math.random()))},20)</script>")
+        # The hog waits 5 s before it starts: its session's processes share
+        # one memory.high, and once it thrashes there the browser answers
+        # /json/new (this test's set-up) too late for corral's 10 s.
+        page = ("data:text/html,<script>let a=[];setTimeout(()=>setInterval(()=>{for(let i=0;i<20;i++)"
+                "a.push(new Array(1<<20).fill(Math.random()))},20),5000)</script>")
         open_tab_despite_load(f"{hog['devtools']['http']}/json/new?{urllib.parse.quote(page, safe='')}")
 
         def oom_seen():
