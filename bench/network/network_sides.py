@@ -22,13 +22,6 @@ def network_inode(pid):
     return os.stat(f"/proc/{pid}/ns/net").st_ino
 
 
-def cpu_ticks(pid):
-    """utime + stime of a process, in clock ticks (/proc/PID/stat)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # fields 14 and 15 of stat(5)
-
-
 def cpu_ns(pid):
     """The same CPU time (all threads, user and system) in ns: the process's
     CPU-time clock, the clockid clock_getcpuclockid(3) gives (CPUCLOCK_SCHED
@@ -58,7 +51,7 @@ class Sides:
     def cpu(self, side):
         """corrald's CPU so far: (clock ticks, ns)."""
         pid = self.corrald_pid(side)
-        return cpu_ticks(pid), cpu_ns(pid)
+        return procs.cpu_ticks(pid), cpu_ns(pid)
 
     # --- sessions -------------------------------------------------------
     def check_network(self, side, session):

@@ -52,7 +52,7 @@ BENCH = os.path.dirname(HERE)
 ROOT = os.path.dirname(BENCH)
 sys.path[:0] = [HERE, BENCH]
 os.environ.setdefault("CORRALD", os.path.join(ROOT, "build", "corrald"))
-from common import machine  # noqa: E402
+from common import machine, procs  # noqa: E402
 from common.daemons import Corrald  # noqa: E402
 from common.stats import ratio, rotated  # noqa: E402
 import network_measures as measures  # noqa: E402
@@ -112,7 +112,7 @@ class Bench:
         """{what: CPU ns so far} of the processes that carry the side's bytes, Chrome's aside;
         on corral's sides also how often corrald's threads were switched off the CPU."""
         corrald = self.corral.cpu("own")[1]
-        switches = context_switches(self.corral.corrald_pid("own"))
+        switches = procs.context_switches(self.corral.corrald_pid("own"))
         return {"corral-proxy": {"corrald": corrald, "tinyproxy": self.proxies["auth"].cpu_ns(),
                                  "corrald_switches": switches},
                 "direct-proxy": {"tinyproxy": self.proxies["open"].cpu_ns()},
@@ -130,19 +130,6 @@ class Bench:
             self.corral.stop()
         for proxy in self.proxies.values():
             proxy.close()
-
-
-def context_switches(pid):
-    """Voluntary + involuntary context switches of all the process's threads
-    so far: about how often its threads woke to work (epoll, then splice)."""
-    total = 0
-    for task in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{task}/status") as f:
-                total += sum(int(line.split()[1]) for line in f if "ctxt_switches" in line)
-        except (FileNotFoundError, ProcessLookupError):
-            pass  # a thread that ended meanwhile
-    return total
 
 
 def downloads(bench, count, warmup=1):

@@ -38,7 +38,7 @@ BENCH = os.path.dirname(HERE)
 ROOT = os.path.dirname(BENCH)
 sys.path[:0] = [BENCH]
 os.environ.setdefault("CORRALD", os.path.join(ROOT, "build", "corrald"))
-from common import machine  # noqa: E402
+from common import machine, procs  # noqa: E402
 from common.daemons import Corrald  # noqa: E402
 from common.stats import ratio, rotated  # noqa: E402
 from scenarios.devtools_proxy import SHOT, CdpWorker, page_urls  # noqa: E402
@@ -56,17 +56,7 @@ def log(text):
 
 def corrald_counters(pid):
     """(context switches, CPU ns) of all corrald's threads so far."""
-    switches = 0
-    for task in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{task}/status") as f:
-                switches += sum(int(line.split()[1]) for line in f if "ctxt_switches" in line)
-        except (FileNotFoundError, ProcessLookupError):
-            pass  # a thread that ended meanwhile
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime
-    return switches, ticks * 1e9 / os.sysconf("SC_CLK_TCK")
+    return procs.context_switches(pid), procs.cpu_ticks(pid) * 1e9 / os.sysconf("SC_CLK_TCK")
 
 
 def message_rounds(worker, pid, rounds, messages):
