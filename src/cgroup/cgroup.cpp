@@ -69,6 +69,24 @@ Result<bool> read_event(int events_fd, const char* key) {
 
 Result<bool> read_populated(int events_fd) { return read_event(events_fd, "populated"); }
 
+// Until `key` in cgroup.events (open at `events_fd`) reads `wanted`: true
+// then, false once `timeout` has passed; a read's error as it is.
+Result<bool> wait_for_event(int events_fd, const char* key, bool wanted, milliseconds timeout) {
+  auto deadline = steady_clock::now() + timeout;
+  for (;;) {
+    // Read after arming: a change between the read and poll() still raises
+    // POLLPRI, because the kernel flags the open file, not the poller.
+    auto value = read_event(events_fd, key);
+    if (!value) return value.error();
+    if (*value == wanted) return true;
+    auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
+    if (left.count() <= 0) return false;
+    struct pollfd pfd = {events_fd, POLLPRI, 0};
+    if (::poll(&pfd, 1, static_cast<int>(left.count())) < 0 && errno != EINTR)
+      return Error::from_errno(errno, "poll cgroup.events");
+  }
+}
+
 }  // namespace
 
 bool Cgroup::exists() const {
@@ -102,20 +120,9 @@ Result<bool> Cgroup::populated() const {
 Result<bool> Cgroup::wait_until_empty(milliseconds timeout) const {
   CORRAL_TRY_ASSIGN(auto fd, open_events());
   if (!fd.valid()) return true;
-  auto deadline = steady_clock::now() + timeout;
-  for (;;) {
-    // Read after arming: a change between the read and poll() still raises
-    // POLLPRI, because the kernel flags the open file, not the poller.
-    auto populated = read_populated(fd.get());
-    if (!populated && vanished(populated.error())) return true;
-    if (!populated) return populated.error();
-    if (!*populated) return true;
-    auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
-    if (left.count() <= 0) return false;
-    struct pollfd pfd = {fd.get(), POLLPRI, 0};
-    if (::poll(&pfd, 1, static_cast<int>(left.count())) < 0 && errno != EINTR)
-      return Error::from_errno(errno, "poll cgroup.events");
-  }
+  auto emptied = wait_for_event(fd.get(), "populated", false, timeout);
+  if (!emptied && vanished(emptied.error())) return true;  // gone is empty
+  return emptied;
 }
 
 // The kernel may take a while to freeze (a task in a syscall stops at its
@@ -124,19 +131,10 @@ Result<void> Cgroup::set_frozen(bool frozen, milliseconds timeout) const {
   CORRAL_TRY_ASSIGN(auto fd, open_events());
   if (!fd.valid()) return Error::make(ENOENT, "cgroup '" + m_path.string() + "' is gone");
   CORRAL_TRY(write_control_file(file("cgroup.freeze"), frozen ? "1" : "0"));
-  auto deadline = steady_clock::now() + timeout;
-  for (;;) {
-    auto state = read_event(fd.get(), "frozen");
-    if (!state) return state.error();
-    if (*state == frozen) return success();
-    auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
-    if (left.count() <= 0)
-      return Error::make(ETIMEDOUT, "cgroup '" + m_path.string() + "' is not " + (frozen ? "frozen" : "thawed") +
-                                        " after " + std::to_string(timeout.count()) + " ms");
-    struct pollfd pfd = {fd.get(), POLLPRI, 0};
-    if (::poll(&pfd, 1, static_cast<int>(left.count())) < 0 && errno != EINTR)
-      return Error::from_errno(errno, "poll cgroup.events");
-  }
+  CORRAL_TRY_ASSIGN(bool reached, wait_for_event(fd.get(), "frozen", frozen, timeout));
+  if (reached) return success();
+  return Error::make(ETIMEDOUT, "cgroup '" + m_path.string() + "' is not " + (frozen ? "frozen" : "thawed") +
+                                    " after " + std::to_string(timeout.count()) + " ms");
 }
 
 Result<bool> Cgroup::frozen() const {
