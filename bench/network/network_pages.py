@@ -5,9 +5,18 @@ made inside it. It serves a small HTML page (the origin the downloads run
 from, so that fetch needs no CORS) and 5 MB of random bytes that no cache
 may keep. Every answer ends its connection (HTTP/1.0, http.server's
 default): each download pays for its own TCP connection, and in a session
-of its own for its SOCKS5 handshake with corrald's way out."""
+of its own for its SOCKS5 handshake with corrald's way out.
+
+With tls=True it serves https (a self-signed certificate made for the run;
+the browsers are started with --ignore-certificate-errors): a browser told
+to use an HTTP proxy then tunnels with CONNECT, as corral's way out always
+does, so that a proxy used directly and one behind corral do the same work."""
 import http.server
 import os
+import shutil
+import ssl
+import subprocess
+import tempfile
 
 from public_host import PublicHost, http_server_on, listening_socket_in
 
@@ -32,21 +41,46 @@ LOADED_SCRIPT = "location.origin + ' ' + document.readyState"
 class PublicPages:
     """A PublicHost and its server; a context manager, removed on exit."""
 
-    def __init__(self):
+    def __init__(self, tls=False):
         self.host = PublicHost()
         self.server = None
         self.served = 0  # downloads answered in full
+        self.tls = tls
+        self.cert_dir = None
 
     def __enter__(self):
         self.host.__enter__()
         try:
-            self.server = http_server_on(listening_socket_in(self.host.name, self.host.client_address),
-                                         self._handler())
+            sock = listening_socket_in(self.host.name, self.host.client_address)
+            if self.tls:
+                sock = self._tls_context().wrap_socket(sock, server_side=True)
+            self.server = http_server_on(sock, self._handler())
         except BaseException:
+            self._remove_cert()
             self.host.abandon()
             raise
-        self.origin = f"http://{self.host.client_address}:{self.server.server_port}"
+        scheme = "https" if self.tls else "http"
+        self.origin = f"{scheme}://{self.host.client_address}:{self.server.server_port}"
         return self
+
+    def _tls_context(self):
+        """A server context with a throw-away self-signed P-256 certificate."""
+        self.cert_dir = tempfile.mkdtemp(prefix="corral-bench-tls.")
+        key, cert = os.path.join(self.cert_dir, "key.pem"), os.path.join(self.cert_dir, "cert.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-subj", "/CN=corral-bench", "-days", "1", "-keyout", key, "-out", cert],
+                       check=True, capture_output=True, timeout=30)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        return context
+
+    def _remove_cert(self):
+        if self.cert_dir:
+            shutil.rmtree(self.cert_dir, ignore_errors=True)
+
+    def browser_args(self):
+        """What a browser needs to load these pages: the certificate is nobody's."""
+        return ["--ignore-certificate-errors"] if self.tls else []
 
     def _handler(self):
         body, pages = os.urandom(DOWNLOAD_BYTES), self
@@ -78,8 +112,9 @@ class PublicPages:
         if self.server:
             self.server.shutdown()
             self.server.server_close()
+        self._remove_cert()
         self.host.abandon()
         return False
 
     def leftovers(self):
-        return self.host.leftovers()
+        return self.host.leftovers() + ([self.cert_dir] if self.cert_dir and os.path.exists(self.cert_dir) else [])

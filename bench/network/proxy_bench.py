@@ -4,7 +4,7 @@ used directly (issue 22, "Measured": goal ≤ 1.1×). Run as root, from the
 repository:
 
   PYTHONPATH=tests/harness:tests/e2e CORRALD=build/corrald /usr/bin/python3 bench/network/proxy_bench.py [--quick]
-      [--downloads 15]
+      [--downloads 15] [--https]
 
 On the public test host (tests/e2e/public_host.py: a namespace on
 198.51.100.0/24 behind a veth pair) the network bench's server
@@ -27,6 +27,12 @@ rounds that rotate their order, the first a warm-up:
 - corral-own: a session of the same corrald without a proxy: the way out
   alone (Chrome → SOCKS5 → server), the cost of corral's side without the
   proxy hop.
+
+With --https the server speaks TLS (network_pages.py) and every browser
+gets --ignore-certificate-errors: the direct side's Chrome then tunnels
+with CONNECT as corral's way out does, so that the two proxy sides differ
+only by corral's forwarder. Over http they also differ by what tinyproxy
+does (proxying a GET costs it less than tunnelling).
 
 CPU read around each of a side's downloads (utime + stime, all threads, the
 process's CPU clock): corrald's on the corral sides, the tinyproxy that side
@@ -95,12 +101,15 @@ class Bench:
         self.proxies["auth"] = Tinyproxy(self.pages.host, AUTH_PORT, credential)
         self.proxies["open"] = Tinyproxy(self.pages.host, OPEN_PORT)
         self.corral = OneCorrald()
-        self.sessions["corral-proxy"] = self.corral.open("own", {"kind": "chrome", "proxy": self.proxies["auth"].url()})
-        self.sessions["corral-own"] = self.corral.open("own", {"kind": "chrome"})
+        args = self.pages.browser_args()
+        self.sessions["corral-proxy"] = self.corral.open("own", {"kind": "chrome", "args": args,
+                                                                 "proxy": self.proxies["auth"].url()})
+        self.sessions["corral-own"] = self.corral.open("own", {"kind": "chrome", "args": args})
         shown = self.corral.daemons["own"].get(self.sessions["corral-proxy"]["id"])[1]["network"]
         if not shown.get("proxy") or credential[1] in json.dumps(shown):
             raise RuntimeError(f"the proxied session shows no proxy, or its password: {shown}")
-        self.direct = DirectChrome(f"http://{self.pages.host.client_address}:{OPEN_PORT}", self.pages.page_url())
+        self.direct = DirectChrome(f"http://{self.pages.host.client_address}:{OPEN_PORT}", self.pages.page_url(),
+                                   extra_args=args)
         urls = {side: self.corral.page_target("own", self.sessions[side], self.pages.page_url())
                 for side in ("corral-proxy", "corral-own")}
         urls["direct-proxy"] = self.direct.page_target()
@@ -202,13 +211,13 @@ def leftovers(bench, pages):
 
 def run(args):
     info = machine.describe(ROOT)
-    info["mode"] = "proxy-quick" if args.quick else "proxy"
+    info["mode"] = ("proxy-quick" if args.quick else "proxy") + ("-https" if args.https else "")
     info["started"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")  # a record a run: seconds too
     results = {"machine": info, "corrald": machine.corrald_binary(),
                "counts": {"downloads": args.downloads, "download_bytes": DOWNLOAD_BYTES}}
     busy, total = machine.cpu_jiffies()
     log(f"a public test host, two tinyproxies, a corrald, a direct chrome; load {info['loadavg_start']}")
-    with PublicPages() as pages:
+    with PublicPages(tls=args.https) as pages:
         bench = Bench(pages)
         try:
             bench.start()
@@ -240,6 +249,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run: 3 downloads a side")
     parser.add_argument("--downloads", type=int, default=15, help="5 MB downloads per side (default 15)")
+    parser.add_argument("--https", action="store_true",
+                        help="serve the page over TLS, so that every side tunnels through its proxy (CONNECT)")
     parser.add_argument("--no-save", dest="save", action="store_false", help="keep no copy in bench/results/")
     args = parser.parse_args()
     if os.geteuid() != 0:

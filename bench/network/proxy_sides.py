@@ -80,13 +80,13 @@ class DirectChrome:
     `--proxy-server=proxy`, its one tab on `page_url`; root, so
     --no-sandbox, as corral's chrome runs with --session-user root."""
 
-    def __init__(self, proxy, page_url, timeout=30):
+    def __init__(self, proxy, page_url, extra_args=(), timeout=30):
         self.dir = tempfile.mkdtemp(prefix="corral-proxy-bench-chrome.")
         self.page_url = page_url
         profile = os.path.join(self.dir, "profile")
         chromium = shutil.which("chromium") or "/usr/bin/chromium"
         self.process = subprocess.Popen(
-            [chromium, f"--user-data-dir={profile}", *CHROME_FLAGS, f"--proxy-server={proxy}", page_url],
+            [chromium, f"--user-data-dir={profile}", *CHROME_FLAGS, *extra_args, f"--proxy-server={proxy}", page_url],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=open(os.path.join(self.dir, "chrome.log"), "w"), start_new_session=True,
             env={**os.environ, "TMPDIR": self.dir, "HOME": self.dir})
