@@ -163,8 +163,8 @@ void find_chromedriver_guard(HostLauncherConfig& config) {
 }
 
 std::unique_ptr<EgressNamesRefresh> refresh_egress_names(const DaemonOptions& options, EgressRelay* relay) {
-  if (!relay || !options.egress.has_names()) return nullptr;
-  auto refresh = std::make_unique<EgressNamesRefresh>(relay->policy(), options.egress, resolve_by_system);
+  if (!relay) return nullptr;
+  auto refresh = std::make_unique<EgressNamesRefresh>(relay->policy(), options.egress, resolve_by_system, relay);
   refresh->start(kEgressNamesRefresh);
   return refresh;
 }

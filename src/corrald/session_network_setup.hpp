@@ -24,7 +24,7 @@ bool network_mode_possible(HostLauncherConfig& config, bool required);
 /// config.nft; a warning where it cannot.
 void find_chromedriver_guard(HostLauncherConfig& config);
 
-/// How often the operator's egress names are resolved again: about a
+/// How often the operator's and the sessions' egress names are resolved again: about a
 /// common DNS TTL, so that a moved name is judged at its new addresses
 /// within a minute or so, for one lookup a name a minute.
 inline constexpr std::chrono::seconds kEgressNamesRefresh{60};

@@ -148,9 +148,9 @@ class EgressConnection : public std::enable_shared_from_this<EgressConnection> {
   void judge(const std::vector<IpEndpoint>& candidates) {
     std::optional<EgressReason> refusal;
     bool proxy = m_session->settings.proxy && !m_through_proxy;  // these are the proxy's own addresses
+    auto narrowing = m_session->lists();
     for (const auto& candidate : candidates) {
-      auto decision =
-          m_relay.policy.decide(candidate, proxy ? &m_session->proxy_narrowing : &m_session->settings.narrowing);
+      auto decision = m_relay.policy.decide(candidate, proxy ? &narrowing->proxy : &narrowing->destinations);
       if (decision.allowed() && m_targets.size() < m_relay.limits.max_addresses_tried) m_targets.push_back(candidate);
       if (!decision.allowed() && !refusal) refusal = decision.reason;
     }
@@ -166,12 +166,12 @@ class EgressConnection : public std::enable_shared_from_this<EgressConnection> {
 
   // A literal address is judged here; a name goes to the proxy as it is.
   // The proxy's own addresses are judged by the operator's policy and the
-  // session's deny list (ServedSession::proxy_narrowing).
+  // session's deny list (ServedSession::Narrowing::proxy).
   void toward_proxy(const socks5::Request& request) {
     m_destination = request.address ? request.address->to_string() : request.name;
     m_destination_port = request.port;
     if (request.address) {
-      auto decision = m_relay.policy.decide({*request.address, request.port}, &m_session->settings.narrowing);
+      auto decision = m_relay.policy.decide({*request.address, request.port}, &m_session->lists()->destinations);
       if (!decision.allowed()) m_session->tally.count_refusal(decision.reason);
       if (!decision.allowed()) return answer_and_close(socks5::Reply::not_allowed);
     }

@@ -12,9 +12,9 @@ std::string addresses_text(const std::vector<IpAddress>& addresses) {
 }
 
 // `fresh` and `current` hold the same entries in the same order (both come
-// from the operator's configured list). A name that resolved to nothing
-// now keeps what it had; one that moved is logged. True if any moved.
-bool settle(std::vector<EgressRule>& fresh, const std::vector<EgressRule>& current, const char* flag) {
+// from one configured list). A name that resolved to nothing now keeps
+// what it had; one that moved is logged. True if any moved.
+bool settle(std::vector<EgressRule>& fresh, const std::vector<EgressRule>& current, const std::string& flag) {
   bool moved = false;
   for (size_t i = 0; i < fresh.size() && i < current.size(); ++i) {
     if (!fresh[i].is_name()) continue;
@@ -32,8 +32,9 @@ bool settle(std::vector<EgressRule>& fresh, const std::vector<EgressRule>& curre
 
 }  // namespace
 
-EgressNamesRefresh::EgressNamesRefresh(EgressPolicy& policy, EgressLists configured, NameResolver resolver)
-    : m_policy(policy), m_configured(std::move(configured)), m_resolver(std::move(resolver)) {}
+EgressNamesRefresh::EgressNamesRefresh(EgressPolicy& policy, EgressLists configured, NameResolver resolver,
+                                       EgressRelay* sessions)
+    : m_policy(policy), m_configured(std::move(configured)), m_resolver(std::move(resolver)), m_sessions(sessions) {}
 
 EgressNamesRefresh::~EgressNamesRefresh() {
   {
@@ -45,6 +46,12 @@ EgressNamesRefresh::~EgressNamesRefresh() {
 }
 
 bool EgressNamesRefresh::refresh_once() {
+  bool moved = refresh_operator();
+  return refresh_sessions() || moved;
+}
+
+bool EgressNamesRefresh::refresh_operator() {
+  if (!m_configured.has_names()) return false;
   EgressLists fresh = m_configured;
   std::vector<std::string> problems;
   (void)resolve_names(fresh, m_resolver, true, &problems);
@@ -53,6 +60,24 @@ bool EgressNamesRefresh::refresh_once() {
   bool moved = settle(fresh.allow, current.allowed, "--egress-allow");
   moved = settle(fresh.deny, current.denied, "--egress-deny") || moved;
   if (moved) m_policy.replace_lists(std::move(fresh.allow), std::move(fresh.deny));
+  return moved;
+}
+
+// Resolving a copy of what is in force: a name that fails keeps its
+// addresses there (resolve_names leaves them), so nothing is lifted.
+bool EgressNamesRefresh::refresh_sessions() {
+  if (!m_sessions) return false;
+  bool moved = false;
+  for (auto& [id, current] : m_sessions->named_narrowings()) {
+    EgressLists fresh = current;
+    std::vector<std::string> problems;
+    (void)resolve_names(fresh, m_resolver, true, &problems);
+    for (const auto& problem : problems) spdlog::warn("session {}: {}; it keeps its earlier addresses", id, problem);
+    bool changed = settle(fresh.allow, current.allow, "session " + id + ": egress allow");
+    changed = settle(fresh.deny, current.deny, "session " + id + ": egress deny") || changed;
+    if (changed) m_sessions->renarrow(id, std::move(fresh));
+    moved = moved || changed;
+  }
   return moved;
 }
 

@@ -200,4 +200,19 @@ bool EgressRelay::restart_counts(const std::string& session_id) {
   return true;
 }
 
+std::vector<std::pair<std::string, EgressLists>> EgressRelay::named_narrowings() const {
+  std::vector<std::pair<std::string, EgressLists>> named;
+  std::lock_guard lock(m_impl->mutex);
+  for (const auto& [id, session] : m_impl->sessions)
+    if (auto lists = session->lists(); lists->destinations.has_names()) named.emplace_back(id, lists->destinations);
+  return named;
+}
+
+bool EgressRelay::renarrow(const std::string& session_id, EgressLists lists) {
+  auto session = m_impl->served(session_id);
+  if (!session) return false;
+  session->narrow(std::move(lists));
+  return true;
+}
+
 }  // namespace corral

@@ -46,16 +46,30 @@ class EgressConnection;
 /// One served session: its listener, its live connections, its counts.
 struct ServedSession {
   ServedSession(std::string id, EgressSession settings, EgressStrand strand)
-      : id(std::move(id)), settings(std::move(settings)), proxy_narrowing{{}, this->settings.narrowing.deny},
-        strand(strand), acceptor(strand), retry(strand) {}
+      : id(std::move(id)), settings(std::move(settings)), strand(strand), acceptor(strand), retry(strand) {
+    narrow(this->settings.narrowing);
+  }
 
   const std::string id;
-  const EgressSession settings;
-  /// What the session's own lists say about its proxy's addresses: its deny
-  /// list holds, its allow list does not (that names destinations; a
-  /// session allowing only example.com through a proxy must not lose the
-  /// proxy itself). The operator's policy judges the proxy as any address.
-  const EgressLists proxy_narrowing;
+  const EgressSession settings;  ///< as served; its narrowing's names as first resolved (see lists())
+
+  /// The session's own lists in force, read by every connection as it
+  /// judges an address; replaced whole when its names are resolved again
+  /// (EgressRelay::renarrow), so a connection never sees half of a change.
+  struct Narrowing {
+    EgressLists destinations;  ///< the session's lists, names resolved
+    /// What they say about its proxy's addresses: its deny list holds, its
+    /// allow list does not (that names destinations; a session allowing
+    /// only example.com through a proxy must not lose the proxy itself).
+    /// The operator's policy judges the proxy as any address.
+    EgressLists proxy;
+  };
+  std::shared_ptr<const Narrowing> lists() const { return m_narrowing.load(); }
+  void narrow(EgressLists lists) {
+    EgressLists proxy{{}, lists.deny};
+    m_narrowing.store(std::make_shared<const Narrowing>(Narrowing{std::move(lists), std::move(proxy)}));
+  }
+
   EgressStrand strand;  ///< the listener's
   boost::asio::ip::tcp::acceptor acceptor;
   boost::asio::steady_timer retry;  ///< after a failed accept (out of fds), before the next
@@ -78,6 +92,9 @@ struct ServedSession {
   /// Add `bytes` to `counter`; true for the one call that takes the session
   /// past its cap.
   bool count(std::atomic<uint64_t>& counter, uint64_t bytes);
+
+ private:
+  std::atomic<std::shared_ptr<const Narrowing>> m_narrowing;
 };
 
 struct EgressRelay::Impl {

@@ -32,6 +32,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "corral/egress/egress_policy.hpp"
 #include "corral/egress/upstream_proxy.hpp"
@@ -103,6 +105,14 @@ class EgressRelay {
   /// warm browser handed to a client (warm_pool.cpp) owes nothing it moved
   /// while it waited. False if it is not served.
   bool restart_counts(const std::string& session_id);
+  /// Each served session whose own lists name a host, with those lists as
+  /// in force now (names resolved when last asked): for corrald's refresher
+  /// of names (egress_names_refresh.hpp).
+  std::vector<std::pair<std::string, EgressLists>> named_narrowings() const;
+  /// Put `lists` in force for the session's connections from now on (the
+  /// same entries as served, their names' addresses found again). False if
+  /// it is not served.
+  bool renarrow(const std::string& session_id, EgressLists lists);
   /// The operator's policy every session is judged by first.
   const EgressPolicy& policy() const;
   /// For corrald's refresher of the operator's names (egress_names_refresh.hpp).

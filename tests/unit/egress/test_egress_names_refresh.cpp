@@ -1,12 +1,15 @@
-// The operator's names resolved again: a denied name that moves is denied at
-// its new addresses, and a resolver's failure lifts nothing.
+// The operator's and the sessions' names resolved again: a denied name
+// that moves is denied at its new addresses, and a resolver's failure lifts
+// nothing.
 #include <doctest/doctest.h>
 
 #include <map>
 
+#include "socks_client.hpp"
 #include "corral/egress/egress_names_refresh.hpp"
 
 using namespace corral;
+using namespace corral::testing;
 
 namespace {
 
@@ -82,4 +85,34 @@ TEST_CASE("started, the refresh resolves again on its own, and stops when destro
   int after_stop = asked.load();
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   CHECK(asked.load() == after_stop);
+}
+
+TEST_CASE("a session's denied name that moves is refused at its new address, by the relay serving it") {
+  EchoServer server;
+  MovingNames names;
+  names.answers["tracker.example"] = {IpAddress::v4(127, 0, 0, 2)};
+  EgressRelay relay(EgressPolicy({}, [](const IpAddress&) { return false; }));
+  EgressSession narrowed;
+  narrowed.narrowing = denying("tracker.example");
+  REQUIRE(resolve_names(narrowed.narrowing, names.resolver()));
+  uint16_t port = 0, other_port = 0;
+  REQUIRE(relay.serve("narrowed", listen_on_loopback(port, 8), narrowed));
+  REQUIRE(relay.serve("plain", listen_on_loopback(other_port, 8), EgressSession{}));
+  CHECK(relay.named_narrowings().size() == 1);  // a session without names is not resolved for
+  EgressNamesRefresh refresh(relay.policy(), {}, names.resolver(), &relay);
+  UniqueFd before;
+  REQUIRE(socks_connect(port, connect_request(127, 0, 0, 1, server.port), before) == 0);  // not its address yet
+
+  names.answers["tracker.example"] = {IpAddress::v4(127, 0, 0, 1)};
+  CHECK(refresh.refresh_once());
+  UniqueFd moved;
+  CHECK(socks_connect(port, connect_request(127, 0, 0, 1, server.port), moved) == 2);
+  CHECK(relay.counters("narrowed")->refused_for(EgressReason::session_policy) == 1);
+  UniqueFd other;
+  CHECK(socks_connect(other_port, connect_request(127, 0, 0, 1, server.port), other) == 0);  // narrows one session
+
+  names.answers.clear();
+  CHECK_FALSE(refresh.refresh_once());  // a failed lookup lifts nothing
+  UniqueFd after;
+  CHECK(socks_connect(port, connect_request(127, 0, 0, 1, server.port), after) == 2);
 }
