@@ -83,6 +83,12 @@ class HostBrowserProcess : public BrowserProcess {
     if (m_dns) m_dns->restart_counts(session_id());
   }
 
+  // Without m_way_out_mutex: past the cap, add_bytes ends the session on
+  // this thread, and the manager reads counts (egress()) under its own lock.
+  void count_earlier_bytes(uint64_t bytes_in, uint64_t bytes_out) override {
+    if (m_egress && (bytes_in || bytes_out)) m_egress->add_bytes(session_id(), bytes_in, bytes_out);
+  }
+
   // Without it the session's own lookups fail, and its pages still load
   // (Chrome hands their names to the way out): said, not fatal. A session
   // with an upstream proxy gets none: its names are the proxy's to resolve,

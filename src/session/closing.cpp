@@ -214,7 +214,13 @@ void SessionManager::run_closer() {
     if (due.empty()) {
       if (m_closer_stop) return;
       // Woken early by a new session (a nearer deadline) or an exited browser.
-      m_closer_wakeup.wait_until(lock, std::min(next_expiry(), steady_clock::now() + hours(1)));
+      m_closer_wakeup.wait_until(lock, std::min({next_expiry(), steady_clock::now() + hours(1), m_next_checkpoint}));
+      if (steady_clock::now() >= m_next_checkpoint) {
+        m_next_checkpoint = steady_clock::now() + kNetworkCheckpoint;
+        lock.unlock();
+        checkpoint_network_counts();
+        lock.lock();
+      }
       continue;
     }
     lock.unlock();

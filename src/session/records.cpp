@@ -122,7 +122,8 @@ json record_json(const SessionRecord& record) {
           {"proxy", proxy_record(info.request.proxy)},
           {"requested_network_max_bytes", info.request.network_max_bytes},
           {"network_max_bytes", info.network_max_bytes},
-          {"warm", record.warm}};
+          {"warm", record.warm},
+          {"network_bytes", {{"in", record.network_bytes_in}, {"out", record.network_bytes_out}}}};
 }
 
 // json::get throws on a wrong type; the caller turns that into EBADMSG.
@@ -205,6 +206,10 @@ Result<SessionRecord> record_from(const json& object, const InstanceNaming& nami
   info.expires_at = info.created_at + info.ttl;
   info.state = SessionState::running;
   record.warm = object.contains("warm") && object.at("warm").get<bool>();  // absent before the warm pool
+  if (object.contains("network_bytes")) {  // absent before counts were kept across a restart: from zero
+    record.network_bytes_in = object.at("network_bytes").at("in").get<uint64_t>();
+    record.network_bytes_out = object.at("network_bytes").at("out").get<uint64_t>();
+  }
   return record;
 }
 

@@ -74,8 +74,8 @@ Result<void> SessionManager::adopt(const SessionRecord& record, const Scope& sco
   entry->announced = true;
   entry->pid_start_time = record.pid_start_time;
   entry->ticket = m_admission.adopt(recorded.limits.memory_max.value_or(0));
-  // Its cap holds again; the bytes counted before the restart were lost
-  // with the old corrald: the count starts again at zero.
+  // Its cap holds again, and its count goes on from the last checkpoint
+  // (below, once it is listed: past its cap, that closes it).
   cap_network(entry);
   entry->expires = steady_deadline(recorded.expires_at);
   entry->renew(steady_clock::now());  // the idle timeout starts again: requests during the outage were lost
@@ -83,6 +83,7 @@ Result<void> SessionManager::adopt(const SessionRecord& record, const Scope& sco
     std::lock_guard lock(m_mutex);
     m_live[recorded.id] = entry;
   }
+  entry->browser->count_earlier_bytes(record.network_bytes_in, record.network_bytes_out);
   // Not our child any more: the launcher learns of its exit through a
   // pidfd, but its exit status went to whoever reaped it.
   m_launcher.watch_exit(*entry->browser, [this, id = recorded.id](ExitStatus status) { on_browser_exit(id, status); });

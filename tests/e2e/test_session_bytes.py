@@ -29,6 +29,7 @@ CORRALCTL = os.environ["CORRALCTL"]
 MB = 1000 * 1000
 DOWNLOAD = 20 * MB
 CAP = 5 * MB
+EARLIER = 3 * MB  # under the cap once, past it twice
 MAXIMUM = 100 * MB
 # The cap's promise: at most this far past it.
 OVERSHOOT = max(1 * MB, CAP // 100)
@@ -196,27 +197,46 @@ class BytesCountedAndCapped(DaemonTestCase):
         self.assertTrue(report["verified_empty"], report)
         self.assertEqual(self.server.reports, [], "the page never got its 20 MB")
 
-    def test_an_adopted_session_keeps_its_cap_and_counts_from_zero(self):
-        """kill -9 of corrald loses the counts, which lived in its memory; the
-        corrald that adopts the session caps its new way out again."""
+    def recorded_bytes_in(self, daemon, session_id):
+        """What the state file holds of the session's bytes in (its last checkpoint)."""
+        with open(os.path.join(daemon.state_dir, "sessions.json")) as f:
+            records = json.load(f)["sessions"]
+        return next(r for r in records if r["id"] == session_id).get("network_bytes", {}).get("in", 0)
+
+    def test_an_adopted_session_counts_on_from_before_the_crash_and_keeps_its_cap(self):
+        """kill -9 of corrald: the counts lived in its memory, and the state
+        file's checkpoint (every 2 s while bytes move) is what the corrald
+        that adopts the session counts on from; past the cap, it closes it."""
         extra = ("--session-uids", NAMED_INSTANCE_UIDS) if self.daemon_class is Daemon else ()
         first, second = self.daemon_class(*self.daemon_args, *extra), None
         try:
             session = first.open({"kind": "chrome", "network_max_bytes": CAP})
+            self.daemon, saved = first, self.daemon
+            try:
+                self.download(session, EARLIER)
+            finally:
+                self.daemon = saved
+            wait_until(lambda: self.server.reports, 120, "the page's report")
+            before = first.get(session["id"])[1]["stats"]["network_bytes_in"]
+            self.assert_close(before, EARLIER, "stats before the crash")
+            wait_until(lambda: self.recorded_bytes_in(first, session["id"]) >= before, 30, "the counts' checkpoint")
             first.stop(signal.SIGKILL)
             second = self.daemon_class(*self.daemon_args, *extra, reuse=first)
             adopted = second.get(session["id"])[1]
             self.assertEqual(adopted["state"], "running", adopted)
             self.assertEqual(adopted["network"]["max_bytes"], CAP)
-            self.assertEqual(adopted["stats"]["network_bytes_in"], 0, "counted from zero after the crash")
-            self.daemon, saved = second, self.daemon
+            print(f"\nbefore the crash {before} bytes in; the adopting corrald counts {adopted['stats']['network_bytes_in']}")
+            self.assertGreaterEqual(adopted["stats"]["network_bytes_in"], before, "counted on from the checkpoint")
+            self.daemon = second
             try:
-                self.download(adopted, DOWNLOAD)
+                self.download(adopted, EARLIER)  # the two together are past the cap
             finally:
                 self.daemon = saved
             report = second.wait_closed(session["id"], 120, "the adopted session's close")["report"]
             self.assertEqual(report["reason"], "network-limit", report)
-            self.assertLessEqual(report["network_bytes_in"] + report["network_bytes_out"], CAP + OVERSHOOT)
+            moved = report["network_bytes_in"] + report["network_bytes_out"]
+            self.assertGreater(moved, CAP)
+            self.assertLessEqual(moved, CAP + OVERSHOOT)
         finally:
             for daemon in (second, first):
                 if daemon:

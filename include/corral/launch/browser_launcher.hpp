@@ -75,6 +75,10 @@ class BrowserProcess {
   /// Its way out's and resolver's counts from zero again: a warm browser
   /// is handed out owing nothing it moved while it waited.
   virtual void restart_network_counts() {}
+  /// Count `bytes_in` and `bytes_out` as moved already, against its cap too:
+  /// what an adopted session moved under the corrald before (a crash loses
+  /// the counts since its last checkpoint only). From any thread.
+  virtual void count_earlier_bytes(uint64_t /*bytes_in*/, uint64_t /*bytes_out*/) {}
   /// Wait until the browser answers (DevTools or WebDriver). ECHILD if it
   /// exits first, ETIMEDOUT after `timeout`.
   virtual Result<Endpoints> wait_until_ready(std::chrono::milliseconds timeout) = 0;

@@ -73,6 +73,9 @@ class SessionManager {
   /// Closes nobody waits for that run at once (expired, idle or crashed
   /// sessions, and a client's close without wait); more wait their turn.
   static constexpr size_t kBackgroundCloses = 4;
+  /// How often the state file takes the sessions' network counts, when
+  /// they moved: what a crash of corrald loses of them (network_checkpoint.cpp).
+  static constexpr std::chrono::seconds kNetworkCheckpoint{2};
 
   SessionManager(ScopeBackend& backend, BrowserLauncher& launcher, SessionManagerConfig config);
   ~SessionManager();
@@ -184,6 +187,13 @@ class SessionManager {
   /// Rewrite the state file from the running sessions. Call without m_mutex.
   void persist();
 
+  // The network counts on disk (network_checkpoint.cpp).
+  /// Each record's bytes moved so far, from its entry's way out; their sum.
+  static uint64_t record_network_counts(std::vector<SessionRecord>& records, const std::vector<EntryPtr>& entries);
+  /// persist() again if any running session's bytes moved since the last
+  /// write. The closer thread's, every kNetworkCheckpoint. Call without m_mutex.
+  void checkpoint_network_counts();
+
   // Closing (closing.cpp).
   /// The one place a session becomes `closing`; under m_mutex. False when
   /// it is closing or closed already: someone else owns its cleanup.
@@ -272,6 +282,8 @@ class SessionManager {
   bool m_warm_freezes = true;
 
   std::mutex m_persist_mutex;  ///< one writer of the state file at a time, newest last
+  uint64_t m_persisted_network_bytes = 0;  ///< the sum the last write held; under m_persist_mutex
+  std::chrono::steady_clock::time_point m_next_checkpoint;  ///< of the network counts; the closer's
 
   // Last, so that they are drained and joined first, while what their tasks
   // use still exists; the closes before the tidy-up they post to.

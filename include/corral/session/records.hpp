@@ -25,6 +25,10 @@ struct SessionRecord {
   SessionInfo info;             ///< request, limits, scope, pid, endpoints, lease
   uint64_t pid_start_time = 0;  ///< of info.pid, so a reused PID is not mistaken for it
   bool warm = false;            ///< a warm browser nobody claimed: a restart reaps it, never hands it out
+  /// The bytes its pages had moved through its way out when the record was
+  /// written (SessionManager::checkpoint_network_counts): a restarted
+  /// corrald counts on from them, so that a byte cap outlives a crash.
+  uint64_t network_bytes_in = 0, network_bytes_out = 0;
 };
 
 /// <state>/sessions.json

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "corral/util/file_io.hpp"
 #include "corral/util/process_identity.hpp"
@@ -63,6 +64,23 @@ TEST_CASE("a state file round-trips everything adoption needs") {
   CHECK(info.created_at == system_clock::time_point(milliseconds(1'800'000'000'123)));
   CHECK(info.expires_at == info.created_at + milliseconds(90000));
   CHECK(info.idle_timeout == milliseconds(300000));
+}
+
+TEST_CASE("a record keeps the bytes its session moved, and one without them (an older corral's) reads as zero") {
+  auto record = sample_record();
+  record.network_bytes_in = 20'000'123'456;  // past 32 bits
+  record.network_bytes_out = 4096;
+  auto decoded = decode_session_records(encode_session_records({record}));
+  REQUIRE(decoded.ok());
+  CHECK((*decoded)[0].network_bytes_in == 20'000'123'456u);
+  CHECK((*decoded)[0].network_bytes_out == 4096u);
+
+  auto older = nlohmann::json::parse(encode_session_records({record}));
+  for (auto& each : older["sessions"]) each.erase("network_bytes");
+  auto without = decode_session_records(older.dump());
+  REQUIRE(without.ok());
+  CHECK((*without)[0].network_bytes_in == 0u);
+  CHECK((*without)[0].network_bytes_out == 0u);
 }
 
 TEST_CASE("a state file that says \"pids\" for the tasks controller, as older corralds wrote, is read") {
