@@ -24,13 +24,13 @@ from corral_harness import (session_user_of, Api, assert_chrome_sandboxed, crede
 from guest_corral import (SYSTEM_PORT, USER_PORT, close_or_await, cgroup_path, fetch, install_corral, journal, keyed,
                           main_pid, open_tab_despite_load, read, run, scrape, service_active, start_system_service,
                           stub_wrapper)
-from egress_service import SystemServiceEgress  # noqa: F401 (unittest runs it here, in the same VM)
+from egress_service import SystemServiceEgress  # noqa: F401 (unittest runs these here, in the same VM)
+from warm_service import SystemServiceWarm  # noqa: F401
 
 BUILD = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else os.environ["CORRAL_BUILD_DIR"]
 FIGURES = {}
-SystemServiceEgress.build = BUILD
-
-
+SystemServiceEgress.build = SystemServiceWarm.build = BUILD
+SystemServiceWarm.figures = FIGURES
 
 class SystemService(unittest.TestCase):
     @classmethod
