@@ -72,6 +72,19 @@ def rss_kib(pid):
     return None
 
 
+def pss_kib(pid):
+    """Pss of pid in KiB (its share of pages it shares, Chrome's renderers
+    with their browser), from smaps_rollup; 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        pass
+    return 0
+
+
 def fd_count(pid):
     try:
         return len(os.listdir(f"/proc/{pid}/fd"))

@@ -13,7 +13,8 @@ the browser answers DevTools), then closes it at once. A warm round starts
 only once the pool is full again, so that every warm open is a claim
 (checked: the pool's hit count rises by one each round); refill times are
 the pool's own (/v1/usage). Then the members' CPU (cgroup2 cpu.stat) over
-10 s while frozen. Prints a table; keeps a copy in
+a minute while frozen (issue 23: a frozen member's CPU over a minute, and
+its memory). Prints a table; keeps a copy in
 bench/results/<start>-warm-<commit>.json; exits 1 if a daemon left anything."""
 import argparse
 import datetime
@@ -73,7 +74,7 @@ def one_round(daemons, side):
     return open_and_close(daemons["cold"])
 
 
-def frozen_cpu(daemon, seconds=10):
+def frozen_cpu(daemon, seconds=60):
     """µs of CPU the pool's members used over `seconds`, and their memory, from cgroup2."""
     wait_for_full_pool(daemon)
     root = daemon.request("GET", "/v1/health")[1]["cgroup_root"]
@@ -86,7 +87,17 @@ def frozen_cpu(daemon, seconds=10):
     time.sleep(seconds)
     used = {m: read(os.path.join(m, "cpu.stat"), "usage_usec") - before[m] for m in members}
     frozen = [open(os.path.join(m, "cgroup.events")).read().count("frozen 1") == 1 for m in members]
-    return {"members": len(members), "frozen": all(frozen), "seconds": seconds, "cpu_usec": sorted(used.values())}
+    memory = [procs_memory_mib(m) for m in members]
+    return {"members": len(members), "frozen": all(frozen), "seconds": seconds, "cpu_usec": sorted(used.values()),
+            "memory_mib": sorted(memory)}
+
+
+def procs_memory_mib(cgroup):
+    """A member's memory: its processes' proportional set size (the hybrid host's
+    cgroup2 tree has no memory controller, so no memory.current), in MiB."""
+    with open(os.path.join(cgroup, "cgroup.procs")) as f:
+        pids = [int(line) for line in f if line.strip()]
+    return round(sum(procs.pss_kib(pid) for pid in pids) / 1024, 1)
 
 
 def left_by(daemon):
