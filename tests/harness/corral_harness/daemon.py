@@ -96,7 +96,10 @@ class Daemon(Api):
         unprivileged: the prefix drops corrald's privileges (unprivileged.py): no uid pool then."""
         self.backend = backend
         self.launch_prefix = reuse.launch_prefix if reuse else tuple(launch_prefix)
-        self.instance = reuse.instance if reuse else instance
+        named_in_args = "--instance" in extra_args  # as the Grid fleet's hosts name theirs
+        if named_in_args and not reuse:
+            instance = extra_args[extra_args.index("--instance") + 1]
+        self.instance = reuse.instance if reuse else instance  # what tells its scopes from others'
         corrald = os.environ["CORRALD"]
         self.state_dir = reuse.state_dir if reuse else tempfile.mkdtemp(prefix="corral-test-state.")
         # mkdtemp makes it 0700; the session user must pass through it (corrald checks).
@@ -108,7 +111,8 @@ class Daemon(Api):
                 "--state-dir", self.state_dir, "--backend", backend, "--log-level", "debug", "--grace", "1s"]
         chooses_users = "--session-uids" in extra_args or "--session-user" in extra_args or unprivileged
         if self.instance:
-            args += ["--instance", self.instance]
+            if not named_in_args:
+                args += ["--instance", self.instance]
             # The default pool (corral-s00..s15) is the default instance's.
             if not chooses_users:
                 args += ["--session-uids", NAMED_INSTANCE_UIDS]
