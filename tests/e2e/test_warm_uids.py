@@ -82,7 +82,8 @@ class WarmUids(unittest.TestCase):
         self.held = {}  # uid -> (session id, cgroup name), as the API said
         self.failures = []
         self.samples = 0
-        self.unlisted_seen = set()  # cgroups seen that no client held then: warm members (or opening, closing)
+        # (pool uid, cgroup) where no client held the cgroup: warm members (or opening, closing)
+        self.unlisted_seen = set()
 
     def cycles(self, worker):
         for _ in range(CYCLES_EACH):
@@ -110,13 +111,15 @@ class WarmUids(unittest.TestCase):
             again = holders(uids_by_cgroup(self.root, names))
             self.samples += 1
             sessions = {cgroup for _, cgroup in held.values()}
-            self.unlisted_seen |= {name for by_cgroup in first.values() for name in by_cgroup} - sessions
+            self.unlisted_seen |= {(uid, name) for uid, by_cgroup in first.items() for name in by_cgroup
+                                   if name not in sessions}
             for uid, by_cgroup in first.items():
                 lasting = sorted(name for name in by_cgroup if confirmed(first, again, uid, name))
                 if len(lasting) > 1:
                     self.failures.append(("uid in two cgroups at once", uid, lasting))
                 if uid in held and any(name != held[uid][1] for name in lasting):
                     self.failures.append(("a session's uid in another cgroup", uid, held[uid], lasting))
+            time.sleep(0.002)  # thousands of readings still, and a core left to the clients
 
     def test_no_uid_is_held_twice_across_504_cycles_with_a_pool(self):
         daemon = self.daemon
@@ -138,7 +141,8 @@ class WarmUids(unittest.TestCase):
         warm = daemon.request("GET", "/v1/usage")[1]["warm"]["chrome"]
         print(f"\n{CLIENTS} clients x {CYCLES_EACH} cycles in {elapsed:.1f} s: {warm['hits']} claims, "
               f"{warm['misses']} cold opens, {warm['discarded']} members discarded; {self.samples} readings "
-              f"of every session cgroup's uids, {len(self.unlisted_seen)} cgroups seen unlisted", file=sys.stderr)
+              f"of every session cgroup's uids, {len(self.unlisted_seen)} cgroups seen unlisted holding a pool uid",
+              file=sys.stderr)
         self.assertEqual(warm["hits"] + warm["misses"], CYCLES_EACH * CLIENTS)
         self.assertGreater(warm["hits"], 0, "the pool served no open")
         self.assertGreater(self.samples, 10, "the watcher hardly looked")
@@ -149,10 +153,13 @@ class WarmUids(unittest.TestCase):
                    "the pool refilled")
         uids = daemon.request("GET", "/v1/health")[1]["session_uids"]
         self.assertEqual(uids["quarantined"], {})
+        self.assertEqual(uids["sweep"]["retries"], {})
         daemon.assert_nothing_left()  # counts the warm members' uids against in_use
         members = uids_by_cgroup(self.root, daemon.session_cgroups())
         self.assertEqual(len(members), WARM)
-        self.assertEqual(len({uid for pids in members.values() for uid in pids.values()}), WARM)
+        member_uids = {uid for pids in members.values() for uid in pids.values()}
+        self.assertEqual(len(member_uids), WARM, members)
+        self.assertLessEqual(member_uids, POOL)
         self.assertEqual(daemon.stop(), 0, daemon.log()[-2000:])
         self.assertEqual([name for name in os.listdir(self.root) if name.startswith("corral-")]
                          if os.path.isdir(self.root) else [], [])
