@@ -2,7 +2,8 @@
 and unlisted, a claim answers with the request's limits, labels, ttl and a
 uid of its own and works over CDP, the pool refills, a request with args
 is a counted miss that starts cold, a claimed browser shows nothing of the
-session before, warm members give way to cold opens, and a kill -9 of
+session before (no cookie, localStorage, IndexedDB, history or cache
+entry: browser_traces.py), warm members give way to cold opens, and a kill -9 of
 corrald leaks none of them and hands none out."""
 import json
 import os
@@ -11,13 +12,11 @@ import sys
 import time
 import unittest
 
+from browser_traces import TracesServer, leave_traces, traces_seen
 from cdp_client import CdpClient
 from client_kit import run_devtools_client
 from corral_harness import (BACKEND, Daemon, credentials, expected_credentials, pid_alive, processes_in, refused_start,
                             session_user_of, wait_until)
-
-PAGE = "http://warm.test/"
-
 
 def frozen(cgroup):
     with open(os.path.join(cgroup, "cgroup.events")) as events:
@@ -59,6 +58,11 @@ def timed_open(daemon, body):
     return session, (time.monotonic() - began) * 1000
 
 
+def without_history(seen):
+    """What traces_seen() found, but the history's URLs (only for messages)."""
+    return {name: value for name, value in seen.items() if name != "history"}
+
+
 def evaluate_in_new_page(session, expression):
     client = CdpClient(session["devtools"]["ws"])
     try:
@@ -68,8 +72,8 @@ def evaluate_in_new_page(session, expression):
 
 
 class WarmPool(unittest.TestCase):
-    def start(self, *args):
-        self.daemon = Daemon("--warm", "chrome=2", *args)
+    def start(self, *args, warm="chrome=2"):
+        self.daemon = Daemon("--warm", warm, *args)
         self.addCleanup(self.daemon.remove)
         return self.daemon
 
@@ -159,28 +163,36 @@ class WarmPool(unittest.TestCase):
         self.assert_stopped_clean(daemon)
 
     def test_a_claimed_browser_shows_nothing_of_the_one_before(self):
-        daemon = self.start()
-        wait_ready(daemon, 2)
+        # A pool of one: each claim gets the member refilled after the claim
+        # before it, started while that session was in use.
+        daemon = self.start(warm="chrome=1")
+        server = TracesServer()
+        self.addCleanup(server.close)
+        wait_ready(daemon, 1)
         first = daemon.open({})
         client = CdpClient(first["devtools"]["ws"])
-        page = client.open_page()
-        client.serve_and_load(page, PAGE, "<title>warm</title>")
-        client.evaluate(page, "document.cookie = 'seen=1; max-age=3600'; localStorage.setItem('seen', '1')")
-        self.assertEqual(client.evaluate(page, "document.cookie"), "seen=1")
+        leave_traces(client, server)
+        # Every check below can fail: the browser that holds the traces finds each.
+        seen = traces_seen(client, server)
+        self.assertEqual(without_history(seen), {"cookie": "seen=1", "local_storage": "1", "indexed_db": ["seen"],
+                                                 "cache_hit": True, "visited": True}, seen["history"])
         client.close()
         daemon.close(first["id"], grace=0)
 
-        wait_ready(daemon, 2)
-        second = daemon.open({})
-        self.assertNotEqual(second["id"], first["id"])
-        client = CdpClient(second["devtools"]["ws"])
-        page = client.open_page()
-        client.serve_and_load(page, PAGE, "<title>warm</title>")
-        self.assertEqual(client.evaluate(page, "document.cookie"), "")
-        self.assertIsNone(client.evaluate(page, "localStorage.getItem('seen')"))
-        self.assertEqual(client.call("Storage.getCookies")["cookies"], [])
-        client.close()
-        daemon.close(second["id"], grace=0)
+        claimed = [first]
+        for _ in range(2):
+            wait_ready(daemon, 1)
+            session = daemon.open({})
+            claimed.append(session)
+            client = CdpClient(session["devtools"]["ws"])
+            seen = traces_seen(client, server)
+            self.assertEqual(without_history(seen), {"cookie": "", "local_storage": None, "indexed_db": [],
+                                                     "cache_hit": False, "visited": False}, seen["history"])
+            self.assertEqual(client.call("Storage.getCookies")["cookies"], [])
+            client.close()
+            daemon.close(session["id"], grace=0)
+        self.assertEqual(len({session["cgroup"] for session in claimed}), 3, "each claim a member of its own")
+        self.assertEqual(warm_usage(daemon)["hits"], 3)
         self.assert_stopped_clean(daemon)
 
     def test_warm_members_give_way_to_cold_opens(self):

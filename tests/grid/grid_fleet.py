@@ -22,7 +22,7 @@ import select
 import subprocess
 import sys
 
-from corral_harness import Daemon, wait_until
+from corral_harness import UID_BLOCK_FIRST, Daemon, wait_until
 from fleet_network import FleetNetwork
 from grid_servers import GridWorkdir, Hub, InNetns, PlainNode, RelayNode, grid_jar, java_processes_of
 from corral_harness.live_helpers import track_helper, untrack_helper
@@ -33,7 +33,10 @@ CORRAL_PORT = 8420
 RELAY_NODE_CONFIG = os.environ.get("RELAY_NODE_CONFIG",
                                    os.path.join(SOURCE_ROOT, "tools", "grid", "relay-node-config"))
 # uid pools of the fleet's corralds: named instances take no default pool.
-HOST_UIDS = ["400340-400355", "400360-400375", "400380-400395"]
+# A run given a uid block of its own (grid-warm, beside grid) takes three
+# ranges of 16 from it instead.
+HOST_UIDS = [f"{first}-{first + 15}" for first in (UID_BLOCK_FIRST + 20 * k for k in range(3))] \
+    if UID_BLOCK_FIRST else ["400340-400355", "400360-400375", "400380-400395"]
 _LIVE_FLEETS = []  # for atexit: a test that failed before its cleanup leaves nothing either
 
 

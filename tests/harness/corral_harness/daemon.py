@@ -6,6 +6,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import unittest
@@ -49,6 +50,12 @@ if SESSION_NETWORK == "own":
             except OSError:
                 pass
 
+# CORRAL_TEST_WARM=chrome=2 (the *-warm suites of tests/meson.build): every
+# daemon a test starts keeps that warm pool too, unless the test names its
+# own --warm or passes warm=False, so that suites written without a pool
+# show that they hold with one (issue 23).
+RUN_WARM = os.environ.get("CORRAL_TEST_WARM", "")
+
 # Daemons started and not yet removed: what a test run killed by meson's
 # timeout (SIGTERM) must clean up before it goes.
 _LIVE_DAEMONS = []
@@ -84,7 +91,7 @@ class Daemon(Api):
     """One corrald process with its own state dir (and cgroup root for cgroupfs)."""
 
     def __init__(self, *extra_args, browser=None, backend=BACKEND, reuse=None, token=None, unix_socket=False,
-                 listen="127.0.0.1:0", instance=None, beside=None, launch_prefix=(), unprivileged=False):
+                 listen="127.0.0.1:0", instance=None, beside=None, launch_prefix=(), unprivileged=False, warm=True):
         """reuse: another Daemon whose state dir and cgroup root this one takes over.
         token: run with --token-file holding this token; requests send it.
         unix_socket: listen on unix:<state dir>/api.sock instead of `listen`.
@@ -93,10 +100,14 @@ class Daemon(Api):
         beside: another Daemon whose --cgroup-root this one shares (cgroupfs), as
         several instances on one host do; this one then removes only its own root.
         launch_prefix: argv that execs corrald, e.g. nsenter into another host's network namespace.
-        unprivileged: the prefix drops corrald's privileges (unprivileged.py): no uid pool then."""
+        unprivileged: the prefix drops corrald's privileges (unprivileged.py): no uid pool then.
+        warm: False keeps this daemon out of the run's warm pool (CORRAL_TEST_WARM)."""
         self.backend = backend
         self.launch_prefix = reuse.launch_prefix if reuse else tuple(launch_prefix)
-        self.instance = reuse.instance if reuse else instance
+        named_in_args = "--instance" in extra_args  # as the Grid fleet's hosts name theirs
+        if named_in_args and not reuse:
+            instance = extra_args[extra_args.index("--instance") + 1]
+        self.instance = reuse.instance if reuse else instance  # what tells its scopes from others'
         corrald = os.environ["CORRALD"]
         self.state_dir = reuse.state_dir if reuse else tempfile.mkdtemp(prefix="corral-test-state.")
         # mkdtemp makes it 0700; the session user must pass through it (corrald checks).
@@ -108,7 +119,8 @@ class Daemon(Api):
                 "--state-dir", self.state_dir, "--backend", backend, "--log-level", "debug", "--grace", "1s"]
         chooses_users = "--session-uids" in extra_args or "--session-user" in extra_args or unprivileged
         if self.instance:
-            args += ["--instance", self.instance]
+            if not named_in_args:
+                args += ["--instance", self.instance]
             # The default pool (corral-s00..s15) is the default instance's.
             if not chooses_users:
                 args += ["--session-uids", NAMED_INSTANCE_UIDS]
@@ -133,8 +145,11 @@ class Daemon(Api):
             args += ["--browser", browser]
         if backend == "cgroupfs" and SESSION_NETWORK == "own" and "--session-network" not in extra_args:
             args += ["--session-network", "own"]
+        self.run_warm = bool(RUN_WARM and warm and "--warm" not in extra_args)
+        if self.run_warm:
+            args += ["--warm", RUN_WARM]
         args += list(extra_args)
-        self.keeps_warm = "--warm" in extra_args  # warm browsers (--warm) stay while it runs
+        self.keeps_warm = "--warm" in args  # warm browsers (--warm) stay while it runs
         self.log_lines = []
         _LIVE_DAEMONS.append(self)
         self.process = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
@@ -248,12 +263,22 @@ class Daemon(Api):
 
     def remove(self):
         """Stop the daemon and remove what the test itself made (state dir, cgroup root)."""
+        if self.run_warm and self.process.poll() is None:
+            self._say_what_the_pool_served()
         self.stop()
         shutil.rmtree(self.state_dir, ignore_errors=True)
         if self.cgroup_root:
             # Empty unless a test failed with sessions open: kill those too.
             remove_cgroup_tree(self.cgroup_root)
         self._forget()
+
+    def _say_what_the_pool_served(self):
+        """On the test's stderr (testlog.txt): that the run's pool was there, and used."""
+        try:
+            pools = self.request("GET", "/v1/usage")[1]["warm"]
+        except Exception as failure:  # a daemon that no longer answers: its test says why
+            pools = failure
+        print(f"harness: corrald with --warm {RUN_WARM}: {pools}", file=sys.stderr)
 
     def abandon(self):
         """No time for a clean stop: SIGKILL the daemon, kill its sessions

@@ -52,17 +52,18 @@ CONTAINER_UIDS = 524288
 
 
 def _block_ranges(block):
-    """The default instance's 16, a named instance's 16 and a pool of 2, in block `block`."""
+    """The block's first uid, and its default instance's 16, a named instance's 16 and a pool of 2."""
     first = int(os.environ.get("CORRAL_TEST_UID_BASE", "450000")) + UID_BLOCK_SIZE * int(block)
     if not 400400 <= first or first + UID_BLOCK_SIZE > CONTAINER_UIDS:
         raise SystemExit(f"uid block {block} ({first}-) is not between 400400 and {CONTAINER_UIDS}: "
                          "set CORRAL_TEST_UID_BASE lower or higher")
-    return f"{first}-{first + 15}", f"{first + 20}-{first + 35}", f"{first + 40}-{first + 41}"
+    return first, (f"{first}-{first + 15}", f"{first + 20}-{first + 35}", f"{first + 40}-{first + 41}")
 
 
 _BLOCK = os.environ.get("CORRAL_TEST_UID_BLOCK")
+UID_BLOCK_FIRST = None  # the first uid of the run's block, if it has one
 if _BLOCK:
-    RUN_SESSION_UIDS, NAMED_INSTANCE_UIDS, SMALL_POOL_UIDS = _block_ranges(_BLOCK)
+    UID_BLOCK_FIRST, (RUN_SESSION_UIDS, NAMED_INSTANCE_UIDS, SMALL_POOL_UIDS) = _block_ranges(_BLOCK)
 else:
     # The default instance's sessions: the run's CORRAL_TEST_SESSION_UIDS
     # (FIRST-LAST), or unset: corral's default pool corral-s00..s15.
