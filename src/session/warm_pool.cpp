@@ -88,6 +88,7 @@ bool SessionManager::refill_one(BrowserKind kind) {
     spdlog::warn("warm {}: could not start one: {}", browser_kind_name(kind), entry.error().message);
     return false;
   }
+  if (kind == BrowserKind::chromedriver && !start_warm_driver_browser(*entry)) return false;  // discarded
   bool frozen = freeze_warm(*entry);
   if (!frozen && m_warm_freezes) return false;  // discarded
   double seconds = duration<double>(steady_clock::now() - began).count();
@@ -100,6 +101,24 @@ bool SessionManager::refill_one(BrowserKind kind) {
   m_warm_counters.refilled(kind, seconds);
   spdlog::info("warm {} {} ready ({}) in {:.0f} ms", browser_kind_name(kind), (*entry)->info.id,
                frozen ? "frozen" : "unfrozen", seconds * 1000);
+  return true;
+}
+
+// A warm chromedriver has its browser started before it freezes, so that a
+// claim only attaches to it (include/corral/launch/warm_driver.hpp).
+bool SessionManager::start_warm_driver_browser(const EntryPtr& member) {
+  if (m_config.warm_driver_session.empty()) {
+    discard_warm(member, "corrald has no new-session body for a warm chromedriver");
+    return false;
+  }
+  auto port = member->browser->start_warm_driver_browser(m_config.warm_driver_session,
+                                                          m_config.start_timeout + seconds(30));
+  if (!port) {
+    discard_warm(member, port.error().message);
+    return false;
+  }
+  std::lock_guard lock(m_mutex);
+  member->info.warm_browser_port = *port;
   return true;
 }
 
