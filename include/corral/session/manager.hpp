@@ -221,6 +221,9 @@ class SessionManager {
   bool freeze_warm(const EntryPtr& member);
   /// A warm chromedriver's browser, started through it; false (discarded) if it could not be.
   bool start_warm_driver_browser(const EntryPtr& member);
+  /// Wait (up to 3 s) until a new member's CPU use is quiet, so that its
+  /// start-up is not left to finish at its claim.
+  void settle_before_freezing(const EntryPtr& member);
   size_t warm_members(BrowserKind kind) const;  ///< starting or ready; under m_mutex
   /// A ready member for `request`, taken out of the pool; null for a miss
   /// (counted, where the kind is kept warm).
