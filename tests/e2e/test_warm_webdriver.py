@@ -161,7 +161,12 @@ class WarmWebDriver(unittest.TestCase):
         session = daemon.get(result["session_id"])[1]
         self.assertNotIn(session["cgroup"], members)
         self.assertEqual(wd(daemon, "DELETE", f"/session/{result['session_id']}"), (200, {"value": None}))
+        # corral alone names a warm browser's debuggerAddress: a bot's own stays refused, and opens nothing.
+        status, answer = wd(daemon, "POST", "/session", {"capabilities": {"alwaysMatch": {
+            "goog:chromeOptions": {"debuggerAddress": "127.0.0.1:9222"}}}})
+        self.assertEqual((status, answer["value"]["error"]), (400, "invalid argument"))
         self.assertEqual(warm_usage(daemon)["ready"], 2, "a miss leaves the pool alone")
+        self.assertEqual(warm_usage(daemon)["hits"], 0)
         daemon.assert_nothing_left()
 
     def test_kill_9_with_warm_chromedrivers_reaps_them_and_hands_none_out(self):
