@@ -9,6 +9,14 @@
 // goog:chromeOptions.debuggerAddress, which corral alone sets
 // (src/webdriver/new_session.cpp). Both are ended by the session's close:
 // the browser is chromedriver's child, in the session's cgroup.
+//
+// Why chromedriver starts the browser, and ahead of the claim: started this
+// way the member is one process tree in one gated start, under the same
+// guard as a cold chromedriver, with nothing new to trust. Corral starting
+// Chrome and adding chromedriver at the claim instead would need a second
+// process put into a running session's namespaces, uid and cgroup (the gate
+// only starts one), and would leave chromedriver's own start, polled on
+// /status, inside the time a bot waits.
 #pragma once
 
 #include <chrono>
