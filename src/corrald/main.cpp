@@ -334,6 +334,8 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   }
   // Who browsers run as decides whether they need --no-sandbox (root only).
   uid_t browser_uid = users->shared ? users->shared->uid : users->pool.status().separate ? 65534 : ::geteuid();
+  CorralBrowser browser{launcher_config.programs.chrome.string(), driven_flags(browser_uid, launcher_config)};
+  sessions_config.warm_driver_session = warm_driver_session_body(browser);
   HostBrowserLauncher launcher(launcher_config, std::move(users->pool), watcher);
   if (!name_state_dir(state_dir_claim, options.sessions.state_dir, options.naming)) return 1;
   SessionManager sessions(*backend, launcher, sessions_config);
@@ -350,7 +352,7 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   DevToolsProxy devtools(server, sessions, upstream, devtools_config);
   WebDriverProxy webdriver(server, sessions, upstream,
                            {devtools_config.addressing,
-                            {launcher_config.programs.chrome.string(), driven_flags(browser_uid, launcher_config)},
+                            browser,
                             options.new_session_wait});
   devtools.register_routes();
   webdriver.register_routes();

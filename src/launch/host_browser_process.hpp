@@ -15,6 +15,7 @@
 #include "corral/launch/session_resolver.hpp"
 #include "corral/launch/session_way_out.hpp"
 #include "corral/launch/uid_sweep.hpp"
+#include "corral/launch/warm_driver.hpp"
 #include "corral/util/file_io.hpp"
 #include "corral/util/process_identity.hpp"
 
@@ -134,9 +135,17 @@ class HostBrowserProcess : public BrowserProcess {
 
   Result<void> still_listening() override {
     if (m_kind == BrowserKind::chrome) return devtools_still_listening(m_network, m_dirs.profile, m_pidfd.get());
-    // chromedriver is not kept warm (--warm refuses it): its readiness is the check.
+    if (m_warm_browser_port) return warm_driver_still_listening(m_network, m_port, m_warm_browser_port, m_pidfd.get());
     CORRAL_TRY(wait_for_webdriver(m_network, m_port, m_url_base, m_pidfd.get(), std::chrono::seconds(2)));
     return success();
+  }
+
+  Result<uint16_t> start_warm_driver_browser(const std::string& new_session_body,
+                                             std::chrono::milliseconds timeout) override {
+    if (m_kind != BrowserKind::chromedriver) return BrowserProcess::start_warm_driver_browser(new_session_body, timeout);
+    CORRAL_TRY_ASSIGN(m_warm_browser_port,
+                      corral::start_warm_driver_browser(m_network, m_port, m_url_base, new_session_body, timeout));
+    return m_warm_browser_port;
   }
 
   // Chrome on SIGTERM shuts down cleanly (its profile is flushed); the
@@ -179,6 +188,7 @@ class HostBrowserProcess : public BrowserProcess {
   SessionDirs m_dirs;
   uint16_t m_port;         ///< chromedriver's
   std::string m_url_base;  ///< chromedriver's secret --url-base
+  uint16_t m_warm_browser_port = 0;  ///< a warm chromedriver's browser's DevTools port; 0: none
   Pidfd m_pidfd;
   uint64_t m_start_time;
   std::optional<GatedChild> m_child;

@@ -89,13 +89,10 @@ Error read_error(error_code ec, const LoopbackLimits& limits) {
   return Error::make(EBADMSG, "the answer could not be read: " + ec.message());
 }
 
-}  // namespace
-
-Result<LoopbackAnswer> loopback_get(const SessionNetwork& network, uint16_t port, const std::string& target,
-                                    const LoopbackLimits& limits) {
+Result<LoopbackAnswer> exchange(const SessionNetwork& network, uint16_t port, const std::string& request,
+                                const LoopbackLimits& limits) {
   CORRAL_TRY_ASSIGN(auto fd, connect_to_session(network, port, limits.connect_timeout));
   auto deadline = steady_clock::now() + limits.answer_timeout;
-  auto request = loopback_request("GET", target, port, {{"Accept", "application/json"}, {"Connection", "close"}});
   CORRAL_TRY(send_request(fd.get(), request, deadline));
   DeadlineReader reader(fd.get(), deadline);
   beast::flat_buffer buffer;
@@ -106,6 +103,23 @@ Result<LoopbackAnswer> loopback_get(const SessionNetwork& network, uint16_t port
   if (ec) return read_error(ec, limits);
   auto response = parser.release();
   return LoopbackAnswer{static_cast<int>(response.result_int()), std::move(response.body())};
+}
+
+}  // namespace
+
+Result<LoopbackAnswer> loopback_get(const SessionNetwork& network, uint16_t port, const std::string& target,
+                                    const LoopbackLimits& limits) {
+  auto request = loopback_request("GET", target, port, {{"Accept", "application/json"}, {"Connection", "close"}});
+  return exchange(network, port, request, limits);
+}
+
+Result<LoopbackAnswer> loopback_post(const SessionNetwork& network, uint16_t port, const std::string& target,
+                                     const std::string& json_body, const LoopbackLimits& limits) {
+  auto request = loopback_request("POST", target, port,
+                                  {{"Accept", "application/json"}, {"Content-Type", "application/json"},
+                                   {"Connection", "close"}},
+                                  json_body);
+  return exchange(network, port, request, limits);
 }
 
 }  // namespace corral

@@ -14,9 +14,6 @@ Result<std::pair<BrowserKind, size_t>> parse_one_target(const std::string& item)
     return Error::make(EINVAL, "--warm: '" + item + "' is not KIND=N (e.g. chrome=4)");
   auto kind = parse_browser_kind(item.substr(0, equals));
   if (!kind) return Error::make(EINVAL, "--warm: " + kind.error().message);
-  if (*kind == BrowserKind::chromedriver)
-    return Error::make(ENOTSUP, "--warm: chromedriver=N is not built yet (a later version keeps chromedriver "
-                                "warm); only chrome=N works for now");
   auto count = item.substr(equals + 1);
   if (count.empty() || count.size() > 4 || count.find_first_not_of("0123456789") != std::string::npos)
     return Error::make(EINVAL, "--warm: '" + count + "' is not a count from 0 to 9999");
@@ -38,7 +35,7 @@ Result<WarmTargets> parse_warm_targets(const std::string& text) {
 }
 
 std::optional<std::string> warm_miss_reason(const SessionRequest& request) {
-  if (request.kind != BrowserKind::chrome) return "no warm " + std::string(browser_kind_name(request.kind));
+  if (request.kind == BrowserKind::chromedriver && !request.warm_attach_miss.empty()) return request.warm_attach_miss;
   if (!request.args.empty()) return "it asks for browser args";
   if (request.proxy) return "it asks for an upstream proxy";
   if (!request.egress.allow.empty() || !request.egress.deny.empty()) return "it narrows its egress";

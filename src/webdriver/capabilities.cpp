@@ -63,10 +63,50 @@ Result<std::vector<std::string>> client_args(const json& options, const CorralBr
   return kept;
 }
 
+// A warm chromedriver's browser was started before the bot asked
+// (warm_driver.hpp); attaching to it, chromedriver silently ignores every
+// goog:chromeOptions key that shapes a launch (checked with chromedriver
+// 156: args, binary, extensions, prefs; by its source, the rest below).
+// So a key is a hit only when it asks for nothing beyond what the warm
+// browser has: an args list that corral empties anyway (its own flags, and
+// those it drops), empty extensions, prefs and excludeSwitches, w3c true,
+// detach false. Anything else, or unknown, is a miss: a cold start honours it.
+std::string chrome_options_attach_miss(const json& options, const std::vector<std::string>& kept_args) {
+  if (!kept_args.empty()) return "goog:chromeOptions.args asks for browser flags";
+  for (const auto& [key, value] : options.items()) {
+    if (key == "args") continue;
+    bool empty_list = (key == "extensions" || key == "excludeSwitches") && value.is_array() && value.empty();
+    bool empty_prefs = key == "prefs" && value.is_object() && value.empty();
+    bool defaults = (key == "w3c" && value == true) || (key == "detach" && value == false);
+    if (!empty_list && !empty_prefs && !defaults) return "goog:chromeOptions." + key + " shapes the browser's launch";
+  }
+  return "";
+}
+
+// The capabilities outside goog:chromeOptions that chromedriver applies
+// to its session, not to the browser's launch: the same on an attached
+// browser. acceptInsecureCerts and webSocketUrl (BiDi) only at their
+// defaults; any other (browserVersion, goog:loggingPrefs, a vendor's) is
+// not known to work attached, so a miss.
+std::string top_level_attach_miss(const json& caps) {
+  static const char* session_level[] = {"browserName", "platformName", "pageLoadStrategy", "timeouts",
+                                        "unhandledPromptBehavior", "strictFileInteractability", "setWindowRect",
+                                        "goog:chromeOptions"};
+  for (const auto& [key, value] : caps.items()) {
+    if (std::any_of(std::begin(session_level), std::end(session_level), [&](const char* name) { return key == name; }))
+      continue;
+    if ((key == "acceptInsecureCerts" || key == "webSocketUrl") && value == false) continue;
+    return "capability '" + key + "' is not known to hold for an attached browser";
+  }
+  return "";
+}
+
 // goog:chromeOptions, taken out of caps, with corral's browser and flags;
 // EINVAL for what a bot may not choose. Taken, not copied: its extensions
-// are most of a large body.
-Result<json> chrome_options(json& caps, const CorralBrowser& browser, std::vector<std::string>& warnings) {
+// are most of a large body. `attach_miss`: why a warm chromedriver cannot
+// serve these options ("" when it can).
+Result<json> chrome_options(json& caps, const CorralBrowser& browser, std::vector<std::string>& warnings,
+                            std::string& attach_miss) {
   json options = caps.contains(kChromeOptions) ? std::move(caps[kChromeOptions]) : json::object();
   if (!options.is_object()) return Error::make(EINVAL, "goog:chromeOptions must be an object");
   for (const auto& [key, value] : options.items()) {
@@ -78,6 +118,7 @@ Result<json> chrome_options(json& caps, const CorralBrowser& browser, std::vecto
   }
   auto args = client_args(options, browser, warnings);
   if (!args) return args.error();
+  attach_miss = chrome_options_attach_miss(options, *args);
   json all = browser.flags;
   for (auto& arg : *args) all.push_back(arg);
   options["args"] = all;
@@ -166,8 +207,11 @@ Result<NewSessionPlan> plan_new_session(json body, const CorralBrowser& browser)
   if (caps.contains("proxy") && !caps["proxy"].is_null())
     return Error::make(EINVAL, "capability 'proxy' is refused: a session's way out is corral's (its egress relay "
                                "and policy, docs/network.md)");
-  auto options = chrome_options(caps, browser, plan.warnings);
+  plan.request.warm_attach_miss = top_level_attach_miss(caps);
+  std::string options_miss;
+  auto options = chrome_options(caps, browser, plan.warnings, options_miss);
   if (!options) return options.error();
+  if (plan.request.warm_attach_miss.empty()) plan.request.warm_attach_miss = options_miss;
   caps[kChromeOptions] = std::move(*options);
   if (caps.contains("browserName")) caps["browserName"] = "chrome";  // chromedriver knows no "chromium"
   plan.bidi = caps.value("webSocketUrl", json(false)) == true;
@@ -175,6 +219,20 @@ Result<NewSessionPlan> plan_new_session(json body, const CorralBrowser& browser)
   plan.forward["capabilities"]["alwaysMatch"] = std::move(caps);
   plan.forward["capabilities"]["firstMatch"] = json::array({json::object()});
   return plan;
+}
+
+std::string warm_driver_session_body(const CorralBrowser& browser) {
+  auto plan = plan_new_session(json{{"capabilities", json::object()}}, browser);
+  return plan ? plan->forward.dump() : "";
+}
+
+void attach_to_warm_browser(json& forward, uint16_t browser_port) {
+  json& caps = forward["capabilities"]["alwaysMatch"];
+  json options = json::object();
+  options["debuggerAddress"] = "127.0.0.1:" + std::to_string(browser_port);
+  if (caps.contains(kChromeOptions) && caps[kChromeOptions].contains("w3c"))
+    options["w3c"] = caps[kChromeOptions]["w3c"];
+  caps[kChromeOptions] = std::move(options);
 }
 
 Result<DriverSession> parse_driver_session(const std::string& body) {

@@ -109,6 +109,7 @@ void driver_answered(WebDriverProxy& proxy, SessionManager& sessions, SessionUps
     return give_up(proxy, sessions, *start, session_not_created(driver.error().message));
   }
   start->driven.binding.driver_id = driver->id;
+  if (!driver->debugger_port) driver->debugger_port = start->session.warm_browser_port;
   start->driven.binding.debugger_port = driver->debugger_port;
   if (!driver->debugger_port)
     return finish(proxy, sessions, start, std::move(*driver), Error::make(ENOENT, "no debuggerAddress"));
@@ -124,6 +125,8 @@ void session_opened(WebDriverProxy& proxy, SessionManager& sessions, SessionUpst
   if (!session.endpoints.webdriver || !sessions.begin_connection(session.id))
     return give_up(proxy, sessions, *start, session_not_created("the session's chromedriver is not there"), false);
   start->driven = WebDriverProxy::Driven::of(session);
+  // A warm chromedriver's browser runs already: the bot's session attaches to it.
+  if (session.warm_browser_port) attach_to_warm_browser(start->plan.forward, session.warm_browser_port);
   // The plan's document is freed once it is text, and the text once it is
   // in the request: with the request that came in, at most three copies
   // of a large body at once.

@@ -242,9 +242,15 @@ class WarmPool(unittest.TestCase):
         wait_until(lambda: "reason=disconnected" in daemon.log(), 15, "the launched session to close")
         self.assert_stopped_clean(daemon)
 
-    def test_chromedriver_is_refused_for_now(self):
-        stderr = refused_start("--warm", "chrome=1,chromedriver=1")
-        self.assertIn("chromedriver=N is not built yet", stderr)
+    def test_chromedriver_is_a_kind_of_its_own(self):
+        # Served to WebDriver new sessions (test_warm_webdriver.py); here only
+        # that --warm takes it and counts it apart, and still refuses a kind named twice.
+        self.daemon = Daemon("--warm", "chrome=1,chromedriver=1")
+        self.addCleanup(self.daemon.remove)
+        pools = self.daemon.request("GET", "/v1/usage")[1]["warm"]
+        self.assertEqual({kind: pool["target"] for kind, pool in pools.items()}, {"chrome": 1, "chromedriver": 1})
+        stderr = refused_start("--warm", "chromedriver=1,chromedriver=2")
+        self.assertIn("chromedriver is named twice", stderr)
 
 
 if __name__ == "__main__":

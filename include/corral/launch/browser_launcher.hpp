@@ -86,6 +86,14 @@ class BrowserProcess {
   /// its process lives and its port still takes connections, without the
   /// cost of an answer (browser_ready.hpp, devtools_still_listening).
   virtual Result<void> still_listening() = 0;
+  /// A warm chromedriver only (warm_driver.hpp): have it start its browser
+  /// with `new_session_body`; the browser's DevTools port on the session's
+  /// loopback, which still_listening() checks from then on. ENOTSUP for a
+  /// browser that is not a chromedriver.
+  virtual Result<uint16_t> start_warm_driver_browser(const std::string& /*new_session_body*/,
+                                                     std::chrono::milliseconds /*timeout*/) {
+    return Error::make(ENOTSUP, "only a chromedriver starts a browser of its own");
+  }
   /// SIGTERM the main process; true if it ended within `grace`.
   virtual bool ask_to_exit(std::chrono::milliseconds grace) = 0;
   /// SIGKILL the main process and wait briefly until it has ended; true if

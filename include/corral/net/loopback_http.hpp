@@ -1,6 +1,7 @@
-// One HTTP GET to a session's loopback port, answered in full before it
-// returns: how the launcher asks a starting browser (/json/version) or
-// chromedriver (/status) whether it is ready. Through the session
+// One HTTP GET (or POST) to a session's loopback port, answered in full
+// before it returns: how the launcher asks a starting browser
+// (/json/version) or chromedriver (/status) whether it is ready, and how it
+// has a warm chromedriver start its browser (POST /session). Through the session
 // connector, on a connection of its own, closed after the answer. The
 // answer is read by Boost.Beast's parser (src/net/loopback_http.cpp), and
 // bounded in time and size: the process answering runs as the session's
@@ -36,5 +37,9 @@ struct LoopbackLimits {
 /// not an HTTP answer, or one cut short.
 Result<LoopbackAnswer> loopback_get(const SessionNetwork& network, uint16_t port, const std::string& target,
                                     const LoopbackLimits& limits = {});
+
+/// POST `json_body` to `target` on 127.0.0.1:`port` in `network`; errors as loopback_get's.
+Result<LoopbackAnswer> loopback_post(const SessionNetwork& network, uint16_t port, const std::string& target,
+                                     const std::string& json_body, const LoopbackLimits& limits = {});
 
 }  // namespace corral

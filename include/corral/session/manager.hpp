@@ -66,6 +66,10 @@ struct SessionManagerConfig {
   /// --warm: browsers kept started and frozen per kind, handed to matching
   /// opens (warm_pool.cpp). Kept from recover() on.
   WarmTargets warm;
+  /// The new-session body a warm chromedriver starts its browser with: what
+  /// a cold WebDriver session with no capabilities of its own forwards
+  /// (corrald builds it with plan_new_session). Empty: chromedriver is not kept warm.
+  std::string warm_driver_session;
 };
 
 class SessionManager {
@@ -225,6 +229,11 @@ class SessionManager {
   /// True once `member` is frozen; false, and it is discarded, if that
   /// failed, or false with m_warm_freezes cleared where nothing freezes.
   bool freeze_warm(const EntryPtr& member);
+  /// A warm chromedriver's browser, started through it; false (discarded) if it could not be.
+  bool start_warm_driver_browser(const EntryPtr& member);
+  /// Wait (up to 3 s) until a new member's CPU use is quiet, so that its
+  /// start-up is not left to finish at its claim.
+  void settle_before_freezing(const EntryPtr& member);
   size_t warm_members(BrowserKind kind) const;  ///< starting or ready; under m_mutex
   /// A ready member for `request`, taken out of the pool; null for a miss
   /// (counted, where the kind is kept warm).

@@ -38,6 +38,12 @@ struct SessionRequest {
   std::optional<UpstreamProxy> proxy;
   EgressLists egress;  ///< the session's narrowing of the egress policy, as asked (names unresolved)
   std::optional<uint64_t> network_max_bytes;  ///< bytes in and out through its way out; daemon default if unset
+  /// Why a warm chromedriver cannot serve this request; empty: it can. Only
+  /// a WebDriver new session whose capabilities attaching honours clears it
+  /// (src/webdriver/capabilities.cpp): a kind=chromedriver POST /v1/sessions
+  /// wants a chromedriver of its own to start its browser. Never read from
+  /// a body, never recorded.
+  std::string warm_attach_miss = "it is not a WebDriver new session";
 };
 
 enum class SessionState { starting, running, closing, closed };
@@ -142,6 +148,11 @@ struct SessionInfo {
   /// The policy its way out judges by; none without a policy (shared network).
   std::optional<EgressPolicyView> egress_policy;
   std::optional<uint64_t> network_max_bytes;  ///< in force: request or daemon default; none: no cap
+  /// A claimed warm chromedriver's: the DevTools port (on the session's
+  /// loopback) of the browser corral had it start, for the WebDriver new
+  /// session to attach to; 0 otherwise. Not persisted: once attached, the
+  /// session's DriverBinding says it.
+  uint16_t warm_browser_port = 0;
 };
 
 }  // namespace corral

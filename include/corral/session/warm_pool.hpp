@@ -21,8 +21,7 @@ namespace corral {
 /// How many warm browsers to keep, per kind; a kind not named: none.
 using WarmTargets = std::map<BrowserKind, size_t>;
 
-/// "chrome=4" or "chrome=4,chromedriver=2" (--warm). EINVAL for anything
-/// else; ENOTSUP for chromedriver, which the pool cannot serve yet.
+/// "chrome=4" or "chrome=4,chromedriver=2" (--warm). EINVAL for anything else.
 Result<WarmTargets> parse_warm_targets(const std::string& text);
 
 /// Why a warm browser cannot serve `request` (a miss), or nothing when it
@@ -30,6 +29,8 @@ Result<WarmTargets> parse_warm_targets(const std::string& text);
 /// defaults: a request that needs anything at start (browser args, an
 /// upstream proxy, egress lists of its own) needs a cold start. Limits,
 /// labels, ttl, idle timeout and network_max_bytes are set at hand-out.
+/// A warm chromedriver serves only a WebDriver new session whose
+/// capabilities attaching to its browser honours (warm_attach_miss empty).
 std::optional<std::string> warm_miss_reason(const SessionRequest& request);
 
 /// What the pool of one kind holds and did, for /v1/usage and corralctl top.

@@ -11,6 +11,9 @@
 // its isolation (--no-sandbox, --user-data-dir, --remote-debugging-*) are
 // dropped with a warning, the rest must pass the allowlist
 // (chrome_flags.hpp). corral's flags go first and its browser is the binary.
+// The plan's request says whether a warm chromedriver may serve it instead
+// (SessionRequest::warm_attach_miss; the rule is docs/operators.md's, "Warm
+// browsers").
 //
 // Out: chromedriver's session id and its browser's DevTools port are taken
 // note of; the bot sees corral's session id, corral's URLs for se:cdp and
@@ -46,6 +49,18 @@ struct NewSessionPlan {
 /// runs (500 session not created). The body is taken (move it in): its
 /// parts move into the plan, so a large body is never copied.
 Result<NewSessionPlan> plan_new_session(nlohmann::json body, const CorralBrowser& browser);
+
+/// The new-session body a warm chromedriver starts its browser with
+/// (SessionManagerConfig::warm_driver_session): what a cold session with no
+/// capabilities of its own forwards, so that a warm browser is launched
+/// exactly as a cold one (corral's binary, flags, way out).
+std::string warm_driver_session_body(const CorralBrowser& browser);
+
+/// A plan's forward made to attach to a claimed warm chromedriver's browser
+/// (warm_driver.hpp): goog:chromeOptions becomes its debuggerAddress alone,
+/// set by corral (a bot's own is refused). Only for a plan whose request
+/// had no warm_attach_miss: the launch options it drops were empty.
+void attach_to_warm_browser(nlohmann::json& forward, uint16_t browser_port);
 
 /// What corral keeps of chromedriver's new-session answer.
 struct DriverSession {

@@ -12,15 +12,16 @@ using namespace corral;
 using namespace corral::testing;
 using namespace std::chrono;
 
-TEST_CASE("--warm takes chrome=N and refuses chromedriver for now") {
+TEST_CASE("--warm takes chrome=N and chromedriver=N") {
   auto targets = parse_warm_targets("chrome=4");
   REQUIRE(targets.ok());
   CHECK(targets->at(BrowserKind::chrome) == 4u);
-  auto driver = parse_warm_targets("chrome=1,chromedriver=2");
-  REQUIRE_FALSE(driver.ok());
-  CHECK(driver.error().code == ENOTSUP);
-  CHECK(driver.error().message.find("not built yet") != std::string::npos);
-  for (const char* bad : {"", "chrome", "chrome=", "chrome=-1", "chrome=x", "firefox=1", "chrome=1,chrome=2"})
+  auto both = parse_warm_targets("chrome=1,chromedriver=2");
+  REQUIRE(both.ok());
+  CHECK(both->at(BrowserKind::chrome) == 1u);
+  CHECK(both->at(BrowserKind::chromedriver) == 2u);
+  for (const char* bad : {"", "chrome", "chrome=", "chrome=-1", "chrome=x", "firefox=1", "chrome=1,chrome=2",
+                          "chromedriver=1,chromedriver=1"})
     CHECK_FALSE(parse_warm_targets(bad).ok());
 }
 
@@ -34,8 +35,16 @@ TEST_CASE("a hit asks nothing a warm browser lacks: limits, labels and leases ar
   SessionRequest args;
   args.args = {"--window-size=800,600"};
   CHECK(warm_miss_reason(args));
+  // A kind=chromedriver open is a hit only as a WebDriver new session whose
+  // capabilities attaching honours (capabilities.cpp clears the reason).
   SessionRequest driver;
   driver.kind = BrowserKind::chromedriver;
+  REQUIRE(warm_miss_reason(driver));
+  CHECK(*warm_miss_reason(driver) == "it is not a WebDriver new session");
+  driver.warm_attach_miss.clear();
+  driver.labels["bot"] = "b";
+  CHECK_FALSE(warm_miss_reason(driver));
+  driver.egress.deny.push_back(*parse_egress_rule("203.0.113.0/24"));
   CHECK(warm_miss_reason(driver));
   SessionRequest narrowed;
   narrowed.egress.deny.push_back(*parse_egress_rule("203.0.113.0/24"));

@@ -195,3 +195,53 @@ TEST_CASE("webdriver: corral:options carries network_max_bytes") {
   body["capabilities"]["alwaysMatch"]["corral:options"]["network_max_bytes"] = 0;
   CHECK(plan_new_session(body, kBrowser).error().code == EINVAL);
 }
+
+namespace {
+
+// Why a warm chromedriver cannot serve `always` (alwaysMatch), "" when it can.
+std::string attach_miss(json always) {
+  auto plan = plan_new_session({{"capabilities", {{"alwaysMatch", std::move(always)}}}}, kBrowser);
+  REQUIRE(plan);
+  return plan->request.warm_attach_miss;
+}
+
+}  // namespace
+
+TEST_CASE("webdriver: a warm chromedriver serves what attaching honours, and nothing it would ignore") {
+  // What Selenium's Python and Java clients send by default, and the flags corral drops or sets itself.
+  CHECK(attach_miss({{"browserName", "chrome"}, {"pageLoadStrategy", "normal"},
+                     {"goog:chromeOptions", {{"args", json::array()}, {"extensions", json::array()}}}}) == "");
+  CHECK(attach_miss({{"goog:chromeOptions", {{"args", {"--headless=new", "--no-sandbox"}}}}}) == "");
+  CHECK(attach_miss({{"timeouts", {{"implicit", 0}}}, {"unhandledPromptBehavior", "dismiss"},
+                     {"acceptInsecureCerts", false}, {"webSocketUrl", false}, {"platformName", "linux"}}) == "");
+  CHECK(attach_miss({{"goog:chromeOptions", {{"w3c", true}, {"detach", false}, {"prefs", json::object()},
+                                             {"excludeSwitches", json::array()}}}}) == "");
+  // What attaching would silently ignore, or is not known to hold attached: a miss, named.
+  CHECK(attach_miss({{"goog:chromeOptions", {{"args", {"--window-size=800,600"}}}}}).find("args") != std::string::npos);
+  CHECK(attach_miss({{"goog:chromeOptions", {{"extensions", {"Q1JYMw=="}}}}}).find("extensions") != std::string::npos);
+  CHECK(attach_miss({{"goog:chromeOptions", {{"prefs", {{"intl.accept_languages", "de"}}}}}}).find("prefs") !=
+        std::string::npos);
+  for (const char* key : {"excludeSwitches", "mobileEmulation", "localState", "perfLoggingPrefs", "windowTypes"})
+    CHECK(attach_miss({{"goog:chromeOptions", {{key, {"x"}}}}}) != "");
+  CHECK(attach_miss({{"goog:chromeOptions", {{"detach", true}}}}).find("detach") != std::string::npos);
+  CHECK(attach_miss({{"acceptInsecureCerts", true}}).find("acceptInsecureCerts") != std::string::npos);
+  CHECK(attach_miss({{"webSocketUrl", true}}) != "");
+  CHECK(attach_miss({{"goog:loggingPrefs", {{"browser", "ALL"}}}}) != "");
+  CHECK(attach_miss({{"browserVersion", "156"}}) != "");
+  // corral:options is corral's, not chromedriver's: its fields follow warm_miss_reason.
+  CHECK(attach_miss({{"corral:options", {{"labels", {{"bot", "b"}}}}}}) == "");
+}
+
+TEST_CASE("webdriver: a warm hit forwards the session attached, corral naming the browser") {
+  auto plan = plan_new_session(with_args({"--headless=new"}), kBrowser);
+  REQUIRE(plan);
+  attach_to_warm_browser(plan->forward, 40123);
+  auto caps = caps_of(*plan);
+  CHECK(caps["goog:chromeOptions"] == json({{"debuggerAddress", "127.0.0.1:40123"}}));
+  CHECK(caps["browserName"] == "chrome");
+  // The body a warm chromedriver starts its browser with is a cold session's.
+  auto body = json::parse(warm_driver_session_body(kBrowser));
+  auto launched = body["capabilities"]["alwaysMatch"]["goog:chromeOptions"];
+  CHECK(launched["binary"] == "/usr/bin/chromium");
+  CHECK(launched["args"] == json(kBrowser.flags));
+}
