@@ -17,6 +17,11 @@ struct SessionManager::Entry {
   bool announced = false;       ///< the client was given its id: listed, recorded, kept in the history
   bool warm = false;            ///< a warm browser nobody has claimed: unlisted, unnamed (warm_pool.cpp)
   bool frozen = false;          ///< its scope is frozen (a warm browser where the backend can freeze)
+  /// A warm browser its refill has not made ready yet (never one being claimed).
+  bool refilling = false;
+  /// A warm browser still starting whose place a cold open took (its
+  /// ticket went with it): its refill ends it once its start returns.
+  bool gave_way = false;
   uint64_t pid_start_time = 0;  ///< tells the main process from a later one with its PID
   Admission::Ticket ticket;     ///< room held until the session is cleaned
   std::chrono::steady_clock::time_point expires, idle_expires;  ///< guarded like info

@@ -176,6 +176,7 @@ Result<SessionManager::EntryPtr> SessionManager::start(const SessionRequest& req
   CORRAL_TRY_ASSIGN(auto browser, m_launcher.spawn(launch));
   auto entry = make_entry(request, id, std::move(browser));
   entry->warm = warm;  // before place_in_scope lists it: never shown
+  entry->refilling = warm;
   if (m_config.egress_policy) entry->info.egress_policy = egress_policy_view(*m_config.egress_policy, egress);
   entry->ticket = std::move(ticket);
   cap_network(entry);  // before release(): the way out opens capped

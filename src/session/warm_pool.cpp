@@ -88,8 +88,11 @@ bool SessionManager::refill_one(BrowserKind kind) {
     spdlog::warn("warm {}: could not start one: {}", browser_kind_name(kind), entry.error().message);
     return false;
   }
+  if (ended_for_giving_way(*entry)) return false;
   if (kind == BrowserKind::chromedriver && !start_warm_driver_browser(*entry)) return false;
+  if (ended_for_giving_way(*entry)) return false;
   settle_before_freezing(*entry);
+  if (ended_for_giving_way(*entry)) return false;
   bool frozen = freeze_warm(*entry);
   if (!frozen && m_warm_freezes) return false;  // discarded
   double seconds = duration<double>(steady_clock::now() - began).count();
@@ -97,8 +100,10 @@ bool SessionManager::refill_one(BrowserKind kind) {
     std::lock_guard lock(m_mutex);
     if ((*entry)->info.state != SessionState::running) return false;  // it exited meanwhile: being cleaned
     (*entry)->frozen = frozen;
-    m_warm_ready.push_back(*entry);
+    (*entry)->refilling = false;
+    if (!(*entry)->gave_way) m_warm_ready.push_back(*entry);
   }
+  if (ended_for_giving_way(*entry)) return false;
   m_warm_counters.refilled(kind, seconds);
   spdlog::info("warm {} {} ready ({}) in {:.0f} ms", browser_kind_name(kind), (*entry)->info.id,
                frozen ? "frozen" : "unfrozen", seconds * 1000);
@@ -271,8 +276,16 @@ bool SessionManager::discard_warm(const EntryPtr& member, const std::string& why
 bool SessionManager::give_warm_place_back() {
   EntryPtr member;
   {
-    std::lock_guard lock(m_mutex);
-    if (m_warm_ready.empty()) return false;
+    std::unique_lock lock(m_mutex);
+    if (m_warm_ready.empty()) {
+      auto ticket = take_starting_place();
+      lock.unlock();
+      // Released without m_mutex: the place goes to a waiting open at once,
+      // whose start takes m_mutex.
+      if (!ticket) return false;
+      ticket->release();
+      return true;
+    }
     member = m_warm_ready.front();
     m_warm_ready.pop_front();
     if (!mark_closing(*member)) return true;  // its exit freed, or frees, the place
@@ -282,6 +295,36 @@ bool SessionManager::give_warm_place_back() {
   auto ticket = std::move(member->ticket);
   m_background_closes.post([this, member] { end_session(member, CloseReason::warm_discarded, milliseconds(0)); });
   ticket.release();
+  return true;
+}
+
+// A refill takes a place only when nobody waits and one is free, but its
+// start (and a chromedriver's browser, and settling) takes seconds: a cold
+// open that comes meanwhile and finds no room would wait for it, or fail
+// (Grid's --new-session-wait 2s did). So the member starting gives its
+// place at once, as a ready one would; the host holds it and the new start
+// together until its refill ends it. Under m_mutex.
+std::optional<Admission::Ticket> SessionManager::take_starting_place() {
+  for (auto& [id, entry] : m_live) {
+    if (!entry->refilling || entry->gave_way || entry->info.state == SessionState::closing ||
+        entry->info.state == SessionState::closed)
+      continue;
+    entry->gave_way = true;
+    m_warm_counters.discarded(entry->info.request.kind);
+    spdlog::info("warm {} {}, still starting, gives way to a cold open", browser_kind_name(entry->info.request.kind),
+                 id);
+    return std::move(entry->ticket);
+  }
+  return std::nullopt;
+}
+
+bool SessionManager::ended_for_giving_way(const EntryPtr& member) {
+  {
+    std::lock_guard lock(m_mutex);
+    if (!member->gave_way) return false;
+    if (!mark_closing(*member)) return true;  // on_browser_exit's, or shutdown's
+  }
+  m_background_closes.post([this, member] { end_session(member, CloseReason::warm_discarded, milliseconds(0)); });
   return true;
 }
 

@@ -246,8 +246,14 @@ class SessionManager {
   void hand_over(Entry& member, const SessionRequest& request, const Limits& limits);
   /// Kill a warm member unused (in the background). False if it was closing already.
   bool discard_warm(const EntryPtr& member, const std::string& why);
-  /// Admission's Reclaim: the oldest ready member gives its place back.
+  /// Admission's Reclaim: the oldest ready member gives its place back;
+  /// with none ready, one still starting does (take_starting_place).
   bool give_warm_place_back();
+  /// A starting member's ticket, the member marked gave_way; under m_mutex.
+  std::optional<Admission::Ticket> take_starting_place();
+  /// True if `member`'s place went to a cold open while it started; it is
+  /// then ended (the refill thread's, between its steps).
+  bool ended_for_giving_way(const EntryPtr& member);
 
   // Recovery (recovery.cpp).
   std::map<std::string, SessionRecord> load_records(RecoveryReport& report);

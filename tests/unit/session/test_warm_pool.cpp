@@ -3,6 +3,9 @@
 // and refills.
 #include <doctest/doctest.h>
 
+#include <optional>
+#include <thread>
+
 #include "corral/egress/egress_rule.hpp"
 #include "corral/session/records.hpp"
 #include "corral/session/warm_pool.hpp"
@@ -115,6 +118,30 @@ TEST_CASE("the pool starts frozen members, hands one to a plain open and refills
   CHECK(f.manager().warm_status().at(0).ready == 1u);  // a miss with room takes no member
   CHECK(f.manager().close(claimed.id, milliseconds(0)).ok());
   CHECK(f.manager().close(cold.id, milliseconds(0)).ok());
+  f.manager().close_all();
+  CHECK(f.host_is_clean());
+}
+
+TEST_CASE("a member still starting gives its place to a cold open at once, and is ended once its start returns") {
+  ManagerFixture f;
+  f.config.warm[BrowserKind::chrome] = 1;
+  f.config.admission.max_sessions = 1;
+  f.launcher.hold_ready();  // the member's start takes as long as the test likes
+  REQUIRE(f.manager().recover().ok());
+  REQUIRE(eventually([&] { return f.launcher.waiting_for_ready() == 1; }, seconds(5)));
+  SessionRequest with_args;  // a miss: it needs a start of its own, and the only place
+  with_args.args = {"--window-size=800,600"};
+  std::optional<Result<SessionInfo>> opened;
+  std::thread opener([&] { opened = f.manager().open(with_args); });
+  // The cold open is admitted at once, and waits for ready like the member.
+  REQUIRE(eventually([&] { return f.launcher.waiting_for_ready() == 2; }, seconds(5)));
+  f.launcher.release_ready();
+  opener.join();
+  REQUIRE(opened->ok());
+  CHECK(f.manager().warm_status().at(0).discarded == 1u);
+  CHECK(f.manager().warm_status().at(0).ready == 0u);  // no room for another while the session runs
+  REQUIRE(eventually([&] { return f.launcher.alive_count() == 1; }, seconds(5)));  // the member ended
+  CHECK(f.manager().close((*opened)->id, milliseconds(0)).ok());
   f.manager().close_all();
   CHECK(f.host_is_clean());
 }
