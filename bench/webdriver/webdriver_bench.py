@@ -10,7 +10,10 @@ the repository: PYTHONPATH=tests/harness /usr/bin/python3 bench/webdriver/webdri
    it: median latency of each, the added latency and the ratio.
 2. New session to first answered command: webdriver.Remote through corral,
    then driver.title, against a local webdriver.Chrome() (chromedriver
-   started by Selenium on this host), interleaved; medians.
+   started by Selenium on this host), interleaved; medians and p99. With
+   --warm N corrald keeps N warm chromedrivers (--warm chromedriver=N;
+   issue 23: goal <= 0.3x local), nobody waiting for the pool between
+   starts, and the pool's hits and misses over the starts are reported.
 Prints the machine and the figures as JSON."""
 import argparse
 import http.client
@@ -84,6 +87,16 @@ def command_latency(daemon, count):
         driver.quit()
 
 
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def warm_counts(daemon):
+    warm = daemon.request("GET", "/v1/usage")[1].get("warm", {}).get("chromedriver")
+    return {key: warm[key] for key in ("hits", "misses", "discarded")} if warm else None
+
+
 def new_session_to_first_command(daemon, starts):
     times = {"corral": [], "local": []}
     for i in range(starts):
@@ -106,16 +119,21 @@ def main():
     parser.add_argument("--commands", type=int, default=500)
     parser.add_argument("--starts", type=int, default=5)
     parser.add_argument("--backend", default="cgroupfs")
+    parser.add_argument("--warm", type=int, default=0, help="warm chromedrivers to keep (--warm chromedriver=N)")
     args = parser.parse_args()
     described = machine.describe(ROOT)
     # The direct side reaches chromedriver's loopback port from the host: a
     # root corrald's sessions have networks of their own unless told otherwise.
-    daemon = Corrald(args.backend, extra=["--session-network", "shared"])
+    warm = ["--warm", f"chromedriver={args.warm}"] if args.warm else []
+    daemon = Corrald(args.backend, extra=["--session-network", "shared", *warm])
     try:
         commands = command_latency(daemon, args.commands)
+        pool_before = warm_counts(daemon)
         starts = new_session_to_first_command(daemon, args.starts)
+        pool_after = warm_counts(daemon)
     finally:
         daemon.stop()
+    pool = {key: pool_after[key] - pool_before[key] for key in pool_before} if pool_before else None
     ms = lambda values: round(statistics.median(values), 3)  # noqa: E731
     result = {
         "machine": described,
@@ -124,7 +142,10 @@ def main():
                              "ratio": ratio(ms(commands["corral"]), ms(commands["direct"])),
                              "count": args.commands},
         "new_session_to_first_command_ms": {"corral": ms(starts["corral"]), "local": ms(starts["local"]),
-                                            "starts": args.starts},
+                                            "corral_p99": round(percentile(starts["corral"], 0.99), 1),
+                                            "local_p99": round(percentile(starts["local"], 0.99), 1),
+                                            "ratio": ratio(ms(starts["corral"]), ms(starts["local"])),
+                                            "starts": args.starts, "warm": args.warm, "warm_pool": pool},
     }
     print(json.dumps(result, indent=2))
 
