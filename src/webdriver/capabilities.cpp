@@ -92,7 +92,10 @@ std::string top_level_attach_miss(const json& caps) {
   static const char* session_level[] = {"browserName", "platformName", "pageLoadStrategy", "timeouts",
                                         "unhandledPromptBehavior", "strictFileInteractability", "setWindowRect",
                                         "goog:chromeOptions"};
-  for (const auto& [key, value] : caps.items()) {
+  // Not a structured binding: clang before 16 (the fuzz build) cannot capture one.
+  for (const auto& item : caps.items()) {
+    const std::string& key = item.key();
+    const json& value = item.value();
     if (std::any_of(std::begin(session_level), std::end(session_level), [&](const char* name) { return key == name; }))
       continue;
     if ((key == "acceptInsecureCerts" || key == "webSocketUrl") && value == false) continue;
