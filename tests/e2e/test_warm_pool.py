@@ -17,6 +17,10 @@ from cdp_client import CdpClient
 from client_kit import run_devtools_client
 from corral_harness import (BACKEND, Daemon, credentials, expected_credentials, pid_alive, processes_in, refused_start,
                             session_user_of, wait_until)
+from corral_harness.warm import wait_warm_ready, warm_cgroups, warm_usage
+
+KIND = "chrome"  # the pool these tests fill
+
 
 def frozen(cgroup):
     with open(os.path.join(cgroup, "cgroup.events")) as events:
@@ -31,25 +35,10 @@ def cpu_usec(cgroup):
 def expect_frozen(daemon):
     """Whether members wait frozen here: always on cgroupfs; under systemd
     only where it can freeze (not on a hybrid host, which /v1/usage says)."""
-    said = warm_usage(daemon)["frozen"]
+    said = warm_usage(daemon, KIND)["frozen"]
     if BACKEND == "cgroupfs":
         assert said, "cgroupfs always freezes"
     return said
-
-
-def warm_usage(daemon):
-    return daemon.request("GET", "/v1/usage")[1]["warm"]["chrome"]
-
-
-def wait_ready(daemon, count, timeout=90):
-    wait_until(lambda: warm_usage(daemon)["ready"] == count, timeout, f"{count} warm browsers ready")
-
-
-def warm_cgroups(daemon):
-    """Paths of the session cgroups that no listed session owns: the warm members."""
-    root = daemon.request("GET", "/v1/health")[1]["cgroup_root"]
-    listed = {os.path.basename(s["cgroup"]) for s in daemon.request("GET", "/v1/sessions")[1]["sessions"]}
-    return [os.path.join(root, name) for name in daemon.session_cgroups() if name not in listed]
 
 
 def timed_open(daemon, body):
@@ -97,7 +86,7 @@ class WarmPool(unittest.TestCase):
         # `enforced` says so; where it has one, the cgroup file shows it.
         daemon = self.start("--allow-unenforced-limits")
         controllers = daemon.request("GET", "/v1/usage")[1]["controllers"]
-        wait_ready(daemon, 2)
+        wait_warm_ready(daemon, KIND, 2)
         members = warm_cgroups(daemon)
         self.assertEqual(len(members), 2, members)
         waits_frozen = expect_frozen(daemon)
@@ -127,21 +116,21 @@ class WarmPool(unittest.TestCase):
         self.assertEqual(session["ttl"], 600)
         self.assertEqual(credentials(session["pid"]), expected_credentials(session_user_of(session)))
         self.assertEqual(evaluate_in_new_page(session, "6 * 7"), 42)
-        self.assertEqual(warm_usage(daemon)["hits"], 1)
-        wait_ready(daemon, 2)
+        self.assertEqual(warm_usage(daemon, KIND)["hits"], 1)
+        wait_warm_ready(daemon, KIND, 2)
         self.assertEqual(len(warm_cgroups(daemon)), 2)
 
-        misses = warm_usage(daemon)["misses"]
+        misses = warm_usage(daemon, KIND)["misses"]
         cold, cold_ms = timed_open(daemon, {"args": ["--window-size=800,600"]})
         self.assertNotIn(cold["cgroup"], warm_cgroups(daemon))
-        self.assertEqual(warm_usage(daemon)["misses"], misses + 1)
+        self.assertEqual(warm_usage(daemon, KIND)["misses"], misses + 1)
         self.assertEqual(evaluate_in_new_page(cold, "1 + 1"), 2)
         print(f"\nwarm claim {claim_ms:.0f} ms, cold open (a miss) {cold_ms:.0f} ms", file=sys.stderr)
         self.assertEqual(daemon.metric('corral_warm_hits_total{kind="chrome"}'), 1)
         self.assertEqual(daemon.metric('corral_warm_ready{kind="chrome"}'), 2)
         daemon.close(session["id"], grace=0)
         daemon.close(cold["id"], grace=0)
-        wait_ready(daemon, 2)
+        wait_warm_ready(daemon, KIND, 2)
         daemon.assert_nothing_left()  # the harness tells warm browsers (and their uids) from leftovers
         self.assertEqual(len(daemon.warm_members()), 2)
         self.assert_stopped_clean(daemon)
@@ -150,7 +139,7 @@ class WarmPool(unittest.TestCase):
         daemon = self.start()
         claims, colds = [], []
         for _ in range(3):
-            wait_ready(daemon, 2)
+            wait_warm_ready(daemon, KIND, 2)
             session, ms = timed_open(daemon, {})
             claims.append(ms)
             daemon.close(session["id"], grace=0)
@@ -158,7 +147,7 @@ class WarmPool(unittest.TestCase):
             colds.append(ms)
             daemon.close(session["id"], grace=0)
         print(f"\nclaim ms {[round(ms) for ms in claims]}, cold ms {[round(ms) for ms in colds]}", file=sys.stderr)
-        self.assertEqual(warm_usage(daemon)["hits"], 3)
+        self.assertEqual(warm_usage(daemon, KIND)["hits"], 3)
         self.assertLess(max(claims), min(colds))
         self.assert_stopped_clean(daemon)
 
@@ -168,7 +157,7 @@ class WarmPool(unittest.TestCase):
         daemon = self.start(warm="chrome=1")
         server = TracesServer()
         self.addCleanup(server.close)
-        wait_ready(daemon, 1)
+        wait_warm_ready(daemon, KIND, 1)
         first = daemon.open({})
         client = CdpClient(first["devtools"]["ws"])
         leave_traces(client, server)
@@ -181,7 +170,7 @@ class WarmPool(unittest.TestCase):
 
         claimed = [first]
         for _ in range(2):
-            wait_ready(daemon, 1)
+            wait_warm_ready(daemon, KIND, 1)
             session = daemon.open({})
             claimed.append(session)
             client = CdpClient(session["devtools"]["ws"])
@@ -192,25 +181,25 @@ class WarmPool(unittest.TestCase):
             client.close()
             daemon.close(session["id"], grace=0)
         self.assertEqual(len({session["cgroup"] for session in claimed}), 3, "each claim a member of its own")
-        self.assertEqual(warm_usage(daemon)["hits"], 3)
+        self.assertEqual(warm_usage(daemon, KIND)["hits"], 3)
         self.assert_stopped_clean(daemon)
 
     def test_warm_members_give_way_to_cold_opens(self):
         daemon = self.start("--max-sessions", "2")
-        wait_ready(daemon, 2)
+        wait_warm_ready(daemon, KIND, 2)
         first = daemon.open({"args": ["--window-size=800,600"]})
         second = daemon.open({"args": ["--window-size=800,600"]})
         status, reply = daemon.request("POST", "/v1/sessions", {"args": ["--window-size=800,600"]})
         self.assertEqual(status, 429, reply)
-        self.assertEqual(warm_usage(daemon)["discarded"], 2)
-        self.assertEqual(warm_usage(daemon)["ready"], 0)
+        self.assertEqual(warm_usage(daemon, KIND)["discarded"], 2)
+        self.assertEqual(warm_usage(daemon, KIND)["ready"], 0)
         daemon.close(first["id"], grace=0)
         daemon.close(second["id"], grace=0)
         self.assert_stopped_clean(daemon)
 
     def test_kill_9_with_warm_members_leaks_nothing_and_hands_nothing_out(self):
         first = self.start()
-        wait_ready(first, 2)
+        wait_warm_ready(first, KIND, 2)
         members = warm_cgroups(first)
         pids = [pid for cgroup in members for pid in processes_in(cgroup)]
         self.assertTrue(pids)
@@ -233,11 +222,11 @@ class WarmPool(unittest.TestCase):
 
     def test_connect_to_launch_claims_a_warm_browser(self):
         daemon = self.start("--launch-on-connect")
-        wait_ready(daemon, 2)
+        wait_warm_ready(daemon, KIND, 2)
         result = run_devtools_client("puppeteer-ws", f"ws://127.0.0.1:{daemon.port}/devtools/browser", "--work")
         self.assertTrue(result.get("ok"), result)
         self.assertEqual(result["evaluate"], 2)
-        self.assertEqual(warm_usage(daemon)["hits"], 1)
+        self.assertEqual(warm_usage(daemon, KIND)["hits"], 1)
         self.assertIn("opened warm", daemon.log())
         wait_until(lambda: "reason=disconnected" in daemon.log(), 15, "the launched session to close")
         self.assert_stopped_clean(daemon)

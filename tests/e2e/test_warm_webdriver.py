@@ -22,8 +22,10 @@ import urllib.request
 
 from corral_harness import (Daemon, credentials, expected_credentials, pid_alive, processes_in, session_user_of,
                             wait_until)
+from corral_harness.warm import wait_warm_ready, warm_cgroups, warm_usage
 from public_host import PublicHost, http_server_on, listening_socket_in
 
+KIND = "chromedriver"  # the pool these tests fill
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY_CLIENT = ["/usr/bin/python3", os.path.join(HERE, "webdriver_client.py")]
 
@@ -39,21 +41,6 @@ class Pages(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
-
-
-def warm_usage(daemon):
-    return daemon.request("GET", "/v1/usage")[1]["warm"]["chromedriver"]
-
-
-def wait_ready(daemon, count, timeout=90):
-    wait_until(lambda: warm_usage(daemon)["ready"] == count, timeout, f"{count} warm chromedrivers ready")
-
-
-def warm_cgroups(daemon):
-    """The session cgroups no listed session owns: the warm members."""
-    root = daemon.request("GET", "/v1/health")[1]["cgroup_root"]
-    listed = {os.path.basename(s["cgroup"]) for s in daemon.request("GET", "/v1/sessions")[1]["sessions"]}
-    return [os.path.join(root, name) for name in daemon.session_cgroups() if name not in listed]
 
 
 def wd(daemon, method, path, body=None):
@@ -102,7 +89,7 @@ class WarmWebDriver(unittest.TestCase):
     def test_a_hit_answers_with_the_request_and_delete_ends_every_process(self):
         daemon = self.start("--allow-unenforced-limits")
         controllers = daemon.request("GET", "/v1/usage")[1]["controllers"]
-        wait_ready(daemon, 2)
+        wait_warm_ready(daemon, KIND, 2)
         members = warm_cgroups(daemon)
         self.assertEqual(len(members), 2, members)
         options = {"memory_max": 1536 << 20, "tasks_max": 700, "labels": {"bot": "warm-wd"}, "ttl": "10m"}
@@ -114,8 +101,8 @@ class WarmWebDriver(unittest.TestCase):
         caps = result["capabilities"]
         self.assertIn(f"/session/{result['session_id']}/", caps["se:cdp"])
         self.assertNotIn("debuggerAddress", caps["goog:chromeOptions"])
-        self.assertEqual(warm_usage(daemon)["hits"], 1, daemon.log()[-3000:])
-        self.assertEqual(warm_usage(daemon)["misses"], 0)
+        self.assertEqual(warm_usage(daemon, KIND)["hits"], 1, daemon.log()[-3000:])
+        self.assertEqual(warm_usage(daemon, KIND)["misses"], 0)
         session = daemon.get(result["session_id"])[1]
         self.assertIn(session["cgroup"], members, "not a warm member")
         self.assertEqual(session["kind"], "chromedriver")
@@ -135,7 +122,7 @@ class WarmWebDriver(unittest.TestCase):
         for pid in pids:  # chromedriver and every process of its browser run as the session's uid
             self.assertIn(credentials(pid), (expected, None), pid)
         self.assertIn("opened warm", daemon.log())
-        wait_ready(daemon, 2)
+        wait_warm_ready(daemon, KIND, 2)
         self.assertEqual(daemon.metric('corral_warm_hits_total{kind="chromedriver"}'), 1)
         self.assertEqual(daemon.metric('corral_warm_ready{kind="chromedriver"}'), 2)
 
@@ -150,13 +137,13 @@ class WarmWebDriver(unittest.TestCase):
 
     def test_args_are_a_counted_miss_that_starts_cold(self):
         daemon = self.start()
-        wait_ready(daemon, 2)
+        wait_warm_ready(daemon, KIND, 2)
         members = warm_cgroups(daemon)
         result = self.bot("--no-quit", "--args", '["--window-size=800,600"]')
         self.assertTrue(result["ok"], result)
         self.assertEqual(result["title"], "warm page")
-        self.assertEqual(warm_usage(daemon)["misses"], 1)
-        self.assertEqual(warm_usage(daemon)["hits"], 0)
+        self.assertEqual(warm_usage(daemon, KIND)["misses"], 1)
+        self.assertEqual(warm_usage(daemon, KIND)["hits"], 0)
         self.assertEqual(daemon.metric('corral_warm_misses_total{kind="chromedriver"}'), 1)
         session = daemon.get(result["session_id"])[1]
         self.assertNotIn(session["cgroup"], members)
@@ -165,13 +152,13 @@ class WarmWebDriver(unittest.TestCase):
         status, answer = wd(daemon, "POST", "/session", {"capabilities": {"alwaysMatch": {
             "goog:chromeOptions": {"debuggerAddress": "127.0.0.1:9222"}}}})
         self.assertEqual((status, answer["value"]["error"]), (400, "invalid argument"))
-        self.assertEqual(warm_usage(daemon)["ready"], 2, "a miss leaves the pool alone")
-        self.assertEqual(warm_usage(daemon)["hits"], 0)
+        self.assertEqual(warm_usage(daemon, KIND)["ready"], 2, "a miss leaves the pool alone")
+        self.assertEqual(warm_usage(daemon, KIND)["hits"], 0)
         daemon.assert_nothing_left()
 
     def test_kill_9_with_warm_chromedrivers_reaps_them_and_hands_none_out(self):
         first = self.start()
-        wait_ready(first, 2)
+        wait_warm_ready(first, KIND, 2)
         members = warm_cgroups(first)
         pids = [pid for cgroup in members for pid in processes_in(cgroup)]
         self.assertGreater(len(pids), 6, "two chromedrivers and their browsers")
@@ -207,13 +194,13 @@ class WarmWebDriver(unittest.TestCase):
 
         warm, cold = [], []
         for _ in range(10):
-            wait_ready(daemon, 2)
+            wait_warm_ready(daemon, KIND, 2)
             warm.append(round_trip({"browserName": "chrome"}))
             cold.append(round_trip({"goog:chromeOptions": {"args": ["--window-size=800,600"]}}))
         print(f"\nnew session -> title, warm ms {[round(ms) for ms in warm]} median {statistics.median(warm):.0f}; "
               f"cold ms {[round(ms) for ms in cold]} median {statistics.median(cold):.0f}", file=sys.stderr)
-        self.assertEqual(warm_usage(daemon)["hits"], 10)
-        self.assertEqual(warm_usage(daemon)["misses"], 10)
+        self.assertEqual(warm_usage(daemon, KIND)["hits"], 10)
+        self.assertEqual(warm_usage(daemon, KIND)["misses"], 10)
         self.assertLess(statistics.median(warm) * 3, statistics.median(cold))
         daemon.assert_nothing_left()
 
