@@ -2,13 +2,14 @@
 // The bench's raw CDP client (bench/scenarios/devtools_proxy.py): one page
 // target, two WebSockets to it held open at once, one direct to the
 // browser's own port and one through corral, so that the bench can
-// alternate between them within one process, one browser and one page.
+// alternate between them within one process, one browser and one page;
+// and a third, through bench/relay/bare_relay.c, when one is given.
 //
-//   node cdp_client.mjs DIRECT_WS CORRAL_WS
+//   node cdp_client.mjs DIRECT_WS CORRAL_WS [BARE_WS]
 //
 // Then one JSON command a line on stdin, one JSON answer a line on stdout:
 //   {"op":"setup","width":W,"height":H,"seed":S}  the noise page, and its size on both connections
-//   {"op":"evals","via":"direct"|"corral","count":N}  N sequential Runtime.evaluate of 1+1
+//   {"op":"evals","via":"direct"|"corral"|"bare","count":N}  N sequential Runtime.evaluate of 1+1
 //   {"op":"shots","via":...,"count":N}  N sequential Page.captureScreenshot (PNG)
 //   {"op":"calls","via":...,"method":M,"count":N}  N sequential calls of M without parameters
 //     (bench/relay/relay_bench.py: Browser.getVersion, a command that costs the browser little)
@@ -161,12 +162,13 @@ async function shots(link, count) {
 }
 
 async function main() {
-  const [directUrl, corralUrl] = process.argv.slice(2);
+  const [directUrl, corralUrl, bareUrl] = process.argv.slice(2);
   if (!directUrl || !corralUrl) {
-    process.stderr.write('usage: cdp_client.mjs DIRECT_WS CORRAL_WS\n');
+    process.stderr.write('usage: cdp_client.mjs DIRECT_WS CORRAL_WS [BARE_WS]\n');
     process.exit(2);
   }
   const links = { direct: new Cdp(directUrl), corral: new Cdp(corralUrl) };
+  if (bareUrl) links.bare = new Cdp(bareUrl);
   await Promise.all(Object.values(links).map((link) => link.open()));
   const say = (answer) => process.stdout.write(JSON.stringify(answer) + '\n');
   say({ ready: true, ws: WS_VERSION, node: process.version });

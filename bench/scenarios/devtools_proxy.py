@@ -42,8 +42,8 @@ def page_urls(session):
 class CdpWorker(LineClient):
     """bench/cdp_client.mjs: one JSON command a line in, one JSON answer a line out."""
 
-    def __init__(self, direct_ws, corral_ws):
-        super().__init__(CLIENT, [direct_ws, corral_ws])
+    def __init__(self, direct_ws, corral_ws, bare_ws=None):
+        super().__init__(CLIENT, [direct_ws, corral_ws] + ([bare_ws] if bare_ws else []))
 
 
 class DevToolsProxyBench:
