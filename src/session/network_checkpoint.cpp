@@ -13,11 +13,15 @@
 
 namespace corral {
 
+std::optional<EgressCounters> SessionManager::network_counts_of(const EntryPtr& entry) {
+  return entry->browser ? entry->browser->egress() : std::nullopt;
+}
+
 uint64_t SessionManager::record_network_counts(std::vector<SessionRecord>& records,
                                                const std::vector<EntryPtr>& entries) {
   uint64_t sum = 0;
   for (size_t i = 0; i < records.size() && i < entries.size(); ++i) {
-    auto counts = entries[i]->browser ? entries[i]->browser->egress() : std::nullopt;
+    auto counts = network_counts_of(entries[i]);
     if (!counts) continue;
     records[i].network_bytes_in = counts->bytes_in;
     records[i].network_bytes_out = counts->bytes_out;
@@ -27,17 +31,15 @@ uint64_t SessionManager::record_network_counts(std::vector<SessionRecord>& recor
 }
 
 void SessionManager::checkpoint_network_counts() {
-  std::vector<SessionRecord> records;
-  std::vector<EntryPtr> entries;
+  std::vector<EntryPtr> running;
   {
     std::lock_guard lock(m_mutex);
     for (const auto& [id, entry] : m_live)
-      if (entry->info.state == SessionState::running) {
-        records.emplace_back();
-        entries.push_back(entry);
-      }
+      if (entry->info.state == SessionState::running) running.push_back(entry);
   }
-  uint64_t now = record_network_counts(records, entries);
+  uint64_t now = 0;
+  for (const auto& entry : running)
+    if (auto counts = network_counts_of(entry)) now += counts->bytes_in + counts->bytes_out;
   {
     std::lock_guard writer(m_persist_mutex);
     if (now == m_persisted_network_bytes) return;

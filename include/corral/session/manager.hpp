@@ -192,6 +192,8 @@ class SessionManager {
   void persist();
 
   // The network counts on disk (network_checkpoint.cpp).
+  /// The bytes the entry's way out has moved, if it has one.
+  static std::optional<EgressCounters> network_counts_of(const EntryPtr& entry);
   /// Each record's bytes moved so far, from its entry's way out; their sum.
   static uint64_t record_network_counts(std::vector<SessionRecord>& records, const std::vector<EntryPtr>& entries);
   /// persist() again if any running session's bytes moved since the last
