@@ -59,6 +59,8 @@ class PastaSide:
     CdpWorker run inside the namespace with one connection, "pasta", to
     the Chrome's tab on the public server's page)."""
 
+    label = "pasta"
+
     def __init__(self, pages):
         self.pages = pages
         self.name = f"corral-pasta{os.getpid()}"
@@ -131,6 +133,10 @@ class PastaSide:
 
     def cpu_ns(self):
         return cpu_ns(self.pasta.pid)
+
+    def figures(self):
+        return {"ready": self.timing, "holes_open": self.holes, "flags": " ".join(PASTA_FLAGS),
+                "chrome": "started directly (not through corral), as root, --no-sandbox"}
 
     def log(self, name):
         try:
