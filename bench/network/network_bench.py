@@ -3,7 +3,7 @@
 network (issue 21, "Measured"). Run as root, from the repository:
 
   PYTHONPATH=tests/harness:tests/e2e CORRALD=build/corrald /usr/bin/python3 bench/network/network_bench.py [--quick]
-      [--opens 15] [--downloads 15] [--cdp 500] [--webdriver 200] [--with-pasta]
+      [--opens 15] [--downloads 15] [--cdp 500] [--webdriver 200] [--with-pasta] [--with-veth]
 
 Two root corralds at once (cgroupfs, each with its own state dir, cgroup
 root and session uid range), one with `--session-network own`, one with
@@ -25,6 +25,14 @@ take turns round by round; every figure is a median of its side's rounds.
    namespace of the bench's own with pasta as its way out
    (network_pasta.py), the same fetch from the same server, pasta's CPU
    per MB, and how long until the namespace reaches the server.
+   With --with-veth, one more side in the same rounds: a Chromium in a
+   namespace of the bench's own whose way out is a veth pair the kernel
+   forwards (IPv4 forwarding on the bench's two veth ends only), with a
+   masquerade and a policy in `table inet corral_bench_veth`
+   (network_veth.py): its time, "namespace + veth ready" and its holes.
+   Every side's machine CPU (/proc/stat, all cores, softirq apart) over
+   its downloads, per MB: the kernel's forwarding has no process to charge
+   (meaningful only on an idle machine).
 3. CDP round trip through corral: sequential Browser.getVersion on each
    session's page target, µs from send to answer (goal: own no worse).
 4. A WebDriver command through corral: GET /session/{id}/title, sequential
@@ -57,6 +65,7 @@ from network_clients import CdpWorker  # noqa: E402
 from network_pages import DOWNLOAD_BYTES, PublicPages  # noqa: E402
 from network_pasta import PastaSide  # noqa: E402
 from network_sides import SIDES, Sides  # noqa: E402
+from network_veth import VethSide  # noqa: E402
 import report  # noqa: E402
 
 QUICK = {"opens": 2, "downloads": 3, "cdp": 100, "webdriver": 30}
@@ -67,10 +76,11 @@ def log(text):
     print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
-def measure_pages(sides, pages, args, results, pasta=None):
+def measure_pages(sides, pages, args, results, extras=()):
     """One chrome session per side, a tab of each on the public server's
     page, one CDP client on both tabs: the downloads, then the round trips.
-    pasta (a PastaSide, not yet started): its Chrome takes part in the downloads."""
+    extras (a PastaSide, a VethSide: not yet started): their Chromes take part
+    in the downloads."""
     sessions, cdp = {}, None
     try:
         for side in SIDES:
@@ -79,29 +89,29 @@ def measure_pages(sides, pages, args, results, pasta=None):
         results["cdp_client"] = {k: v for k, v in cdp.hello.items() if k != "ready"}
         for side in SIDES:
             measures.wait_loaded(cdp, side, pages.origin)
-        if pasta:
-            log("pasta: a namespace, pasta, a Chromium in it")
-            pasta.__enter__()
-            pasta.wait_loaded()
+        for extra in extras:
+            log(f"{extra.label}: a namespace, its way out, a Chromium in it")
+            extra.__enter__()
+            extra.wait_loaded()
         log(f"5 MB downloads: {args.downloads} per side (+1 warm-up)")
-        results["download_5mb_ms"] = measures.downloads(sides, cdp, pages, sessions, args.downloads, pasta=pasta)
-        if pasta:
-            pasta.close()
+        results["download_5mb_ms"] = measures.downloads(sides, cdp, pages, sessions, args.downloads, extras=extras)
+        for extra in extras:
+            extra.close()
         log(f"CDP round trips: {args.cdp} per side")
         results["cdp_round_trip_us"] = measures.cdp_round_trips(cdp, args.cdp)
     finally:
-        if pasta:
-            pasta.close()
+        for extra in extras:
+            extra.close()
         if cdp:
             cdp.stop()
         for side, session in sessions.items():
             sides.close(side, session)
 
 
-def measure(sides, pages, args, results, pasta):
+def measure(sides, pages, args, results, extras):
     log(f"open → ready: {args.opens} per side (+1 warm-up)")
     results["open_ready_ms"] = measures.open_ready(sides, args.opens)
-    measure_pages(sides, pages, args, results, pasta)
+    measure_pages(sides, pages, args, results, extras)
     log(f"WebDriver title: {args.webdriver} per side")
     results["webdriver_title_ms"] = measures.webdriver_commands(sides, args.webdriver)
     results["sessions_checked"] = dict(sides.checked)
@@ -139,6 +149,18 @@ def table(results):
             ("corrald CPU (ms/MB)", cpu["own"], cpu["shared"], c["corrald_cpu"]["way_out_ms_per_mb"], ""),
             ("CDP getVersion (µs)", p["own"], p["shared"], p["added"], p["ratio"]),
             ("WebDriver title (ms)", w["own"], w["shared"], w["added"], w["ratio"])]
+    rows += extra_rows(c)
+    widths = [max(len(str(row[i])) for row in rows) for i in range(5)]
+    lines = ["  ".join(str(cell).rjust(widths[i]) if i else str(cell).ljust(widths[i]) for i, cell in enumerate(row))
+             for row in rows]
+    for goal in results["goals"]:
+        lines.append(f"{'met' if goal['met'] else 'NOT met'}: {goal['goal']}: {goal['measured']} (goal {goal['target']})")
+    return "\n".join(lines)
+
+
+def extra_rows(c):
+    """The table's rows of the pasta and veth sides, and every side's machine CPU."""
+    rows = []
     if "pasta" in c:
         t = c["pasta"]
         rows += [("5 MB fetch, pasta (ms)", t["ms"], c["shared"], "vs own", t["vs_own"]),
@@ -146,12 +168,14 @@ def table(results):
                  ("pasta CPU (ms/MB)", t["pasta_cpu_ms_per_mb"], "", "", ""),
                  ("namespace + lo (ms)", t["ready"]["namespace_lo_ms"], "", "", ""),
                  ("namespace + pasta ready (ms)", t["ready"]["pasta_ready_ms"], "", "", "")]
-    widths = [max(len(str(row[i])) for row in rows) for i in range(5)]
-    lines = ["  ".join(str(cell).rjust(widths[i]) if i else str(cell).ljust(widths[i]) for i, cell in enumerate(row))
-             for row in rows]
-    for goal in results["goals"]:
-        lines.append(f"{'met' if goal['met'] else 'NOT met'}: {goal['goal']}: {goal['measured']} (goal {goal['target']})")
-    return "\n".join(lines)
+    if "veth" in c:
+        v = c["veth"]
+        rows += [("5 MB fetch, veth (ms)", v["ms"], c["shared"], "vs own", v["vs_own"]),
+                 ("· veth vs shared", "", "", "", v["vs_shared"]),
+                 ("namespace + veth ready (ms)", v["ready"]["veth_ready_ms"], "", "", "")]
+    for side, busy in c["machine_cpu"]["busy_ms_per_mb"].items():
+        rows.append((f"machine CPU, {side} (ms/MB)", busy, "", "softirq", c["machine_cpu"]["softirq_ms_per_mb"][side]))
+    return rows
 
 
 def run(args):
@@ -163,12 +187,12 @@ def run(args):
     results = {"machine": info, "corrald": machine.corrald_binary(), "counts": counts}
     busy, total = machine.cpu_jiffies()
     log(f"two corralds (own, shared) and a public test host; load {info['loadavg_start']}")
-    sides, before_stop, pasta = None, {}, None
+    sides, before_stop, extras = None, {}, []
     with PublicPages() as pages:
         try:
-            pasta = PastaSide(pages) if args.with_pasta else None
+            extras = ([PastaSide(pages)] if args.with_pasta else []) + ([VethSide(pages)] if args.with_veth else [])
             sides = Sides()
-            measure(sides, pages, args, results, pasta)
+            measure(sides, pages, args, results, extras)
             results["goals"] = goals(results)
             before_stop = sides.leftovers_before_stop()
         except Exception as failure:  # the daemons still go, and what they left is still looked for
@@ -183,8 +207,8 @@ def run(args):
     info["cpu_busy_pct"] = round(100 * (busy_end - busy) / max(1, total_end - total), 1)
     after, reused = sides.leftovers_after_stop() if sides else ({}, [])
     after["public_host"] = pages.leftovers()
-    if pasta:
-        after["pasta"] = pasta.leftovers()
+    for extra in extras:
+        after[extra.label] = extra.leftovers()
     clean = not any(after.values()) and not any(v for left in before_stop.values() for v in left.values())
     results["after"] = {"clean": clean, "daemons_with_sessions_closed": before_stop, "after_stop": after,
                         "namespace_numbers_reused_by_others": reused}
@@ -209,12 +233,16 @@ def main():
     parser.add_argument("--webdriver", type=int, default=200, help="WebDriver titles per side (default 200)")
     parser.add_argument("--with-pasta", action="store_true",
                         help="a third side: a Chromium in a namespace with pasta as its way out (needs passt)")
+    parser.add_argument("--with-veth", action="store_true",
+                        help="a side whose namespace's way out is a veth pair the kernel forwards, under nftables")
     parser.add_argument("--no-save", dest="save", action="store_false", help="keep no copy in bench/results/")
     args = parser.parse_args()
     if os.geteuid() != 0:
         parser.error("run as root: network namespaces, cgroups, the session uids")
     if args.with_pasta and not shutil.which("pasta"):
         parser.error("--with-pasta needs pasta (apt-get install passt)")
+    if args.with_veth and not shutil.which("nft"):
+        parser.error("--with-veth needs nft (apt-get install nftables)")
     if args.quick:
         for key, value in QUICK.items():
             if parser.get_default(key) == getattr(args, key):

@@ -10,7 +10,6 @@ import time
 from common import procs
 from common.stats import ratio, rotated
 from network_clients import WebDriverClient
-from network_pasta import PASTA_FLAGS
 from network_pages import DOWNLOAD_BYTES, LOADED_SCRIPT, download_script
 from network_sides import SIDES
 
@@ -68,59 +67,104 @@ def one_download(cdp, side, pages, round_index):
     return round(got["ms"], 2)
 
 
-def downloads(sides, cdp, pages, sessions, count, warmup=1, pasta=None):
+def downloads(sides, cdp, pages, sessions, count, warmup=1, extras=()):
     """The page fetches 5 MB from the public server `count` times per side;
     each corrald's CPU (utime + stime) is read around each of its side's
-    downloads, so the CPU counted is that of its own downloads alone. With
-    `pasta` (network_pasta.PastaSide), a third side takes its turn in every
-    round, pasta's CPU read around its downloads."""
-    times = {side: [] for side in SIDES}
-    ticks, cpu_ns = {side: 0 for side in SIDES}, {side: 0 for side in SIDES}
-    pasta_times, pasta_ns = [], [0]
+    downloads, so the CPU counted is that of its own downloads alone.
+    `extras` (network_pasta.PastaSide, network_veth.VethSide, started): more
+    sides that take their turn in every round, each a Chrome of the bench's
+    own with its CDP connection named after its label. The machine's CPU
+    is read around every side's downloads (machine_cpu)."""
+    extra = {side.label: side for side in extras}
     egress_before = sides.egress("own", sessions["own"])
-    for index in range(warmup + count):
-        for side in rotated(SIDES + (("pasta",) if pasta else ()), index):
-            if side == "pasta":
-                pasta_download(pasta, pages, index, index >= warmup, pasta_times, pasta_ns)
-                continue
-            ticks_before, ns_before = sides.cpu(side)
-            elapsed = one_download(cdp, side, pages, f"{index}-{side}")
-            ticks_after, ns_after = sides.cpu(side)
-            if index >= warmup:
-                ticks[side] += ticks_after - ticks_before
-                cpu_ns[side] += ns_after - ns_before
-                times[side].append(elapsed)
+    tally = download_rounds(sides, cdp, pages, count, warmup, extra)
     egress_after = counted_in(sides, sessions["own"], egress_before["bytes_in"] + (warmup + count) * DOWNLOAD_BYTES)
     if sides.egress("shared", sessions["shared"]) is not None:
         raise RuntimeError("a shared session has a way out: its downloads would not be direct")
-    megabytes = count * DOWNLOAD_BYTES / MB
-    result = with_samples(times)
+    megabytes, times = count * DOWNLOAD_BYTES / MB, tally["ms"]
+    result = with_samples({side: times[side] for side in SIDES})
     result["mb_per_s"] = {side: round(DOWNLOAD_BYTES / MB / (median(times[side]) / 1000), 1) for side in SIDES}
-    result["corrald_cpu"] = corrald_cpu(ticks, cpu_ns, megabytes)
+    result["corrald_cpu"] = corrald_cpu(tally["ticks"], tally["cpu_ns"], megabytes)
+    result["machine_cpu"] = machine_cpu(tally["machine"], megabytes)
     result["own_egress"] = {"bytes_in": egress_after["bytes_in"] - egress_before["bytes_in"],
                             "connections": egress_after["connections"] - egress_before["connections"],
                             "refused": egress_after["refused"]}
-    if pasta:
-        result["pasta"] = pasta_figures(pasta, pasta_times, pasta_ns[0], times, megabytes)
+    for name, side in extra.items():
+        result[name] = extra_figures(side, times[name], tally["cpu_ns"][name], times, megabytes)
     return result
 
 
-def pasta_download(pasta, pages, index, kept, times, cpu_ns):
-    before = pasta.cpu_ns()
-    elapsed = one_download(pasta.cdp, "pasta", pages, f"{index}-pasta")
-    if kept:
-        cpu_ns[0] += pasta.cpu_ns() - before
-        times.append(elapsed)
+def download_rounds(sides, cdp, pages, count, warmup, extra):
+    """The rounds, every side in turn: each kept download's ms, the CPU of its
+    way out's process (corrald's, pasta's: ticks and ns) and the machine's
+    (busy, softirq) jiffies, summed per side."""
+    names = SIDES + tuple(extra)
+    tally = {"ms": {name: [] for name in names}, "machine": {name: [0, 0] for name in names},
+             "ticks": {name: 0 for name in names}, "cpu_ns": {name: 0 for name in names}}
+    for index in range(warmup + count):
+        for side in rotated(names, index):
+            machine_before = machine_jiffies()
+            if side in extra:
+                elapsed, ticks, spent_ns = extra_download(extra[side], pages, index)
+            else:
+                elapsed, ticks, spent_ns = corral_download(sides, cdp, side, pages, index)
+            machine_after = machine_jiffies()
+            if index >= warmup:
+                tally["ms"][side].append(elapsed)
+                tally["ticks"][side] += ticks
+                tally["cpu_ns"][side] += spent_ns
+                tally["machine"][side] = [total + after - before for total, after, before
+                                          in zip(tally["machine"][side], machine_after, machine_before)]
+    for name in extra:
+        del tally["ticks"][name]
+    return tally
 
 
-def pasta_figures(pasta, times, cpu_ns, corral_times, megabytes):
-    """pasta's median against the shared (host network) and own (corral's relay) sides, and its CPU per MB."""
+def corral_download(sides, cdp, side, pages, index):
+    """(ms, corrald's CPU ticks, its CPU ns) of one download of a corral side."""
+    ticks_before, ns_before = sides.cpu(side)
+    elapsed = one_download(cdp, side, pages, f"{index}-{side}")
+    ticks_after, ns_after = sides.cpu(side)
+    return elapsed, ticks_after - ticks_before, ns_after - ns_before
+
+
+def machine_jiffies():
+    """(busy, softirq) jiffies of the whole machine so far, from /proc/stat's cpu line."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    return sum(values) - values[3] - values[4], values[6]  # idle and iowait are not busy
+
+
+def machine_cpu(jiffies, megabytes):
+    """Every side's machine CPU over its downloads, per MB: all cores, every
+    process (Chrome, the bench's Python server, the way out) and the
+    kernel's softirqs, where forwarding and the loopback's TCP run. Only
+    meaningful on an idle machine; ticks of 10 ms, so a run of 15 downloads
+    (75 MB) resolves about 0.13 ms per MB."""
+    return {"busy_ms_per_mb": {side: round(busy * TICK_MS / megabytes, 3) for side, (busy, _) in jiffies.items()},
+            "softirq_ms_per_mb": {side: round(soft * TICK_MS / megabytes, 3) for side, (_, soft) in jiffies.items()},
+            "jiffies": jiffies, "tick_ms": TICK_MS}
+
+
+def extra_download(side, pages, index):
+    """(ms, 0 ticks, its way out's process CPU in ns: 0 if it has none) of one download of an extra side."""
+    before = side.cpu_ns()
+    elapsed = one_download(side.cdp, side.label, pages, f"{index}-{side.label}")
+    after = side.cpu_ns()
+    return elapsed, 0, (after - before if before is not None else 0)
+
+
+def extra_figures(side, times, cpu_ns, corral_times, megabytes):
+    """An extra side's median against the shared (host network) and own
+    (corral's relay) sides, its way out's process CPU per MB (pasta's; the
+    veth side has no process), and what the side itself records."""
     ms, shared, own = median(times), median(corral_times["shared"]), median(corral_times["own"])
-    return {"ms": ms, "mb_per_s": round(DOWNLOAD_BYTES / MB / (ms / 1000), 1), "count": len(times),
-            "vs_shared": ratio(ms, shared), "vs_own": ratio(ms, own), "samples": times,
-            "pasta_cpu_ms": round(cpu_ns / 1e6, 1), "pasta_cpu_ms_per_mb": round(cpu_ns / 1e6 / megabytes, 3),
-            "ready": pasta.timing, "holes_open": pasta.holes, "flags": " ".join(PASTA_FLAGS),
-            "chrome": "started directly (not through corral), as root, --no-sandbox"}
+    figures = {"ms": ms, "mb_per_s": round(DOWNLOAD_BYTES / MB / (ms / 1000), 1), "count": len(times),
+               "vs_shared": ratio(ms, shared), "vs_own": ratio(ms, own), "samples": times}
+    if side.cpu_ns() is not None:
+        figures[f"{side.label}_cpu_ms"] = round(cpu_ns / 1e6, 1)
+        figures[f"{side.label}_cpu_ms_per_mb"] = round(cpu_ns / 1e6 / megabytes, 3)
+    return {**figures, **side.figures()}
 
 
 def counted_in(sides, session, at_least):

@@ -10,7 +10,7 @@ import tempfile
 import time
 import urllib.request
 
-from network_pasta import CHROME_FLAGS
+from network_ns_chrome import CHROME_FLAGS
 from network_sides import cpu_ns
 
 
