@@ -83,10 +83,22 @@ std::string chrome_options_attach_miss(const json& options, const std::vector<st
   return "";
 }
 
+// An extension capability ("vendor:name") of a vendor other than
+// chromedriver's own (goog:, webauthn:) is ignored by chromedriver whether
+// it launches the browser or attaches to it: Grid users route with them
+// (`team:queue`), Grid adds its own (`se:name`). Nothing it asks for is lost
+// by attaching.
+bool ignored_by_chromedriver(const std::string& key) {
+  auto colon = key.find(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  auto vendor = key.substr(0, colon);
+  return vendor != "goog" && vendor != "webauthn";
+}
+
 // The capabilities outside goog:chromeOptions that chromedriver applies
 // to its session, not to the browser's launch: the same on an attached
 // browser. acceptInsecureCerts and webSocketUrl (BiDi) only at their
-// defaults; any other (browserVersion, goog:loggingPrefs, a vendor's) is
+// defaults; any other of its own (browserVersion, goog:loggingPrefs) is
 // not known to work attached, so a miss.
 std::string top_level_attach_miss(const json& caps) {
   static const char* session_level[] = {"browserName", "platformName", "pageLoadStrategy", "timeouts",
@@ -99,6 +111,7 @@ std::string top_level_attach_miss(const json& caps) {
     if (std::any_of(std::begin(session_level), std::end(session_level), [&](const char* name) { return key == name; }))
       continue;
     if ((key == "acceptInsecureCerts" || key == "webSocketUrl") && value == false) continue;
+    if (ignored_by_chromedriver(key)) continue;
     return "capability '" + key + "' is not known to hold for an attached browser";
   }
   return "";
