@@ -4,15 +4,19 @@ nodes (issue 11). Run as root, from the repository:
 
   PYTHONPATH=tests/harness CORRALD=build/corrald /usr/bin/python3 bench/grid/grid_bench.py [--quick]
       [--starts 10] [--commands 300] [--duration 60] [--no-plain-throughput]
+      [--warm N] [--rate 0.5] [--arrivals 200] [--bot-spacing 8]
 
 One fleet (tests/grid's kit: network namespaces joined by veth links, the
 real Grid jar): a hub; two corral hosts, each a corrald (--max-sessions 3)
-with a relay node from tools/grid/relay-node-config; two plain hosts, each
+with a relay node from tools/grid/relay-node-config (with --warm N:
+corrald --warm chromedriver=N --max-sessions 3+N, the node's slots still
+3, so that the warm members wait in places of their own); two plain hosts, each
 a standard node that starts Debian's chromedriver and Chromium itself, as
-root with --no-sandbox, 3 slots. Each side's nodes carry "bench:side" in
-their stereotype; Grid only matches a request to a slot whose custom
-capability has the request's value, so a bot's "bench:side" picks its side
-(every measured start is checked against the node that holds its slot).
+root with --no-sandbox, 3 slots. Each side's nodes carry a value of their
+own of a standard capability in their stereotype (grid_bench_sides.ROUTE),
+and Grid matches a request that carries it only to a slot with its value,
+so a bot's value picks its side (every measured start is checked against
+the node that holds its slot).
 
 1. Session start: webdriver.Remote through the hub, then the first
    driver.title; the sides interleaved, the order alternating.
@@ -20,14 +24,19 @@ capability has the request's value, so a bot's "bench:side" picks its side
    side, one by one in turn.
 3. Where a title's time goes: the same GET sent straight to each hop of
    each side's path (hub, node, corrald, chromedriver), kept-alive.
-4. Sessions/s: 6 bots at once (the corral pair's 6 slots), each opening a
+4. Session start at a fixed arrival rate (grid_bench_arrivals.py): an
+   open loop, --rate sessions/s a side, --arrivals a side, interleaved;
+   p50 and p99 a side and their ratios, and the warm pools' hits and misses.
+5. Sessions/s: 6 bots at once (the corral pair's 6 slots), each opening a
    session, getting a data: page and quitting, again and again for
    --duration seconds; then the same against the plain pair. The machine
    is CPU-bound then, so it also says whose CPU a session costs: the
-   side's node JVMs, corralds, and sessions (chromedriver and Chromium),
-   and the hub's.
+   side's node JVMs, corralds, and sessions (chromedriver and Chromium;
+   on corral's side every warm member too), and the hub's
+   (grid_bench_cpu.py). With --warm, the pools are full when the clock
+   starts and the CPU is read once they are full again: their refills count.
 Prints the machine and the figures as JSON, keeps a copy in
-bench/results/<start>-grid[-quick]-<commit>.json; exits 1 if the run
+bench/results/<start>-grid[-warm][-quick]-<commit>.json; exits 1 if the run
 left a JVM, namespace, session, cgroup or temp dir behind.
   PYTHONPATH=tests/harness /usr/bin/python3 bench/grid/grid_bench.py --across RUN.json RUN.json ...
 prints each figure's median and spread over kept runs."""
@@ -48,25 +57,35 @@ os.environ.setdefault("CORRALD", os.path.join(ROOT, "build", "corrald"))
 from common import machine  # noqa: E402
 from common.machine import corrald_binary, cpu_jiffies  # noqa: E402
 from common.stats import ratio  # noqa: E402
+from grid_bench_arrivals import fixed_rate_starts  # noqa: E402
 from grid_bench_cpu import HostCpu  # noqa: E402
 from grid_bench_hops import measure_hops  # noqa: E402
-from grid_bench_sides import Sides, SIDES, leftovers, tmp_snapshot  # noqa: E402
+from grid_bench_sides import ROUTE, Sides, SIDES, leftovers, tmp_snapshot  # noqa: E402
+from grid_bench_warm import wait_pools_full, warm_counts, warm_delta  # noqa: E402
 from grid_fleet import GridFleet  # noqa: E402
 import report  # noqa: E402
 
 PAGE = "data:text/html,<title>grid bench</title><p>hello"
 SLOTS_PER_HOST = 3
-QUICK = {"starts": 2, "commands": 30, "duration": 10}
+QUICK = {"starts": 2, "commands": 30, "duration": 10, "arrivals": 8}
+# Two warm chromedrivers a corral host: at 0.5 arrivals/s a side over two
+# hosts, a host's member is claimed every 4 s on average and refilled in
+# about a cold start's time (1.2-1.6 s here), so two cover an uneven run
+# of arrivals; each frozen member costs memory, not CPU.
+WARM_DEFAULT = 2
 
 
 def stereotype(side):
-    return {"browserName": "chrome", "platformName": "linux", "bench:side": side}
+    return {"browserName": "chrome", "platformName": "linux", **ROUTE[side]}
 
 
 def fleet_for(args):
     plain_hosts = ["p", "q"] if args.plain_throughput else ["p"]
-    return GridFleet(["a", "b"], corral_args=["--max-sessions", str(SLOTS_PER_HOST)],
-                     config_args=["--stereotype", json.dumps(stereotype("corral"))],
+    corral_args = ["--max-sessions", str(SLOTS_PER_HOST + args.warm)]
+    config_args = ["--stereotype", json.dumps(stereotype("corral")), "--max-sessions", str(SLOTS_PER_HOST)]
+    if args.warm:
+        corral_args += ["--warm", f"chromedriver={args.warm}"]
+    return GridFleet(["a", "b"], corral_args=corral_args, config_args=config_args,
                      plain_hosts=plain_hosts,
                      plain_node={"max_sessions": SLOTS_PER_HOST,
                                  # As root Chromium will not start sandboxed; Grid
@@ -139,12 +158,15 @@ def sessions_per_second(sides, cpu, side, bots_count, duration):
     before = sides.sessions_by_node()
     bots = [sides.bot(side) for _ in range(bots_count)]
     try:
+        wait_pools_full(sides.fleet)  # the pools' state at the start, and again at the end
+        warm_before = warm_counts(sides.fleet)
         busy, total = cpu_jiffies()
         parts = cpu.sample()
         until = time.monotonic() + duration
         for bot in bots:
             bot.send({"do": "cycles", "until": until, "url": PAGE})
         answers = [bot.answer(timeout=duration + 180) for bot in bots]
+        refilled_s = wait_pools_full(sides.fleet)  # what the pools spend to be as they were counts
         busy_end, total_end = cpu_jiffies()  # after the tail: the CPU of every cycle counted
         parts_end = cpu.sample()
     finally:
@@ -163,20 +185,27 @@ def sessions_per_second(sides, cpu, side, bots_count, duration):
             "cpu_s_per_session": round(cpu_s / len(cycles), 2) if cycles else None,
             "cpu_s_per_session_by_part": cpu.per_session(parts, parts_end, sides.hosts_of(side), len(cycles)),
             "failures": [failure for answer in answers for failure in answer["failures"]],
-            "sessions_by_node": {node: after[node] - before.get(node, 0) for node in after}}
+            "sessions_by_node": {node: after[node] - before.get(node, 0) for node in after},
+            "warm": warm_delta(warm_before, warm_counts(sides.fleet)), "warm_refill_wait_s": refilled_s}
 
 
 def measure(fleet, args, results, cpu):
     sides = Sides(fleet)
-    log(f"session starts: {args.starts} per side (+1 warm-up)")
+    log(f"session starts: {args.starts} per side (+1 warm-up); warm pools full after {wait_pools_full(fleet)} s")
+    warm_before = warm_counts(fleet)
     starts = session_starts(sides, args.starts, warmup=1)
     results["session_start_ms"] = {key: compare(values) for key, values in starts.items()}
+    results["session_start_ms"]["warm"] = warm_delta(warm_before, warm_counts(fleet))
     sides.settle()
     log(f"command round trips: {args.commands} per side")
     results["command_title_ms"] = compare(command_round_trips(sides, args.commands), digits=3)
     sides.settle()
     log(f"a title at each hop: {args.commands} each")
     results["title_by_hop"] = measure_hops(sides, args.commands)
+    sides.settle()
+    log(f"fixed rate: {args.arrivals} arrivals per side at {args.rate}/s a side; "
+        f"warm pools full after {wait_pools_full(fleet)} s")
+    results["fixed_rate_start_ms"] = fixed_rate_starts(sides, args.rate, args.arrivals, args.bot_spacing)
     sides.settle()
     slots = SLOTS_PER_HOST * len(fleet.hosts)
     throughput = {}
@@ -188,23 +217,36 @@ def measure(fleet, args, results, cpu):
         throughput["plain"] = sessions_per_second(sides, cpu, "plain", slots, args.duration)
         sides.settle()
         throughput["ratio"] = ratio(throughput["corral"]["sessions_per_s"], throughput["plain"]["sessions_per_s"])
+        throughput["cpu_s_per_session_ratio"] = ratio(throughput["corral"]["cpu_s_per_session"],
+                                                      throughput["plain"]["cpu_s_per_session"])
+        hosts = [(throughput[side]["cpu_s_per_session_by_part"] or {}).get("hosts") for side in ("corral", "plain")]
+        throughput["hosts_cpu_s_per_session_ratio"] = ratio(*hosts)
     results["throughput"] = throughput
     results["routing_checked"] = dict(sides.routed)  # every session opened for a timing
 
 
 def summary_line(results):
     s, c, t = results["session_start_ms"]["start"], results["command_title_ms"], results["throughput"]
+    f = results["fixed_rate_start_ms"]["start_ms"]
     plain = t.get("plain", {}).get("sessions_per_s", "not measured")
-    return (f"start {s['corral']} vs {s['plain']} ms ({s['ratio']}x), title {c['corral']} vs {c['plain']} ms "
-            f"({c['ratio']}x, +{c['added']} ms), sessions/s {t['corral']['sessions_per_s']} vs {plain}")
+    plain_cpu = t.get("plain", {}).get("cpu_s_per_session", "not measured")
+    warm = results["fixed_rate_start_ms"]["warm"]
+    return (f"start {s['corral']} vs {s['plain']} ms ({s['ratio']}x), at a fixed rate p50 {f['corral']['p50']} vs "
+            f"{f['plain']['p50']} ms ({f['ratio_p50']}x), p99 {f['corral']['p99']} vs {f['plain']['p99']} ms "
+            f"({f['ratio_p99']}x), warm hits/misses {warm and (warm['hits'], warm['misses'])}; "
+            f"title {c['corral']} vs {c['plain']} ms ({c['ratio']}x, +{c['added']} ms), "
+            f"sessions/s {t['corral']['sessions_per_s']} vs {plain}, "
+            f"CPU s/session {t['corral']['cpu_s_per_session']} vs {plain_cpu}")
 
 
 def run(args):
     info = machine.describe(ROOT)
-    info["mode"] = "grid-quick" if args.quick else "grid"
+    info["mode"] = ("grid-warm" if args.warm else "grid") + ("-quick" if args.quick else "")
     info["started"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     counts = {"starts": args.starts, "commands": args.commands, "duration_s": args.duration,
-              "slots_per_host": SLOTS_PER_HOST, "plain_throughput": args.plain_throughput}
+              "slots_per_host": SLOTS_PER_HOST, "plain_throughput": args.plain_throughput,
+              "warm_chromedriver_per_host": args.warm, "rate_per_side_per_s": args.rate,
+              "arrivals_per_side": args.arrivals, "bot_spacing_s": args.bot_spacing}
     results = {"machine": info, "corrald": corrald_binary(), "counts": counts}
     before = tmp_snapshot()
     log(f"fleet up: hub, corral hosts a b, plain hosts; load {info['loadavg_start']}")
@@ -246,7 +288,8 @@ def across(paths):
             runs.append(json.load(f))
     figures = {}
     for run_ in runs:
-        picked = {key: run_.get(key) for key in ("session_start_ms", "command_title_ms", "title_by_hop", "throughput")}
+        picked = {key: run_.get(key) for key in ("session_start_ms", "fixed_rate_start_ms", "command_title_ms",
+                                                 "title_by_hop", "throughput")}
         for name, value in flatten(picked).items():
             figures.setdefault(name, []).append(value)
     for r in runs:
@@ -266,6 +309,13 @@ def main():
     parser.add_argument("--starts", type=int, default=10, help="measured session starts per side (default 10)")
     parser.add_argument("--commands", type=int, default=300, help="title round trips per side (default 300)")
     parser.add_argument("--duration", type=int, default=60, help="seconds of each sessions/s run (default 60)")
+    parser.add_argument("--warm", type=int, default=WARM_DEFAULT, metavar="N",
+                        help=f"corrald --warm chromedriver=N on each corral host (default {WARM_DEFAULT}; 0: none)")
+    parser.add_argument("--rate", type=float, default=0.5,
+                        help="fixed arrival rate, sessions/s a side, below saturation (default 0.5)")
+    parser.add_argument("--arrivals", type=int, default=200, help="fixed-rate arrivals per side (default 200)")
+    parser.add_argument("--bot-spacing", type=float, default=8.0, metavar="S",
+                        help="seconds between one bot's fixed-rate arrivals: bots a side = rate x S (default 8)")
     parser.add_argument("--no-plain-throughput", dest="plain_throughput", action="store_false",
                         help="sessions/s of the corral pair only (no second plain host)")
     parser.add_argument("--no-save", dest="save", action="store_false", help="keep no copy in bench/results/")

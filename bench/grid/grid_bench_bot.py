@@ -13,6 +13,11 @@ includes Python's start), then answers each line on stdin with one line:
                               -> {"ok", "cycles": [{"end", "ms", "start_ms", "quit_ms"}], "failures"}
      open → get U → quit, again and again until time.monotonic() passes T
      (CLOCK_MONOTONIC: one clock for every process of the machine).
+  {"do": "arrivals", "at": [T, ...]}
+                              -> {"ok", "starts": [{"at", "late_ms", "remote_ms", "title_ms", "start_ms",
+                                                     "quit_ms"}], "failures"}
+     at each T (monotonic), or as soon as the session before it has quit
+     if that is later (late_ms says by how much): open, first title, quit.
 A WebDriverException becomes {"ok": false, "exception", "message"}."""
 import json
 import sys
@@ -77,6 +82,22 @@ class Bot:
                 self.abandon()
         return {"cycles": done, "failures": failures}
 
+    def arrivals(self, times):
+        """An open-loop schedule's share of this bot: each start at its time,
+        whether or not the sessions of the other bots have ended."""
+        starts, failures = [], []
+        for at in times:
+            time.sleep(max(0.0, at - time.monotonic()))
+            late_ms = max(0.0, (time.monotonic() - at) * 1000)
+            try:
+                opened = self.open()
+                closed = self.quit()
+                starts.append({"at": at, "late_ms": late_ms, **opened, **closed})
+            except WebDriverException as e:
+                failures.append({"at": at, **failure(e)})
+                self.abandon()
+        return {"starts": starts, "failures": failures}
+
     def abandon(self):
         if self.driver is not None:
             try:
@@ -88,6 +109,8 @@ class Bot:
     def serve(self, command):
         if command["do"] == "cycles":
             return self.cycles(command["until"], command["url"])
+        if command["do"] == "arrivals":
+            return self.arrivals(command["at"])
         return {"open": self.open, "title": self.title, "quit": self.quit}[command["do"]]()
 
 

@@ -13,10 +13,13 @@ import json
 import random
 import re
 import statistics
+import socket
 import subprocess
+import threading
 import time
 
 from corral_harness import chromedriver_of
+from corral_harness.netns import in_network_of
 from grid_fleet import CORRAL_PORT
 from grid_bench_sides import SIDES
 from grid_servers import HUB_PORT, NODE_PORT, NetnsHTTPConnection
@@ -53,15 +56,51 @@ class KeptAlive:
             self.connection.close()
 
 
+class SessionNetwork:
+    """The network a corral session's processes are in, as NetnsHTTPConnection
+    wants it: a session of a root corrald has one of its own, its
+    chromedriver on that loopback (corral's rule admits uid 0 only, as the
+    bench is); else the host's. A socket keeps the namespace it was made in,
+    so a thread of its own makes it there."""
+
+    def __init__(self, pid):
+        self.pid = pid
+
+    def connect(self, address, timeout):
+        made = {}
+
+        def make():
+            try:
+                with in_network_of(self.pid):
+                    made["socket"] = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            except OSError as failure:
+                made["error"] = failure
+        thread = threading.Thread(target=make)
+        thread.start()
+        thread.join()
+        if "error" in made:
+            raise made["error"]
+        sock = made["socket"]
+        sock.settimeout(timeout)
+        try:
+            sock.connect(address)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
+
 def chromedriver_of_corral_session(host, session_id):
-    """(port, base, chromedriver's own session id) of a corral session: its
-    port and secret base from its command line (corral hands out neither)."""
+    """(its network, port, base, chromedriver's own session id) of a corral
+    session: its port and secret base from its command line (corral hands
+    out neither)."""
     status, session = host.daemon.request("GET", f"/v1/sessions/{session_id}")
     port, base = chromedriver_of(session)
-    connection = NetnsHTTPConnection(host.netns, "127.0.0.1", port, 10)
+    network = SessionNetwork(session["pid"])
+    connection = NetnsHTTPConnection(network, "127.0.0.1", port, 10)
     try:
         connection.request("GET", base + "/sessions")
-        return port, base, json.loads(connection.getresponse().read())["value"][0]["id"]
+        return network, port, base, json.loads(connection.getresponse().read())["value"][0]["id"]
     finally:
         connection.close()
 
@@ -80,12 +119,12 @@ def hop_clients(fleet, sessions, holders):
     """{(side, hop): (client, session id)} for one open session per side;
     holders: the host of each side's session."""
     grid, corral, plain = fleet.network.grid, holders["corral"], holders["plain"]
-    port, base, inner_id = chromedriver_of_corral_session(corral, sessions["corral"])
+    network, port, base, inner_id = chromedriver_of_corral_session(corral, sessions["corral"])
     return {
         ("corral", "hub"): (KeptAlive(grid, "127.0.0.1", HUB_PORT), sessions["corral"]),
         ("corral", "node"): (KeptAlive(grid, corral.netns.address, NODE_PORT), sessions["corral"]),
         ("corral", "corrald"): (KeptAlive(corral.netns, "127.0.0.1", CORRAL_PORT), sessions["corral"]),
-        ("corral", "chromedriver"): (KeptAlive(corral.netns, "127.0.0.1", port, base), inner_id),
+        ("corral", "chromedriver"): (KeptAlive(network, "127.0.0.1", port, base), inner_id),
         ("plain", "hub"): (KeptAlive(grid, "127.0.0.1", HUB_PORT), sessions["plain"]),
         ("plain", "node"): (KeptAlive(grid, plain.netns.address, NODE_PORT), sessions["plain"]),
         ("plain", "chromedriver"): (KeptAlive(plain.netns, "127.0.0.1", chromedriver_of_plain_host(plain)),
