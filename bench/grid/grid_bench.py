@@ -13,8 +13,8 @@ corrald --warm chromedriver=N --max-sessions 3+N, the node's slots still
 3, so that the warm members wait in places of their own); two plain hosts, each
 a standard node that starts Debian's chromedriver and Chromium itself, as
 root with --no-sandbox, 3 slots. Each side's nodes carry a value of their
-own of a standard capability in their stereotype (grid_bench_sides.ROUTE),
-and Grid matches a request that carries it only to a slot with its value,
+own of `bench:side` in their stereotype (grid_bench_sides.ROUTE), and
+Grid matches a request that carries it only to a slot with its value,
 so a bot's value picks its side (every measured start is checked against
 the node that holds its slot).
 

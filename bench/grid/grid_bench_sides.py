@@ -19,17 +19,11 @@ CREATED = "Session created by the Node"  # what a node's log says for each sessi
 # (another test run's corral-test-state.* may come and go meanwhile);
 # corrald's uid sweep keeps its log in /tmp/corral-sweep-* while it runs.
 TMP_PREFIXES = ("org.chromium.", ".org.chromium.", "hsperfdata_", "corral-sweep-")
-# What picks a side: a capability in each side's stereotype, with a value
-# of its own, that its bots ask for. Grid 4's DefaultSlotMatcher compares a
-# stereotype's standard capabilities (other than browserName, browserVersion
-# and platformName, matched apart) with a request's that carries them, and
-# only those. An extension capability ("bench:side", as issue 11 routed)
-# would do for Grid, but a warm corral host counts every capability not
-# known to hold for an attached browser as a miss, and then no start is
-# ever served warm. strictFileInteractability is one chromedriver applies
-# to its session, not to the browser's launch (a hit), and changes nothing
-# here: it only governs sending keys to <input type=file>, which no bot does.
-ROUTE = {"corral": {"strictFileInteractability": False}, "plain": {"strictFileInteractability": True}}
+# What picks a side: an extension capability in each side's stereotype,
+# with a value of its own, that its bots ask for, as Grid users route. A
+# warm corral host serves it attached (chromedriver ignores another
+# vendor's capability launching or attaching alike).
+ROUTE = {"corral": {"bench:side": "corral"}, "plain": {"bench:side": "plain"}}
 
 
 class BenchBot:
