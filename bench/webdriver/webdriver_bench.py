@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """What corral's WebDriver endpoint costs a Selenium bot (run as root, from
 the repository: PYTHONPATH=tests/harness /usr/bin/python3 bench/webdriver/webdriver_bench.py [--commands 500]
-[--starts 5]).
+[--starts 5]; --starts 0: the command rounds only).
 
 1. One command, GET /session/{id}/title, through corral and straight to the
    session's own chromedriver (its loopback port and secret base, read from
@@ -129,7 +129,7 @@ def main():
     try:
         commands = command_latency(daemon, args.commands)
         pool_before = warm_counts(daemon)
-        starts = new_session_to_first_command(daemon, args.starts)
+        starts = new_session_to_first_command(daemon, args.starts) if args.starts else None
         pool_after = warm_counts(daemon)
     finally:
         daemon.stop()
@@ -141,12 +141,14 @@ def main():
                              "added": round(ms(commands["corral"]) - ms(commands["direct"]), 3),
                              "ratio": ratio(ms(commands["corral"]), ms(commands["direct"])),
                              "count": args.commands},
-        "new_session_to_first_command_ms": {"corral": ms(starts["corral"]), "local": ms(starts["local"]),
-                                            "corral_p99": round(percentile(starts["corral"], 0.99), 1),
-                                            "local_p99": round(percentile(starts["local"], 0.99), 1),
-                                            "ratio": ratio(ms(starts["corral"]), ms(starts["local"])),
-                                            "starts": args.starts, "warm": args.warm, "warm_pool": pool},
     }
+    if starts:
+        result["new_session_to_first_command_ms"] = {
+            "corral": ms(starts["corral"]), "local": ms(starts["local"]),
+            "corral_p99": round(percentile(starts["corral"], 0.99), 1),
+            "local_p99": round(percentile(starts["local"], 0.99), 1),
+            "ratio": ratio(ms(starts["corral"]), ms(starts["local"])),
+            "starts": args.starts, "warm": args.warm, "warm_pool": pool}
     print(json.dumps(result, indent=2))
 
 

@@ -8,6 +8,10 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <utility>
 
 #include "relay_hub_impl.hpp"
 
@@ -35,8 +39,16 @@ class KeptExchange : public std::enable_shared_from_this<KeptExchange> {
   void start() {
     m_connection = m_hub.take_kept(m_key);
     m_reused = m_connection != nullptr;
-    if (m_reused) return asio::post(m_connection->stream.get_executor(), [self = shared_from_this()] { self->send(); });
-    connect();
+    if (!m_reused) return connect();
+    // The request leaves from the thread that has it, so that it reaches
+    // chromedriver without first waiting for a hub thread to wake: the hub
+    // thread wakes meanwhile, while chromedriver works, to read the answer.
+    // Only the socket's fd is touched here: a kept connection has no hub
+    // work pending that could use or close it (its exchange's read ended,
+    // which makes Beast's timeout handler for it stale), and close_group
+    // sees only connections that are not taken.
+    size_t sent = send_now();
+    asio::post(m_connection->stream.get_executor(), [self = shared_from_this(), sent] { self->send_rest(sent); });
   }
 
  private:
@@ -52,22 +64,41 @@ class KeptExchange : public std::enable_shared_from_this<KeptExchange> {
       if (ec) return self->fail(ec);
       if (self->m_check)
         if (auto checked = self->m_check(); !checked) return self->m_done(checked.error());
-      self->send();
+      self->send_rest(0);
     });
   }
 
-  void send() {
+  // As much of the request as the socket takes now, without waiting; a
+  // failure is kept for the hub thread (send_rest) to act on.
+  size_t send_now() {
+    ssize_t sent = ::send(m_connection->stream.socket().native_handle(), m_request.data(), m_request.size(),
+                          MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent >= 0) return static_cast<size_t>(sent);
+    if (errno != EAGAIN && errno != EWOULDBLOCK) m_send_failure = error_code(errno, boost::system::system_category());
+    return 0;
+  }
+
+  // On the hub thread: the request past the `sent` bytes that left
+  // already, then the answer, all within the timeout.
+  void send_rest(size_t sent) {
+    if (m_send_failure) return retry_or_fail(std::exchange(m_send_failure, {}), 0);
     m_parser.emplace();
     m_parser->body_limit(m_max_answer);
     m_connection->stream.expires_after(m_timeout);
-    asio::async_write(m_connection->stream, asio::buffer(m_request), [self = shared_from_this()](error_code ec, size_t) {
-      if (ec) return self->retry_or_fail(ec, 0);
-      http::async_read(self->m_connection->stream, self->m_connection->buffer, *self->m_parser,
-                       [self](error_code ec, size_t read) {
-                         if (ec) return self->retry_or_fail(ec, read);
-                         self->answered();
-                       });
-    });
+    if (sent == m_request.size()) return read();
+    asio::async_write(m_connection->stream, asio::buffer(m_request) + sent,
+                      [self = shared_from_this()](error_code ec, size_t) {
+                        if (ec) return self->retry_or_fail(ec, 0);
+                        self->read();
+                      });
+  }
+
+  void read() {
+    http::async_read(m_connection->stream, m_connection->buffer, *m_parser,
+                     [self = shared_from_this()](error_code ec, size_t read) {
+                       if (ec) return self->retry_or_fail(ec, read);
+                       self->answered();
+                     });
   }
 
   // A kept connection the other side closed while idle fails at once and
@@ -100,6 +131,7 @@ class KeptExchange : public std::enable_shared_from_this<KeptExchange> {
   Done m_done;
   KeptPtr m_connection;
   bool m_reused = false;
+  error_code m_send_failure;  ///< of send_now, for the hub thread
   std::optional<http::response_parser<http::string_body>> m_parser;
 };
 

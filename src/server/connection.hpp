@@ -87,6 +87,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const Router::Route* m_route = nullptr;
   bool m_keep_alive = true, m_head_only = false, m_body_unread = false, m_input_broken = false;
   std::shared_ptr<ConnectionPeer> m_peer;
+  /// The peer's address, asked of the kernel once per connection, not per request.
+  std::optional<std::string> m_peer_address;
 
   std::string m_out;
   bool m_close_after_write = false;

@@ -172,7 +172,8 @@ bool Connection::read_request(HttpResponse& refusal) {
   m_request.target = std::string(head.target());
   m_request.version = head.version();
   for (const auto& field : head) m_request.headers.emplace(std::string(field.name_string()), std::string(field.value()));
-  m_request.remote_addr = peer_address(m_socket.native_handle());
+  if (!m_peer_address) m_peer_address = peer_address(m_socket.native_handle());
+  m_request.remote_addr = *m_peer_address;
   m_request.unix_listener = m_shared->unix_listener;
   m_request.peer_uid = [peer = m_peer] { return peer->uid(); };
   return accept_head(m_request, head.version(), head.method() != http::verb::unknown, refusal);

@@ -214,7 +214,9 @@ void SessionManager::run_closer() {
     if (due.empty()) {
       if (m_closer_stop) return;
       // Woken early by a new session (a nearer deadline) or an exited browser.
-      m_closer_wakeup.wait_until(lock, std::min({next_expiry(), steady_clock::now() + hours(1), m_next_checkpoint}));
+      m_closer_due = std::min({next_expiry(), steady_clock::now() + hours(1), m_next_checkpoint});
+      m_closer_wakeup.wait_until(lock, m_closer_due);
+      m_closer_due = steady_clock::time_point::min();
       if (steady_clock::now() >= m_next_checkpoint) {
         m_next_checkpoint = steady_clock::now() + kNetworkCheckpoint;
         lock.unlock();

@@ -7,8 +7,7 @@
 namespace corral {
 using namespace std::chrono;
 
-Result<SessionInfo> SessionManager::begin_connection(const std::string& id) {
-  std::lock_guard lock(m_mutex);
+Result<SessionManager::EntryPtr> SessionManager::count_connection(const std::string& id) {
   auto entry = find(id);
   if (!entry) return Error::make(ENOENT, "no session '" + id + "'");
   switch (entry->info.state) {
@@ -17,7 +16,19 @@ Result<SessionInfo> SessionManager::begin_connection(const std::string& id) {
     default: return Error::make(EALREADY, "session " + id + " is closing or closed");
   }
   ++entry->connections;
+  return entry;
+}
+
+Result<SessionInfo> SessionManager::begin_connection(const std::string& id) {
+  std::lock_guard lock(m_mutex);
+  CORRAL_TRY_ASSIGN(auto entry, count_connection(id));
   return entry->info;
+}
+
+Result<system_clock::time_point> SessionManager::begin_command(const std::string& id) {
+  std::lock_guard lock(m_mutex);
+  CORRAL_TRY_ASSIGN(auto entry, count_connection(id));
+  return entry->info.expires_at;
 }
 
 void SessionManager::end_connection(const std::string& id) {
@@ -25,8 +36,11 @@ void SessionManager::end_connection(const std::string& id) {
   auto entry = find(id);
   if (!entry || entry->connections == 0) return;
   --entry->connections;
-  if (entry->info.state == SessionState::running) entry->renew(steady_clock::now());
-  m_closer_wakeup.notify_all();  // the next expiry may now be the idle timeout
+  if (entry->info.state != SessionState::running) return;
+  entry->renew(steady_clock::now());
+  // The idle lease counts again once no connection is left; the closer
+  // needs word only if it now ends before the closer would wake anyway.
+  if (entry->connections == 0 && entry->idle_expires < m_closer_due) m_closer_wakeup.notify_all();
 }
 
 Result<void> SessionManager::bind_driver(const std::string& id, DriverBinding driver) {

@@ -46,18 +46,17 @@ HttpResponse not_driven(SessionManager& sessions, const HttpRequest& req, const 
   return invalid_session_id("no WebDriver session " + target.session_id + " is open on this corrald");
 }
 
-milliseconds time_left(const SessionInfo& session) {
-  auto left = duration_cast<milliseconds>(session.expires_at - system_clock::now());
+milliseconds time_left(system_clock::time_point expires_at) {
+  auto left = duration_cast<milliseconds>(expires_at - system_clock::now());
   return std::max(left, milliseconds(1000)) + seconds(10);  // the session's own end comes first
 }
 
-HttpResponse driver_answer(Result<RelayHub::Fetched> fetched, const WebDriverProxy::Driven& driven,
-                           const std::string& id) {
+HttpResponse driver_answer(Result<RelayHub::Fetched> fetched, const std::string& driver_id, const std::string& id) {
   if (!fetched)
     return webdriver_error(500, "unknown error", "the session's chromedriver did not answer: " + fetched.error().message);
   HttpResponse res;
   res.status = fetched->status;
-  res.set_content(replace_driver_id(std::move(fetched->body), driven.binding.driver_id, id),
+  res.set_content(replace_driver_id(std::move(fetched->body), driver_id, id),
                   fetched->content_type.empty() ? "application/json; charset=utf-8" : fetched->content_type);
   res.set_header("Cache-Control", "no-cache");
   mark_untrusted_answer(res);
@@ -158,8 +157,8 @@ void WebDriverRoutes::forward_command(WebDriverProxy& proxy, const WebDriverTarg
   auto& sessions = proxy.m_sessions;
   auto driven = proxy.driven(target.session_id);
   if (!driven) return reply(not_driven(sessions, req, target));
-  auto session = sessions.begin_connection(target.session_id);
-  if (!session) return reply(not_driven(sessions, req, target));
+  auto expires_at = sessions.begin_command(target.session_id);
+  if (!expires_at) return reply(not_driven(sessions, req, target));
   if (req.body.size() > kMaxCommandBody) {
     sessions.end_connection(target.session_id);
     return reply(invalid_argument("the command's body is over 8 MiB"));
@@ -169,12 +168,12 @@ void WebDriverRoutes::forward_command(WebDriverProxy& proxy, const WebDriverTarg
   auto request = driver_request(req.method, driver_target(driven->driver_base, driven->binding.driver_id, target.rest),
                                 driven->chromedriver.port, req.body, !quit);
   proxy.m_upstream.exchange(
-      driven->chromedriver, std::move(request), time_left(*session), kMaxAnswer,
-      [&proxy, driven = *driven, id = target.session_id, quit, after, reply](auto fetched) {
+      driven->chromedriver, std::move(request), time_left(*expires_at), kMaxAnswer,
+      [&proxy, driver_id = driven->binding.driver_id, id = target.session_id, quit, after, reply](auto fetched) {
         auto& sessions = proxy.m_sessions;
         sessions.end_connection(id);
         if (quit && after == AfterQuit::keep_session) proxy.forget_binding(id);
-        if (!quit || after == AfterQuit::keep_session) return reply(driver_answer(std::move(fetched), driven, id));
+        if (!quit || after == AfterQuit::keep_session) return reply(driver_answer(std::move(fetched), driver_id, id));
         if (!fetched) spdlog::info("session {}: chromedriver did not answer the quit: {}", id, fetched.error().message);
         proxy.m_server.post_work([&sessions, id, reply] { reply(close_after_quit(sessions, id)); });
       });

@@ -133,6 +133,10 @@ class SessionManager {
   /// WebDriver). While any is open the session is not idle; its ttl still
   /// holds. ENOENT unknown; EALREADY closing or closed; EBUSY starting.
   Result<SessionInfo> begin_connection(const std::string& id);
+  /// begin_connection for one proxied WebDriver command: the same checks
+  /// and count, but only the session's end (expires_at), not a copy of
+  /// all it knows, on every command.
+  Result<std::chrono::system_clock::time_point> begin_command(const std::string& id);
   /// One such connection ended: the idle timeout starts again from now.
   void end_connection(const std::string& id);
   /// The WebDriver session a client opened on this session's chromedriver,
@@ -186,6 +190,8 @@ class SessionManager {
   Error abandon_start(const EntryPtr& entry, CloseReason reason, Error why);
   /// A session by id: never a warm browser, which nobody may name.
   EntryPtr find(const std::string& id) const;
+  /// Under m_mutex: the entry, counted one more proxied connection, if it runs.
+  Result<EntryPtr> count_connection(const std::string& id);
   /// Any entry by id, warm or not (exits, the closer).
   EntryPtr find_any(const std::string& id) const;
   /// Rewrite the state file from the running sessions. Call without m_mutex.
@@ -282,6 +288,11 @@ class SessionManager {
   // Sessions whose browser ended by itself, or whose time is up, are closed
   // here, off the watcher and HTTP threads.
   std::condition_variable m_closer_wakeup;
+  /// When the closer, asleep, wakes by itself; min() while it is awake
+  /// (it looks at every entry again before it sleeps). A proxied command
+  /// that renews an idle lease wakes it only when the lease now ends
+  /// before that: otherwise every WebDriver command cost a wake-up.
+  std::chrono::steady_clock::time_point m_closer_due = std::chrono::steady_clock::time_point::min();
   std::deque<std::string> m_to_close;
   bool m_closer_stop = false;
   std::thread m_closer;

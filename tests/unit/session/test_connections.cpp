@@ -48,6 +48,43 @@ TEST_CASE("begin_connection: unknown, closed") {
   CHECK(f.manager().begin_connection(session.id).error().code == EALREADY);
 }
 
+TEST_CASE("begin_command counts as begin_connection does, and gives the session's end") {
+  ManagerFixture f;
+  CHECK(f.manager().begin_command("0123456789ab").error().code == ENOENT);
+  SessionRequest request;
+  request.idle_timeout = milliseconds(100);
+  auto session = f.open_ok(request);
+  auto expires_at = f.manager().begin_command(session.id);
+  REQUIRE(expires_at.ok());
+  CHECK(*expires_at == f.manager().get(session.id)->expires_at);
+  std::this_thread::sleep_for(milliseconds(300));
+  CHECK(f.state_of(session.id) == SessionState::running);  // counted: not idle
+  f.manager().end_connection(session.id);
+  REQUIRE(eventually([&] { return f.state_of(session.id) == SessionState::closed; }));
+  CHECK(f.manager().get(session.id)->report->reason == CloseReason::idle);
+  CHECK(f.manager().begin_command(session.id).error().code == EALREADY);
+}
+
+// Each command renews the idle lease without waking the closer (its wake at
+// the older end finds the newer one): the session stays open as long as
+// commands come, and idles out after the last.
+TEST_CASE("commands in a row keep renewing the idle lease; after the last, the session idles out") {
+  ManagerFixture f;
+  SessionRequest request;
+  request.idle_timeout = milliseconds(150);
+  auto session = f.open_ok(request);
+  auto until = steady_clock::now() + milliseconds(600);
+  while (steady_clock::now() < until) {
+    REQUIRE(f.manager().begin_command(session.id).ok());
+    f.manager().end_connection(session.id);
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  CHECK(f.state_of(session.id) == SessionState::running);
+  REQUIRE(eventually([&] { return f.state_of(session.id) == SessionState::closed; }));
+  CHECK(f.manager().get(session.id)->report->reason == CloseReason::idle);
+  CHECK(f.host_is_clean());
+}
+
 TEST_CASE("a closing listener hears of every session that starts to close, once, until removed") {
   ManagerFixture f;
   std::mutex lock;
