@@ -206,9 +206,15 @@ TEST_CASE("a claimed warm chromedriver whose attach failed ends, is a miss, and 
   auto request = warm_driver_request();
   auto claimed = f.open_ok(request);
   REQUIRE(claimed.warm_browser_port != 0);
-  // No wait for room: the cold start has the member's place, not a new one.
+  // Another open waits for room (a chrome one: no warm count). A place
+  // given back would be its; the cold start keeps the member's, no wait.
+  std::optional<Result<SessionInfo>> other;
+  std::thread waiting([&] { other = f.manager().open({}, milliseconds(1500)); });
+  REQUIRE(eventually([&] { return f.manager().gauges().admission_queued == 1; }, seconds(5)));
   auto cold = f.manager().open_cold_after_failed_attach(claimed.id, request, "chromedriver answered 500", milliseconds(0));
+  waiting.join();
   REQUIRE(cold.ok());
+  CHECK(other->error().code == ENOSPC);  // the bot's place stayed the bot's
   CHECK(cold->id != claimed.id);
   CHECK(cold->warm_browser_port == 0);  // not from the pool: a second failure is the bot's
   CHECK(cold->request.labels.at("bot") == "attach");
@@ -249,4 +255,29 @@ TEST_CASE("a failed attach whose member ends already waits for the place that en
   CHECK(f.manager().close(cold->id, milliseconds(0)).ok());
   f.manager().close_all();
   CHECK(f.host_is_clean());
+}
+
+TEST_CASE("a failed attach whose cold start fails too answers the error and leaks no place or uid") {
+  ManagerFixture f;
+  f.config.warm[BrowserKind::chromedriver] = 1;
+  f.config.warm_driver_session = "{}";
+  f.config.admission.max_sessions = 1;
+  f.launcher.use_uid_pool(2);
+  REQUIRE(f.manager().recover().ok());
+  REQUIRE(eventually([&] { return f.manager().warm_status().at(0).ready == 1; }, seconds(5)));
+  auto request = warm_driver_request();
+  auto claimed = f.open_ok(request);
+  f.launcher.fail_spawn = Error::make(ENOEXEC, "no browser");
+  auto cold = f.manager().open_cold_after_failed_attach(claimed.id, request, "chromedriver answered 500", milliseconds(0));
+  REQUIRE_FALSE(cold.ok());
+  CHECK(cold.error().code == ENOEXEC);
+  CHECK(f.manager().warm_status().at(0).misses == 1u);
+  REQUIRE(eventually([&] { return f.state_of(claimed.id) == SessionState::closed; }, seconds(5)));
+  CHECK(f.manager().list().empty());
+  f.launcher.fail_spawn.reset();
+  // The place came back: the pool refills it.
+  REQUIRE(eventually([&] { return f.manager().warm_status().at(0).ready == 1; }, seconds(5)));
+  f.manager().close_all();
+  CHECK(f.host_is_clean());
+  CHECK(f.launcher.uid_pool().in_use == 0u);
 }
