@@ -231,7 +231,9 @@ Result<SessionInfo> SessionManager::claim(const EntryPtr& member, const SessionR
   auto persisted = steady_clock::now();
   m_metrics.session_opened();
   m_usage.browser_started(request.kind, request.labels, steady_clock::now() - began);
-  m_warm_counters.hit(request.kind);
+  // A chromedriver's hit waits for its attach, which may still fail
+  // (warm_attach_fallback.cpp): the WebDriver proxy counts it then.
+  if (request.kind != BrowserKind::chromedriver) m_warm_counters.hit(request.kind);
   m_warm_wakeup.notify_all();  // one fewer: refill
   SessionLogScope log_scope(info.id, scope.unit);
   auto ms = [](auto from, auto to) { return duration<double, std::milli>(to - from).count(); };

@@ -3,7 +3,9 @@
 // for room up to --new-session-wait, holding no thread), the request
 // forwarded to its chromedriver, the browser's DevTools target asked for
 // (for se:cdp), and the answer rewritten to corral's id and URLs. Whatever
-// fails after the open closes the session again. The body (up to 32 MiB)
+// fails after the open closes the session again; on a claimed warm
+// chromedriver, whose attach failed, the same new session then starts cold
+// once (refused), and the bot hears only of that. The body (up to 32 MiB)
 // is parsed and planned on the worker pool, so that the I/O threads keep
 // answering the API meanwhile; with bounds (json_bounded.hpp), as is
 // everything the session's chromedriver and browser answer. A relayed
@@ -31,6 +33,10 @@ struct Start {
   std::optional<PublicBase> base;
   std::shared_ptr<PendingReply> pending;
   bool relayed = false;  ///< on a session its owner opened (and closes): claimed, not closed on failure
+  /// A claimed warm chromedriver's only: the forward as a cold start sends
+  /// it, kept for the cold start that replaces a failed attach (a hit's
+  /// body has no extensions: small). Taken by that start: one retry.
+  std::optional<json> cold_forward;
 };
 using StartPtr = std::shared_ptr<Start>;
 
@@ -93,21 +99,56 @@ void finish(WebDriverProxy& proxy, SessionManager& sessions, const StartPtr& sta
   if (start->relayed) WebDriverRoutes::release_relay(proxy, start->session.id);  // bound now: remember has it
 }
 
+void session_opened(WebDriverProxy& proxy, SessionManager& sessions, SessionUpstream& upstream, const StartPtr& start);
+
+// chromedriver refused the new session (`why`), or corral could not use its
+// answer. On a claimed warm member that is the pool's failure, not the
+// bot's: the member ends and the same new session starts cold, once; the
+// bot gets `answer` only if it cannot (give_up, on the cold session).
+void refused(WebDriverProxy& proxy, SessionManager& sessions, SessionUpstream& upstream, const StartPtr& start,
+             HttpResponse answer, const std::string& why) {
+  if (!start->cold_forward) return give_up(proxy, sessions, *start, std::move(answer));
+  sessions.end_connection(start->session.id);
+  start->plan.forward = std::move(*start->cold_forward);
+  start->cold_forward.reset();
+  WebDriverRoutes::start_cold_instead(proxy, start->session.id, start->plan.request, why,
+                                      [&proxy, &sessions, &upstream, start](Result<SessionInfo> opened) {
+                                        if (!opened) return start->pending->finish(new_session_failure(opened.error()));
+                                        start->session = std::move(*opened);
+                                        session_opened(proxy, sessions, upstream, start);
+                                      });
+}
+
+// chromedriver's error as the bot gets it (its own W3C error when it gave
+// one), and in `why` for the log: the status and its message's first line.
+HttpResponse driver_error(const Start& start, const RelayHub::Fetched& answer, std::string& why) {
+  why = "chromedriver answered " + std::to_string(answer.status);
+  auto body = session_answer(start.session.id, "chromedriver's new-session error", answer.body);
+  if (!body.is_object() || !body.contains("value") || !body["value"].is_object() || !body["value"].contains("error"))
+    return session_not_created(why);
+  auto message = body["value"].value("message", json());
+  if (message.is_string()) why += ": " + message.get<std::string>().substr(0, 200);
+  if (auto line = why.find('\n'); line != std::string::npos) why.resize(line);
+  return webdriver_json(answer.status, body);
+}
+
 void driver_answered(WebDriverProxy& proxy, SessionManager& sessions, SessionUpstream& upstream, const StartPtr& start,
                      Result<RelayHub::Fetched> answer) {
-  if (!answer)
-    return give_up(proxy, sessions, *start, session_not_created("chromedriver did not answer: " + answer.error().message));
+  if (!answer) {
+    auto why = "chromedriver did not answer: " + answer.error().message;
+    return refused(proxy, sessions, upstream, start, session_not_created(why), why);
+  }
   if (answer->status != 200) {
-    auto body = session_answer(start->session.id, "chromedriver's new-session error", answer->body);
-    if (body.is_object() && body.contains("value") && body["value"].is_object() && body["value"].contains("error"))
-      return give_up(proxy, sessions, *start, webdriver_json(answer->status, body));
-    return give_up(proxy, sessions, *start, session_not_created("chromedriver answered " + std::to_string(answer->status)));
+    std::string why;
+    auto error = driver_error(*start, *answer, why);
+    return refused(proxy, sessions, upstream, start, std::move(error), why);
   }
   auto driver = parse_driver_session(answer->body);
   if (!driver) {
     spdlog::warn("session {}: {}", start->session.id, driver.error().message);
-    return give_up(proxy, sessions, *start, session_not_created(driver.error().message));
+    return refused(proxy, sessions, upstream, start, session_not_created(driver.error().message), driver.error().message);
   }
+  if (start->cold_forward) sessions.warm_attach_succeeded(start->session.request.kind);
   start->driven.binding.driver_id = driver->id;
   if (!driver->debugger_port) driver->debugger_port = start->session.warm_browser_port;
   start->driven.binding.debugger_port = driver->debugger_port;
@@ -126,7 +167,10 @@ void session_opened(WebDriverProxy& proxy, SessionManager& sessions, SessionUpst
     return give_up(proxy, sessions, *start, session_not_created("the session's chromedriver is not there"), false);
   start->driven = WebDriverProxy::Driven::of(session);
   // A warm chromedriver's browser runs already: the bot's session attaches to it.
-  if (session.warm_browser_port) attach_to_warm_browser(start->plan.forward, session.warm_browser_port);
+  if (session.warm_browser_port) {
+    if (!start->relayed) start->cold_forward = start->plan.forward;
+    attach_to_warm_browser(start->plan.forward, session.warm_browser_port);
+  }
   // The plan's document is freed once it is text, and the text once it is
   // in the request: with the request that came in, at most three copies
   // of a large body at once.
@@ -213,6 +257,14 @@ void WebDriverRoutes::bind_relayed(WebDriverProxy& proxy, const HttpRequest& req
     start->base = proxy.m_config.addressing.base_for(req);
     start->pending = std::make_shared<PendingReply>(std::move(reply));
     session_opened(proxy, proxy.m_sessions, proxy.m_upstream, start);
+  });
+}
+
+void WebDriverRoutes::start_cold_instead(WebDriverProxy& proxy, const std::string& failed_id,
+                                         const SessionRequest& request, const std::string& why,
+                                         SessionManager::Opened opened) {
+  proxy.m_server.post_work([&proxy, failed_id, request, why, opened = std::move(opened)] {
+    opened(proxy.m_sessions.open_cold_after_failed_attach(failed_id, request, why, proxy.m_config.new_session_wait));
   });
 }
 

@@ -4,7 +4,8 @@ served by a warm member (its chromedriver attached to the browser corral
 had it start), navigates a page of "the internet" through the session's way
 out, and its session's uid, limits, labels and ttl are the request's; the
 pool refills. Capabilities with args are a counted miss that starts cold
-and works. DELETE /session through corral ends the whole session: no
+and works; so is a hit whose attach chromedriver refuses (the member's
+browser hung): the member ends, and the bot never knows. DELETE /session through corral ends the whole session: no
 process of it survives and its cgroup goes. A kill -9 of corrald with
 members reaps them at restart and hands none out. Timed: new session to
 first command, warm against cold."""
@@ -55,6 +56,20 @@ def wd(daemon, method, path, body=None):
         return e.code, json.loads(e.read())
 
 
+def browser_main_process(pids):
+    """The browser's own process among a warm chromedriver's: the one with a
+    DevTools port and no --type (renderers, GPU, zygotes have one)."""
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if any(a.startswith(b"--remote-debugging-port") for a in argv) and not any(a.startswith(b"--type=") for a in argv):
+            return pid
+    raise AssertionError(f"no browser process among {pids}")
+
+
 class WarmWebDriver(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -79,9 +94,9 @@ class WarmWebDriver(unittest.TestCase):
             for session in daemon.request("GET", "/v1/sessions")[1]["sessions"]:
                 daemon.close(session["id"], grace=0)
 
-    def bot(self, *flags):
+    def bot(self, *flags, timeout=120):
         completed = subprocess.run([*PY_CLIENT, f"http://127.0.0.1:{self.daemon.port}", self.page, *flags],
-                                   capture_output=True, text=True, timeout=120)
+                                   capture_output=True, text=True, timeout=timeout)
         lines = completed.stdout.strip().splitlines()
         self.assertTrue(lines, completed.stderr[-2000:])
         return json.loads(lines[-1])
@@ -155,6 +170,50 @@ class WarmWebDriver(unittest.TestCase):
         self.assertEqual(warm_usage(daemon, KIND)["ready"], 2, "a miss leaves the pool alone")
         self.assertEqual(warm_usage(daemon, KIND)["hits"], 0)
         daemon.assert_nothing_left()
+
+    def test_an_attach_that_fails_ends_the_member_and_starts_the_same_session_cold(self):
+        # One place, the member's, and no wait for another: a fallback that
+        # asked admission for a new place would be refused at once.
+        daemon = Daemon("--warm", "chromedriver=1", "--max-sessions", "1", "--new-session-wait", "0s",
+                        "--allow-unenforced-limits",  # memory_max below: this host may lack the controller
+                        "--start-timeout", "45s")  # corral waits for the attach longer than chromedriver does
+        self.daemon = daemon
+        self.addCleanup(daemon.remove)
+        wait_warm_ready(daemon, KIND, 1)
+        [member_cgroup], [member_id] = warm_cgroups(daemon), daemon.warm_members()
+        member_pids = processes_in(member_cgroup)
+        # Its browser hangs: its DevTools port still takes a connection (the
+        # claim's check passes) but answers nothing, and chromedriver refuses
+        # the attach ("cannot connect to chrome", after its own 60 s).
+        hung = browser_main_process(member_pids)
+        os.kill(hung, signal.SIGSTOP)
+        options = {"memory_max": 1536 << 20, "labels": {"bot": "fallback"}}
+        result = self.bot("--no-quit", "--caps", json.dumps({"corral:options": options}), timeout=180)
+        self.assertTrue(result["ok"], (result, daemon.log()[-3000:]))
+        self.assertEqual(result["title"], "warm page")
+        self.assertEqual(result["cdp_evaluate"], 42)
+        session = daemon.get(result["session_id"])[1]
+        self.assertNotEqual(session["cgroup"], member_cgroup, "the bot's session started cold")
+        self.assertEqual(session["labels"], {"bot": "fallback"})
+        self.assertEqual(session["limits"]["memory_max"], 1536 << 20)
+        usage = warm_usage(daemon, KIND)
+        self.assertEqual((usage["hits"], usage["misses"]), (0, 1), usage)
+        self.assertEqual(daemon.metric('corral_warm_misses_total{kind="chromedriver"}'), 1)
+        self.assertEqual(daemon.metric('corral_warm_hits_total{kind="chromedriver"}'), 0)
+        self.assertIn(f"session {member_id}: a warm chromedriver whose attach failed (chromedriver answered 500: "
+                      "session not created: cannot connect to chrome", daemon.log())
+        # The claimed member ended as a failed session does: every process, its cgroup.
+        member = daemon.get(member_id)[1]
+        self.assertEqual((member["state"], member["report"]["reason"]), ("closed", "start-failed"), member)
+        self.assertTrue(member["report"]["verified_empty"], member)
+        wait_until(lambda: not any(pid_alive(pid) for pid in member_pids), 10, "the member's processes gone")
+        self.assertFalse(os.path.exists(member_cgroup))
+        self.assertEqual(usage["ready"], 0, "the one place is the cold session's")
+        cold_pids = processes_in(session["cgroup"])
+        self.assertEqual(wd(daemon, "DELETE", f"/session/{result['session_id']}"), (200, {"value": None}))
+        wait_warm_ready(daemon, KIND, 1)  # the place came back to the pool
+        self.assertNotIn(member_id, daemon.warm_members(), "a failed member is never handed out again")
+        daemon.assert_nothing_left(member_pids + cold_pids)
 
     def test_kill_9_with_warm_chromedrivers_reaps_them_and_hands_none_out(self):
         first = self.start()

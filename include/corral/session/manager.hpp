@@ -111,6 +111,20 @@ class SessionManager {
                                   Opened opened);
   /// The wait of an open_async ran out: it is answered ENOSPC, if still waiting.
   void give_up_waiting(const Admission::WaiterPtr& waiter) { m_admission.give_up(waiter); }
+  /// A claimed warm chromedriver's browser took the bot's WebDriver session:
+  /// the pool's hit is counted now (a claim of that kind is not one yet, as
+  /// its attach may still fail: open_cold_after_failed_attach).
+  void warm_attach_succeeded(BrowserKind kind) { m_warm_counters.hit(kind); }
+  /// A claimed warm chromedriver (session `id`) refused, or failed, the
+  /// attach to its browser: the member ends as a failed start, the pool
+  /// counts a miss (`why` in the log), and `request` (the one the claim
+  /// served) opens cold, never from the pool, in the member's place (its
+  /// admission ticket: a full --max-sessions does not refuse the retry;
+  /// should the member be ending already, its end frees the place, waited
+  /// for up to `wait`). Blocking, as open(): off the I/O threads
+  /// (warm_attach_fallback.cpp).
+  Result<SessionInfo> open_cold_after_failed_attach(const std::string& id, const SessionRequest& request,
+                                                    const std::string& why, std::chrono::milliseconds wait);
   /// With live cgroup stats. ENOENT for an unknown id.
   Result<SessionInfo> get(const std::string& id) const;
   /// A request on the session: its idle timeout starts again.
@@ -252,6 +266,10 @@ class SessionManager {
   Result<SessionInfo> claim(const EntryPtr& member, const SessionRequest& request);
   /// The member becomes the request's session; under m_mutex.
   void hand_over(Entry& member, const SessionRequest& request, const Limits& limits);
+  /// A claimed member whose attach failed, marked closing and ended in the
+  /// background (a failed start); its place, if this end is the one that
+  /// frees it (nullopt when something else ends it already).
+  std::optional<Admission::Ticket> end_failed_attach(const std::string& id);
   /// Kill a warm member unused (in the background). False if it was closing already.
   bool discard_warm(const EntryPtr& member, const std::string& why);
   /// Admission's Reclaim: the oldest ready member gives its place back;

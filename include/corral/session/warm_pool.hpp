@@ -38,7 +38,7 @@ struct WarmStatus {
   BrowserKind kind = BrowserKind::chrome;
   size_t target = 0;
   size_t ready = 0;          ///< frozen, waiting to be claimed
-  uint64_t hits = 0;         ///< opens served by a warm browser
+  uint64_t hits = 0;         ///< opens served by a warm browser (a chromedriver: once its attach took)
   uint64_t misses = 0;       ///< opens of this kind that started cold
   uint64_t discarded = 0;    ///< warm browsers killed unused: gave way, exited, failed a check
   std::optional<double> last_refill_ms;  ///< the newest member's start, until frozen

@@ -104,6 +104,11 @@ struct WebDriverRoutes {
   /// A relayed client's new session on `session`, open already and claimed
   /// (claim_relay): planned like any, and on failure the session runs on.
   static void bind_relayed(WebDriverProxy& proxy, const HttpRequest& req, SessionInfo session, Reply reply);
+  /// A claimed warm chromedriver (`failed_id`) refused the attach: on a
+  /// worker, the member ends and `request` opens cold in its place
+  /// (SessionManager::open_cold_after_failed_attach); `opened` has the result.
+  static void start_cold_instead(WebDriverProxy& proxy, const std::string& failed_id, const SessionRequest& request,
+                                 const std::string& why, SessionManager::Opened opened);
 
   /// What a forwarded quit does to corral's session: corral's own endpoint
   /// opened it for this client, so it closes; a relayed client's quit only

@@ -226,6 +226,10 @@ class FakeBrowserLauncher : public BrowserLauncher {
       if (!m_launcher.browser(m_pid).alive) return Error::make(ECHILD, "the browser exited");
       return success();
     }
+    /// A warm chromedriver's browser "started": a port to attach to.
+    Result<uint16_t> start_warm_driver_browser(const std::string&, std::chrono::milliseconds) override {
+      return uint16_t{9333};
+    }
     bool ask_to_exit(std::chrono::milliseconds grace) override { return m_launcher.ask_to_exit(m_pid, grace); }
     bool kill() override { return m_launcher.kill(m_pid); }
     std::string log_tail() const override { return "fake browser log"; }

@@ -163,3 +163,121 @@ TEST_CASE("a warm member is not a session: its id is unknown to get and close") 
   f.manager().close_all();
   CHECK(f.host_is_clean());
 }
+
+namespace {
+
+// What the WebDriver proxy opens for a new session that is a hit.
+SessionRequest warm_driver_request() {
+  SessionRequest request;
+  request.kind = BrowserKind::chromedriver;
+  request.warm_attach_miss.clear();
+  request.labels["bot"] = "attach";
+  request.limits.memory_max = 256u << 20;
+  return request;
+}
+
+}  // namespace
+
+TEST_CASE("a warm chromedriver's hit is counted once its attach took, not at its claim") {
+  ManagerFixture f;
+  f.config.warm[BrowserKind::chromedriver] = 1;
+  f.config.warm_driver_session = "{}";
+  REQUIRE(f.manager().recover().ok());
+  REQUIRE(eventually([&] { return f.manager().warm_status().at(0).ready == 1; }, seconds(5)));
+  auto claimed = f.open_ok(warm_driver_request());
+  CHECK(claimed.warm_browser_port == 9333);
+  CHECK(f.manager().warm_status().at(0).hits == 0u);
+  f.manager().warm_attach_succeeded(BrowserKind::chromedriver);
+  CHECK(f.manager().warm_status().at(0).hits == 1u);
+  CHECK(f.manager().warm_status().at(0).misses == 0u);
+  CHECK(f.manager().close(claimed.id, milliseconds(0)).ok());
+  f.manager().close_all();
+  CHECK(f.host_is_clean());
+}
+
+TEST_CASE("a claimed warm chromedriver whose attach failed ends, is a miss, and its request opens cold in its place") {
+  ManagerFixture f;
+  f.config.warm[BrowserKind::chromedriver] = 1;
+  f.config.warm_driver_session = "{}";
+  f.config.admission.max_sessions = 1;  // the member's place is the only one
+  f.launcher.use_uid_pool(2);
+  REQUIRE(f.manager().recover().ok());
+  REQUIRE(eventually([&] { return f.manager().warm_status().at(0).ready == 1; }, seconds(5)));
+  auto request = warm_driver_request();
+  auto claimed = f.open_ok(request);
+  REQUIRE(claimed.warm_browser_port != 0);
+  // Another open waits for room (a chrome one: no warm count). A place
+  // given back would be its; the cold start keeps the member's, no wait.
+  std::optional<Result<SessionInfo>> other;
+  std::thread waiting([&] { other = f.manager().open({}, milliseconds(1500)); });
+  REQUIRE(eventually([&] { return f.manager().gauges().admission_queued == 1; }, seconds(5)));
+  auto cold = f.manager().open_cold_after_failed_attach(claimed.id, request, "chromedriver answered 500", milliseconds(0));
+  waiting.join();
+  REQUIRE(cold.ok());
+  CHECK(other->error().code == ENOSPC);  // the bot's place stayed the bot's
+  CHECK(cold->id != claimed.id);
+  CHECK(cold->warm_browser_port == 0);  // not from the pool: a second failure is the bot's
+  CHECK(cold->request.labels.at("bot") == "attach");
+  CHECK(cold->limits.memory_max == 256u << 20);
+  REQUIRE(eventually([&] { return f.state_of(claimed.id) == SessionState::closed; }, seconds(5)));
+  auto ended = f.manager().get(claimed.id);
+  REQUIRE(ended.ok());
+  CHECK(ended->report->reason == CloseReason::start_failed);
+  auto status = f.manager().warm_status().at(0);
+  CHECK(status.misses == 1u);
+  CHECK(status.hits == 0u);
+  CHECK(status.discarded == 0u);  // it was handed out: a failed session, not a discarded member
+  CHECK(f.manager().list().size() == 1);
+  REQUIRE(eventually([&] { return f.launcher.alive_count() == 1; }, seconds(5)));  // the cold one only
+  CHECK(f.manager().warm_status().at(0).ready == 0u);  // no room for a member while the cold session runs
+  CHECK(f.manager().close(cold->id, milliseconds(0)).ok());
+  REQUIRE(eventually([&] { return f.manager().warm_status().at(0).ready == 1; }, seconds(5)));  // room again: refilled
+  f.manager().close_all();
+  CHECK(f.host_is_clean());
+  CHECK(f.launcher.uid_pool().in_use == 0u);
+}
+
+TEST_CASE("a failed attach whose member ends already waits for the place that end frees") {
+  ManagerFixture f;
+  f.config.warm[BrowserKind::chromedriver] = 1;
+  f.config.warm_driver_session = "{}";
+  f.config.admission.max_sessions = 1;
+  REQUIRE(f.manager().recover().ok());
+  REQUIRE(eventually([&] { return f.manager().warm_status().at(0).ready == 1; }, seconds(5)));
+  auto request = warm_driver_request();
+  auto claimed = f.open_ok(request);
+  // Its chromedriver died (that is why the attach failed): its own end frees the place.
+  CHECK(f.manager().close_in_background(claimed.id, milliseconds(0), CloseReason::browser_exited).ok());
+  auto cold = f.manager().open_cold_after_failed_attach(claimed.id, request, "chromedriver did not answer", seconds(5));
+  REQUIRE(cold.ok());
+  CHECK(cold->id != claimed.id);
+  CHECK(f.manager().warm_status().at(0).misses == 1u);
+  CHECK(f.manager().close(cold->id, milliseconds(0)).ok());
+  f.manager().close_all();
+  CHECK(f.host_is_clean());
+}
+
+TEST_CASE("a failed attach whose cold start fails too answers the error and leaks no place or uid") {
+  ManagerFixture f;
+  f.config.warm[BrowserKind::chromedriver] = 1;
+  f.config.warm_driver_session = "{}";
+  f.config.admission.max_sessions = 1;
+  f.launcher.use_uid_pool(2);
+  REQUIRE(f.manager().recover().ok());
+  REQUIRE(eventually([&] { return f.manager().warm_status().at(0).ready == 1; }, seconds(5)));
+  auto request = warm_driver_request();
+  auto claimed = f.open_ok(request);
+  f.launcher.fail_spawn = Error::make(ENOEXEC, "no browser");
+  auto cold = f.manager().open_cold_after_failed_attach(claimed.id, request, "chromedriver answered 500", milliseconds(0));
+  REQUIRE_FALSE(cold.ok());
+  CHECK(cold.error().code == ENOEXEC);
+  CHECK(f.manager().warm_status().at(0).misses == 1u);
+  REQUIRE(eventually([&] { return f.state_of(claimed.id) == SessionState::closed; }, seconds(5)));
+  CHECK(f.manager().list().empty());
+  f.launcher.fail_spawn.reset();
+  // The place came back: the pool refills it.
+  REQUIRE(eventually([&] { return f.manager().warm_status().at(0).ready == 1; }, seconds(5)));
+  f.manager().close_all();
+  CHECK(f.host_is_clean());
+  CHECK(f.launcher.uid_pool().in_use == 0u);
+}
