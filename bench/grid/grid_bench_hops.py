@@ -13,13 +13,11 @@ import json
 import random
 import re
 import statistics
-import socket
 import subprocess
-import threading
 import time
 
 from corral_harness import chromedriver_of
-from corral_harness.netns import in_network_of
+from corral_harness.netns import connected_at
 from grid_fleet import CORRAL_PORT
 from grid_bench_sides import SIDES
 from grid_servers import HUB_PORT, NODE_PORT, NetnsHTTPConnection
@@ -67,27 +65,7 @@ class SessionNetwork:
         self.pid = pid
 
     def connect(self, address, timeout):
-        made = {}
-
-        def make():
-            try:
-                with in_network_of(self.pid):
-                    made["socket"] = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            except OSError as failure:
-                made["error"] = failure
-        thread = threading.Thread(target=make)
-        thread.start()
-        thread.join()
-        if "error" in made:
-            raise made["error"]
-        sock = made["socket"]
-        sock.settimeout(timeout)
-        try:
-            sock.connect(address)
-        except OSError:
-            sock.close()
-            raise
-        return sock
+        return connected_at(f"/proc/{self.pid}/ns/net", address, timeout)
 
 
 def chromedriver_of_corral_session(host, session_id):

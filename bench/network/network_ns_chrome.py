@@ -9,9 +9,11 @@ namespace too, with one connection named after the side."""
 import json
 import os
 import shutil
+import socket
 import subprocess
 import time
 
+from corral_harness import in_network_at
 from network_clients import CdpWorker
 from network_pages import LOADED_SCRIPT
 
@@ -22,6 +24,61 @@ CHROME_FLAGS = ["--remote-debugging-port=0", "--remote-debugging-address=127.0.0
                 "--disable-sync", "--disable-default-apps", "--disable-domain-reliability",
                 "--disable-client-side-phishing-detection", "--metrics-recording-only", "--disable-gpu",
                 "--no-sandbox"]
+
+
+def connects(address, port, timeout=0.5):
+    """True if a TCP connection to address:port is accepted (from this thread's namespace)."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def ms_until_reachable(path, address, started, failure, timeout=10):
+    """ms from `started` (perf_counter) until a TCP connection from the
+    namespace at `path` to `address` (host, port) is accepted. failure():
+    why to stop waiting (its way out died), or None; raised as an error with
+    that reason. failure(True) at the timeout must give one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with in_network_at(path):
+            if connects(*address, timeout=0.2):
+                return (time.perf_counter() - started) * 1000
+        why = failure(time.monotonic() > deadline)
+        if why:
+            raise RuntimeError(f"the namespace did not reach {address[0]}:{address[1]}: {why}")
+        time.sleep(0.0005)
+
+
+def stop_group(process, timeout=10):
+    """End a process started with start_new_session and its whole group:
+    SIGTERM, then SIGKILL after `timeout` s."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, 15)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, 9)
+        process.wait()
+
+
+class ClosedOnFailure:
+    """A side as a context manager: _start() on entry, undone by close() if
+    it fails part-way; close() on exit."""
+
+    def __enter__(self):
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
 
 
 class NamespaceChrome:
@@ -81,13 +138,8 @@ class NamespaceChrome:
     def stop(self):
         if self.cdp:
             self.cdp.stop()
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, 15)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, 9)
-                self.process.wait()
+        if self.process:
+            stop_group(self.process)
 
     def running(self):
         return bool(self.process and self.process.poll() is None)

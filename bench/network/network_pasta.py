@@ -24,7 +24,7 @@ import tempfile
 import time
 
 from corral_harness import in_network_at
-from network_ns_chrome import NamespaceChrome
+from network_ns_chrome import ClosedOnFailure, NamespaceChrome, connects, ms_until_reachable
 from network_sides import cpu_ns
 
 PASTA_FLAGS = ["-f", "-q", "--runas", "0:0", "-t", "none", "-u", "none", "-T", "none", "-U", "none",
@@ -45,16 +45,7 @@ def _stop(process, timeout=10):
             process.wait()
 
 
-def _connects(address, port, timeout=0.5):
-    """True if a TCP connection to address:port is accepted (from this thread's namespace)."""
-    try:
-        with socket.create_connection((address, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-class PastaSide:
+class PastaSide(ClosedOnFailure):
     """A context manager: the namespace, pasta and Chrome, then `cdp` (a
     CdpWorker run inside the namespace with one connection, "pasta", to
     the Chrome's tab on the public server's page)."""
@@ -67,18 +58,6 @@ class PastaSide:
         self.path = f"/run/netns/{self.name}"
         self.pasta = self.chrome = self.dir = None
         self.timing, self.holes = {}, {}
-
-    def __enter__(self):
-        try:
-            self._start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
     def _start(self):
         self.dir = tempfile.mkdtemp(prefix="corral-pasta-bench-")
@@ -93,18 +72,14 @@ class PastaSide:
         self.chrome = NamespaceChrome("pasta", self.name, self.pages, self.dir)
         self.chrome.start()
 
-    def _until_public_reachable(self, started, timeout=10):
+    def _until_public_reachable(self, started):
         """ms from `started` until a connection from inside the namespace to the public server is accepted."""
-        host, port = self.pages.host.client_address, self.pages.server.server_port
-        deadline = time.monotonic() + timeout
-        while True:
-            with in_network_at(self.path):
-                if _connects(host, port, timeout=0.2):
-                    return (time.perf_counter() - started) * 1000
-            if self.pasta.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"pasta: the namespace did not reach {host}:{port} ({self.pasta.poll()}): "
-                                   + self.log("pasta.log"))
-            time.sleep(0.0005)
+        def failure(timed_out):
+            if self.pasta.poll() is not None or timed_out:
+                return f"pasta ({self.pasta.poll()}): " + self.log("pasta.log")
+            return None
+        return ms_until_reachable(self.path, (self.pages.host.client_address, self.pages.server.server_port),
+                                  started, failure)
 
     def _holes(self):
         """Each hole the issue names: True if it is open."""
@@ -112,12 +87,12 @@ class PastaSide:
         port = outside.getsockname()[1]
         try:
             with in_network_at(self.path):
-                loopback = _connects("127.0.0.1", port)
-                own_address = _connects(self.pages.host.host_address, port)
+                loopback = connects("127.0.0.1", port)
+                own_address = connects(self.pages.host.host_address, port)
                 inside = socket.create_server(("127.0.0.1", 0))
             with inside:
                 time.sleep(1.5)  # pasta's -t auto would scan the namespace's ports about once a second
-                forwarded = _connects("127.0.0.1", inside.getsockname()[1])
+                forwarded = connects("127.0.0.1", inside.getsockname()[1])
         finally:
             outside.close()
         return {"host_loopback_reached_from_inside": loopback,

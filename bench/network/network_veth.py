@@ -32,7 +32,7 @@ import tempfile
 import time
 
 from corral_harness import in_network_at
-from network_ns_chrome import NamespaceChrome
+from network_ns_chrome import ClosedOnFailure, NamespaceChrome, connects, ms_until_reachable
 from other_host import OtherHost
 
 POOL = ipaddress.ip_network("10.200.0.0/16")
@@ -66,15 +66,6 @@ def _nft(*args, stdin=None, check=True):
     return subprocess.run(["nft", *args], input=stdin, capture_output=True, text=True, timeout=30, check=check)
 
 
-def _connects(address, port, timeout=0.5):
-    """True if a TCP connection to address:port is accepted (from this thread's namespace)."""
-    try:
-        with socket.create_connection((address, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def _forwarding_path(device):
     return f"/proc/sys/net/ipv4/conf/{device}/forwarding"
 
@@ -92,7 +83,7 @@ def _resolver():
     return None
 
 
-class VethSide:
+class VethSide(ClosedOnFailure):
     """A context manager, as network_pasta.PastaSide: the namespace, veth,
     forwarding, table and Chrome; then `cdp` with one connection, "veth"."""
 
@@ -106,18 +97,6 @@ class VethSide:
         self.forwarded = []  # every device it was set on, for the record
         self.table_made = False
         self.timing, self.holes = {}, {}
-
-    def __enter__(self):
-        try:
-            self._start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
     @property
     def path(self):
@@ -152,18 +131,12 @@ class VethSide:
         with open(_forwarding_path(device), "w") as f:
             f.write("1")
 
-    def _until_public_reachable(self, started, timeout=10):
+    def _until_public_reachable(self, started):
         """ms from `started` until a connection from inside the namespace to the public server is accepted."""
-        host, port = self.pages.host.client_address, self.pages.server.server_port
-        deadline = time.monotonic() + timeout
-        while True:
-            with in_network_at(self.path):
-                if _connects(host, port, timeout=0.2):
-                    return (time.perf_counter() - started) * 1000
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"veth: the namespace did not reach {host}:{port}: "
-                                   + _nft("list", "table", "inet", TABLE, check=False).stdout)
-            time.sleep(0.0005)
+        def failure(timed_out):
+            return "veth: " + _nft("list", "table", "inet", TABLE, check=False).stdout if timed_out else None
+        return ms_until_reachable(self.path, (self.pages.host.client_address, self.pages.server.server_port),
+                                  started, failure)
 
     def _holes(self):
         """Each hole the issue names (and two beyond the host): True if it is open."""
@@ -177,7 +150,7 @@ class VethSide:
             targets[f"host_resolver_{_resolver()}:53"] = (_resolver(), 53)
         try:
             with in_network_at(self.path):
-                return {f"{name}_reached_from_inside": _connects(*target) for name, target in targets.items()}
+                return {f"{name}_reached_from_inside": connects(*target) for name, target in targets.items()}
         finally:
             outside.close()
 

@@ -10,7 +10,7 @@ import tempfile
 import time
 import urllib.request
 
-from network_ns_chrome import CHROME_FLAGS
+from network_ns_chrome import CHROME_FLAGS, stop_group
 from network_sides import cpu_ns
 
 
@@ -113,13 +113,7 @@ class DirectChrome:
             time.sleep(0.05)
 
     def close(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, 15)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, 9)
-                self.process.wait()
+        stop_group(self.process)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def leftovers(self):

@@ -13,17 +13,13 @@ with Netns.connect(), whose socket is made in that namespace.
 Needs root. Everything is removed by abandon(): on exit, and on SIGTERM
 (meson's timeout) through live_helpers.
 """
-import ctypes
 import os
 import signal
 import socket
 import subprocess
-import threading
 
 from corral_harness.live_helpers import track_helper, untrack_helper
-
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
+from corral_harness.netns import connected_at, socket_at
 
 
 def _ip(*args, check=True):
@@ -51,37 +47,11 @@ class Netns:
         return [int(pid) for pid in _ip("netns", "pids", self.name, check=False).stdout.split()]
 
     def socket(self, family=socket.AF_INET):
-        """A socket of this namespace. setns(2) moves only the calling thread,
-        so a thread of its own makes it; the socket keeps its namespace."""
-        made = {}
-
-        def make():
-            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                if _libc.setns(fd, CLONE_NEWNET) != 0:
-                    raise OSError(ctypes.get_errno(), f"setns {self.path}")
-                made["socket"] = socket.socket(family, socket.SOCK_STREAM)
-            except OSError as failure:
-                made["error"] = failure
-            finally:
-                os.close(fd)
-
-        thread = threading.Thread(target=make)
-        thread.start()
-        thread.join()
-        if "error" in made:
-            raise made["error"]
-        return made["socket"]
+        """A socket of this namespace (corral_harness.netns.socket_at)."""
+        return socket_at(self.path, family)
 
     def connect(self, address, timeout):
-        sock = self.socket(socket.AF_INET6 if ":" in address[0] else socket.AF_INET)
-        sock.settimeout(timeout)
-        try:
-            sock.connect(address)
-        except OSError:
-            sock.close()
-            raise
-        return sock
+        return connected_at(self.path, address, timeout)
 
     def delete(self):
         """Kill whatever still runs inside, then remove the namespace."""

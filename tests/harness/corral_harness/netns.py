@@ -5,6 +5,8 @@ URL) when the session has a network of its own."""
 import contextlib
 import ctypes
 import os
+import socket
+import threading
 
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -40,3 +42,36 @@ def in_network_at(path):
     finally:
         os.close(target)
         os.close(home)
+
+
+def socket_at(path, family=socket.AF_INET):
+    """A TCP socket made in the network namespace at `path`, by a thread of
+    its own, so that no caller's thread ever changes namespace (a socket
+    keeps the namespace it was made in)."""
+    made = {}
+
+    def make():
+        try:
+            with in_network_at(path):
+                made["socket"] = socket.socket(family, socket.SOCK_STREAM)
+        except OSError as failure:
+            made["error"] = failure
+
+    thread = threading.Thread(target=make)
+    thread.start()
+    thread.join()
+    if "error" in made:
+        raise made["error"]
+    return made["socket"]
+
+
+def connected_at(path, address, timeout):
+    """socket_at's socket, connected to `address` (host, port) within `timeout` s."""
+    sock = socket_at(path, socket.AF_INET6 if ":" in address[0] else socket.AF_INET)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
