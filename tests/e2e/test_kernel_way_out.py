@@ -88,6 +88,15 @@ class PagesThroughTheKernel(KernelWayOutHosts):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        try:
+            cls.make_targets()
+        except BaseException:
+            cls.daemon.remove()  # tearDownClass does not run after a failed setUpClass
+            cls.doClassCleanups()
+            raise
+
+    @classmethod
+    def make_targets(cls):
         cls.private = OtherHost().__enter__()  # 10.213.0.0/16
         cls.addClassCleanup(cls.private.__exit__, None, None, None)
         cls.metadata = OtherHost(pool=METADATA).__enter__()
