@@ -14,13 +14,13 @@ again); and a corrald that cannot have it refuses to start.
 
 Root only (cgroupfs): registered for cgroupfs alone (tests/meson.build)."""
 import json
-import os
+import signal
 import subprocess
 import time
 import unittest
 import urllib.parse
 
-from corral_harness import BACKEND, NAMED_INSTANCE_UIDS, DaemonTestCase, in_network_of, refused_start, wait_until
+from corral_harness import BACKEND, NAMED_INSTANCE_UIDS, Daemon, DaemonTestCase, in_network_of, refused_start, wait_until
 from dns_server import DnsServer
 from other_host import OtherHost
 from public_host import PublicHost, RecordingServer, listening_socket, serve_in
@@ -184,6 +184,41 @@ class ACleanStop(KernelWayOutHosts):
 
     def tearDown(self):
         pass  # the daemon is stopped; the test checked what is left
+
+
+@unittest.skipIf(BACKEND != "cgroupfs", "a root corrald on cgroupfs only")
+class ACrash(KernelWayOutHosts):
+    first = None  # the corrald killed; the class's daemon is then the one that adopted
+
+    def test_after_kill_9_the_next_run_keeps_the_table_and_gives_the_session_its_device_back(self):
+        session = self.daemon.open({"kind": "chrome"})
+        device = "cw" + session["id"]
+        self.daemon.stop(signal.SIGKILL)
+        self.assertIsNotNone(nft_table())
+        self.assertIn(device, session_devices())
+        self.assertEqual(forwarding(self.public.host_link), "1")
+        type(self).first = self.daemon
+        type(self).daemon = self.daemon = Daemon(*self.daemon_args, reuse=self.first)
+        self.assertIn("kept the table inet corral_way_out an earlier run left", "\n".join(self.daemon.log_lines))
+        adopted = self.daemon.get(session["id"])[1]
+        self.assertEqual(adopted["state"], "running", adopted)
+        self.open_tab(adopted, self.pages.url + "/after-the-crash")
+        wait_until(lambda: "/after-the-crash" in self.pages.hits, timeout=30, what="the adopted session's page")
+        self.assertGreater(self.daemon.get(session["id"])[1]["network"]["egress"]["bytes_in"], 0)
+        self.daemon.close(session["id"], grace=0)
+        wait_until(lambda: device not in session_devices(), timeout=10, what=f"{device} removed")
+        self.assertEqual(self.daemon.stop(), 0)
+        self.assertIsNone(nft_table())
+        self.assertEqual(forwarding(self.public.host_link), self.forwarding_before)  # remembered across the crash
+
+    def tearDown(self):
+        pass  # the test closed its session and stopped the second corrald
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.remove()
+        if cls.first:
+            cls.first.remove()
 
 
 @unittest.skipIf(BACKEND != "cgroupfs", "a root corrald on cgroupfs only")
