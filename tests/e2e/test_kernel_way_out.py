@@ -13,6 +13,7 @@ clean stop (the table; the uplink's forwarding, which corrald turned on, off
 again); and a corrald that cannot have it refuses to start.
 
 Root only (cgroupfs): registered for cgroupfs alone (tests/meson.build)."""
+import ipaddress
 import json
 import signal
 import subprocess
@@ -57,6 +58,7 @@ def session_devices():
 class KernelWayOutHosts(DaemonTestCase):
     """The public host (the uplink corrald is told of), its DNS server, and the targets to refuse."""
     use_stub = False
+    extra_args = ()
 
     @classmethod
     def setUpClass(cls):
@@ -68,7 +70,7 @@ class KernelWayOutHosts(DaemonTestCase):
         cls.addClassCleanup(cls.dns.close)
         cls.forwarding_before = forwarding(cls.public.host_link)
         cls.daemon_args = ("--session-network", "own", "--session-way-out", "kernel",
-                           "--session-way-out-uplink", cls.public.host_link, "--session-dns", cls.dns.address)
+                           "--session-way-out-uplink", cls.public.host_link, "--session-dns", cls.dns.address, *cls.extra_args)
         try:
             super().setUpClass()
         except BaseException:
@@ -184,6 +186,32 @@ class ACleanStop(KernelWayOutHosts):
 
     def tearDown(self):
         pass  # the daemon is stopped; the test checked what is left
+
+
+@unittest.skipIf(BACKEND != "cgroupfs", "a root corrald on cgroupfs only")
+class AnOperatorsAllow(KernelWayOutHosts):
+    @classmethod
+    def setUpClass(cls):
+        cls.private = OtherHost().__enter__()  # 10.213.0.0/16
+        cls.addClassCleanup(cls.private.__exit__, None, None, None)
+        cls.allowed = serve_in(cls.private)
+        cls.addClassCleanup(cls.allowed.close)
+        cls.everywhere = RecordingServer(listening_socket("0.0.0.0"))
+        cls.addClassCleanup(cls.everywhere.close)
+        # The allowed range takes in the host's end of that veth too: the host stays refused all the same.
+        cls.range = str(ipaddress.ip_interface(f"{cls.private.client_address}/30").network)
+        # Reached only by an uplink: the kernel forwards the answers only where forwarding is on.
+        cls.extra_args = ("--egress-allow", cls.range, "--session-way-out-uplink", cls.private.host_link)
+        super().setUpClass()
+
+    def test_an_allowed_private_range_is_reached_and_the_host_in_it_is_not(self):
+        self.assertIn(self.range, nft_table())
+        session = self.daemon.open({"kind": "chrome"})
+        self.open_tab(session, self.allowed.url + "/allowed")
+        wait_until(lambda: "/allowed" in self.allowed.hits, timeout=30, what="the allowed private server")
+        self.open_tab(session, f"http://{self.private.host_address}:{self.everywhere.port}/the-host")
+        time.sleep(3)
+        self.assertEqual(self.everywhere.hits, [])
 
 
 @unittest.skipIf(BACKEND != "cgroupfs", "a root corrald on cgroupfs only")
