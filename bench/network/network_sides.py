@@ -30,14 +30,16 @@ def cpu_ns(pid):
 
 
 class Sides:
-    def __init__(self):
+    def __init__(self, own_extra=()):
+        """own_extra: more flags for the own side's corrald (--own-way-out kernel's)."""
         self.daemons = {}
         self.host_network = network_inode(os.getpid())
         self.session_networks = set()  # every own session's namespace, to find again at the end
         self.checked = {side: 0 for side in SIDES}  # sessions whose namespace was checked
         try:
             for side in SIDES:
-                self.daemons[side] = Corrald("cgroupfs", extra=["--session-network", side])
+                extra = ["--session-network", side] + (list(own_extra) if side == "own" else [])
+                self.daemons[side] = Corrald("cgroupfs", extra=extra)
         except BaseException:
             self.stop()
             raise

@@ -63,6 +63,8 @@ struct FlagText {
   uint64_t tasks_max = 0;
   std::vector<std::string> allow_hosts, allow_origins, egress_allow, egress_deny, session_dns;
   std::string default_network_max_bytes, max_network_max_bytes;
+  std::string session_way_out = "relay", way_out_pool = "10.201.0.0/16";
+  std::vector<std::string> way_out_uplinks;
 };
 
 void add_daemon_flags(CLI::App& app, FlagText& text, DaemonOptions& options) {
@@ -213,6 +215,17 @@ void add_egress_flags(CLI::App& app, FlagText& text) {
                  "from corrald's own network and exempt from the egress policy; repeatable, asked in order. Default: "
                  "the nameservers of the host's /etc/resolv.conf, read at start (a loopback one such as resolved's "
                  "127.0.0.53 works)");
+  app.add_option("--session-way-out", text.session_way_out,
+                 "relay (default): pages leave through corrald's egress relay. kernel (a PROTOTYPE, root with "
+                 "--session-network own only): a veth pair per session that the kernel forwards and masquerades, "
+                 "under a table of corral's own (docs/network.md, \"The kernel way out (prototype)\"); sessions "
+                 "with a proxy, egress lists or a byte cap, and chromedriver sessions, keep the relay")
+      ->check(CLI::IsMember({"relay", "kernel"}));
+  app.add_option("--session-way-out-pool", text.way_out_pool, "with --session-way-out kernel: the IPv4 range "
+                 "sessions' /30s come from (default 10.201.0.0/16)");
+  app.add_option("--session-way-out-uplink", text.way_out_uplinks,
+                 "with --session-way-out kernel: a device sessions' packets leave by, masqueraded; repeatable. "
+                 "Default: the devices of the host's default routes");
 }
 
 // A session's bytes through its way out: its cap when it asks for none,
@@ -328,6 +341,10 @@ void apply_flags(const FlagText& text, DaemonOptions& options) {
   for (const auto& server : text.session_dns)
     options.session_dns.push_back(value_or_usage(parse_dns_server(server), "--session-dns"));
   apply_network_cap_flags(text, sessions);
+  options.kernel_way_out = text.session_way_out == "kernel";
+  options.kernel_way_out_config.pool = value_or_usage(Ipv4Pool::parse(text.way_out_pool), "--session-way-out-pool");
+  options.kernel_way_out_config.uplinks = text.way_out_uplinks;
+  options.kernel_way_out_config.state_dir = sessions.state_dir;
   if (!text.warm.empty()) sessions.warm = value_or_usage(parse_warm_targets(text.warm), "--warm");
   if (!text.memory_budget.empty()) {
     sessions.admission.memory_budget = value_or_usage(parse_size(text.memory_budget), "--memory-budget");

@@ -46,6 +46,10 @@ struct DaemonOptions {
   /// --session-dns: the resolvers sessions' DNS queries go to; empty: the
   /// nameservers of the host's /etc/resolv.conf.
   std::vector<IpEndpoint> session_dns;
+  /// --session-way-out kernel (a prototype: kernel_way_out.hpp), and its
+  /// pool and uplinks; the operator's allowed ranges are added at start.
+  bool kernel_way_out = false;
+  KernelWayOutConfig kernel_way_out_config;
 };
 
 /// Parse argv. Exits the process for --help and on a bad flag (start-up is

@@ -318,6 +318,12 @@ int run(const DaemonOptions& options, JournalSink* journal) {
     return 1;
   }
   auto names_refresh = refresh_egress_names(options, egress->get());  // a moved denied name stays denied
+  auto kernel = kernel_way_out(options, launcher_config);  // after the sessions: a clean stop removes it
+  if (!kernel) {
+    spdlog::critical("cannot start the kernel way out: {}", kernel.error().message);
+    return 1;
+  }
+  launcher_config.kernel = kernel->get();
   launcher_config.egress = egress->get();
   if (*egress) sessions_config.egress_policy = &(*egress)->policy();
   auto dns = dns_forwarder(options, launcher_config);  // every own network's resolver
@@ -340,6 +346,7 @@ int run(const DaemonOptions& options, JournalSink* journal) {
   if (!name_state_dir(state_dir_claim, options.sessions.state_dir, options.naming)) return 1;
   SessionManager sessions(*backend, launcher, sessions_config);
   recover_earlier_sessions(sessions);
+  if (*kernel) (*kernel)->forget_unadopted();  // devices of sessions that did not survive the crash
   auto devtools_config = devtools_settings(options, launcher_config.programs.chrome, token->has_value());
   auto facts = DaemonFacts::of(*backend, devtools_config.addressing, launcher_config.own_network,
                                launcher_config.own_user_namespace);

@@ -96,6 +96,33 @@ Result<std::unique_ptr<EgressRelay>> egress_relay(const DaemonOptions& options, 
   return std::make_unique<EgressRelay>(EgressPolicy({lists.allow, corral_listeners(listener), lists.deny}));
 }
 
+// The prototype honours what nftables can say simply: --egress-allow IPv4
+// ranges without ports. Anything else the operator asked is refused at
+// start, rather than silently not applied.
+Result<std::vector<std::string>> kernel_allowed_ranges(const EgressLists& lists) {
+  std::vector<std::string> ranges;
+  for (const auto& rule : lists.allow) {
+    auto text = rule.to_string();
+    if (rule.is_name() || text.find(':') != std::string::npos)
+      return Error::make(EINVAL, "--egress-allow " + text + ": the kernel way out takes IPv4 ranges without ports");
+    ranges.push_back(text);
+  }
+  if (!lists.deny.empty())
+    return Error::make(EINVAL, "--egress-deny " + lists.deny.front().to_string() + ": not in the kernel way out yet");
+  return ranges;
+}
+
+Result<std::unique_ptr<KernelWayOut>> kernel_way_out(const DaemonOptions& options, const HostLauncherConfig& config) {
+  if (!options.kernel_way_out) return std::unique_ptr<KernelWayOut>();
+  if (::geteuid() != 0 || !options.own_network_required || !config.own_network || config.own_user_namespace)
+    return Error::make(EINVAL, "--session-way-out kernel needs a root corrald with --session-network own");
+  auto settings = options.kernel_way_out_config;
+  CORRAL_TRY_ASSIGN(settings.allowed_ranges, kernel_allowed_ranges(options.egress));
+  spdlog::warn("--session-way-out kernel is a PROTOTYPE: chrome sessions without a proxy, egress lists or a byte cap "
+               "leave by a veth the kernel forwards (docs/network.md, \"The kernel way out (prototype)\")");
+  return KernelWayOut::start(std::move(settings));
+}
+
 std::vector<std::string> driven_flags(uid_t browser_uid, const HostLauncherConfig& config) {
   auto flags = chrome_driven_flags(browser_uid);
   if (config.own_network)

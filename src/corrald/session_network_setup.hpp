@@ -43,6 +43,10 @@ Result<std::unique_ptr<EgressRelay>> egress_relay(const DaemonOptions& options, 
 /// when no resolver is known (said in the log).
 std::unique_ptr<DnsForwarder> dns_forwarder(const DaemonOptions& options, HostLauncherConfig& config);
 
+/// --session-way-out kernel: corral's table and forwarding made (kernel_way_out.hpp); null with relay.
+/// EINVAL where it cannot be: not root, not --session-network own, operator lists it cannot honour.
+Result<std::unique_ptr<KernelWayOut>> kernel_way_out(const DaemonOptions& options, const HostLauncherConfig& config);
+
 /// What chromedriver starts its Chrome with, besides the bot's capabilities.
 std::vector<std::string> driven_flags(uid_t browser_uid, const HostLauncherConfig& config);
 

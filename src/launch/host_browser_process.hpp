@@ -61,6 +61,7 @@ class HostBrowserProcess : public BrowserProcess {
   /// the same port, its resolv.conf the same resolver).
   Result<void> open_way_out() {
     if (!m_network.own() || !m_egress) return success();
+    if (m_kernel) return open_kernel_way_out();
     CORRAL_TRY_ASSIGN(auto way_out, SessionWayOut::open(*m_egress, session_id(), m_network,
                                                         {m_runs_as, m_proxy, m_egress_lists}));
     std::lock_guard lock(m_way_out_mutex);
@@ -70,7 +71,26 @@ class HostBrowserProcess : public BrowserProcess {
     return success();
   }
 
+  /// The kernel way out instead of the relay; `opened`: an earlier run's, adopted.
+  void set_kernel_way_out(KernelWayOut* kernel, bool opened = false) {
+    m_kernel = kernel;
+    m_kernel_open = opened;
+  }
+
+  Result<void> open_kernel_way_out() {
+    if (!m_kernel_open) CORRAL_TRY(m_kernel->open(session_id(), m_pidfd.pid(), m_network.fd()));
+    std::lock_guard lock(m_way_out_mutex);
+    m_kernel_open = true;
+    open_resolver();
+    return success();
+  }
+
   void cap_network(uint64_t max_bytes, std::function<void()> over_cap) override {
+    if (m_kernel) {  // a capped session is given the relay (kernel_way_out_for): a warm one claimed later is not
+      spdlog::error("session {}: its network cap is not applied: the kernel way out counts, it does not cap",
+                    session_id());
+      return;
+    }
     std::lock_guard lock(m_way_out_mutex);
     m_cap = NetworkCap{max_bytes, std::move(over_cap)};
     if (!m_way_out.open()) return;  // open_way_out() applies it
@@ -120,6 +140,7 @@ class HostBrowserProcess : public BrowserProcess {
 
   std::optional<EgressCounters> egress() const override {
     std::lock_guard lock(m_way_out_mutex);
+    if (m_kernel) return m_kernel_open ? m_kernel->counters(session_id()) : m_kernel_last;
     return m_way_out.counters();
   }
 
@@ -175,6 +196,11 @@ class HostBrowserProcess : public BrowserProcess {
       std::lock_guard lock(m_way_out_mutex);  // the session is over: so are its connections out
       m_way_out.close();
       m_resolver.close();
+      if (m_kernel && m_kernel_open) {
+        m_kernel_last = m_kernel->counters(session_id());
+        m_kernel->close(session_id());
+        m_kernel_open = false;
+      }
     }
     if (m_proxy) forget_session_proxy(session_id());
     return set_aside_session_dir(m_state_dir, session_id());
@@ -203,6 +229,9 @@ class HostBrowserProcess : public BrowserProcess {
   mutable std::mutex m_way_out_mutex;  ///< egress() is asked from any thread; guards what follows
   SessionWayOut m_way_out;
   SessionResolver m_resolver;
+  KernelWayOut* m_kernel = nullptr;  ///< its way out instead of m_way_out; null: the relay's
+  bool m_kernel_open = false;
+  std::optional<EgressCounters> m_kernel_last;  ///< its counts when its device went
   struct NetworkCap {
     uint64_t max_bytes;
     std::function<void()> over_cap;

@@ -110,7 +110,8 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::spawn(const Browser
     spec.in_namespaces_first = chromedriver_guard_command(m_config.nft, port);
   // chromedriver gets the way out's flags for its Chrome with the
   // capabilities (CorralBrowser); Chrome itself gets them here.
-  if (m_config.own_network && request.kind == BrowserKind::chrome)
+  bool kernel = kernel_way_out_for(request);
+  if (m_config.own_network && request.kind == BrowserKind::chrome && !kernel)
     for (auto& flag : way_out_flags()) spec.argv.insert(spec.argv.end() - 1, std::move(flag));  // before about:blank
   auto wrote = own_resolv_conf(spec, *dirs);
   auto child = wrote ? GatedChild::spawn(spec) : Result<GatedChild>(wrote.error());
@@ -129,7 +130,23 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::spawn(const Browser
   if (user) browser->set_runs_as(user->uid);
   browser->set_proxy(request.proxy);
   browser->set_egress(request.egress);
+  if (kernel) browser->set_kernel_way_out(m_config.kernel);
   return std::unique_ptr<BrowserProcess>(std::move(browser));
+}
+
+// The kernel way out carries a chrome session that asks for nothing only
+// the relay does: a proxy, lists of its own, a byte cap. chromedriver's
+// Chrome gets the relay's flags with corrald's capabilities (CorralBrowser),
+// fixed at start: it keeps the relay too.
+bool HostBrowserLauncher::kernel_way_out_for(const BrowserRequest& request) const {
+  if (!m_config.kernel || !m_config.own_network) return false;
+  const char* relay_for = request.kind != BrowserKind::chrome ? "a chromedriver session"
+                          : request.proxy                       ? "an upstream proxy"
+                          : !request.egress.allow.empty() || !request.egress.deny.empty() ? "egress lists of its own"
+                          : request.network_capped                                          ? "a byte cap"
+                                                                                            : nullptr;
+  if (relay_for) spdlog::info("session {}: the egress relay, not the kernel way out: {}", request.session_id, relay_for);
+  return relay_for == nullptr;
 }
 
 // The session's resolv.conf, naming its resolver, for the gate to bind over
@@ -176,6 +193,8 @@ Result<std::unique_ptr<BrowserProcess>> HostBrowserLauncher::reattach(const std:
     return std::unique_ptr<BrowserProcess>(std::move(adopted));
   }
   adopted->set_proxy(std::move(*proxy));
+  // Its veth outlived the crash; its Chrome has no proxy flags to serve.
+  if (m_config.kernel && m_config.kernel->adopt(session_id)) adopted->set_kernel_way_out(m_config.kernel, true);
   // Without it the session lives on, but its pages reach nothing.
   if (auto opened = adopted->open_way_out(); !opened)
     spdlog::error("session {}: no way out after adoption: {}", session_id, opened.error().message);

@@ -170,6 +170,7 @@ Result<SessionManager::EntryPtr> SessionManager::start(const SessionRequest& req
                                                       Admission::Ticket ticket, bool warm) {
   std::string id = new_session_id();
   BrowserRequest launch{id, request.kind, request.args, {}, request.proxy, egress};
+  launch.network_capped = request.network_max_bytes || m_config.default_network_max_bytes;
   // chromedriver answers only under a secret path: its port alone, which
   // pages and local users can learn, drives nothing.
   if (request.kind == BrowserKind::chromedriver) launch.driver_url_base = "/" + new_access_secret();

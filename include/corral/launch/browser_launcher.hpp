@@ -39,6 +39,9 @@ struct BrowserRequest {
   /// The session's own egress lists, names resolved: its way out judges
   /// by them after the operator's policy (egress_policy.hpp).
   EgressLists egress;
+  /// A cap on its bytes applies (network_max_bytes, its own or the
+  /// default): only the relay enforces one (kernel_way_out.hpp).
+  bool network_capped = false;
 };
 
 /// One session's browser: its main process and its files (profile, tmp,

@@ -11,6 +11,7 @@
 #include "corral/egress/egress_relay.hpp"
 #include "corral/launch/browser_launcher.hpp"
 #include "corral/launch/child_watcher.hpp"
+#include "corral/launch/kernel_way_out.hpp"
 #include "corral/launch/sweep_retries.hpp"
 #include "corral/launch/writable_dirs.hpp"
 
@@ -39,6 +40,10 @@ struct HostLauncherConfig {
   /// nft, to admit only corrald to a chromedriver in its own network
   /// (chromedriver_guard.hpp); empty: no such rule here.
   std::filesystem::path nft;
+  /// --session-way-out kernel (a prototype): chrome sessions with no proxy,
+  /// no egress lists of their own and no byte cap get a veth the kernel
+  /// forwards instead of the relay (kernel_way_out.hpp); null: the relay.
+  KernelWayOut* kernel = nullptr;
 };
 
 class HostBrowserLauncher : public BrowserLauncher {
@@ -66,6 +71,8 @@ class HostBrowserLauncher : public BrowserLauncher {
   /// With a resolver for sessions: write the session's resolv.conf and
   /// name it in `spec`.
   Result<void> own_resolv_conf(LaunchSpec& spec, const SessionDirs& dirs) const;
+  /// With --session-way-out kernel: whether this session gets it (or the relay, said in the log).
+  bool kernel_way_out_for(const BrowserRequest& request) const;
   /// One sweep of `uid`, nothing more.
   Result<void> sweep_once(uid_t uid);
   /// A quarantined `uid` swept again: back to the pool if nothing is left.

@@ -1,0 +1,71 @@
+// PROTOTYPE (docs/network.md, "The kernel way out (prototype)"): a way out
+// of a session's network namespace that the kernel forwards, instead of the
+// egress relay (session_way_out.hpp). Each session gets a veth pair (host
+// end "cw<id>", its end "eth0" in its namespace), a /30 from a pool and a
+// default route; corral's own nftables table (kernel_way_out_rules.hpp)
+// masquerades what leaves by the uplinks, refuses the host and the default
+// policy's ranges, and counts each session's bytes. Forwarding is turned on
+// per device (the session's host end, and an uplink where it was off),
+// never net.ipv4.ip_forward. Made at start, removed at a clean stop, left
+// in place across a crash for the next run to adopt.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "corral/egress/egress_relay.hpp"
+#include "corral/launch/kernel_way_out_rules.hpp"
+
+namespace corral {
+
+struct KernelWayOutConfig {
+  Ipv4Pool pool;
+  /// Devices sessions' packets leave by; empty: those of the host's default routes.
+  std::vector<std::string> uplinks;
+  std::vector<std::string> allowed_ranges;  ///< IPv4 ranges, --egress-allow's
+  std::filesystem::path state_dir;          ///< where the uplinks' old forwarding is remembered
+};
+
+class KernelWayOut {
+ public:
+  /// The table made (or a crashed run's adopted), forwarding on at the uplinks.
+  static Result<std::unique_ptr<KernelWayOut>> start(KernelWayOutConfig config);
+  ~KernelWayOut();  ///< a clean stop: the table deleted, the uplinks' forwarding restored
+  KernelWayOut(const KernelWayOut&) = delete;
+  KernelWayOut& operator=(const KernelWayOut&) = delete;
+
+  /// Give session `id`, whose namespace is `netns_fd` (process `pid`'s), its veth, address, route and counters.
+  Result<void> open(const std::string& id, pid_t pid, int netns_fd);
+  /// An earlier run's session: true if its device is still here (it is kept).
+  bool adopt(const std::string& id);
+  /// Remove the devices and counters of earlier sessions nobody adopted.
+  void forget_unadopted();
+  /// Its bytes so far (forwarded packets, headers included); nullopt: not a session of this way out.
+  std::optional<EgressCounters> counters(const std::string& id) const;
+  /// Its device and counters gone. Safe to call for any id.
+  void close(const std::string& id);
+
+ private:
+  explicit KernelWayOut(KernelWayOutConfig config) : m_config(std::move(config)) {}
+  Result<void> turn_on_uplinks();
+  Result<void> make_or_adopt_table();
+  void find_earlier_devices();
+  std::optional<uint32_t> take_subnet();
+  void remove_device(const std::string& device);
+
+  KernelWayOutConfig m_config;
+  std::vector<std::string> m_guarded;  ///< uplinks whose forwarding corral turned on (off before)
+  mutable std::mutex m_mutex;
+  std::map<std::string, uint32_t> m_sessions;  ///< id: its subnet's index
+  std::map<std::string, uint32_t> m_earlier;   ///< devices found at start, not yet adopted
+  std::vector<bool> m_used;                    ///< by subnet index
+};
+
+}  // namespace corral

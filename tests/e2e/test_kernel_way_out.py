@@ -1,0 +1,265 @@
+"""--session-way-out kernel, a PROTOTYPE (docs/network.md, "The kernel way
+out (prototype)"): a root corrald with --session-network own gives each
+chrome session a veth pair the kernel forwards, under a table of corral's own
+(`table inet corral_way_out`), instead of the egress relay.
+
+What is checked: a page on the public test host loads (by a name, through
+the session's resolver and --session-dns, so DNS works without the proxy);
+the host's 127.0.0.1, the host's own addresses (its eth0, the public veth's
+host end, the session's own gateway), a private address and 169.254.169.254
+are refused, and the servers there see no request; the session's bytes are
+counted; nothing is left after a close (the veth, its counters) nor after a
+clean stop (the table; the uplink's forwarding, which corrald turned on, off
+again); and a corrald that cannot have it refuses to start.
+
+Root only (cgroupfs): registered for cgroupfs alone (tests/meson.build)."""
+import ipaddress
+import json
+import signal
+import subprocess
+import time
+import unittest
+import urllib.parse
+
+from corral_harness import BACKEND, NAMED_INSTANCE_UIDS, Daemon, DaemonTestCase, in_network_of, refused_start, wait_until
+from dns_server import DnsServer
+from other_host import OtherHost
+from public_host import PublicHost, RecordingServer, listening_socket, serve_in
+from test_session_egress import METADATA, PROBE, host_eth0_address
+
+PUBLIC_NAME = "page.corral-kernel.test"
+TABLE = "corral_way_out"
+
+
+def nft_table():
+    """`nft list table inet corral_way_out`, or None when there is none."""
+    listed = subprocess.run(["nft", "list", "table", "inet", TABLE], capture_output=True, text=True)
+    return listed.stdout if listed.returncode == 0 else None
+
+
+def device_address(device):
+    shown = subprocess.run(["ip", "-o", "-4", "addr", "show", "dev", device], capture_output=True, text=True)
+    if shown.returncode != 0 or not shown.stdout.split():
+        return None
+    return shown.stdout.split()[3].split("/")[0]
+
+
+def forwarding(device):
+    with open(f"/proc/sys/net/ipv4/conf/{device}/forwarding") as f:
+        return f.read().strip()
+
+
+def session_devices():
+    shown = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    return [line.split()[1].rstrip(":").split("@")[0] for line in shown.splitlines()
+            if line.split()[1].startswith("cw")]
+
+
+class KernelWayOutHosts(DaemonTestCase):
+    """The public host (the uplink corrald is told of), its DNS server, and the targets to refuse."""
+    use_stub = False
+    extra_args = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.public = PublicHost().__enter__()
+        cls.addClassCleanup(cls.public.__exit__, None, None, None)
+        cls.pages = cls.public.serve({"/probe.html": PROBE})
+        cls.addClassCleanup(cls.pages.close)
+        cls.dns = DnsServer(cls.public, {PUBLIC_NAME: cls.public.client_address})
+        cls.addClassCleanup(cls.dns.close)
+        cls.forwarding_before = forwarding(cls.public.host_link)
+        cls.daemon_args = ("--session-network", "own", "--session-way-out", "kernel",
+                           "--session-way-out-uplink", cls.public.host_link, "--session-dns", cls.dns.address, *cls.extra_args)
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.doClassCleanups()
+            raise
+
+    def relayed(self, session, path):
+        return urllib.parse.urlsplit(session["devtools"]["http"]).path.rstrip("/") + path
+
+    def open_tab(self, session, url):
+        status, _ = self.daemon.request("PUT", self.relayed(session, "/json/new?" + url), auth=False)
+        self.assertEqual(status, 200)
+
+
+@unittest.skipIf(BACKEND != "cgroupfs", "a root corrald on cgroupfs only")
+class PagesThroughTheKernel(KernelWayOutHosts):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        try:
+            cls.make_targets()
+        except BaseException:
+            cls.daemon.remove()  # tearDownClass does not run after a failed setUpClass
+            cls.doClassCleanups()
+            raise
+
+    @classmethod
+    def make_targets(cls):
+        cls.private = OtherHost().__enter__()  # 10.213.0.0/16
+        cls.addClassCleanup(cls.private.__exit__, None, None, None)
+        cls.metadata = OtherHost(pool=METADATA).__enter__()
+        cls.addClassCleanup(cls.metadata.__exit__, None, None, None)
+        cls.everywhere = RecordingServer(listening_socket("0.0.0.0"))  # every host address, the gateways too
+        cls.targets = {
+            "loopback": RecordingServer(listening_socket("127.0.0.1")),
+            "private": serve_in(cls.private),
+            "metadata": serve_in(cls.metadata, address="169.254.169.254"),
+        }
+        for server in [cls.everywhere, *cls.targets.values()]:
+            cls.addClassCleanup(server.close)
+
+    def target_urls(self, gateway):
+        urls = {name: server.url + "/secret" for name, server in self.targets.items()}
+        urls["the public veth's host end"] = f"http://{self.public.host_address}:{self.everywhere.port}/secret"
+        urls["its own gateway"] = f"http://{gateway}:{self.everywhere.port}/secret"
+        eth0 = host_eth0_address()
+        if eth0:
+            urls["the host's own address"] = f"http://{eth0}:{self.everywhere.port}/secret"
+        return urls
+
+    def test_a_page_loads_by_name_and_reaches_nothing_local_or_private(self):
+        session = self.daemon.open({"kind": "chrome"})
+        device = "cw" + session["id"]
+        gateway = device_address(device)
+        self.assertIsNotNone(gateway, f"no {device} on the host: {session_devices()}")
+        urls = self.target_urls(gateway)
+        with in_network_of(session["pid"]):  # with no proxy, the one thing between a page and its own loopback
+            own_loopback = RecordingServer(listening_socket("127.0.0.1"))
+        self.addCleanup(own_loopback.close)
+        urls["its own loopback"] = own_loopback.url + "/secret"
+        page = f"http://{PUBLIC_NAME}:{self.pages.port}/probe.html#" + urllib.parse.quote(json.dumps(list(urls.values())))
+        self.open_tab(session, page)
+        seen = self.pages.reports.get(timeout=60)
+        print(f"\nthe page saw: {json.dumps(seen, indent=1)}")
+        self.assertIn(PUBLIC_NAME, [q[1] for q in self.dns.questions])  # through its resolver, not a proxy
+        for name, url in urls.items():
+            self.assertTrue(seen[url].startswith("failed"), f"{name}: {seen[url]}")
+            self.open_tab(session, url)  # navigations, not only fetch
+        time.sleep(3)
+        for name, server in [("everywhere", self.everywhere), ("its own loopback", own_loopback),
+                             *self.targets.items()]:
+            self.assertEqual(server.hits, [], f"{name} was reached from the session")
+        egress = self.daemon.get(session["id"])[1]["network"]["egress"]
+        print(f"its counts: {egress}")
+        self.assertGreater(egress["bytes_in"], 1000, egress)
+        self.assertGreater(egress["bytes_out"], 100, egress)
+        self.assertIn("--session-way-out kernel is a PROTOTYPE", "".join(self.daemon.log_lines))
+        print("\n".join(line for line in self.daemon.log_lines if "kernel way out" in line))  # set-up times
+
+    def test_a_close_leaves_no_device_and_no_counters(self):
+        session = self.daemon.open({"kind": "chrome"})
+        device = "cw" + session["id"]
+        self.assertIn(device, session_devices())
+        self.assertIn(f"{device}_out", nft_table())
+        self.daemon.close(session["id"], grace=0)
+        # The session's files (and its device with them) go just after the answer.
+        self.assertTrue(wait_until(lambda: device not in session_devices(), timeout=10), session_devices())
+        self.assertNotIn(device, nft_table())
+
+    def test_a_session_asking_for_its_own_lists_gets_the_relay(self):
+        allowed = self.public.client_address + "/32"
+        session = self.daemon.open({"kind": "chrome", "egress": {"allow": [allowed]}})
+        self.assertNotIn("cw" + session["id"], session_devices())
+        self.assertIn(f"session {session['id']}: the egress relay, not the kernel way out: egress lists of its own",
+                      "".join(self.daemon.log_lines))
+
+
+@unittest.skipIf(BACKEND != "cgroupfs", "a root corrald on cgroupfs only")
+class ACleanStop(KernelWayOutHosts):
+    def test_a_clean_stop_removes_the_table_and_restores_forwarding(self):
+        self.assertIsNotNone(nft_table())
+        self.assertEqual(forwarding(self.public.host_link), "1")
+        session = self.daemon.open({"kind": "chrome"})
+        self.assertIn("cw" + session["id"], session_devices())
+        self.assertEqual(self.daemon.stop(), 0)
+        self.assertIsNone(nft_table())
+        self.assertEqual(forwarding(self.public.host_link), self.forwarding_before)
+        self.assertEqual(session_devices(), [])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.remove()  # stopped already: what the test made
+
+    def tearDown(self):
+        pass  # the daemon is stopped; the test checked what is left
+
+
+@unittest.skipIf(BACKEND != "cgroupfs", "a root corrald on cgroupfs only")
+class AnOperatorsAllow(KernelWayOutHosts):
+    @classmethod
+    def setUpClass(cls):
+        cls.private = OtherHost().__enter__()  # 10.213.0.0/16
+        cls.addClassCleanup(cls.private.__exit__, None, None, None)
+        cls.allowed = serve_in(cls.private)
+        cls.addClassCleanup(cls.allowed.close)
+        cls.everywhere = RecordingServer(listening_socket("0.0.0.0"))
+        cls.addClassCleanup(cls.everywhere.close)
+        # The allowed range takes in the host's end of that veth too: the host stays refused all the same.
+        cls.range = str(ipaddress.ip_interface(f"{cls.private.client_address}/30").network)
+        # Reached only by an uplink: the kernel forwards the answers only where forwarding is on.
+        cls.extra_args = ("--egress-allow", cls.range, "--session-way-out-uplink", cls.private.host_link)
+        super().setUpClass()
+
+    def test_an_allowed_private_range_is_reached_and_the_host_in_it_is_not(self):
+        self.assertIn(self.range, nft_table())
+        session = self.daemon.open({"kind": "chrome"})
+        self.open_tab(session, self.allowed.url + "/allowed")
+        wait_until(lambda: "/allowed" in self.allowed.hits, timeout=30, what="the allowed private server")
+        self.open_tab(session, f"http://{self.private.host_address}:{self.everywhere.port}/the-host")
+        time.sleep(3)
+        self.assertEqual(self.everywhere.hits, [])
+
+
+@unittest.skipIf(BACKEND != "cgroupfs", "a root corrald on cgroupfs only")
+class ACrash(KernelWayOutHosts):
+    first = None  # the corrald killed; the class's daemon is then the one that adopted
+
+    def test_after_kill_9_the_next_run_keeps_the_table_and_gives_the_session_its_device_back(self):
+        session = self.daemon.open({"kind": "chrome"})
+        device = "cw" + session["id"]
+        self.daemon.stop(signal.SIGKILL)
+        self.assertIsNotNone(nft_table())
+        self.assertIn(device, session_devices())
+        self.assertEqual(forwarding(self.public.host_link), "1")
+        type(self).first = self.daemon
+        type(self).daemon = self.daemon = Daemon(*self.daemon_args, reuse=self.first)
+        self.assertIn("kept the table inet corral_way_out an earlier run left", "\n".join(self.daemon.log_lines))
+        adopted = self.daemon.get(session["id"])[1]
+        self.assertEqual(adopted["state"], "running", adopted)
+        self.open_tab(adopted, self.pages.url + "/after-the-crash")
+        wait_until(lambda: "/after-the-crash" in self.pages.hits, timeout=30, what="the adopted session's page")
+        self.assertGreater(self.daemon.get(session["id"])[1]["network"]["egress"]["bytes_in"], 0)
+        self.daemon.close(session["id"], grace=0)
+        wait_until(lambda: device not in session_devices(), timeout=10, what=f"{device} removed")
+        self.assertEqual(self.daemon.stop(), 0)
+        self.assertIsNone(nft_table())
+        self.assertEqual(forwarding(self.public.host_link), self.forwarding_before)  # remembered across the crash
+
+    def tearDown(self):
+        pass  # the test closed its session and stopped the second corrald
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.remove()
+        if cls.first:
+            cls.first.remove()
+
+
+@unittest.skipIf(BACKEND != "cgroupfs", "a root corrald on cgroupfs only")
+class RefusedWhereItCannotBe(unittest.TestCase):
+    def test_shared_networks_or_an_egress_deny_refuse_the_start(self):
+        for args, said in [(("--session-network", "shared"), "needs a root corrald with --session-network own"),
+                           (("--session-network", "auto"), "needs a root corrald with --session-network own"),
+                           (("--session-network", "own", "--egress-deny", "203.0.113.0/24"),
+                            "not in the kernel way out yet")]:
+            stderr = refused_start("--session-way-out", "kernel", "--session-uids", NAMED_INSTANCE_UIDS, *args)
+            self.assertIn(said, stderr, args)
+        self.assertIsNone(nft_table())
+
+
+if __name__ == "__main__":
+    unittest.main()
