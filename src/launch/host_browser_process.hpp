@@ -85,6 +85,8 @@ class HostBrowserProcess : public BrowserProcess {
     return success();
   }
 
+  bool network_cap_possible() const override { return m_kernel == nullptr; }
+
   void cap_network(uint64_t max_bytes, std::function<void()> over_cap) override {
     if (m_kernel) {  // a capped session is given the relay (kernel_way_out_for): a warm one claimed later is not
       spdlog::error("session {}: its network cap is not applied: the kernel way out counts, it does not cap",

@@ -174,9 +174,17 @@ SessionManager::EntryPtr SessionManager::take_warm_member(const SessionRequest& 
     return nullptr;
   }
   std::lock_guard lock(m_mutex);
-  auto ready = std::find_if(m_warm_ready.begin(), m_warm_ready.end(),
-                            [&](const EntryPtr& entry) { return entry->info.request.kind == request.kind; });
+  // A byte cap needs a way out that can stop bytes (not the kernel way out's: network_cap_possible).
+  bool capped = request.network_max_bytes.has_value();
+  auto ready = std::find_if(m_warm_ready.begin(), m_warm_ready.end(), [&](const EntryPtr& entry) {
+    return entry->info.request.kind == request.kind && (!capped || entry->browser->network_cap_possible());
+  });
   if (ready == m_warm_ready.end()) {
+    if (capped && std::any_of(m_warm_ready.begin(), m_warm_ready.end(), [&](const EntryPtr& entry) {
+          return entry->info.request.kind == request.kind;
+        }))
+      spdlog::debug("warm {}: a miss, its byte cap needs the egress relay, which the members lack",
+                    browser_kind_name(request.kind));
     m_warm_counters.miss(request.kind);
     return nullptr;
   }

@@ -75,6 +75,10 @@ class BrowserProcess {
   /// out to open; after, it applies at once. Without a way out it does
   /// nothing (the manager refuses a cap where sessions have none).
   virtual void cap_network(uint64_t /*max_bytes*/, std::function<void()> /*over_cap*/) {}
+  /// Whether cap_network can hold this browser's way out to a cap: the
+  /// kernel way out counts bytes but cannot stop them, so a warm member on
+  /// it must not be handed to a request with a cap.
+  virtual bool network_cap_possible() const { return true; }
   /// Its way out's and resolver's counts from zero again: a warm browser
   /// is handed out owing nothing it moved while it waited.
   virtual void restart_network_counts() {}

@@ -205,6 +205,7 @@ class FakeBrowserLauncher : public BrowserLauncher {
   }
 
   std::optional<Error> fail_spawn, fail_release, fail_ready;
+  bool ways_out_cannot_cap = false;  ///< every browser's network_cap_possible() (the kernel way out's: false)
   std::set<uid_t> unsweepable;  ///< uids whose sweep fails
   bool exits_on_sigterm = true;
   /// wait_until_ready() answers even when the browser has exited meanwhile
@@ -240,6 +241,7 @@ class FakeBrowserLauncher : public BrowserLauncher {
       m_launcher.m_browsers.at(m_pid).network_cap = max_bytes;
       m_launcher.m_browsers.at(m_pid).over_network_cap = std::move(over_cap);
     }
+    bool network_cap_possible() const override { return !m_launcher.ways_out_cannot_cap; }
     void restart_network_counts() override {
       std::lock_guard lock(m_launcher.m_mutex);
       ++m_launcher.m_browsers.at(m_pid).network_count_restarts;

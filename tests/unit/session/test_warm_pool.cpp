@@ -122,6 +122,29 @@ TEST_CASE("the pool starts frozen members, hands one to a plain open and refills
   CHECK(f.host_is_clean());
 }
 
+TEST_CASE("a member whose way out cannot cap (the kernel way out) is not handed to a request with a byte cap") {
+  ManagerFixture f;
+  f.config.warm[BrowserKind::chrome] = 1;
+  f.config.network_counted = true;
+  f.launcher.ways_out_cannot_cap = true;
+  REQUIRE(f.manager().recover().ok());
+  auto ready = [&] { return f.manager().warm_status().at(0).ready == 1; };
+  REQUIRE(eventually(ready, seconds(5)));
+  SessionRequest capped;
+  capped.network_max_bytes = 5u << 20;
+  auto cold = f.open_ok(capped);
+  CHECK(f.manager().warm_status().at(0).hits == 0u);
+  CHECK(f.manager().warm_status().at(0).misses == 1u);
+  CHECK(f.manager().warm_status().at(0).ready == 1u);  // the member waits on for a request it can serve
+  CHECK(f.launcher.browser(cold.pid).network_cap == 5u << 20);
+  auto plain = f.open_ok(SessionRequest{});
+  CHECK(f.manager().warm_status().at(0).hits == 1u);
+  CHECK(f.manager().close(cold.id, milliseconds(0)).ok());
+  CHECK(f.manager().close(plain.id, milliseconds(0)).ok());
+  f.manager().close_all();
+  CHECK(f.host_is_clean());
+}
+
 TEST_CASE("a member still starting gives its place to a cold open at once, and is ended once its start returns") {
   ManagerFixture f;
   f.config.warm[BrowserKind::chrome] = 1;
