@@ -303,7 +303,13 @@ def save(results, directory):
     os.makedirs(directory, exist_ok=True)
     m = results["machine"]
     stamp = m["started"].replace(" UTC", "").replace(" ", "T").replace(":", "")
+    # Some benches name their start to the minute: a second run within it
+    # must not overwrite the first's record.
     path = os.path.join(directory, f"{stamp}-{m['mode']}-{m['commit']}.json")
+    again = 1
+    while os.path.exists(path):
+        again += 1
+        path = os.path.join(directory, f"{stamp}-{m['mode']}-{m['commit']}-{again}.json")
     with open(path, "w") as f:
         json.dump(results, f, indent=1, default=list)
         f.write("\n")
