@@ -64,6 +64,15 @@ def devtools_port(daemon, session):
         return int(f.readline())
 
 
+def received(sock, count, so_far):
+    """Up to `count` bytes; an end of the connection is an error, not an
+    empty read to loop on (a CI run spun here for 300 s once)."""
+    chunk = sock.recv(count)
+    if not chunk:
+        raise ConnectionError(f"the connection ended after {so_far[-300:]!r}")
+    return chunk
+
+
 def cdp_call(ws_url, method):
     """One CDP command over a WebSocket (RFC 6455, the client's side, unfragmented)."""
     where, path = ws_url.split("//", 1)[1].split("/", 1)
@@ -74,22 +83,30 @@ def cdp_call(ws_url, method):
                   f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
         head = b""
         while b"\r\n\r\n" not in head:
-            head += s.recv(1)
+            head += received(s, 1, head)
         assert head.startswith(b"HTTP/1.1 101"), head
         payload = json.dumps({"id": 1, "method": method}).encode()
         mask = os.urandom(4)
         frame = bytes([0x81, 0x80 | 126]) + len(payload).to_bytes(2, "big") + mask
         s.sendall(frame + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
-        first = s.recv(2)
+        first = received(s, 2, head)
         length = first[1] & 0x7F
         if length == 126:
-            length = int.from_bytes(s.recv(2), "big")
+            length = int.from_bytes(received(s, 2, head), "big")
         elif length == 127:
-            length = int.from_bytes(s.recv(8), "big")
+            length = int.from_bytes(received(s, 8, head), "big")
         body = b""
         while len(body) < length:
-            body += s.recv(length - len(body))
+            body += received(s, length - len(body), head + body)
         return json.loads(body)
+
+
+def adopted_call(daemon, ws_url):
+    """Browser.getVersion on an adopted session; a failure says what the adopting corrald logged."""
+    try:
+        return cdp_call(ws_url, "Browser.getVersion")
+    except OSError as failure:
+        raise AssertionError(f"{failure}; the adopting corrald's log:\n{daemon.log()[-6000:]}") from failure
 
 
 @unittest.skipIf(BACKEND != "cgroupfs", "the namespaces need a root corrald (systemd-user: see SharedUnderUserManager)")
@@ -212,7 +229,7 @@ class OwnNetworks(unittest.TestCase):
         for before in (self.a, self.b):
             after = listed[before["id"]]
             self.assertIsNone(after["devtools"]["local"], "found again as a session with a network of its own")
-            version = cdp_call(after["devtools"]["ws"], "Browser.getVersion")
+            version = adopted_call(second, after["devtools"]["ws"])
             self.assertIn("product", version["result"], version)
 
 
@@ -297,7 +314,7 @@ class OwnNetworksOfAnUnprivilegedCorrald(unittest.TestCase):
         self.assertIn("adopted", second.log())
         listed = {s["id"]: s for s in second.request("GET", "/v1/sessions")[1]["sessions"]}
         for before in (self.a, self.b):
-            version = cdp_call(listed[before["id"]]["devtools"]["ws"], "Browser.getVersion")
+            version = adopted_call(second, listed[before["id"]]["devtools"]["ws"])
             self.assertIn("product", version["result"], version)
 
 
