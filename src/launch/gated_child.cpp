@@ -220,8 +220,13 @@ void enter_own_namespaces(int exec_status, const UserNamespaceMaps* maps, const 
 
 // Runs in the forked child of a multi-threaded parent: only async-signal-safe
 // calls from here to execve.
-[[noreturn]] void run_child(int gate, int exec_status, int log_fd, const Credentials* run_as, const OwnNamespaces& own,
-                            const char* cwd, char** argv, char** envp) {
+[[noreturn]] void run_child(int gate, int gate_write_end, int exec_status, int log_fd, const Credentials* run_as,
+                            const OwnNamespaces& own, const char* cwd, char** argv, char** envp) {
+  // The fork copied the gate's write end too (O_CLOEXEC closes it only at
+  // exec): held here, it would keep the read below from ever seeing the end
+  // of a parent that died before its release, and this root process would
+  // wait for ever outside any scope.
+  close(gate_write_end);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);  // the daemon blocks SIGCHLD/SIGTERM for signalfd
@@ -272,8 +277,8 @@ Result<GatedChild> GatedChild::spawn(const LaunchSpec& spec) {
   pid_t pid = ::fork();
   if (pid < 0) return Error::from_errno(errno, "fork");
   if (pid == 0)
-    run_child(gate_read.get(), status_write.get(), log.get(), run_as, own, spec.working_directory.c_str(),
-              argv.pointers.data(), envp.pointers.data());
+    run_child(gate_read.get(), gate_write.get(), status_write.get(), log.get(), run_as, own,
+              spec.working_directory.c_str(), argv.pointers.data(), envp.pointers.data());
 
   // The pid cannot be reused before we reap it, so pidfd_open here is race-free.
   auto pidfd = Pidfd::open(pid);
