@@ -41,6 +41,17 @@ const std::vector<RefusedRange>& loopback_ranges() {
   return ranges;
 }
 
+}  // namespace
+
+std::vector<Cidr> default_refused_ranges() {
+  std::vector<Cidr> all;
+  for (const auto* list : {&refused_ranges(), &loopback_ranges()})
+    for (const auto& refused : *list) all.push_back(refused.range);
+  return all;
+}
+
+namespace {
+
 bool any_matches(const std::vector<EgressRule>& rules, const IpEndpoint& target) {
   return std::any_of(rules.begin(), rules.end(), [&](const EgressRule& rule) { return rule.matches(target); });
 }

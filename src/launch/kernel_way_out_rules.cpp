@@ -4,14 +4,19 @@
 
 #include <charconv>
 
+#include "corral/egress/egress_policy.hpp"
+
 namespace corral {
 namespace {
 
-// The default policy's IPv4 ranges (docs/network.md, "The default
-// policy"); the host's own addresses are refused by `fib daddr type local`.
-constexpr const char* kRefusedIpv4 =
-    "0.0.0.0/8, 10.0.0.0/8, 100.64.0.0/10, 127.0.0.0/8, 169.254.0.0/16, 172.16.0.0/12, 192.168.0.0/16, "
-    "224.0.0.0/4, 240.0.0.0/4";
+// The default policy's IPv4 ranges (egress_policy.hpp, one list for both
+// ways out); the host's own addresses are refused by `fib daddr type local`.
+std::string refused_ipv4() {
+  std::string set;
+  for (const auto& range : default_refused_ranges())
+    if (range.network.is_v4()) set += (set.empty() ? "" : ", ") + range.to_string();
+  return set;
+}
 
 std::string dotted(uint32_t address) {
   in_addr raw{htonl(address)};
@@ -98,7 +103,7 @@ std::string way_out_table(const WayOutTableSettings& s) {
          "    oifname \"cw*\" counter name oifname map @in_bytes\n"
          "    iifname \"cw*\" meta nfproto ipv6 reject with icmpx admin-prohibited comment \"no IPv6 way out yet\"\n" +
          allowed +
-         "    iifname \"cw*\" ip daddr { " + kRefusedIpv4 + " } reject with icmpx admin-prohibited comment "
+         "    iifname \"cw*\" ip daddr { " + refused_ipv4() + " } reject with icmpx admin-prohibited comment "
          "\"the default policy's ranges\"\n"
          "    iifname \"cw*\" oifname != " + uplinks + " reject with icmpx admin-prohibited comment \"uplinks only\"\n" +
          uplink_guards(s.guarded_uplinks) +

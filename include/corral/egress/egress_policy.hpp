@@ -48,6 +48,12 @@ struct EgressDecision {
   bool allowed() const { return reason == EgressReason::allowed; }
 };
 
+/// Every range the default policy refuses by range (private, shared,
+/// link-local, reserved, loopback), both families: the host's other own
+/// addresses are the kernel's to name. The kernel way out's nftables set is
+/// made from it, so the two policies cannot drift apart.
+std::vector<Cidr> default_refused_ranges();
+
 class EgressPolicy {
  public:
   /// Whether an address is this host's own (always given an unmapped one).
