@@ -216,15 +216,16 @@ void add_egress_flags(CLI::App& app, FlagText& text) {
                  "the nameservers of the host's /etc/resolv.conf, read at start (a loopback one such as resolved's "
                  "127.0.0.53 works)");
   app.add_option("--session-way-out", text.session_way_out,
-                 "relay (default): pages leave through corrald's egress relay. kernel (a PROTOTYPE, root with "
-                 "--session-network own only): a veth pair per session that the kernel forwards and masquerades, "
-                 "under a table of corral's own (docs/network.md, \"The kernel way out (prototype)\"); sessions "
-                 "with a proxy, egress lists or a byte cap, and chromedriver sessions, keep the relay")
-      ->check(CLI::IsMember({"relay", "kernel"}));
-  app.add_option("--session-way-out-pool", text.way_out_pool, "with --session-way-out kernel: the IPv4 range "
+                 "how pages leave a session's own network. kernel: a veth pair per session that the kernel forwards "
+                 "and masquerades under a table of this corrald's own (root with networks of their own only); relay "
+                 "(default): corrald's egress relay; auto: kernel where it can be, else the relay, said in the log. "
+                 "With kernel, sessions with an upstream proxy, egress lists of their own or a byte cap still get "
+                 "the relay (docs/network.md, \"The kernel way out\")")
+      ->check(CLI::IsMember({"auto", "relay", "kernel"}));
+  app.add_option("--session-way-out-pool", text.way_out_pool, "with the kernel way out: the IPv4 range "
                  "sessions' /30s come from (default 10.201.0.0/16)");
   app.add_option("--session-way-out-uplink", text.way_out_uplinks,
-                 "with --session-way-out kernel: a device sessions' packets leave by, masqueraded; repeatable. "
+                 "with the kernel way out: a device sessions' packets leave by, masqueraded; repeatable. "
                  "Default: the devices of the host's default routes");
 }
 
@@ -341,7 +342,12 @@ void apply_flags(const FlagText& text, DaemonOptions& options) {
   for (const auto& server : text.session_dns)
     options.session_dns.push_back(value_or_usage(parse_dns_server(server), "--session-dns"));
   apply_network_cap_flags(text, sessions);
-  options.kernel_way_out = text.session_way_out == "kernel";
+  options.way_out = text.session_way_out == "kernel"  ? DaemonOptions::WayOut::kernel
+                    : text.session_way_out == "relay" ? DaemonOptions::WayOut::relay
+                                                      : DaemonOptions::WayOut::automatic;
+  // One table per corrald: an instance's name in it, so that an operator can tell whose it is.
+  if (!options.naming.is_default())
+    options.kernel_way_out_config.table_base += "_" + options.naming.instance();
   options.kernel_way_out_config.pool = value_or_usage(Ipv4Pool::parse(text.way_out_pool), "--session-way-out-pool");
   options.kernel_way_out_config.uplinks = text.way_out_uplinks;
   options.kernel_way_out_config.state_dir = sessions.state_dir;

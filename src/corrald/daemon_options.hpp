@@ -46,9 +46,11 @@ struct DaemonOptions {
   /// --session-dns: the resolvers sessions' DNS queries go to; empty: the
   /// nameservers of the host's /etc/resolv.conf.
   std::vector<IpEndpoint> session_dns;
-  /// --session-way-out kernel (a prototype: kernel_way_out.hpp), and its
-  /// pool and uplinks; the operator's allowed ranges are added at start.
-  bool kernel_way_out = false;
+  /// --session-way-out: kernel (kernel_way_out.hpp) or the relay
+  /// (session_way_out.hpp, the default); auto: kernel where a root corrald
+  /// gives sessions networks of their own and nothing asks for the relay.
+  /// Its pool and uplinks; the operator's allowed ranges are added at start.
+  enum class WayOut { automatic, kernel, relay } way_out = WayOut::relay;
   KernelWayOutConfig kernel_way_out_config;
 };
 

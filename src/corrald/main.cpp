@@ -318,7 +318,8 @@ int run(const DaemonOptions& options, JournalSink* journal) {
     return 1;
   }
   auto names_refresh = refresh_egress_names(options, egress->get());  // a moved denied name stays denied
-  auto kernel = kernel_way_out(options, launcher_config);  // after the sessions: a clean stop removes it
+  bool sessions_run_as_root = !users->pool.status().separate && (users->shared ? users->shared->uid : ::geteuid()) == 0;
+  auto kernel = kernel_way_out(options, launcher_config, sessions_run_as_root);  // after the sessions: a clean stop removes it
   if (!kernel) {
     spdlog::critical("cannot start the kernel way out: {}", kernel.error().message);
     return 1;

@@ -112,15 +112,41 @@ Result<std::vector<std::string>> kernel_allowed_ranges(const EgressLists& lists)
   return ranges;
 }
 
-Result<std::unique_ptr<KernelWayOut>> kernel_way_out(const DaemonOptions& options, const HostLauncherConfig& config) {
-  if (!options.kernel_way_out) return std::unique_ptr<KernelWayOut>();
-  if (::geteuid() != 0 || !options.own_network_required || !config.own_network || config.own_user_namespace)
-    return Error::make(EINVAL, "--session-way-out kernel needs a root corrald with --session-network own");
+namespace {
+
+// Why this corrald's sessions cannot have the kernel way out; nullopt: they can.
+std::optional<std::string> kernel_way_out_impossible(const DaemonOptions& options, const HostLauncherConfig& config,
+                                                     bool sessions_run_as_root) {
+  if (::geteuid() != 0) return "corrald is not root";
+  if (!config.own_network) return "sessions share corrald's network";
+  if (config.own_user_namespace) return "sessions' networks are in user namespaces";
+  if (config.nft.empty()) return "no usable nft";
+  // Its loopback rule lets uid 0 through (corrald's own connections): a
+  // session running as root would pass it too.
+  if (sessions_run_as_root) return "sessions run as root";
+  if (auto ranges = kernel_allowed_ranges(options.egress); !ranges) return ranges.error().message;
+  return std::nullopt;
+}
+
+}  // namespace
+
+// auto falls back to the relay, saying why; kernel refuses to start instead.
+Result<std::unique_ptr<KernelWayOut>> kernel_way_out(const DaemonOptions& options, const HostLauncherConfig& config,
+                                                     bool sessions_run_as_root) {
+  using WayOut = DaemonOptions::WayOut;
+  if (options.way_out == WayOut::relay) return std::unique_ptr<KernelWayOut>();
+  bool required = options.way_out == WayOut::kernel;
+  if (auto why_not = kernel_way_out_impossible(options, config, sessions_run_as_root)) {
+    if (required) return Error::make(EINVAL, "--session-way-out kernel: " + *why_not);
+    if (config.own_network) spdlog::info("sessions leave by the egress relay, not the kernel way out: {}", *why_not);
+    return std::unique_ptr<KernelWayOut>();
+  }
   auto settings = options.kernel_way_out_config;
-  CORRAL_TRY_ASSIGN(settings.allowed_ranges, kernel_allowed_ranges(options.egress));
-  spdlog::warn("--session-way-out kernel is a PROTOTYPE: chrome sessions without a proxy, egress lists or a byte cap "
-               "leave by a veth the kernel forwards (docs/network.md, \"The kernel way out (prototype)\")");
-  return KernelWayOut::start(std::move(settings));
+  settings.allowed_ranges = kernel_allowed_ranges(options.egress).value();
+  auto started = KernelWayOut::start(std::move(settings));
+  if (started || required) return started;
+  spdlog::warn("sessions leave by the egress relay, not the kernel way out: {}", started.error().message);
+  return std::unique_ptr<KernelWayOut>();
 }
 
 std::vector<std::string> driven_flags(uid_t browser_uid, const HostLauncherConfig& config) {

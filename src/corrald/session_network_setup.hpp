@@ -43,9 +43,12 @@ Result<std::unique_ptr<EgressRelay>> egress_relay(const DaemonOptions& options, 
 /// when no resolver is known (said in the log).
 std::unique_ptr<DnsForwarder> dns_forwarder(const DaemonOptions& options, HostLauncherConfig& config);
 
-/// --session-way-out kernel: corral's table and forwarding made (kernel_way_out.hpp); null with relay.
-/// EINVAL where it cannot be: not root, not --session-network own, operator lists it cannot honour.
-Result<std::unique_ptr<KernelWayOut>> kernel_way_out(const DaemonOptions& options, const HostLauncherConfig& config);
+/// The kernel way out: this corrald's table and forwarding made (kernel_way_out.hpp); null for the relay
+/// (--session-way-out relay, or auto where it cannot be, said in the log). With --session-way-out kernel,
+/// EINVAL where it cannot be: not root, no networks of their own, sessions running as root, operator lists
+/// it cannot honour.
+Result<std::unique_ptr<KernelWayOut>> kernel_way_out(const DaemonOptions& options, const HostLauncherConfig& config,
+                                                     bool sessions_run_as_root);
 
 /// What chromedriver starts its Chrome with, besides the bot's capabilities.
 std::vector<std::string> driven_flags(uid_t browser_uid, const HostLauncherConfig& config);

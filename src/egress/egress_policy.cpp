@@ -7,11 +7,6 @@
 namespace corral {
 namespace {
 
-struct RefusedRange {
-  Cidr range;
-  EgressReason reason;
-};
-
 Cidr range(const char* text) {
   return *Cidr::parse(text);  // constants below, all valid
 }
@@ -43,10 +38,9 @@ const std::vector<RefusedRange>& loopback_ranges() {
 
 }  // namespace
 
-std::vector<Cidr> default_refused_ranges() {
-  std::vector<Cidr> all;
-  for (const auto* list : {&refused_ranges(), &loopback_ranges()})
-    for (const auto& refused : *list) all.push_back(refused.range);
+std::vector<RefusedRange> default_refused_ranges() {
+  std::vector<RefusedRange> all;
+  for (const auto* list : {&refused_ranges(), &loopback_ranges()}) all.insert(all.end(), list->begin(), list->end());
   return all;
 }
 

@@ -7,6 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <future>
+
 #include "corral/launch/chromedriver_guard.hpp"
 #include "corral/launch/gated_child.hpp"
 #include "corral/launch/host_launcher.hpp"
@@ -33,6 +35,10 @@ class HostBrowserProcess : public BrowserProcess {
       : m_state_dir(state_dir), m_kind(kind), m_dirs(std::move(dirs)), m_port(port), m_url_base(std::move(url_base)),
         m_pidfd(std::move(pidfd)), m_start_time(start_time), m_child(std::move(child)), m_own_uid(own_uid),
         m_own_network(own_network), m_egress(config.egress), m_dns(config.dns), m_network(std::move(network)) {}
+
+  ~HostBrowserProcess() override {
+    if (m_kernel_opening.valid()) m_kernel_opening.wait();  // it uses our namespace's descriptor
+  }
 
   std::optional<uid_t> own_uid() const override { return m_own_uid; }
 
@@ -77,11 +83,24 @@ class HostBrowserProcess : public BrowserProcess {
     m_kernel_open = opened;
   }
 
+  // Its veth is made while the browser starts (10-20 ms of `ip` and `nft`
+  // against its few hundred): kernel_way_out_opened() waits for it before
+  // the session is ready, so no page loads before its way out is there.
   Result<void> open_kernel_way_out() {
-    if (!m_kernel_open) CORRAL_TRY(m_kernel->open(session_id(), m_pidfd.pid(), m_network.fd()));
+    if (!m_kernel_open)
+      m_kernel_opening = std::async(std::launch::async, [kernel = m_kernel, id = session_id(), pid = m_pidfd.pid(),
+                                                         netns = m_network.fd()] { return kernel->open(id, pid, netns); });
+    std::lock_guard lock(m_way_out_mutex);
+    open_resolver();
+    return success();
+  }
+
+  Result<void> kernel_way_out_opened() {
+    if (!m_kernel_opening.valid()) return success();
+    auto opened = m_kernel_opening.get();
+    if (!opened) return Error::make(ECHILD, "cannot give the browser its way out: " + opened.error().message);
     std::lock_guard lock(m_way_out_mutex);
     m_kernel_open = true;
-    open_resolver();
     return success();
   }
 
@@ -152,8 +171,11 @@ class HostBrowserProcess : public BrowserProcess {
   }
 
   Result<Endpoints> wait_until_ready(std::chrono::milliseconds timeout) override {
-    if (m_kind == BrowserKind::chrome) return wait_for_devtools(m_network, m_dirs.profile, m_pidfd.get(), timeout);
-    return wait_for_webdriver(m_network, m_port, m_url_base, m_pidfd.get(), timeout);
+    auto ready = m_kind == BrowserKind::chrome ? wait_for_devtools(m_network, m_dirs.profile, m_pidfd.get(), timeout)
+                                               : wait_for_webdriver(m_network, m_port, m_url_base, m_pidfd.get(), timeout);
+    auto opened = kernel_way_out_opened();
+    if (ready && !opened) return opened.error();
+    return ready;
   }
 
   Result<void> still_listening() override {
@@ -194,6 +216,7 @@ class HostBrowserProcess : public BrowserProcess {
   }
 
   Result<void> remove_files() override {
+    (void)kernel_way_out_opened();  // a start that failed before it was awaited: its device goes too
     {
       std::lock_guard lock(m_way_out_mutex);  // the session is over: so are its connections out
       m_way_out.close();
@@ -233,6 +256,7 @@ class HostBrowserProcess : public BrowserProcess {
   SessionResolver m_resolver;
   KernelWayOut* m_kernel = nullptr;  ///< its way out instead of m_way_out; null: the relay's
   bool m_kernel_open = false;
+  std::future<Result<void>> m_kernel_opening;  ///< its veth being made, from release() to kernel_way_out_opened()
   std::optional<EgressCounters> m_kernel_last;  ///< its counts when its device went
   struct NetworkCap {
     uint64_t max_bytes;

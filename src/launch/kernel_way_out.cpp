@@ -4,16 +4,26 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <random>
 #include <sstream>
 
 #include "corral/launch/tool_run.hpp"
 #include "corral/util/file_io.hpp"
+#include "corral/util/host_mutex.hpp"
 
 namespace corral {
 namespace fs = std::filesystem;
 
 namespace {
+
+// Held while a corrald makes or deletes its table and turns an uplink's
+// forwarding on or off: what the others' tables say must not change meanwhile.
+constexpr const char* kHostMutex = "corral-kernel-way-out";
+constexpr std::chrono::seconds kHostMutexPatience{10};
+// A /30 another corrald has is passed by; this many in a row, and the pool is taken as full.
+constexpr int kSubnetTries = 64;
 
 std::string tool(const char* name) {
   for (const char* dir : {"/usr/sbin/", "/sbin/", "/usr/bin/", "/bin/"})
@@ -25,6 +35,9 @@ Result<std::string> nft(const std::string& input) { return run_tool({tool("nft")
 Result<std::string> ip_batch(const std::string& input, int netns_fd = -1) {
   return run_tool({tool("ip"), "-batch", "-"}, input, netns_fd);
 }
+Result<std::string> listed_table(const std::string& table) {
+  return run_tool({tool("nft"), "list", "table", "inet", table}, "");
+}
 
 fs::path forwarding_path(const std::string& device) { return "/proc/sys/net/ipv4/conf/" + device + "/forwarding"; }
 
@@ -32,15 +45,42 @@ Result<void> write_forwarding(const std::string& device, const char* value) {
   return write_control_file(forwarding_path(device), value);
 }
 
-// Which uplinks an earlier run turned forwarding on at and did not live to
-// turn off: still ours to turn off at a clean stop.
-fs::path remembered_path(const fs::path& state_dir) { return state_dir / "kernel-way-out-forwarding"; }
+// The name of this corrald's table, kept for the next run to adopt after a crash.
+fs::path table_name_path(const fs::path& state_dir) { return state_dir / "kernel-way-out-table"; }
 
 std::vector<std::string> words(const std::string& text) {
   std::istringstream in(text);
   std::vector<std::string> all;
   for (std::string word; in >> word;) all.push_back(word);
   return all;
+}
+
+bool contains(const std::vector<std::string>& all, const std::string& one) {
+  return std::find(all.begin(), all.end(), one) != all.end();
+}
+
+std::vector<std::string> way_out_tables_now() {
+  auto listed = run_tool({tool("nft"), "list", "tables"}, "");
+  return listed ? way_out_tables_in(*listed) : std::vector<std::string>{};
+}
+
+// The uplinks that the other corralds' tables guard: forwarding there was
+// off before corral, whichever corrald turned it on.
+std::vector<std::string> guarded_by_others(const std::string& mine) {
+  std::vector<std::string> guarded;
+  for (const auto& table : way_out_tables_now()) {
+    if (table == mine) continue;
+    if (auto listing = listed_table(table))
+      for (auto& uplink : guarded_uplinks_in(*listing)) guarded.push_back(std::move(uplink));
+  }
+  return guarded;
+}
+
+std::string random_suffix() {
+  std::random_device random;
+  char text[9];
+  std::snprintf(text, sizeof text, "%08x", random());
+  return text;
 }
 
 // The devices of the host's default routes: where the world is.
@@ -62,104 +102,169 @@ Result<std::unique_ptr<KernelWayOut>> KernelWayOut::start(KernelWayOutConfig con
     return Error::make(ENETUNREACH, "no uplink: the host has no default route; name one with --session-way-out-uplink");
   std::unique_ptr<KernelWayOut> way_out(new KernelWayOut(std::move(config)));
   way_out->m_used.assign(way_out->m_config.pool.subnets(), false);
+  way_out->m_foreign.assign(way_out->m_config.pool.subnets(), false);
   way_out->m_used[0] = true;  // the pool's first /30 stays free: its first address is easy to mistake for a gateway
-  CORRAL_TRY(way_out->turn_on_uplinks());
-  CORRAL_TRY(way_out->make_or_adopt_table());
+  auto started = [&way_out]() -> Result<void> {
+    CORRAL_TRY_ASSIGN(auto held, HostMutex::lock(kHostMutex, kHostMutexPatience));
+    bool adopting = false;
+    CORRAL_TRY(way_out->name_table(adopting));
+    CORRAL_TRY(way_out->turn_on_uplinks(guarded_by_others(way_out->m_table)));
+    CORRAL_TRY(way_out->make_table(adopting));
+    return success();
+  }();
+  if (!started) return started.error();  // the destructor undoes what was done
   way_out->find_earlier_devices();
   return way_out;
 }
 
-Result<void> KernelWayOut::turn_on_uplinks() {
-  auto remembered = read_file(remembered_path(m_config.state_dir));
-  if (remembered) m_guarded = words(*remembered);
+// The table an earlier run of ours left (its name in our state dir), or a
+// name no other corrald's table has.
+Result<void> KernelWayOut::name_table(bool& adopting) {
+  auto tables = way_out_tables_now();
+  if (auto named = read_file(table_name_path(m_config.state_dir))) {
+    auto name = words(*named);
+    if (!name.empty() && contains(tables, name.front())) {
+      m_table = name.front();
+      adopting = true;
+      if (auto listing = listed_table(m_table)) m_guarded = guarded_uplinks_in(*listing);
+      return success();
+    }
+  }
+  m_table = m_config.table_base;
+  while (contains(tables, m_table)) m_table = m_config.table_base + "_" + random_suffix();
+  return write_file_atomic(table_name_path(m_config.state_dir), m_table + "\n", 0600);
+}
+
+Result<void> KernelWayOut::turn_on_uplinks(const std::vector<std::string>& guarded_by_others) {
   for (const auto& uplink : m_config.uplinks) {
     auto now = read_file(forwarding_path(uplink));
     if (!now) return Error::make(ENODEV, "uplink '" + uplink + "': " + now.error().message);
-    if (now->starts_with("1")) continue;  // on already: the host routes there (or an earlier run of ours did)
+    bool ours = contains(m_guarded, uplink);
+    if (now->starts_with("1") && !ours && contains(guarded_by_others, uplink)) m_guarded.push_back(uplink);
+    if (now->starts_with("1")) continue;  // on already: the host routes there, or a corrald turned it on
     CORRAL_TRY(write_forwarding(uplink, "1"));
-    m_guarded.push_back(uplink);
+    if (!ours) m_guarded.push_back(uplink);
   }
-  std::string list;
-  for (const auto& uplink : m_guarded) list += uplink + "\n";
-  return write_file_atomic(remembered_path(m_config.state_dir), list, 0600);
-}
-
-Result<void> KernelWayOut::make_or_adopt_table() {
-  auto listed = run_tool({tool("nft"), "list", "table", "inet", kWayOutTable}, "");
-  if (listed) {
-    spdlog::info("kernel way out: kept the table inet {} an earlier run left", kWayOutTable);
-    return success();
-  }
-  auto made = nft(way_out_table({m_config.pool, m_config.uplinks, m_guarded, m_config.allowed_ranges}));
-  if (!made) return Error::make(made.error().code, "cannot make table inet " + std::string(kWayOutTable) + ": " +
-                                                       made.error().message);
-  std::string uplinks;
-  for (const auto& uplink : m_config.uplinks) uplinks += (uplinks.empty() ? "" : ", ") + uplink;
-  spdlog::info("kernel way out: table inet {}, sessions' /30s from {}, out by {} (forwarding turned on at {} of them)",
-               kWayOutTable, m_config.pool.to_string(), uplinks, m_guarded.size());
   return success();
 }
 
-// `ip -o -4 addr show`: "7: cw0123456789ab    inet 10.201.0.5/30 brd ...".
+// Adopted, its rules are made anew from this run's settings; its set, maps
+// and counters (the adopted sessions' counts) stay.
+Result<void> KernelWayOut::make_table(bool adopting) {
+  std::string text;
+  if (adopting)
+    for (const char* chain : {"input", "forward", "postrouting"})
+      text += "flush chain inet " + m_table + " " + chain + "\n";
+  text += way_out_table({m_table, m_config.pool, m_config.uplinks, m_guarded, m_config.allowed_ranges});
+  if (auto made = nft(text); !made)
+    return Error::make(made.error().code, "cannot make table inet " + m_table + ": " + made.error().message);
+  std::string uplinks;
+  for (const auto& uplink : m_config.uplinks) uplinks += (uplinks.empty() ? "" : ", ") + uplink;
+  spdlog::info("kernel way out: table inet {} ({}), sessions' /30s from {}, out by {} (forwarding turned on by corral "
+               "at {} of them)", m_table, adopting ? "an earlier run's, kept" : "made", m_config.pool.to_string(),
+               uplinks, m_guarded.size());
+  return success();
+}
+
+// The devices in our table's set; `ip -o -4 addr show` gives their /30s:
+// "7: cw0123456789ab    inet 10.201.0.5/30 scope global ...".
 void KernelWayOut::find_earlier_devices() {
-  auto shown = run_tool({tool("ip"), "-o", "-4", "addr", "show"}, "");
-  if (!shown) return;
-  std::istringstream lines(*shown);
-  for (std::string line; std::getline(lines, line);) {
-    auto all = words(line);
-    if (all.size() < 4 || !all[1].starts_with(kSessionDevicePrefix) || all[2] != "inet") continue;
-    auto device = all[1].substr(0, all[1].find('@'));
-    auto index = subnet_index_of(m_config.pool, all[3].substr(0, all[3].find('/')));
-    if (!index) continue;
-    m_earlier[device.substr(2)] = *index;
-    m_used[*index] = true;
+  auto listing = listed_table(m_table);
+  if (!listing) return;
+  auto devices = session_devices_in(*listing);
+  std::map<std::string, uint32_t> subnets;
+  if (auto shown = run_tool({tool("ip"), "-o", "-4", "addr", "show"}, "")) {
+    std::istringstream lines(*shown);
+    for (std::string line; std::getline(lines, line);) {
+      auto all = words(line);
+      if (all.size() < 4 || all[2] != "inet") continue;
+      auto index = subnet_index_of(m_config.pool, all[3].substr(0, all[3].find('/')));
+      if (index) subnets[all[1].substr(0, all[1].find('@'))] = *index;
+    }
+  }
+  std::lock_guard lock(m_mutex);
+  for (const auto& device : devices) {
+    auto found = subnets.find(device);
+    std::optional<uint32_t> index;
+    if (found != subnets.end()) index = found->second, m_used[found->second] = true;
+    m_earlier[device.substr(std::string(kSessionDevicePrefix).size())] = index;
   }
 }
 
 KernelWayOut::~KernelWayOut() {
-  (void)run_tool({tool("nft"), "delete", "table", "inet", kWayOutTable}, "");
-  for (const auto& uplink : m_guarded)
+  auto held = HostMutex::lock(kHostMutex, kHostMutexPatience);
+  if (!held) spdlog::warn("kernel way out: stopping without the other corralds' word: {}", held.error().message);
+  if (!m_table.empty()) (void)run_tool({tool("nft"), "delete", "table", "inet", m_table}, "");
+  auto still_needed = guarded_by_others(m_table);
+  for (const auto& uplink : m_guarded) {
+    if (contains(still_needed, uplink)) {
+      spdlog::info("kernel way out: forwarding at {} stays on: another corrald's sessions leave by it", uplink);
+      continue;
+    }
     if (auto restored = write_forwarding(uplink, "0"); !restored)
       spdlog::warn("kernel way out: forwarding at {} stays on: {}", uplink, restored.error().message);
+  }
   std::error_code ec;
-  fs::remove(remembered_path(m_config.state_dir), ec);
-  spdlog::info("kernel way out: table inet {} removed, forwarding restored", kWayOutTable);
+  fs::remove(table_name_path(m_config.state_dir), ec);
+  spdlog::info("kernel way out: table inet {} removed, forwarding restored", m_table);
 }
 
+// Under m_mutex. Another corrald's /30s are tried again once the pool seems full.
 std::optional<uint32_t> KernelWayOut::take_subnet() {
-  for (uint32_t i = 0; i < m_used.size(); ++i)
-    if (!m_used[i]) {
-      m_used[i] = true;
-      return i;
-    }
+  for (int round = 0; round < 2; ++round) {
+    for (uint32_t i = 0; i < m_used.size(); ++i)
+      if (!m_used[i] && !m_foreign[i]) {
+        m_used[i] = true;
+        return i;
+      }
+    std::fill(m_foreign.begin(), m_foreign.end(), false);
+  }
   return std::nullopt;
+}
+
+// The pair and its /30: a /30 whose route exists already is another
+// corrald's (its route add fails with "File exists"), so the next is tried.
+Result<void> KernelWayOut::make_device(const std::string& device, pid_t pid, SessionSubnet& subnet, uint32_t& index) {
+  for (int tries = 0; tries < kSubnetTries; ++tries) {
+    std::optional<uint32_t> taken;
+    {
+      std::lock_guard lock(m_mutex);
+      taken = take_subnet();
+    }
+    if (!taken) break;
+    subnet = subnet_at(m_config.pool, *taken);
+    auto made = ip_batch(host_end_batch(device, pid, subnet));
+    if (made) return index = *taken, success();
+    (void)run_tool({tool("ip"), "link", "del", device}, "");
+    std::lock_guard lock(m_mutex);
+    m_used[*taken] = false;
+    if (made.error().message.find("File exists") == std::string::npos) return made.error();
+    m_foreign[*taken] = true;
+  }
+  return Error::make(ENOSPC, "the kernel way out's pool " + m_config.pool.to_string() + " is used up");
 }
 
 Result<void> KernelWayOut::open(const std::string& id, pid_t pid, int netns_fd) {
   auto started = std::chrono::steady_clock::now();
   auto device = session_device(id);
-  std::optional<uint32_t> index;
-  {
-    std::lock_guard lock(m_mutex);
-    index = take_subnet();
-  }
-  if (!index) return Error::make(ENOSPC, "the kernel way out's pool " + m_config.pool.to_string() + " is used up");
-  auto subnet = subnet_at(m_config.pool, *index);
-  auto made = ip_batch(host_end_batch(device, pid, subnet));
-  Result<void> done = made ? write_forwarding(device, "1") : Result<void>(made.error());
+  SessionSubnet subnet;
+  uint32_t index = 0;
+  CORRAL_TRY(make_device(device, pid, subnet, index));
+  Result<void> done = write_forwarding(device, "1");
   if (done) {
     auto inside = ip_batch(inside_end_batch(subnet), netns_fd);
     if (inside) inside = run_tool({tool("nft"), "-f", "-"}, inside_loopback_guard(), netns_fd);
-    auto counted = inside ? nft(session_counters_added(device)) : inside;
+    auto counted = inside ? nft(session_device_added(m_table, device)) : inside;
     if (!counted) done = counted.error();
   }
-  std::lock_guard lock(m_mutex);
   if (!done) {
-    if (made) remove_device(device);
-    m_used[*index] = false;
+    remove_device(device);
+    std::lock_guard lock(m_mutex);
+    m_used[index] = false;
     return done;
   }
-  m_sessions[id] = *index;
+  std::lock_guard lock(m_mutex);
+  m_sessions[id] = index;
   auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   spdlog::info("session {}: kernel way out {} {} -> {} in {:.1f} ms", id, device, subnet.inside, subnet.host, ms);
   return success();
@@ -168,8 +273,8 @@ Result<void> KernelWayOut::open(const std::string& id, pid_t pid, int netns_fd) 
 bool KernelWayOut::adopt(const std::string& id) {
   std::lock_guard lock(m_mutex);
   auto found = m_earlier.find(id);
-  if (found == m_earlier.end()) return false;
-  m_sessions[id] = found->second;
+  if (found == m_earlier.end() || !found->second) return false;
+  m_sessions[id] = *found->second;
   m_earlier.erase(found);
   return true;
 }
@@ -178,7 +283,7 @@ void KernelWayOut::forget_unadopted() {
   std::lock_guard lock(m_mutex);
   for (const auto& [id, index] : m_earlier) {
     remove_device(session_device(id));
-    m_used[index] = false;
+    if (index) m_used[*index] = false;
   }
   m_earlier.clear();
 }
@@ -188,12 +293,13 @@ std::optional<EgressCounters> KernelWayOut::counters(const std::string& id) cons
     std::lock_guard lock(m_mutex);
     if (!m_sessions.contains(id)) return std::nullopt;
   }
-  auto listing = run_tool({tool("nft"), "list", "counters", "table", "inet", kWayOutTable}, "");
+  auto listing = run_tool({tool("nft"), "list", "counters", "table", "inet", m_table}, "");
   EgressCounters counts;
   if (!listing) return counts;
-  auto device = session_device(id);
-  counts.bytes_out = counter_bytes(*listing, device + "_out").value_or(0);
-  counts.bytes_in = counter_bytes(*listing, device + "_in").value_or(0);
+  auto device = device_counts(*listing, session_device(id));
+  counts.bytes_out = device.bytes_out;
+  counts.bytes_in = device.bytes_in;
+  for (const auto& [reason, refused] : device.refused) counts.refused[static_cast<size_t>(reason)] = refused;
   return counts;
 }
 
@@ -210,7 +316,7 @@ void KernelWayOut::close(const std::string& id) {
 // ended); the counters go with their map entries.
 void KernelWayOut::remove_device(const std::string& device) {
   (void)run_tool({tool("ip"), "link", "del", device}, "");
-  if (auto removed = nft(session_counters_removed(device)); !removed)
+  if (auto removed = nft(session_device_removed(m_table, device)); !removed)
     spdlog::debug("kernel way out: {}'s counters: {}", device, removed.error().message);
 }
 

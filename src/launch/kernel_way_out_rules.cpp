@@ -3,19 +3,52 @@
 #include <arpa/inet.h>
 
 #include <charconv>
+#include <cstring>
 
 #include "corral/egress/egress_policy.hpp"
 
 namespace corral {
 namespace {
 
+// The reasons the table counts refusals under, each a map of its own
+// (`refused_<key>`: device to counter `<device>_<key>`).
+struct CountedReason {
+  EgressReason reason;
+  const char* key;
+};
+constexpr CountedReason kCountedReasons[] = {{EgressReason::local, "local"},
+                                             {EgressReason::link_local, "link_local"},
+                                             {EgressReason::private_range, "private"},
+                                             {EgressReason::reserved, "reserved"}};
+
+const char* key_of(EgressReason reason) {
+  for (const auto& counted : kCountedReasons)
+    if (counted.reason == reason) return counted.key;
+  return "reserved";
+}
+
+// A rule's tail that counts the refusal against the session's device and
+// refuses: Chrome sees an admin-prohibited, a failed connection.
+std::string refused_as(EgressReason reason, const char* comment) {
+  return std::string(" counter name iifname map @refused_") + key_of(reason) +
+         " reject with icmpx admin-prohibited comment \"" + comment + "\"\n";
+}
+
 // The default policy's IPv4 ranges (egress_policy.hpp, one list for both
-// ways out); the host's own addresses are refused by `fib daddr type local`.
-std::string refused_ipv4() {
-  std::string set;
-  for (const auto& range : default_refused_ranges())
-    if (range.network.is_v4()) set += (set.empty() ? "" : ", ") + range.to_string();
-  return set;
+// ways out), a rule per reason; the host's own addresses are refused by
+// `fib daddr type local` in the input hook.
+std::string refused_ipv4_rules() {
+  std::string rules;
+  for (const auto& counted : kCountedReasons) {
+    std::string set;
+    for (const auto& refused : default_refused_ranges())
+      if (refused.reason == counted.reason && refused.range.network.is_v4())
+        set += (set.empty() ? "" : ", ") + refused.range.to_string();
+    if (!set.empty())
+      rules += "    iifname @session_devices ip daddr { " + set + " }" +
+               refused_as(counted.reason, "the default policy's ranges");
+  }
+  return rules;
 }
 
 std::string dotted(uint32_t address) {
@@ -45,12 +78,36 @@ std::string joined(const std::vector<std::string>& items) {
 
 // Where corral turned an uplink's forwarding on, the host must not start
 // routing for others: what comes in there is forwarded only as an answer
-// to a session.
+// to a session (any corrald's: their devices share the prefix).
 std::string uplink_guards(const std::vector<std::string>& guarded) {
-  if (guarded.empty()) return "";
-  auto set = quoted_set(guarded);
-  return "    iifname " + set + " oifname \"cw*\" ct state established,related accept\n"
-         "    iifname " + set + " drop comment \"forwarding is on here for the sessions' answers alone\"\n";
+  std::string rules;
+  for (const auto& uplink : guarded)
+    rules += "    iifname \"" + uplink + "\" oifname \"" + kSessionDevicePrefix +
+             "*\" ct state established,related accept\n"
+             "    iifname \"" + uplink + "\" drop comment \"" + kUplinkGuardComment + "\"\n";
+  return rules;
+}
+
+std::string counter_maps() {
+  std::string maps = "  set session_devices { type ifname; }\n"
+                     "  map out_bytes { type ifname : counter; }\n"
+                     "  map in_bytes { type ifname : counter; }\n";
+  for (const auto& counted : kCountedReasons)
+    maps += std::string("  map refused_") + counted.key + " { type ifname : counter; }\n";
+  return maps;
+}
+
+// The quoted strings of a `{ "a", "b" }` list starting at `from`.
+std::vector<std::string> quoted_until_brace(const std::string& text, size_t from) {
+  std::vector<std::string> all;
+  auto end = text.find('}', from);
+  for (auto at = text.find('"', from); at != std::string::npos && at < end; at = text.find('"', at + 1)) {
+    auto close = text.find('"', at + 1);
+    if (close == std::string::npos || close > end) break;
+    all.push_back(text.substr(at + 1, close - at - 1));
+    at = close;
+  }
+  return all;
 }
 
 }  // namespace
@@ -74,7 +131,7 @@ std::string Ipv4Pool::to_string() const { return dotted(base) + "/" + std::to_st
 
 SessionSubnet subnet_at(const Ipv4Pool& pool, uint32_t index) {
   uint32_t network = pool.base + index * 4;
-  return {dotted(network + 1), dotted(network + 2)};
+  return {dotted(network + 1), dotted(network + 2), dotted(network)};
 }
 
 std::optional<uint32_t> subnet_index_of(const Ipv4Pool& pool, const std::string& address) {
@@ -88,25 +145,22 @@ std::optional<uint32_t> subnet_index_of(const Ipv4Pool& pool, const std::string&
 std::string way_out_table(const WayOutTableSettings& s) {
   auto uplinks = quoted_set(s.uplinks);
   std::string allowed = s.allowed_ranges.empty() ? ""
-                            : "    iifname \"cw*\" ip daddr { " + joined(s.allowed_ranges) + " } oifname " + uplinks +
-                                  " accept comment \"--egress-allow\"\n";
-  return std::string("table inet ") + kWayOutTable + " {\n"
-         "  map out_bytes { type ifname : counter; }\n"
-         "  map in_bytes { type ifname : counter; }\n"
+                            : "    iifname @session_devices ip daddr { " + joined(s.allowed_ranges) + " } oifname " +
+                                  uplinks + " accept comment \"--egress-allow\"\n";
+  return "table inet " + s.table + " {\n" + counter_maps() +
          "  chain input {\n"
          "    type filter hook input priority filter; policy accept;\n"
-         "    iifname \"cw*\" fib daddr type local reject with icmpx admin-prohibited comment \"the host itself\"\n"
+         "    iifname @session_devices fib daddr type local" + refused_as(EgressReason::local, "the host itself") +
          "  }\n"
          "  chain forward {\n"
          "    type filter hook forward priority filter; policy accept;\n"
-         "    iifname \"cw*\" counter name iifname map @out_bytes\n"
-         "    oifname \"cw*\" counter name oifname map @in_bytes\n"
-         "    iifname \"cw*\" meta nfproto ipv6 reject with icmpx admin-prohibited comment \"no IPv6 way out yet\"\n" +
-         allowed +
-         "    iifname \"cw*\" ip daddr { " + refused_ipv4() + " } reject with icmpx admin-prohibited comment "
-         "\"the default policy's ranges\"\n"
-         "    iifname \"cw*\" oifname != " + uplinks + " reject with icmpx admin-prohibited comment \"uplinks only\"\n" +
-         uplink_guards(s.guarded_uplinks) +
+         "    iifname @session_devices counter name iifname map @out_bytes\n"
+         "    oifname @session_devices counter name oifname map @in_bytes\n"
+         "    iifname @session_devices meta nfproto ipv6 reject with icmpx admin-prohibited comment "
+         "\"no IPv6 way out yet\"\n" +
+         allowed + refused_ipv4_rules() +
+         "    iifname @session_devices oifname != " + uplinks +
+         refused_as(EgressReason::private_range, "uplinks only") + uplink_guards(s.guarded_uplinks) +
          "  }\n"
          "  chain postrouting {\n"
          "    type nat hook postrouting priority srcnat; policy accept;\n"
@@ -117,23 +171,33 @@ std::string way_out_table(const WayOutTableSettings& s) {
 
 std::string session_device(const std::string& session_id) { return kSessionDevicePrefix + session_id; }
 
-std::string session_counters_added(const std::string& device) {
-  std::string table = std::string(" inet ") + kWayOutTable + " ";
-  return "add counter" + table + device + "_out\n" + "add counter" + table + device + "_in\n" +
-         "add element" + table + "out_bytes { \"" + device + "\" : \"" + device + "_out\" }\n" +
-         "add element" + table + "in_bytes { \"" + device + "\" : \"" + device + "_in\" }\n";
+// The set's element goes last in and first out: a device in the set always has its counters.
+std::string session_device_added(const std::string& table, const std::string& device) {
+  std::string in = " inet " + table + " ";
+  auto counter = [&](const std::string& map, const std::string& key) {
+    return "add counter" + in + device + "_" + key + "\nadd element" + in + map + " { \"" + device + "\" : \"" +
+           device + "_" + key + "\" }\n";
+  };
+  std::string text = counter("out_bytes", "out") + counter("in_bytes", "in");
+  for (const auto& counted : kCountedReasons) text += counter(std::string("refused_") + counted.key, counted.key);
+  return text + "add element" + in + "session_devices { \"" + device + "\" }\n";
 }
 
-std::string session_counters_removed(const std::string& device) {
-  std::string table = std::string(" inet ") + kWayOutTable + " ";
-  return "delete element" + table + "out_bytes { \"" + device + "\" }\n" + "delete element" + table +
-         "in_bytes { \"" + device + "\" }\n" + "delete counter" + table + device + "_out\n" + "delete counter" +
-         table + device + "_in\n";
+std::string session_device_removed(const std::string& table, const std::string& device) {
+  std::string in = " inet " + table + " ";
+  std::string text = "delete element" + in + "session_devices { \"" + device + "\" }\n";
+  auto counter = [&](const std::string& map, const std::string& key) {
+    return "delete element" + in + map + " { \"" + device + "\" }\ndelete counter" + in + device + "_" + key + "\n";
+  };
+  text += counter("out_bytes", "out") + counter("in_bytes", "in");
+  for (const auto& counted : kCountedReasons) text += counter(std::string("refused_") + counted.key, counted.key);
+  return text;
 }
 
 std::string host_end_batch(const std::string& device, int pid, const SessionSubnet& subnet) {
   return "link add " + device + " type veth peer name eth0 netns " + std::to_string(pid) + "\n" + "addr add " +
-         subnet.host + "/30 dev " + device + "\n" + "link set " + device + " up\n";
+         subnet.host + "/30 dev " + device + " noprefixroute\n" + "link set " + device + " up\n" + "route add " +
+         subnet.network + "/30 dev " + device + " src " + subnet.host + "\n";
 }
 
 std::string inside_end_batch(const SessionSubnet& subnet) {
@@ -149,15 +213,70 @@ std::string inside_loopback_guard() {
          "}\n";
 }
 
-std::optional<uint64_t> counter_bytes(const std::string& listing, const std::string& name) {
+namespace {
+
+std::optional<uint64_t> counter_field(const std::string& listing, const std::string& name, const char* field) {
   auto at = listing.find("counter " + name + " {");
   if (at == std::string::npos) return std::nullopt;
-  auto bytes = listing.find("bytes ", at);
-  if (bytes == std::string::npos) return std::nullopt;
+  auto found = listing.find(std::string(field) + " ", at);
+  if (found == std::string::npos) return std::nullopt;
   uint64_t value = 0;
-  auto digits = listing.data() + bytes + 6;
+  auto digits = listing.data() + found + std::strlen(field) + 1;
   std::from_chars(digits, listing.data() + listing.size(), value);
   return value;
+}
+
+}  // namespace
+
+std::optional<uint64_t> counter_bytes(const std::string& listing, const std::string& name) {
+  return counter_field(listing, name, "bytes");
+}
+
+std::optional<uint64_t> counter_packets(const std::string& listing, const std::string& name) {
+  return counter_field(listing, name, "packets");
+}
+
+DeviceCounts device_counts(const std::string& listing, const std::string& device) {
+  DeviceCounts counts;
+  counts.bytes_out = counter_bytes(listing, device + "_out").value_or(0);
+  counts.bytes_in = counter_bytes(listing, device + "_in").value_or(0);
+  for (const auto& counted : kCountedReasons)
+    counts.refused.emplace_back(counted.reason, counter_packets(listing, device + "_" + counted.key).value_or(0));
+  return counts;
+}
+
+std::vector<std::string> way_out_tables_in(const std::string& listing) {
+  std::vector<std::string> tables;
+  std::string marker = std::string("table inet ") + kWayOutTablePrefix;
+  for (auto at = listing.find(marker); at != std::string::npos; at = listing.find(marker, at + 1)) {
+    auto name_at = at + 11;
+    auto end = listing.find_first_of(" \n", name_at);
+    auto name = listing.substr(name_at, end == std::string::npos ? std::string::npos : end - name_at);
+    if (name == kWayOutTablePrefix || name.starts_with(std::string(kWayOutTablePrefix) + "_")) tables.push_back(name);
+  }
+  return tables;
+}
+
+std::vector<std::string> guarded_uplinks_in(const std::string& listing) {
+  std::vector<std::string> uplinks;
+  std::string marker = std::string("drop comment \"") + kUplinkGuardComment + "\"";
+  for (auto at = listing.find(marker); at != std::string::npos; at = listing.find(marker, at + 1)) {
+    auto line = listing.rfind('\n', at);
+    auto name_at = listing.find("iifname \"", line == std::string::npos ? 0 : line);
+    if (name_at == std::string::npos || name_at > at) continue;
+    auto quoted = quoted_until_brace(listing.substr(name_at, at - name_at), 0);
+    if (!quoted.empty()) uplinks.push_back(quoted.front());
+  }
+  return uplinks;
+}
+
+std::vector<std::string> session_devices_in(const std::string& listing) {
+  auto set = listing.find("set session_devices {");
+  if (set == std::string::npos) return {};
+  auto elements = listing.find("elements = {", set);
+  auto set_end = listing.find("\t}", set);
+  if (elements == std::string::npos || (set_end != std::string::npos && elements > set_end)) return {};
+  return quoted_until_brace(listing, elements + 12);
 }
 
 }  // namespace corral

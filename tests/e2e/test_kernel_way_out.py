@@ -1,20 +1,24 @@
-"""--session-way-out kernel, a PROTOTYPE (docs/network.md, "The kernel way
-out (prototype)"): a root corrald with --session-network own gives each
-chrome session a veth pair the kernel forwards, under a table of corral's own
-(`table inet corral_way_out`), instead of the egress relay.
+"""--session-way-out kernel (docs/network.md, "The kernel way out"): a root
+corrald with --session-network own gives each chrome session a veth pair the
+kernel forwards, under a table of its own (`table inet corral_way_out`, or
+another name its state dir keeps), instead of the egress relay.
 
 What is checked: a page on the public test host loads (by a name, through
 the session's resolver and --session-dns, so DNS works without the proxy);
 the host's 127.0.0.1, the host's own addresses (its eth0, the public veth's
 host end, the session's own gateway), a private address and 169.254.169.254
 are refused, and the servers there see no request; the session's bytes are
-counted; nothing is left after a close (the veth, its counters) nor after a
-clean stop (the table; the uplink's forwarding, which corrald turned on, off
-again); and a corrald that cannot have it refuses to start.
+counted, and so are its refusals, by reason; nothing is left after a close
+(the veth, its counters) nor after a clean stop (the table; the uplink's
+forwarding, which corrald turned on, off again); two corralds at once each
+have a table and /30s of their own, and the first to stop leaves the
+uplink's forwarding on for the other; and a corrald that cannot have it
+refuses to start.
 
 Root only (cgroupfs): registered for cgroupfs alone (tests/meson.build)."""
 import ipaddress
 import json
+import os
 import signal
 import subprocess
 import time
@@ -26,14 +30,20 @@ from dns_server import DnsServer
 from other_host import OtherHost
 from public_host import PublicHost, RecordingServer, listening_socket, serve_in
 from test_session_egress import METADATA, PROBE, host_eth0_address
+from corral_harness.way_out_tables import way_out_tables
 
 PUBLIC_NAME = "page.corral-kernel.test"
-TABLE = "corral_way_out"
 
 
-def nft_table():
-    """`nft list table inet corral_way_out`, or None when there is none."""
-    listed = subprocess.run(["nft", "list", "table", "inet", TABLE], capture_output=True, text=True)
+def table_of(daemon):
+    """The name of `daemon`'s table, as its state dir keeps it."""
+    with open(os.path.join(daemon.state_dir, "kernel-way-out-table")) as f:
+        return f.read().strip()
+
+
+def nft_table(table):
+    """`nft list table inet TABLE`, or None when there is none."""
+    listed = subprocess.run(["nft", "list", "table", "inet", table], capture_output=True, text=True)
     return listed.stdout if listed.returncode == 0 else None
 
 
@@ -147,18 +157,21 @@ class PagesThroughTheKernel(KernelWayOutHosts):
         print(f"its counts: {egress}")
         self.assertGreater(egress["bytes_in"], 1000, egress)
         self.assertGreater(egress["bytes_out"], 100, egress)
-        self.assertIn("--session-way-out kernel is a PROTOTYPE", "".join(self.daemon.log_lines))
+        # Each refused connection counted, under the reason the relay gives it.
+        for reason in ("local", "private", "link-local"):
+            self.assertGreater(egress["refused"][reason], 0, egress)
         print("\n".join(line for line in self.daemon.log_lines if "kernel way out" in line))  # set-up times
 
     def test_a_close_leaves_no_device_and_no_counters(self):
         session = self.daemon.open({"kind": "chrome"})
         device = "cw" + session["id"]
         self.assertIn(device, session_devices())
-        self.assertIn(f"{device}_out", nft_table())
+        table = table_of(self.daemon)
+        self.assertIn(f"{device}_out", nft_table(table))
         self.daemon.close(session["id"], grace=0)
         # The session's files (and its device with them) go just after the answer.
         self.assertTrue(wait_until(lambda: device not in session_devices(), timeout=10), session_devices())
-        self.assertNotIn(device, nft_table())
+        self.assertNotIn(device, nft_table(table))
 
     def test_a_session_asking_for_its_own_lists_gets_the_relay(self):
         allowed = self.public.client_address + "/32"
@@ -171,12 +184,13 @@ class PagesThroughTheKernel(KernelWayOutHosts):
 @unittest.skipIf(BACKEND != "cgroupfs", "a root corrald on cgroupfs only")
 class ACleanStop(KernelWayOutHosts):
     def test_a_clean_stop_removes_the_table_and_restores_forwarding(self):
-        self.assertIsNotNone(nft_table())
+        table = table_of(self.daemon)
+        self.assertIsNotNone(nft_table(table))
         self.assertEqual(forwarding(self.public.host_link), "1")
         session = self.daemon.open({"kind": "chrome"})
         self.assertIn("cw" + session["id"], session_devices())
         self.assertEqual(self.daemon.stop(), 0)
-        self.assertIsNone(nft_table())
+        self.assertIsNone(nft_table(table))
         self.assertEqual(forwarding(self.public.host_link), self.forwarding_before)
         self.assertEqual(session_devices(), [])
 
@@ -205,7 +219,7 @@ class AnOperatorsAllow(KernelWayOutHosts):
         super().setUpClass()
 
     def test_an_allowed_private_range_is_reached_and_the_host_in_it_is_not(self):
-        self.assertIn(self.range, nft_table())
+        self.assertIn(self.range, nft_table(table_of(self.daemon)))
         session = self.daemon.open({"kind": "chrome"})
         self.open_tab(session, self.allowed.url + "/allowed")
         wait_until(lambda: "/allowed" in self.allowed.hits, timeout=30, what="the allowed private server")
@@ -221,13 +235,14 @@ class ACrash(KernelWayOutHosts):
     def test_after_kill_9_the_next_run_keeps_the_table_and_gives_the_session_its_device_back(self):
         session = self.daemon.open({"kind": "chrome"})
         device = "cw" + session["id"]
+        table = table_of(self.daemon)
         self.daemon.stop(signal.SIGKILL)
-        self.assertIsNotNone(nft_table())
+        self.assertIsNotNone(nft_table(table))
         self.assertIn(device, session_devices())
         self.assertEqual(forwarding(self.public.host_link), "1")
         type(self).first = self.daemon
         type(self).daemon = self.daemon = Daemon(*self.daemon_args, reuse=self.first)
-        self.assertIn("kept the table inet corral_way_out an earlier run left", "\n".join(self.daemon.log_lines))
+        self.assertIn(f"table inet {table} (an earlier run's, kept)", "\n".join(self.daemon.log_lines))
         adopted = self.daemon.get(session["id"])[1]
         self.assertEqual(adopted["state"], "running", adopted)
         self.open_tab(adopted, self.pages.url + "/after-the-crash")
@@ -236,8 +251,8 @@ class ACrash(KernelWayOutHosts):
         self.daemon.close(session["id"], grace=0)
         wait_until(lambda: device not in session_devices(), timeout=10, what=f"{device} removed")
         self.assertEqual(self.daemon.stop(), 0)
-        self.assertIsNone(nft_table())
-        self.assertEqual(forwarding(self.public.host_link), self.forwarding_before)  # remembered across the crash
+        self.assertIsNone(nft_table(table))
+        self.assertEqual(forwarding(self.public.host_link), self.forwarding_before)  # the table's guard said so
 
     def tearDown(self):
         pass  # the test closed its session and stopped the second corrald
@@ -250,15 +265,58 @@ class ACrash(KernelWayOutHosts):
 
 
 @unittest.skipIf(BACKEND != "cgroupfs", "a root corrald on cgroupfs only")
+class TwoCorraldsAtOnce(KernelWayOutHosts):
+    """Instances, or test runs: each its own table, its own /30s, and the uplink's forwarding kept for the last."""
+
+    def test_each_has_its_table_and_subnets_and_the_last_to_stop_restores_forwarding(self):
+        other = Daemon(*self.daemon_args, instance="kwo2")
+        self.addCleanup(other.remove)
+        tables = {table_of(self.daemon), table_of(other)}
+        self.assertEqual(len(tables), 2, tables)
+        self.assertIn("corral_way_out_kwo2", tables)
+        mine, theirs = self.daemon.open({"kind": "chrome"}), other.open({"kind": "chrome"})
+        gateways = {device_address("cw" + mine["id"]), device_address("cw" + theirs["id"])}
+        self.assertEqual(len(gateways), 2, f"two sessions, one /30: {gateways}")
+        for daemon, session in [(self.daemon, mine), (other, theirs)]:
+            path = f"/{session['id']}"
+            status, _ = daemon.request("PUT", self.relayed(session, "/json/new?" + self.pages.url + path), auth=False)
+            self.assertEqual(status, 200)
+            wait_until(lambda: path in self.pages.hits, timeout=30, what=f"{path} through its corrald's table")
+        # Each table judges its own devices alone.
+        self.assertNotIn("cw" + theirs["id"], nft_table(table_of(self.daemon)))
+        first_table = table_of(self.daemon)
+        self.assertEqual(self.daemon.stop(), 0)
+        self.assertIsNone(nft_table(first_table))
+        self.assertEqual(forwarding(self.public.host_link), "1")  # the other's sessions still leave by it
+        later = "/later-" + theirs["id"]
+        other.request("PUT", self.relayed(theirs, "/json/new?" + self.pages.url + later), auth=False)
+        wait_until(lambda: later in self.pages.hits, timeout=30, what="the other corrald's page after the first stopped")
+        other_table = table_of(other)
+        other.close(theirs["id"], grace=0)
+        self.assertEqual(other.stop(), 0)
+        self.assertIsNone(nft_table(other_table))
+        self.assertEqual(forwarding(self.public.host_link), self.forwarding_before)
+
+    def tearDown(self):
+        pass  # the test stopped both
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.remove()
+
+
+@unittest.skipIf(BACKEND != "cgroupfs", "a root corrald on cgroupfs only")
 class RefusedWhereItCannotBe(unittest.TestCase):
     def test_shared_networks_or_an_egress_deny_refuse_the_start(self):
-        for args, said in [(("--session-network", "shared"), "needs a root corrald with --session-network own"),
-                           (("--session-network", "auto"), "needs a root corrald with --session-network own"),
+        for args, said in [(("--session-network", "shared"), "--session-way-out kernel: sessions share corrald's network"),
+                           (("--session-network", "own", "--session-user", "root"),
+                            "--session-way-out kernel: sessions run as root"),
                            (("--session-network", "own", "--egress-deny", "203.0.113.0/24"),
                             "not in the kernel way out yet")]:
-            stderr = refused_start("--session-way-out", "kernel", "--session-uids", NAMED_INSTANCE_UIDS, *args)
+            uids = () if "--session-user" in args else ("--session-uids", NAMED_INSTANCE_UIDS)
+            stderr = refused_start("--session-way-out", "kernel", *uids, *args)
             self.assertIn(said, stderr, args)
-        self.assertIsNone(nft_table())
+        self.assertEqual([t for t in way_out_tables() if t.startswith("corral_way_out")], [])
 
 
 if __name__ == "__main__":

@@ -48,11 +48,17 @@ struct EgressDecision {
   bool allowed() const { return reason == EgressReason::allowed; }
 };
 
+struct RefusedRange {
+  Cidr range;
+  EgressReason reason;
+};
+
 /// Every range the default policy refuses by range (private, shared,
-/// link-local, reserved, loopback), both families: the host's other own
-/// addresses are the kernel's to name. The kernel way out's nftables set is
-/// made from it, so the two policies cannot drift apart.
-std::vector<Cidr> default_refused_ranges();
+/// link-local, reserved, loopback), both families, with the reason it is
+/// counted under: the host's other own addresses are the kernel's to name.
+/// The kernel way out's nftables rules are made from it, so the two
+/// policies cannot drift apart.
+std::vector<RefusedRange> default_refused_ranges();
 
 class EgressPolicy {
  public:

@@ -17,6 +17,7 @@ from corral_harness.cgroups import CGROUP2, remove_cgroup_tree
 from corral_harness.live_helpers import abandon_helpers
 from corral_harness.processes import pid_alive, wait_until
 from corral_harness.users import NAMED_INSTANCE_UIDS, RUN_SESSION_UIDS
+from corral_harness.way_out_tables import remove_left_way_out
 
 BACKEND = os.environ.get("CORRAL_TEST_BACKEND", "cgroupfs")
 # A root corrald (cgroupfs here; the system manager in the VM) gives every
@@ -266,10 +267,11 @@ class Daemon(Api):
         if self.run_warm and self.process.poll() is None:
             self._say_what_the_pool_served()
         self.stop()
-        shutil.rmtree(self.state_dir, ignore_errors=True)
         if self.cgroup_root:
             # Empty unless a test failed with sessions open: kill those too.
             remove_cgroup_tree(self.cgroup_root)
+        remove_left_way_out(self.state_dir)  # a corrald killed and never restarted
+        shutil.rmtree(self.state_dir, ignore_errors=True)
         self._forget()
 
     def _say_what_the_pool_served(self):
@@ -300,6 +302,7 @@ class Daemon(Api):
                 systemctl_user("stop", own_slice or "corral.slice")  # unloads the emptied scopes
             except subprocess.TimeoutExpired:
                 pass  # the manager itself is torn down by with-systemd-user
+        remove_left_way_out(self.state_dir)
         shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def _forget(self):
