@@ -1,5 +1,7 @@
 #include "session_network_setup.hpp"
 
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -96,14 +98,46 @@ Result<std::unique_ptr<EgressRelay>> egress_relay(const DaemonOptions& options, 
   return std::make_unique<EgressRelay>(EgressPolicy({lists.allow, corral_listeners(listener), lists.deny}));
 }
 
-// The prototype honours what nftables can say simply: --egress-allow IPv4
-// ranges without ports. Anything else the operator asked is refused at
-// start, rather than silently not applied.
+namespace {
+
+// Whether `range` takes in loopback or an address of this host's: the
+// kernel way out can never reach those (in a session's namespace 127.0.0.1
+// is its own; the host's addresses are refused in the input hook), the
+// relay, connecting from the host, can (CI with a dev server on the host).
+bool takes_in_the_host(const Cidr& range) {
+  auto loopback = Cidr::parse("127.0.0.0/8").value();
+  if (range.contains(loopback.network) || loopback.contains(range.network)) return true;
+  ifaddrs* all = nullptr;
+  if (::getifaddrs(&all) != 0) return true;  // unknown: as if it did
+  bool found = false;
+  for (auto* one = all; one && !found; one = one->ifa_next) {
+    if (!one->ifa_addr || one->ifa_addr->sa_family != AF_INET) continue;
+    auto raw = reinterpret_cast<const sockaddr_in*>(one->ifa_addr)->sin_addr.s_addr;
+    auto bytes = reinterpret_cast<const uint8_t*>(&raw);
+    found = range.contains(IpAddress::v4(bytes[0], bytes[1], bytes[2], bytes[3]));
+  }
+  ::freeifaddrs(all);
+  return found;
+}
+
+// The first --egress-allow range that takes in this host; nullopt: none.
+std::optional<std::string> allowed_range_of_the_host(const EgressLists& lists) {
+  for (const auto& rule : lists.allow)
+    if (rule.range && takes_in_the_host(*rule.range)) return rule.to_string();
+  return std::nullopt;
+}
+
+}  // namespace
+
+// The kernel way out honours what nftables can say simply: --egress-allow
+// IPv4 ranges without ports, of other hosts. Anything else the operator
+// asked keeps the relay (auto) or refuses the start (kernel), rather than
+// being silently not applied.
 Result<std::vector<std::string>> kernel_allowed_ranges(const EgressLists& lists) {
   std::vector<std::string> ranges;
   for (const auto& rule : lists.allow) {
     auto text = rule.to_string();
-    if (rule.is_name() || text.find(':') != std::string::npos)
+    if (rule.is_name() || text.find(':') != std::string::npos || !rule.range->network.is_v4())
       return Error::make(EINVAL, "--egress-allow " + text + ": the kernel way out takes IPv4 ranges without ports");
     ranges.push_back(text);
   }
@@ -125,6 +159,8 @@ std::optional<std::string> kernel_way_out_impossible(const DaemonOptions& option
   // session running as root would pass it too.
   if (sessions_run_as_root) return "sessions run as root";
   if (auto ranges = kernel_allowed_ranges(options.egress); !ranges) return ranges.error().message;
+  if (auto host = allowed_range_of_the_host(options.egress); host && options.way_out != DaemonOptions::WayOut::kernel)
+    return "--egress-allow " + *host + " takes in this host, which only the relay reaches";
   return std::nullopt;
 }
 
@@ -143,6 +179,8 @@ Result<std::unique_ptr<KernelWayOut>> kernel_way_out(const DaemonOptions& option
   }
   auto settings = options.kernel_way_out_config;
   settings.allowed_ranges = kernel_allowed_ranges(options.egress).value();
+  if (auto host = allowed_range_of_the_host(options.egress))
+    spdlog::warn("--egress-allow {} takes in this host: the kernel way out still refuses its addresses", *host);
   auto started = KernelWayOut::start(std::move(settings));
   if (started || required) return started;
   spdlog::warn("sessions leave by the egress relay, not the kernel way out: {}", started.error().message);

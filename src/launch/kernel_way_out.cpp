@@ -155,7 +155,7 @@ Result<void> KernelWayOut::make_table(bool adopting) {
   if (adopting)
     for (const char* chain : {"input", "forward", "postrouting"})
       text += "flush chain inet " + m_table + " " + chain + "\n";
-  text += way_out_table({m_table, m_config.pool, m_config.uplinks, m_guarded, m_config.allowed_ranges});
+  text += way_out_table({m_table, m_config.pool, m_guarded, m_config.allowed_ranges});
   if (auto made = nft(text); !made)
     return Error::make(made.error().code, "cannot make table inet " + m_table + ": " + made.error().message);
   std::string uplinks;

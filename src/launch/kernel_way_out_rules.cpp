@@ -142,29 +142,41 @@ std::optional<uint32_t> subnet_index_of(const Ipv4Pool& pool, const std::string&
   return index;
 }
 
+// Out by any device but a session's: the policy is on addresses, as the
+// relay's is. In, nothing opens a connection into a session, from another
+// host or from this one: corrald reaches its sessions from inside their
+// namespaces, never through their devices.
 std::string way_out_table(const WayOutTableSettings& s) {
-  auto uplinks = quoted_set(s.uplinks);
+  std::string sessions_prefix = std::string("\"") + kSessionDevicePrefix + "*\"";
   std::string allowed = s.allowed_ranges.empty() ? ""
-                            : "    iifname @session_devices ip daddr { " + joined(s.allowed_ranges) + " } oifname " +
-                                  uplinks + " accept comment \"--egress-allow\"\n";
+                            : "    iifname @session_devices ip daddr { " + joined(s.allowed_ranges) +
+                                  " } oifname != " + sessions_prefix + " accept comment \"--egress-allow\"\n";
+  // `new` alone: the ICMP errors this host sends back for a refusal are
+  // not new (related, or untracked), and must reach the session.
+  std::string inward = "    oifname @session_devices ct state new reject with icmpx admin-prohibited comment "
+                       "\"nothing opens a connection into a session\"\n";
   return "table inet " + s.table + " {\n" + counter_maps() +
          "  chain input {\n"
          "    type filter hook input priority filter; policy accept;\n"
          "    iifname @session_devices fib daddr type local" + refused_as(EgressReason::local, "the host itself") +
          "  }\n"
+         "  chain output {\n"
+         "    type filter hook output priority filter; policy accept;\n" + inward +
+         "  }\n"
          "  chain forward {\n"
          "    type filter hook forward priority filter; policy accept;\n"
          "    iifname @session_devices counter name iifname map @out_bytes\n"
-         "    oifname @session_devices counter name oifname map @in_bytes\n"
+         "    oifname @session_devices counter name oifname map @in_bytes\n" + inward +
          "    iifname @session_devices meta nfproto ipv6 reject with icmpx admin-prohibited comment "
          "\"no IPv6 way out yet\"\n" +
          allowed + refused_ipv4_rules() +
-         "    iifname @session_devices oifname != " + uplinks +
-         refused_as(EgressReason::private_range, "uplinks only") + uplink_guards(s.guarded_uplinks) +
+         "    iifname @session_devices oifname " + sessions_prefix +
+         refused_as(EgressReason::private_range, "no session reaches another's device") +
+         uplink_guards(s.guarded_uplinks) +
          "  }\n"
          "  chain postrouting {\n"
          "    type nat hook postrouting priority srcnat; policy accept;\n"
-         "    ip saddr " + s.pool.to_string() + " oifname " + uplinks + " masquerade\n"
+         "    ip saddr " + s.pool.to_string() + " oifname != " + sessions_prefix + " masquerade\n"
          "  }\n"
          "}\n";
 }

@@ -91,6 +91,11 @@ class OtherHost:
         _ip("link", "set", self.client_link, "netns", self.name)
         _ip("addr", "add", f"{host}/30", "dev", self.host_link)
         _ip("link", "set", self.host_link, "up")
+        # As a router's port to another network would be: the kernel way out
+        # forwards a session's answers in by it (docs/network.md, "The kernel
+        # way out"). Nothing here routes to or from the host beyond its /30.
+        with open(f"/proc/sys/net/ipv4/conf/{self.host_link}/forwarding", "w") as f:
+            f.write("1")
         for args in (["addr", "add", f"{client}/30", "dev", self.client_link],
                      ["link", "set", self.client_link, "up"],
                      ["link", "set", "lo", "up"]):

@@ -20,6 +20,7 @@ import ipaddress
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import unittest
@@ -78,6 +79,9 @@ class KernelWayOutHosts(DaemonTestCase):
         cls.addClassCleanup(cls.pages.close)
         cls.dns = DnsServer(cls.public, {PUBLIC_NAME: cls.public.client_address})
         cls.addClassCleanup(cls.dns.close)
+        # Off, as an uplink of a host that does not route is: what corrald turns on and off again.
+        with open(f"/proc/sys/net/ipv4/conf/{cls.public.host_link}/forwarding", "w") as f:
+            f.write("0")
         cls.forwarding_before = forwarding(cls.public.host_link)
         cls.daemon_args = ("--session-network", "own", "--session-way-out", "kernel",
                            "--session-way-out-uplink", cls.public.host_link, "--session-dns", cls.dns.address, *cls.extra_args)
@@ -113,6 +117,9 @@ class PagesThroughTheKernel(KernelWayOutHosts):
         cls.addClassCleanup(cls.private.__exit__, None, None, None)
         cls.metadata = OtherHost(pool=METADATA).__enter__()
         cls.addClassCleanup(cls.metadata.__exit__, None, None, None)
+        # A public host by a device where the host forwards already (not an uplink corrald guards).
+        cls.routing_host = PublicHost().__enter__()
+        cls.addClassCleanup(cls.routing_host.__exit__, None, None, None)
         cls.everywhere = RecordingServer(listening_socket("0.0.0.0"))  # every host address, the gateways too
         cls.targets = {
             "loopback": RecordingServer(listening_socket("127.0.0.1")),
@@ -161,6 +168,29 @@ class PagesThroughTheKernel(KernelWayOutHosts):
         for reason in ("local", "private", "link-local"):
             self.assertGreater(egress["refused"][reason], 0, egress)
         print("\n".join(line for line in self.daemon.log_lines if "kernel way out" in line))  # set-up times
+
+    def test_nothing_opens_a_connection_into_a_session(self):
+        """A session's process listening on every address of its namespace is
+        still out of reach: from this host, as root, and from a public host
+        that routes the pool through this one, by a device where this host
+        forwards (the policy would let the answers out: only the rule on
+        what enters a session stops it)."""
+        session = self.daemon.open({"kind": "chrome"})
+        gateway = device_address("cw" + session["id"])
+        inside = str(ipaddress.ip_address(gateway) + 1)
+        with in_network_of(session["pid"]):
+            listener = RecordingServer(listening_socket("0.0.0.0"))
+        self.addCleanup(listener.close)
+        with self.assertRaises(OSError):
+            socket.create_connection((inside, listener.port), timeout=5).close()
+        subnet = str(ipaddress.ip_interface(f"{gateway}/30").network)
+        self.routing_host.run(["ip", "route", "add", subnet, "via", self.routing_host.host_address], timeout=10,
+                              check=True)
+        tried = self.routing_host.run(["curl", "-sS", "-m", "5", f"http://{inside}:{listener.port}/from-another-host"],
+                                 timeout=20)
+        self.assertNotEqual(tried.returncode, 0, tried.stdout)
+        self.routing_host.run(["ip", "route", "del", subnet], timeout=10)
+        self.assertEqual(listener.hits, [])
 
     def test_a_close_leaves_no_device_and_no_counters(self):
         session = self.daemon.open({"kind": "chrome"})
@@ -214,8 +244,8 @@ class AnOperatorsAllow(KernelWayOutHosts):
         cls.addClassCleanup(cls.everywhere.close)
         # The allowed range takes in the host's end of that veth too: the host stays refused all the same.
         cls.range = str(ipaddress.ip_interface(f"{cls.private.client_address}/30").network)
-        # Reached only by an uplink: the kernel forwards the answers only where forwarding is on.
-        cls.extra_args = ("--egress-allow", cls.range, "--session-way-out-uplink", cls.private.host_link)
+        # Not an uplink: out by any device, its answers in where the host forwards (OtherHost turns that on).
+        cls.extra_args = ("--egress-allow", cls.range)
         super().setUpClass()
 
     def test_an_allowed_private_range_is_reached_and_the_host_in_it_is_not(self):

@@ -44,12 +44,12 @@ std::optional<uint32_t> subnet_index_of(const Ipv4Pool& pool, const std::string&
 struct WayOutTableSettings {
   std::string table;                         ///< this corrald's table
   Ipv4Pool pool;
-  std::vector<std::string> uplinks;          ///< devices the sessions' packets leave by (masqueraded)
-  std::vector<std::string> guarded_uplinks;  ///< of those, where corral turned forwarding on
+  std::vector<std::string> guarded_uplinks;  ///< the uplinks where corral turned forwarding on
   std::vector<std::string> allowed_ranges;   ///< the operator's --egress-allow IPv4 ranges
 };
 
-/// The whole table, for `nft -f -`: the masquerade, the default policy,
+/// The whole table, for `nft -f -`: the masquerade (out of any device but a
+/// session's), nothing opened into a session, the default policy,
 /// the set of this corrald's session devices and the per-session counter
 /// maps. Its rules match only the devices in its set: another corrald's
 /// sessions are that corrald's table's to judge.

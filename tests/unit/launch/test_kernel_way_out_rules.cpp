@@ -24,7 +24,7 @@ TEST_CASE("kernel way out: a pool gives /30s, and an address finds its /30 again
 
 TEST_CASE("kernel way out: the table refuses the host and the private ranges, and guards only uplinks it turned on") {
   auto pool = Ipv4Pool::parse("10.201.0.0/16").value();
-  auto table = way_out_table({"corral_way_out_ci", pool, {"eth0", "wan1"}, {"wan1"}, {"192.168.7.0/24"}});
+  auto table = way_out_table({"corral_way_out_ci", pool, {"wan1"}, {"192.168.7.0/24"}});
   CHECK(table.find("table inet corral_way_out_ci {") == 0);
   CHECK(table.find("iifname @session_devices fib daddr type local counter name iifname map @refused_local reject") !=
         std::string::npos);
@@ -38,14 +38,20 @@ TEST_CASE("kernel way out: the table refuses the host and the private ranges, an
                    "@refused_private reject") != std::string::npos);
   CHECK(table.find("ip daddr { 127.0.0.0/8 } counter name iifname map @refused_local") != std::string::npos);
   CHECK(table.find("meta nfproto ipv6 reject") != std::string::npos);
-  // Only this corrald's devices: no rule names a device pattern but the guard's answers.
+  // Only this corrald's devices: no rule names a device pattern as where a packet comes from.
   CHECK(table.find("iifname \"cw*\"") == std::string::npos);
+  CHECK(table.find("iifname @session_devices oifname \"cw*\" counter name iifname map @refused_private") !=
+        std::string::npos);
   // The operator's allowed range is accepted before the refusals.
   CHECK(table.find("192.168.7.0/24") < table.find("10.0.0.0/8"));
-  CHECK(table.find("ip saddr 10.201.0.0/16 oifname { \"eth0\", \"wan1\" } masquerade") != std::string::npos);
+  CHECK(table.find("ip saddr 10.201.0.0/16 oifname != \"cw*\" masquerade") != std::string::npos);
+  // Nothing opens a connection into a session: not another host (forward), not this one (output).
+  auto inward = "oifname @session_devices ct state new reject";
+  CHECK(table.find(inward, table.find("chain output")) < table.find("chain forward"));
+  CHECK(table.find(inward, table.find("chain forward")) != std::string::npos);
   CHECK(table.find("iifname \"wan1\" oifname \"cw*\" ct state established,related accept") != std::string::npos);
   CHECK(guarded_uplinks_in(table) == std::vector<std::string>{"wan1"});
-  auto unguarded = way_out_table({"corral_way_out", pool, {"eth0"}, {}, {}});
+  auto unguarded = way_out_table({"corral_way_out", pool, {}, {}});
   CHECK(unguarded.find(" drop") == std::string::npos);
   CHECK(guarded_uplinks_in(unguarded).empty());
 }
