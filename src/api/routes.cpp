@@ -209,6 +209,8 @@ void health(HttpResponse& res, const SessionManager& sessions, const DaemonFacts
         {"backend", facts.backend},
         {"session_network", facts.session_network},
         {"chromedriver_guard", facts.chromedriver_guard},
+        {"session_way_out", facts.session_way_out ? json(*facts.session_way_out) : json(nullptr)},
+        {"session_way_out_table", facts.way_out_table ? json(*facts.way_out_table) : json(nullptr)},
         {"session_network_separates", network_separation(facts)},
         {"egress_policy", operator_egress_json(facts.egress_policy
                                                    ? std::optional(egress_policy_view(*facts.egress_policy, {}))

@@ -63,7 +63,7 @@ struct FlagText {
   uint64_t tasks_max = 0;
   std::vector<std::string> allow_hosts, allow_origins, egress_allow, egress_deny, session_dns;
   std::string default_network_max_bytes, max_network_max_bytes;
-  std::string session_way_out = "relay", way_out_pool = "10.201.0.0/16";
+  std::string session_way_out = "auto", way_out_pool = "10.201.0.0/16";
   std::vector<std::string> way_out_uplinks;
 };
 
@@ -217,8 +217,8 @@ void add_egress_flags(CLI::App& app, FlagText& text) {
                  "127.0.0.53 works)");
   app.add_option("--session-way-out", text.session_way_out,
                  "how pages leave a session's own network. kernel: a veth pair per session that the kernel forwards "
-                 "and masquerades under a table of this corrald's own (root with networks of their own only); relay "
-                 "(default): corrald's egress relay; auto: kernel where it can be, else the relay, said in the log. "
+                 "and masquerades under a table of this corrald's own (root with networks of their own only); relay: "
+                 "corrald's egress relay. auto (default): kernel where it can be, else the relay, said in the log. "
                  "With kernel, sessions with an upstream proxy, egress lists of their own or a byte cap still get "
                  "the relay (docs/network.md, \"The kernel way out\")")
       ->check(CLI::IsMember({"auto", "relay", "kernel"}));

@@ -47,10 +47,10 @@ struct DaemonOptions {
   /// nameservers of the host's /etc/resolv.conf.
   std::vector<IpEndpoint> session_dns;
   /// --session-way-out: kernel (kernel_way_out.hpp) or the relay
-  /// (session_way_out.hpp, the default); auto: kernel where a root corrald
+  /// (session_way_out.hpp); auto (the default): kernel where a root corrald
   /// gives sessions networks of their own and nothing asks for the relay.
   /// Its pool and uplinks; the operator's allowed ranges are added at start.
-  enum class WayOut { automatic, kernel, relay } way_out = WayOut::relay;
+  enum class WayOut { automatic, kernel, relay } way_out = WayOut::automatic;
   KernelWayOutConfig kernel_way_out_config;
 };
 

@@ -353,6 +353,8 @@ int run(const DaemonOptions& options, JournalSink* journal) {
                                launcher_config.own_user_namespace);
   facts.chromedriver_guard = launcher_config.own_network && !launcher_config.nft.empty();
   if (*egress) facts.egress_policy = &(*egress)->policy();
+  if (launcher_config.own_network) facts.session_way_out = launcher_config.kernel ? "kernel" : "relay";
+  if (launcher_config.kernel) facts.way_out_table = launcher_config.kernel->table();
   register_routes(server, sessions, std::move(facts));
   serve_console(server, options.ui_dir);
   RelayBudget relays(relay_limits(options, fds));

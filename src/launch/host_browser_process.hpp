@@ -7,6 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <atomic>
 #include <future>
 
 #include "corral/launch/chromedriver_guard.hpp"
@@ -123,11 +125,15 @@ class HostBrowserProcess : public BrowserProcess {
     std::lock_guard lock(m_way_out_mutex);
     if (m_egress) m_egress->restart_counts(session_id());
     if (m_dns) m_dns->restart_counts(session_id());
+    if (m_kernel && m_kernel_open) m_kernel_baseline = m_kernel->counters(session_id()).value_or(EgressCounters{});
+    m_resolver_bytes->in = m_resolver_bytes->out = 0;
   }
 
   // Without m_way_out_mutex: past the cap, add_bytes ends the session on
   // this thread, and the manager reads counts (egress()) under its own lock.
+  // The kernel way out's counters outlived the crash in its table: nothing to add.
   void count_earlier_bytes(uint64_t bytes_in, uint64_t bytes_out) override {
+    if (m_kernel) return;
     if (m_egress && (bytes_in || bytes_out)) m_egress->add_bytes(session_id(), bytes_in, bytes_out);
   }
 
@@ -139,8 +145,12 @@ class HostBrowserProcess : public BrowserProcess {
     if (!m_dns || m_proxy) return;
     // Its queries leave the namespace as its pages' bytes do: counted with
     // them, against the same cap (docs/network.md, "Bytes counted").
-    auto count = [egress = m_egress, id = session_id()](uint64_t bytes_in, uint64_t bytes_out) {
-      if (egress) egress->add_bytes(id, bytes_in, bytes_out);
+    // On the kernel way out no relay counts them: kept here, added to the table's counts.
+    auto count = [egress = m_kernel ? nullptr : m_egress, id = session_id(), kept = m_resolver_bytes](
+                     uint64_t bytes_in, uint64_t bytes_out) {
+      if (egress) return egress->add_bytes(id, bytes_in, bytes_out);
+      kept->in += bytes_in;
+      kept->out += bytes_out;
     };
     auto resolver = SessionResolver::open(*m_dns, session_id(), m_network, count);
     if (resolver) m_resolver = std::move(*resolver);
@@ -161,7 +171,7 @@ class HostBrowserProcess : public BrowserProcess {
 
   std::optional<EgressCounters> egress() const override {
     std::lock_guard lock(m_way_out_mutex);
-    if (m_kernel) return m_kernel_open ? m_kernel->counters(session_id()) : m_kernel_last;
+    if (m_kernel) return kernel_counts(m_kernel_open ? m_kernel->counters(session_id()) : m_kernel_last);
     return m_way_out.counters();
   }
 
@@ -258,6 +268,22 @@ class HostBrowserProcess : public BrowserProcess {
   bool m_kernel_open = false;
   std::future<Result<void>> m_kernel_opening;  ///< its veth being made, from release() to kernel_way_out_opened()
   std::optional<EgressCounters> m_kernel_last;  ///< its counts when its device went
+  EgressCounters m_kernel_baseline;             ///< the table's counts at a warm claim, taken off
+  struct ResolverBytes {
+    std::atomic<uint64_t> in{0}, out{0};
+  };
+  std::shared_ptr<ResolverBytes> m_resolver_bytes = std::make_shared<ResolverBytes>();  ///< kernel way out's
+
+  // Under m_way_out_mutex: the table's counts since the claim, its resolver's bytes added.
+  std::optional<EgressCounters> kernel_counts(std::optional<EgressCounters> table) const {
+    if (!table) return table;
+    table->bytes_in = table->bytes_in - std::min(table->bytes_in, m_kernel_baseline.bytes_in) + m_resolver_bytes->in;
+    table->bytes_out =
+        table->bytes_out - std::min(table->bytes_out, m_kernel_baseline.bytes_out) + m_resolver_bytes->out;
+    for (size_t i = 0; i < table->refused.size(); ++i)
+      table->refused[i] -= std::min(table->refused[i], m_kernel_baseline.refused[i]);
+    return table;
+  }
   struct NetworkCap {
     uint64_t max_bytes;
     std::function<void()> over_cap;

@@ -34,6 +34,7 @@ from test_session_egress import METADATA, PROBE, host_eth0_address
 from corral_harness.way_out_tables import way_out_tables
 
 PUBLIC_NAME = "page.corral-kernel.test"
+LOOPBACK_NAME = "loopback.corral-kernel.test"
 
 
 def table_of(daemon):
@@ -77,7 +78,7 @@ class KernelWayOutHosts(DaemonTestCase):
         cls.addClassCleanup(cls.public.__exit__, None, None, None)
         cls.pages = cls.public.serve({"/probe.html": PROBE})
         cls.addClassCleanup(cls.pages.close)
-        cls.dns = DnsServer(cls.public, {PUBLIC_NAME: cls.public.client_address})
+        cls.dns = DnsServer(cls.public, {PUBLIC_NAME: cls.public.client_address, LOOPBACK_NAME: "127.0.0.1"})
         cls.addClassCleanup(cls.dns.close)
         # Off, as an uplink of a host that does not route is: what corrald turns on and off again.
         with open(f"/proc/sys/net/ipv4/conf/{cls.public.host_link}/forwarding", "w") as f:
@@ -148,6 +149,7 @@ class PagesThroughTheKernel(KernelWayOutHosts):
             own_loopback = RecordingServer(listening_socket("127.0.0.1"))
         self.addCleanup(own_loopback.close)
         urls["its own loopback"] = own_loopback.url + "/secret"
+        urls["a name of 127.0.0.1"] = f"http://{LOOPBACK_NAME}:{own_loopback.port}/by-name"
         page = f"http://{PUBLIC_NAME}:{self.pages.port}/probe.html#" + urllib.parse.quote(json.dumps(list(urls.values())))
         self.open_tab(session, page)
         seen = self.pages.reports.get(timeout=60)
@@ -164,6 +166,8 @@ class PagesThroughTheKernel(KernelWayOutHosts):
         print(f"its counts: {egress}")
         self.assertGreater(egress["bytes_in"], 1000, egress)
         self.assertGreater(egress["bytes_out"], 100, egress)
+        health = self.daemon.request("GET", "/v1/health")[1]
+        self.assertEqual((health["session_way_out"], health["session_way_out_table"]), ("kernel", table_of(self.daemon)))
         # Each refused connection counted, under the reason the relay gives it.
         for reason in ("local", "private", "link-local"):
             self.assertGreater(egress["refused"][reason], 0, egress)

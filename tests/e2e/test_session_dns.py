@@ -13,6 +13,9 @@ there never sees a request. The session's JSON counts what was answered.
 Root (cgroupfs) and an unprivileged corrald (user namespaces), as
 test_session_egress.py; under systemd-user sessions share corrald's network."""
 import os
+# The egress relay's own policy and counts (the kernel way out's are
+# test_kernel_way_out.py's): every corrald here has the relay.
+os.environ["CORRAL_TEST_WAY_OUT"] = "relay"
 import signal
 import subprocess
 import unittest

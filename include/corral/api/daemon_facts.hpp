@@ -5,6 +5,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "corral/backend/scope_backend.hpp"
@@ -27,6 +28,11 @@ struct DaemonFacts {
   /// A chromedriver in its own network answers corrald alone (its nftables
   /// rule, launch/chromedriver_guard.hpp).
   bool chromedriver_guard = false;
+  /// How pages leave an own network by default: "kernel" (a veth the kernel
+  /// forwards, under this corrald's nftables table, named here), "relay"
+  /// (corrald's egress relay); null for shared networks. Sessions that ask
+  /// for what only the relay does get the relay either way.
+  std::optional<std::string> session_way_out, way_out_table;
   /// The operator's egress policy, read at each /v1/health (its names'
   /// addresses are refreshed, egress_names_refresh.hpp); none when sessions
   /// share corrald's network.
@@ -36,7 +42,7 @@ struct DaemonFacts {
                         bool own_user_namespace) {
     return {backend.naming().instance(), backend.kind(), backend.sessions_root(), backend.controllers(),
             std::move(addressing), !own_network ? "shared" : own_user_namespace ? "own (user namespace)" : "own",
-            false, nullptr};
+            false, std::nullopt, std::nullopt, nullptr};
   }
 };
 

@@ -51,6 +51,12 @@ if SESSION_NETWORK == "own":
             except OSError:
                 pass
 
+# CORRAL_TEST_WAY_OUT=relay (or kernel): every corrald the run starts gets
+# that --session-way-out unless a test names its own; unset, corrald's
+# default (auto: the kernel way out for a root corrald's own networks).
+# A file that tests the relay itself sets it before importing the harness.
+WAY_OUT = os.environ.get("CORRAL_TEST_WAY_OUT", "")
+
 # CORRAL_TEST_WARM=chrome=2 (the *-warm suites of tests/meson.build): every
 # daemon a test starts keeps that warm pool too, unless the test names its
 # own --warm or passes warm=False, so that suites written without a pool
@@ -146,6 +152,8 @@ class Daemon(Api):
             args += ["--browser", browser]
         if backend == "cgroupfs" and SESSION_NETWORK == "own" and "--session-network" not in extra_args:
             args += ["--session-network", "own"]
+        if WAY_OUT and "--session-way-out" not in extra_args:
+            args += ["--session-way-out", WAY_OUT]
         self.run_warm = bool(RUN_WARM and warm and "--warm" not in extra_args)
         if self.run_warm:
             args += ["--warm", RUN_WARM]
