@@ -191,9 +191,9 @@ def run(args):
     with PublicPages() as pages:
         try:
             extras = ([PastaSide(pages)] if args.with_pasta else []) + ([VethSide(pages)] if args.with_veth else [])
-            # The kernel way out (a prototype) leaves by the public host's veth, as the internet's uplink here.
-            own_extra = (["--session-way-out", "kernel", "--session-way-out-uplink", pages.host.host_link]
-                         if args.own_way_out == "kernel" else [])
+            # The kernel way out (the default) leaves by the public host's veth, as the internet's uplink here.
+            own_extra = ["--session-way-out", args.own_way_out] + (
+                ["--session-way-out-uplink", pages.host.host_link] if args.own_way_out == "kernel" else [])
             results["own_way_out"] = args.own_way_out
             sides = Sides(own_extra)
             measure(sides, pages, args, results, extras)
@@ -239,8 +239,9 @@ def main():
                         help="a third side: a Chromium in a namespace with pasta as its way out (needs passt)")
     parser.add_argument("--with-veth", action="store_true",
                         help="a side whose namespace's way out is a veth pair the kernel forwards, under nftables")
-    parser.add_argument("--own-way-out", choices=("relay", "kernel"), default="relay",
-                        help="the own corrald's --session-way-out (kernel: the prototype, docs/network.md)")
+    parser.add_argument("--own-way-out", choices=("kernel", "relay"), default="kernel",
+                        help="the own corrald's --session-way-out (default kernel, corrald's own default where "
+                             "it can be; relay: the egress relay, docs/network.md)")
     parser.add_argument("--no-save", dest="save", action="store_false", help="keep no copy in bench/results/")
     args = parser.parse_args()
     if os.geteuid() != 0:
