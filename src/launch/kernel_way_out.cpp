@@ -293,14 +293,28 @@ std::optional<EgressCounters> KernelWayOut::counters(const std::string& id) cons
     std::lock_guard lock(m_mutex);
     if (!m_sessions.contains(id)) return std::nullopt;
   }
-  auto listing = run_tool({tool("nft"), "list", "counters", "table", "inet", m_table}, "");
   EgressCounters counts;
+  auto listing = counter_listing();
   if (!listing) return counts;
   auto device = device_counts(*listing, session_device(id));
   counts.bytes_out = device.bytes_out;
   counts.bytes_in = device.bytes_in;
   for (const auto& [reason, refused] : device.refused) counts.refused[static_cast<size_t>(reason)] = refused;
   return counts;
+}
+
+// Every session's counts come from one `nft list counters`, at most one
+// every kFreshCounters: a list of all sessions (and the state file's
+// checkpoint) asks for each, some under the session manager's lock.
+std::optional<std::string> KernelWayOut::counter_listing() const {
+  std::lock_guard lock(m_listing_mutex);
+  auto now = std::chrono::steady_clock::now();
+  if (!m_listing || now - m_listed_at > kFreshCounters) {
+    auto listed = run_tool({tool("nft"), "list", "counters", "table", "inet", m_table}, "");
+    m_listing = listed ? std::optional(std::move(*listed)) : std::nullopt;
+    m_listed_at = now;
+  }
+  return m_listing;
 }
 
 void KernelWayOut::close(const std::string& id) {

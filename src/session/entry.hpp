@@ -12,7 +12,7 @@ struct SessionManager::Entry {
   SessionInfo info;  ///< guarded by SessionManager::m_mutex
   /// The browser's process and files; released once the session is closed,
   /// so a session in the history holds no fd.
-  std::unique_ptr<BrowserProcess> browser;
+  std::shared_ptr<BrowserProcess> browser;  ///< shared: read outside the manager's lock by a copy taken under it
   bool has_scope = false;       ///< info.scope is real: the cgroup exists
   bool announced = false;       ///< the client was given its id: listed, recorded, kept in the history
   bool warm = false;            ///< a warm browser nobody has claimed: unlisted, unnamed (warm_pool.cpp)

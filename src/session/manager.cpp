@@ -273,16 +273,16 @@ Error SessionManager::abandon_start(const EntryPtr& entry, CloseReason reason, E
 void SessionManager::persist() {
   std::lock_guard writer(m_persist_mutex);
   std::vector<SessionRecord> records;
-  std::vector<EntryPtr> entries;
+  std::vector<std::shared_ptr<BrowserProcess>> browsers;
   {
     std::lock_guard lock(m_mutex);
     for (const auto& [id, entry] : m_live)
       if (entry->info.state == SessionState::running) {
         records.push_back({entry->info, entry->pid_start_time, entry->warm});
-        entries.push_back(entry);
+        browsers.push_back(entry->browser);
       }
   }
-  m_persisted_network_bytes = record_network_counts(records, entries);
+  m_persisted_network_bytes = record_network_counts(records, browsers);
   // Without the file a restart reaps these sessions instead of adopting
   // them; they keep working meanwhile, so this is logged, not fatal.
   if (auto saved = save_session_records(session_records_path(m_config.state_dir), records); !saved)

@@ -13,15 +13,18 @@
 
 namespace corral {
 
-std::optional<EgressCounters> SessionManager::network_counts_of(const EntryPtr& entry) {
-  return entry->browser ? entry->browser->egress() : std::nullopt;
+// Outside the manager's lock (the kernel way out's counts are an nft
+// away), on a copy of the browser taken under it: a close may reset the
+// entry's meanwhile.
+std::optional<EgressCounters> SessionManager::network_counts_of(const std::shared_ptr<BrowserProcess>& browser) {
+  return browser ? browser->egress() : std::nullopt;
 }
 
 uint64_t SessionManager::record_network_counts(std::vector<SessionRecord>& records,
-                                               const std::vector<EntryPtr>& entries) {
+                                               const std::vector<std::shared_ptr<BrowserProcess>>& browsers) {
   uint64_t sum = 0;
-  for (size_t i = 0; i < records.size() && i < entries.size(); ++i) {
-    auto counts = network_counts_of(entries[i]);
+  for (size_t i = 0; i < records.size() && i < browsers.size(); ++i) {
+    auto counts = network_counts_of(browsers[i]);
     if (!counts) continue;
     records[i].network_bytes_in = counts->bytes_in;
     records[i].network_bytes_out = counts->bytes_out;
@@ -31,15 +34,15 @@ uint64_t SessionManager::record_network_counts(std::vector<SessionRecord>& recor
 }
 
 void SessionManager::checkpoint_network_counts() {
-  std::vector<EntryPtr> running;
+  std::vector<std::shared_ptr<BrowserProcess>> running;
   {
     std::lock_guard lock(m_mutex);
     for (const auto& [id, entry] : m_live)
-      if (entry->info.state == SessionState::running) running.push_back(entry);
+      if (entry->info.state == SessionState::running) running.push_back(entry->browser);
   }
   uint64_t now = 0;
-  for (const auto& entry : running)
-    if (auto counts = network_counts_of(entry)) now += counts->bytes_in + counts->bytes_out;
+  for (const auto& browser : running)
+    if (auto counts = network_counts_of(browser)) now += counts->bytes_in + counts->bytes_out;
   {
     std::lock_guard writer(m_persist_mutex);
     if (now == m_persisted_network_bytes) return;

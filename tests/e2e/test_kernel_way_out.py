@@ -226,7 +226,7 @@ class ACleanStop(KernelWayOutHosts):
         self.assertEqual(self.daemon.stop(), 0)
         self.assertIsNone(nft_table(table))
         self.assertEqual(forwarding(self.public.host_link), self.forwarding_before)
-        self.assertEqual(session_devices(), [])
+        self.assertNotIn("cw" + session["id"], session_devices())
 
     @classmethod
     def tearDownClass(cls):
@@ -348,9 +348,10 @@ class RefusedWhereItCannotBe(unittest.TestCase):
                            (("--session-network", "own", "--egress-deny", "203.0.113.0/24"),
                             "not in the kernel way out yet")]:
             uids = () if "--session-user" in args else ("--session-uids", NAMED_INSTANCE_UIDS)
+            tables_before = set(way_out_tables())
             stderr = refused_start("--session-way-out", "kernel", *uids, *args)
             self.assertIn(said, stderr, args)
-        self.assertEqual([t for t in way_out_tables() if t.startswith("corral_way_out")], [])
+            self.assertLessEqual(set(way_out_tables()), tables_before, f"a refused start left a table: {args}")
 
 
 if __name__ == "__main__":

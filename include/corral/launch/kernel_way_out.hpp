@@ -19,6 +19,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -70,6 +71,9 @@ class KernelWayOut {
   std::optional<uint32_t> take_subnet();
   Result<void> make_device(const std::string& device, pid_t pid, SessionSubnet& subnet, uint32_t& index);
   void remove_device(const std::string& device);
+  std::optional<std::string> counter_listing() const;
+
+  static constexpr std::chrono::milliseconds kFreshCounters{50};
 
   KernelWayOutConfig m_config;
   std::string m_table;
@@ -79,6 +83,9 @@ class KernelWayOut {
   std::map<std::string, std::optional<uint32_t>> m_earlier;  ///< devices found at start, not yet adopted
   std::vector<bool> m_used;                                 ///< by subnet index: ours
   std::vector<bool> m_foreign;                              ///< by subnet index: another corrald's, when last tried
+  mutable std::mutex m_listing_mutex;                       ///< guards the two below
+  mutable std::optional<std::string> m_listing;             ///< the last `nft list counters`
+  mutable std::chrono::steady_clock::time_point m_listed_at;
 };
 
 }  // namespace corral

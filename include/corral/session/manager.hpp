@@ -213,9 +213,10 @@ class SessionManager {
 
   // The network counts on disk (network_checkpoint.cpp).
   /// The bytes the entry's way out has moved, if it has one.
-  static std::optional<EgressCounters> network_counts_of(const EntryPtr& entry);
+  static std::optional<EgressCounters> network_counts_of(const std::shared_ptr<BrowserProcess>& browser);
   /// Each record's bytes moved so far, from its entry's way out; their sum.
-  static uint64_t record_network_counts(std::vector<SessionRecord>& records, const std::vector<EntryPtr>& entries);
+  static uint64_t record_network_counts(std::vector<SessionRecord>& records,
+                                        const std::vector<std::shared_ptr<BrowserProcess>>& browsers);
   /// persist() again if any running session's bytes moved since the last
   /// write. The closer thread's, every kNetworkCheckpoint. Call without m_mutex.
   void checkpoint_network_counts();
