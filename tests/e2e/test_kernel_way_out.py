@@ -281,7 +281,9 @@ class ACrash(KernelWayOutHosts):
         self.assertEqual(adopted["state"], "running", adopted)
         self.open_tab(adopted, self.pages.url + "/after-the-crash")
         wait_until(lambda: "/after-the-crash" in self.pages.hits, timeout=30, what="the adopted session's page")
-        self.assertGreater(self.daemon.get(session["id"])[1]["network"]["egress"]["bytes_in"], 0)
+        # Counts are read at most every 50 ms (one nft listing for all sessions): waited for, not raced.
+        wait_until(lambda: self.daemon.get(session["id"])[1]["network"]["egress"]["bytes_in"] > 0, timeout=5,
+                   what="the adopted session's bytes counted")
         self.daemon.close(session["id"], grace=0)
         wait_until(lambda: device not in session_devices(), timeout=10, what=f"{device} removed")
         self.assertEqual(self.daemon.stop(), 0)
