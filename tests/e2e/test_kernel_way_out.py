@@ -196,6 +196,23 @@ class PagesThroughTheKernel(KernelWayOutHosts):
         self.routing_host.run(["ip", "route", "del", subnet], timeout=10)
         self.assertEqual(listener.hits, [])
 
+    def test_no_session_reaches_anothers_device(self):
+        """Session A's namespace, as root even, reaches neither B's address
+        nor B's gateway's port: the pool is private, and a session's device
+        is no way to another's."""
+        first, second = self.daemon.open({"kind": "chrome"}), self.daemon.open({"kind": "chrome"})
+        inside_second = str(ipaddress.ip_address(device_address("cw" + second["id"])) + 1)
+        with in_network_of(second["pid"]):
+            listener = RecordingServer(listening_socket("0.0.0.0"))
+        self.addCleanup(listener.close)
+        with in_network_of(first["pid"]):
+            with self.assertRaises(OSError):
+                socket.create_connection((inside_second, listener.port), timeout=5).close()
+        self.assertEqual(listener.hits, [])
+        refused = self.daemon.get(first["id"])[1]["network"]["egress"]["refused"]
+        wait_until(lambda: self.daemon.get(first["id"])[1]["network"]["egress"]["refused"]["private"] > 0,
+                   timeout=5, what=f"the refusal counted: {refused}")
+
     def test_a_close_leaves_no_device_and_no_counters(self):
         session = self.daemon.open({"kind": "chrome"})
         device = "cw" + session["id"]

@@ -204,7 +204,11 @@ class OwnNetworks(unittest.TestCase):
         self.assertEqual((wrote.returncode, wrote.stdout.strip()), (0, "secret"), wrote.stderr)
         self.assertFalse(os.path.exists(planted), "A's /tmp is the host's")
         # The mount namespace, and its tmpfs, go with the session's last process.
-        mnt = os.stat(f"/proc/{session['pid']}/ns/mnt").st_ino
+        # Held open meanwhile, so that its inode number cannot pass to a new
+        # namespace (another suite's session) and be mistaken for it.
+        held = os.open(f"/proc/{session['pid']}/ns/mnt", os.O_RDONLY)
+        self.addCleanup(os.close, held)
+        mnt = os.fstat(held).st_ino
         report = self.daemon.close(session["id"], grace=0)
         self.assertTrue(report["verified_empty"], report)
         self.assertFalse(os.path.exists(planted))
