@@ -145,7 +145,8 @@ std::optional<uint32_t> subnet_index_of(const Ipv4Pool& pool, const std::string&
 // Out by any device but a session's: the policy is on addresses, as the
 // relay's is. In, nothing opens a connection into a session, from another
 // host or from this one: corrald reaches its sessions from inside their
-// namespaces, never through their devices.
+// namespaces, never through their devices. (A session's own tries are
+// judged, and counted, by the policy's rules before that one.)
 std::string way_out_table(const WayOutTableSettings& s) {
   std::string sessions_prefix = std::string("\"") + kSessionDevicePrefix + "*\"";
   std::string allowed = s.allowed_ranges.empty() ? ""
@@ -166,12 +167,12 @@ std::string way_out_table(const WayOutTableSettings& s) {
          "  chain forward {\n"
          "    type filter hook forward priority filter; policy accept;\n"
          "    iifname @session_devices counter name iifname map @out_bytes\n"
-         "    oifname @session_devices counter name oifname map @in_bytes\n" + inward +
+         "    oifname @session_devices counter name oifname map @in_bytes\n"
          "    iifname @session_devices meta nfproto ipv6 reject with icmpx admin-prohibited comment "
          "\"no IPv6 way out yet\"\n" +
          allowed + refused_ipv4_rules() +
          "    iifname @session_devices oifname " + sessions_prefix +
-         refused_as(EgressReason::private_range, "no session reaches another's device") +
+         refused_as(EgressReason::private_range, "no session reaches another's device") + inward +
          uplink_guards(s.guarded_uplinks) +
          "  }\n"
          "  chain postrouting {\n"
