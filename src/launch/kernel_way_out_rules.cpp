@@ -88,13 +88,22 @@ std::string uplink_guards(const std::vector<std::string>& guarded) {
   return rules;
 }
 
-std::string counter_maps() {
-  std::string maps = "  set session_devices { type ifname; }\n"
-                     "  map out_bytes { type ifname : counter; }\n"
-                     "  map in_bytes { type ifname : counter; }\n";
-  for (const auto& counted : kCountedReasons)
-    maps += std::string("  map refused_") + counted.key + " { type ifname : counter; }\n";
+// Every per-session counter: the map that finds it by device, and the
+// suffix of its name (`<device>_<suffix>`). The table's maps, a session's
+// counters added and removed: all made from this one list.
+struct CounterMap {
+  std::string map, suffix;
+};
+std::vector<CounterMap> counter_maps() {
+  std::vector<CounterMap> maps = {{"out_bytes", "out"}, {"in_bytes", "in"}};
+  for (const auto& counted : kCountedReasons) maps.push_back({std::string("refused_") + counted.key, counted.key});
   return maps;
+}
+
+std::string counter_map_declarations() {
+  std::string text = "  set session_devices { type ifname; }\n";
+  for (const auto& counter : counter_maps()) text += "  map " + counter.map + " { type ifname : counter; }\n";
+  return text;
 }
 
 // The quoted strings of a `{ "a", "b" }` list starting at `from`.
@@ -156,7 +165,7 @@ std::string way_out_table(const WayOutTableSettings& s) {
   // not new (related, or untracked), and must reach the session.
   std::string inward = "    oifname @session_devices ct state new reject with icmpx admin-prohibited comment "
                        "\"nothing opens a connection into a session\"\n";
-  return "table inet " + s.table + " {\n" + counter_maps() +
+  return "table inet " + s.table + " {\n" + counter_map_declarations() +
          "  chain input {\n"
          "    type filter hook input priority filter; policy accept;\n"
          "    iifname @session_devices fib daddr type local" + refused_as(EgressReason::local, "the host itself") +
@@ -186,24 +195,19 @@ std::string session_device(const std::string& session_id) { return kSessionDevic
 
 // The set's element goes last in and first out: a device in the set always has its counters.
 std::string session_device_added(const std::string& table, const std::string& device) {
-  std::string in = " inet " + table + " ";
-  auto counter = [&](const std::string& map, const std::string& key) {
-    return "add counter" + in + device + "_" + key + "\nadd element" + in + map + " { \"" + device + "\" : \"" +
-           device + "_" + key + "\" }\n";
-  };
-  std::string text = counter("out_bytes", "out") + counter("in_bytes", "in");
-  for (const auto& counted : kCountedReasons) text += counter(std::string("refused_") + counted.key, counted.key);
+  std::string in = " inet " + table + " ", text;
+  for (const auto& [map, suffix] : counter_maps()) {
+    auto counter = device + "_" + suffix;
+    text += "add counter" + in + counter + "\nadd element" + in + map + " { \"" + device + "\" : \"" + counter + "\" }\n";
+  }
   return text + "add element" + in + "session_devices { \"" + device + "\" }\n";
 }
 
 std::string session_device_removed(const std::string& table, const std::string& device) {
   std::string in = " inet " + table + " ";
   std::string text = "delete element" + in + "session_devices { \"" + device + "\" }\n";
-  auto counter = [&](const std::string& map, const std::string& key) {
-    return "delete element" + in + map + " { \"" + device + "\" }\ndelete counter" + in + device + "_" + key + "\n";
-  };
-  text += counter("out_bytes", "out") + counter("in_bytes", "in");
-  for (const auto& counted : kCountedReasons) text += counter(std::string("refused_") + counted.key, counted.key);
+  for (const auto& [map, suffix] : counter_maps())
+    text += "delete element" + in + map + " { \"" + device + "\" }\ndelete counter" + in + device + "_" + suffix + "\n";
   return text;
 }
 
