@@ -10,6 +10,7 @@
 
 #include "corral/egress/resolv_conf.hpp"
 #include "corral/egress/egress_names.hpp"
+#include "corral/egress/egress_rule.hpp"
 #include "corral/launch/browser_command.hpp"
 #include "corral/launch/chromedriver_guard.hpp"
 #include "corral/launch/own_network.hpp"
@@ -105,8 +106,7 @@ namespace {
 // is its own; the host's addresses are refused in the input hook), the
 // relay, connecting from the host, can (CI with a dev server on the host).
 bool takes_in_the_host(const Cidr& range) {
-  auto loopback = Cidr::parse("127.0.0.0/8").value();
-  if (range.contains(loopback.network) || loopback.contains(range.network)) return true;
+  if (overlaps(range, Cidr::parse("127.0.0.0/8").value())) return true;
   ifaddrs* all = nullptr;
   if (::getifaddrs(&all) != 0) return true;  // unknown: as if it did
   bool found = false;
@@ -178,8 +178,9 @@ Result<std::unique_ptr<KernelWayOut>> kernel_way_out(const DaemonOptions& option
     return std::unique_ptr<KernelWayOut>();
   }
   auto settings = options.kernel_way_out_config;
+  settings.nft = config.nft.string();
   settings.allowed_ranges = kernel_allowed_ranges(options.egress).value();
-  if (auto host = allowed_range_of_the_host(options.egress))
+  if (auto host = required ? allowed_range_of_the_host(options.egress) : std::nullopt)  // auto: ruled out above
     spdlog::warn("--egress-allow {} takes in this host: the kernel way out still refuses its addresses", *host);
   auto started = KernelWayOut::start(std::move(settings));
   if (started || required) return started;

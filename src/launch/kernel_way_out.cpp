@@ -25,18 +25,21 @@ constexpr std::chrono::seconds kHostMutexPatience{10};
 // A /30 another corrald has is passed by; this many in a row, and the pool is taken as full.
 constexpr int kSubnetTries = 64;
 
-std::string tool(const char* name) {
-  for (const char* dir : {"/usr/sbin/", "/sbin/", "/usr/bin/", "/bin/"})
-    if (::access((std::string(dir) + name).c_str(), X_OK) == 0) return std::string(dir) + name;
-  return std::string("/usr/sbin/") + name;
+// iproute2's `ip`, where Debian puts it (nft is the one usable_nft() found).
+Result<std::string> usable_ip() {
+  for (const char* candidate : {"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"})
+    if (::access(candidate, X_OK) == 0) return std::string(candidate);
+  return Error::make(ENOENT, "no ip binary (Debian: apt install iproute2)");
 }
 
-Result<std::string> nft(const std::string& input) { return run_tool({tool("nft"), "-f", "-"}, input); }
-Result<std::string> ip_batch(const std::string& input, int netns_fd = -1) {
-  return run_tool({tool("ip"), "-batch", "-"}, input, netns_fd);
+Result<std::string> nft_batch(const std::string& nft, const std::string& input, int netns_fd = -1) {
+  return run_tool({nft, "-f", "-"}, input, netns_fd);
 }
-Result<std::string> listed_table(const std::string& table) {
-  return run_tool({tool("nft"), "list", "table", "inet", table}, "");
+Result<std::string> ip_batch(const std::string& ip, const std::string& input, int netns_fd = -1) {
+  return run_tool({ip, "-batch", "-"}, input, netns_fd);
+}
+Result<std::string> listed_table(const std::string& nft, const std::string& table) {
+  return run_tool({nft, "list", "table", "inet", table}, "");
 }
 
 fs::path forwarding_path(const std::string& device) { return "/proc/sys/net/ipv4/conf/" + device + "/forwarding"; }
@@ -59,18 +62,18 @@ bool contains(const std::vector<std::string>& all, const std::string& one) {
   return std::find(all.begin(), all.end(), one) != all.end();
 }
 
-std::vector<std::string> way_out_tables_now() {
-  auto listed = run_tool({tool("nft"), "list", "tables"}, "");
+std::vector<std::string> way_out_tables_now(const std::string& nft) {
+  auto listed = run_tool({nft, "list", "tables"}, "");
   return listed ? way_out_tables_in(*listed) : std::vector<std::string>{};
 }
 
 // The uplinks that the other corralds' tables guard: forwarding there was
 // off before corral, whichever corrald turned it on.
-std::vector<std::string> guarded_by_others(const std::string& mine) {
+std::vector<std::string> guarded_by_others(const std::string& nft, const std::string& mine) {
   std::vector<std::string> guarded;
-  for (const auto& table : way_out_tables_now()) {
+  for (const auto& table : way_out_tables_now(nft)) {
     if (table == mine) continue;
-    if (auto listing = listed_table(table))
+    if (auto listing = listed_table(nft, table))
       for (auto& uplink : guarded_uplinks_in(*listing)) guarded.push_back(std::move(uplink));
   }
   return guarded;
@@ -84,8 +87,8 @@ std::string random_suffix() {
 }
 
 // The devices of the host's default routes: where the world is.
-std::vector<std::string> default_route_devices() {
-  auto routes = run_tool({tool("ip"), "-4", "route", "show", "default"}, "");
+std::vector<std::string> default_route_devices(const std::string& ip) {
+  auto routes = run_tool({ip, "-4", "route", "show", "default"}, "");
   std::vector<std::string> devices;
   if (!routes) return devices;
   auto all = words(*routes);
@@ -97,7 +100,9 @@ std::vector<std::string> default_route_devices() {
 }  // namespace
 
 Result<std::unique_ptr<KernelWayOut>> KernelWayOut::start(KernelWayOutConfig config) {
-  if (config.uplinks.empty()) config.uplinks = default_route_devices();
+  if (config.nft.empty()) return Error::make(ENOENT, "no usable nft");
+  CORRAL_TRY_ASSIGN(config.ip, usable_ip());
+  if (config.uplinks.empty()) config.uplinks = default_route_devices(config.ip);
   if (config.uplinks.empty())
     return Error::make(ENETUNREACH, "no uplink: the host has no default route; name one with --session-way-out-uplink");
   std::unique_ptr<KernelWayOut> way_out(new KernelWayOut(std::move(config)));
@@ -108,7 +113,7 @@ Result<std::unique_ptr<KernelWayOut>> KernelWayOut::start(KernelWayOutConfig con
     CORRAL_TRY_ASSIGN(auto held, HostMutex::lock(kHostMutex, kHostMutexPatience));
     bool adopting = false;
     CORRAL_TRY(way_out->name_table(adopting));
-    CORRAL_TRY(way_out->turn_on_uplinks(guarded_by_others(way_out->m_table)));
+    CORRAL_TRY(way_out->turn_on_uplinks(guarded_by_others(way_out->m_config.nft, way_out->m_table)));
     CORRAL_TRY(way_out->make_table(adopting));
     return success();
   }();
@@ -120,13 +125,13 @@ Result<std::unique_ptr<KernelWayOut>> KernelWayOut::start(KernelWayOutConfig con
 // The table an earlier run of ours left (its name in our state dir), or a
 // name no other corrald's table has.
 Result<void> KernelWayOut::name_table(bool& adopting) {
-  auto tables = way_out_tables_now();
+  auto tables = way_out_tables_now(m_config.nft);
   if (auto named = read_file(table_name_path(m_config.state_dir))) {
     auto name = words(*named);
     if (!name.empty() && contains(tables, name.front())) {
       m_table = name.front();
       adopting = true;
-      if (auto listing = listed_table(m_table)) m_guarded = guarded_uplinks_in(*listing);
+      if (auto listing = listed_table(m_config.nft, m_table)) m_guarded = guarded_uplinks_in(*listing);
       return success();
     }
   }
@@ -156,7 +161,7 @@ Result<void> KernelWayOut::make_table(bool adopting) {
     for (const char* chain : {"input", "forward", "postrouting"})
       text += "flush chain inet " + m_table + " " + chain + "\n";
   text += way_out_table({m_table, m_config.pool, m_guarded, m_config.allowed_ranges});
-  if (auto made = nft(text); !made)
+  if (auto made = nft_batch(m_config.nft, text); !made)
     return Error::make(made.error().code, "cannot make table inet " + m_table + ": " + made.error().message);
   std::string uplinks;
   for (const auto& uplink : m_config.uplinks) uplinks += (uplinks.empty() ? "" : ", ") + uplink;
@@ -169,11 +174,11 @@ Result<void> KernelWayOut::make_table(bool adopting) {
 // The devices in our table's set; `ip -o -4 addr show` gives their /30s:
 // "7: cw0123456789ab    inet 10.201.0.5/30 scope global ...".
 void KernelWayOut::find_earlier_devices() {
-  auto listing = listed_table(m_table);
+  auto listing = listed_table(m_config.nft, m_table);
   if (!listing) return;
   auto devices = session_devices_in(*listing);
   std::map<std::string, uint32_t> subnets;
-  if (auto shown = run_tool({tool("ip"), "-o", "-4", "addr", "show"}, "")) {
+  if (auto shown = run_tool({m_config.ip, "-o", "-4", "addr", "show"}, "")) {
     std::istringstream lines(*shown);
     for (std::string line; std::getline(lines, line);) {
       auto all = words(line);
@@ -194,8 +199,8 @@ void KernelWayOut::find_earlier_devices() {
 KernelWayOut::~KernelWayOut() {
   auto held = HostMutex::lock(kHostMutex, kHostMutexPatience);
   if (!held) spdlog::warn("kernel way out: stopping without the other corralds' word: {}", held.error().message);
-  if (!m_table.empty()) (void)run_tool({tool("nft"), "delete", "table", "inet", m_table}, "");
-  auto still_needed = guarded_by_others(m_table);
+  if (!m_table.empty()) (void)run_tool({m_config.nft, "delete", "table", "inet", m_table}, "");
+  auto still_needed = guarded_by_others(m_config.nft, m_table);
   for (const auto& uplink : m_guarded) {
     if (contains(still_needed, uplink)) {
       spdlog::info("kernel way out: forwarding at {} stays on: another corrald's sessions leave by it", uplink);
@@ -233,9 +238,9 @@ Result<void> KernelWayOut::make_device(const std::string& device, pid_t pid, Ses
     }
     if (!taken) break;
     subnet = subnet_at(m_config.pool, *taken);
-    auto made = ip_batch(host_end_batch(device, pid, subnet));
+    auto made = ip_batch(m_config.ip, host_end_batch(device, pid, subnet));
     if (made) return index = *taken, success();
-    (void)run_tool({tool("ip"), "link", "del", device}, "");
+    (void)run_tool({m_config.ip, "link", "del", device}, "");
     std::lock_guard lock(m_mutex);
     m_used[*taken] = false;
     if (made.error().message.find("File exists") == std::string::npos) return made.error();
@@ -252,9 +257,9 @@ Result<void> KernelWayOut::open(const std::string& id, pid_t pid, int netns_fd) 
   CORRAL_TRY(make_device(device, pid, subnet, index));
   Result<void> done = write_forwarding(device, "1");
   if (done) {
-    auto inside = ip_batch(inside_end_batch(subnet), netns_fd);
-    if (inside) inside = run_tool({tool("nft"), "-f", "-"}, inside_loopback_guard(), netns_fd);
-    auto counted = inside ? nft(session_device_added(m_table, device)) : inside;
+    auto inside = ip_batch(m_config.ip, inside_end_batch(subnet), netns_fd);
+    if (inside) inside = nft_batch(m_config.nft, inside_loopback_guard(), netns_fd);
+    auto counted = inside ? nft_batch(m_config.nft, session_device_added(m_table, device)) : inside;
     if (!counted) done = counted.error();
   }
   if (!done) {
@@ -310,7 +315,7 @@ std::optional<std::string> KernelWayOut::counter_listing() const {
   std::lock_guard lock(m_listing_mutex);
   auto now = std::chrono::steady_clock::now();
   if (!m_listing || now - m_listed_at > kFreshCounters) {
-    auto listed = run_tool({tool("nft"), "list", "counters", "table", "inet", m_table}, "");
+    auto listed = run_tool({m_config.nft, "list", "counters", "table", "inet", m_table}, "");
     m_listing = listed ? std::optional(std::move(*listed)) : std::nullopt;
     m_listed_at = now;
   }
@@ -329,8 +334,8 @@ void KernelWayOut::close(const std::string& id) {
 // Deleting the host end deletes the pair (gone already if the namespace
 // ended); the counters go with their map entries.
 void KernelWayOut::remove_device(const std::string& device) {
-  (void)run_tool({tool("ip"), "link", "del", device}, "");
-  if (auto removed = nft(session_device_removed(m_table, device)); !removed)
+  (void)run_tool({m_config.ip, "link", "del", device}, "");
+  if (auto removed = nft_batch(m_config.nft, session_device_removed(m_table, device)); !removed)
     spdlog::debug("kernel way out: {}'s counters: {}", device, removed.error().message);
 }
 

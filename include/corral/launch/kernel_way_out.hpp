@@ -40,6 +40,8 @@ struct KernelWayOutConfig {
   std::vector<std::string> allowed_ranges;  ///< IPv4 ranges, --egress-allow's
   std::filesystem::path state_dir;          ///< where this corrald's table is named
   std::string table_base = kWayOutTablePrefix;  ///< its table's name, unless another corrald has it
+  std::string nft;  ///< the nft binary corrald found usable (usable_nft(), HostLauncherConfig::nft)
+  std::string ip;   ///< iproute2's, found by start()
 };
 
 class KernelWayOut {
