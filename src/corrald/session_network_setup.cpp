@@ -178,7 +178,6 @@ Result<std::unique_ptr<KernelWayOut>> kernel_way_out(const DaemonOptions& option
     return std::unique_ptr<KernelWayOut>();
   }
   auto settings = options.kernel_way_out_config;
-  settings.nft = config.nft.string();
   settings.allowed_ranges = kernel_allowed_ranges(options.egress).value();
   if (auto host = required ? allowed_range_of_the_host(options.egress) : std::nullopt)  // auto: ruled out above
     spdlog::warn("--egress-allow {} takes in this host: the kernel way out still refuses its addresses", *host);

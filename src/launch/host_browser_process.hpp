@@ -85,13 +85,14 @@ class HostBrowserProcess : public BrowserProcess {
     m_kernel_open = opened;
   }
 
-  // Its veth is made while the browser starts (10-20 ms of `ip` and `nft`
-  // against its few hundred): kernel_way_out_opened() waits for it before
-  // the session is ready, so no page loads before its way out is there.
+  // Its veth is made while the browser starts (a few ms of netlink against
+  // its few hundred): kernel_way_out_opened() waits for it before the
+  // session is ready, so no page loads before its way out is there.
   Result<void> open_kernel_way_out() {
     if (!m_kernel_open)
-      m_kernel_opening = std::async(std::launch::async, [kernel = m_kernel, id = session_id(), pid = m_pidfd.pid(),
-                                                         netns = m_network.fd()] { return kernel->open(id, pid, netns); });
+      m_kernel_opening = std::async(std::launch::async, [kernel = m_kernel, id = session_id(), netns = m_network.fd()] {
+        return kernel->open(id, netns);
+      });
     std::lock_guard lock(m_way_out_mutex);
     open_resolver();
     return success();

@@ -1,6 +1,5 @@
 #include "corral/launch/kernel_way_out.hpp"
 
-#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
@@ -9,7 +8,9 @@
 #include <random>
 #include <sstream>
 
-#include "corral/launch/tool_run.hpp"
+#include "corral/launch/nftables.hpp"
+#include "corral/launch/rtnetlink.hpp"
+#include "corral/net/in_network_namespace.hpp"
 #include "corral/util/file_io.hpp"
 #include "corral/util/host_mutex.hpp"
 
@@ -25,22 +26,7 @@ constexpr std::chrono::seconds kHostMutexPatience{10};
 // A /30 another corrald has is passed by; this many in a row, and the pool is taken as full.
 constexpr int kSubnetTries = 64;
 
-// iproute2's `ip`, where Debian puts it (nft is the one usable_nft() found).
-Result<std::string> usable_ip() {
-  for (const char* candidate : {"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"})
-    if (::access(candidate, X_OK) == 0) return std::string(candidate);
-  return Error::make(ENOENT, "no ip binary (Debian: apt install iproute2)");
-}
-
-Result<std::string> nft_batch(const std::string& nft, const std::string& input, int netns_fd = -1) {
-  return run_tool({nft, "-f", "-"}, input, netns_fd);
-}
-Result<std::string> ip_batch(const std::string& ip, const std::string& input, int netns_fd = -1) {
-  return run_tool({ip, "-batch", "-"}, input, netns_fd);
-}
-Result<std::string> listed_table(const std::string& nft, const std::string& table) {
-  return run_tool({nft, "list", "table", "inet", table}, "");
-}
+Result<std::string> listed_table(const std::string& table) { return run_nft("list table inet " + table); }
 
 fs::path forwarding_path(const std::string& device) { return "/proc/sys/net/ipv4/conf/" + device + "/forwarding"; }
 
@@ -62,18 +48,18 @@ bool contains(const std::vector<std::string>& all, const std::string& one) {
   return std::find(all.begin(), all.end(), one) != all.end();
 }
 
-std::vector<std::string> way_out_tables_now(const std::string& nft) {
-  auto listed = run_tool({nft, "list", "tables"}, "");
+std::vector<std::string> way_out_tables_now() {
+  auto listed = run_nft("list tables");
   return listed ? way_out_tables_in(*listed) : std::vector<std::string>{};
 }
 
 // The uplinks that the other corralds' tables guard: forwarding there was
 // off before corral, whichever corrald turned it on.
-std::vector<std::string> guarded_by_others(const std::string& nft, const std::string& mine) {
+std::vector<std::string> guarded_by_others(const std::string& mine) {
   std::vector<std::string> guarded;
-  for (const auto& table : way_out_tables_now(nft)) {
+  for (const auto& table : way_out_tables_now()) {
     if (table == mine) continue;
-    if (auto listing = listed_table(nft, table))
+    if (auto listing = listed_table(table))
       for (auto& uplink : guarded_uplinks_in(*listing)) guarded.push_back(std::move(uplink));
   }
   return guarded;
@@ -86,23 +72,10 @@ std::string random_suffix() {
   return text;
 }
 
-// The devices of the host's default routes: where the world is.
-std::vector<std::string> default_route_devices(const std::string& ip) {
-  auto routes = run_tool({ip, "-4", "route", "show", "default"}, "");
-  std::vector<std::string> devices;
-  if (!routes) return devices;
-  auto all = words(*routes);
-  for (size_t i = 0; i + 1 < all.size(); ++i)
-    if (all[i] == "dev") devices.push_back(all[i + 1]);
-  return devices;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<KernelWayOut>> KernelWayOut::start(KernelWayOutConfig config) {
-  if (config.nft.empty()) return Error::make(ENOENT, "no usable nft");
-  CORRAL_TRY_ASSIGN(config.ip, usable_ip());
-  if (config.uplinks.empty()) config.uplinks = default_route_devices(config.ip);
+  if (config.uplinks.empty()) config.uplinks = default_route_devices();
   if (config.uplinks.empty())
     return Error::make(ENETUNREACH, "no uplink: the host has no default route; name one with --session-way-out-uplink");
   std::unique_ptr<KernelWayOut> way_out(new KernelWayOut(std::move(config)));
@@ -113,7 +86,7 @@ Result<std::unique_ptr<KernelWayOut>> KernelWayOut::start(KernelWayOutConfig con
     CORRAL_TRY_ASSIGN(auto held, HostMutex::lock(kHostMutex, kHostMutexPatience));
     bool adopting = false;
     CORRAL_TRY(way_out->name_table(adopting));
-    CORRAL_TRY(way_out->turn_on_uplinks(guarded_by_others(way_out->m_config.nft, way_out->m_table)));
+    CORRAL_TRY(way_out->turn_on_uplinks(guarded_by_others(way_out->m_table)));
     CORRAL_TRY(way_out->make_table(adopting));
     return success();
   }();
@@ -125,13 +98,13 @@ Result<std::unique_ptr<KernelWayOut>> KernelWayOut::start(KernelWayOutConfig con
 // The table an earlier run of ours left (its name in our state dir), or a
 // name no other corrald's table has.
 Result<void> KernelWayOut::name_table(bool& adopting) {
-  auto tables = way_out_tables_now(m_config.nft);
+  auto tables = way_out_tables_now();
   if (auto named = read_file(table_name_path(m_config.state_dir))) {
     auto name = words(*named);
     if (!name.empty() && contains(tables, name.front())) {
       m_table = name.front();
       adopting = true;
-      if (auto listing = listed_table(m_config.nft, m_table)) m_guarded = guarded_uplinks_in(*listing);
+      if (auto listing = listed_table(m_table)) m_guarded = guarded_uplinks_in(*listing);
       return success();
     }
   }
@@ -161,7 +134,7 @@ Result<void> KernelWayOut::make_table(bool adopting) {
     for (const char* chain : {"input", "forward", "postrouting"})
       text += "flush chain inet " + m_table + " " + chain + "\n";
   text += way_out_table({m_table, m_config.pool, m_guarded, m_config.allowed_ranges});
-  if (auto made = nft_batch(m_config.nft, text); !made)
+  if (auto made = run_nft(text); !made)
     return Error::make(made.error().code, "cannot make table inet " + m_table + ": " + made.error().message);
   std::string uplinks;
   for (const auto& uplink : m_config.uplinks) uplinks += (uplinks.empty() ? "" : ", ") + uplink;
@@ -171,22 +144,14 @@ Result<void> KernelWayOut::make_table(bool adopting) {
   return success();
 }
 
-// The devices in our table's set; `ip -o -4 addr show` gives their /30s:
-// "7: cw0123456789ab    inet 10.201.0.5/30 scope global ...".
+// The devices in our table's set, and the /30 each has an address in.
 void KernelWayOut::find_earlier_devices() {
-  auto listing = listed_table(m_config.nft, m_table);
+  auto listing = listed_table(m_table);
   if (!listing) return;
   auto devices = session_devices_in(*listing);
   std::map<std::string, uint32_t> subnets;
-  if (auto shown = run_tool({m_config.ip, "-o", "-4", "addr", "show"}, "")) {
-    std::istringstream lines(*shown);
-    for (std::string line; std::getline(lines, line);) {
-      auto all = words(line);
-      if (all.size() < 4 || all[2] != "inet") continue;
-      auto index = subnet_index_of(m_config.pool, all[3].substr(0, all[3].find('/')));
-      if (index) subnets[all[1].substr(0, all[1].find('@'))] = *index;
-    }
-  }
+  for (const auto& [address, device] : ipv4_addresses())
+    if (auto index = subnet_index_of(m_config.pool, address)) subnets[device] = *index;
   std::lock_guard lock(m_mutex);
   for (const auto& device : devices) {
     auto found = subnets.find(device);
@@ -199,8 +164,8 @@ void KernelWayOut::find_earlier_devices() {
 KernelWayOut::~KernelWayOut() {
   auto held = HostMutex::lock(kHostMutex, kHostMutexPatience);
   if (!held) spdlog::warn("kernel way out: stopping without the other corralds' word: {}", held.error().message);
-  if (!m_table.empty()) (void)run_tool({m_config.nft, "delete", "table", "inet", m_table}, "");
-  auto still_needed = guarded_by_others(m_config.nft, m_table);
+  if (!m_table.empty()) (void)run_nft("delete table inet " + m_table);
+  auto still_needed = guarded_by_others(m_table);
   for (const auto& uplink : m_guarded) {
     if (contains(still_needed, uplink)) {
       spdlog::info("kernel way out: forwarding at {} stays on: another corrald's sessions leave by it", uplink);
@@ -228,8 +193,9 @@ std::optional<uint32_t> KernelWayOut::take_subnet() {
 }
 
 // The pair and its /30: a /30 whose route exists already is another
-// corrald's (its route add fails with "File exists"), so the next is tried.
-Result<void> KernelWayOut::make_device(const std::string& device, pid_t pid, SessionSubnet& subnet, uint32_t& index) {
+// corrald's (its route add fails with EEXIST), so the next is tried.
+Result<void> KernelWayOut::make_device(const std::string& device, int netns_fd, SessionSubnet& subnet,
+                                       uint32_t& index) {
   for (int tries = 0; tries < kSubnetTries; ++tries) {
     std::optional<uint32_t> taken;
     {
@@ -238,28 +204,31 @@ Result<void> KernelWayOut::make_device(const std::string& device, pid_t pid, Ses
     }
     if (!taken) break;
     subnet = subnet_at(m_config.pool, *taken);
-    auto made = ip_batch(m_config.ip, host_end_batch(device, pid, subnet));
+    auto made = make_veth_pair(device, netns_fd, subnet);
     if (made) return index = *taken, success();
-    (void)run_tool({m_config.ip, "link", "del", device}, "");
+    (void)delete_link(device);
     std::lock_guard lock(m_mutex);
     m_used[*taken] = false;
-    if (made.error().message.find("File exists") == std::string::npos) return made.error();
+    if (made.error().code != EEXIST) return made.error();
     m_foreign[*taken] = true;
   }
   return Error::make(ENOSPC, "the kernel way out's pool " + m_config.pool.to_string() + " is used up");
 }
 
-Result<void> KernelWayOut::open(const std::string& id, pid_t pid, int netns_fd) {
+Result<void> KernelWayOut::open(const std::string& id, int netns_fd) {
   auto started = std::chrono::steady_clock::now();
   auto device = session_device(id);
   SessionSubnet subnet;
   uint32_t index = 0;
-  CORRAL_TRY(make_device(device, pid, subnet, index));
+  CORRAL_TRY(make_device(device, netns_fd, subnet, index));
   Result<void> done = write_forwarding(device, "1");
+  if (done) done = in_network_namespace(netns_fd, [&subnet]() -> Result<void> {
+      CORRAL_TRY(configure_inside_end(subnet));
+      CORRAL_TRY(run_nft(inside_loopback_guard()));
+      return success();
+    });
   if (done) {
-    auto inside = ip_batch(m_config.ip, inside_end_batch(subnet), netns_fd);
-    if (inside) inside = nft_batch(m_config.nft, inside_loopback_guard(), netns_fd);
-    auto counted = inside ? nft_batch(m_config.nft, session_device_added(m_table, device)) : inside;
+    auto counted = run_nft(session_device_added(m_table, device));
     if (!counted) done = counted.error();
   }
   if (!done) {
@@ -315,7 +284,7 @@ std::optional<std::string> KernelWayOut::counter_listing() const {
   std::lock_guard lock(m_listing_mutex);
   auto now = std::chrono::steady_clock::now();
   if (!m_listing || now - m_listed_at > kFreshCounters) {
-    auto listed = run_tool({m_config.nft, "list", "counters", "table", "inet", m_table}, "");
+    auto listed = run_nft("list counters table inet " + m_table);
     m_listing = listed ? std::optional(std::move(*listed)) : std::nullopt;
     m_listed_at = now;
   }
@@ -334,8 +303,8 @@ void KernelWayOut::close(const std::string& id) {
 // Deleting the host end deletes the pair (gone already if the namespace
 // ended); the counters go with their map entries.
 void KernelWayOut::remove_device(const std::string& device) {
-  (void)run_tool({m_config.ip, "link", "del", device}, "");
-  if (auto removed = nft_batch(m_config.nft, session_device_removed(m_table, device)); !removed)
+  if (auto deleted = delete_link(device); !deleted) spdlog::warn("kernel way out: {}", deleted.error().message);
+  if (auto removed = run_nft(session_device_removed(m_table, device)); !removed)
     spdlog::debug("kernel way out: {}'s counters: {}", device, removed.error().message);
 }
 

@@ -64,12 +64,6 @@ std::optional<uint32_t> parse_dotted(const std::string& text) {
   return ntohl(raw.s_addr);
 }
 
-std::string quoted_set(const std::vector<std::string>& names) {
-  std::string set = "{ ";
-  for (size_t i = 0; i < names.size(); ++i) set += (i ? ", \"" : "\"") + names[i] + "\"";
-  return set + " }";
-}
-
 std::string joined(const std::vector<std::string>& items) {
   std::string text;
   for (const auto& item : items) text += (text.empty() ? "" : ", ") + item;
@@ -209,16 +203,6 @@ std::string session_device_removed(const std::string& table, const std::string& 
   for (const auto& [map, suffix] : counter_maps())
     text += "delete element" + in + map + " { \"" + device + "\" }\ndelete counter" + in + device + "_" + suffix + "\n";
   return text;
-}
-
-std::string host_end_batch(const std::string& device, int pid, const SessionSubnet& subnet) {
-  return "link add " + device + " type veth peer name eth0 netns " + std::to_string(pid) + "\n" + "addr add " +
-         subnet.host + "/30 dev " + device + " noprefixroute\n" + "link set " + device + " up\n" + "route add " +
-         subnet.network + "/30 dev " + device + " src " + subnet.host + "\n";
-}
-
-std::string inside_end_batch(const SessionSubnet& subnet) {
-  return "addr add " + subnet.inside + "/30 dev eth0\nlink set eth0 up\nroute add default via " + subnet.host + "\n";
 }
 
 std::string inside_loopback_guard() {

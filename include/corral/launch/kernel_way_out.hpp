@@ -6,7 +6,8 @@
 // refuses the host and the default policy's ranges, and counts each
 // session's bytes and refusals. Forwarding is turned on per device (the
 // session's host end, and an uplink where it was off), never
-// net.ipv4.ip_forward. Made at start, removed at a clean stop, left in
+// net.ipv4.ip_forward. Links and rules are asked of the kernel from
+// corrald's own process (rtnetlink.hpp, nftables.hpp). Made at start, removed at a clean stop, left in
 // place across a crash for the next run to adopt. docs/network.md, "The
 // kernel way out".
 //
@@ -40,8 +41,6 @@ struct KernelWayOutConfig {
   std::vector<std::string> allowed_ranges;  ///< IPv4 ranges, --egress-allow's
   std::filesystem::path state_dir;          ///< where this corrald's table is named
   std::string table_base = kWayOutTablePrefix;  ///< its table's name, unless another corrald has it
-  std::string nft;  ///< the nft binary corrald found usable (usable_nft(), HostLauncherConfig::nft)
-  std::string ip;   ///< iproute2's, found by start()
 };
 
 class KernelWayOut {
@@ -53,8 +52,8 @@ class KernelWayOut {
   KernelWayOut& operator=(const KernelWayOut&) = delete;
 
   const std::string& table() const { return m_table; }
-  /// Give session `id`, whose namespace is `netns_fd` (process `pid`'s), its veth, address, route and counters.
-  Result<void> open(const std::string& id, pid_t pid, int netns_fd);
+  /// Give session `id`, whose network namespace is `netns_fd`, its veth, address, route and counters.
+  Result<void> open(const std::string& id, int netns_fd);
   /// An earlier run's session: true if its device is still here (it is kept).
   bool adopt(const std::string& id);
   /// Remove the devices and counters of earlier sessions nobody adopted.
@@ -71,7 +70,7 @@ class KernelWayOut {
   Result<void> make_table(bool adopting);
   void find_earlier_devices();
   std::optional<uint32_t> take_subnet();
-  Result<void> make_device(const std::string& device, pid_t pid, SessionSubnet& subnet, uint32_t& index);
+  Result<void> make_device(const std::string& device, int netns_fd, SessionSubnet& subnet, uint32_t& index);
   void remove_device(const std::string& device);
   std::optional<std::string> counter_listing() const;
 

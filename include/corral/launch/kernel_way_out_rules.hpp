@@ -59,13 +59,6 @@ std::string session_device(const std::string& session_id);
 /// `nft -f -` text adding (or removing) the device to the table's set with its counters.
 std::string session_device_added(const std::string& table, const std::string& device);
 std::string session_device_removed(const std::string& table, const std::string& device);
-/// `ip -batch -` text, run in the host's namespace: the pair, its peer
-/// "eth0" made directly in the namespace of process `pid`, the host end up,
-/// and the /30's route added last: it fails ("File exists") where another
-/// corrald's session has that /30, so the kernel settles who has it.
-std::string host_end_batch(const std::string& device, int pid, const SessionSubnet& subnet);
-/// `ip -batch -` text, run in the session's namespace: its end up, the default route.
-std::string inside_end_batch(const SessionSubnet& subnet);
 /// `nft -f -` text, run in the session's namespace: with no proxy in the
 /// way, its pages must not open connections to its own loopback (its
 /// Chrome's DevTools port) but to its resolver (port 53); corrald (uid 0)
