@@ -22,10 +22,15 @@ def median(values, digits=2):
 
 
 def compare(times, digits=2):
-    """{own, shared, added, ratio, count} of the medians of each side's times."""
+    """{own, shared, added, ratio, count} of the medians of each side's times,
+    and paired_added: the median of the rounds' own-minus-shared differences
+    (a round's two samples are taken back to back, so what drifts over the
+    run, the machine's load, is mostly taken out of each difference)."""
     own, shared = median(times["own"], digits), median(times["shared"], digits)
     added = round(own - shared, digits) if own is not None and shared is not None else None
-    return {"own": own, "shared": shared, "added": added, "ratio": ratio(own, shared), "count": len(times["own"])}
+    paired = [a - b for a, b in zip(times["own"], times["shared"])]
+    return {"own": own, "shared": shared, "added": added, "paired_added": median(paired, digits),
+            "ratio": ratio(own, shared), "count": len(times["own"])}
 
 
 def with_samples(times, digits=2):
