@@ -72,6 +72,16 @@ std::string random_suffix() {
   return text;
 }
 
+// What the session's namespace holds of its way out: its end of the pair,
+// and the rule that keeps its pages off its own loopback.
+Result<void> configure_session_side(int netns_fd, const SessionSubnet& subnet) {
+  return in_network_namespace(netns_fd, [&subnet]() -> Result<void> {
+    CORRAL_TRY(configure_inside_end(subnet));
+    CORRAL_TRY(run_nft(inside_loopback_guard()));
+    return success();
+  });
+}
+
 }  // namespace
 
 Result<std::unique_ptr<KernelWayOut>> KernelWayOut::start(KernelWayOutConfig config) {
@@ -222,11 +232,7 @@ Result<void> KernelWayOut::open(const std::string& id, int netns_fd) {
   uint32_t index = 0;
   CORRAL_TRY(make_device(device, netns_fd, subnet, index));
   Result<void> done = write_forwarding(device, "1");
-  if (done) done = in_network_namespace(netns_fd, [&subnet]() -> Result<void> {
-      CORRAL_TRY(configure_inside_end(subnet));
-      CORRAL_TRY(run_nft(inside_loopback_guard()));
-      return success();
-    });
+  if (done) done = configure_session_side(netns_fd, subnet);
   if (done) {
     auto counted = run_nft(session_device_added(m_table, device));
     if (!counted) done = counted.error();
