@@ -154,7 +154,6 @@ std::optional<std::string> kernel_way_out_impossible(const DaemonOptions& option
   if (::geteuid() != 0) return "corrald is not root";
   if (!config.own_network) return "sessions share corrald's network";
   if (config.own_user_namespace) return "sessions' networks are in user namespaces";
-  if (config.nft.empty()) return "no usable nft";
   // Its loopback rule lets uid 0 through (corrald's own connections): a
   // session running as root would pass it too.
   if (sessions_run_as_root) return "sessions run as root";
