@@ -107,13 +107,15 @@ Result<void> add_route(nl_sock* socket, const RouteWanted& wanted) {
     if (int code = rtnl_route_set_pref_src(route.get(), source.get()); code < 0)
       return netlink_error(code, *wanted.source);
   }
-  rtnl_nexthop* hop = rtnl_route_nh_alloc();  // the route owns it once added
-  rtnl_route_nh_set_ifindex(hop, wanted.index);
+  NetlinkAddress gateway;
   if (wanted.gateway) {
-    CORRAL_TRY_ASSIGN(auto gateway, parsed(*wanted.gateway));
-    rtnl_route_nh_set_gateway(hop, gateway.get());
+    CORRAL_TRY_ASSIGN(auto parsed_gateway, parsed(*wanted.gateway));
+    gateway = std::move(parsed_gateway);
   }
+  rtnl_nexthop* hop = rtnl_route_nh_alloc();  // the route owns it from here
   rtnl_route_add_nexthop(route.get(), hop);
+  rtnl_route_nh_set_ifindex(hop, wanted.index);
+  if (gateway) rtnl_route_nh_set_gateway(hop, gateway.get());
   if (int code = rtnl_route_add(socket, route.get(), NLM_F_EXCL); code < 0)
     return netlink_error(code, "route " + wanted.destination);
   return success();
