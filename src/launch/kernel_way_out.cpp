@@ -75,11 +75,9 @@ std::string random_suffix() {
 // What the session's namespace holds of its way out: its end of the pair,
 // and the rule that keeps its pages off its own loopback.
 Result<void> configure_session_side(int netns_fd, const SessionSubnet& subnet) {
-  return in_network_namespace(netns_fd, [&subnet]() -> Result<void> {
-    CORRAL_TRY(configure_inside_end(subnet));
-    CORRAL_TRY(run_nft(inside_loopback_guard()));
-    return success();
-  });
+  CORRAL_TRY(in_network_namespace(netns_fd, [&subnet] { return configure_inside_end(subnet); }));
+  CORRAL_TRY(run_nft(inside_loopback_guard(), netns_fd));
+  return success();
 }
 
 }  // namespace

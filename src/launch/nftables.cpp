@@ -1,17 +1,30 @@
 #include "corral/launch/nftables.hpp"
 
+#include <fcntl.h>
 #include <nftables/libnftables.h>
+#include <sched.h>
 
+#include <cstdlib>
+#include <cstring>
+#include <future>
 #include <memory>
-#include <mutex>
+
+#include <spdlog/spdlog.h>
+
+#include "corral/util/unique_fd.hpp"
+#include "corral/util/work_queue.hpp"
 
 namespace corral {
 namespace {
 
-// nft_ctx_new() initialises libnftables' globals once, unguarded.
-std::mutex& nft_mutex() {
-  static std::mutex mutex;
-  return mutex;
+// Every run happens on this one thread. libnftables initialises globals
+// unguarded, so runs must not overlap anyway; and a run's parser and cache
+// take a megabyte or so of heap that malloc keeps in the running thread's
+// arena: on one thread that is paid once, where runs on whichever thread
+// asked (HTTP, closer, opens) grew each of their arenas in turn.
+WorkQueue& nft_thread() {
+  static WorkQueue thread(1);
+  return thread;
 }
 
 struct ContextFree {
@@ -24,12 +37,9 @@ std::string trimmed(const char* text) {
   return all;
 }
 
-}  // namespace
-
-Result<std::string> run_nft(const std::string& commands) {
-  std::lock_guard lock(nft_mutex());
-  // A context per run: its netlink socket is made now, in this thread's
-  // namespace, and its cache cannot be older than this run.
+// A context per run: its netlink socket is made now, in the namespace the
+// thread is in, and its cache cannot be older than this run.
+Result<std::string> run_here(const std::string& commands) {
   std::unique_ptr<nft_ctx, ContextFree> context(nft_ctx_new(NFT_CTX_DEFAULT));
   if (!context) return Error::make(ENOMEM, "nft: no libnftables context");
   if (nft_ctx_buffer_output(context.get()) != 0 || nft_ctx_buffer_error(context.get()) != 0)
@@ -37,6 +47,40 @@ Result<std::string> run_nft(const std::string& commands) {
   if (nft_run_cmd_from_buffer(context.get(), commands.c_str()) != 0)
     return Error::make(EIO, "nft: " + trimmed(nft_ctx_get_error_buffer(context.get())));
   return std::string(nft_ctx_get_output_buffer(context.get()));
+}
+
+// The nft thread's own namespace, corrald's: opened by its first run.
+int home_network() {
+  static UniqueFd home(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  return home.get();
+}
+
+// Left in a session's namespace, the thread would put the host's next rules
+// there: better no corrald than that.
+void return_home_or_abort() {
+  if (::setns(home_network(), CLONE_NEWNET) == 0) return;
+  spdlog::critical("the nft thread could not return to corrald's network namespace ({}); stopping",
+                   std::strerror(errno));
+  spdlog::shutdown();
+  std::abort();
+}
+
+Result<std::string> run_in(const std::string& commands, int netns_fd) {
+  if (netns_fd < 0) return run_here(commands);
+  if (home_network() < 0) return Error::from_errno(errno, "nft: open the thread's own network namespace");
+  if (::setns(netns_fd, CLONE_NEWNET) < 0) return Error::from_errno(errno, "nft: enter the session's namespace");
+  auto ran = run_here(commands);
+  return_home_or_abort();
+  return ran;
+}
+
+}  // namespace
+
+Result<std::string> run_nft(const std::string& commands, int netns_fd) {
+  std::promise<Result<std::string>> done;
+  auto outcome = done.get_future();
+  nft_thread().post([&] { done.set_value(run_in(commands, netns_fd)); });
+  return outcome.get();
 }
 
 }  // namespace corral

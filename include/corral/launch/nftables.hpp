@@ -11,9 +11,8 @@
 
 namespace corral {
 
-/// Runs `commands` (what `nft -f -` reads) in the calling thread's network
-/// namespace; what they print (a listing), or nft's error message. One run at
-/// a time in the process: libnftables keeps some state process-wide.
-Result<std::string> run_nft(const std::string& commands);
+/// Runs `commands` (what `nft -f -` reads) in corrald's network namespace,
+/// or in `netns_fd`'s; what they print (a listing), or nft's error message.
+Result<std::string> run_nft(const std::string& commands, int netns_fd = -1);
 
 }  // namespace corral
