@@ -1,17 +1,11 @@
 #include "corral/launch/nftables.hpp"
 
-#include <fcntl.h>
 #include <nftables/libnftables.h>
-#include <sched.h>
 
-#include <cstdlib>
-#include <cstring>
 #include <future>
 #include <memory>
 
-#include <spdlog/spdlog.h>
-
-#include "corral/util/unique_fd.hpp"
+#include "corral/net/in_network_namespace.hpp"
 #include "corral/util/work_queue.hpp"
 
 namespace corral {
@@ -49,28 +43,15 @@ Result<std::string> run_here(const std::string& commands) {
   return std::string(nft_ctx_get_output_buffer(context.get()));
 }
 
-// The nft thread's own namespace, corrald's: opened by its first run.
-int home_network() {
-  static UniqueFd home(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-  return home.get();
-}
-
-// Left in a session's namespace, the thread would put the host's next rules
-// there: better no corrald than that.
-void return_home_or_abort() {
-  if (::setns(home_network(), CLONE_NEWNET) == 0) return;
-  spdlog::critical("the nft thread could not return to corrald's network namespace ({}); stopping",
-                   std::strerror(errno));
-  spdlog::shutdown();
-  std::abort();
-}
-
+// Its rule in a session's namespace: the nft thread visits it, and comes
+// back before the host's next rules.
 Result<std::string> run_in(const std::string& commands, int netns_fd) {
   if (netns_fd < 0) return run_here(commands);
-  if (home_network() < 0) return Error::from_errno(errno, "nft: open the thread's own network namespace");
-  if (::setns(netns_fd, CLONE_NEWNET) < 0) return Error::from_errno(errno, "nft: enter the session's namespace");
-  auto ran = run_here(commands);
-  return_home_or_abort();
+  Result<std::string> ran = std::string();
+  CORRAL_TRY(visit_network_namespace(netns_fd, [&]() -> Result<void> {
+    ran = run_here(commands);
+    return success();
+  }));
   return ran;
 }
 

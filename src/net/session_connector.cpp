@@ -1,28 +1,17 @@
 #include "corral/net/session_connector.hpp"
 
+#include "corral/net/in_network_namespace.hpp"
 #include "corral/net/socket_in_user_namespace.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
-#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include <cstdlib>
-#include <cstring>
 #include <string>
 
 namespace corral {
 namespace {
-
-// corrald's own network namespace, opened from the main thread's
-// (/proc/self is the thread group's leader, which never enters a
-// session's): where every thread returns after making a socket elsewhere.
-const UniqueFd& own_network() {
-  static const UniqueFd fd(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
-  return fd;
-}
 
 bool same_namespace(int a, int b) {
   struct stat first{}, second{};
@@ -45,18 +34,6 @@ Result<std::shared_ptr<UniqueFd>> foreign_user_namespace(pid_t pid) {
   if (!own_user_namespace().valid()) return Error::from_errno(EBADF, "open corrald's own /proc/self/ns/user");
   if (same_namespace(ns->get(), own_user_namespace().get())) return std::shared_ptr<UniqueFd>();
   return ns;
-}
-
-
-// A thread left inside a session's namespace would make the next socket of
-// whatever it serves there: another session's relay, corrald's own. Better
-// no corrald than that.
-void return_home_or_abort() {
-  if (::setns(own_network().get(), CLONE_NEWNET) == 0) return;
-  spdlog::critical("a thread could not return to corrald's own network namespace ({}); stopping",
-                   std::strerror(errno));
-  spdlog::shutdown();
-  std::abort();
 }
 
 }  // namespace
@@ -87,14 +64,18 @@ sockaddr_in session_loopback(uint16_t port) {
 
 Result<UniqueFd> session_socket(const SessionNetwork& network, int type) {
   if (network.user_fd() >= 0) return socket_in_user_namespace(network.user_fd(), network.fd(), type);
+  UniqueFd fd;
+  auto make = [&]() -> Result<void> {
+    fd = UniqueFd(::socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd.valid()) return Error::from_errno(errno, "socket for a session's loopback");
+    return success();
+  };
   if (network.own()) {
     CORRAL_TRY(remember_own_network());
-    if (::setns(network.fd(), CLONE_NEWNET) < 0) return Error::from_errno(errno, "enter the session's network namespace");
+    CORRAL_TRY(visit_network_namespace(network.fd(), make));
+  } else {
+    CORRAL_TRY(make());
   }
-  UniqueFd fd(::socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  int saved = errno;
-  if (network.own()) return_home_or_abort();
-  if (!fd.valid()) return Error::from_errno(saved, "socket for a session's loopback");
   return fd;
 }
 
